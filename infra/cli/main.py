@@ -1,0 +1,73 @@
+"""Entry point: parse, dispatch to ``infra.cli.commands.<verb>``, and map exceptions to exit codes.
+
+Each command module has ``register(subparsers)`` which adds its parser and sets ``func``; ``func(args)``
+returns the exit code. This is the one place where exceptions become messages.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from importlib.metadata import PackageNotFoundError, version
+
+from infra.errors import UserError
+from infra.spec import SpecInvalid
+
+from . import output
+
+# Command modules, in the order `meshspec --help` lists them.
+COMMANDS = [
+    "validate",
+    "schema",
+]
+
+
+def _version() -> str:
+    try:
+        return version("meshspec")
+    except PackageNotFoundError:  # running from a checkout without install
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meshspec", description="One YAML spec for many microservices: AWS CDK and Google App Engine.")
+    parser.add_argument("--version", action="version", version=f"meshspec {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"infra.cli.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
+    try:
+        return int(args.func(args) or 0)
+    except SpecInvalid as exc:
+        output.print_problems(exc.errors)
+        output.say(f"{len(exc.errors)} error(s)")
+        return output.USER_ERROR
+    except UserError as exc:
+        output.say(f"error: {exc.message}")
+        if exc.hint:
+            output.say(f"hint: {exc.hint}")
+        return output.USER_ERROR
+    except KeyboardInterrupt:
+        output.say("interrupted")
+        return output.INTERRUPTED
+    except BrokenPipeError:
+        return output.OK
+    except Exception as exc:  # a bug in meshspec, not the user's fault
+        if os.environ.get("MESHSPEC_DEBUG"):
+            traceback.print_exc()
+        output.say(f"internal error: {type(exc).__name__}: {exc}",
+                   "this is a bug in meshspec; rerun with MESHSPEC_DEBUG=1 for the traceback and report it")
+        return output.INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Shared CLI conventions: output formats, exit codes and how spec problems are printed.
+
+- ``--format text|json``: JSON goes to stdout as one document; messages always go to stderr.
+- Exit codes: 0 success, 1 user error (bad spec, refused change), 2 usage error, or "changes present"
+  for plan-like commands run with ``--detailed-exitcode``; 3 internal error; 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Iterable
+
+from infra.spec import SpecError
+
+OK, USER_ERROR, USAGE_OR_CHANGES, INTERNAL_ERROR, INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text for people (default) or one JSON document on stdout for CI")
+
+
+def add_detailed_exitcode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--detailed-exitcode", action="store_true",
+                        help="exit 2 when there are changes, 0 when there are none (as terraform plan)")
+
+
+def emit_json(doc: Any) -> None:
+    json.dump(doc, sys.stdout, indent=2, sort_keys=False, default=str)
+    sys.stdout.write("\n")
+
+
+def say(*lines: str) -> None:
+    """Human messages go to stderr so stdout stays machine-readable."""
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
+def print_problems(problems: Iterable[SpecError]) -> None:
+    for p in problems:
+        say(p.render())
+
+
+def plan_exit(has_changes: bool, detailed: bool) -> int:
+    return USAGE_OR_CHANGES if (has_changes and detailed) else OK

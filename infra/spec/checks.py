@@ -1,0 +1,334 @@
+"""Rules that relate several parts of a spec. Each check is a pure function that appends to ``Problems``.
+
+They run only on a spec that passed the model's field rules, and all of them run, so one ``validate``
+reports every problem at once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter, defaultdict
+from decimal import Decimal
+from pathlib import Path as FsPath
+
+from . import quotas as q
+from .errors import Problems
+from .model import Service, Spec, live_majors, major_path, shares
+
+# Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
+FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY|CLIENT_?SECRET")
+AWS_SECRET_REF = re.compile(
+    r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+"
+    r"|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$")
+GCP_SECRET_REF = re.compile(r"^(projects/[a-z0-9-]+/secrets/[A-Za-z0-9_-]{1,255}(/versions/([0-9]+|latest))?"
+                            r"|[A-Za-z0-9_-]{1,255})$")
+APPENGINE_RESERVED_VERSIONS = ("default", "latest")
+
+
+def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: dt.date) -> None:
+    check_clusters(spec, problems)
+    for name, svc in spec.services.items():
+        check_placement(spec, name, svc, problems)
+        check_versions(name, svc, problems)
+        check_traffic(name, svc, problems)
+        check_env(name, svc, problems)
+        check_majors(name, svc, problems, base_dir)
+    check_paths(spec, problems)
+    check_uses(spec, problems, today)
+    check_queries(spec, problems)
+    check_quotas(spec, problems)
+
+
+def check_clusters(spec: Spec, p: Problems) -> None:
+    if not spec.aws:
+        return
+    seen: dict[str, int] = {}
+    for i, c in enumerate(spec.aws.clusters):
+        path = ("aws", "clusters", i)
+        if c.name in seen:
+            p.add(path + ("name",), f"cluster name {c.name!r} is already used by aws.clusters[{seen[c.name]}]",
+                  "duplicate-cluster", given=c.name, allowed="a unique name per cluster")
+        seen.setdefault(c.name, i)
+        if c.platform == "eks" and c.capacity is not None:
+            p.add(path + ("capacity",), "capacity applies to ECS clusters only; EKS runs on Auto Mode compute",
+                  "eks-capacity", given=c.capacity, allowed="leave capacity out for platform: eks")
+        if c.instance_type is not None and (c.platform != "ecs" or c.capacity != "ec2"):
+            p.add(path + ("instanceType",), "instanceType needs platform: ecs with capacity: ec2",
+                  "instance-type-without-ec2", given=c.instance_type,
+                  allowed="instanceType only with capacity: ec2")
+        if c.min_capacity > c.max_capacity:
+            p.add(path + ("minCapacity",), f"minCapacity {c.min_capacity} is above maxCapacity {c.max_capacity}",
+                  "capacity-range", given=c.min_capacity, allowed=f"at most {c.max_capacity}")
+
+
+def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
+    path = ("services", name)
+    if (svc.cluster is None) == (svc.appengine is None):
+        p.add(path, "a service runs either on an AWS cluster or on App Engine",
+              "placement", given="both cluster and appengine" if svc.cluster else "neither",
+              allowed="exactly one of: cluster, appengine")
+        return
+    if svc.cluster is not None:
+        cluster = spec.cluster(svc.cluster)
+        if cluster is None:
+            known = [c.name for c in spec.aws.clusters] if spec.aws else []
+            p.add(path + ("cluster",), f"cluster {svc.cluster!r} is not defined under aws.clusters",
+                  "unknown-cluster", given=svc.cluster, allowed=", ".join(known) or "no cluster is defined",
+                  hint=_did_you_mean(svc.cluster, known) or "add it under aws.clusters")
+            return
+        if cluster.platform == "ecs" and (cluster.capacity or "fargate") == "fargate":
+            allowed = FARGATE_MEMORY.get(svc.cpu)
+            if allowed is None:
+                p.add(path + ("cpu",), f"Fargate has no {svc.cpu} CPU units size", "fargate-cpu",
+                      given=svc.cpu, allowed=", ".join(map(str, FARGATE_MEMORY)))
+            elif svc.memory not in allowed:
+                p.add(path + ("memory",), f"Fargate does not offer {svc.memory} MiB with {svc.cpu} CPU units",
+                      "fargate-memory", given=svc.memory, allowed=_ranges(allowed))
+        for key in [k for k, ref in svc.secrets.items() if not AWS_SECRET_REF.match(ref)]:
+            p.add(path + ("secrets", key), "a secret on AWS is a Secrets Manager secret ARN or an SSM parameter ARN",
+                  "secret-ref", given=svc.secrets[key],
+                  allowed="arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME or arn:aws:ssm:REGION:ACCOUNT:parameter/NAME")
+    else:
+        if spec.gcp is None:
+            p.add(path + ("appengine",), "services on App Engine need the gcp section (project and location)",
+                  "missing-gcp", allowed="a top-level gcp: {project, location}")
+        if "-dot-" in name:
+            p.add(path, "App Engine service ids cannot contain '-dot-'", "appengine-id", given=name)
+        if svc.appengine.majors_as_services:
+            for major in svc.majors:
+                if len(f"{name}-{major}") > 63:
+                    p.add(path, f"the App Engine service id {name}-{major} is longer than 63 characters",
+                          "appengine-id", given=f"{name}-{major}", allowed="at most 63 characters")
+        if svc.appengine.migrate_traffic and svc.appengine.environment == "flexible":
+            p.add(path + ("appengine", "migrateTraffic"),
+                  "App Engine migrates traffic gradually only in the standard environment",
+                  "migrate-flexible", given="environment: flexible",
+                  allowed="migrateTraffic: false, or environment: standard",
+                  hint="Google refuses migrateTraffic for flexible versions; set the split directly")
+        if svc.appengine.migrate_traffic and len(svc.versions) and sum(
+                1 for v in svc.versions if any(s > 0 for s in _all_shares(svc, v.name))) > 1:
+            p.add(path + ("appengine", "migrateTraffic"),
+                  "gradual migration moves all traffic to one version; this service splits it between several",
+                  "migrate-split", allowed="migrateTraffic with exactly one version taking traffic")
+        for key in [k for k, ref in svc.secrets.items() if not GCP_SECRET_REF.match(ref)]:
+            p.add(path + ("secrets", key), "a secret on App Engine is a Secret Manager name", "secret-ref",
+                  given=svc.secrets[key], allowed="projects/PROJECT/secrets/NAME[/versions/N] or NAME")
+
+
+def _all_shares(svc: Service, version: str) -> list[Decimal]:
+    return [shares(svc, m)[version] for m in live_majors(svc)]
+
+
+def check_versions(name: str, svc: Service, p: Problems) -> None:
+    seen: dict[str, int] = {}
+    for i, v in enumerate(svc.versions):
+        path = ("services", name, "versions", i)
+        if v.name in seen:
+            p.add(path + ("name",), f"version {v.name!r} is already defined at versions[{seen[v.name]}]",
+                  "duplicate-version", given=v.name, allowed="a unique name per service")
+        seen.setdefault(v.name, i)
+        if svc.appengine is not None:
+            if v.name in APPENGINE_RESERVED_VERSIONS or v.name.startswith("ah-") or "-dot-" in v.name:
+                p.add(path + ("name",), "App Engine reserves this version id", "appengine-version-id",
+                      given=v.name, allowed="not 'default' or 'latest', not starting with 'ah-', no '-dot-'")
+            env = svc.appengine.environment
+            if env == "standard" and not v.source:
+                p.add(path, "App Engine standard versions deploy from source", "version-artifact",
+                      given="image" if v.image else "neither image nor source", allowed="source: gs://BUCKET/app.zip")
+            if env == "standard" and v.image:
+                p.add(path + ("image",), "App Engine standard versions do not run container images",
+                      "version-artifact", given=v.image, allowed="source only")
+            if env == "flexible" and bool(v.image) == bool(v.source):
+                p.add(path, "an App Engine flexible version needs exactly one of image or source",
+                      "version-artifact", given="both" if v.image else "neither", allowed="image or source")
+        else:
+            if not v.image:
+                p.add(path, "a version on an AWS cluster needs a container image", "version-artifact",
+                      given="source" if v.source else "no image", allowed="image: REPOSITORY:TAG")
+            if v.source:
+                p.add(path + ("source",), "source deploys are for App Engine; AWS versions run images",
+                      "version-artifact", given=v.source, allowed="image only")
+        if isinstance(v.traffic, dict):
+            for major in v.traffic:
+                if major not in svc.majors:
+                    p.add(path + ("traffic", major), f"major {major!r} is not defined for service {name!r}",
+                          "unknown-major", given=major, allowed=", ".join(svc.majors))
+
+
+def check_traffic(name: str, svc: Service, p: Problems) -> None:
+    """Shares per major are percentages summing to 100, expressible on the target platform."""
+    split_by = svc.appengine.split_by if svc.appengine else None
+    # App Mesh takes integer weights; App Engine fractions take 2 decimals for ip, 3 for cookie and random.
+    places = 0 if split_by in (None, "ip") else 1
+    why = ("App Mesh route weights are integers" if split_by is None
+           else f"App Engine {split_by} splits take fractions with at most {2 + places} decimals")
+    majors = live_majors(svc)
+    for major in majors:
+        split = shares(svc, major)
+        for i, v in enumerate(svc.versions):
+            share = split[v.name]
+            if share != share.quantize(Decimal(1).scaleb(-places)):
+                allowed = "whole percentages" if places == 0 else "percentages with at most one decimal"
+                p.add(("services", name, "versions", i, "traffic"),
+                      f"{share}% of {major} cannot be expressed: {why}", "traffic-precision",
+                      given=f"{share}", allowed=allowed)
+        total = sum(split.values(), Decimal(0))
+        if total != 100:
+            p.add(("services", name, "versions"), f"the shares of {major} sum to {total}%, not 100%",
+                  "traffic-sum", given=", ".join(f"{k}={v}" for k, v in split.items()),
+                  allowed="shares summing to 100",
+                  hint="give each version's traffic as one number for every major or per major: traffic: {v1: 90}")
+    if svc.appengine and not svc.appengine.majors_as_services and len(majors) > 1:
+        splits = {m: shares(svc, m) for m in majors}
+        first, *rest = majors
+        for m in rest:
+            if splits[m] != splits[first]:
+                p.add(("services", name, "versions"),
+                      f"App Engine splits a service's traffic once for all its paths, but {first} and {m} differ",
+                      "appengine-split-per-major", given=f"{first}: {_fmt(splits[first])}; {m}: {_fmt(splits[m])}",
+                      allowed="the same shares for every major",
+                      hint="set appengine.majorsAsServices: true to deploy each major as its own service")
+
+
+def _fmt(split: dict[str, Decimal]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in split.items())
+
+
+def check_env(name: str, svc: Service, p: Problems) -> None:
+    for key in svc.env:
+        if SECRET_NAME.search(key.upper()):
+            p.add(("services", name, "env", key), f"{key} looks like a secret; a literal value would land in "
+                  "templates and logs", "secret-literal", given="a literal value (not shown)",
+                  allowed="a reference under secrets:",
+                  hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS) or a Secret Manager name (GCP)")
+        if key in svc.secrets:
+            p.add(("services", name, "env", key), f"{key} is given both under env and under secrets",
+                  "env-secret-clash", given=key, allowed="each variable once")
+
+
+def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) -> None:
+    for major, m in svc.majors.items():
+        path = ("services", name, "majors", major)
+        if base_dir is not None and not (base_dir / m.contract).is_file():
+            p.add(path + ("contract",), f"contract file {m.contract!r} does not exist", "contract-missing",
+                  given=str(m.contract), allowed=f"a file relative to {base_dir}")
+        if m.sunset is not None and m.status != "deprecated":
+            p.warn(path + ("sunset",), f"a sunset date only takes effect on a deprecated major; {major} is {m.status}",
+                   "sunset-not-deprecated", given=str(m.sunset))
+
+
+def check_paths(spec: Spec, p: Problems) -> None:
+    owner: dict[str, str] = {}
+    for name, svc in spec.services.items():
+        for major, m in live_majors(svc).items():
+            path = major_path(name, major, m)
+            if path in owner:
+                p.add(("services", name, "majors", major, "path"), f"path {path} is already served by {owner[path]}",
+                      "duplicate-path", given=path, allowed="a path prefix served by one major only")
+            owner.setdefault(path, f"{name}/{major}")
+
+
+def check_uses(spec: Spec, p: Problems, today: dt.date) -> None:
+    for name, svc in spec.services.items():
+        for i, ref in enumerate(svc.uses):
+            path = ("services", name, "uses", i)
+            target, major = ref.split("/", 1)
+            other = spec.services.get(target)
+            if other is None:
+                p.add(path, f"{target!r} is not a service in this spec", "unknown-service", given=ref,
+                      allowed=", ".join(sorted(spec.services))[:200],
+                      hint=_did_you_mean(target, list(spec.services)))
+                continue
+            m = other.majors.get(major)
+            if m is None:
+                p.add(path, f"{target} has no major {major}", "unknown-major", given=ref,
+                      allowed=", ".join(f"{target}/{k}" for k in other.majors))
+            elif m.status == "retired":
+                p.add(path, f"{target}/{major} is retired", "uses-retired", given=ref,
+                      allowed=", ".join(f"{target}/{k}" for k, x in other.majors.items() if x.status != "retired"),
+                      hint=f"move {name} to a live major of {target}")
+            elif m.status == "deprecated":
+                if m.sunset is not None and m.sunset < today:
+                    p.add(path, f"{target}/{major} was sunset on {m.sunset}", "uses-sunset", given=ref,
+                          allowed=", ".join(f"{target}/{k}" for k, x in other.majors.items() if x.status == "active"),
+                          hint=f"move {name} to the newer major before it goes away")
+                else:
+                    until = f" until {m.sunset}" if m.sunset else ""
+                    p.warn(path, f"{target}/{major} is deprecated{until}", "uses-deprecated", given=ref)
+        dupes = [ref for ref, n in Counter(svc.uses).items() if n > 1]
+        for ref in dupes:
+            p.warn(("services", name, "uses"), f"{ref} is listed more than once", "uses-duplicate", given=ref)
+
+
+def check_queries(spec: Spec, p: Problems) -> None:
+    seen: set[str] = set()
+    for i, cq in enumerate(spec.queries.custom):
+        if cq.name in seen:
+            p.add(("queries", "custom", i, "name"), f"query name {cq.name!r} is used twice", "duplicate-query",
+                  given=cq.name)
+        seen.add(cq.name)
+        for j, s in enumerate(cq.services or []):
+            if s not in spec.services:
+                p.add(("queries", "custom", i, "services", j), f"{s!r} is not a service in this spec",
+                      "unknown-service", given=s, hint=_did_you_mean(s, list(spec.services)))
+
+
+def check_quotas(spec: Spec, p: Problems) -> None:
+    """App Mesh and App Engine quotas, counted on the spec so nothing is sent that would be refused."""
+    meshed = spec.aws_services()
+    if meshed and spec.aws and spec.aws.mesh.backend == "appmesh":
+        nodes = sum(len(s.versions) for s in meshed.values())
+        for what, count, limit in (
+                ("virtual nodes (one per code version)", nodes, q.APPMESH_VIRTUAL_NODES_PER_MESH),
+                ("virtual routers (one per service)", len(meshed), q.APPMESH_VIRTUAL_ROUTERS_PER_MESH),
+                ("virtual services (one per service)", len(meshed), q.APPMESH_VIRTUAL_SERVICES_PER_MESH)):
+            if count > limit:
+                p.add(("services",), f"the mesh would hold {count} {what}; App Mesh allows {limit} per mesh",
+                      "quota-appmesh", given=count, allowed=f"at most {limit}",
+                      hint="remove code versions that take no traffic, or split the services over several specs")
+        for name, svc in meshed.items():
+            routes = len(live_majors(svc))
+            if routes > q.APPMESH_ROUTES_PER_ROUTER:
+                p.add(("services", name, "majors"), f"{routes} routes (one per live major); App Mesh allows "
+                      f"{q.APPMESH_ROUTES_PER_ROUTER} per router", "quota-appmesh", given=routes,
+                      allowed=f"at most {q.APPMESH_ROUTES_PER_ROUTER}", hint="retire majors nobody uses")
+            if len(svc.versions) > q.APPMESH_TARGETS_PER_ROUTE:
+                p.add(("services", name, "versions"), f"{len(svc.versions)} code versions are weighted targets "
+                      f"of each route; App Mesh allows {q.APPMESH_TARGETS_PER_ROUTE}", "quota-appmesh",
+                      given=len(svc.versions), allowed=f"at most {q.APPMESH_TARGETS_PER_ROUTE}",
+                      hint="remove versions that take no traffic")
+            backends = len({u.split("/")[0] for u in svc.uses})
+            if backends > q.APPMESH_BACKENDS_PER_NODE:
+                p.add(("services", name, "uses"), f"{backends} backends per virtual node; App Mesh allows "
+                      f"{q.APPMESH_BACKENDS_PER_NODE}", "quota-appmesh", given=backends,
+                      allowed=f"at most {q.APPMESH_BACKENDS_PER_NODE}")
+    gae = spec.appengine_services()
+    versions = sum(len(s.versions) * (len(live_majors(s)) if s.appengine.majors_as_services else 1)
+                   for s in gae.values())
+    if versions > q.APPENGINE_VERSIONS_PER_APP:
+        p.add(("services",), f"App Engine would hold {versions} versions; an app allows "
+              f"{q.APPENGINE_VERSIONS_PER_APP}", "quota-appengine", given=versions,
+              allowed=f"at most {q.APPENGINE_VERSIONS_PER_APP}", hint="remove versions that take no traffic")
+
+
+def _ranges(values: tuple[int, ...]) -> str:
+    if len(values) <= 3:
+        return ", ".join(map(str, values))
+    return f"{values[0]} to {values[-1]} in steps of {values[1] - values[0]}"
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None

@@ -1,0 +1,171 @@
+"""Load a spec file: YAML with positions → field rules (pydantic) → cross-reference rules (checks).
+
+Every problem becomes a :class:`SpecError` with file, line, column and key path; nothing raises for a bad
+spec. ``load_spec_or_raise`` is the convenience for code that needs a valid spec (stacks, planners).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import checks, model
+from .errors import Path, Problems, SpecError, SpecInvalid, show
+from .model import Spec
+from .yamlpos import parse
+
+# Pattern → words, so errors say what is allowed instead of printing a regular expression.
+_PATTERN_WORDS = {
+    model.DNS_LABEL: "a DNS label: lowercase letters, digits and hyphens, starting with a letter, at most 63",
+    model.VERSION_ID: "lowercase letters, digits and hyphens, at most 63, not starting or ending with a hyphen",
+    model.MAJOR: "v1, v2, … (a 'v' and a number)",
+    model.ENV_NAME: "letters, digits and underscores, not starting with a digit",
+}
+
+
+@dataclass
+class LoadResult:
+    file: str
+    spec: Spec | None
+    problems: list[SpecError] = field(default_factory=list)
+    base_dir: FsPath | None = None
+
+    @property
+    def errors(self) -> list[SpecError]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[SpecError]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return self.spec is not None and not self.errors
+
+
+def load_spec(path: str | FsPath, *, today: dt.date | None = None) -> LoadResult:
+    """Read and check one spec file; contract paths are resolved against the file's folder."""
+    path = FsPath(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        err = SpecError(file=str(path), path=(), code="unreadable", message=f"cannot read the spec: {reason}")
+        return LoadResult(str(path), None, [err])
+    return load_text(text, file=str(path), base_dir=path.parent, today=today)
+
+
+def load_text(text: str, *, file: str = "<spec>", base_dir: FsPath | None = None,
+              today: dt.date | None = None) -> LoadResult:
+    problems = Problems(file)
+    data, _ = parse(text, problems)
+    if problems.errors:  # syntax errors: nothing further can be said reliably
+        if any(e.code == "yaml-syntax" for e in problems.errors):
+            return LoadResult(file, None, problems.items, base_dir)
+    if data is None and not problems.items:
+        problems.add((), "the spec is empty", "empty", allowed=f"a mapping starting with apiVersion: {model.API_VERSION}")
+        return LoadResult(file, None, problems.items, base_dir)
+    if not isinstance(data, dict):
+        problems.add((), "the spec must be a mapping", "not-a-mapping", given=type(data).__name__,
+                     allowed=f"a mapping starting with apiVersion: {model.API_VERSION}")
+        return LoadResult(file, None, problems.items, base_dir)
+    if data.get("apiVersion") not in (None, model.API_VERSION):
+        problems.add(("apiVersion",), "unsupported apiVersion", "api-version", given=data.get("apiVersion"),
+                     allowed=model.API_VERSION)
+        return LoadResult(file, None, problems.items, base_dir)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            _from_pydantic(err, data, problems)
+        return LoadResult(file, None, problems.items, base_dir)
+    checks.run_all(spec, problems, base_dir=base_dir, today=today or dt.date.today())
+    return LoadResult(file, spec, problems.items, base_dir)
+
+
+def load_spec_or_raise(path: str | FsPath, *, today: dt.date | None = None) -> Spec:
+    result = load_spec(path, today=today)
+    if not result.ok:
+        raise SpecInvalid(result.errors)
+    return result.spec  # type: ignore[return-value]
+
+
+def _from_pydantic(err: dict[str, Any], data: Any, problems: Problems) -> None:
+    loc: Path = tuple(err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    given = err.get("input")
+    if kind == "extra_forbidden":
+        allowed_keys = _allowed_keys(loc[:-1])
+        hint = None
+        close = difflib.get_close_matches(str(loc[-1]), allowed_keys, n=1, cutoff=0.6)
+        if close:
+            hint = f"did you mean {close[0]!r}?"
+        problems.add(loc, f"unknown key {loc[-1]!r}", "unknown-key", given=str(loc[-1]),
+                     allowed=", ".join(allowed_keys), hint=hint, at_key=True)
+        return
+    if kind == "missing":
+        problems.add(loc, f"required key {loc[-1]!r} is missing", "missing-key",
+                     allowed=f"add {loc[-1]} under {_parent(loc)}")
+        return
+    allowed = None
+    message = err["msg"]
+    if kind == "literal_error":
+        allowed = ctx.get("expected")
+        message = "not one of the allowed values"
+    elif kind == "string_pattern_mismatch":
+        allowed = _PATTERN_WORDS.get(ctx.get("pattern", ""), f"text matching {ctx.get('pattern')}")
+        message = "not a valid value here"
+    elif "allowed" in ctx:
+        allowed = str(ctx["allowed"])
+    elif kind in ("greater_than_equal", "less_than_equal", "too_short", "too_long"):
+        allowed = message.replace("Input should", "a value that should").replace("should have", "with")
+    code = {"literal_error": "not-allowed", "string_pattern_mismatch": "bad-format"}.get(kind, kind.replace("_", "-"))
+    problems.add(loc, message, code, given=given, allowed=allowed)
+
+
+def _parent(loc: Path) -> str:
+    from .errors import format_path
+
+    return format_path(loc[:-1]) if len(loc) > 1 else "the top level"
+
+
+def _allowed_keys(loc: Path) -> list[str]:
+    """The keys the model allows at ``loc``, for did-you-mean suggestions."""
+    tp: Any = Spec
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            f = next((f for n, f in tp.model_fields.items() if (f.alias or n) == part), None)
+            if f is None:
+                return []
+            tp = f.annotation
+        elif typing.get_origin(tp) in (dict, list):
+            tp = typing.get_args(tp)[-1]
+        else:
+            return []
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Optional/Annotated so the walk reaches the model or container type."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp

@@ -1,0 +1,243 @@
+"""The meshspec v1 model: frozen pydantic models, the single source of the JSON Schema.
+
+Field-level rules (types, enums, patterns, ranges) live here; rules that relate several parts of the spec
+(references, traffic sums, quotas) live in :mod:`infra.spec.checks`, so one run reports all of them.
+YAML keys are camelCase; Python attributes are snake_case.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+API_VERSION = "meshspec/v1"
+
+DNS_LABEL = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+VERSION_ID = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+MAJOR = r"^v[1-9][0-9]{0,2}$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+
+DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL)]
+VersionId = Annotated[str, StringConstraints(pattern=VERSION_ID)]
+MajorName = Annotated[str, StringConstraints(pattern=MAJOR)]
+EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME)]
+# A share is a percentage of one major's traffic. Integers everywhere; App Engine also takes tenths on
+# cookie and random splits (checks.py says which splits take which).
+Share = Annotated[float, Field(ge=0, le=100)]  # as the JSON Schema shows it; validated to Decimal
+EnvValue = str | int | float | bool
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class Defaults(_Model):
+    """Project-wide defaults that each service may inherit."""
+
+    log_retention_days: int = Field(30, description="CloudWatch Logs retention in days. Default: 30.")
+    log_removal_policy: Literal["retain", "destroy"] = Field(
+        "retain", description="What happens to log groups when a stack is deleted. Default: retain.")
+    tracing: bool = Field(True, description="X-Ray tracing for every service (Envoy and the X-Ray daemon). Default: on.")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs takes only {', '.join(map(str, LOG_RETENTION_DAYS))} days")
+        return v
+
+
+class Cluster(_Model):
+    """An ECS or EKS cluster that services run on."""
+
+    name: DnsLabel
+    platform: Literal["ecs", "eks"]
+    capacity: Literal["fargate", "ec2"] | None = Field(
+        None, description="ECS only. Default: fargate. EKS clusters run on managed compute (Auto Mode).")
+    container_insights: Literal["off", "on", "enhanced"] = Field(
+        "enhanced", description="CloudWatch Container Insights. Default: enhanced.")
+    instance_type: str | None = Field(
+        None, description="EC2 capacity only: the instance type. Default: m6i.large.")
+    min_capacity: int = Field(1, ge=0, le=1000, description="EC2 capacity only: minimum instances. Default: 1.")
+    max_capacity: int = Field(4, ge=1, le=1000, description="EC2 capacity only: maximum instances. Default: 4.")
+    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]{2}$", description="EKS only. Default: 1.33.")
+
+
+class Mesh(_Model):
+    """The service mesh that connects the AWS services."""
+
+    name: DnsLabel | None = Field(None, description="Mesh name. Default: the project name.")
+    backend: Literal["appmesh"] = Field(
+        "appmesh", description="Mesh backend. Default: appmesh (end of support 2026-09-30).")
+    egress_filter: Literal["DROP_ALL", "ALLOW_ALL"] = Field(
+        "DROP_ALL", description="Whether services may call out of the mesh. Default: DROP_ALL.")
+
+
+class Aws(_Model):
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
+    account: Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")] | None = Field(
+        None, description="Default: environment-agnostic stacks (deploy to the CLI's account).")
+    availability_zones: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$")]] | None = Field(
+        None, min_length=2, max_length=6,
+        description="Default: <region>a and <region>b, so synth needs no credentials and no lookups.")
+    clusters: list[Cluster] = Field(default_factory=list)
+    mesh: Mesh = Field(default_factory=Mesh, description="Default: an App Mesh mesh named after the project.")
+
+
+class Gcp(_Model):
+    project: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+    location: Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]?$|^[a-z]+[0-9]?$")] = Field(
+        description="App Engine location, e.g. europe-west, us-central.")
+
+
+class AppEngine(_Model):
+    """Where a service runs when it runs on Google App Engine."""
+
+    environment: Literal["standard", "flexible"]
+    runtime: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9.-]{1,30}$")]
+    split_by: Literal["ip", "cookie", "random"] = Field(
+        "cookie", description="How App Engine splits traffic between versions. Default: cookie (sticky per user).")
+    migrate_traffic: bool = Field(
+        False, description="Move traffic gradually (standard environment with warmup only). Default: false.")
+    majors_as_services: bool = Field(
+        False, description="Deploy each major as its own App Engine service (<service>-v1). Default: false.")
+
+
+class Major(_Model):
+    """One API major, served under its own path prefix."""
+
+    path: Annotated[str, StringConstraints(pattern=r"^/([A-Za-z0-9._~-]+/)*$")] | None = Field(
+        None, description="URL path prefix. Default: /<service>/<major>/.")
+    contract: str = Field(description="Contract file (JSON Schema or OpenAPI), relative to the spec file.")
+    status: Literal["active", "deprecated", "retired"] = "active"
+    sunset: dt.date | None = Field(None, description="Deprecated majors: the date after which using them is an error.")
+
+
+def _share(v: object, where: str) -> Decimal:
+    if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
+        raise PydanticCustomError("traffic_type", "{where} must be a percentage (a number from 0 to 100)",
+                                  {"where": where, "allowed": "a number 0-100, or a mapping major: number"})
+    d = Decimal(str(v))
+    if d < 0 or d > 100:
+        raise PydanticCustomError("traffic_range", "{where} must be between 0 and 100 percent",
+                                  {"where": where, "allowed": "0-100"})
+    return d
+
+
+class Version(_Model):
+    """One code version of a service, running beside the others."""
+
+    name: VersionId
+    image: str | None = Field(None, description="Container image (AWS, App Engine flexible).")
+    source: str | None = Field(None, description="Source URL (App Engine standard: a Cloud Storage zip).")
+    traffic: Decimal | dict[str, Decimal] = Field(
+        Decimal(0), json_schema_extra={"default": 0},
+        description="Percent of traffic: one number for every major, or one per major. Default: 0.")
+
+    @field_validator("traffic", mode="plain", json_schema_input_type=Share | dict[MajorName, Share])
+    @classmethod
+    def _traffic(cls, v: object) -> Decimal | dict[str, Decimal]:
+        """One clear message instead of pydantic's one-per-union-member."""
+        if isinstance(v, dict):
+            out = {}
+            for major, share in v.items():
+                if not isinstance(major, str) or not re.match(MAJOR, major):
+                    raise PydanticCustomError("traffic_major", "traffic key {major!r} is not a major name",
+                                              {"major": major, "allowed": "v1, v2, …"})
+                out[major] = _share(share, f"traffic.{major}")
+            return out
+        return _share(v, "traffic")
+
+
+SecretRef = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+
+class Service(_Model):
+    cluster: DnsLabel | None = Field(None, description="The AWS cluster it runs on (give this or appengine).")
+    appengine: AppEngine | None = Field(None, description="App Engine placement (give this or cluster).")
+    port: int = Field(8080, ge=1, le=65535)
+    protocol: Literal["http", "http2", "grpc"] = "http"
+    health_check: Annotated[str, StringConstraints(pattern=r"^/[^\s]*$")] = Field("/healthz", description="Default: /healthz.")
+    cpu: int = Field(256, description="CPU units (Fargate: 256 to 16384). Default: 256.")
+    memory: int = Field(512, description="Memory in MiB. Default: 512.")
+    desired_count: int = Field(2, ge=0, le=1000, description="Tasks or pods per code version. Default: 2.")
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    secrets: dict[EnvName, SecretRef] = Field(
+        default_factory=dict, description="References only: a Secrets Manager or SSM parameter ARN, or a GCP Secret Manager name.")
+    majors: dict[MajorName, Major] = Field(min_length=1)
+    versions: list[Version] = Field(min_length=1)
+    uses: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*/v[1-9][0-9]*$")]] = Field(
+        default_factory=list, description="Majors this service calls, as <service>/<major>.")
+    log_retention_days: int | None = Field(None, description="Default: defaults.logRetentionDays.")
+
+
+class CustomQuery(_Model):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _./-]{0,200}$")]
+    query: Annotated[str, StringConstraints(min_length=1, max_length=10000)]
+    services: list[DnsLabel] | None = Field(None, description="Log groups to query. Default: every service's.")
+
+
+BUILTIN_QUERIES = ("errors-by-service", "p99-latency-by-version", "trace-lookup")
+
+
+class Queries(_Model):
+    builtin: list[Literal["errors-by-service", "p99-latency-by-version", "trace-lookup"]] = Field(
+        default_factory=lambda: list(BUILTIN_QUERIES), description="Default: all three built-in queries.")
+    custom: list[CustomQuery] = Field(default_factory=list)
+
+
+class Spec(_Model):
+    """A whole meshspec document."""
+
+    model_config = ConfigDict(title="meshspec v1")
+
+    api_version: Literal["meshspec/v1"]
+    project: DnsLabel
+    defaults: Defaults = Field(default_factory=Defaults)
+    aws: Aws | None = None
+    gcp: Gcp | None = None
+    services: dict[DnsLabel, Service] = Field(min_length=1)
+    queries: Queries = Field(default_factory=Queries)
+
+    # -- derived views used by every consumer ------------------------------------------------------------
+    @property
+    def mesh_name(self) -> str:
+        return (self.aws.mesh.name if self.aws and self.aws.mesh.name else None) or self.project
+
+    def cluster(self, name: str) -> Cluster | None:
+        return next((c for c in (self.aws.clusters if self.aws else []) if c.name == name), None)
+
+    def aws_services(self) -> dict[str, Service]:
+        return {n: s for n, s in self.services.items() if s.cluster is not None}
+
+    def appengine_services(self) -> dict[str, Service]:
+        return {n: s for n, s in self.services.items() if s.appengine is not None}
+
+
+def major_path(service: str, major: str, m: Major) -> str:
+    """The path prefix a major is served under."""
+    return m.path or f"/{service}/{major}/"
+
+
+def shares(service: Service, major: str) -> dict[str, Decimal]:
+    """Each version's share of ``major``'s traffic, in percent (a number applies to every major)."""
+    out = {}
+    for v in service.versions:
+        t = v.traffic
+        out[v.name] = t.get(major, Decimal(0)) if isinstance(t, dict) else t
+    return out
+
+
+def live_majors(service: Service) -> dict[str, Major]:
+    """Majors that still take traffic (not retired)."""
+    return {k: m for k, m in service.majors.items() if m.status != "retired"}
