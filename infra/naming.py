@@ -1,0 +1,39 @@
+"""Names that meshspec gives cloud resources, shared by the CDK stacks and the runtime tools.
+
+The runtime tools (traffic status, shift, canary) find resources by these names, so they are part of the
+contract between synth and runtime: change one only with a migration.
+"""
+from __future__ import annotations
+
+
+def virtual_node(service: str, version: str) -> str:
+    """App Mesh virtual node of one code version."""
+    return f"{service}-{version}"
+
+
+def virtual_router(service: str) -> str:
+    return f"{service}-router"
+
+
+def route(service: str, major: str) -> str:
+    """One App Mesh route per API major, matching its path prefix."""
+    return f"{service}-{major}"
+
+
+def namespace(project: str) -> str:
+    """Cloud Map private DNS namespace the services register in."""
+    return f"{project}.local"
+
+
+def virtual_service(service: str, project: str) -> str:
+    """App Mesh virtual service name: the DNS name consumers call."""
+    return f"{service}.{namespace(project)}"
+
+
+def log_group(project: str, service: str) -> str:
+    return f"/meshspec/{project}/{service}"
+
+
+def appengine_service(service: str, major: str | None = None) -> str:
+    """App Engine service id; with majorsAsServices each major is its own service (user-service-v1)."""
+    return f"{service}-{major}" if major else service

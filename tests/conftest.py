@@ -1,0 +1,22 @@
+"""Shared fixtures: the shipped example, loaded once per session."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SHOP = EXAMPLES / "shop.yaml"
+# Fixed "today" so sunset-date checks do not change with the calendar.
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture(scope="session")
+def shop_spec():
+    from infra.spec import load_spec
+
+    result = load_spec(SHOP, today=TODAY)
+    assert result.ok, [e.render() for e in result.errors]
+    return result.spec
