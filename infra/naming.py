@@ -37,3 +37,54 @@ def log_group(project: str, service: str) -> str:
 def appengine_service(service: str, major: str | None = None) -> str:
     """App Engine service id; with majorsAsServices each major is its own service (user-service-v1)."""
     return f"{service}-{major}" if major else service
+
+
+# -- ECS Service Connect ----------------------------------------------------------------------------------
+def service_connect_namespace(project: str) -> str:
+    """Cloud Map HTTP namespace of the Service Connect backend; apart from App Mesh's DNS namespace so both
+    can run side by side during a migration."""
+    return f"{project}-service-connect"
+
+
+def service_connect_port_name(service: str) -> str:
+    """Name of the container port mapping that Service Connect publishes."""
+    return service
+
+
+def service_connect_alias(service: str, project: str) -> str:
+    """The DNS name consumers call on Service Connect: the App Mesh virtual service name, so callers keep
+    their configuration when the backend changes."""
+    return virtual_service(service, project)
+
+
+# -- Amazon VPC Lattice ------------------------------------------------------------------------------------
+def lattice_service_network(mesh: str) -> str:
+    return mesh
+
+
+def lattice_service(project: str, service: str) -> str:
+    """Lattice service names are unique per account and region, hence the project prefix (3-40 characters)."""
+    return f"{project}-{service}"
+
+
+def lattice_target_group(project: str, service: str, version: str) -> str:
+    """One Lattice target group per code version (3-128 characters, unique per account and region)."""
+    return f"{project}-{service}-{version}"
+
+
+def lattice_listener(service: str) -> str:
+    return f"{service}-http"
+
+
+def lattice_rule(service: str, major: str) -> str:
+    """One listener rule per API major, matching its path prefix; the runtime tools find it by this name."""
+    return route(service, major)
+
+
+def lattice_domain(service: str, project: str) -> str:
+    """Custom domain name of a Lattice service, in its own private zone beside App Mesh's namespace."""
+    return f"{service}.{lattice_zone(project)}"
+
+
+def lattice_zone(project: str) -> str:
+    return f"lattice.{namespace(project)}"
