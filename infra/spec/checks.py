@@ -370,14 +370,39 @@ def check_backend(spec: Spec, p: Problems) -> None:
               "backend-unsupported", given=mesh.egress_filter, allowed="leave egressFilter out",
               hint="only backend: appmesh filters calls that leave the mesh; on service-connect and lattice "
                    "restrict egress with security groups")
-    if mesh.deployment is not None and backend != "service-connect":
+    target = mesh.migration.to if mesh.migration else None
+    if mesh.deployment is not None and "service-connect" not in (backend, target):
         p.add(where + ("deployment",), f"deployment applies to backend: service-connect; {backend} does not use it",
               "backend-unsupported", given=backend, allowed="backend: service-connect, or leave deployment out",
               hint="on appmesh and lattice, `meshspec traffic canary` shifts the route weights")
-    if backend == "service-connect":
-        _check_service_connect(spec, p)
-    elif backend == "lattice":
-        _check_lattice(spec, p)
+    if mesh.migration is not None:
+        _check_migration(spec, p)
+    # The backend in use, and during a migration the one coming in, must both express the spec.
+    for kind in dict.fromkeys(k for k in (backend, target) if k):
+        if kind == "service-connect":
+            _check_service_connect(spec, p)
+        elif kind == "lattice":
+            _check_lattice(spec, p)
+
+
+def _check_migration(spec: Spec, p: Problems) -> None:
+    mesh = spec.aws.mesh
+    where = ("aws", "mesh", "migration")
+    if mesh.backend != "appmesh":
+        p.add(where, f"a migration moves off App Mesh, but the backend is already {mesh.backend}",
+              "migration-backend", given=mesh.backend, allowed="backend: appmesh while migration is set",
+              hint="remove migration: the move is complete")
+        return
+    aws = spec.aws_services()
+    seen: set[str] = set()
+    for i, name in enumerate(mesh.migration.moved):
+        if name in seen:
+            p.warn(where + ("moved", i), f"{name} is listed more than once", "migration-duplicate", given=name)
+        seen.add(name)
+        if name not in aws:
+            why = "runs on App Engine, outside the mesh" if name in spec.services else "is not a service in this spec"
+            p.add(where + ("moved", i), f"{name!r} {why}", "migration-unknown-service", given=name,
+                  allowed=", ".join(sorted(aws))[:200] or "no AWS service", hint=_did_you_mean(name, list(aws)))
 
 
 def _check_service_connect(spec: Spec, p: Problems) -> None:

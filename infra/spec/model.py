@@ -119,6 +119,16 @@ class Deployment(_Model):
         return Decimal(5) if self.strategy == "canary" else Decimal(10)
 
 
+class Migration(_Model):
+    """A zero-downtime move from App Mesh to a successor backend, written by the steps of ``meshspec migrate``."""
+
+    to: Literal["service-connect", "lattice"] = Field(description="The backend being brought in beside App Mesh.")
+    moved: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Services that already call through the new backend; the others still call through App "
+                    "Mesh. Default: none.")
+
+
 class Mesh(_Model):
     """The service mesh that connects the AWS services."""
 
@@ -132,6 +142,9 @@ class Mesh(_Model):
     deployment: Deployment | None = Field(
         None, description="service-connect only: how ECS shifts traffic to a new code version. "
                           "Default: canary, 5 % for 10 minutes, bake 10 minutes, rollback on the 5xx alarm.")
+    migration: Migration | None = Field(
+        None, description="A move off App Mesh in progress (meshspec migrate): the new backend runs beside "
+                          "App Mesh. Default: no migration.")
 
     @property
     def effective_deployment(self) -> Deployment:
