@@ -43,7 +43,7 @@ def test_validate_json_shape(capsys):
     assert good["ok"] is True and good["services"] == 6 and good["errors"] == []
     [error] = bad["errors"]
     assert set(error) == {"file", "path", "message", "code", "line", "column", "given", "allowed", "hint", "severity"}
-    assert error["path"] == "services.user-service.versions" and error["line"] == 17 and error["code"] == "traffic-sum"
+    assert error["path"] == "services.user-service.versions" and error["line"] == 18 and error["code"] == "traffic-sum"
 
 
 def test_usage_error_exits_2(capsys):

@@ -21,12 +21,12 @@ EXPECTED = {
         (20, "services.catalog", "duplicate-key", "already given on line 11", "each key once"),
     ],
     "traffic-sum.yaml": [
-        (17, "services.user-service.versions", "traffic-sum", "the shares of v1 sum to 90%, not 100%", "summing to 100"),
+        (18, "services.user-service.versions", "traffic-sum", "the shares of v1 sum to 90%, not 100%", "summing to 100"),
     ],
     "traffic-precision.yaml": [
-        (20, "services.user-service.versions[0].traffic", "traffic-precision", "87.5% of v1 cannot be expressed",
+        (21, "services.user-service.versions[0].traffic", "traffic-precision", "87.5% of v1 cannot be expressed",
          "whole percentages"),
-        (23, "services.user-service.versions[1].traffic", "traffic-precision",
+        (24, "services.user-service.versions[1].traffic", "traffic-precision",
          "App Engine ip splits take fractions with at most 2 decimals", "whole percentages"),
     ],
     "secret-literal.yaml": [
@@ -43,9 +43,9 @@ EXPECTED = {
         (20, "services.catalog.uses[2]", "uses-retired", "pricing/v1 is retired", "pricing/v2"),
     ],
     "appengine-version-ids.yaml": [
-        (17, "services.user-service.versions[0].name", "appengine-version-id", "reserves", "not 'default'"),
-        (20, "services.user-service.versions[1].name", "appengine-version-id", "reserves", "no '-dot-'"),
-        (23, "services.user-service.versions[2].name", "appengine-version-id", "reserves", "'ah-'"),
+        (18, "services.user-service.versions[0].name", "appengine-version-id", "reserves", "not 'default'"),
+        (21, "services.user-service.versions[1].name", "appengine-version-id", "reserves", "no '-dot-'"),
+        (24, "services.user-service.versions[2].name", "appengine-version-id", "reserves", "'ah-'"),
     ],
     "wrong-types.yaml": [
         (14, "services.catalog.port", "int-parsing", "valid integer", "a whole number"),

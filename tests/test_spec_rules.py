@@ -19,6 +19,10 @@ aws:
     - {name: core, platform: ecs}
 gcp: {project: shop-prod-4711, location: europe-west}
 services:
+  front:
+    appengine: {environment: standard, runtime: nodejs22, defaultService: true}
+    majors: {v1: {contract: c.json, path: /}}
+    versions: [{name: f-1, source: gs://b/f.zip, traffic: 100}]
 """
 
 
@@ -119,6 +123,17 @@ def test_traffic_for_an_unknown_major_is_refused():
     assert result.errors[0].key_path == "services.a.versions[0].traffic.v9"
 
 
+def test_app_engine_needs_exactly_one_default_service():
+    text = AWS_HEAD.replace(", defaultService: true", "") + gae_service("u")
+    result = load(text)
+    assert codes(result) == ["appengine-default"]
+    assert result.errors[0].key_path == "services.front.appengine"
+    assert "defaultService: true" in result.errors[0].hint
+    two = AWS_HEAD + gae_service("u", appengine="{environment: standard, runtime: python312, defaultService: true}")
+    assert codes(load(two)) == ["appengine-default"]
+    assert "front already is" in load(two).errors[0].message
+
+
 def test_migrate_traffic_is_refused_for_flexible():
     text = AWS_HEAD + """\
   u:
@@ -173,7 +188,7 @@ def test_quota_app_engine_versions_per_app():
     text = AWS_HEAD + "".join(gae_service(f"s{i}", versions=versions) for i in range(22))
     result = load(text)
     assert codes(result) == ["quota-appengine"]
-    assert "220 versions" in result.errors[0].message
+    assert "221 versions" in result.errors[0].message
 
 
 def test_yaml_1_1_booleans_stay_text():

@@ -47,6 +47,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
         check_env(name, svc, problems)
         check_majors(name, svc, problems, base_dir)
     check_paths(spec, problems)
+    check_appengine_default(spec, problems)
     known = all_services or set(spec.services)
     check_uses(spec, problems, today, known)
     check_queries(spec, problems, known)
@@ -232,6 +233,29 @@ def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) 
         if m.sunset is not None and m.status != "deprecated":
             p.warn(path + ("sunset",), f"a sunset date only takes effect on a deprecated major; {major} is {m.status}",
                    "sunset-not-deprecated", given=str(m.sunset))
+
+
+def check_appengine_default(spec: Spec, p: Problems) -> None:
+    """App Engine creates other services only once the ``default`` service exists: exactly one is it."""
+    gae = spec.appengine_services()
+    if not gae:
+        return
+    marked = [n for n, s in gae.items() if s.appengine.default_service]
+    for name in marked[1:]:
+        p.add(("services", name, "appengine", "defaultService"),
+              f"only one service can be App Engine's default service; {marked[0]} already is", "appengine-default",
+              given=name, allowed="defaultService: true on exactly one App Engine service")
+    for name in marked:
+        if gae[name].appengine.majors_as_services:
+            p.add(("services", name, "appengine"), "the default service cannot also be split into one service "
+                  "per major", "appengine-default", given=D("defaultService and majorsAsServices"),
+                  allowed="one of the two")
+    if not marked:
+        first = next(iter(gae))
+        p.add(("services", first, "appengine"), "App Engine needs a default service before any other",
+              "appengine-default", given=D("no service with defaultService: true"),
+              allowed="defaultService: true on exactly one App Engine service",
+              hint="mark the service that serves / (usually the web front end) with appengine.defaultService: true")
 
 
 def check_paths(spec: Spec, p: Problems) -> None:
