@@ -10,7 +10,7 @@ from infra.spec import load_spec
 from infra.spec.loader import load_text
 from infra.spec import quotas as q
 
-from conftest import SHOP, TODAY
+from .conftest import SHOP, TODAY
 
 
 def base(backend: str | None = None, **mesh) -> dict:

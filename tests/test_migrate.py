@@ -6,7 +6,7 @@ import json
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import SHOP, TODAY
+from .conftest import SHOP, TODAY
 from infra.cli.main import main
 from infra.errors import UserError
 from infra.migrate import apply_edits, plan_migration

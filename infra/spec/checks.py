@@ -14,7 +14,7 @@ from pathlib import Path as FsPath
 
 from .. import naming
 from . import quotas as q
-from .errors import Problems
+from .errors import Described as D, Problems
 from .model import Service, Spec, live_majors, major_path, shares
 
 # Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
@@ -37,7 +37,10 @@ GCP_SECRET_REF = re.compile(r"^(projects/[a-z0-9-]+/secrets/[A-Za-z0-9_-]{1,255}
 APPENGINE_RESERVED_VERSIONS = ("default", "latest")
 
 
-def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: dt.date) -> None:
+def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: dt.date,
+            all_services: set[str] | None = None, complete: bool = True) -> None:
+    """Run every cross-reference rule. With ``complete=False`` the spec holds only the services that passed
+    the field rules; references to the others (``all_services``) are not reported, and quotas are skipped."""
     check_clusters(spec, problems)
     for name, svc in spec.services.items():
         check_placement(spec, name, svc, problems)
@@ -46,10 +49,13 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
         check_env(name, svc, problems)
         check_majors(name, svc, problems, base_dir)
     check_paths(spec, problems)
-    check_uses(spec, problems, today)
-    check_queries(spec, problems)
-    check_backend(spec, problems)
-    check_quotas(spec, problems)
+    check_appengine_default(spec, problems)
+    known = all_services or set(spec.services)
+    check_uses(spec, problems, today, known)
+    check_queries(spec, problems, known)
+    check_backend(spec, problems, known, complete)
+    if complete:
+        check_quotas(spec, problems)
 
 
 def check_clusters(spec: Spec, p: Problems) -> None:
@@ -78,7 +84,7 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
     path = ("services", name)
     if (svc.cluster is None) == (svc.appengine is None):
         p.add(path, "a service runs either on an AWS cluster or on App Engine",
-              "placement", given="both cluster and appengine" if svc.cluster else "neither",
+              "placement", given=D("both cluster and appengine" if svc.cluster else "neither"),
               allowed="exactly one of: cluster, appengine")
         return
     if svc.cluster is not None:
@@ -115,7 +121,7 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
         if svc.appengine.migrate_traffic and svc.appengine.environment == "flexible":
             p.add(path + ("appengine", "migrateTraffic"),
                   "App Engine migrates traffic gradually only in the standard environment",
-                  "migrate-flexible", given="environment: flexible",
+                  "migrate-flexible", given=D("environment: flexible"),
                   allowed="migrateTraffic: false, or environment: standard",
                   hint="Google refuses migrateTraffic for flexible versions; set the split directly")
         if svc.appengine.migrate_traffic and len(svc.versions) and sum(
@@ -147,17 +153,17 @@ def check_versions(name: str, svc: Service, p: Problems) -> None:
             env = svc.appengine.environment
             if env == "standard" and not v.source:
                 p.add(path, "App Engine standard versions deploy from source", "version-artifact",
-                      given="image" if v.image else "neither image nor source", allowed="source: gs://BUCKET/app.zip")
+                      given=D("image" if v.image else "neither image nor source"), allowed="source: gs://BUCKET/app.zip")
             if env == "standard" and v.image:
                 p.add(path + ("image",), "App Engine standard versions do not run container images",
                       "version-artifact", given=v.image, allowed="source only")
             if env == "flexible" and bool(v.image) == bool(v.source):
                 p.add(path, "an App Engine flexible version needs exactly one of image or source",
-                      "version-artifact", given="both" if v.image else "neither", allowed="image or source")
+                      "version-artifact", given=D("both" if v.image else "neither"), allowed="image or source")
         else:
             if not v.image:
                 p.add(path, "a version on an AWS cluster needs a container image", "version-artifact",
-                      given="source" if v.source else "no image", allowed="image: REPOSITORY:TAG")
+                      given=D("source" if v.source else "no image"), allowed="image: REPOSITORY:TAG")
             if v.source:
                 p.add(path + ("source",), "source deploys are for App Engine; AWS versions run images",
                       "version-artifact", given=v.source, allowed="image only")
@@ -177,6 +183,8 @@ AWS_WEIGHTS = {
 
 def check_traffic(name: str, svc: Service, p: Problems, backend: str = "appmesh") -> None:
     """Shares per major are percentages summing to 100, expressible on the target platform."""
+    if len({v.name for v in svc.versions}) != len(svc.versions):
+        return  # duplicate version names are reported by check_versions; sums would mislead
     split_by = svc.appengine.split_by if svc.appengine else None
     # App Mesh and Lattice take integer weights; App Engine fractions take 2 decimals for ip, 3 for cookie and random.
     places = 0 if split_by in (None, "ip") else 1
@@ -218,7 +226,7 @@ def check_env(name: str, svc: Service, p: Problems) -> None:
     for key in svc.env:
         if SECRET_NAME.search(key.upper()):
             p.add(("services", name, "env", key), f"{key} looks like a secret; a literal value would land in "
-                  "templates and logs", "secret-literal", given="a literal value (not shown)",
+                  "templates and logs", "secret-literal", given=D("a literal value (not shown)"),
                   allowed="a reference under secrets:",
                   hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS) or a Secret Manager name (GCP)")
         if key in svc.secrets:
@@ -237,6 +245,29 @@ def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) 
                    "sunset-not-deprecated", given=str(m.sunset))
 
 
+def check_appengine_default(spec: Spec, p: Problems) -> None:
+    """App Engine creates other services only once the ``default`` service exists: exactly one is it."""
+    gae = spec.appengine_services()
+    if not gae:
+        return
+    marked = [n for n, s in gae.items() if s.appengine.default_service]
+    for name in marked[1:]:
+        p.add(("services", name, "appengine", "defaultService"),
+              f"only one service can be App Engine's default service; {marked[0]} already is", "appengine-default",
+              given=name, allowed="defaultService: true on exactly one App Engine service")
+    for name in marked:
+        if gae[name].appengine.majors_as_services:
+            p.add(("services", name, "appengine"), "the default service cannot also be split into one service "
+                  "per major", "appengine-default", given=D("defaultService and majorsAsServices"),
+                  allowed="one of the two")
+    if not marked:
+        first = next(iter(gae))
+        p.add(("services", first, "appengine"), "App Engine needs a default service before any other",
+              "appengine-default", given=D("no service with defaultService: true"),
+              allowed="defaultService: true on exactly one App Engine service",
+              hint="mark the service that serves / (usually the web front end) with appengine.defaultService: true")
+
+
 def check_paths(spec: Spec, p: Problems) -> None:
     owner: dict[str, str] = {}
     for name, svc in spec.services.items():
@@ -248,12 +279,14 @@ def check_paths(spec: Spec, p: Problems) -> None:
             owner.setdefault(path, f"{name}/{major}")
 
 
-def check_uses(spec: Spec, p: Problems, today: dt.date) -> None:
+def check_uses(spec: Spec, p: Problems, today: dt.date, known: set[str]) -> None:
     for name, svc in spec.services.items():
         for i, ref in enumerate(svc.uses):
             path = ("services", name, "uses", i)
             target, major = ref.split("/", 1)
             other = spec.services.get(target)
+            if other is None and target in known:
+                continue  # that service has its own errors, reported above
             if other is None:
                 p.add(path, f"{target!r} is not a service in this spec", "unknown-service", given=ref,
                       allowed=", ".join(sorted(spec.services))[:200],
@@ -280,7 +313,7 @@ def check_uses(spec: Spec, p: Problems, today: dt.date) -> None:
             p.warn(("services", name, "uses"), f"{ref} is listed more than once", "uses-duplicate", given=ref)
 
 
-def check_queries(spec: Spec, p: Problems) -> None:
+def check_queries(spec: Spec, p: Problems, known: set[str]) -> None:
     seen: set[str] = set()
     for i, cq in enumerate(spec.queries.custom):
         if cq.name in seen:
@@ -288,7 +321,7 @@ def check_queries(spec: Spec, p: Problems) -> None:
                   given=cq.name)
         seen.add(cq.name)
         for j, s in enumerate(cq.services or []):
-            if s not in spec.services:
+            if s not in known:
                 p.add(("queries", "custom", i, "services", j), f"{s!r} is not a service in this spec",
                       "unknown-service", given=s, hint=_did_you_mean(s, list(spec.services)))
 
@@ -358,8 +391,9 @@ def auth_policy_estimate(service: str, spec: Spec) -> int:
         for major, who in callers.items() if major in svc.majors)
 
 
-def check_backend(spec: Spec, p: Problems) -> None:
-    """What the chosen mesh backend cannot express, said with the backend that can."""
+def check_backend(spec: Spec, p: Problems, known: set[str] | None = None, complete: bool = True) -> None:
+    """What the chosen mesh backend cannot express, said with the backend that can. On an incomplete spec
+    (services that failed the field rules left out) totals are skipped and their names are not reported."""
     if not spec.aws:
         return
     mesh = spec.aws.mesh
@@ -376,16 +410,16 @@ def check_backend(spec: Spec, p: Problems) -> None:
               "backend-unsupported", given=backend, allowed="backend: service-connect, or leave deployment out",
               hint="on appmesh and lattice, `meshspec traffic canary` shifts the route weights")
     if mesh.migration is not None:
-        _check_migration(spec, p)
+        _check_migration(spec, p, known or set(spec.services))
     # The backend in use, and during a migration the one coming in, must both express the spec.
     for kind in dict.fromkeys(k for k in (backend, target) if k):
         if kind == "service-connect":
-            _check_service_connect(spec, p)
+            _check_service_connect(spec, p, complete)
         elif kind == "lattice":
-            _check_lattice(spec, p)
+            _check_lattice(spec, p, complete)
 
 
-def _check_migration(spec: Spec, p: Problems) -> None:
+def _check_migration(spec: Spec, p: Problems, known: set[str]) -> None:
     mesh = spec.aws.mesh
     where = ("aws", "mesh", "migration")
     if mesh.backend != "appmesh":
@@ -399,13 +433,13 @@ def _check_migration(spec: Spec, p: Problems) -> None:
         if name in seen:
             p.warn(where + ("moved", i), f"{name} is listed more than once", "migration-duplicate", given=name)
         seen.add(name)
-        if name not in aws:
+        if name not in aws and name not in known - set(spec.services):
             why = "runs on App Engine, outside the mesh" if name in spec.services else "is not a service in this spec"
             p.add(where + ("moved", i), f"{name!r} {why}", "migration-unknown-service", given=name,
                   allowed=", ".join(sorted(aws))[:200] or "no AWS service", hint=_did_you_mean(name, list(aws)))
 
 
-def _check_service_connect(spec: Spec, p: Problems) -> None:
+def _check_service_connect(spec: Spec, p: Problems, complete: bool = True) -> None:
     d = spec.aws.mesh.effective_deployment
     path = ("aws", "mesh", "deployment")
     pct = d.effective_percent
@@ -420,7 +454,7 @@ def _check_service_connect(spec: Spec, p: Problems) -> None:
     if minutes > q.ECS_DEPLOYMENT_MAX_MINUTES:
         p.add(path, f"the deployment would take {minutes} minutes; CloudFormation refuses ECS deployments "
               f"longer than {q.ECS_DEPLOYMENT_MAX_MINUTES} minutes (33 hours)", "deployment-too-long",
-              given=f"{d.strategy}, {pct}% steps, {d.step_minutes} min per step, bake {d.bake_minutes} min",
+              given=D(f"{d.strategy}, {pct}% steps, {d.step_minutes} min per step, bake {d.bake_minutes} min"),
               allowed=f"at most {q.ECS_DEPLOYMENT_MAX_MINUTES} minutes in all",
               hint="take bigger steps or shorter waits")
     instances = 0
@@ -429,7 +463,7 @@ def _check_service_connect(spec: Spec, p: Problems) -> None:
         cluster = spec.cluster(svc.cluster)
         if cluster is not None and cluster.platform == "eks":
             p.add(spath + ("cluster",), f"Service Connect connects ECS services only; {name} runs on the EKS "
-                  f"cluster {cluster.name!r}", "backend-unsupported", given=f"cluster: {cluster.name} (eks)",
+                  f"cluster {cluster.name!r}", "backend-unsupported", given=D(f"cluster: {cluster.name} (eks)"),
                   allowed="a service on an ECS cluster",
                   hint="backend: lattice takes ECS and EKS targets; or move the service to an ECS cluster")
         majors = live_majors(svc)
@@ -439,7 +473,7 @@ def _check_service_connect(spec: Spec, p: Problems) -> None:
                 split = ", ".join(f"{v}={shares(svc, major)[v]}%" for v in versions)
                 p.add(spath + ("versions",), f"service-connect cannot keep a lasting weighted split between code "
                       f"versions ({major}: {split}); ECS shifts traffic only while a new revision deploys "
-                      "(canary or linear)", "backend-unsupported", given=split,
+                      "(canary or linear)", "backend-unsupported", given=D(split),
                       allowed="one version with 100% of every major",
                       hint="backend: lattice keeps weighted target groups (as appmesh's weighted routes); or give "
                            "the new version 100% and let aws.mesh.deployment shift traffic to it")
@@ -447,7 +481,7 @@ def _check_service_connect(spec: Spec, p: Problems) -> None:
         if len(winners) > 1:
             p.add(spath + ("versions",), "service-connect runs one revision per service for all its majors, but "
                   f"the majors are served by different versions ({', '.join(sorted(winners))})",
-                  "backend-unsupported", given=", ".join(f"{m}: {vs[0]}" for m, vs in taking.items() if vs),
+                  "backend-unsupported", given=D(", ".join(f"{m}: {vs[0]}" for m, vs in taking.items() if vs)),
                   allowed="the same version for every major",
                   hint="backend: lattice routes each major's path prefix to its own weighted target groups")
         live = set().union(*taking.values()) if taking else set()
@@ -463,7 +497,7 @@ def _check_service_connect(spec: Spec, p: Problems) -> None:
                   "quota-service-connect", given=svc.desired_count,
                   allowed=f"desiredCount at most {q.CLOUDMAP_INSTANCES_PER_SERVICE // 2}",
                   hint="request a Cloud Map quota increase (instances per service)")
-    if instances > q.CLOUDMAP_INSTANCES_PER_NAMESPACE:
+    if complete and instances > q.CLOUDMAP_INSTANCES_PER_NAMESPACE:
         p.add(("services",), f"{instances} tasks during deployments (twice each desiredCount) register in one "
               f"Cloud Map namespace; it allows {q.CLOUDMAP_INSTANCES_PER_NAMESPACE} instances",
               "quota-service-connect", given=instances, allowed=f"at most {q.CLOUDMAP_INSTANCES_PER_NAMESPACE}",
@@ -485,7 +519,7 @@ def _lattice_name(p: Problems, path: tuple, what: str, name: str, limit: int, re
               hint="shorten the project, service or version name")
 
 
-def _check_lattice(spec: Spec, p: Problems) -> None:
+def _check_lattice(spec: Spec, p: Problems, complete: bool = True) -> None:
     meshed = spec.aws_services()
     _lattice_name(p, ("aws", "mesh", "name") if spec.aws.mesh.name else ("project",), "service network",
                   naming.lattice_service_network(spec.mesh_name), q.LATTICE_NETWORK_NAME_MAX, "servicenetwork-")
@@ -522,6 +556,8 @@ def _check_lattice(spec: Spec, p: Problems) -> None:
                   f"{q.LATTICE_AUTH_POLICY_BYTES} bytes per policy", "quota-lattice", given=size,
                   allowed=f"at most {q.LATTICE_AUTH_POLICY_BYTES} bytes (this limit cannot be raised)",
                   hint="fewer consumers per service: split it, or let consumers share one caller service")
+    if not complete:
+        return
     if groups > q.LATTICE_TARGET_GROUPS_PER_REGION:
         p.add(("services",), f"{groups} target groups (one per code version); VPC Lattice allows "
               f"{q.LATTICE_TARGET_GROUPS_PER_REGION} per region", "quota-lattice", given=groups,
