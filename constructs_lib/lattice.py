@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Literal, Mapping, Sequence
 
 from aws_cdk import Stack, aws_ecs as ecs, aws_ec2 as ec2, aws_iam as iam, aws_logs as logs, aws_vpclattice as lattice
 from constructs import Construct
-
-from .mesh_backend import MeshServiceProps, port_mapping
 
 RULES_PER_LISTENER = 10
 TARGET_GROUPS_PER_ACTION = 10
@@ -148,7 +146,8 @@ class LatticeService(Construct):
         :param name: Lattice service name (3-40 characters, unique in the account and region).
         :param port: the port the tasks or pods listen on.
         :param versions: code versions; each gets an IP target group (ECS tasks and EKS pods alike).
-        :param routes: one listener rule per API major, in priority order (first = priority 1).
+        :param routes: one listener rule per API major; the longest path prefix gets the first priority, so
+            ``/`` never shadows ``/a/v1/``.
         :param target_group_names: name per version. Default: ``<name>-<version>``.
         :param protocol: what the targets speak. Default: http (an HTTP listener on port 80); http2 and grpc get
             an HTTPS listener on 443 with Lattice's managed certificate, since clients negotiate HTTP/2 by ALPN.
@@ -186,7 +185,8 @@ class LatticeService(Construct):
                 fixed_response=lattice.CfnListener.FixedResponseProperty(status_code=404)))
         tg_ids = {v: tg.attr_id for v, tg in self.target_groups.items()}
         self.rules: dict[str, lattice.CfnRule] = {}
-        for priority, r in enumerate(routes, start=1):
+        ordered = sorted(routes, key=lambda r: -len(r.path_prefix))
+        for priority, r in enumerate(ordered, start=1):
             action = render_rule_action(r, tg_ids)["forward"]["targetGroups"]
             self.rules[r.name] = lattice.CfnRule(
                 self, f"Rule-{r.name}", name=r.name, priority=priority, service_identifier=self.service.attr_id,
@@ -197,10 +197,11 @@ class LatticeService(Construct):
                 action=lattice.CfnRule.ActionProperty(forward=lattice.CfnRule.ForwardProperty(target_groups=[
                     lattice.CfnRule.WeightedTargetGroupProperty(target_group_identifier=t["targetGroupIdentifier"],
                                                                 weight=t["weight"]) for t in action])))
-        principals = {r.name: [_principal_arn(p) for p in r.consumers] for r in routes}
+        self.routes = {r.name: r for r in routes}
+        self._callers: dict[str, list[iam.IPrincipal]] = {r.name: list(r.consumers) for r in routes}
+        # Re-rendered on each allow(), so callers created after this construct can still be admitted.
         self.auth_policy = lattice.CfnAuthPolicy(
-            self, "AuthPolicy", resource_identifier=self.service.attr_id,
-            policy=render_auth_policy(self.service.attr_arn, routes, principals))
+            self, "AuthPolicy", resource_identifier=self.service.attr_id, policy=self.render_policy())
         if access_log_group is not None:
             lattice.CfnAccessLogSubscription(self, "AccessLogs", resource_identifier=self.service.attr_arn,
                                              destination_arn=access_log_group.log_group_arn)
@@ -209,6 +210,18 @@ class LatticeService(Construct):
     def dns_name(self) -> str:
         """The Lattice-generated domain name consumers call."""
         return self.service.attr_dns_entry_domain_name
+
+    def allow(self, route: str, principal: iam.IPrincipal) -> None:
+        """Let ``principal`` (a caller's task or pod role) call the route's path prefix; nobody else may."""
+        if route not in self._callers:
+            raise ValueError(f"no route {route!r} on Lattice service {self.name}; routes are {list(self._callers)}")
+        if principal not in self._callers[route]:
+            self._callers[route].append(principal)
+            self.auth_policy.policy = self.render_policy()
+
+    def render_policy(self) -> dict:
+        return render_auth_policy(self.service.attr_arn, list(self.routes.values()),
+                                  {r: [_principal_arn(p) for p in who] for r, who in self._callers.items()})
 
     def target_group(self, version: str) -> lattice.CfnTargetGroup:
         try:
@@ -263,72 +276,3 @@ def policy_json(policy: dict) -> str:
     """The policy as Lattice stores it (used to check the 10 KB quota in tests)."""
     return json.dumps(policy, separators=(",", ":"))
 
-
-class LatticeMeshBackend(Construct):
-    """The mesh-backend interface (constructs_lib.mesh_backend.MeshBackend) on VPC Lattice: one service network,
-    one Lattice service per meshed service, every code version its own target group and ECS service."""
-
-    kind = "lattice"
-
-    def __init__(self, scope: Construct, id: str, *, network_name: str, vpc: ec2.IVpc,
-                 service_name: Callable[[str], str] | None = None,
-                 target_group_name: Callable[[str, str], str] | None = None,
-                 rule_name: Callable[[str, str], str] | None = None,
-                 listener_name: Callable[[str], str] | None = None,
-                 access_log_group: Callable[[str], logs.ILogGroup | None] | None = None) -> None:
-        """
-        :param network_name: the service network's name.
-        :param service_name: Lattice service name per meshed service. Default: the service's own name.
-        :param target_group_name: per (service, version). Default: ``<service>-<version>``.
-        :param rule_name: per (service, route name). Default: the route's name.
-        :param listener_name: per service. Default: ``<service>-http``.
-        :param access_log_group: per service, where Lattice writes its access logs. Default: none.
-        """
-        super().__init__(scope, id)
-        self.vpc = vpc
-        self.network = LatticeServiceNetwork(self, "Network", name=network_name, vpc=vpc)
-        self._service_name = service_name or (lambda s: s)
-        self._tg_name = target_group_name or (lambda s, v: f"{s}-{v}")
-        self._rule_name = rule_name or (lambda s, r: r)
-        self._listener_name = listener_name or (lambda s: f"{s}-http")
-        self._logs = access_log_group or (lambda s: None)
-        self.services: dict[str, LatticeService] = {}
-        self._pending: dict[str, list[tuple[str, ecs.BaseService]]] = {}
-        self._role: iam.Role | None = None
-
-    def versions_to_run(self, props: MeshServiceProps) -> list[str]:
-        return list(props.versions)
-
-    def prepare_task_definition(self, props: MeshServiceProps, version: str, task_definition: ecs.TaskDefinition,
-                                container: ecs.ContainerDefinition) -> None:
-        container.add_port_mappings(port_mapping(props, props.name))
-
-    def service_options(self, props: MeshServiceProps, version: str) -> dict[str, Any]:
-        return {}
-
-    def bind_ecs_service(self, props: MeshServiceProps, version: str, service: ecs.BaseService) -> None:
-        # The target group exists only after add_service; remember the binding until then.
-        self._pending.setdefault(props.name, []).append((version, service))
-
-    def add_service(self, props: MeshServiceProps) -> None:
-        routes = [LatticeRoute(name=self._rule_name(props.name, r.name), path_prefix=r.path_prefix,
-                               weights=dict(r.weights), consumers=tuple(r.consumers)) for r in props.routes]
-        svc = LatticeService(
-            self, f"Service-{props.name}", network=self.network, name=self._service_name(props.name), vpc=self.vpc,
-            port=props.port, versions=props.versions, routes=routes, protocol=props.protocol,
-            health_check_path=props.health_check_path, listener_name=self._listener_name(props.name),
-            target_group_names={v: self._tg_name(props.name, v) for v in props.versions},
-            access_log_group=self._logs(props.name))
-        self.services[props.name] = svc
-        for version, ecs_service in self._pending.pop(props.name, []):
-            LatticeEcsTarget(svc, f"EcsTarget-{version}", service=ecs_service, target_group=svc.target_group(version),
-                             port_mapping_name=props.name, infrastructure_role=self._infrastructure_role())
-
-    def _infrastructure_role(self) -> iam.IRole:
-        if self._role is None:
-            self._role = iam.Role(
-                self, "EcsInfrastructureRole", assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
-                description="ECS registers tasks in VPC Lattice target groups",
-                managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
-                    "AmazonECSInfrastructureRolePolicyForVpcLattice")])
-        return self._role

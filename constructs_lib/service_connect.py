@@ -12,13 +12,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal, Sequence
 
 from aws_cdk import Duration, aws_cloudwatch as cw, aws_ec2 as ec2, aws_ecs as ecs, aws_logs as logs
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
-
-from .mesh_backend import MeshServiceProps, port_mapping
 
 MAX_WAIT_MINUTES = 1440
 MAX_DEPLOYMENT_MINUTES = 33 * 60
@@ -162,85 +160,4 @@ class ServiceConnectFargateService(Construct):
                 log_driver=ecs.LogDrivers.aws_logs(stream_prefix="service-connect", log_group=proxy_log_group)
                 if proxy_log_group is not None else None),
             **strategy.service_props())
-        if self.alarm is not None:
-            self.service.node.add_dependency(self.alarm)
-
-
-class ServiceConnectMeshBackend(Construct):
-    """The mesh-backend interface (constructs_lib.mesh_backend.MeshBackend) on ECS Service Connect: one namespace,
-    one ECS service per meshed service running the version that takes the traffic; a new version reaches it
-    through the ECS canary or linear deployment."""
-
-    kind = "service-connect"
-
-    def __init__(self, scope: Construct, id: str, *, namespace_name: str,
-                 deployment: ServiceConnectDeploymentStrategy | None = None, rollback_on_5xx: bool = True,
-                 service_name: Callable[[str], str] | None = None,
-                 proxy_log_group: Callable[[str], logs.ILogGroup | None] | None = None) -> None:
-        """
-        :param namespace_name: the Cloud Map HTTP namespace.
-        :param deployment: for every service. Default: canary, 5 % for 10 minutes, bake time 10 minutes.
-        :param rollback_on_5xx: each service gets a 5xx alarm that rolls its deployment back. Default: true.
-        :param service_name: the ECS service name per meshed service. Default: the service's own name.
-        :param proxy_log_group: per service, where the Service Connect proxy logs. Default: nowhere.
-        """
-        super().__init__(scope, id)
-        self.namespace = ServiceConnectNamespace(self, "Namespace", name=namespace_name)
-        self.deployment = deployment or ServiceConnectDeploymentStrategy()
-        self.deployment.validate()
-        self.rollback_on_5xx = rollback_on_5xx
-        self._service_name = service_name or (lambda s: s)
-        self._logs = proxy_log_group or (lambda s: None)
-        self.alarms: dict[str, cw.Alarm] = {}
-
-    def versions_to_run(self, props: MeshServiceProps) -> list[str]:
-        taking = props.taking_traffic()
-        if props.platform != "ecs":
-            raise ValueError(f"Service Connect connects ECS services only; {props.name} runs on {props.platform}")
-        if len(taking) != 1:
-            raise ValueError(f"Service Connect runs one revision per service; {props.name} gives traffic to "
-                             f"{taking or 'no version'} (use the lattice backend for a lasting split)")
-        return taking
-
-    def prepare_task_definition(self, props: MeshServiceProps, version: str, task_definition: ecs.TaskDefinition,
-                                container: ecs.ContainerDefinition) -> None:
-        container.add_port_mappings(port_mapping(props, props.name))
-
-    def alarm_name(self, service: str) -> str:
-        return f"{self._service_name(service)}-service-connect-5xx"
-
-    def service_options(self, props: MeshServiceProps, version: str) -> dict[str, Any]:
-        strategy = self.deployment
-        if self.rollback_on_5xx:
-            strategy = dataclasses.replace(
-                strategy, rollback_alarm_names=[*strategy.rollback_alarm_names, self.alarm_name(props.name)])
-        log_group = self._logs(props.name)
-        return {
-            "service_name": self._service_name(props.name),
-            "service_connect_configuration": ecs.ServiceConnectProps(
-                namespace=self.namespace.arn,
-                services=[ecs.ServiceConnectService(port_mapping_name=props.name, discovery_name=props.name,
-                                                    dns_name=props.dns_name, port=props.port)],
-                log_driver=ecs.LogDrivers.aws_logs(stream_prefix="service-connect", log_group=log_group)
-                if log_group is not None else None),
-            **strategy.service_props(),
-        }
-
-    def bind_ecs_service(self, props: MeshServiceProps, version: str, service: ecs.BaseService) -> None:
-        """The rollback alarm, now that the service's cluster is known; the service waits for it."""
-        if not self.rollback_on_5xx:
-            return
-        name = self._service_name(props.name)
-        alarm = cw.Alarm(
-            self, f"Rollback5xx-{props.name}", alarm_name=self.alarm_name(props.name),
-            alarm_description=f"5xx answers of {name}; rolls an ECS deployment back",
-            metric=server_5xx_metric(service.cluster.cluster_name, name, props.name),
-            threshold=5, evaluation_periods=2, datapoints_to_alarm=2,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
-        self.alarms[props.name] = alarm
-        service.node.add_dependency(alarm)
-
-    def add_service(self, props: MeshServiceProps) -> None:
-        """Nothing to route: Service Connect resolves ``dns_name`` in every client task of the namespace."""
 

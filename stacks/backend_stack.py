@@ -11,11 +11,11 @@ from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations, aws_ec2 a
 from aws_cdk import aws_secretsmanager as sm, aws_ssm as ssm, Environment
 from constructs import Construct
 
-from constructs_lib.mesh_backend import MeshBackend
+from constructs_lib.mesh.base import MeshBackend
 from infra import naming
 from infra.spec.model import Spec
 
-from .mesh_backends import make_backend, mesh_service_props
+from .mesh_backends import allow_callers, deploys, make_backend, mesh_service_props
 
 XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 RETENTION = {d: getattr(logs.RetentionDays, n) for d, n in (
@@ -63,41 +63,55 @@ class MeshBackendStack(Stack):
             for role in self.roles.values():
                 role.add_managed_policy(xray)
         self.backend: MeshBackend = make_backend(spec, self, vpc=self.vpc, log_group=self.log_groups.get)
+        self.bindings = {name: self.backend.add_service(self, f"Mesh-{name}", mesh_service_props(spec, name))
+                         for name in spec.aws_services()}
         self.services: dict[str, ecs.FargateService] = {}
-        for name in spec.aws_services():
-            props = mesh_service_props(spec, name, self.roles)
-            if props.platform == "ecs":
-                for version in self.backend.versions_to_run(props):
-                    self._ecs_version(name, version, props)
-            self.backend.add_service(props)
+        for name, svc in spec.aws_services().items():
+            if spec.cluster(svc.cluster).platform != "ecs":
+                continue  # EKS workloads belong to the App Mesh stack's cluster constructs
+            for v in svc.versions:
+                if deploys(self.bindings[name], v.name):
+                    self._ecs_version(name, v.name)
+        allow_callers(spec, self.bindings, self.roles)
         self._queries()
         self._nag_suppressions()
 
     def _removal(self) -> RemovalPolicy:
         return RemovalPolicy.RETAIN if self.spec.defaults.log_removal_policy == "retain" else RemovalPolicy.DESTROY
 
-    def _ecs_version(self, name: str, version: str, props) -> None:
+    def _ecs_version(self, name: str, version: str) -> None:
+        """One code version on ECS. On Service Connect the construct id and ECS service name do not carry the
+        version, so a new version is a new revision of the same ECS service: that is what ECS canaries."""
         svc = self.spec.services[name]
+        binding = self.bindings[name]
         v = next(x for x in svc.versions if x.name == version)
-        task = ecs.FargateTaskDefinition(self, f"Task-{name}-{version}", cpu=svc.cpu, memory_limit_mib=svc.memory,
+        one_revision = self.backend.kind == "service-connect"
+        cid = name if one_revision else f"{name}-{version}"
+        if binding.proxy(version) is not None:
+            raise ValueError(f"{self.backend.kind} asks for a sidecar proxy; this stack runs sidecar-free backends")
+        task = ecs.FargateTaskDefinition(self, f"Task-{cid}", cpu=svc.cpu, memory_limit_mib=svc.memory,
                                          task_role=self.roles[name])
         container = task.add_container(
             "app", image=ecs.ContainerImage.from_registry(v.image), essential=True,
             environment={k: str(val).lower() if isinstance(val, bool) else str(val) for k, val in svc.env.items()}
             | {"MESHSPEC_SERVICE": name, "MESHSPEC_VERSION": version},
             secrets={k: self._secret(name, k, ref) for k, ref in svc.secrets.items()},
-            logging=ecs.LogDrivers.aws_logs(stream_prefix=version, log_group=self.log_groups[name]))
+            port_mappings=[ecs.PortMapping(container_port=svc.port, name="app")],
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{version}/app", log_group=self.log_groups[name]))
         if self.spec.defaults.tracing:
             task.add_container("xray-daemon", image=ecs.ContainerImage.from_registry(XRAY_IMAGE), essential=False,
                                cpu=32, memory_reservation_mib=256, port_mappings=[
                                    ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP)],
-                               logging=ecs.LogDrivers.aws_logs(stream_prefix="xray", log_group=self.log_groups[name]))
-        self.backend.prepare_task_definition(props, version, task, container)
-        service = ecs.FargateService(self, f"Service-{name}-{version}", cluster=self.clusters[svc.cluster],
-                                     task_definition=task, desired_count=svc.desired_count,
-                                     **({"min_healthy_percent": 100} if self.backend.kind != "service-connect" else {}),
-                                     **self.backend.service_options(props, version))
-        self.backend.bind_ecs_service(props, version, service)
+                               logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{version}/xray",
+                                                               log_group=self.log_groups[name]))
+        service = ecs.FargateService(
+            self, f"Service-{cid}", cluster=self.clusters[svc.cluster], task_definition=task,
+            desired_count=svc.desired_count, service_name=name if one_revision else f"{name}-{version}",
+            min_healthy_percent=100, max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True))
+        service.connections.allow_from(ec2.Peer.ipv4(self.vpc.vpc_cidr_block), ec2.Port.tcp(svc.port),
+                                       f"{name} app port")
+        binding.bind_ecs_service(version, service, container)
         self.services[f"{name}/{version}"] = service
 
     def _secret(self, service: str, key: str, ref: str) -> ecs.Secret:
