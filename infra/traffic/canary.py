@@ -61,7 +61,7 @@ class Params:
                 "intervalSeconds": self.interval_s, "thresholds": self.thresholds.to_json()}
 
 
-def parse_steps(text: str, places: int) -> tuple[Decimal, ...]:
+def parse_steps(text: str, places: int, where: str) -> tuple[Decimal, ...]:
     try:
         steps = tuple(Decimal(s.strip().rstrip("%")) for s in text.split(",") if s.strip())
     except ArithmeticError:
@@ -70,7 +70,7 @@ def parse_steps(text: str, places: int) -> tuple[Decimal, ...]:
         raise UserError("--steps needs at least one percentage")
     if any(s <= 0 or s > 100 for s in steps) or list(steps) != sorted(set(steps)):
         raise UserError(f"--steps {text!r}: percentages must rise strictly, each above 0 and at most 100")
-    W.check_precision({f"step {s}": s for s in steps}, places, "this backend")
+    W.check_precision({f"step {s}": s for s in steps}, places, where)
     return steps
 
 

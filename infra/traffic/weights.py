@@ -73,7 +73,7 @@ def redistribute(current: Mapping[str, Decimal], pinned: Mapping[str, Decimal], 
     pinned_total = sum(pinned.values(), Decimal(0))
     if pinned_total > HUNDRED:
         raise UserError(f"the weights given sum to {_num(pinned_total)}%, more than 100%", hint=fmt(pinned))
-    names = list(dict.fromkeys([*current, *versions, *pinned]))
+    names = list(dict.fromkeys([*versions, *current, *pinned]))
     others = [n for n in names if n not in pinned]
     rest = HUNDRED - pinned_total
     base = sum((Decimal(current.get(n, 0)) for n in others), Decimal(0))

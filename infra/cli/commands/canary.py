@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         min_requests=args.min_requests, max_extensions=args.max_extensions,
         max_5xx_increase=parse_percent(args.max_5xx_increase, "--max-5xx-increase") if args.max_5xx_increase else None,
         max_p99_increase=parse_percent(args.max_p99_increase, "--max-p99-increase") if args.max_p99_increase else None)
-    params = Params(service, major, args.version, parse_steps(args.steps, backend.places),
+    params = Params(service, major, args.version, parse_steps(args.steps, backend.places, backend.name),
                     parse_duration(args.interval, "--interval"), th)
     on_aws = platform_of(spec, spec.services[service]) != "appengine"
     if not on_aws:
