@@ -1,4 +1,4 @@
-"""Google App Engine from the spec: desired state, plan, and an apply that converges.
+"""Google App Engine: planning and applying from the spec, and a local Admin API v1 emulator.
 
 Pure parts (no I/O): :mod:`.state` (data), :mod:`.fractions`, :mod:`.desired`, :mod:`.dispatch`, :mod:`.plan`.
 Edges: :mod:`.client` (the Admin API through google-cloud-appengine-admin), :mod:`.apply`, :mod:`.journal`,
