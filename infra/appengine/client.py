@@ -121,9 +121,9 @@ class AdminApi:
         return gretry.Retry(predicate=is_retriable, initial=cfg.retry_initial, maximum=cfg.retry_maximum,
                             multiplier=cfg.retry_multiplier, timeout=cfg.retry_deadline, on_error=on_error)
 
-    def _call(self, name: str, fn, **kw):
-        self.calls[name] += 1
-        return fn(retry=self.retry_for(name), timeout=self.config.call_timeout, **kw)
+    def _call(self, method: str, fn, /, *args, **kw):
+        self.calls[method] += 1
+        return fn(*args, retry=self.retry_for(method), timeout=self.config.call_timeout, **kw)
 
     @property
     def writes(self) -> int:
@@ -233,7 +233,7 @@ class AdminApi:
             self.sleep(delay)
             if on_tick:
                 on_tick()
-            op = self._call("operations.get", ops.get_operation, name=op.name)
+            op = self._call("operations.get", ops.get_operation, op.name)
             delay = min(delay * cfg.poll_multiplier, cfg.poll_maximum)
         if op.HasField("error"):
             exc = gexc.from_grpc_status(op.error.code, op.error.message)
