@@ -21,6 +21,7 @@ from . import output
 COMMANDS = [
     "validate",
     "schema",
+    "appengine",
     "traffic",
     "canary",
 ]
