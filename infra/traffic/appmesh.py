@@ -61,10 +61,12 @@ class AppMeshBackend:
         self.versions = [v.name for v in spec.services[service].versions]
         self.ctx = ctx
         if client is None:
+            client = ctx.clients.get("appmesh")
+        if client is None:
             import boto3
 
             session = ctx.boto3_session or boto3.Session(region_name=spec.aws.region if spec.aws else None)
-            client = session.client("appmesh")
+            client = ctx.clients["appmesh"] = session.client("appmesh")
         self.client = client
 
     # -- names ------------------------------------------------------------------------------------------

@@ -83,9 +83,9 @@ class Context:
     """What a backend factory may use: the state directory (locks) and optional pre-built clients (tests)."""
 
     state_dir: Path
-    boto3_session: Any = None        # default: boto3.Session(region_name=spec.aws.region)
-    appengine_services: Any = None   # default: ServicesClient from the environment (see .appengine)
-    appengine_versions: Any = None
+    boto3_session: Any = None   # default: boto3.Session(region_name=spec.aws.region), endpoints from the env
+    appengine_api: Any = None   # default: infra.appengine.client.AdminApi from the environment, made once
+    clients: dict[str, Any] = field(default_factory=dict)  # boto3 clients, made once per process
 
 
 BackendFactory = Callable[[Spec, str, Context], TrafficBackend]

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -33,17 +31,6 @@ Smoke = Callable[[str], tuple[bool, str]]
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def http_smoke(url: str, timeout: float = 10.0) -> tuple[bool, str]:
-    """GET the version's own address: any 2xx or 3xx passes."""
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout) as resp:
-            return 200 <= resp.status < 400, f"GET {url} -> {resp.status}"
-    except urllib.error.HTTPError as exc:
-        return False, f"GET {url} -> {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        return False, f"GET {url} failed: {exc}"
 
 
 @dataclass(frozen=True)

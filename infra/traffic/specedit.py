@@ -28,7 +28,8 @@ def _number(v: Decimal) -> int | float:
 
 def fold(text: str, service: str, majors: Iterable[str], weights: Mapping[str, Decimal],
          live: Iterable[str]) -> str:
-    """``text`` with ``weights`` (version → percent) written as the traffic of ``majors``.
+    """``text`` with ``weights`` (version → percent, a complete split: a version left out takes 0) written as
+    the traffic of ``majors``.
 
     ``live`` are the service's live majors: when ``majors`` covers them all, a scalar ``traffic`` stays scalar.
     """
@@ -43,10 +44,7 @@ def fold(text: str, service: str, majors: Iterable[str], weights: Mapping[str, D
     versions = doc["services"][service]["versions"]
     all_majors = set(majors) >= set(live)
     for item in versions:
-        name = str(item["name"])
-        if name not in weights:
-            continue
-        new = weights[name]
+        new = Decimal(weights.get(str(item["name"]), 0))
         old = item.get("traffic")
         if old is None and new == 0:
             continue  # 0 is the default: leave the key out

@@ -5,19 +5,27 @@ import argparse
 import time
 from decimal import Decimal
 
+from infra.spec.model import live_majors
 from infra.traffic import ops, specedit, weights as W
 from infra.traffic.analysis import Thresholds
 from infra.traffic.backend import backend_for, platform_of
-from infra.traffic.canary import Canary, Params, http_smoke, parse_steps, state_path, utcnow
+from infra.traffic.canary import Canary, Params, parse_steps, state_path, utcnow
 from infra.traffic.cliutil import add_common, cloudwatch, load, parse_duration, parse_percent
 from infra.traffic.figures import CloudWatchFigures
 
 from .. import output
 
-#: injectable for tests: the clock, the sleeper and the smoke check
+#: injectable for tests: the clock and the sleeper
 clock = utcnow
 sleep = time.sleep
-smoke = http_smoke
+
+
+def smoke(url: str) -> tuple[bool, str]:
+    """The same check `meshspec appengine apply --smoke` makes: GET, 2xx passes, 5xx and no answer retried."""
+    from infra.appengine.smoke import check
+
+    result = check(url)
+    return result.ok, f"GET {url}: {result.detail}"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,14 +74,14 @@ def run(args: argparse.Namespace) -> int:
                    "step by step; metric analysis is not built yet (docs/traffic.md)")
     canary = Canary(backend, params, ctx, versions=[v.name for v in spec.services[service].versions],
                     metrics=CloudWatchFigures(cloudwatch(spec, ctx)) if on_aws else None,
-                    clock=clock, sleep=sleep, smoke=None if args.no_smoke else smoke, say=output.say,
+                    clock=clock, sleep=sleep, smoke=None if args.no_smoke else (lambda url: smoke(url)), say=output.say,
                     state_file=state_path(ctx.state_dir, service, major))
     state = canary.run(resume=args.resume, abandon=args.abandon)
     final = {k: Decimal(str(v)) for k, v in state["liveWeights"].items()}
     output.say(f"state: {canary.path}")
     diff = ""
     if state["status"] in ("promoted", "rolled-back"):
-        shared = tuple(m for m in spec.services[service].majors if m != major) if (
+        shared = tuple(m for m in live_majors(spec.services[service]) if m != major) if (
             not on_aws and not spec.services[service].appengine.majors_as_services) else ()
         _, new_text, diff = specedit.plan_edit(args.spec, service, [major, *shared], final)
         if diff and args.write_spec:
