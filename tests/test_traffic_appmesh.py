@@ -231,3 +231,26 @@ def test_backend_refuses_incomplete_weights_without_writing(spec_file):
         ops  # noqa: B018
     assert route("v1") == ({"apple": 90, "banana": 10}, 1)
     assert live.token == "checkout-v1@1"
+
+
+def test_a_writer_elsewhere_racing_the_write_is_reported(spec_file):
+    """App Mesh has no conditional update: a writer on another machine can land between meshspec's re-read and
+    its UpdateRoute. The version UpdateRoute returns then is not ours + 1, and meshspec says so."""
+    b = backend(spec_file)
+    live = b.read_weights("checkout", "v1")
+    real = b.client
+
+    class OtherMachineFirst:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def update_route(self, **kw):
+            appmesh().update_route(**{**kw, "spec": {"httpRoute": {"match": {"prefix": "/checkout/v1/"}, "action": {
+                "weightedTargets": [{"virtualNode": "checkout-apple", "weight": 1},
+                                    {"virtualNode": "checkout-banana", "weight": 99}]}}}})
+            return real.update_route(**kw)
+
+    b.client = OtherMachineFirst()
+    with pytest.raises(UserError, match="was also changed by someone else while meshspec wrote it"):
+        b.set_weights("checkout", "v1", {"apple": Decimal(50), "banana": Decimal(50)}, live.token)
+    assert route("v1") == ({"apple": 50, "banana": 50}, 3)
