@@ -75,7 +75,8 @@ class RetirePlan:
         elif nxt.blocked:
             lines.append(f"next: deploy {nxt.number}, blocked: {nxt.blocked}")
         else:
-            lines.append(f"next: deploy {nxt.number} ({nxt.title}): nothing blocks it")
+            todo = "; ".join(s.text for s in nxt.steps if not s.done)
+            lines.append(f"next: deploy {nxt.number} ({nxt.title}): nothing blocks it" + (f"; to do: {todo}" if todo else ""))
         return "\n".join(lines)
 
 
@@ -102,9 +103,8 @@ def retire_plan(spec: Spec, service: str, major: str) -> RetirePlan:
     # Deploy 1: the successor serves beside the old major, which is deprecated (a sunset date warns consumers).
     steps1 = [Step(f"{service}/{target} is in the spec, active, with its own contract", successor is not None)]
     if not removed:
-        sunset = f" (sunset {m.sunset})" if m.sunset else " (add a sunset date so consumers get warned)"
-        steps1.append(Step(f"{ref} is marked deprecated{sunset if m.status == 'deprecated' else ''}",
-                           m.status == "deprecated"))
+        sunset = f" (sunset {m.sunset})" if m.sunset else " (add a sunset date: consumers get warned, then refused)"
+        steps1.append(Step(f"{ref} is marked deprecated{sunset}", m.status == "deprecated"))
     d1 = Deploy(1, f"publish {service}/{target} beside {major}", successor is not None or removed, tuple(steps1))
 
     # Deploy 2: each consumer moves in its own deploy, on whatever platform it runs.
