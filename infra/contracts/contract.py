@@ -9,6 +9,7 @@ endpoint paths lie under the major's path prefix, ``x-meshspec`` names the right
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -105,21 +106,27 @@ class Contract:
 
 def parse_contract(text: str, file: str) -> Contract:
     """Parse and check one contract's text; every problem is collected, nothing raises."""
+    doc, positions, problems = _parse(text)
+    return Contract(file, doc, positions, list(problems))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> tuple[Any, Positions, tuple[ContractProblem, ...]]:
+    """Cached by text: in CI most contracts are the same at the base and now, and the meta-schema check
+    costs a few milliseconds a file. Callers only read the results."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        return Contract(file, None, problems=[ContractProblem(
-            "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "contract-json")])
-    positions = Positions()
+        return None, Positions(), (ContractProblem(
+            "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "contract-json"),)
     try:  # JSON is YAML: the spec's position-keeping parser gives every value its line
-        _, positions = parse(text, Problems(file))
+        _, positions = parse(text, Problems("<contract>"))
     except Exception:  # pragma: no cover - positions are a nicety; findings then carry no line
         positions = Positions()
-    contract = Contract(file, doc, positions)
-    contract.problems.extend(_schema_problems(doc))
-    if not contract.problems:
-        contract.problems.extend(_ref_problems(doc, ()))
-    return contract
+    problems = list(_schema_problems(doc))
+    if not problems:
+        problems.extend(_ref_problems(doc, ()))
+    return doc, positions, tuple(problems)
 
 
 def _schema_problems(doc: Any) -> Iterator[ContractProblem]:
