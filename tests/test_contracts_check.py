@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, TODAY
+from .conftest import EXAMPLES, TODAY
 from infra.cli.main import main
 from infra.contracts import FileBase, GitBase, run_check
 from infra.errors import UserError

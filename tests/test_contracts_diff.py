@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import EXAMPLES
+from .conftest import EXAMPLES
 from infra.contracts import compare, parse_contract
 
 RESP = "/properties/getUser/properties/response"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHOP, TODAY
+from .conftest import ROOT, SHOP, TODAY
 from infra.cli.main import main
 from infra.graph import build_graph, to_dot, to_mermaid
 from infra.spec import load_spec
@@ -35,6 +35,7 @@ def test_every_service_is_a_box_with_its_platform(graph):
         ("catalog", "ECS core · fargate"), ("pricing", "ECS core · fargate"), ("erp-connector", "ECS core · fargate"),
         ("recommendations", "EKS ml"), ("user-service", "App Engine standard · python312"),
         ("web-app", "App Engine standard · nodejs22")]
+    assert graph.box("web-app").label == ("web-app", "App Engine standard · nodejs22", "default service")
 
 
 def test_majors_are_distinguished_by_status(graph):

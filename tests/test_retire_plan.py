@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TODAY
+from .conftest import TODAY
 from infra.cli.main import main
 from infra.contracts import retire_plan
 from infra.errors import UserError

@@ -93,7 +93,10 @@ def build_graph(spec: Spec) -> Graph:
             vid = f"{sid}v{j}"
             g.nodes[vid] = Node(vid, "version", name, v.name, (v.name,))
             ids.append(vid)
-        g.boxes.append(Box(sid, name, (name, _platform(spec, name)), _platform(spec, name), tuple(ids)))
+        label = (name, _platform(spec, name))
+        if svc.appengine is not None and svc.appengine.default_service:
+            label += ("default service",)
+        g.boxes.append(Box(sid, name, label, _platform(spec, name), tuple(ids)))
         for major, m in svc.majors.items():
             if m.status == "retired":
                 continue  # a retired major takes no traffic
