@@ -20,7 +20,7 @@ from infra.spec.errors import Problems
 from infra.spec.model import Service
 from infra.spec.yamlpos import Positions, parse
 
-from .contract import Contract, check_against_spec, parse_contract, pointer
+from .contract import check_against_spec, parse_contract, pointer
 from .diff import compare
 from .findings import Finding, Report
 

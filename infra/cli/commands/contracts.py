@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 
 from infra.contracts import FileBase, GitBase, retire_plan, run_check
-from infra.spec import load_spec
-from infra.spec import SpecInvalid
+from infra.spec import SpecInvalid, load_spec
 
 from .. import output
 
