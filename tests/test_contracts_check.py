@@ -314,3 +314,14 @@ def test_base_is_required(capsys):
         main(["contracts", "check", str(FIX / "stage1.yaml")])
     assert exc.value.code == 2
     assert "one of the arguments --base --base-spec is required" in capsys.readouterr().err
+
+
+def test_a_duplicate_key_in_a_contract_is_an_error(tmp_path):
+    head = _copy(FIX / "stage1.yaml", tmp_path)
+    path = head.parent / "contracts" / "mailer-v1.json"
+    path.write_text(path.read_text().replace('"to": {', '"to": {"type": "integer"},\n          "to": {', 1))
+    [f] = run_check(head, FileBase(FIX / "stage1.yaml"), today=TODAY).errors
+    assert (f.rule, f.subject, f.pointer) == ("contract-duplicate-key", "mailer/v1",
+                                              "/properties/send/properties/request/properties/to")
+    assert f.message.startswith("duplicate key 'to'; it was already given on line ")
+    assert f.message.endswith("(JSON keeps only the last one)")

@@ -119,11 +119,15 @@ def _parse(text: str) -> tuple[Any, Positions, tuple[ContractProblem, ...]]:
     except json.JSONDecodeError as exc:
         return None, Positions(), (ContractProblem(
             "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "contract-json"),)
+    found = Problems("<contract>")
     try:  # JSON is YAML: the spec's position-keeping parser gives every value its line
-        _, positions = parse(text, Problems("<contract>"))
+        _, positions = parse(text, found)
     except Exception:  # pragma: no cover - positions are a nicety; findings then carry no line
         positions = Positions()
-    problems = list(_schema_problems(doc))
+    # json.loads keeps the last of two equal keys without a word; the YAML parser says so.
+    problems = [ContractProblem(pointer(e.path), f"{e.message} (JSON keeps only the last one)", "contract-duplicate-key")
+                for e in found.items if e.code == "duplicate-key"]
+    problems.extend(_schema_problems(doc))
     if not problems:
         problems.extend(_ref_problems(doc, ()))
     return doc, positions, tuple(problems)
