@@ -21,6 +21,11 @@ from . import output
 COMMANDS = [
     "validate",
     "schema",
+    "contracts",
+    "graph",
+    "appengine",
+    "traffic",
+    "canary",
     "migrate",
 ]
 
