@@ -111,7 +111,7 @@ def platform_of(spec: Spec, service: Service) -> str:
 def backend_for(spec: Spec, name: str, ctx: Context,
                 overrides: dict[str, BackendFactory] | None = None) -> TrafficBackend:
     """The backend that controls ``name``'s traffic. ``overrides`` lets tests and callers inject factories."""
-    from . import appengine, appmesh  # noqa: F401  (register the built-in backends)
+    from . import appengine, appmesh, lattice, service_connect  # noqa: F401  (register the built-in backends)
 
     service = spec.services[name]
     key = platform_of(spec, service)
