@@ -49,7 +49,8 @@ class AppEngineBackend:
         self.api = api or _api(ctx)
 
     def app_service(self, service: str, major: str) -> str:
-        return naming.appengine_service(service, major if self.ae.majors_as_services else None)
+        return naming.appengine_service(service, major if self.ae.majors_as_services else None,
+                                        default=self.ae.default_service)
 
     def _name(self, service: str, major: str) -> str:
         return f"apps/{self.project}/services/{self.app_service(service, major)}"
