@@ -21,7 +21,7 @@ from infra.errors import UserError
 from infra.spec.model import Spec, live_majors, major_path
 
 from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
-from .weights import Weights
+from .weights import Weights, validate_full
 
 
 def _api(ctx: Context) -> Any:
@@ -124,6 +124,7 @@ class AppEngineBackend:
         from infra.appengine import fractions
         from infra.appengine.client import OperationFailed, describe_error
 
+        validate_full(weights, self.places, self.name)  # complete and expressible, before any call
         with write_lock(self.ctx.state_dir, f"appengine/{self._name(service, major)}"):
             live = self.read_weights(service, major)
             if live.token != expected_token:
