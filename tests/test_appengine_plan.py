@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import TODAY
+from tests.conftest import TODAY
 from infra.appengine import dispatch
 from infra.appengine.apply import promote_plan, rollback_plan
 from infra.appengine.desired import desired_state, source_url

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from appengine_fixtures import GAE_PROJECT
+from tests.appengine_fixtures import GAE_PROJECT
 from infra.cli.commands import canary as canary_cmd
 from infra.cli.main import main
 from infra.spec import load_spec_or_raise
@@ -30,6 +30,7 @@ services:
       environment: standard
       runtime: python312
       splitBy: cookie      # cookie splits take one decimal of a percent
+      defaultService: true # App Engine service id: default
     majors:
       v1:
         contract: contracts/users-v1.json
@@ -66,8 +67,8 @@ services:
 def gae(gae_emulator, monkeypatch):
     monkeypatch.setenv("MESHSPEC_APPENGINE_ENDPOINT", gae_emulator.url)
     for v in ("apple", "banana"):
-        gae_emulator.seed_version("users", v)
-    gae_emulator.seed_split("users", {"apple": 0.9, "banana": 0.1}, shard_by="COOKIE")
+        gae_emulator.seed_version("default", v)
+    gae_emulator.seed_split("default", {"apple": 0.9, "banana": 0.1}, shard_by="COOKIE")
     for v in ("s-1", "s-2"):
         gae_emulator.seed_version("search-v1", v)
     gae_emulator.seed_split("search-v1", {"s-1": 1.0}, shard_by="IP")
@@ -80,7 +81,7 @@ def spec_file(tmp_path: Path, gae) -> Path:
     return write_spec(tmp_path, SPEC)
 
 
-def split(emu, service: str = "users") -> dict[str, float]:
+def split(emu, service: str = "default") -> dict[str, float]:
     return dict(emu.clients().services.get_service(request={"name": f"apps/{GAE_PROJECT}/services/{service}"})
                 .split.allocations)
 
@@ -99,7 +100,7 @@ def test_status_reads_the_splits(spec_file, gae, capsys):
     assert rows["users", "v1"]["sharedWith"] == ["v2"] and rows["users", "v1"]["drift"] is False
     assert rows["search", "v1"]["live"] == {"s-1": 100} and rows["search", "v1"]["platform"] == "appengine"
     assert rows["search", "v1"]["target"] == f"App Engine apps/{GAE_PROJECT}/services/search-v1 split"
-    gae.seed_split("users", {"apple": 0.5, "banana": 0.5}, shard_by="COOKIE")
+    gae.seed_split("default", {"apple": 0.5, "banana": 0.5}, shard_by="COOKIE")
     code, out, _ = cli(capsys, "traffic", "status", spec_file, "users", "--detailed-exitcode")
     assert code == 2 and out.count("DRIFT") == 2  # both majors: one split
 
@@ -143,7 +144,7 @@ def test_a_split_changed_since_read_is_not_overwritten(spec_file, gae):
     spec = load_spec_or_raise(spec_file, today=TODAY)
     b = backend_for(spec, "users", Context(state_dir=spec_file.parent / ".meshspec"))
     live = b.read_weights("users", "v1")
-    gae.seed_split("users", {"apple": 0.8, "banana": 0.2}, shard_by="COOKIE")
+    gae.seed_split("default", {"apple": 0.8, "banana": 0.2}, shard_by="COOKIE")
     with pytest.raises(Conflict, match="apple=80, banana=20"):
         b.set_weights("users", "v1", {"apple": Decimal(0), "banana": Decimal(100)}, live.token)
     assert split(gae) == {"apple": 0.8, "banana": 0.2}

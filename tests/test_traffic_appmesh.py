@@ -223,14 +223,31 @@ def test_promote_an_undeployed_version_is_refused(spec_file, capsys):
 def test_backend_refuses_incomplete_weights_without_writing(spec_file):
     b = backend(spec_file)
     live = b.read_weights("checkout", "v1")
-    with pytest.raises(UserError, match="sum to 90%"):
-        from infra.traffic import ops
-        from infra.traffic.weights import validate_full
-
-        validate_full({"apple": Decimal(80), "banana": Decimal(10)}, b.places, b.name)
-        ops  # noqa: B018
+    with pytest.raises(UserError, match="the weights sum to 90%, not 100%"):
+        b.set_weights("checkout", "v1", {"apple": Decimal(80), "banana": Decimal(10)}, live.token)
+    with pytest.raises(UserError, match="apple=79.5: appmesh takes whole percentages"):
+        b.set_weights("checkout", "v1", {"apple": Decimal("79.5"), "banana": Decimal("20.5")}, live.token)
     assert route("v1") == ({"apple": 90, "banana": 10}, 1)
-    assert live.token == "checkout-v1@1"
+
+
+def test_write_spec_that_cannot_be_honoured_writes_nothing(spec_file, capsys):
+    """A live target the spec does not know (added by hand) would leave the folded spec summing to 100 - x."""
+    appmesh().create_virtual_node(meshName=MESH, virtualNodeName="checkout-durian",
+                                  spec={"listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}]})
+    appmesh().update_route(meshName=MESH, virtualRouterName="checkout-router", routeName="checkout-v1", spec={
+        "httpRoute": {"match": {"prefix": "/checkout/v1/"}, "action": {"weightedTargets": [
+            {"virtualNode": "checkout-apple", "weight": 80}, {"virtualNode": "checkout-banana", "weight": 10},
+            {"virtualNode": "checkout-durian", "weight": 10}]}}})
+    before = spec_file.read_text()
+    code, _, err = cli(capsys, "traffic", "shift", spec_file, "checkout", "--major", "v1", "--to", "banana=20",
+                       "--write-spec")
+    assert code == 1 and "--write-spec: folding the live weights into the spec would make it invalid" in err
+    assert "nothing was written" in err
+    assert route("v1") == ({"apple": 80, "banana": 10, "durian": 10}, 2)
+    assert spec_file.read_text() == before
+    code, _, err = cli(capsys, "traffic", "shift", spec_file, "checkout", "--major", "v1", "--to", "banana=20")
+    assert code == 0 and "warning: these weights cannot be folded into the spec" in err
+    assert route("v1") == ({"apple": 71, "banana": 20, "durian": 9}, 3)
 
 
 def test_a_writer_elsewhere_racing_the_write_is_reported(spec_file):

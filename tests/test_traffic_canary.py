@@ -190,3 +190,19 @@ def test_compare_two_versions_side_by_side(spec_file, monkeypatch, capsys):
 def test_compare_refuses_unknown_versions(spec_file, capsys):
     code = main(["traffic", "compare", str(spec_file), "checkout", "--major", "v1", "apple", "durian"])
     assert code == 1 and "checkout has no version 'durian' in the spec" in capsys.readouterr()[1]
+
+
+def test_someone_shifting_during_the_canary_stops_it_untouched(spec_file, monkeypatch, capsys):
+    def on_sleep(start, end, n):
+        traffic_by_step({})(start, end, n)
+        if n == 1:  # another operator, while step 1 is being watched
+            appmesh().update_route(meshName=MESH, virtualRouterName="checkout-router", routeName="checkout-v1", spec={
+                "httpRoute": {"match": {"prefix": "/checkout/v1/"}, "action": {"weightedTargets": [
+                    {"virtualNode": "checkout-apple", "weight": 95}, {"virtualNode": "checkout-banana", "weight": 5}]}}})
+
+    code, _, err = run_canary(monkeypatch, capsys, spec_file, FakeClock(on_sleep=on_sleep))
+    assert code == 1
+    assert "changed since it was read (expected checkout-v1@2, found checkout-v1@3); nothing was written" in err
+    assert route("v1") == ({"apple": 95, "banana": 5}, 3)
+    saved = json.loads((spec_file.parent / ".meshspec" / "canary-checkout-v1.json").read_text())
+    assert saved["status"] == "conflict" and saved["events"][-1]["action"] == "stop"

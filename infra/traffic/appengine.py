@@ -21,7 +21,7 @@ from infra.errors import UserError
 from infra.spec.model import Spec, live_majors, major_path
 
 from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
-from .weights import Weights
+from .weights import Weights, validate_full
 
 
 def _api(ctx: Context) -> Any:
@@ -49,7 +49,8 @@ class AppEngineBackend:
         self.api = api or _api(ctx)
 
     def app_service(self, service: str, major: str) -> str:
-        return naming.appengine_service(service, major if self.ae.majors_as_services else None)
+        return naming.appengine_service(service, major if self.ae.majors_as_services else None,
+                                        default=self.ae.default_service)
 
     def _name(self, service: str, major: str) -> str:
         return f"apps/{self.project}/services/{self.app_service(service, major)}"
@@ -123,6 +124,7 @@ class AppEngineBackend:
         from infra.appengine import fractions
         from infra.appengine.client import OperationFailed, describe_error
 
+        validate_full(weights, self.places, self.name)  # complete and expressible, before any call
         with write_lock(self.ctx.state_dir, f"appengine/{self._name(service, major)}"):
             live = self.read_weights(service, major)
             if live.token != expected_token:

@@ -19,7 +19,7 @@ from infra.errors import UserError
 from infra.spec.model import Spec
 
 from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
-from .weights import Weights
+from .weights import Weights, validate_full
 
 ROUTE_KINDS = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute")
 
@@ -134,6 +134,7 @@ class AppMeshBackend:
 
     # -- the write ------------------------------------------------------------------------------------
     def set_weights(self, service: str, major: str, weights: Weights, expected_token: str) -> Live:
+        validate_full(weights, self.places, self.name)  # complete and expressible, before any call
         key = f"appmesh/{self.mesh}/{self.router(service)}/{major}"
         with write_lock(self.ctx.state_dir, key):
             described = self._describe(service, major)

@@ -5,6 +5,7 @@ import argparse
 import time
 from decimal import Decimal
 
+from infra.errors import UserError
 from infra.spec.model import live_majors
 from infra.traffic import ops, specedit, weights as W
 from infra.traffic.analysis import Thresholds
@@ -57,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
     service, major = ops.resolve(spec, args.service, args.major)
     ops.check_known_versions(spec, service, [args.version])
     if args.min_requests < 1 or args.max_extensions < 0:
-        from infra.errors import UserError
-
         raise UserError("--min-requests must be at least 1 and --max-extensions at least 0")
     backend = backend_for(spec, service, ctx)
     th = Thresholds(
@@ -83,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
     if state["status"] in ("promoted", "rolled-back"):
         shared = tuple(m for m in live_majors(spec.services[service]) if m != major) if (
             not on_aws and not spec.services[service].appengine.majors_as_services) else ()
-        _, new_text, diff = specedit.plan_edit(args.spec, service, [major, *shared], final)
+        try:
+            _, new_text, diff = specedit.plan_edit(args.spec, service, [major, *shared], final)
+        except UserError as exc:
+            output.say(f"warning: the final weights cannot be folded into the spec: {exc.message}")
+            new_text = diff = ""
         if diff and args.write_spec:
             specedit.write(args.spec, new_text)
             output.say(f"updated {args.spec}:", diff.rstrip("\n"))

@@ -111,6 +111,14 @@ def _finish(args: argparse.Namespace, spec, change: ops.Change, ctx, backend, un
     output.say(f"{change.service}/{change.major} on {change.target}:",
                f"  before: {W.fmt(change.before)}  ({change.token_before})",
                f"  after:  {W.fmt(change.after)}")
+    # Fold into the spec is planned before anything is written: --write-spec that cannot be honoured refuses.
+    fold_error = None
+    try:
+        _, new_text, diff = specedit.plan_edit(args.spec, change.service, majors, change.after)
+    except UserError as exc:
+        if args.write_spec:
+            raise UserError(f"--write-spec: {exc.message}; nothing was written", hint=exc.hint) from None
+        new_text, diff, fold_error = "", "", exc.message
     unchanged = W.same(change.before, change.after)
     if not args.dry_run and not unchanged:
         ops.apply(change, backend, ctx, clock().isoformat(), undoes=undoes)
@@ -121,17 +129,16 @@ def _finish(args: argparse.Namespace, spec, change: ops.Change, ctx, backend, un
         output.say("  no change: the live weights are these already")
     else:
         output.say("  dry run: nothing written")
-    # Fold the weights into the spec so the next deploy does not undo them.
-    _, new_text, diff = specedit.plan_edit(args.spec, change.service, majors, change.after)
     wrote = False
     if diff and args.write_spec and not args.dry_run:
         specedit.write(args.spec, new_text)
         wrote = True
-        output.say(f"updated {args.spec}:")
-        output.say(diff.rstrip("\n"))
+        output.say(f"updated {args.spec}:", diff.rstrip("\n"))
     elif diff:
         output.say("to keep these weights at the next deploy, fold them into the spec "
                    "(or rerun with --write-spec):", diff.rstrip("\n"))
+    elif fold_error:
+        output.say(f"warning: these weights cannot be folded into the spec: {fold_error}")
     else:
         output.say("the spec already has these weights")
     if args.format == "json":
