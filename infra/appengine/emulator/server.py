@@ -7,6 +7,7 @@ log, state) is documented in docs/appengine-emulator.md.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import socket
@@ -74,6 +75,9 @@ class _Routes:
                 walk(child, f"{prefix}{name}.")
 
         walk(wire.discovery(), "")
+
+    def method_ids(self) -> set[str]:
+        return {method_id for _, _, method_id in self.table}
 
     def match(self, http_method: str, path: str) -> tuple[str | None, dict, bool]:
         """(method id, path params, path known with another HTTP method)."""
@@ -160,6 +164,11 @@ class Emulator:
     def add_fault(self, kind: str, **options: Any) -> Fault:
         """See faults.py: kind ``error``/``slow``/``drop``/``operation_error``; options ``method``,
         ``http_method``, ``path``, ``status``, ``message``, ``seconds``, ``apply``, ``times``, ``after``."""
+        method = options.get("method")
+        if method and method.removeprefix("appengine.") not in ROUTES.method_ids():
+            close = difflib.get_close_matches(method.removeprefix("appengine."), ROUTES.method_ids(), n=1)
+            raise ValueError(f"method {method!r} is not an App Engine Admin API v1 method"
+                             + (f"; did you mean {close[0]!r}?" if close else ""))
         return self.faults.add(kind, **options)
 
     def clear_faults(self) -> None:
@@ -258,7 +267,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _drop(self) -> None:
+    def _drop(self, call: Call) -> None:
+        self.server.emulator._record(call)
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -280,13 +290,13 @@ class _Handler(BaseHTTPRequestHandler):
         call = Call(method_id, http_method, path, query, None)
         fault = emu.faults.take(method_id, http_method, path)
         call.fault = fault.id if fault else None
+        # The call is recorded before the client can see an answer, so counts are exact when it returns.
         try:
             try:
                 if fault and fault.kind == "error":
-                    status = int(fault.status)
-                    raise ApiError(STATUS_FOR_HTTP[status], fault.default_message())
+                    raise ApiError(STATUS_FOR_HTTP[int(fault.status)], fault.default_message())
                 if fault and fault.kind == "drop" and not fault.apply:
-                    self._drop()
+                    self._drop(call)
                 if fault and fault.kind == "slow":
                     time.sleep(fault.seconds)
                 if method_id is None:
@@ -300,13 +310,12 @@ class _Handler(BaseHTTPRequestHandler):
             except ApiError as exc:
                 status, doc = exc.http_status, exc.to_json()
             if fault and fault.kind == "drop":
-                self._drop()
-            call.status = status
-            self._send(status, doc)
+                self._drop(call)
         except _Dropped:
-            pass
-        finally:
-            emu._record(call)
+            return
+        call.status = status
+        emu._record(call)
+        self._send(status, doc)
 
     # --- the API ----------------------------------------------------------------------------------
 
@@ -362,9 +371,10 @@ class _Handler(BaseHTTPRequestHandler):
             if key == ("GET", "/_emulator/faults"):
                 doc = {"faults": emu.faults.to_json()}
             elif key == ("POST", "/_emulator/faults"):
-                kind = body.pop("kind", None)
+                options = {re.sub(r"([A-Z])", r"_\1", k).lower(): v for k, v in body.items()}
+                kind = options.pop("kind", None)
                 try:
-                    doc = emu.add_fault(kind, **body).to_json()
+                    doc = emu.add_fault(kind, **options).to_json()
                 except (TypeError, ValueError) as exc:
                     raise invalid(f"Invalid fault: {exc}") from None
             elif key == ("DELETE", "/_emulator/faults"):
