@@ -43,3 +43,26 @@ def test_busy_port_is_a_user_error(capsys):
 def test_negative_operation_delay_is_a_user_error(capsys):
     assert main(["appengine", "emulator", "--operation-delay", "-1"]) == 1
     assert "error: --operation-delay must be 0 or more seconds, got -1.0" in capsys.readouterr().err
+
+
+def test_state_file_keeps_finished_writes_across_restarts(tmp_path):
+    state = tmp_path / "gae.json"
+    with Emulator(project="keep", state_file=state) as emu:
+        emu.clients().versions.create_version(request={"parent": "apps/keep/services/default", "version": {
+            "id": "v1", "runtime": "python312", "deployment": {"zip": {"source_url": "gs://b/x"}}}},
+            timeout=10).result(timeout=10)
+    with Emulator(project="keep", state_file=state) as again:
+        assert list(again.snapshot()["services"]["default"]["versions"]) == ["v1"]
+        again.reset()
+    with Emulator(project="keep", state_file=state) as emptied:
+        assert emptied.snapshot()["services"] == {}
+
+
+def test_state_file_of_another_project_is_a_user_error(tmp_path, capsys):
+    state = tmp_path / "gae.json"
+    with Emulator(project="one", state_file=state) as emu:
+        emu.seed_version("default", "v1")
+    assert main(["appengine", "emulator", "--port", "0", "--project", "two", "--state", str(state)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot read the emulator state {state}: {state} holds application 'one', not 'two'" in err
+    assert "hint: delete the file to start from an empty application" in err

@@ -104,9 +104,9 @@ class Emulator:
 
     def __init__(self, project: str = DEFAULT_PROJECT, location: str = DEFAULT_LOCATION, *,
                  host: str = "127.0.0.1", port: int = 0, operation_delay: float = 0.0,
-                 page_size: int = 100, verbose: bool = False):
+                 page_size: int = 100, state_file: str | None = None, verbose: bool = False):
         self.state = AppState(project=project, location=location, operation_delay=operation_delay,
-                              default_page_size=page_size)
+                              default_page_size=page_size, state_file=state_file and str(state_file))
         self.faults = Faults()
         self.calls: list[Call] = []
         self._calls_lock = threading.Lock()
