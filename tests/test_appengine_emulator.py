@@ -366,3 +366,35 @@ def test_application_mask_is_required_and_limited(two_versions):
         two_versions.applications.update_application(request={
             "name": APP, "application": {"location_id": "europe-west"},
             "update_mask": field_mask_pb2.FieldMask(paths=["location_id"])}, timeout=T)
+
+
+def _undocumented_keys(doc, schema_name, schemas, where=""):
+    """Keys of ``doc`` that the discovery document's schema does not declare (recursively)."""
+    schema = schemas[schema_name]
+    found = []
+    for key, value in doc.items():
+        prop = schema["properties"].get(key)
+        if prop is None:
+            found.append(f"{where}{key}")
+            continue
+        ref = prop.get("$ref") or prop.get("items", {}).get("$ref")
+        if ref and isinstance(value, dict):
+            found += _undocumented_keys(value, ref, schemas, f"{where}{key}.")
+        elif ref and isinstance(value, list):
+            for item in value:
+                found += _undocumented_keys(item, ref, schemas, f"{where}{key}[].")
+    return found
+
+
+def test_every_field_answered_is_in_the_discovery_document(gae_emulator, two_versions):
+    schemas = wire.discovery()["schemas"]
+    create_version(two_versions, "web", "w1", env="flex", automatic_scaling={"cool_down_period": "120s"})
+    patch_dispatch(two_versions, [{"path": "/web/*", "service": "web"}])
+    answers = [
+        ("Application", raw(gae_emulator, "GET", f"/v1/{APP}")[1]),
+        ("ListServicesResponse", raw(gae_emulator, "GET", f"/v1/{APP}/services")[1]),
+        ("ListVersionsResponse", raw(gae_emulator, "GET", f"/v1/{APP}/services/web/versions?view=FULL")[1]),
+        ("ListOperationsResponse", raw(gae_emulator, "GET", f"/v1/{APP}/operations")[1]),
+    ]
+    for schema, doc in answers:
+        assert doc and _undocumented_keys(doc, schema, schemas) == [], schema
