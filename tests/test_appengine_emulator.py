@@ -12,42 +12,9 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.protobuf import field_mask_pb2
 
-from appengine_fixtures import GAE_PROJECT
+from appengine_fixtures import APP, GAE_PROJECT, T, create_version, raw, set_split
 from infra.appengine.emulator import wire
 from infra.appengine.emulator.server import ROUTES
-
-APP = f"apps/{GAE_PROJECT}"
-T = 10  # seconds: every call gets a timeout, as the client sets none
-
-
-def create_version(clients, service, version, **fields):
-    body = {"id": version, "runtime": "python312", "automatic_scaling": {},
-            "inbound_services": ["INBOUND_SERVICE_WARMUP"],
-            "deployment": {"zip": {"source_url": f"gs://b/{service}/{version}.zip"}}, **fields}
-    op = clients.versions.create_version(
-        request={"parent": f"{APP}/services/{service}", "version": body}, timeout=T)
-    return op.result(timeout=T)
-
-
-def set_split(clients, service, allocations, shard_by="IP", migrate=False, mask=("split",)):
-    op = clients.services.update_service(request={
-        "name": f"{APP}/services/{service}",
-        "service": {"split": {"allocations": allocations, "shard_by": shard_by}},
-        "update_mask": field_mask_pb2.FieldMask(paths=list(mask)), "migrate_traffic": migrate}, timeout=T)
-    return op.result(timeout=T)
-
-
-def raw(emu, method, path, body=None):
-    """A raw HTTP call (what gcloud or curl would send): (status, JSON)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(emu.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=T) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
 
 @pytest.fixture
 def two_versions(gae_emulator, gae_clients):

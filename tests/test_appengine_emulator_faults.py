@@ -6,16 +6,13 @@ control surface.
 """
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 
 import pytest
 import requests
 from google.api_core import exceptions as gexc
 
-from appengine_fixtures import GAE_PROJECT
-from test_appengine_emulator import APP, T, create_version, raw, set_split
+from appengine_fixtures import APP, T, create_version, raw, set_split
 
 
 @pytest.fixture
