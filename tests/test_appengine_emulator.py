@@ -365,3 +365,22 @@ def test_every_field_answered_is_in_the_discovery_document(gae_emulator, two_ver
     ]
     for schema, doc in answers:
         assert doc and _undocumented_keys(doc, schema, schemas) == [], schema
+
+
+def test_iap_secret_is_never_returned(gae_emulator, gae_clients):
+    secret = "x" * 12  # a made-up value: the point is that it does not come back
+    app = gae_clients.applications.update_application(request={
+        "name": APP, "application": {"iap": {"enabled": True, "oauth2_client_id": "cid",
+                                             "oauth2_client_secret": secret}},
+        "update_mask": field_mask_pb2.FieldMask(paths=["iap"])}, timeout=T).result(timeout=T)
+    assert app.iap.oauth2_client_secret == "" and len(app.iap.oauth2_client_secret_sha256) == 64
+    assert secret not in json.dumps(raw(gae_emulator, "GET", f"/v1/{APP}")[1])
+
+
+def test_an_emulator_bug_answers_500_in_googles_shape(gae_emulator, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+    monkeypatch.setattr(gae_emulator.state, "get_app", broken)
+    status, doc = raw(gae_emulator, "GET", f"/v1/{APP}")
+    assert status == 500 and doc["error"]["status"] == "INTERNAL"
+    assert "meshspec emulator bug: KeyError" in doc["error"]["message"]

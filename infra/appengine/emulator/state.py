@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import datetime as dt
+import hashlib
 import threading
 import time
 import uuid
@@ -228,6 +229,7 @@ class AppState:
                         self.app[key] = copy.deepcopy(update[key])
                     else:
                         self.app.pop(key, None)
+                _hide_iap_secret(self.app)
                 return "Application", copy.deepcopy(self.app)
 
             return self._start("google.appengine.v1.Applications.UpdateApplication", f"apps/{app}",
@@ -484,6 +486,16 @@ class AppState:
                     for sid, s in sorted(self.services.items())},
                 "pendingOperations": sum(1 for op in self.operations.values() if not op.done),
             }
+
+
+def _hide_iap_secret(app: dict) -> None:
+    """IdentityAwareProxy.oauth2ClientSecret is "For security reasons, this value cannot be retrieved via
+    the API. Instead, the SHA-256 hash of the value is returned in the oauth2_client_secret_sha256
+    field." (discovery document)"""
+    iap = app.get("iap", {})
+    secret = iap.pop("oauth2ClientSecret", None)
+    if secret is not None:
+        iap["oauth2ClientSecretSha256"] = hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _camel(snake: str) -> str:
