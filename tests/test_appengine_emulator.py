@@ -301,6 +301,11 @@ def test_dispatch_rules_round_trip(gae_emulator, two_versions):
     assert gae_emulator.snapshot()["dispatchRules"][0]["service"] == "user-service-v1"
 
 
+def test_dispatch_domain_defaults_to_every_domain(gae_emulator, two_versions):
+    app = patch_dispatch(two_versions, [{"path": "/*", "service": "default"}])
+    assert app.dispatch_rules[0].domain == "*"
+
+
 def test_dispatch_mask_with_gclouds_trailing_comma(gae_emulator, two_versions):
     status, op = raw(gae_emulator, "PATCH", f"/v1/{APP}?updateMask=dispatchRules,",
                      {"dispatchRules": [{"domain": "*", "path": "/*", "service": "default"}]})

@@ -217,6 +217,8 @@ class AppState:
             self._app(app)
             paths = rules.check_mask(mask, rules.APPLICATION_MASK, "an Application")
             update = wire.parse("Application", body, "application")
+            for rule in update.get("dispatchRules", []):
+                rule.setdefault("domain", "*")  # UrlDispatchRule.domain: 'Defaults to [...] "*"'
             camel = {p: _camel(p) for p in paths}
 
             def check():
@@ -469,6 +471,8 @@ class AppState:
     def seed_dispatch(self, dispatch_rules: list[dict]) -> None:
         with self.lock:
             doc = wire.parse("Application", {"dispatchRules": dispatch_rules}, "application")
+            for rule in doc.get("dispatchRules", []):
+                rule.setdefault("domain", "*")
             rules.check_dispatch_rules(doc.get("dispatchRules", []), self.services)
             self.app["dispatchRules"] = doc.get("dispatchRules", [])
             self._save()
