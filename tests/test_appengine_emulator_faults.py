@@ -12,7 +12,7 @@ import pytest
 import requests
 from google.api_core import exceptions as gexc
 
-from appengine_fixtures import APP, T, create_version, raw, set_split
+from .appengine_fixtures import APP, T, create_version, raw, set_split
 
 
 @pytest.fixture
