@@ -163,6 +163,17 @@ def test_call_counts(gae_emulator, gae_clients):
     assert gae_emulator.count("apps.services.list") == 1
 
 
+def test_refusals_lists_what_google_would_refuse_but_not_injected_faults(gae_emulator, gae_clients):
+    gae_emulator.seed_version("default", "v1")
+    gae_emulator.add_fault("error", method="apps.services.get", status=429)
+    with pytest.raises(gexc.TooManyRequests):
+        gae_clients.services.get_service(request={"name": f"{APP}/services/default"}, timeout=T)
+    assert gae_emulator.refusals() == []
+    with pytest.raises(gexc.BadRequest):
+        set_split(gae_clients, "default", {"v1": 0.5})
+    assert [(c.method, c.status) for c in gae_emulator.refusals()] == [("apps.services.patch", 400)]
+
+
 def test_seeding_checks_the_same_rules(gae_emulator):
     with pytest.raises(Exception, match="reserved"):
         gae_emulator.seed_version("default", "latest")

@@ -152,3 +152,40 @@ def test_gcloud_retries_a_503_on_a_list_as_against_google(emu, gcloud):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["default"]
     assert [c.status for c in emu.calls if c.method == "apps.services.list"][:2] == [503, 200]
+
+
+GCLOUD_ROUNDING = r"""
+import json, random, sys
+sys.path[:0] = [sys.argv[1] + "/lib", sys.argv[1] + "/lib/third_party"]
+from googlecloudsdk.api_lib.app import service_util
+rng, out = random.Random(20261123), []
+for _ in range(600):
+    n = rng.randint(1, 7)
+    weights = {f"v{i}": str(rng.choice([rng.randint(1, 100), round(rng.uniform(0.001, 5), rng.randint(0, 4))]))
+               for i in range(n)}
+    split_by = rng.choice(["ip", "cookie", "random"])
+    try:
+        out.append([split_by, service_util.ParseTrafficAllocations(weights, split_by)])
+    except service_util.ServicesSplitTrafficError:
+        out.append([split_by, None])
+print(json.dumps(out))
+"""
+
+
+def test_every_split_gcloud_computes_is_accepted():
+    """gcloud's own rounding (service_util.ParseTrafficAllocations, run from the installed SDK) on 600
+    random weightings: whatever it would send, floating-point remainders included, the emulator accepts,
+    as Google does."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from infra.appengine.emulator.rules import check_split
+
+    sdk = Path(os.path.realpath(GCLOUD)).parent.parent
+    cases = json.loads(subprocess.run([sys.executable, "-c", GCLOUD_ROUNDING, str(sdk)], capture_output=True,
+                                      text=True, check=True, timeout=120).stdout)
+    sent = [(split_by, allocations) for split_by, allocations in cases if allocations is not None]
+    assert len(sent) > 400  # most weightings are sendable; the rest round a share to zero
+    for split_by, allocations in sent:
+        check_split(allocations, split_by.upper(), allocations.keys(), "default")

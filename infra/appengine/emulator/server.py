@@ -190,6 +190,12 @@ class Emulator:
             return sum(1 for c in self.calls
                        if (method is None or c.method == method) and (not writes or c.is_write))
 
+    def refusals(self) -> list[Call]:
+        """Calls answered 4xx that no fault caused: what Google would have refused. meshspec validates
+        before sending, so a test of plan/apply can assert this is empty."""
+        with self._calls_lock:
+            return [c for c in self.calls if c.fault is None and c.status and 400 <= c.status < 500]
+
     def _record(self, call: Call) -> None:
         with self._calls_lock:
             self.calls.append(call)
