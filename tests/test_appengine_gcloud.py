@@ -189,3 +189,26 @@ def test_every_split_gcloud_computes_is_accepted():
     assert len(sent) > 400  # most weightings are sendable; the rest round a share to zero
     for split_by, allocations in sent:
         check_split(allocations, split_by.upper(), allocations.keys(), "default")
+
+
+def test_versions_delete_of_a_version_without_traffic(emu, gcloud):
+    result = gcloud("app", "versions", "delete", "v3", "--service=default")
+    assert result.returncode == 0, result.stderr
+    assert list(emu.snapshot()["services"]["default"]["versions"]) == ["v1", "v2"]
+
+
+def test_versions_stop_follows_the_scaling_rule(emu, gcloud):
+    emu.seed_version("default", "m1", scaling="manual")
+    result = gcloud("app", "versions", "stop", "m1", "--service=default")
+    assert result.returncode == 0, result.stderr
+    assert emu.snapshot()["services"]["default"]["versions"]["m1"]["servingStatus"] == "STOPPED"
+    result = gcloud("app", "versions", "stop", "v2", "--service=default")
+    assert result.returncode == 1
+    assert "Field 'serving_status' cannot be updated on version 'v2'" in result.stderr
+
+
+def test_services_delete(emu, gcloud):
+    emu.seed_version("web-app", "w1")
+    result = gcloud("app", "services", "delete", "web-app")
+    assert result.returncode == 0, result.stderr
+    assert list(emu.snapshot()["services"]) == ["default"]
