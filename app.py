@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import sys
 
-import aws_cdk as cdk
-
-from constructs_lib.eks import write_manifests
 from infra.errors import UserError
 from infra.spec import SpecInvalid, load_spec_or_raise
-from stacks.app import build
+from stacks.app import build, new_app, synthesize
 
 DEFAULT_SPEC = "examples/shop.yaml"
 
 
 def main() -> int:
-    app = cdk.App()
+    app = new_app()
     spec_path = app.node.try_get_context("spec") or DEFAULT_SPEC
     try:
         spec = load_spec_or_raise(spec_path)
-        build(spec, app)
-        assembly = app.synth()
-        write_manifests(app, assembly.directory)
+        synthesize(build(spec, app))
     except SpecInvalid as exc:
         for e in exc.errors:
             print(e.render(), file=sys.stderr)

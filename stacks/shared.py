@@ -24,7 +24,13 @@ APPMESH_WARNING = (f"App Mesh reached end of support on {END_OF_SUPPORT}: this m
 
 
 class SharedStack(Stack):
+    @property
+    def availability_zones(self) -> list[str]:
+        """The spec's AZs: with an explicit account, CDK would otherwise look them up (credentials)."""
+        return self._azs
+
     def __init__(self, scope: Construct, id: str, *, spec: Spec, **kwargs) -> None:
+        self._azs = availability_zones(spec)
         super().__init__(scope, id, **kwargs)
         self.vpc = ec2.Vpc(
             self, "Vpc", availability_zones=availability_zones(spec), nat_gateways=1,
