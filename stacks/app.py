@@ -96,6 +96,10 @@ def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) ->
             stack.add_stack_dependency(built.services[built.placement[s]])
 
 
+OVERFLOW_HINT = ("spread the services over more shards (infra/sharding.py SLOTS), or remove code versions "
+                 "that take no traffic")
+
+
 @dataclass
 class Synthesized:
     directory: str
@@ -108,13 +112,17 @@ def synthesize(built: BuiltApp) -> Synthesized:
     """Synthesize, write the Kubernetes manifests CloudFormation does not apply, check CloudFormation's limits."""
     from constructs_lib.eks import write_manifests
 
-    assembly = built.app.synth()
+    try:
+        assembly = built.app.synth()
+    except RuntimeError as exc:  # CDK checks the 500-resource limit itself, before templates are written
+        if "TooManyResourcesInStack" not in str(exc):
+            raise
+        raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
     files = [str(p) for p in write_manifests(built.app, assembly.directory)]
     stacks = {s.stack_name: s.template for s in assembly.stacks}
     problems = [p for name, t in stacks.items() for p in size(name, t).problems()]
     if problems:
-        raise UserError("; ".join(problems), hint="split the services over more shards (infra/sharding.py SLOTS) "
-                        "or remove code versions that take no traffic")
+        raise UserError("; ".join(problems), hint=OVERFLOW_HINT)
     warnings = [f"{m.id}: {m.entry.data}" for s in assembly.stacks for m in s.messages
                 if m.level == cx_api.SynthesisMessageLevel.WARNING]
     return Synthesized(assembly.directory, stacks, files, warnings)
