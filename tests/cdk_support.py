@@ -70,3 +70,12 @@ def assembly_files(directory: str | Path) -> list[Path]:
 
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=1, sort_keys=True)
+
+
+def shop_variant_ec2() -> str:
+    """The shop with its ECS cluster on EC2 capacity (Auto Scaling group capacity provider)."""
+    from tests.conftest import SHOP
+
+    text = SHOP.read_text(encoding="utf-8")
+    assert "      capacity: fargate\n" in text
+    return text.replace("      capacity: fargate\n", "      capacity: ec2\n      instanceType: c6i.large\n")
