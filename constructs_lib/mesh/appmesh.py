@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack, Token
 from aws_cdk import aws_appmesh as appmesh
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -102,6 +102,7 @@ class MeshedService(Construct):
         super().__init__(scope, id)
         self.props = props
         self._envoy_image = envoy_image
+        self._mesh = mesh
         backends = [appmesh.Backend.virtual_service(appmesh.VirtualService.from_virtual_service_attributes(
             self, f"Backend{i}", mesh=mesh, virtual_service_name=name)) for i, name in enumerate(props.backends)]
         self.discovery: dict[str, sd.Service] = {}
@@ -137,13 +138,22 @@ class MeshedService(Construct):
 
     # -- MeshServiceBinding --------------------------------------------------------------------------------
     def proxy(self, version: str) -> ProxyRequirements:
-        node = self._node(version)
+        arn = self.node_arn(version)
         return ProxyRequirements(
             image=self._envoy_image,
-            environment={"APPMESH_RESOURCE_ARN": node.virtual_node_arn, "ENABLE_ENVOY_XRAY_TRACING": "1",
-                         "ENVOY_LOG_LEVEL": "info"},
+            environment={"APPMESH_RESOURCE_ARN": arn, "ENABLE_ENVOY_XRAY_TRACING": "1", "ENVOY_LOG_LEVEL": "info"},
             policy_statements=(iam.PolicyStatement(actions=["appmesh:StreamAggregatedResources"],
-                                                   resources=[node.virtual_node_arn]),))
+                                                   resources=[arn]),))
+
+    def node_arn(self, version: str) -> str:
+        """The virtual node's ARN, built from names when the mesh name is known at synth (so Kubernetes
+        manifests written as files need no deploy-time value), else the resource's attribute."""
+        node = self._node(version)
+        if Token.is_unresolved(self._mesh.mesh_name):
+            return node.virtual_node_arn
+        stack = Stack.of(self)
+        return (f"arn:{_partition(stack.region)}:appmesh:{stack.region}:{stack.account}:mesh/"
+                f"{self._mesh.mesh_name}/virtualNode/{self.props.node_name(version)}")
 
     def bind_ecs_service(self, version: str, service: ecs.BaseService, container: ecs.ContainerDefinition,
                          ) -> None:
@@ -173,6 +183,13 @@ class AppMeshBackend(MeshBackend):
     def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> MeshedService:
         return MeshedService(scope, id, mesh=self.mesh, namespace=self.namespace, props=props,
                              envoy_image=self.envoy_image)
+
+
+def _partition(region: str) -> str:
+    """The ARN partition: known from a literal region, else CloudFormation's pseudo parameter."""
+    if Token.is_unresolved(region):
+        return Aws.PARTITION
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def _cid(name: str) -> str:

@@ -26,6 +26,8 @@ COMMANDS = [
     "appengine",
     "traffic",
     "canary",
+    "synth",
+    "plan",
     "migrate",
 ]
 
