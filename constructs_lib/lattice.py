@@ -14,8 +14,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
-from aws_cdk import Stack, aws_ecs as ecs, aws_ec2 as ec2, aws_iam as iam, aws_logs as logs, aws_vpclattice as lattice
+from aws_cdk import Stack, Tags, aws_ecs as ecs, aws_ec2 as ec2, aws_iam as iam, aws_logs as logs, aws_vpclattice as lattice
 from constructs import Construct
+
+from .nag import suppress
 
 RULES_PER_LISTENER = 10
 TARGET_GROUPS_PER_ACTION = 10
@@ -30,13 +32,14 @@ class LatticeServiceNetwork(Construct):
     """A service network with IAM auth, associated with one VPC so its tasks and pods can call the services."""
 
     def __init__(self, scope: Construct, id: str, *, name: str, vpc: ec2.IVpc,
-                 security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+                 security_groups: Sequence[ec2.ISecurityGroup] | None = None, client_peer: ec2.IPeer | None = None,
                  access_log_group: logs.ILogGroup | None = None) -> None:
         """
         :param name: service network name (3-63 characters a-z, 0-9, single inner hyphens).
         :param vpc: the VPC whose workloads become clients of the network.
         :param security_groups: on the VPC association, controlling which clients reach the network.
-            Default: a new security group allowing HTTP and HTTPS from the VPC's CIDR.
+            Default: a new security group allowing HTTP and HTTPS from ``client_peer``.
+        :param client_peer: who may reach the network through the default security group. Default: the VPC's CIDR.
         :param access_log_group: where the network's access logs go. Default: no network-level access logs
             (each service can still log its own).
         """
@@ -47,7 +50,7 @@ class LatticeServiceNetwork(Construct):
             sg = ec2.SecurityGroup(self, "ClientSecurityGroup", vpc=vpc, allow_all_outbound=False,
                                    description=f"Clients of the {name} VPC Lattice service network")
             for port in (80, 443):
-                sg.add_ingress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(port),
+                sg.add_ingress_rule(client_peer or ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(port),
                                     "callers in the VPC reach the service network")
             security_groups = [sg]
         self.security_groups = list(security_groups)
@@ -77,7 +80,18 @@ class LatticeRoute:
     name: str
     path_prefix: str
     weights: Mapping[str, int]
-    consumers: Sequence[iam.IPrincipal] = field(default_factory=tuple)
+    callers: Sequence[str] = field(default_factory=tuple)
+    """Names of the services allowed to call this route: their roles carry the tag ``CALLER_TAG``. Default:
+    nobody."""
+
+
+CALLER_TAG = "meshspec:service"
+
+
+def tag_caller(role: iam.IRole, service: str) -> None:
+    """Mark a task or pod role as the identity of ``service``, the name auth policies admit by
+    (``aws:PrincipalTag``, so a policy needs no reference to a role in another stack)."""
+    Tags.of(role).add(CALLER_TAG, service)
 
 
 def validate_routes(versions: Sequence[str], routes: Sequence[LatticeRoute]) -> None:
@@ -112,20 +126,23 @@ def render_rule_action(route: LatticeRoute, target_group_ids: Mapping[str, str])
         for v in target_group_ids]}}
 
 
-def render_auth_policy(service_arn: str, routes: Sequence[LatticeRoute], principal_arns: Mapping[str, list]) -> dict:
-    """One Allow statement per route, naming the consumers that declared they call it and limited to its path
-    prefix (the Invoke resource is the service ARN followed by the request path)."""
+def render_auth_policy(service_arn: str, routes: Sequence[LatticeRoute], callers: Mapping[str, Sequence[str]],
+                       tag_key: str = CALLER_TAG) -> dict:
+    """One Allow statement per route, for the callers that declared they call it (by their roles' tag), limited to
+    its path prefix (the Invoke resource is the service ARN followed by the request path). Unsigned requests carry
+    no tag, so they are refused too."""
     statements = []
     for r in routes:
-        who = principal_arns.get(r.name) or []
+        who = sorted(dict.fromkeys(callers.get(r.name) or ()))
         if not who:
             continue
         statements.append({
             "Sid": "".join(ch for ch in r.name.title() if ch.isalnum()),
             "Effect": "Allow",
-            "Principal": {"AWS": who},
+            "Principal": "*",
             "Action": "vpc-lattice-svcs:Invoke",
             "Resource": f"{service_arn}{r.path_prefix}*",
+            "Condition": {"StringEquals": {f"aws:PrincipalTag/{tag_key}": who}},
         })
     if not statements:  # nobody may call: an explicit deny keeps the policy valid and the intent readable
         statements.append({"Sid": "NoDeclaredConsumers", "Effect": "Deny", "Principal": "*",
@@ -137,7 +154,7 @@ class LatticeService(Construct):
     """One Lattice service for one meshspec service: target groups per code version, a listener with one
     rule per API major, an IAM auth policy that admits only the declared consumers."""
 
-    def __init__(self, scope: Construct, id: str, *, network: LatticeServiceNetwork, name: str, vpc: ec2.IVpc,
+    def __init__(self, scope: Construct, id: str, *, service_network_id: str, name: str, vpc: ec2.IVpc,
                  port: int, versions: Sequence[str], routes: Sequence[LatticeRoute],
                  target_group_names: Mapping[str, str] | None = None, protocol: Protocol = "http",
                  health_check_path: str = "/healthz", listener_name: str | None = None,
@@ -165,7 +182,7 @@ class LatticeService(Construct):
         self.service = lattice.CfnService(self, "Resource", name=name, auth_type="AWS_IAM")
         self.association = lattice.CfnServiceNetworkServiceAssociation(
             self, "NetworkAssociation", service_identifier=self.service.attr_id,
-            service_network_identifier=network.network_id)
+            service_network_identifier=service_network_id)
         self.target_groups: dict[str, lattice.CfnTargetGroup] = {}
         for v in versions:
             _check_name("target group", tg_names[v], 128)
@@ -198,7 +215,7 @@ class LatticeService(Construct):
                     lattice.CfnRule.WeightedTargetGroupProperty(target_group_identifier=t["targetGroupIdentifier"],
                                                                 weight=t["weight"]) for t in action])))
         self.routes = {r.name: r for r in routes}
-        self._callers: dict[str, list[iam.IPrincipal]] = {r.name: list(r.consumers) for r in routes}
+        self._callers: dict[str, list[str]] = {r.name: list(r.callers) for r in routes}
         # Re-rendered on each allow(), so callers created after this construct can still be admitted.
         self.auth_policy = lattice.CfnAuthPolicy(
             self, "AuthPolicy", resource_identifier=self.service.attr_id, policy=self.render_policy())
@@ -211,17 +228,16 @@ class LatticeService(Construct):
         """The Lattice-generated domain name consumers call."""
         return self.service.attr_dns_entry_domain_name
 
-    def allow(self, route: str, principal: iam.IPrincipal) -> None:
-        """Let ``principal`` (a caller's task or pod role) call the route's path prefix; nobody else may."""
+    def allow(self, route: str, caller: str) -> None:
+        """Let the service ``caller`` (roles tagged ``CALLER_TAG=caller``) call the route's path prefix."""
         if route not in self._callers:
             raise ValueError(f"no route {route!r} on Lattice service {self.name}; routes are {list(self._callers)}")
-        if principal not in self._callers[route]:
-            self._callers[route].append(principal)
+        if caller not in self._callers[route]:
+            self._callers[route].append(caller)
             self.auth_policy.policy = self.render_policy()
 
     def render_policy(self) -> dict:
-        return render_auth_policy(self.service.attr_arn, list(self.routes.values()),
-                                  {r: [_principal_arn(p) for p in who] for r, who in self._callers.items()})
+        return render_auth_policy(self.service.attr_arn, list(self.routes.values()), self._callers)
 
     def target_group(self, version: str) -> lattice.CfnTargetGroup:
         try:
@@ -229,13 +245,6 @@ class LatticeService(Construct):
         except KeyError:
             raise ValueError(f"no target group for version {version!r}; versions are "
                              f"{list(self.target_groups)}") from None
-
-
-def _principal_arn(p: iam.IPrincipal) -> str:
-    arn = getattr(p, "role_arn", None) or getattr(p, "arn", None)
-    if arn is None:
-        raise ValueError(f"a Lattice consumer must be an IAM role or an ArnPrincipal, received {type(p).__name__}")
-    return arn
 
 
 class LatticeEcsTarget(Construct):
@@ -254,11 +263,16 @@ class LatticeEcsTarget(Construct):
             managed policy AmazonECSInfrastructureRolePolicyForVpcLattice.
         """
         super().__init__(scope, id)
-        self.role = infrastructure_role or iam.Role(
-            self, "InfrastructureRole", assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
-            description="ECS registers this service's tasks in its VPC Lattice target group",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
-                "AmazonECSInfrastructureRolePolicyForVpcLattice")])
+        self.role = infrastructure_role
+        if self.role is None:
+            self.role = iam.Role(
+                self, "InfrastructureRole", assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
+                description="ECS registers this service's tasks in its VPC Lattice target group",
+                managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "AmazonECSInfrastructureRolePolicyForVpcLattice")])
+            suppress(self.role, "AwsSolutions-IAM4", "ECS's documented role for registering tasks in VPC Lattice "
+                     "target groups; AWS keeps the managed policy in step with the Lattice API", applies_to=[
+                         "Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForVpcLattice"])
         cfn = service.node.default_child
         cfn.add_property_override("VpcLatticeConfigurations", [{
             "RoleArn": self.role.role_arn, "TargetGroupArn": target_group.attr_arn, "PortName": port_mapping_name}])

@@ -72,7 +72,7 @@ def build(spec: Spec, app: cdk.App | None = None, *, slots: int = sharding.SLOTS
         for slot, members in sharding.assign(names, slots).items():
             stack_name = naming.stack_services(spec.project, c.name, slot)
             stack = ServicesStack(app, stack_name, spec=spec, cluster=built.clusters[c.name], services=members,
-                                  namespace=shared.namespace, env=env,
+                                  namespace=shared.namespace, shared=shared, env=env,
                                   description=f"meshspec {spec.project}: services on {c.name}, shard {slot}")
             stack.add_stack_dependency(shared)  # the mesh is referenced by name
             built.services[stack_name] = stack

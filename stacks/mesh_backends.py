@@ -1,37 +1,17 @@
-"""Spec → mesh-backend props, and the one place that picks the backend a spec asks for.
-
-Pure conversions (``mesh_service_props``) beside a small factory (``make_backend``); the stacks compose.
-"""
+"""The successor backends (ECS Service Connect, VPC Lattice) as the stacks pick them: a pure choice from the spec,
+the shared resources they need, and the per-service wiring (which versions run, who may call)."""
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable
 
-from aws_cdk import Duration, aws_ec2 as ec2, aws_iam as iam, aws_logs as logs
-from constructs import Construct
+from aws_cdk import Duration, aws_ec2 as ec2, aws_logs as logs
 
-from constructs_lib.mesh.base import MajorRoute, MeshBackend, MeshServiceBinding, MeshServiceProps
+from constructs_lib.mesh.base import MeshBackend, MeshServiceBinding
 from constructs_lib.mesh.lattice import LatticeBackend
 from constructs_lib.mesh.service_connect import ServiceConnectBackend
 from constructs_lib.service_connect import ServiceConnectDeploymentStrategy
 from infra import naming
-from infra.spec.model import Spec, live_majors, major_path, shares
-
-
-def mesh_service_props(spec: Spec, name: str) -> MeshServiceProps:
-    """One meshed service as every backend sees it: a route per live major, integer weights per version."""
-    svc = spec.services[name]
-    aws = spec.aws_services()
-    majors = tuple(MajorRoute(name=major, path_prefix=major_path(name, major, m),
-                              weights={v: int(share) for v, share in shares(svc, major).items()})
-                   for major, m in live_majors(svc).items())
-    called = tuple(dict.fromkeys(naming.virtual_service(u.split("/")[0], spec.project)
-                                 for u in svc.uses if u.split("/")[0] in aws))
-    return MeshServiceProps(
-        name=name, port=svc.port, versions=tuple(v.name for v in svc.versions), majors=majors,
-        protocol=svc.protocol, health_check_path=svc.health_check, backends=called,
-        node_names={v.name: naming.virtual_node(name, v.name) for v in svc.versions},
-        router_name=naming.virtual_router(name), route_names={m.name: naming.route(name, m.name) for m in majors},
-        dns_name=naming.virtual_service(name, spec.project))
+from infra.spec.model import Spec
 
 
 def deployment_strategy(spec: Spec) -> ServiceConnectDeploymentStrategy:
@@ -41,26 +21,26 @@ def deployment_strategy(spec: Spec) -> ServiceConnectDeploymentStrategy:
         bake_time=Duration.minutes(d.bake_minutes))
 
 
-def make_backend(spec: Spec, scope: Construct, *, vpc: ec2.IVpc, kind: str | None = None,
-                 log_group: Callable[[str], logs.ILogGroup | None] = lambda s: None,
-                 appmesh: Callable[[], MeshBackend] | None = None) -> MeshBackend:
-    """The backend ``aws.mesh.backend`` names (or ``kind``: during a migration, the one coming in). App Mesh's
-    constructs need the mesh and namespace its stack owns: pass ``appmesh`` to build them."""
-    kind = kind or spec.backend
+def successor_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | None = None,
+                      namespace_arn: str | None = None,
+                      log_group: Callable[[str], logs.ILogGroup | None] = lambda s: None) -> MeshBackend:
+    """The backend ``aws.mesh.backend`` names when it is not App Mesh, on the shared stack's network or namespace."""
+    kind = spec.backend
     if kind == "lattice":
+        if service_network_id is None:
+            raise ValueError("backend lattice needs the shared stack's service network (service_network_id)")
         return LatticeBackend(
-            scope, "Lattice", network_name=naming.lattice_service_network(spec.mesh_name), vpc=vpc,
+            service_network_id=service_network_id, vpc=vpc,
             service_name=lambda s: naming.lattice_service(spec.project, s),
             target_group_name=lambda s, v: naming.lattice_target_group(spec.project, s, v),
             listener_name=naming.lattice_listener, access_log_group=log_group)
     if kind == "service-connect":
+        if namespace_arn is None:
+            raise ValueError("backend service-connect needs the shared stack's namespace (namespace_arn)")
         return ServiceConnectBackend(
-            scope, "ServiceConnect", namespace_name=naming.service_connect_namespace(spec.project),
-            deployment=deployment_strategy(spec), rollback_on_5xx=spec.aws.mesh.effective_deployment.rollback_on_alarm,
-            proxy_log_group=log_group)
-    if appmesh is None:
-        raise ValueError("backend appmesh: pass the App Mesh constructs' factory (appmesh=...)")
-    return appmesh()
+            namespace_arn=namespace_arn, deployment=deployment_strategy(spec),
+            rollback_on_5xx=spec.aws.mesh.effective_deployment.rollback_on_alarm, proxy_log_group=log_group)
+    raise ValueError(f"{kind} is not a successor backend")
 
 
 def deploys(binding: MeshServiceBinding, version: str) -> bool:
@@ -69,11 +49,19 @@ def deploys(binding: MeshServiceBinding, version: str) -> bool:
     return True if check is None else bool(check(version))
 
 
-def allow_callers(spec: Spec, bindings: Mapping[str, MeshServiceBinding], roles: Mapping[str, iam.IRole]) -> None:
-    """Backends with an auth policy (Lattice) admit exactly the callers each service declares in ``uses``."""
+def single_revision(backend: MeshBackend) -> bool:
+    """Service Connect: one ECS service per meshspec service whose name and construct id carry no version, so a
+    new version is a new revision of the same ECS service (what ECS canaries), not a replacement."""
+    return backend.kind == "service-connect"
+
+
+def allow_callers(spec: Spec, name: str, binding: MeshServiceBinding) -> None:
+    """Backends with an auth policy (Lattice) admit exactly the AWS services that declare ``uses: name/<major>``."""
+    allow = getattr(binding, "allow", None)
+    if allow is None:
+        return
     for caller, svc in spec.aws_services().items():
         for ref in svc.uses:
             target, major = ref.split("/", 1)
-            allow = getattr(bindings.get(target), "allow", None)
-            if allow is not None and caller in roles:
-                allow(major, roles[caller])
+            if target == name:
+                allow(major, caller)

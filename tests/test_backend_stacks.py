@@ -1,5 +1,7 @@
-"""The shop on ECS Service Connect and on VPC Lattice: synthesized once per backend with cdk-nag's AwsSolutions
-pack as a validation plugin (an unacknowledged finding fails the synth), then assertions, snapshots, cfn-lint."""
+"""The shop on ECS Service Connect and on VPC Lattice through meshspec's own app (stacks.app.build: the stacks pick
+the backend through the MeshBackend interface). Synthesized once per module and backend with cdk-nag's
+AwsSolutions pack as a validation plugin (an unacknowledged finding fails the synth); then Template assertions,
+snapshots and cfn-lint over every template."""
 from __future__ import annotations
 
 import json
@@ -7,41 +9,48 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
-from aws_cdk import App, Validations
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from infra.spec import load_spec_or_raise
-from stacks.backend_stack import MeshBackendStack
+from stacks.app import build, new_app, synthesize
 
+from .cdk_support import scrub
 from .conftest import EXAMPLES, TODAY
 
 SPECS = {"lattice": EXAMPLES / "shop-lattice.yaml", "service-connect": EXAMPLES / "shop-service-connect.yaml"}
 
 
-def _synth(backend: str, outdir) -> dict:
-    app = App(outdir=str(outdir))
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
-    spec = load_spec_or_raise(SPECS[backend], today=TODAY)
-    MeshBackendStack(app, "Shop", spec=spec)
-    assembly = app.synth()  # raises ValidationFailed on any cdk-nag finding not acknowledged with a reason
-    return assembly.get_stack_by_name("Shop").template
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory) -> dict[str, dict[str, dict]]:
+    """backend → stack name → template."""
+    out = {}
+    for backend, path in SPECS.items():
+        app = new_app(str(tmp_path_factory.mktemp(backend)), validation=False)
+        built = build(load_spec_or_raise(path, today=TODAY), app)
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+        out[backend] = synthesize(built).stacks  # raises on any cdk-nag finding not acknowledged with a reason
+    return out
+
+
+def merged(synthesized, backend: str) -> dict:
+    """All stacks' resources of one backend in one template, for assertions that do not care where."""
+    resources = {}
+    for name, t in synthesized[backend].items():
+        resources.update({f"{name}/{k}": v for k, v in t.get("Resources", {}).items()})
+    return {"Resources": resources}
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory) -> dict[str, dict]:
-    return {b: _synth(b, tmp_path_factory.mktemp(b)) for b in SPECS}
+def lattice(synthesized) -> Template:
+    return Template.from_json(merged(synthesized, "lattice"))
 
 
 @pytest.fixture(scope="module")
-def lattice(templates) -> Template:
-    return Template.from_json(templates["lattice"])
-
-
-@pytest.fixture(scope="module")
-def service_connect(templates) -> Template:
-    return Template.from_json(templates["service-connect"])
+def service_connect(synthesized) -> Template:
+    return Template.from_json(merged(synthesized, "service-connect"))
 
 
 def _of_type(template: dict, kind: str) -> dict[str, dict]:
@@ -49,92 +58,95 @@ def _of_type(template: dict, kind: str) -> dict[str, dict]:
 
 
 # -- lattice -----------------------------------------------------------------------------------------------
-def test_lattice_has_one_network_with_iam_auth_and_a_vpc_association(lattice):
-    lattice.resource_count_is("AWS::VpcLattice::ServiceNetwork", 1)
-    lattice.has_resource_properties("AWS::VpcLattice::ServiceNetwork", {"Name": "shop-mesh", "AuthType": "AWS_IAM"})
-    lattice.resource_count_is("AWS::VpcLattice::ServiceNetworkVpcAssociation", 1)
+def test_lattice_network_lives_in_the_shared_stack_and_no_app_mesh_is_built(synthesized, lattice):
+    shared = Template.from_json(synthesized["lattice"]["shop-shared"])
+    shared.has_resource_properties("AWS::VpcLattice::ServiceNetwork", {"Name": "shop-mesh", "AuthType": "AWS_IAM"})
+    shared.resource_count_is("AWS::VpcLattice::ServiceNetworkVpcAssociation", 1)
+    shared.has_resource_properties("AWS::EC2::SecurityGroup", {"SecurityGroupIngress": Match.array_with([
+        Match.object_like({"CidrIp": "10.0.0.0/16", "FromPort": 443})])})
+    lattice.resource_count_is("AWS::AppMesh::Mesh", 0)
+    lattice.resource_count_is("AWS::AppMesh::VirtualNode", 0)
 
 
-def test_lattice_has_one_service_per_aws_service_and_one_target_group_per_version(lattice, templates):
-    names = sorted(r["Properties"]["Name"] for r in _of_type(templates["lattice"], "AWS::VpcLattice::Service").values())
+def test_lattice_has_one_service_per_aws_service_and_one_target_group_per_version(synthesized):
+    t = merged(synthesized, "lattice")
+    names = sorted(r["Properties"]["Name"] for r in _of_type(t, "AWS::VpcLattice::Service").values())
     assert names == ["shop-catalog", "shop-erp-connector", "shop-pricing", "shop-recommendations"]
-    tgs = sorted(r["Properties"]["Name"] for r in _of_type(templates["lattice"], "AWS::VpcLattice::TargetGroup").values())
+    tgs = sorted(r["Properties"]["Name"] for r in _of_type(t, "AWS::VpcLattice::TargetGroup").values())
     assert tgs == ["shop-catalog-c-2026-11", "shop-erp-connector-e-7", "shop-pricing-p-41", "shop-pricing-p-42",
                    "shop-recommendations-r-3"]
+
+
+def test_lattice_eks_service_gets_an_ip_target_group_for_its_pods(lattice):
     lattice.has_resource_properties("AWS::VpcLattice::TargetGroup", {
         "Name": "shop-recommendations-r-3", "Type": "IP",
         "Config": Match.object_like({"Port": 8080, "ProtocolVersion": "GRPC",
                                      "HealthCheck": Match.object_like({"Path": "/healthz"})})})
 
 
-def test_lattice_rule_weights_follow_the_spec(lattice, templates):
+def test_lattice_rule_weights_follow_the_spec(lattice, synthesized):
     lattice.has_resource_properties("AWS::VpcLattice::Rule", {
         "Name": "pricing-v1", "Priority": 1,
         "Match": {"HttpMatch": {"PathMatch": {"CaseSensitive": True, "Match": {"Prefix": "/pricing/v1/"}}}},
         "Action": {"Forward": {"TargetGroups": [Match.object_like({"Weight": 90}), Match.object_like({"Weight": 10})]}},
     })
-    assert len(_of_type(templates["lattice"], "AWS::VpcLattice::Rule")) == 4  # one live major each
+    assert len(_of_type(merged(synthesized, "lattice"), "AWS::VpcLattice::Rule")) == 4  # one live major each
 
 
 def test_lattice_grpc_gets_an_https_listener_and_http_an_http_one(lattice):
     lattice.has_resource_properties("AWS::VpcLattice::Listener", {"Name": "recommendations-http", "Protocol": "HTTPS",
                                                                   "Port": 443})
     lattice.has_resource_properties("AWS::VpcLattice::Listener", {
-        "Name": "catalog-http", "Protocol": "HTTP", "Port": 80,
-        "DefaultAction": {"FixedResponse": {"StatusCode": 404}}})
+        "Name": "catalog-http", "Protocol": "HTTP", "Port": 80, "DefaultAction": {"FixedResponse": {"StatusCode": 404}}})
 
 
-def test_lattice_auth_policy_admits_only_declared_consumers(templates):
-    policies = _of_type(templates["lattice"], "AWS::VpcLattice::AuthPolicy")
-    by_service = {}
-    for p in policies.values():
-        ref = p["Properties"]["ResourceIdentifier"]["Fn::GetAtt"][0]
-        by_service[ref] = p["Properties"]["Policy"]
-    pricing = next(v for k, v in by_service.items() if k.startswith("Meshpricing"))
+def test_lattice_auth_policy_admits_only_declared_callers(synthesized):
+    policies = {k.split("/")[1]: v["Properties"]["Policy"]
+                for k, v in _of_type(merged(synthesized, "lattice"), "AWS::VpcLattice::AuthPolicy").items()}
+    pricing = next(v for k, v in policies.items() if k.startswith("pricingMesh"))
     (stmt,) = pricing["Statement"]
     assert stmt["Effect"] == "Allow" and stmt["Action"] == "vpc-lattice-svcs:Invoke"
-    assert [p["Fn::GetAtt"][0] for p in stmt["Principal"]["AWS"]] == [
-        next(k for k in templates["lattice"]["Resources"] if k.startswith("TaskRolecatalog"))]
+    assert stmt["Condition"] == {"StringEquals": {"aws:PrincipalTag/meshspec:service": ["catalog"]}}
     assert stmt["Resource"]["Fn::Join"][1][1] == "/pricing/v1/*"
-    # catalog is called by no AWS service (web-app is on App Engine): nobody may call it through Lattice
-    catalog = next(v for k, v in by_service.items() if k.startswith("Meshcatalog"))
+    # catalog is called by no AWS service (web-app runs on App Engine): nobody may call it through Lattice
+    catalog = next(v for k, v in policies.items() if k.startswith("catalogMesh"))
     assert catalog["Statement"] == [{"Sid": "NoDeclaredConsumers", "Effect": "Deny", "Principal": "*",
                                      "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}]
 
 
-def test_lattice_registers_each_ecs_version_in_its_target_group(templates):
-    services = _of_type(templates["lattice"], "AWS::ECS::Service")
-    names = sorted(s["Properties"]["ServiceName"] for s in services.values())
-    assert names == ["catalog-c-2026-11", "erp-connector-e-7", "pricing-p-41", "pricing-p-42"]  # EKS: no ECS service
+def test_lattice_registers_each_ecs_version_and_tags_its_identity(synthesized, lattice):
+    services = _of_type(merged(synthesized, "lattice"), "AWS::ECS::Service")
+    assert sorted(s["Properties"]["ServiceName"] for s in services.values()) == [
+        "catalog-c-2026-11", "erp-connector-e-7", "pricing-p-41", "pricing-p-42"]
     for s in services.values():
         (cfg,) = s["Properties"]["VpcLatticeConfigurations"]
-        assert cfg["PortName"] == "app"
-        assert cfg["TargetGroupArn"]["Fn::GetAtt"][1] == "Arn"
+        assert cfg["PortName"] == "app" and cfg["TargetGroupArn"]["Fn::GetAtt"][1] == "Arn"
+    lattice.has_resource_properties("AWS::IAM::Role", {"Tags": [{"Key": "meshspec:service", "Value": "catalog"}]})
 
 
-def test_lattice_keeps_observability(lattice):
-    lattice.has_resource_properties("AWS::ECS::Cluster", {"ClusterSettings": [
-        {"Name": "containerInsights", "Value": "enhanced"}]})
-    lattice.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "/meshspec/shop/pricing",
-                                                            "RetentionInDays": 30})
-    lattice.resource_count_is("AWS::Logs::QueryDefinition", 4)
-    lattice.has_resource_properties("AWS::VpcLattice::AccessLogSubscription", Match.any_value())
-    lattice.has_resource_properties("AWS::ECS::TaskDefinition", {"ContainerDefinitions": Match.array_with([
-        Match.object_like({"Name": "xray-daemon"})])})
+def test_observability_is_the_same_on_every_backend(lattice, service_connect):
+    for t in (lattice, service_connect):
+        t.has_resource_properties("AWS::ECS::Cluster", {"ClusterSettings": [
+            {"Name": "containerInsights", "Value": "enhanced"}]})
+        t.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "/meshspec/shop/pricing"})
+        t.has_resource_properties("AWS::Logs::QueryDefinition", Match.any_value())
+        t.has_resource_properties("AWS::ECS::TaskDefinition", {"ContainerDefinitions": Match.array_with([
+            Match.object_like({"Name": "xray-daemon"})])})
+        t.has_resource_properties("AWS::CloudWatch::Dashboard", Match.any_value())
 
 
 # -- service-connect ---------------------------------------------------------------------------------------
-def test_service_connect_runs_one_ecs_service_per_service_named_without_its_version(templates):
-    services = _of_type(templates["service-connect"], "AWS::ECS::Service")
+def test_service_connect_runs_one_ecs_service_per_service_named_without_its_version(synthesized, service_connect):
+    services = _of_type(merged(synthesized, "service-connect"), "AWS::ECS::Service")
     assert sorted(s["Properties"]["ServiceName"] for s in services.values()) == [
         "catalog", "erp-connector", "pricing", "recommendations"]
-    assert not _of_type(templates["service-connect"], "AWS::AppMesh::Mesh")
+    assert all("CurrentService" in k.split("/")[1] for k in services)  # construct id without the version
+    service_connect.resource_count_is("AWS::AppMesh::Mesh", 0)
 
 
-def test_service_connect_publishes_each_port_under_the_app_mesh_name(service_connect):
-    service_connect.resource_count_is("AWS::ServiceDiscovery::HttpNamespace", 1)
-    service_connect.has_resource_properties("AWS::ServiceDiscovery::HttpNamespace",
-                                            {"Name": "shop-service-connect"})
+def test_service_connect_publishes_each_port_under_the_app_mesh_name(synthesized, service_connect):
+    Template.from_json(synthesized["service-connect"]["shop-shared"]).has_resource_properties(
+        "AWS::ServiceDiscovery::HttpNamespace", {"Name": "shop-service-connect"})
     service_connect.has_resource_properties("AWS::ECS::Service", {
         "ServiceName": "pricing",
         "ServiceConnectConfiguration": Match.object_like({"Enabled": True, "Services": [{
@@ -142,14 +154,14 @@ def test_service_connect_publishes_each_port_under_the_app_mesh_name(service_con
             "ClientAliases": [{"DnsName": "pricing.shop.local", "Port": 8080}]}]})})
 
 
-def test_service_connect_uses_the_ecs_canary_with_bake_time_and_alarm_rollback(service_connect, templates):
+def test_service_connect_uses_the_ecs_canary_with_bake_time_and_alarm_rollback(service_connect):
     service_connect.has_resource_properties("AWS::ECS::Service", {
         "ServiceName": "pricing",
         "DeploymentController": {"Type": "ECS"},
         "DeploymentConfiguration": Match.object_like({
             "Strategy": "CANARY", "BakeTimeInMinutes": 10,
             "CanaryConfiguration": {"CanaryPercent": 5, "CanaryBakeTimeInMinutes": 10},
-            "Alarms": {"AlarmNames": [{"Ref": Match.string_like_regexp("^MeshpricingRollback5xx")}],
+            "Alarms": {"AlarmNames": [{"Ref": Match.string_like_regexp("^pricingMeshRollback5xx")}],
                        "Enable": True, "Rollback": True},
             "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True}})})
     service_connect.has_resource_properties("AWS::CloudWatch::Alarm", {
@@ -161,31 +173,30 @@ def test_service_connect_uses_the_ecs_canary_with_bake_time_and_alarm_rollback(s
 
 # -- both --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", sorted(SPECS))
-def test_snapshot(backend, templates, snapshot):
-    assert templates[backend] == snapshot
+def test_snapshot(backend, synthesized, snapshot):
+    assert scrub(synthesized[backend]) == snapshot
 
 
-def test_secrets_are_references_injected_by_ecs(templates):
-    for t in templates.values():
-        for task in _of_type(t, "AWS::ECS::TaskDefinition").values():
-            for c in task["Properties"]["ContainerDefinitions"]:
-                names = {e["Name"] for e in c.get("Environment", [])}
-                assert not names & {"DB_PASSWORD", "ERP_API_KEY"}
-        secrets = [s for task in _of_type(t, "AWS::ECS::TaskDefinition").values()
-                   for c in task["Properties"]["ContainerDefinitions"] for s in c.get("Secrets", [])]
+def test_secrets_are_references_injected_by_ecs(synthesized):
+    for backend in SPECS:
+        tasks = _of_type(merged(synthesized, backend), "AWS::ECS::TaskDefinition").values()
+        containers = [c for t in tasks for c in t["Properties"]["ContainerDefinitions"]]
+        assert not {e["Name"] for c in containers for e in c.get("Environment", [])} & {"DB_PASSWORD", "ERP_API_KEY"}
         assert {"Name": "DB_PASSWORD", "ValueFrom":
-                "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/catalog/db-AbCdEf"} in secrets
+                "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/catalog/db-AbCdEf"} in [
+            s for c in containers for s in c.get("Secrets", [])]
 
 
-def test_cfn_lint_reports_no_errors(templates, tmp_path):
+def test_cfn_lint_reports_no_errors(synthesized, tmp_path):
     files = []
-    for backend, t in templates.items():
-        f = tmp_path / f"{backend}.template.json"
-        f.write_text(json.dumps(t))
-        files.append(str(f))
+    for backend, stacks in synthesized.items():
+        for name, t in stacks.items():
+            f = tmp_path / f"{backend}-{name}.template.json"
+            f.write_text(json.dumps(t))
+            files.append(str(f))
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
     proc = subprocess.run([str(cfn_lint), "--format", "parseable", *files], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=600)
     # cfn-lint exits with a bit mask: 2 errors, 4 warnings, 8 informational; 1 is a crash
     assert proc.returncode & 3 == 0, proc.stdout + proc.stderr
     rules = {line.split(":")[5] for line in proc.stdout.splitlines() if line.count(":") >= 6}

@@ -234,12 +234,13 @@ def test_fails_when_a_path_prefix_is_too_long_for_lattice():
 
 def test_fails_when_the_auth_policy_would_exceed_ten_kilobytes():
     doc = base("lattice")
-    for i in range(100):
-        doc["services"][f"caller-{i}"] = {"cluster": "core", "majors": {"v1": {"contract": "x.json"}},
+    for i in range(160):  # 160 callers with 60-character names: about 10.6 KB
+        doc["services"][f"caller-{i:03d}-" + "x" * 49] = {"cluster": "core", "majors": {"v1": {"contract": "x.json"}},
                                           "versions": [{"name": "x", "image": "i", "traffic": 100}],
                                           "uses": ["pricing/v1"]}
     errors = [e for e in only(check(doc), "quota-lattice") if e.key_path == "services.pricing"]
     assert errors[0].message.startswith("the auth policy naming every consumer would be about 10")
+    assert int(errors[0].given) > 10_240
     assert errors[0].message.endswith("bytes; VPC Lattice allows 10240 bytes per policy")
 
 

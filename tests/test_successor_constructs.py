@@ -43,9 +43,10 @@ def test_rule_action_keeps_idle_versions_at_weight_zero():
 
 def test_auth_policy_names_callers_per_path_and_denies_when_nobody_is_declared():
     routes = [route("api-v1", "/api/v1/"), route("api-v2", "/api/v2/")]
-    policy = render_auth_policy("arn:svc", routes, {"api-v1": ["arn:role/a"], "api-v2": []})
-    assert policy["Statement"] == [{"Sid": "ApiV1", "Effect": "Allow", "Principal": {"AWS": ["arn:role/a"]},
-                                    "Action": "vpc-lattice-svcs:Invoke", "Resource": "arn:svc/api/v1/*"}]
+    policy = render_auth_policy("arn:svc", routes, {"api-v1": ["web", "cart", "web"], "api-v2": []})
+    assert policy["Statement"] == [{"Sid": "ApiV1", "Effect": "Allow", "Principal": "*",
+                                    "Action": "vpc-lattice-svcs:Invoke", "Resource": "arn:svc/api/v1/*",
+                                    "Condition": {"StringEquals": {"aws:PrincipalTag/meshspec:service": ["cart", "web"]}}}]
     assert render_auth_policy("arn:svc", routes, {})["Statement"][0]["Effect"] == "Deny"
     assert len(policy_json(policy)) < 10_240
 
@@ -101,37 +102,50 @@ def fargate(stack, version="a", name="pricing", port_name="app"):
 def test_lattice_service_fails_on_a_name_lattice_refuses(stack):
     network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
     with pytest.raises(ValueError, match="VPC Lattice service name 'a--b' is not allowed: 3 to 40 characters"):
-        LatticeService(stack, "S", network=network, name="a--b", vpc=stack.vpc, port=80, versions=["a"],
-                       routes=[route()])
+        LatticeService(stack, "S", service_network_id=network.network_id, name="a--b", vpc=stack.vpc, port=80,
+                       versions=["a"], routes=[route()])
+    with pytest.raises(ValueError, match="VPC Lattice service network name 'x' is not allowed: 3 to 63"):
+        LatticeServiceNetwork(stack, "Net2", name="x", vpc=stack.vpc)
 
 
 def test_lattice_service_puts_the_longest_prefix_first_and_allows_late_callers(stack):
     network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
-    svc = LatticeService(stack, "S", network=network, name="web", vpc=stack.vpc, port=80, versions=["a"],
-                         routes=[route("root", "/"), route("api", "/api/v1/")])
-    role = iam.Role(stack, "Caller", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"))
-    svc.allow("api", role)
+    svc = LatticeService(stack, "S", service_network_id=network.network_id, name="web", vpc=stack.vpc, port=80,
+                         versions=["a"], routes=[route("root", "/"), route("api", "/api/v1/")])
+    svc.allow("api", "cart")
     with pytest.raises(ValueError, match="no route 'nope' on Lattice service web; routes are \\['root', 'api'\\]"):
-        svc.allow("nope", role)
+        svc.allow("nope", "cart")
     t = Template.from_stack(stack)
     t.has_resource_properties("AWS::VpcLattice::Rule", {"Name": "api", "Priority": 1})
     t.has_resource_properties("AWS::VpcLattice::Rule", {"Name": "root", "Priority": 2})
     t.has_resource_properties("AWS::VpcLattice::AuthPolicy", {"Policy": {"Version": "2012-10-17", "Statement": [
-        Match.object_like({"Sid": "Api", "Effect": "Allow"})]}})
+        Match.object_like({"Sid": "Api", "Effect": "Allow", "Condition": {
+            "StringEquals": {"aws:PrincipalTag/meshspec:service": ["cart"]}}})]}})
 
 
 def test_lattice_binding_needs_a_named_port_and_a_known_major(stack):
-    binding = LatticeBackend(stack, "L", network_name="shop", vpc=stack.vpc).add_service(stack, "P", props())
+    binding = LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc).add_service(
+        stack, "P", props())
     service, container = fargate(stack, port_name=None)
     with pytest.raises(PropsError, match="pricing/a: the container needs a named port mapping for port 8080"):
         binding.bind_ecs_service("a", service, container)
     with pytest.raises(PropsError, match="pricing has no major 'v9' \\(majors: \\['v1'\\]\\)"):
-        binding.allow("v9", iam.Role(stack, "R", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com")))
+        binding.allow("v9", "cart")
     assert binding.proxy("a") is None and binding.deploys("b")
 
 
+def test_lattice_binding_registers_tasks_and_tags_the_caller_identity(stack):
+    binding = LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc).add_service(
+        stack, "P", props())
+    binding.bind_ecs_service("a", *fargate(stack))
+    t = Template.from_stack(stack)
+    t.has_resource_properties("AWS::ECS::Service", {"VpcLatticeConfigurations": [Match.object_like({"PortName": "app"})]})
+    t.has_resource_properties("AWS::IAM::Role", {"Tags": [{"Key": "meshspec:service", "Value": "pricing"}]})
+    t.resource_count_is("AWS::VpcLattice::TargetGroup", 2)
+
+
 def test_service_connect_binding_refuses_a_lasting_split(stack):
-    backend = ServiceConnectBackend(stack, "SC", namespace_name="shop-sc")
+    backend = ServiceConnectBackend(namespace_arn="arn:ns")
     with pytest.raises(PropsError) as exc:
         backend.add_service(stack, "P", props({"a": 90, "b": 10}))
     assert str(exc.value) == ("pricing: Service Connect runs one revision per service, but ['a', 'b'] take traffic "
@@ -139,7 +153,7 @@ def test_service_connect_binding_refuses_a_lasting_split(stack):
 
 
 def test_service_connect_binding_runs_only_the_version_taking_traffic(stack):
-    binding = ServiceConnectBackend(stack, "SC", namespace_name="shop-sc").add_service(stack, "P", props())
+    binding = ServiceConnectBackend(namespace_arn="arn:ns").add_service(stack, "P", props())
     assert binding.deploys("a") and not binding.deploys("b")
     service, container = fargate(stack, "b")
     with pytest.raises(PropsError, match="version 'b' takes no traffic; on Service Connect only 'a' runs"):
@@ -147,7 +161,7 @@ def test_service_connect_binding_runs_only_the_version_taking_traffic(stack):
 
 
 def test_service_connect_binding_needs_a_fixed_ecs_service_name(stack):
-    binding = ServiceConnectBackend(stack, "SC", namespace_name="shop-sc").add_service(stack, "P", props())
+    binding = ServiceConnectBackend(namespace_arn="arn:ns").add_service(stack, "P", props())
     task = ecs.FargateTaskDefinition(stack, "Task")
     container = task.add_container("app", image=ecs.ContainerImage.from_registry("img"),
                                    port_mappings=[ecs.PortMapping(container_port=8080, name="app")])
@@ -157,7 +171,7 @@ def test_service_connect_binding_needs_a_fixed_ecs_service_name(stack):
 
 
 def test_service_connect_binding_linear_strategy_lands_on_the_service(stack):
-    backend = ServiceConnectBackend(stack, "SC", namespace_name="shop-sc", deployment=ServiceConnectDeploymentStrategy(
+    backend = ServiceConnectBackend(namespace_arn="arn:ns", deployment=ServiceConnectDeploymentStrategy(
         strategy="linear", percent=25, step_wait=Duration.minutes(3), bake_time=Duration.minutes(5)))
     binding = backend.add_service(stack, "P", props())
     binding.bind_ecs_service("a", *fargate(stack))

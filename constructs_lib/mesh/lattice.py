@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from typing import Callable
 
-from aws_cdk import aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam, aws_logs as logs
+from aws_cdk import Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam, aws_logs as logs
 from constructs import Construct
 
-from ..lattice import LatticeEcsTarget, LatticeRoute, LatticeService, LatticeServiceNetwork
+from ..nag import suppress
+from ..lattice import LatticeEcsTarget, LatticeRoute, LatticeService, tag_caller
 from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
+
+
+INFRA_ROLE_REASON = ("ECS's documented role for registering tasks in VPC Lattice target groups "
+                     "(docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-vpc-lattice.html); AWS keeps the "
+                     "managed policy in step with the Lattice API")
 
 
 class LatticeServiceBinding(Construct):
@@ -27,7 +33,8 @@ class LatticeServiceBinding(Construct):
         self._route_of_major = {m.name: props.route_name(m.name) for m in props.majors}
         try:
             self.service = LatticeService(
-                self, "Resource", network=backend.network, name=backend.service_name(props.name), vpc=backend.vpc,
+                self, "Resource", service_network_id=backend.service_network_id,
+                name=backend.service_name(props.name), vpc=backend.vpc,
                 port=props.port, versions=props.versions, routes=routes, protocol=props.protocol,
                 health_check_path=props.health_check_path, listener_name=backend.listener_name(props.name),
                 target_group_names={v: backend.target_group_name(props.name, v) for v in props.versions},
@@ -45,21 +52,23 @@ class LatticeServiceBinding(Construct):
         return version in self.props.versions
 
     def bind_ecs_service(self, version: str, service: ecs.BaseService, container: ecs.ContainerDefinition) -> None:
-        """ECS registers the service's tasks in the version's target group (by the container's named port)."""
+        """ECS registers the service's tasks in the version's target group (by the container's named port); the
+        task role is tagged as this service's identity, which other services' auth policies admit by."""
         mapping = next((pm for pm in container.port_mappings if pm.container_port == self.props.port), None)
         if mapping is None or not mapping.name:
             raise PropsError(f"{self.props.name}/{version}: the container needs a named port mapping for port "
                              f"{self.props.port} (ECS registers Lattice targets by port name)")
         LatticeEcsTarget(self, f"EcsTarget-{version}", service=service, target_group=self.service.target_group(version),
-                         port_mapping_name=mapping.name, infrastructure_role=self._backend.infrastructure_role())
+                         port_mapping_name=mapping.name, infrastructure_role=self._backend.infrastructure_role(self))
+        tag_caller(service.task_definition.task_role, self.props.name)
 
-    def allow(self, major: str, principal: iam.IPrincipal) -> None:
-        """Let a caller (its task or pod role) call ``major``; without it the auth policy refuses the caller."""
+    def allow(self, major: str, caller: str) -> None:
+        """Let the service ``caller`` call ``major``; the auth policy refuses every service not allowed."""
         try:
             route = self._route_of_major[major]
         except KeyError:
             raise PropsError(f"{self.props.name} has no major {major!r} (majors: {list(self._route_of_major)})") from None
-        self.service.allow(route, principal)
+        self.service.allow(route, caller)
 
     @property
     def dns_name(self) -> str:
@@ -71,40 +80,43 @@ class LatticeBackend(MeshBackend):
 
     kind = "lattice"
 
-    def __init__(self, scope: Construct, id: str, *, network_name: str, vpc: ec2.IVpc,
+    def __init__(self, *, service_network_id: str, vpc: ec2.IVpc,
                  service_name: Callable[[str], str] | None = None,
                  target_group_name: Callable[[str, str], str] | None = None,
                  listener_name: Callable[[str], str] | None = None,
                  access_log_group: Callable[[str], logs.ILogGroup | None] | None = None) -> None:
         """
-        :param scope: where the service network and the shared ECS infrastructure role go.
-        :param network_name: the service network's name.
+        :param service_network_id: the service network (a ``LatticeServiceNetwork``, usually in a shared stack).
+        :param vpc: the VPC of the target groups.
         :param service_name: Lattice service name per meshed service. Default: the service's name.
         :param target_group_name: per (service, version). Default: ``<service>-<version>``.
         :param listener_name: per service. Default: ``<service>-http``.
         :param access_log_group: per service, where Lattice writes access logs. Default: no access logs.
         """
-        self.scope = scope
+        self.service_network_id = service_network_id
         self.vpc = vpc
-        self.network = LatticeServiceNetwork(scope, id, name=network_name, vpc=vpc)
         self.service_name = service_name or (lambda s: s)
         self.target_group_name = target_group_name or (lambda s, v: f"{s}-{v}")
         self.listener_name = listener_name or (lambda s: f"{s}-http")
         self.access_log_group = access_log_group or (lambda s: None)
-        self._role: iam.Role | None = None
+        self._roles: dict[str, iam.Role] = {}
 
     def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> LatticeServiceBinding:
         return LatticeServiceBinding(scope, id, backend=self, props=props)
 
-    def infrastructure_role(self) -> iam.IRole:
-        """One role for all services: ECS assumes it to register and deregister Lattice targets."""
-        if self._role is None:
-            self._role = iam.Role(
-                self.network, "EcsInfrastructureRole", assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
+    def infrastructure_role(self, scope: Construct) -> iam.IRole:
+        """One role per stack: ECS assumes it to register and deregister Lattice targets."""
+        stack = Stack.of(scope)
+        key = stack.node.path
+        if key not in self._roles:
+            self._roles[key] = iam.Role(
+                stack, "LatticeEcsInfrastructureRole", assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
                 description="ECS registers tasks in VPC Lattice target groups",
                 managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
                     "AmazonECSInfrastructureRolePolicyForVpcLattice")])
-        return self._role
+            suppress(self._roles[key], "AwsSolutions-IAM4", INFRA_ROLE_REASON, applies_to=[
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForVpcLattice"])
+        return self._roles[key]
 
 
 __all__ = ["LatticeBackend", "LatticeServiceBinding"]

@@ -18,7 +18,7 @@ from typing import Callable
 from aws_cdk import Token, aws_cloudwatch as cw, aws_ecs as ecs, aws_logs as logs
 from constructs import Construct
 
-from ..service_connect import ServiceConnectDeploymentStrategy, ServiceConnectNamespace, server_5xx_metric
+from ..service_connect import ServiceConnectDeploymentStrategy, server_5xx_metric
 from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
 
 
@@ -54,7 +54,7 @@ class ServiceConnectBinding(Construct):
         b = self._backend
         log_group = b.proxy_log_group(self.props.name)
         service.enable_service_connect(
-            namespace=b.namespace.arn,
+            namespace=b.namespace_arn,
             services=[ecs.ServiceConnectService(port_mapping_name=mapping.name, discovery_name=self.props.name,
                                                 dns_name=self.props.dns_name or self.props.name,
                                                 port=self.props.port)],
@@ -102,18 +102,19 @@ class ServiceConnectBackend(MeshBackend):
 
     kind = "service-connect"
 
-    def __init__(self, scope: Construct, id: str, *, namespace_name: str,
+    def __init__(self, *, namespace_arn: str,
                  deployment: ServiceConnectDeploymentStrategy | None = None, rollback_on_5xx: bool = True,
                  alarm_threshold: int = 5,
                  proxy_log_group: Callable[[str], logs.ILogGroup | None] | None = None) -> None:
         """
-        :param namespace_name: the Cloud Map HTTP namespace the services publish to.
+        :param namespace_arn: the Cloud Map namespace the services publish to (a ``ServiceConnectNamespace``,
+            usually in a shared stack).
         :param deployment: for every service. Default: canary, 5 % for 10 minutes, bake time 10 minutes.
         :param rollback_on_5xx: each service gets a 5xx alarm that rolls its deployment back. Default: true.
         :param alarm_threshold: 5xx answers per minute, two minutes running, that roll back. Default: 5.
         :param proxy_log_group: per service, where ECS's Service Connect proxy logs. Default: nowhere.
         """
-        self.namespace = ServiceConnectNamespace(scope, id, name=namespace_name)
+        self.namespace_arn = namespace_arn
         self.deployment = deployment or ServiceConnectDeploymentStrategy()
         self.deployment.validate()
         self.rollback_on_5xx = rollback_on_5xx

@@ -365,9 +365,9 @@ def check_quotas(spec: Spec, p: Problems) -> None:
 
 
 LATTICE_NAME = re.compile(r"^(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+$")
-# Estimate of a Lattice auth policy's size (its quota is 10 KB): a statement per API major with the consumers'
-# role ARNs (arn:aws:iam::ACCOUNT:role/NAME, names of at most 64 characters) and the major's path.
-POLICY_OVERHEAD_BYTES, POLICY_STATEMENT_BYTES, POLICY_PRINCIPAL_BYTES = 200, 300, 100
+# Estimate of a Lattice auth policy's size (its quota is 10 KB): a statement per API major naming its callers by
+# their roles' tag (constructs_lib.lattice.render_auth_policy), each name quoted with a comma, and the major's path.
+POLICY_OVERHEAD_BYTES, POLICY_STATEMENT_BYTES, POLICY_CALLER_EXTRA_BYTES = 200, 300, 3
 
 
 def consumers(spec: Spec) -> dict[str, dict[str, list[str]]]:
@@ -387,7 +387,7 @@ def auth_policy_estimate(service: str, spec: Spec) -> int:
     svc = spec.services[service]
     return POLICY_OVERHEAD_BYTES + sum(
         POLICY_STATEMENT_BYTES + len(major_path(service, major, svc.majors[major]))
-        + POLICY_PRINCIPAL_BYTES * len(who)
+        + sum(len(name) + POLICY_CALLER_EXTRA_BYTES for name in who)
         for major, who in callers.items() if major in svc.majors)
 
 
