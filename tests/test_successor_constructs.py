@@ -198,3 +198,29 @@ def test_service_connect_fargate_service_uses_the_l2_props(stack):
             "BakeTimeInMinutes": 10, "Alarms": Match.object_like({"Rollback": True})}),
         "ServiceConnectConfiguration": Match.object_like({"Enabled": True})})
     t.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmName": "pricing-service-connect-5xx"})
+
+
+def test_the_spec_check_estimate_bounds_the_rendered_auth_policy():
+    """infra.spec.checks estimates the policy without CDK; the estimate must not be below what is rendered."""
+    import json as _json
+
+    from infra.spec.checks import auth_policy_estimate
+    from infra.spec.loader import load_text
+
+    from .conftest import TODAY
+
+    doc = {"apiVersion": "meshspec/v1", "project": "shop",
+           "aws": {"region": "eu-west-1", "clusters": [{"name": "core", "platform": "ecs"}],
+                   "mesh": {"backend": "lattice"}},
+           "services": {"api": {"cluster": "core", "majors": {"v1": {"contract": "a.json"}, "v2": {"contract": "b.json"}},
+                                "versions": [{"name": "a", "image": "i", "traffic": 100}]}}}
+    for i in range(40):
+        doc["services"][f"caller-{i:02d}-" + "y" * 40] = {
+            "cluster": "core", "majors": {"v1": {"contract": "c.json"}},
+            "versions": [{"name": "c", "image": "i", "traffic": 100}], "uses": ["api/v1", "api/v2"]}
+    spec = load_text(_json.dumps(doc), today=TODAY).spec
+    callers = [n for n in spec.services if n != "api"]
+    routes = [route("api-v1", "/api/v1/"), route("api-v2", "/api/v2/")]
+    service_arn = "arn:aws:vpc-lattice:eu-west-1:111122223333:service/svc-0123456789abcdef0"
+    rendered = policy_json(render_auth_policy(service_arn, routes, {"api-v1": callers, "api-v2": callers}))
+    assert len(rendered) <= auth_policy_estimate("api", spec) < 1.5 * len(rendered)
