@@ -202,3 +202,17 @@ def test_cfn_lint_reports_no_errors(synthesized, tmp_path):
     rules = {line.split(":")[5] for line in proc.stdout.splitlines() if line.count(":") >= 6}
     # only the spec's fixed availability zones (W3010: synth needs no credentials) are left, as warnings
     assert rules == {"W3010"}, proc.stdout
+
+
+def test_during_a_migration_the_shared_stack_holds_both_the_mesh_and_the_incoming_network(tmp_path):
+    from .test_migrate import load, shop_data
+
+    doc = shop_data()
+    doc["aws"]["mesh"]["migration"] = {"to": "lattice", "moved": []}
+    built = build(load(doc), new_app(str(tmp_path), validation=False))
+    shared = Template.from_stack(built.shared)
+    shared.resource_count_is("AWS::AppMesh::Mesh", 1)
+    shared.has_resource_properties("AWS::VpcLattice::ServiceNetwork", {"Name": "shop-mesh"})
+    services = Template.from_stack(built.services[built.placement["pricing"]])
+    services.has_resource_properties("AWS::AppMesh::Route", {"RouteName": "pricing-v1"})  # still App Mesh
+    services.resource_count_is("AWS::VpcLattice::Service", 0)
