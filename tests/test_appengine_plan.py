@@ -42,7 +42,7 @@ services:
 DEFAULT = """  default:
     appengine: {environment: standard, runtime: python312}
     majors: {v1: {path: /, contract: c.json}}
-    versions: [{name: d1, source: gs://b/d1.zip, traffic: 100}]
+    versions: [{name: d1, source: gs://bkt/d1.zip, traffic: 100}]
 """
 
 
@@ -51,7 +51,7 @@ def observed(*services: ServiceState, rules=()) -> Observed:
 
 
 def v(id_, **kw) -> VersionState:
-    return VersionState(id_, **{"source_url": f"https://storage.googleapis.com/b/{id_}.zip", "runtime": "python312",
+    return VersionState(id_, **{"source_url": f"https://storage.googleapis.com/bkt/{id_}.zip", "runtime": "python312",
                                 **kw})
 
 
@@ -129,8 +129,8 @@ def test_majors_as_services_give_each_major_its_service_split_and_rule():
       v2: {contract: c.json}
       v3: {contract: c.json, path: /u/v3/}
     versions:
-      - {name: apple, source: gs://b/a.zip, traffic: {v2: 100, v3: 50}}
-      - {name: banana, source: gs://b/b.zip, traffic: {v3: 50}}
+      - {name: apple, source: gs://bkt/a.zip, traffic: {v2: 100, v3: 50}}
+      - {name: banana, source: gs://bkt/b.zip, traffic: {v3: 50}}
 """)
     d = desired_state(spec)
     assert [s.id for s in d.services] == ["default", "users-v2", "users-v3"]
@@ -168,7 +168,7 @@ def test_fails_when_the_spec_needs_more_than_20_dispatch_rules():
     services = "".join(f"""  s{i}:
     appengine: {{environment: standard, runtime: python312}}
     majors: {{v1: {{contract: c.json}}}}
-    versions: [{{name: x, source: gs://b/x.zip, traffic: 100}}]
+    versions: [{{name: x, source: gs://bkt/x.zip, traffic: 100}}]
 """ for i in range(21))
     d = desired_state(spec_of(DEFAULT + services))
     with pytest.raises(PlanRefused) as err:
@@ -183,7 +183,7 @@ def test_fails_when_domain_and_path_pass_100_characters():
     d = desired_state(spec_of(DEFAULT + f"""  s:
     appengine: {{environment: standard, runtime: python312}}
     majors: {{v1: {{contract: c.json, path: {long}}}}}
-    versions: [{{name: x, source: gs://b/x.zip, traffic: 100}}]
+    versions: [{{name: x, source: gs://bkt/x.zip, traffic: 100}}]
 """))
     with pytest.raises(PlanRefused) as err:
         plan(d, observed(svc("default", {"d1": 1}, v("d1"))))
@@ -202,7 +202,7 @@ def test_fails_when_a_path_has_a_star_inside():
 def test_a_new_app_plans_versions_then_splits_then_dispatch(shop_spec):
     p = plan(desired_state(shop_spec), observed(svc("default", {"base": 1}, v("base"))))
     kinds = [a.kind for a in p.actions]
-    assert kinds == ["create-version"] * 3 + ["set-split"] * 2 + ["set-dispatch"]
+    assert kinds == ["create-version"] * 3 + ["set-split", "set-dispatch"]  # web-app's first version takes all
     assert p.notes == ("service default is not in the spec; meshspec leaves it alone",)
     assert p.touched == ()
 
@@ -256,7 +256,7 @@ def test_standard_automatic_versions_are_not_stopped_but_noted():
 
 
 def test_a_stopped_version_the_spec_names_is_started_before_the_split():
-    spec = spec_of(DEFAULT.replace("traffic: 100}]", "traffic: 50}, {name: d2, source: gs://b/d2.zip, "
+    spec = spec_of(DEFAULT.replace("traffic: 100}]", "traffic: 50}, {name: d2, source: gs://bkt/d2.zip, "
                                                      "traffic: 50}]"))
     obs = observed(svc("default", {"d1": 1}, v("d1"), v("d2", serving_status="STOPPED")),
                    rules=(DispatchRule("*", "/*", "default"),))
@@ -266,12 +266,12 @@ def test_a_stopped_version_the_spec_names_is_started_before_the_split():
 
 def test_fails_when_a_deployed_version_would_get_different_code():
     spec = spec_of(DEFAULT)
-    obs = observed(svc("default", {"d1": 1}, v("d1", source_url="https://storage.googleapis.com/b/other.zip",
+    obs = observed(svc("default", {"d1": 1}, v("d1", source_url="https://storage.googleapis.com/bkt/other.zip",
                                                  runtime="python311")))
     with pytest.raises(PlanRefused) as err:
         plan(desired_state(spec), obs)
     assert ("version default/d1 is already deployed with different code (runtime python311 -> python312; source "
-            "https://storage.googleapis.com/b/other.zip -> https://storage.googleapis.com/b/d1.zip)") in str(err.value)
+            "https://storage.googleapis.com/bkt/other.zip -> https://storage.googleapis.com/bkt/d1.zip)") in str(err.value)
     assert err.value.hint == "App Engine versions are immutable: give the new code a new version name"
 
 
@@ -286,7 +286,7 @@ def test_the_default_service_is_created_first_on_a_new_app():
     spec = spec_of("""  a-first:
     appengine: {environment: standard, runtime: python312}
     majors: {v1: {contract: c.json}}
-    versions: [{name: x, source: gs://b/x.zip, traffic: 100}]
+    versions: [{name: x, source: gs://bkt/x.zip, traffic: 100}]
 """ + DEFAULT)
     p = plan(desired_state(spec), observed())
     assert [(a.kind, a.service) for a in p.actions if isinstance(a, CreateVersion)] == [
@@ -296,7 +296,7 @@ def test_the_default_service_is_created_first_on_a_new_app():
 MIGRATE = DEFAULT + """  api:
     appengine: {environment: standard, runtime: python312, migrateTraffic: true}
     majors: {v1: {contract: c.json}}
-    versions: [{name: new, source: gs://b/new.zip, traffic: 100}]
+    versions: [{name: new, source: gs://bkt/new.zip, traffic: 100}]
 """
 
 
@@ -305,7 +305,7 @@ def test_migration_is_gradual_on_an_existing_service_and_plain_on_a_new_one():
     assert d.service("api").versions[0].warmup
     base = svc("default", {"d1": 1}, v("d1"))
     fresh = plan(d, observed(base))
-    assert [(a.service, a.migrate) for a in fresh.actions if isinstance(a, SetSplit)] == [("api", False)]
+    assert [a for a in fresh.actions if isinstance(a, SetSplit)] == []  # its first version takes all traffic
     existing = plan(d, observed(base, svc("api", {"old": 1}, v("old", warmup=True))))
     assert [a.describe() for a in existing.actions if isinstance(a, SetSplit)] == [
         "migrate traffic gradually of api: old=100% (by cookie) -> new=100% (by cookie)"]
@@ -314,7 +314,7 @@ def test_migration_is_gradual_on_an_existing_service_and_plain_on_a_new_one():
 def test_fails_when_migrating_to_a_version_without_warmup():
     d = desired_state(spec_of(MIGRATE))
     obs = observed(svc("default", {"d1": 1}, v("d1")),
-                   svc("api", {"old": 1}, v("old"), v("new", source_url="https://storage.googleapis.com/b/new.zip")))
+                   svc("api", {"old": 1}, v("old"), v("new", source_url="https://storage.googleapis.com/bkt/new.zip")))
     with pytest.raises(PlanRefused, match="deployed without warmup requests, which gradual migration needs"):
         plan(d, obs)
 
@@ -373,3 +373,24 @@ def test_rollback_refuses_when_an_old_version_was_deleted():
 def test_rollback_refuses_a_service_that_is_new_since_the_run():
     with pytest.raises(UserError, match="did not exist before run run1"):
         rollback_plan(observed(svc("api", {"b": 1}, v("b"))), "api", None, "run1")
+
+
+@pytest.mark.parametrize("artifact,message", [
+    ("source: http://example.com/app.zip", "source 'http://example.com/app.zip' is not a Cloud Storage object"),
+    ("source: gs://bkt/has space.zip", "is not a Cloud Storage object"),
+])
+def test_fails_when_a_source_is_not_a_cloud_storage_object(artifact, message):
+    spec = spec_of(DEFAULT.replace("source: gs://bkt/d1.zip", artifact))
+    with pytest.raises(PlanRefused, match=message):
+        plan(desired_state(spec), observed())
+
+
+def test_fails_when_an_image_has_no_tag_or_digest():
+    spec = spec_of(DEFAULT + """  flex:
+    appengine: {environment: flexible, runtime: custom}
+    majors: {v1: {contract: c.json}}
+    versions: [{name: f1, image: gcr.io/p/flex, traffic: 100}]
+""")
+    with pytest.raises(PlanRefused) as err:
+        plan(desired_state(spec), observed(svc("default", {"d1": 1}, v("d1"))))
+    assert "version flex/f1: image 'gcr.io/p/flex' is not a fully qualified image with a tag or digest" in str(err.value)

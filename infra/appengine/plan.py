@@ -6,6 +6,7 @@ traffic. Everything Google would refuse is refused here, before the first write 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -151,11 +152,16 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             ov = obs.version(dv.id) if obs else None
             if ov is None:
                 creates.append(CreateVersion(ds.id, dv))
+                refusals += _artifact(ds.id, dv)
                 continue
             refusals += _immutable(ds.id, dv, ov)
             if ov.serving_status == "STOPPED":
                 starts.append(SetServingStatus(ds.id, dv.id, "SERVING"))
-        if ds.split is not None and not ds.split.same_as(obs.split if obs else None):
+        first_created = next((a.version.id for a in creates if a.service == ds.id), None)
+        if obs is None and ds.split is not None and [v for v, _ in ds.split.allocations] == [first_created] \
+                and first_created is not None:
+            pass  # a new service's first version takes all its traffic: no split to write
+        elif ds.split is not None and not ds.split.same_as(obs.split if obs else None):
             # A new service's first version takes all its traffic; there is nothing to migrate from.
             migrate = ds.migrate and obs is not None
             splits.append(SetSplit(ds.id, obs.split if obs else None, ds.split, migrate))
@@ -222,6 +228,21 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             + "\n  - ".join(lines), hint="; ".join(hints), details=[{"message": m, "hint": h} for m, h in refusals])
     touched = tuple(s for s in (d.id for d in desired.services) if s in existing)
     return Plan(desired.app_id, tuple(creates + starts + splits + dispatch_actions + prunes), tuple(notes), touched)
+
+
+STORAGE_URL = re.compile(r"^https://storage\.googleapis\.com/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/\S+$")
+IMAGE = re.compile(r"^\S+/\S+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$")
+
+
+def _artifact(sid: str, dv: DesiredVersion) -> list[tuple[str, str]]:
+    """ZipInfo.sourceUrl is a Cloud Storage URL; ContainerInfo.image is fully qualified with a tag or digest."""
+    if dv.image is not None and not IMAGE.match(dv.image):
+        return [(f"version {sid}/{dv.id}: image {dv.image!r} is not a fully qualified image with a tag or digest",
+                 "give the image as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST")]
+    if dv.source_url is not None and not STORAGE_URL.match(dv.source_url):
+        return [(f"version {sid}/{dv.id}: source {dv.source_url!r} is not a Cloud Storage object",
+                 "give the source as gs://BUCKET/OBJECT.zip")]
+    return []
 
 
 def _immutable(sid: str, dv: DesiredVersion, ov) -> list[tuple[str, str]]:
