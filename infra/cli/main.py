@@ -21,6 +21,8 @@ from . import output
 COMMANDS = [
     "validate",
     "schema",
+    "contracts",
+    "graph",
     "appengine",
 ]
 
