@@ -32,7 +32,7 @@ READS = ("apps.get", "apps.services.list", "apps.services.versions.list")
 def scale_spec(n: int, versions: int, canary: bool = False) -> str:
     lines = ["apiVersion: meshspec/v1", "project: bench", "gcp: {project: bench-app-1, location: us-central}",
              "services:",
-             "  default:", "    appengine: {environment: standard, runtime: python312}",
+             "  default:", "    appengine: {environment: standard, runtime: python312, defaultService: true}",
              "    majors: {v1: {path: /, contract: c.json}}",
              "    versions: [{name: d1, source: gs://bench-builds/d1.zip, traffic: 100}]"]
     for i in range(n):
@@ -88,7 +88,6 @@ def main() -> int:
     scale_canary = load_text(scale_spec(args.services, args.versions, canary=True), file="scale.yaml").spec
 
     with Emulator(project=shop.gcp.project, page_size=args.page_size) as emu, tempfile.TemporaryDirectory() as st:
-        emu.seed_version("default", "base")
         b = Bench(emu, st)
         b.measure("shop: plan (new app)", lambda: b.plan(shop))
         b.measure("shop: apply", lambda: b.apply(shop))

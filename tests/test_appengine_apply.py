@@ -16,8 +16,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from appengine_fixtures import GAE_PROJECT
-from conftest import TODAY
+from .appengine_fixtures import GAE_PROJECT
+from .conftest import TODAY
 from infra.appengine.apply import ApplyFailed, Options, SmokeFailed, make_plan, promote, rollback, run_plan
 from infra.appengine.client import AdminApi, ClientConfig
 from infra.appengine.journal import Journal
@@ -41,7 +41,7 @@ project: shop
 gcp: {{project: {GAE_PROJECT}, location: us-central}}
 services:
   default:
-    appengine: {{environment: standard, runtime: python312}}
+    appengine: {{environment: standard, runtime: python312, defaultService: true}}
     majors: {{v1: {{path: /, contract: c.json}}}}
     versions: [{{name: d1, source: gs://bkt/d1.zip, traffic: 100}}]
   user-service:
@@ -167,9 +167,9 @@ def test_gradual_migration_is_sent_with_migrate_traffic(gae_emulator, api, journ
 
 
 def test_fails_before_any_write_when_the_plan_would_be_refused(gae_emulator, api, journal):
-    """No default service in the app and none in the spec: Google refuses the first other service."""
-    text = spec_text().replace("  default:", "  front:")
-    with pytest.raises(UserError, match="has no default service"):
+    """One bad version among good ones: nothing at all is sent, not even the good versions."""
+    text = spec_text().replace("source: gs://bkt/banana.zip", "source: http://example.com/banana.zip")
+    with pytest.raises(UserError, match="source 'http://example.com/banana.zip' is not a Cloud Storage object"):
         apply(api, load(text), journal)
     assert gae_emulator.count(writes=True) == 0
 
@@ -389,11 +389,11 @@ def test_cli_plan_apply_rerun(gae_emulator, spec_file, tmp_path, capsys, monkeyp
 
 
 def test_cli_refusal_is_a_message_and_exit_1(gae_emulator, spec_file, capsys):
-    path = spec_file(spec_text().replace("  default:", "  front:"))
+    path = spec_file(spec_text().replace("source: gs://bkt/banana.zip", "source: http://example.com/banana.zip"))
     assert main(["appengine", "plan", path, "--endpoint", gae_emulator.url]) == 1
     err = capsys.readouterr().err
     assert "error: App Engine would refuse this plan (1 problem(s)); nothing was sent:" in err
-    assert "hint: name one App Engine service 'default' in the spec" in err
+    assert "hint: give the source as gs://BUCKET/OBJECT.zip" in err
 
 
 def test_cli_rollback_without_journal_or_app_says_what_to_give(tmp_path, capsys):

@@ -12,7 +12,7 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.protobuf import field_mask_pb2
 
-from appengine_fixtures import GAE_PROJECT
+from .appengine_fixtures import GAE_PROJECT
 from infra.appengine.emulator import wire
 from infra.appengine.emulator.server import ROUTES
 

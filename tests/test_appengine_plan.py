@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import TODAY
+from .conftest import TODAY
 from infra.appengine import dispatch
 from infra.appengine.apply import promote_plan, rollback_plan
 from infra.appengine.desired import desired_state, source_url
@@ -40,7 +40,7 @@ services:
 
 
 DEFAULT = """  default:
-    appengine: {environment: standard, runtime: python312}
+    appengine: {environment: standard, runtime: python312, defaultService: true}
     majors: {v1: {path: /, contract: c.json}}
     versions: [{name: d1, source: gs://bkt/d1.zip, traffic: 100}]
 """
@@ -113,12 +113,12 @@ def test_fractions_equal_gclouds_own_function(weights, split_by):
 
 def test_desired_state_of_the_shop_example(shop_spec):
     d = desired_state(shop_spec)
-    assert [s.id for s in d.services] == ["user-service", "web-app"]
+    assert [(s.id, s.spec_service) for s in d.services] == [("user-service", "user-service"), ("default", "web-app")]
     us = d.service("user-service")
     assert us.split == Split.of("COOKIE", {"apple": D("0.9"), "banana": D("0.1")})
     assert us.versions[0].source_url == "https://storage.googleapis.com/shop-builds/user-service/apple.zip"
     assert [r.render() for r in d.dispatch_rules] == [
-        "*/user-service/v1/* -> user-service", "*/user-service/v2/* -> user-service", "*/* -> web-app"]
+        "*/user-service/v1/* -> user-service", "*/user-service/v2/* -> user-service", "*/* -> default"]
 
 
 def test_majors_as_services_give_each_major_its_service_split_and_rule():
@@ -199,12 +199,20 @@ def test_fails_when_a_path_has_a_star_inside():
 
 # --- plans ----------------------------------------------------------------------------------------------
 
-def test_a_new_app_plans_versions_then_splits_then_dispatch(shop_spec):
-    p = plan(desired_state(shop_spec), observed(svc("default", {"base": 1}, v("base"))))
-    kinds = [a.kind for a in p.actions]
-    assert kinds == ["create-version"] * 3 + ["set-split", "set-dispatch"]  # web-app's first version takes all
-    assert p.notes == ("service default is not in the spec; meshspec leaves it alone",)
-    assert p.touched == ()
+def test_a_new_app_plans_the_default_service_first_then_splits_then_dispatch(shop_spec):
+    p = plan(desired_state(shop_spec), observed())
+    assert [a.describe() for a in p.actions] == [
+        "create version default/20261123t101500 (standard, nodejs22, source "
+        "https://storage.googleapis.com/shop-builds/web-app/20261123t101500.zip)",
+        "create version user-service/apple (standard, python312, source "
+        "https://storage.googleapis.com/shop-builds/user-service/apple.zip)",
+        "create version user-service/banana (standard, python312, source "
+        "https://storage.googleapis.com/shop-builds/user-service/banana.zip)",
+        # default's first version takes all its traffic: no split to write for it
+        "set split of user-service: (new service) -> apple=90%, banana=10% (by cookie)",
+        "update dispatch rules (3 rules): +*/user-service/v1/* -> user-service, +*/user-service/v2/* -> "
+        "user-service, +*/* -> default"]
+    assert p.notes == () and p.touched == ()
 
 
 def test_an_applied_spec_plans_nothing(shop_spec):
@@ -214,11 +222,11 @@ def test_an_applied_spec_plans_nothing(shop_spec):
         svc("user-service", {"apple": D("0.9"), "banana": D("0.1")},
             v("apple", source_url="https://storage.googleapis.com/shop-builds/user-service/apple.zip"),
             v("banana", source_url=None)),
-        svc("web-app", {"20261123t101500": 1}, v("20261123t101500", runtime="nodejs22", source_url=None)),
+        svc("default", {"20261123t101500": 1}, v("20261123t101500", runtime="nodejs22", source_url=None)),
         rules=d.dispatch_rules)
     p = plan(d, obs)
     assert p.actions == () and not p.has_changes
-    assert p.touched == ("user-service", "web-app")
+    assert p.touched == ("user-service", "default")
 
 
 def test_a_canary_moves_the_split_before_the_old_version_is_stopped_or_deleted():
@@ -275,9 +283,16 @@ def test_fails_when_a_deployed_version_would_get_different_code():
     assert err.value.hint == "App Engine versions are immutable: give the new code a new version name"
 
 
-def test_fails_when_the_app_has_no_default_service_and_the_spec_names_none(shop_spec):
+def test_fails_when_the_app_has_no_default_service_and_the_desired_state_names_none(shop_spec):
+    """The spec check asks for defaultService; the planner refuses on its own for desired state built otherwise."""
+    from dataclasses import replace
+
+    d = desired_state(shop_spec)
+    web = replace(d.service("default"), id="web-app")
+    d = replace(d, services=(d.service("user-service"), web),
+                dispatch_rules=d.dispatch_rules[:2] + (DispatchRule("*", "/*", "web-app"),))
     with pytest.raises(PlanRefused) as err:
-        plan(desired_state(shop_spec), observed())
+        plan(d, observed())
     assert ("apps/shop-prod-4711 has no default service, and App Engine creates no other service before it (this "
             "plan would create user-service, web-app)") in str(err.value)
 

@@ -1,8 +1,7 @@
 """``python -m infra.appengine.demo SPEC``: plan and apply a spec's App Engine part against an embedded emulator.
 
-Offline: the emulator runs in this process on a free port of 127.0.0.1; nothing reaches Google. The application
-starts with a ``default`` service holding one version, as a real application does once anything was deployed
-(App Engine creates no other service before ``default``). Used by ``./dev demo``.
+Offline: the emulator runs in this process on a free port of 127.0.0.1, with an empty application; nothing
+reaches Google. Used by ``./dev demo``.
 """
 from __future__ import annotations
 
@@ -21,8 +20,6 @@ def run(spec_path: str) -> int:
         print(f"{spec_path}: no App Engine services; nothing to do", file=sys.stderr)
         return 0
     with Emulator(project=spec.gcp.project, operation_delay=0.2) as emu, tempfile.TemporaryDirectory() as state:
-        if "default" not in spec.appengine_services():
-            emu.seed_version("default", "base")
         common = ["--endpoint", emu.url, "--poll-interval", "0.05", "--call-timeout", "10"]
         steps = [
             ("plan", ["appengine", "plan", spec_path, *common]),
