@@ -409,3 +409,24 @@ def test_fails_when_an_image_has_no_tag_or_digest():
     with pytest.raises(PlanRefused) as err:
         plan(desired_state(spec), observed(svc("default", {"d1": 1}, v("d1"))))
     assert "version flex/f1: image 'gcr.io/p/flex' is not a fully qualified image with a tag or digest" in str(err.value)
+
+
+# --- journal --------------------------------------------------------------------------------------------
+
+def test_the_journal_skips_a_line_cut_short_and_an_unfinished_run_lends_its_before_splits(tmp_path):
+    from infra.appengine.journal import Journal
+
+    j = Journal(tmp_path)
+    first = j.start("apply", "app", {"api": Split.of("IP", {"a": 1})}, [{"kind": "set-split", "service": "api"}])
+    j.step(first, 1, {"kind": "set-split", "service": "api"})
+    with j.path.open("a") as fh:
+        fh.write('{"event": "step", "run": "' + first.id + '", "ind')  # killed mid-write
+    second = j.start("apply", "app", {"api": Split.of("IP", {"b": 1})}, [{"kind": "set-split", "service": "api"}])
+    assert second.inherited_from == first.id and second.before["api"] == Split.of("IP", {"a": 1})
+    j.finish(second)
+    runs = j.runs()
+    assert [(r.outcome, len(r.steps)) for r in runs] == [(None, 1), ("finished", 0)]
+    run, split = j.split_before_last_change("app", "api")
+    assert run.id == second.id and split == Split.of("IP", {"a": 1})
+    third = j.start("apply", "app", {"api": Split.of("IP", {"b": 1})}, [])
+    assert third.inherited_from is None  # the last run finished
