@@ -442,3 +442,40 @@ def test_progress_is_plain_lines_off_a_terminal_and_a_spinner_on_one():
         p.end()
     assert "\r" not in plain.getvalue() and plain.getvalue().startswith("[1/2] create version a/b ...\n")
     assert "\r\x1b[K" in tty.getvalue() and "[1/2] create version a/b: done" in tty.getvalue()
+
+
+def test_apply_killed_by_sigkill_while_waiting_on_an_operation_converges_on_rerun(gae_emulator, spec_file, tmp_path):
+    """A real kill: the CLI in its own process, SIGKILLed during step 2; the rerun finishes the job."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    path = spec_file(spec_text())
+    state = tmp_path / "st"
+    gae_emulator.operation_delay = 0.4
+    env = {**os.environ, "MESHSPEC_APPENGINE_ENDPOINT": gae_emulator.url, "CI": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "infra.cli.main", "appengine", "apply", path, "--state-dir",
+                             str(state), "--poll-interval", "0.05"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            env=env, text=True)
+    try:
+        for line in proc.stderr:
+            if line.startswith("[2/5]") and line.rstrip().endswith("..."):
+                deadline = time.monotonic() + 10
+                while gae_emulator.count("apps.services.versions.create") < 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)  # kill while it waits on the operation, not before it sent the create
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    journal = Journal(state)
+    assert journal.runs()[-1].outcome is None and len(journal.runs()[-1].steps) == 1
+    time.sleep(0.5)  # the operation the killed process was waiting on finishes on its own
+    gae_emulator.operation_delay = 0.0
+    api = AdminApi(ClientConfig(endpoint=gae_emulator.url, **FAST))
+    rerun = apply(api, load(spec_text()), journal)
+    assert [a.describe().split(" (")[0] for a in rerun.done] == [
+        "create version user-service/banana", "set split of user-service: apple=100%", "update dispatch rules"]
+    assert split_of(gae_emulator, "user-service") == {"apple": 0.9, "banana": 0.1}
+    assert not apply(api, load(spec_text()), journal).plan.has_changes
