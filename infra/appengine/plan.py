@@ -157,11 +157,7 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             refusals += _immutable(ds.id, dv, ov)
             if ov.serving_status == "STOPPED":
                 starts.append(SetServingStatus(ds.id, dv.id, "SERVING"))
-        first_created = next((a.version.id for a in creates if a.service == ds.id), None)
-        if obs is None and ds.split is not None and [v for v, _ in ds.split.allocations] == [first_created] \
-                and first_created is not None:
-            pass  # a new service's first version takes all its traffic: no split to write
-        elif ds.split is not None and not ds.split.same_as(obs.split if obs else None):
+        if ds.split is not None and not ds.split.same_as(obs.split if obs else _initial_split(ds, creates)):
             # A new service's first version takes all its traffic; there is nothing to migrate from.
             migrate = ds.migrate and obs is not None
             splits.append(SetSplit(ds.id, obs.split if obs else None, ds.split, migrate))
@@ -218,7 +214,8 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             refusals.append((
                 f"apps/{desired.app_id} has no default service, and App Engine creates no other service before it "
                 f"(this plan would create {', '.join(sorted(set(new_services)))})",
-                "name one App Engine service 'default' in the spec, or deploy the default service first"))
+                "mark one App Engine service with appengine.defaultService: true, or deploy the default service "
+                "first"))
 
     if refusals:
         lines = [f"{m}" for m, _ in refusals]
@@ -228,6 +225,12 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             + "\n  - ".join(lines), hint="; ".join(hints), details=[{"message": m, "hint": h} for m, h in refusals])
     touched = tuple(s for s in (d.id for d in desired.services) if s in existing)
     return Plan(desired.app_id, tuple(creates + starts + splits + dispatch_actions + prunes), tuple(notes), touched)
+
+
+def _initial_split(ds: DesiredService, creates: list[Action]) -> Split | None:
+    """The split App Engine gives a new service: all traffic on the first version created in it."""
+    first = next((a.version.id for a in creates if isinstance(a, CreateVersion) and a.service == ds.id), None)
+    return Split.of("UNSPECIFIED", {first: 1}) if first else None
 
 
 STORAGE_URL = re.compile(r"^https://storage\.googleapis\.com/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/\S+$")
