@@ -389,3 +389,15 @@ def test_an_emulator_bug_answers_500_in_googles_shape(gae_emulator, monkeypatch)
     status, doc = raw(gae_emulator, "GET", f"/v1/{APP}")
     assert status == 500 and doc["error"]["status"] == "INTERNAL"
     assert "meshspec emulator bug: KeyError" in doc["error"]["message"]
+
+
+def test_concurrent_writes_are_all_applied(gae_emulator, gae_clients):
+    from concurrent.futures import ThreadPoolExecutor
+
+    create_version(gae_clients, "default", "v0")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        done = list(pool.map(lambda i: create_version(gae_clients, f"svc-{i % 4}", f"v{i}"), range(1, 41)))
+    assert len(done) == 40
+    services = gae_emulator.snapshot()["services"]
+    assert sum(len(s["versions"]) for s in services.values()) == 41
+    assert gae_emulator.count("apps.services.versions.create") == 41 and gae_emulator.refusals() == []

@@ -320,6 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status, doc = 200, self._dispatch(emu, method_id, params, query, raw, fail_with)
             except ApiError as exc:
                 status, doc = exc.http_status, exc.to_json()
+            except _Dropped:
+                raise
             except Exception as exc:  # a bug in the emulator: say so in Google's shape, not a hang-up
                 status, doc = 500, ApiError("INTERNAL", f"meshspec emulator bug: {type(exc).__name__}: "
                                                         f"{exc}").to_json()
