@@ -479,3 +479,32 @@ def test_apply_killed_by_sigkill_while_waiting_on_an_operation_converges_on_reru
         "create version user-service/banana", "set split of user-service: apple=100%", "update dispatch rules"]
     assert split_of(gae_emulator, "user-service") == {"apple": 0.9, "banana": 0.1}
     assert not apply(api, load(spec_text()), journal).plan.has_changes
+
+
+@pytest.mark.skipif(__import__("shutil").which("gcloud") is None, reason="the gcloud CLI is not installed")
+def test_gcloud_sees_what_apply_did_and_apply_undoes_a_hand_typed_set_traffic(gae_emulator, api, journal, tmp_path):
+    """The other tool on the same application: gcloud reads meshspec's split; meshspec plans gcloud's drift away."""
+    import os
+    import shutil
+    import subprocess
+
+    token = tmp_path / "token"
+    token.write_text("dummy-token-for-the-emulator\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSDK_")}
+    env.update(CLOUDSDK_CONFIG=str(tmp_path / "gcloud"), CLOUDSDK_CORE_PROJECT=GAE_PROJECT,
+               CLOUDSDK_API_ENDPOINT_OVERRIDES_APPENGINE=f"{gae_emulator.url}/", CLOUDSDK_CORE_DISABLE_PROMPTS="1",
+               CLOUDSDK_CORE_DISABLE_USAGE_REPORTING="true", CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK="true")
+
+    def gcloud(*args):
+        r = subprocess.run([shutil.which("gcloud"), *args, f"--access-token-file={token}", "--quiet"], env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    apply(api, load(spec_text()), journal)
+    listed = json.loads(gcloud("app", "services", "describe", "user-service", "--format=json"))
+    assert listed["split"] == {"allocations": {"apple": 0.9, "banana": 0.1}, "shardBy": "COOKIE"}
+    gcloud("app", "services", "set-traffic", "user-service", "--splits=apple=1,banana=2", "--split-by=ip")
+    p = make_plan(api, load(spec_text()))[2]
+    assert [a.describe() for a in p.actions] == [
+        "set split of user-service: apple=33%, banana=67% (by ip) -> apple=90%, banana=10% (by cookie)"]
