@@ -11,8 +11,6 @@ import io
 import json
 import threading
 import time
-from dataclasses import replace
-from decimal import Decimal as D
 
 import pytest
 
@@ -77,8 +75,8 @@ def quiet() -> Progress:
     return Progress(io.StringIO(), interactive=False)
 
 
-def apply(api, spec, journal, **options):
-    desired, observed, p = make_plan(api, spec, options.get("prune", "stop"))
+def apply(api, spec, journal, prune="stop", **options):
+    desired, observed, p = make_plan(api, spec, prune)
     return run_plan(api, p, observed, desired, journal, quiet(), Options(**options))
 
 

@@ -19,7 +19,7 @@ from infra.appengine import dispatch
 from infra.appengine.apply import promote_plan, rollback_plan
 from infra.appengine.desired import desired_state, source_url
 from infra.appengine.fractions import FractionError, allocations
-from infra.appengine.plan import (CreateVersion, DeleteVersion, PlanRefused, SetDispatch, SetServingStatus, SetSplit,
+from infra.appengine.plan import (CreateVersion, PlanRefused, SetDispatch, SetServingStatus, SetSplit,
                                   plan)
 from infra.appengine.state import DispatchRule, Observed, ServiceState, Split, VersionState
 from infra.errors import UserError

@@ -27,7 +27,6 @@ from infra.errors import UserError
 from .state import DesiredVersion, DispatchRule, Observed, ServiceState, Split, VersionState
 
 ENDPOINT_ENV = "MESHSPEC_APPENGINE_ENDPOINT"
-DEFAULT_ENDPOINT = "https://appengine.googleapis.com"
 
 # What a retry may repeat: quota (429), server-side failures, and the connection itself.
 RETRIABLE = (

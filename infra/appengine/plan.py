@@ -7,7 +7,7 @@ traffic. Everything Google would refuse is refused here, before the first write 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from infra.errors import UserError
