@@ -506,3 +506,12 @@ def test_gcloud_sees_what_apply_did_and_apply_undoes_a_hand_typed_set_traffic(ga
     p = make_plan(api, load(spec_text()))[2]
     assert [a.describe() for a in p.actions] == [
         "set split of user-service: apple=33%, banana=67% (by ip) -> apple=90%, banana=10% (by cookie)"]
+
+
+def test_fails_when_the_application_does_not_exist(gae_emulator, api):
+    spec = load(spec_text().replace(f"project: {GAE_PROJECT}", "project: other-app-42"))
+    with pytest.raises(UserError) as err:
+        make_plan(api, spec)
+    assert err.value.message == "App Engine application apps/other-app-42 does not exist"
+    assert err.value.hint == "create it once with `gcloud app create --project other-app-42 --region LOCATION`"
+    gae_emulator.clear_calls()  # Google answers 404 here too; that is how meshspec learns it
