@@ -24,7 +24,7 @@ from infra.cli.main import main
 from infra.errors import UserError
 from infra.spec import load_text
 
-FAST = dict(call_timeout=2.0, retry_initial=0.01, retry_maximum=0.05, retry_deadline=5.0, poll_initial=0.01,
+FAST = dict(call_timeout=10.0, retry_initial=0.01, retry_maximum=0.05, retry_deadline=5.0, poll_initial=0.01,
             poll_maximum=0.05, operation_deadline=5.0)
 
 
