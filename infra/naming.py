@@ -34,8 +34,11 @@ def log_group(project: str, service: str) -> str:
     return f"/meshspec/{project}/{service}"
 
 
-def appengine_service(service: str, major: str | None = None) -> str:
-    """App Engine service id; with majorsAsServices each major is its own service (user-service-v1)."""
+def appengine_service(service: str, major: str | None = None, *, default: bool = False) -> str:
+    """App Engine service id: ``default`` for the app's default service (App Engine creates every other
+    service only after it); with majorsAsServices each major is its own service (user-service-v1)."""
+    if default:
+        return "default"
     return f"{service}-{major}" if major else service
 
 

@@ -21,8 +21,11 @@ from . import output
 COMMANDS = [
     "validate",
     "schema",
+    "contracts",
+    "graph",
     "synth",
     "plan",
+    "appengine",
 ]
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path as FsPath
 
 from . import quotas as q
-from .errors import Problems
+from .errors import Described as D, Problems
 from .model import Service, Spec, live_majors, major_path, shares
 
 # Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
@@ -35,7 +35,10 @@ GCP_SECRET_REF = re.compile(r"^(projects/[a-z0-9-]+/secrets/[A-Za-z0-9_-]{1,255}
 APPENGINE_RESERVED_VERSIONS = ("default", "latest")
 
 
-def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: dt.date) -> None:
+def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: dt.date,
+            all_services: set[str] | None = None, complete: bool = True) -> None:
+    """Run every cross-reference rule. With ``complete=False`` the spec holds only the services that passed
+    the field rules; references to the others (``all_services``) are not reported, and quotas are skipped."""
     check_clusters(spec, problems)
     for name, svc in spec.services.items():
         check_placement(spec, name, svc, problems)
@@ -44,9 +47,12 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
         check_env(name, svc, problems)
         check_majors(name, svc, problems, base_dir)
     check_paths(spec, problems)
-    check_uses(spec, problems, today)
-    check_queries(spec, problems)
-    check_quotas(spec, problems)
+    check_appengine_default(spec, problems)
+    known = all_services or set(spec.services)
+    check_uses(spec, problems, today, known)
+    check_queries(spec, problems, known)
+    if complete:
+        check_quotas(spec, problems)
 
 
 def check_clusters(spec: Spec, p: Problems) -> None:
@@ -75,7 +81,7 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
     path = ("services", name)
     if (svc.cluster is None) == (svc.appengine is None):
         p.add(path, "a service runs either on an AWS cluster or on App Engine",
-              "placement", given="both cluster and appengine" if svc.cluster else "neither",
+              "placement", given=D("both cluster and appengine" if svc.cluster else "neither"),
               allowed="exactly one of: cluster, appengine")
         return
     if svc.cluster is not None:
@@ -112,7 +118,7 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
         if svc.appengine.migrate_traffic and svc.appengine.environment == "flexible":
             p.add(path + ("appengine", "migrateTraffic"),
                   "App Engine migrates traffic gradually only in the standard environment",
-                  "migrate-flexible", given="environment: flexible",
+                  "migrate-flexible", given=D("environment: flexible"),
                   allowed="migrateTraffic: false, or environment: standard",
                   hint="Google refuses migrateTraffic for flexible versions; set the split directly")
         if svc.appengine.migrate_traffic and len(svc.versions) and sum(
@@ -144,17 +150,17 @@ def check_versions(name: str, svc: Service, p: Problems) -> None:
             env = svc.appengine.environment
             if env == "standard" and not v.source:
                 p.add(path, "App Engine standard versions deploy from source", "version-artifact",
-                      given="image" if v.image else "neither image nor source", allowed="source: gs://BUCKET/app.zip")
+                      given=D("image" if v.image else "neither image nor source"), allowed="source: gs://BUCKET/app.zip")
             if env == "standard" and v.image:
                 p.add(path + ("image",), "App Engine standard versions do not run container images",
                       "version-artifact", given=v.image, allowed="source only")
             if env == "flexible" and bool(v.image) == bool(v.source):
                 p.add(path, "an App Engine flexible version needs exactly one of image or source",
-                      "version-artifact", given="both" if v.image else "neither", allowed="image or source")
+                      "version-artifact", given=D("both" if v.image else "neither"), allowed="image or source")
         else:
             if not v.image:
                 p.add(path, "a version on an AWS cluster needs a container image", "version-artifact",
-                      given="source" if v.source else "no image", allowed="image: REPOSITORY:TAG")
+                      given=D("source" if v.source else "no image"), allowed="image: REPOSITORY:TAG")
             if v.source:
                 p.add(path + ("source",), "source deploys are for App Engine; AWS versions run images",
                       "version-artifact", given=v.source, allowed="image only")
@@ -167,6 +173,8 @@ def check_versions(name: str, svc: Service, p: Problems) -> None:
 
 def check_traffic(name: str, svc: Service, p: Problems) -> None:
     """Shares per major are percentages summing to 100, expressible on the target platform."""
+    if len({v.name for v in svc.versions}) != len(svc.versions):
+        return  # duplicate version names are reported by check_versions; sums would mislead
     split_by = svc.appengine.split_by if svc.appengine else None
     # App Mesh takes integer weights; App Engine fractions take 2 decimals for ip, 3 for cookie and random.
     places = 0 if split_by in (None, "ip") else 1
@@ -208,7 +216,7 @@ def check_env(name: str, svc: Service, p: Problems) -> None:
     for key in svc.env:
         if SECRET_NAME.search(key.upper()):
             p.add(("services", name, "env", key), f"{key} looks like a secret; a literal value would land in "
-                  "templates and logs", "secret-literal", given="a literal value (not shown)",
+                  "templates and logs", "secret-literal", given=D("a literal value (not shown)"),
                   allowed="a reference under secrets:",
                   hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS) or a Secret Manager name (GCP)")
         if key in svc.secrets:
@@ -227,6 +235,29 @@ def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) 
                    "sunset-not-deprecated", given=str(m.sunset))
 
 
+def check_appengine_default(spec: Spec, p: Problems) -> None:
+    """App Engine creates other services only once the ``default`` service exists: exactly one is it."""
+    gae = spec.appengine_services()
+    if not gae:
+        return
+    marked = [n for n, s in gae.items() if s.appengine.default_service]
+    for name in marked[1:]:
+        p.add(("services", name, "appengine", "defaultService"),
+              f"only one service can be App Engine's default service; {marked[0]} already is", "appengine-default",
+              given=name, allowed="defaultService: true on exactly one App Engine service")
+    for name in marked:
+        if gae[name].appengine.majors_as_services:
+            p.add(("services", name, "appengine"), "the default service cannot also be split into one service "
+                  "per major", "appengine-default", given=D("defaultService and majorsAsServices"),
+                  allowed="one of the two")
+    if not marked:
+        first = next(iter(gae))
+        p.add(("services", first, "appengine"), "App Engine needs a default service before any other",
+              "appengine-default", given=D("no service with defaultService: true"),
+              allowed="defaultService: true on exactly one App Engine service",
+              hint="mark the service that serves / (usually the web front end) with appengine.defaultService: true")
+
+
 def check_paths(spec: Spec, p: Problems) -> None:
     owner: dict[str, str] = {}
     for name, svc in spec.services.items():
@@ -238,12 +269,14 @@ def check_paths(spec: Spec, p: Problems) -> None:
             owner.setdefault(path, f"{name}/{major}")
 
 
-def check_uses(spec: Spec, p: Problems, today: dt.date) -> None:
+def check_uses(spec: Spec, p: Problems, today: dt.date, known: set[str]) -> None:
     for name, svc in spec.services.items():
         for i, ref in enumerate(svc.uses):
             path = ("services", name, "uses", i)
             target, major = ref.split("/", 1)
             other = spec.services.get(target)
+            if other is None and target in known:
+                continue  # that service has its own errors, reported above
             if other is None:
                 p.add(path, f"{target!r} is not a service in this spec", "unknown-service", given=ref,
                       allowed=", ".join(sorted(spec.services))[:200],
@@ -270,7 +303,7 @@ def check_uses(spec: Spec, p: Problems, today: dt.date) -> None:
             p.warn(("services", name, "uses"), f"{ref} is listed more than once", "uses-duplicate", given=ref)
 
 
-def check_queries(spec: Spec, p: Problems) -> None:
+def check_queries(spec: Spec, p: Problems, known: set[str]) -> None:
     seen: set[str] = set()
     for i, cq in enumerate(spec.queries.custom):
         if cq.name in seen:
@@ -278,7 +311,7 @@ def check_queries(spec: Spec, p: Problems) -> None:
                   given=cq.name)
         seen.add(cq.name)
         for j, s in enumerate(cq.services or []):
-            if s not in spec.services:
+            if s not in known:
                 p.add(("queries", "custom", i, "services", j), f"{s!r} is not a service in this spec",
                       "unknown-service", given=s, hint=_did_you_mean(s, list(spec.services)))
 

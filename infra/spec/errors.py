@@ -50,7 +50,7 @@ class SpecError:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        text = f"{where}: {self.severity}: {self.key_path}: {self.message}"
+        text = f"{where}: {self.severity}: " + (f"{self.key_path}: " if self.path else "") + self.message
         extra = []
         if self.given is not None:
             extra.append(f"given: {self.given}")
@@ -102,9 +102,15 @@ class Problems:
         return [e for e in self.items if e.severity == "warning"]
 
 
+class Described(str):
+    """A description of what was given (not the user's value itself): printed without quotes."""
+
+
 def show(value: Any, limit: int = 80) -> str:
     """A short, unambiguous rendering of a user's value for messages."""
-    if isinstance(value, str):
+    if isinstance(value, Described):
+        text = str(value)
+    elif isinstance(value, str):
         text = repr(value)
     elif isinstance(value, dict):
         text = "a mapping" if len(value) > 4 else "{" + ", ".join(f"{k}: {show(v, 20)}" for k, v in value.items()) + "}"

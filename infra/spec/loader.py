@@ -29,6 +29,16 @@ _PATTERN_WORDS = {
 }
 
 
+_TYPE_WORDS = {
+    "int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+    "float_parsing": "a number", "float_type": "a number", "decimal_parsing": "a number",
+    "bool_parsing": "true or false", "bool_type": "true or false",
+    "string_type": "text", "dict_type": "a mapping (key: value)", "list_type": "a list",
+    "model_type": "a mapping (key: value)", "model_attributes_type": "a mapping (key: value)",
+    "date_parsing": "a date YYYY-MM-DD", "date_from_datetime_parsing": "a date YYYY-MM-DD", "date_type": "a date YYYY-MM-DD",
+}
+
+
 @dataclass
 class LoadResult:
     file: str
@@ -79,14 +89,34 @@ def load_text(text: str, *, file: str = "<spec>", base_dir: FsPath | None = None
         problems.add(("apiVersion",), "unsupported apiVersion", "api-version", given=data.get("apiVersion"),
                      allowed=model.API_VERSION)
         return LoadResult(file, None, problems.items, base_dir)
+    spec, complete = _validate(data, problems)
+    if spec is not None:
+        checks.run_all(spec, problems, base_dir=base_dir, today=today or dt.date.today(),
+                       all_services=set(data.get("services") or {}) if isinstance(data.get("services"), dict) else set(),
+                       complete=complete)
+    return LoadResult(file, spec if complete else None, problems.items, base_dir)
+
+
+def _validate(data: dict[str, Any], problems: Problems) -> tuple[Spec | None, bool]:
+    """Field rules for the whole spec; on failure, the valid services alone, so that cross-reference rules
+    still run on them and one run reports everything. Returns (spec, complete)."""
     try:
-        spec = Spec.model_validate(data)
+        return Spec.model_validate(data), True
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            _from_pydantic(err, data, problems)
-        return LoadResult(file, None, problems.items, base_dir)
-    checks.run_all(spec, problems, base_dir=base_dir, today=today or dt.date.today())
-    return LoadResult(file, spec, problems.items, base_dir)
+        errors = exc.errors(include_url=False)
+    for err in errors:
+        _from_pydantic(err, data, problems)
+    services = data.get("services")
+    bad = {e["loc"][1] for e in errors if len(e["loc"]) > 1 and e["loc"][0] == "services"}
+    if not isinstance(services, dict) or any(e["loc"][:1] != ("services",) or len(e["loc"]) < 2 for e in errors):
+        return None, False  # a problem outside the services: cross-references would mislead
+    rest = {k: v for k, v in services.items() if k not in bad}
+    if not rest:
+        return None, False
+    try:
+        return Spec.model_validate({**data, "services": rest}), False
+    except ValidationError:
+        return None, False
 
 
 def load_spec_or_raise(path: str | FsPath, *, today: dt.date | None = None) -> Spec:
@@ -124,8 +154,12 @@ def _from_pydantic(err: dict[str, Any], data: Any, problems: Problems) -> None:
         message = "not a valid value here"
     elif "allowed" in ctx:
         allowed = str(ctx["allowed"])
-    elif kind in ("greater_than_equal", "less_than_equal", "too_short", "too_long"):
-        allowed = message.replace("Input should", "a value that should").replace("should have", "with")
+    elif kind in _TYPE_WORDS:
+        allowed = _TYPE_WORDS[kind]
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than", "too_short", "too_long"):
+        allowed = message.removeprefix("Input should be ").removeprefix("Input should have ")
+        allowed = allowed.removeprefix("List should have ").removeprefix("Dictionary should have ")
+    message = message.replace("Input should", "should")
     code = {"literal_error": "not-allowed", "string_pattern_mismatch": "bad-format"}.get(kind, kind.replace("_", "-"))
     problems.add(loc, message, code, given=given, allowed=allowed)
 

@@ -111,6 +111,9 @@ class AppEngine(_Model):
         False, description="Move traffic gradually (standard environment with warmup only). Default: false.")
     majors_as_services: bool = Field(
         False, description="Deploy each major as its own App Engine service (<service>-v1). Default: false.")
+    default_service: bool = Field(
+        False, description="Deploy as the app's `default` service; App Engine needs one before any other. "
+                           "Default: false.")
 
 
 class Major(_Model):

@@ -1,0 +1,62 @@
+"""Generate a large, realistic spec: N services over an ECS and an EKS cluster, two code versions each,
+one or two majors, environment, a secret reference and a few consumers each.
+
+Usage: python benchmarks/gen_spec.py N OUT.yaml [--backend appmesh]
+Contracts are written beside OUT (one shared file) so the spec is valid apart from quotas.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def generate(n: int, backend: str = "appmesh") -> str:
+    lines = [
+        "# yaml-language-server: $schema=../schema/meshspec.schema.json",
+        "apiVersion: meshspec/v1", f"project: bench{n}",
+        "aws:", "  region: eu-west-1", '  account: "111122223333"', "  availabilityZones: [eu-west-1a, eu-west-1b]",
+        "  clusters:", "    - {name: core, platform: ecs, capacity: fargate}", "    - {name: ml, platform: eks}",
+        f"  mesh: {{name: bench{n}, backend: {backend}}}",
+        "services:",
+    ]
+    for i in range(n):
+        name = f"svc-{i:04d}"
+        two_majors = i % 5 == 0
+        lines += [
+            f"  {name}:",
+            f"    cluster: {'ml' if i % 10 == 9 else 'core'}",
+            "    port: 8080",
+            "    cpu: 256", "    memory: 512",
+            "    env:", "      LOG_LEVEL: info", f"      SERVICE_INDEX: {i}",
+            "    secrets:",
+            f"      DB_PASSWORD: arn:aws:secretsmanager:eu-west-1:111122223333:secret:bench/{name}-AbCdEf",
+            "    majors:",
+            "      v1:", "        contract: contract.json",
+        ]
+        if two_majors:
+            lines += ["      v2:", "        contract: contract.json"]
+        lines += [
+            "    versions:",
+            "      - name: blue", f"        image: public.ecr.aws/bench/{name}:1", "        traffic: 90",
+            "      - name: green", f"        image: public.ecr.aws/bench/{name}:2", "        traffic: 10",
+        ]
+        uses = [f"svc-{(i + k) % n:04d}/v1" for k in (1, 2, 3) if (i + k) % n != i]
+        lines.append(f"    uses: [{', '.join(uses)}]")
+    return "\n".join(lines) + "\n"
+
+
+def write(n: int, out: Path, backend: str = "appmesh") -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(generate(n, backend))
+    (out.parent / "contract.json").write_text(json.dumps({"type": "object", "properties": {}}))
+    return out
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("n", type=int)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--backend", default="appmesh")
+    a = ap.parse_args()
+    print(write(a.n, a.out, a.backend))

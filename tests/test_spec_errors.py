@@ -1,0 +1,104 @@
+"""Every file in examples/bad/ gets exactly the errors listed here: line, key path, code and what is allowed.
+
+The table is the contract of the error format (as pre-commit's clientlib tests assert messages verbatim).
+"""
+from __future__ import annotations
+
+import pytest
+
+from infra.spec import load_spec
+
+from .conftest import EXAMPLES, TODAY
+
+BAD = EXAMPLES / "bad"
+
+# file -> [(line, key path, code, substring of the message, substring of "allowed" or None)]
+EXPECTED = {
+    "unknown-key.yaml": [
+        (13, "services.catalog.helthCheck", "unknown-key", "unknown key 'helthCheck'", "healthCheck"),
+    ],
+    "duplicate-key.yaml": [
+        (20, "services.catalog", "duplicate-key", "already given on line 11", "each key once"),
+    ],
+    "traffic-sum.yaml": [
+        (18, "services.user-service.versions", "traffic-sum", "the shares of v1 sum to 90%, not 100%", "summing to 100"),
+    ],
+    "traffic-precision.yaml": [
+        (21, "services.user-service.versions[0].traffic", "traffic-precision", "87.5% of v1 cannot be expressed",
+         "whole percentages"),
+        (24, "services.user-service.versions[1].traffic", "traffic-precision",
+         "App Engine ip splits take fractions with at most 2 decimals", "whole percentages"),
+    ],
+    "secret-literal.yaml": [
+        (14, "services.catalog.env.DB_PASSWORD", "secret-literal", "DB_PASSWORD looks like a secret", "secrets:"),
+    ],
+    "fargate-size.yaml": [
+        (15, "services.catalog.memory", "fargate-memory", "Fargate does not offer 4096 MiB with 256 CPU units",
+         "512, 1024, 2048"),
+    ],
+    "bad-references.yaml": [
+        (12, "services.catalog.cluster", "unknown-cluster", "cluster 'cor' is not defined", "core"),
+        (20, "services.catalog.uses[0]", "unknown-service", "'pricng' is not a service", "catalog, pricing"),
+        (20, "services.catalog.uses[1]", "unknown-major", "pricing has no major v3", "pricing/v1, pricing/v2"),
+        (20, "services.catalog.uses[2]", "uses-retired", "pricing/v1 is retired", "pricing/v2"),
+    ],
+    "appengine-version-ids.yaml": [
+        (18, "services.user-service.versions[0].name", "appengine-version-id", "reserves", "not 'default'"),
+        (21, "services.user-service.versions[1].name", "appengine-version-id", "reserves", "no '-dot-'"),
+        (24, "services.user-service.versions[2].name", "appengine-version-id", "reserves", "'ah-'"),
+    ],
+    "wrong-types.yaml": [
+        (14, "services.catalog.port", "int-parsing", "valid integer", "a whole number"),
+        (15, "services.catalog.protocol", "not-allowed", "not one of the allowed values", "'http', 'http2' or 'grpc'"),
+    ],
+    "missing-keys.yaml": [
+        (8, "aws.clusters[0].platform", "missing-key", "required key 'platform' is missing", "aws.clusters[0]"),
+        (11, "services.catalog.majors", "missing-key", "required key 'majors' is missing", "services.catalog"),
+    ],
+    "syntax.yaml": [
+        (8, "(document)", "yaml-syntax", "not valid YAML", None),
+    ],
+    "quota-weighted-targets.yaml": [
+        (17, "services.catalog.versions", "quota-appmesh", "11 code versions are weighted targets", "at most 10"),
+    ],
+}
+
+
+def test_every_bad_example_is_in_the_table():
+    assert sorted(p.name for p in BAD.glob("*.yaml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bad_example_reports_exactly_its_errors(name):
+    result = load_spec(BAD / name, today=TODAY)
+    assert not result.ok
+    got = [(e.line, e.key_path, e.code) for e in result.errors]
+    assert got == [(line, path, code) for line, path, code, _, _ in EXPECTED[name]]
+    for err, (_, _, _, message, allowed) in zip(result.errors, EXPECTED[name]):
+        assert err.file.endswith(name)
+        assert err.column is not None
+        assert message in err.message
+        if allowed is not None:
+            assert allowed in (err.allowed or "")
+
+
+def test_unknown_key_suggests_the_closest_key():
+    [err] = load_spec(BAD / "unknown-key.yaml").errors
+    assert err.hint == "did you mean 'healthCheck'?"
+    assert err.render() == (
+        f"{err.file}:13:5: error: services.catalog.helthCheck: unknown key 'helthCheck' (given: 'helthCheck'; "
+        "allowed: cluster, appengine, port, protocol, healthCheck, cpu, memory, desiredCount, env, secrets, majors, "
+        "versions, uses, logRetentionDays)\n    hint: did you mean 'healthCheck'?")
+
+
+def test_secret_value_never_appears_in_the_message():
+    [err] = load_spec(BAD / "secret-literal.yaml").errors
+    assert "hunter2" not in err.render()
+    assert "hunter2" not in str(err.to_json())
+
+
+def test_unreadable_file_is_an_error_not_a_traceback(tmp_path):
+    result = load_spec(tmp_path / "nope.yaml")
+    [err] = result.errors
+    assert err.code == "unreadable"
+    assert "No such file" in err.message

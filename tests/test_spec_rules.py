@@ -1,0 +1,216 @@
+"""Cross-reference rules and quotas, one small spec per rule (GIVEN a spec, WHEN loaded, THEN this error)."""
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import pytest
+
+from infra.spec import load_text, shares
+
+from .conftest import EXAMPLES, TODAY
+
+AWS_HEAD = """\
+apiVersion: meshspec/v1
+project: shop
+aws:
+  region: eu-west-1
+  clusters:
+    - {name: core, platform: ecs}
+gcp: {project: shop-prod-4711, location: europe-west}
+services:
+  front:
+    appengine: {environment: standard, runtime: nodejs22, defaultService: true}
+    majors: {v1: {contract: c.json, path: /}}
+    versions: [{name: f-1, source: gs://b/f.zip, traffic: 100}]
+"""
+
+
+def aws_service(name, versions=(("a", 100),), uses=(), majors=("v1",), extra=""):
+    vs = "".join(f"      - {{name: {v}, image: img/{name}:{v}, traffic: {t}}}\n" for v, t in versions)
+    ms = "".join(f"      {m}: {{contract: c.json}}\n" for m in majors)
+    return (f"  {name}:\n    cluster: core\n{extra}    majors:\n{ms}    versions:\n{vs}"
+            f"    uses: [{', '.join(uses)}]\n")
+
+
+def gae_service(name, versions=(("a", 100),), majors=("v1",), appengine="{environment: standard, runtime: python312}",
+                major_block=None):
+    vs = "".join(f"      - {{name: {v}, source: gs://b/{v}.zip, traffic: {t}}}\n" for v, t in versions)
+    ms = major_block or "".join(f"      {m}: {{contract: c.json}}\n" for m in majors)
+    return f"  {name}:\n    appengine: {appengine}\n    majors:\n{ms}    versions:\n{vs}"
+
+
+def load(text, today=TODAY):
+    return load_text(text, file="spec.yaml", today=today)
+
+
+def codes(result):
+    return [e.code for e in result.errors]
+
+
+def test_the_shipped_example_is_valid_and_warns_about_the_deprecated_major():
+    from infra.spec import load_spec
+
+    result = load_spec(EXAMPLES / "shop.yaml", today=TODAY)
+    assert result.ok
+    assert [(w.code, w.key_path) for w in result.warnings] == [("uses-deprecated", "services.web-app.uses[0]")]
+    svc = result.spec.services["user-service"]
+    assert {k: int(v) for k, v in shares(svc, "v2").items()} == {"apple": 90, "banana": 10}
+
+
+def test_all_problems_of_a_file_are_reported_in_one_run():
+    text = AWS_HEAD + aws_service("a", versions=(("x", 50),), uses=("nope/v1",), extra="    env: {API_TOKEN: abc}\n") \
+        + aws_service("b", extra="    cpu: 300\n")
+    assert sorted(codes(load(text))) == ["fargate-cpu", "secret-literal", "traffic-sum", "unknown-service"]
+
+
+def test_field_errors_in_one_service_do_not_hide_cross_reference_errors_in_another():
+    text = AWS_HEAD + aws_service("a", extra="    port: none\n") + aws_service("b", uses=("zzz/v1", "a/v1"))
+    result = load(text)
+    assert codes(result) == ["int-parsing", "unknown-service"]  # b's use of a/v1 is not flagged
+    assert result.spec is None
+
+
+def test_sunset_passed_is_an_error_and_before_is_a_warning():
+    major = "      v1: {contract: c.json, status: deprecated, sunset: 2026-12-01}\n"
+    text = AWS_HEAD + gae_service("users", major_block=major) + aws_service("web", uses=("users/v1",))
+    before = load(text, today=dt.date(2026, 11, 30))
+    assert before.ok and [w.code for w in before.warnings] == ["uses-deprecated"]
+    after = load(text, today=dt.date(2026, 12, 2))
+    assert codes(after) == ["uses-sunset"]
+    assert "was sunset on 2026-12-01" in after.errors[0].message
+
+
+def test_app_engine_service_without_majors_as_services_needs_one_split_for_all_majors():
+    text = AWS_HEAD + """\
+  users:
+    appengine: {environment: standard, runtime: python312}
+    majors: {v1: {contract: c.json}, v2: {contract: c.json}}
+    versions:
+      - {name: a, source: gs://b/a.zip, traffic: {v1: 100, v2: 50}}
+      - {name: b, source: gs://b/b.zip, traffic: {v1: 0, v2: 50}}
+"""
+    result = load(text)
+    assert codes(result) == ["appengine-split-per-major"]
+    assert "majorsAsServices" in result.errors[0].hint
+    fixed = text.replace("runtime: python312}", "runtime: python312, majorsAsServices: true}")
+    assert load(fixed).ok
+
+
+def test_cookie_split_takes_tenths_of_a_percent_ip_does_not():
+    versions = (("a", 99.5), ("b", 0.5))
+    assert load(AWS_HEAD + gae_service("u", versions=versions,
+                                       appengine="{environment: standard, runtime: python312, splitBy: cookie}")).ok
+    result = load(AWS_HEAD + gae_service("u", versions=versions,
+                                         appengine="{environment: standard, runtime: python312, splitBy: ip}"))
+    assert codes(result) == ["traffic-precision", "traffic-precision"]
+    cookie = load(AWS_HEAD + gae_service("u", versions=(("a", 99.95), ("b", 0.05)),
+                                         appengine="{environment: standard, runtime: python312, splitBy: cookie}"))
+    assert codes(cookie) == ["traffic-precision", "traffic-precision"]
+    assert "at most 3 decimals" in cookie.errors[0].message
+
+
+def test_aws_weights_are_integers():
+    result = load(AWS_HEAD + aws_service("a", versions=(("x", 50.5), ("y", 49.5))))
+    assert codes(result) == ["traffic-precision", "traffic-precision"]
+    assert "App Mesh route weights are integers" in result.errors[0].message
+
+
+def test_traffic_for_an_unknown_major_is_refused():
+    text = AWS_HEAD + aws_service("a").replace("traffic: 100", "traffic: {v1: 100, v9: 0}")
+    result = load(text)
+    assert codes(result) == ["unknown-major"]
+    assert result.errors[0].key_path == "services.a.versions[0].traffic.v9"
+
+
+def test_app_engine_needs_exactly_one_default_service():
+    text = AWS_HEAD.replace(", defaultService: true", "") + gae_service("u")
+    result = load(text)
+    assert codes(result) == ["appengine-default"]
+    assert result.errors[0].key_path == "services.front.appengine"
+    assert "defaultService: true" in result.errors[0].hint
+    two = AWS_HEAD + gae_service("u", appengine="{environment: standard, runtime: python312, defaultService: true}")
+    assert codes(load(two)) == ["appengine-default"]
+    assert "front already is" in load(two).errors[0].message
+
+
+def test_migrate_traffic_is_refused_for_flexible():
+    text = AWS_HEAD + """\
+  u:
+    appengine: {environment: flexible, runtime: custom, migrateTraffic: true}
+    majors: {v1: {contract: c.json}}
+    versions:
+      - {name: a, image: img/a, traffic: 100}
+"""
+    result = load(text)
+    assert codes(result) == ["migrate-flexible"]
+    assert result.errors[0].key_path == "services.u.appengine.migrateTraffic"
+
+
+def test_duplicate_version_and_duplicate_path():
+    text = AWS_HEAD + aws_service("a", versions=(("x", 50), ("x", 50))) + \
+        aws_service("b").replace("v1: {contract: c.json}", "v1: {contract: c.json, path: /a/v1/}")
+    assert codes(load(text)) == ["duplicate-version", "duplicate-path"]
+
+
+def test_secret_references_must_match_the_platform():
+    text = AWS_HEAD + aws_service("a", extra="    secrets: {DB_PASSWORD: projects/p/secrets/db}\n")
+    result = load(text)
+    assert codes(result) == ["secret-ref"]
+    assert "arn:aws:secretsmanager" in result.errors[0].allowed
+
+
+def test_eks_cluster_refuses_capacity():
+    text = AWS_HEAD.replace("{name: core, platform: ecs}", "{name: core, platform: eks, capacity: fargate}") \
+        + aws_service("a")
+    result = load(text)
+    assert codes(result) == ["eks-capacity"]
+    assert result.errors[0].key_path == "aws.clusters[0].capacity"
+
+
+def test_quota_virtual_nodes_per_mesh():
+    text = AWS_HEAD + "".join(aws_service(f"s{i}", versions=(("a", 50), ("b", 50))) for i in range(101))
+    result = load(text)
+    assert codes(result) == ["quota-appmesh"]
+    assert "202 virtual nodes" in result.errors[0].message and result.errors[0].allowed == "at most 200"
+
+
+def test_quota_backends_per_virtual_node():
+    many = [f"s{i}/v1" for i in range(51)]
+    text = AWS_HEAD + "".join(aws_service(f"s{i}") for i in range(51)) + aws_service("caller", uses=many)
+    result = load(text)
+    assert codes(result) == ["quota-appmesh"]
+    assert result.errors[0].key_path == "services.caller.uses"
+
+
+def test_quota_app_engine_versions_per_app():
+    versions = tuple((f"v-{i}", 100 if i == 0 else 0) for i in range(10))
+    text = AWS_HEAD + "".join(gae_service(f"s{i}", versions=versions) for i in range(22))
+    result = load(text)
+    assert codes(result) == ["quota-appengine"]
+    assert "221 versions" in result.errors[0].message
+
+
+def test_yaml_1_1_booleans_stay_text():
+    text = AWS_HEAD.replace("{name: core, platform: ecs}", "{name: core, platform: ecs, containerInsights: off}") \
+        + aws_service("a")
+    result = load(text)
+    assert result.ok and result.spec.aws.clusters[0].container_insights == "off"
+
+
+@pytest.mark.parametrize("text, code", [
+    ("", "empty"),
+    ("- a\n- b\n", "not-a-mapping"),
+    ("apiVersion: meshspec/v9\n", "api-version"),
+    ("a: 1\n---\nb: 2\n", "yaml-syntax"),
+])
+def test_documents_that_are_not_specs(text, code):
+    assert codes(load(text)) == [code]
+
+
+def test_contract_files_must_exist(tmp_path):
+    (tmp_path / "c.json").write_text("{}")
+    text = AWS_HEAD + aws_service("a", majors=("v1", "v2")).replace("v2: {contract: c.json}", "v2: {contract: missing.json}")
+    result = load_text(text, file="spec.yaml", base_dir=tmp_path, today=TODAY)
+    assert codes(result) == ["contract-missing"]
+    assert result.errors[0].key_path == "services.a.majors.v2.contract"
