@@ -39,11 +39,16 @@ class BuiltApp:
 APP_CONTEXT = {"@aws-cdk/core:defaultCrossStackReferences": "strong"}
 
 
+# What the CDK CLI passes to every app, so `meshspec synth` writes the same templates as `cdk synth`.
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
+               "aws:cdk:version-reporting": True}
+
+
 def new_app(outdir: str | None = None, *, validation: bool | None = None, context: dict | None = None) -> cdk.App:
     """An App with meshspec's context; ``validation`` is CDK's built-in CloudFormation validation.
     Default: as the CDK CLI says (on unless ``cdk synth --no-validation`` or CDK_VALIDATION=false)."""
     return cdk.App(outdir=outdir, builtin_cloud_formation_validation=validation,
-                   context={**APP_CONTEXT, **(context or {})})
+                   context={**CLI_CONTEXT, **APP_CONTEXT, **(context or {})})
 
 
 def environment(spec: Spec) -> cdk.Environment:

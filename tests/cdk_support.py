@@ -30,9 +30,12 @@ def resources(t: Template, type_: str) -> dict[str, Any]:
 
 
 def scrub(value: Any) -> Any:
-    """Unstable values out of a template, in one place for every snapshot: asset hashes, CDK metadata."""
+    """Unstable values out of a template, in one place for every snapshot: asset hashes, CDK metadata (paths,
+    the version-reporting resource that changes with every aws-cdk-lib release)."""
     if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items() if k not in ("aws:cdk:path", "aws:asset:path")}
+        out = {k: scrub(v) for k, v in value.items()
+               if k not in ("aws:cdk:path", "aws:asset:path", "CDKMetadata", "CDKMetadataAvailable")}
+        return {k: v for k, v in out.items() if not (k == "Metadata" and v == {})}
     if isinstance(value, list):
         return [scrub(v) for v in value]
     if isinstance(value, str):

@@ -23,11 +23,11 @@ COMMANDS = [
     "schema",
     "contracts",
     "graph",
+    "synth",
+    "plan",
     "appengine",
     "traffic",
     "canary",
-    "synth",
-    "plan",
     "migrate",
 ]
 
