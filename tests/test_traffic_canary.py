@@ -206,3 +206,36 @@ def test_someone_shifting_during_the_canary_stops_it_untouched(spec_file, monkey
     assert route("v1") == ({"apple": 95, "banana": 5}, 3)
     saved = json.loads((spec_file.parent / ".meshspec" / "canary-checkout-v1.json").read_text())
     assert saved["status"] == "conflict" and saved["events"][-1]["action"] == "stop"
+
+
+def test_a_canary_killed_between_write_and_state_save_resumes(spec_file, monkeypatch, capsys):
+    """The journal has the write the state file missed: --resume adopts it instead of calling it a conflict."""
+    real_append = journal.append
+    calls = []
+
+    class Killed(BaseException):
+        pass
+
+    def append_then_die(*a, **kw):
+        entry = real_append(*a, **kw)
+        calls.append(entry)
+        if len(calls) == 2:  # step 2's write landed and is journaled; the process dies before saving state
+            raise Killed
+        return entry
+
+    monkeypatch.setattr("infra.traffic.canary.journal.append", append_then_die)
+    clock = FakeClock(on_sleep=traffic_by_step({}))
+    with pytest.raises(Killed):
+        run_canary(monkeypatch, capsys, spec_file, clock)
+    capsys.readouterr()
+    assert route("v1")[0] == {"apple": 90, "banana": 10}
+    saved = json.loads((spec_file.parent / ".meshspec" / "canary-checkout-v1.json").read_text())
+    assert saved["status"] == "running" and saved["liveToken"] == "checkout-v1@2"  # one write behind
+
+    monkeypatch.setattr("infra.traffic.canary.journal.append", real_append)
+    code, state, err = run_canary(monkeypatch, capsys, spec_file, FakeClock(clock.now, traffic_by_step({})),
+                                  "--resume")
+    assert code == 0, err
+    assert "adopt" in [e["action"] for e in state["events"]]
+    assert decisions(state) == [(0, "continue"), (1, "continue"), (2, "continue"), (3, "promote")]
+    assert route("v1") == ({"apple": 0, "banana": 100}, 5)
