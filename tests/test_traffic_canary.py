@@ -239,3 +239,18 @@ def test_a_canary_killed_between_write_and_state_save_resumes(spec_file, monkeyp
     assert "adopt" in [e["action"] for e in state["events"]]
     assert decisions(state) == [(0, "continue"), (1, "continue"), (2, "continue"), (3, "promote")]
     assert route("v1") == ({"apple": 0, "banana": 100}, 5)
+
+
+def test_rollback_takes_a_canary_that_had_traffic_before_out_entirely(spec_file, monkeypatch, capsys):
+    appmesh().update_route(meshName=MESH, virtualRouterName="checkout-router", routeName="checkout-v1", spec={
+        "httpRoute": {"match": {"prefix": "/checkout/v1/"}, "action": {"weightedTargets": [
+            {"virtualNode": "checkout-apple", "weight": 90}, {"virtualNode": "checkout-banana", "weight": 10}]}}})
+    bad = dict(requests_=400, errors=40, latencies={40.0: 400})
+    clock = FakeClock(on_sleep=traffic_by_step({1: bad}))
+    monkeypatch.setattr(canary_cmd, "clock", clock)
+    monkeypatch.setattr(canary_cmd, "sleep", clock.sleep)
+    code = main(["canary", str(spec_file), "checkout", "--major", "v1", "--version", "banana", "--steps", "25,100",
+                 "--interval", "5m"])
+    err = capsys.readouterr()[1]
+    assert code == 1 and "rolled back to apple=100, banana=0" in err
+    assert route("v1")[0] == {"apple": 100, "banana": 0}

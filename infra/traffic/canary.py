@@ -244,13 +244,14 @@ class Canary:
         return Decision("promote" if last else "continue", reasons)
 
     def _rollback(self, i: int, decision: Decision) -> dict[str, Any]:
-        start = self._weights("startWeights")
-        self._write(start)
+        """The canary out at once: 0 %, the other versions back to their proportions at the start."""
+        back = W.step_weights(self._weights("startWeights"), self.p.version, Decimal(0), places=self.backend.places)
+        self._write(back)
         self.state["status"] = "rolled-back"
-        self.state["lastSafeWeights"] = W.to_json(start)
-        self._event(action="rollback", step=i, weights=W.to_json(start), token=self.state["liveToken"],
+        self.state["lastSafeWeights"] = W.to_json(back)
+        self._event(action="rollback", step=i, weights=W.to_json(back), token=self.state["liveToken"],
                     reasons=decision.reasons)
-        self.say(f"rolled back to {W.fmt(start)}")
+        self.say(f"rolled back to {W.fmt(back)}")
         return self.state
 
     def _interrupted(self) -> dict[str, Any]:
