@@ -23,4 +23,4 @@ def shop_spec():
 
 
 # App Engine emulator fixtures (gae_emulator, gae_clients): tests/appengine_fixtures.py
-from tests.appengine_fixtures import _gae_server, gae_clients, gae_emulator  # noqa: E402,F401
+from .appengine_fixtures import _gae_server, gae_clients, gae_emulator  # noqa: E402,F401

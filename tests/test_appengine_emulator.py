@@ -12,42 +12,9 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.protobuf import field_mask_pb2
 
-from tests.appengine_fixtures import GAE_PROJECT
+from .appengine_fixtures import APP, GAE_PROJECT, T, create_version, raw, set_split
 from infra.appengine.emulator import wire
 from infra.appengine.emulator.server import ROUTES
-
-APP = f"apps/{GAE_PROJECT}"
-T = 10  # seconds: every call gets a timeout, as the client sets none
-
-
-def create_version(clients, service, version, **fields):
-    body = {"id": version, "runtime": "python312", "automatic_scaling": {},
-            "inbound_services": ["INBOUND_SERVICE_WARMUP"],
-            "deployment": {"zip": {"source_url": f"gs://b/{service}/{version}.zip"}}, **fields}
-    op = clients.versions.create_version(
-        request={"parent": f"{APP}/services/{service}", "version": body}, timeout=T)
-    return op.result(timeout=T)
-
-
-def set_split(clients, service, allocations, shard_by="IP", migrate=False, mask=("split",)):
-    op = clients.services.update_service(request={
-        "name": f"{APP}/services/{service}",
-        "service": {"split": {"allocations": allocations, "shard_by": shard_by}},
-        "update_mask": field_mask_pb2.FieldMask(paths=list(mask)), "migrate_traffic": migrate}, timeout=T)
-    return op.result(timeout=T)
-
-
-def raw(emu, method, path, body=None):
-    """A raw HTTP call (what gcloud or curl would send): (status, JSON)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(emu.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=T) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
 
 @pytest.fixture
 def two_versions(gae_emulator, gae_clients):
@@ -334,6 +301,11 @@ def test_dispatch_rules_round_trip(gae_emulator, two_versions):
     assert gae_emulator.snapshot()["dispatchRules"][0]["service"] == "user-service-v1"
 
 
+def test_dispatch_domain_defaults_to_every_domain(gae_emulator, two_versions):
+    app = patch_dispatch(two_versions, [{"path": "/*", "service": "default"}])
+    assert app.dispatch_rules[0].domain == "*"
+
+
 def test_dispatch_mask_with_gclouds_trailing_comma(gae_emulator, two_versions):
     status, op = raw(gae_emulator, "PATCH", f"/v1/{APP}?updateMask=dispatchRules,",
                      {"dispatchRules": [{"domain": "*", "path": "/*", "service": "default"}]})
@@ -366,3 +338,66 @@ def test_application_mask_is_required_and_limited(two_versions):
         two_versions.applications.update_application(request={
             "name": APP, "application": {"location_id": "europe-west"},
             "update_mask": field_mask_pb2.FieldMask(paths=["location_id"])}, timeout=T)
+
+
+def _undocumented_keys(doc, schema_name, schemas, where=""):
+    """Keys of ``doc`` that the discovery document's schema does not declare (recursively)."""
+    schema = schemas[schema_name]
+    found = []
+    for key, value in doc.items():
+        prop = schema["properties"].get(key)
+        if prop is None:
+            found.append(f"{where}{key}")
+            continue
+        ref = prop.get("$ref") or prop.get("items", {}).get("$ref")
+        if ref and isinstance(value, dict):
+            found += _undocumented_keys(value, ref, schemas, f"{where}{key}.")
+        elif ref and isinstance(value, list):
+            for item in value:
+                found += _undocumented_keys(item, ref, schemas, f"{where}{key}[].")
+    return found
+
+
+def test_every_field_answered_is_in_the_discovery_document(gae_emulator, two_versions):
+    schemas = wire.discovery()["schemas"]
+    create_version(two_versions, "web", "w1", env="flex", automatic_scaling={"cool_down_period": "120s"})
+    patch_dispatch(two_versions, [{"path": "/web/*", "service": "web"}])
+    answers = [
+        ("Application", raw(gae_emulator, "GET", f"/v1/{APP}")[1]),
+        ("ListServicesResponse", raw(gae_emulator, "GET", f"/v1/{APP}/services")[1]),
+        ("ListVersionsResponse", raw(gae_emulator, "GET", f"/v1/{APP}/services/web/versions?view=FULL")[1]),
+        ("ListOperationsResponse", raw(gae_emulator, "GET", f"/v1/{APP}/operations")[1]),
+    ]
+    for schema, doc in answers:
+        assert doc and _undocumented_keys(doc, schema, schemas) == [], schema
+
+
+def test_iap_secret_is_never_returned(gae_emulator, gae_clients):
+    secret = "x" * 12  # a made-up value: the point is that it does not come back
+    app = gae_clients.applications.update_application(request={
+        "name": APP, "application": {"iap": {"enabled": True, "oauth2_client_id": "cid",
+                                             "oauth2_client_secret": secret}},
+        "update_mask": field_mask_pb2.FieldMask(paths=["iap"])}, timeout=T).result(timeout=T)
+    assert app.iap.oauth2_client_secret == "" and len(app.iap.oauth2_client_secret_sha256) == 64
+    assert secret not in json.dumps(raw(gae_emulator, "GET", f"/v1/{APP}")[1])
+
+
+def test_an_emulator_bug_answers_500_in_googles_shape(gae_emulator, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+    monkeypatch.setattr(gae_emulator.state, "get_app", broken)
+    status, doc = raw(gae_emulator, "GET", f"/v1/{APP}")
+    assert status == 500 and doc["error"]["status"] == "INTERNAL"
+    assert "meshspec emulator bug: KeyError" in doc["error"]["message"]
+
+
+def test_concurrent_writes_are_all_applied(gae_emulator, gae_clients):
+    from concurrent.futures import ThreadPoolExecutor
+
+    create_version(gae_clients, "default", "v0")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        done = list(pool.map(lambda i: create_version(gae_clients, f"svc-{i % 4}", f"v{i}"), range(1, 41)))
+    assert len(done) == 40
+    services = gae_emulator.snapshot()["services"]
+    assert sum(len(s["versions"]) for s in services.values()) == 41
+    assert gae_emulator.count("apps.services.versions.create") == 41 and gae_emulator.refusals() == []

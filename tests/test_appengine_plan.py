@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TODAY
+from .conftest import TODAY
 from infra.appengine import dispatch
 from infra.appengine.apply import promote_plan, rollback_plan
 from infra.appengine.desired import desired_state, source_url
 from infra.appengine.fractions import FractionError, allocations
-from infra.appengine.plan import (CreateVersion, DeleteVersion, PlanRefused, SetDispatch, SetServingStatus, SetSplit,
+from infra.appengine.plan import (CreateVersion, PlanRefused, SetDispatch, SetServingStatus, SetSplit,
                                   plan)
 from infra.appengine.state import DispatchRule, Observed, ServiceState, Split, VersionState
 from infra.errors import UserError
@@ -40,9 +40,9 @@ services:
 
 
 DEFAULT = """  default:
-    appengine: {environment: standard, runtime: python312}
+    appengine: {environment: standard, runtime: python312, defaultService: true}
     majors: {v1: {path: /, contract: c.json}}
-    versions: [{name: d1, source: gs://b/d1.zip, traffic: 100}]
+    versions: [{name: d1, source: gs://bkt/d1.zip, traffic: 100}]
 """
 
 
@@ -51,7 +51,7 @@ def observed(*services: ServiceState, rules=()) -> Observed:
 
 
 def v(id_, **kw) -> VersionState:
-    return VersionState(id_, **{"source_url": f"https://storage.googleapis.com/b/{id_}.zip", "runtime": "python312",
+    return VersionState(id_, **{"source_url": f"https://storage.googleapis.com/bkt/{id_}.zip", "runtime": "python312",
                                 **kw})
 
 
@@ -113,12 +113,12 @@ def test_fractions_equal_gclouds_own_function(weights, split_by):
 
 def test_desired_state_of_the_shop_example(shop_spec):
     d = desired_state(shop_spec)
-    assert [s.id for s in d.services] == ["user-service", "web-app"]
+    assert [(s.id, s.spec_service) for s in d.services] == [("user-service", "user-service"), ("default", "web-app")]
     us = d.service("user-service")
     assert us.split == Split.of("COOKIE", {"apple": D("0.9"), "banana": D("0.1")})
     assert us.versions[0].source_url == "https://storage.googleapis.com/shop-builds/user-service/apple.zip"
     assert [r.render() for r in d.dispatch_rules] == [
-        "*/user-service/v1/* -> user-service", "*/user-service/v2/* -> user-service", "*/* -> web-app"]
+        "*/user-service/v1/* -> user-service", "*/user-service/v2/* -> user-service", "*/* -> default"]
 
 
 def test_majors_as_services_give_each_major_its_service_split_and_rule():
@@ -129,8 +129,8 @@ def test_majors_as_services_give_each_major_its_service_split_and_rule():
       v2: {contract: c.json}
       v3: {contract: c.json, path: /u/v3/}
     versions:
-      - {name: apple, source: gs://b/a.zip, traffic: {v2: 100, v3: 50}}
-      - {name: banana, source: gs://b/b.zip, traffic: {v3: 50}}
+      - {name: apple, source: gs://bkt/a.zip, traffic: {v2: 100, v3: 50}}
+      - {name: banana, source: gs://bkt/b.zip, traffic: {v3: 50}}
 """)
     d = desired_state(spec)
     assert [s.id for s in d.services] == ["default", "users-v2", "users-v3"]
@@ -168,7 +168,7 @@ def test_fails_when_the_spec_needs_more_than_20_dispatch_rules():
     services = "".join(f"""  s{i}:
     appengine: {{environment: standard, runtime: python312}}
     majors: {{v1: {{contract: c.json}}}}
-    versions: [{{name: x, source: gs://b/x.zip, traffic: 100}}]
+    versions: [{{name: x, source: gs://bkt/x.zip, traffic: 100}}]
 """ for i in range(21))
     d = desired_state(spec_of(DEFAULT + services))
     with pytest.raises(PlanRefused) as err:
@@ -183,7 +183,7 @@ def test_fails_when_domain_and_path_pass_100_characters():
     d = desired_state(spec_of(DEFAULT + f"""  s:
     appengine: {{environment: standard, runtime: python312}}
     majors: {{v1: {{contract: c.json, path: {long}}}}}
-    versions: [{{name: x, source: gs://b/x.zip, traffic: 100}}]
+    versions: [{{name: x, source: gs://bkt/x.zip, traffic: 100}}]
 """))
     with pytest.raises(PlanRefused) as err:
         plan(d, observed(svc("default", {"d1": 1}, v("d1"))))
@@ -199,12 +199,20 @@ def test_fails_when_a_path_has_a_star_inside():
 
 # --- plans ----------------------------------------------------------------------------------------------
 
-def test_a_new_app_plans_versions_then_splits_then_dispatch(shop_spec):
-    p = plan(desired_state(shop_spec), observed(svc("default", {"base": 1}, v("base"))))
-    kinds = [a.kind for a in p.actions]
-    assert kinds == ["create-version"] * 3 + ["set-split"] * 2 + ["set-dispatch"]
-    assert p.notes == ("service default is not in the spec; meshspec leaves it alone",)
-    assert p.touched == ()
+def test_a_new_app_plans_the_default_service_first_then_splits_then_dispatch(shop_spec):
+    p = plan(desired_state(shop_spec), observed())
+    assert [a.describe() for a in p.actions] == [
+        "create version default/20261123t101500 (standard, nodejs22, source "
+        "https://storage.googleapis.com/shop-builds/web-app/20261123t101500.zip)",
+        "create version user-service/apple (standard, python312, source "
+        "https://storage.googleapis.com/shop-builds/user-service/apple.zip)",
+        "create version user-service/banana (standard, python312, source "
+        "https://storage.googleapis.com/shop-builds/user-service/banana.zip)",
+        # default's first version takes all its traffic: no split to write for it
+        "set split of user-service: (new service) -> apple=90%, banana=10% (by cookie)",
+        "update dispatch rules (3 rules): +*/user-service/v1/* -> user-service, +*/user-service/v2/* -> "
+        "user-service, +*/* -> default"]
+    assert p.notes == () and p.touched == ()
 
 
 def test_an_applied_spec_plans_nothing(shop_spec):
@@ -214,11 +222,11 @@ def test_an_applied_spec_plans_nothing(shop_spec):
         svc("user-service", {"apple": D("0.9"), "banana": D("0.1")},
             v("apple", source_url="https://storage.googleapis.com/shop-builds/user-service/apple.zip"),
             v("banana", source_url=None)),
-        svc("web-app", {"20261123t101500": 1}, v("20261123t101500", runtime="nodejs22", source_url=None)),
+        svc("default", {"20261123t101500": 1}, v("20261123t101500", runtime="nodejs22", source_url=None)),
         rules=d.dispatch_rules)
     p = plan(d, obs)
     assert p.actions == () and not p.has_changes
-    assert p.touched == ("user-service", "web-app")
+    assert p.touched == ("user-service", "default")
 
 
 def test_a_canary_moves_the_split_before_the_old_version_is_stopped_or_deleted():
@@ -256,7 +264,7 @@ def test_standard_automatic_versions_are_not_stopped_but_noted():
 
 
 def test_a_stopped_version_the_spec_names_is_started_before_the_split():
-    spec = spec_of(DEFAULT.replace("traffic: 100}]", "traffic: 50}, {name: d2, source: gs://b/d2.zip, "
+    spec = spec_of(DEFAULT.replace("traffic: 100}]", "traffic: 50}, {name: d2, source: gs://bkt/d2.zip, "
                                                      "traffic: 50}]"))
     obs = observed(svc("default", {"d1": 1}, v("d1"), v("d2", serving_status="STOPPED")),
                    rules=(DispatchRule("*", "/*", "default"),))
@@ -266,18 +274,25 @@ def test_a_stopped_version_the_spec_names_is_started_before_the_split():
 
 def test_fails_when_a_deployed_version_would_get_different_code():
     spec = spec_of(DEFAULT)
-    obs = observed(svc("default", {"d1": 1}, v("d1", source_url="https://storage.googleapis.com/b/other.zip",
+    obs = observed(svc("default", {"d1": 1}, v("d1", source_url="https://storage.googleapis.com/bkt/other.zip",
                                                  runtime="python311")))
     with pytest.raises(PlanRefused) as err:
         plan(desired_state(spec), obs)
     assert ("version default/d1 is already deployed with different code (runtime python311 -> python312; source "
-            "https://storage.googleapis.com/b/other.zip -> https://storage.googleapis.com/b/d1.zip)") in str(err.value)
+            "https://storage.googleapis.com/bkt/other.zip -> https://storage.googleapis.com/bkt/d1.zip)") in str(err.value)
     assert err.value.hint == "App Engine versions are immutable: give the new code a new version name"
 
 
-def test_fails_when_the_app_has_no_default_service_and_the_spec_names_none(shop_spec):
+def test_fails_when_the_app_has_no_default_service_and_the_desired_state_names_none(shop_spec):
+    """The spec check asks for defaultService; the planner refuses on its own for desired state built otherwise."""
+    from dataclasses import replace
+
+    d = desired_state(shop_spec)
+    web = replace(d.service("default"), id="web-app")
+    d = replace(d, services=(d.service("user-service"), web),
+                dispatch_rules=d.dispatch_rules[:2] + (DispatchRule("*", "/*", "web-app"),))
     with pytest.raises(PlanRefused) as err:
-        plan(desired_state(shop_spec), observed())
+        plan(d, observed())
     assert ("apps/shop-prod-4711 has no default service, and App Engine creates no other service before it (this "
             "plan would create user-service, web-app)") in str(err.value)
 
@@ -286,7 +301,7 @@ def test_the_default_service_is_created_first_on_a_new_app():
     spec = spec_of("""  a-first:
     appengine: {environment: standard, runtime: python312}
     majors: {v1: {contract: c.json}}
-    versions: [{name: x, source: gs://b/x.zip, traffic: 100}]
+    versions: [{name: x, source: gs://bkt/x.zip, traffic: 100}]
 """ + DEFAULT)
     p = plan(desired_state(spec), observed())
     assert [(a.kind, a.service) for a in p.actions if isinstance(a, CreateVersion)] == [
@@ -296,7 +311,7 @@ def test_the_default_service_is_created_first_on_a_new_app():
 MIGRATE = DEFAULT + """  api:
     appengine: {environment: standard, runtime: python312, migrateTraffic: true}
     majors: {v1: {contract: c.json}}
-    versions: [{name: new, source: gs://b/new.zip, traffic: 100}]
+    versions: [{name: new, source: gs://bkt/new.zip, traffic: 100}]
 """
 
 
@@ -305,7 +320,7 @@ def test_migration_is_gradual_on_an_existing_service_and_plain_on_a_new_one():
     assert d.service("api").versions[0].warmup
     base = svc("default", {"d1": 1}, v("d1"))
     fresh = plan(d, observed(base))
-    assert [(a.service, a.migrate) for a in fresh.actions if isinstance(a, SetSplit)] == [("api", False)]
+    assert [a for a in fresh.actions if isinstance(a, SetSplit)] == []  # its first version takes all traffic
     existing = plan(d, observed(base, svc("api", {"old": 1}, v("old", warmup=True))))
     assert [a.describe() for a in existing.actions if isinstance(a, SetSplit)] == [
         "migrate traffic gradually of api: old=100% (by cookie) -> new=100% (by cookie)"]
@@ -314,7 +329,7 @@ def test_migration_is_gradual_on_an_existing_service_and_plain_on_a_new_one():
 def test_fails_when_migrating_to_a_version_without_warmup():
     d = desired_state(spec_of(MIGRATE))
     obs = observed(svc("default", {"d1": 1}, v("d1")),
-                   svc("api", {"old": 1}, v("old"), v("new", source_url="https://storage.googleapis.com/b/new.zip")))
+                   svc("api", {"old": 1}, v("old"), v("new", source_url="https://storage.googleapis.com/bkt/new.zip")))
     with pytest.raises(PlanRefused, match="deployed without warmup requests, which gradual migration needs"):
         plan(d, obs)
 
@@ -373,3 +388,45 @@ def test_rollback_refuses_when_an_old_version_was_deleted():
 def test_rollback_refuses_a_service_that_is_new_since_the_run():
     with pytest.raises(UserError, match="did not exist before run run1"):
         rollback_plan(observed(svc("api", {"b": 1}, v("b"))), "api", None, "run1")
+
+
+@pytest.mark.parametrize("artifact,message", [
+    ("source: http://example.com/app.zip", "source 'http://example.com/app.zip' is not a Cloud Storage object"),
+    ("source: gs://bkt/has space.zip", "is not a Cloud Storage object"),
+])
+def test_fails_when_a_source_is_not_a_cloud_storage_object(artifact, message):
+    spec = spec_of(DEFAULT.replace("source: gs://bkt/d1.zip", artifact))
+    with pytest.raises(PlanRefused, match=message):
+        plan(desired_state(spec), observed())
+
+
+def test_fails_when_an_image_has_no_tag_or_digest():
+    spec = spec_of(DEFAULT + """  flex:
+    appengine: {environment: flexible, runtime: custom}
+    majors: {v1: {contract: c.json}}
+    versions: [{name: f1, image: gcr.io/p/flex, traffic: 100}]
+""")
+    with pytest.raises(PlanRefused) as err:
+        plan(desired_state(spec), observed(svc("default", {"d1": 1}, v("d1"))))
+    assert "version flex/f1: image 'gcr.io/p/flex' is not a fully qualified image with a tag or digest" in str(err.value)
+
+
+# --- journal --------------------------------------------------------------------------------------------
+
+def test_the_journal_skips_a_line_cut_short_and_an_unfinished_run_lends_its_before_splits(tmp_path):
+    from infra.appengine.journal import Journal
+
+    j = Journal(tmp_path)
+    first = j.start("apply", "app", {"api": Split.of("IP", {"a": 1})}, [{"kind": "set-split", "service": "api"}])
+    j.step(first, 1, {"kind": "set-split", "service": "api"})
+    with j.path.open("a") as fh:
+        fh.write('{"event": "step", "run": "' + first.id + '", "ind')  # killed mid-write
+    second = j.start("apply", "app", {"api": Split.of("IP", {"b": 1})}, [{"kind": "set-split", "service": "api"}])
+    assert second.inherited_from == first.id and second.before["api"] == Split.of("IP", {"a": 1})
+    j.finish(second)
+    runs = j.runs()
+    assert [(r.outcome, len(r.steps)) for r in runs] == [(None, 1), ("finished", 0)]
+    run, split = j.split_before_last_change("app", "api")
+    assert run.id == second.id and split == Split.of("IP", {"a": 1})
+    third = j.start("apply", "app", {"api": Split.of("IP", {"b": 1})}, [])
+    assert third.inherited_from is None  # the last run finished

@@ -37,7 +37,6 @@ class SmokeFailed(ApplyFailed):
 
 @dataclass
 class Options:
-    prune: Prune = "stop"
     smoke: bool = False
     smoke_template: str | None = None
     smoke_timeout: float = 10.0
@@ -75,7 +74,7 @@ def run_plan(api: AdminApi, the_plan: Plan, observed: Observed, desired: Desired
     total = len(the_plan.actions)
     for i, action in enumerate(the_plan.actions, 1):
         if options.smoke and isinstance(action, SetSplit):
-            _smoke(action, observed, desired, options, progress, result, total, journal, run)
+            _smoke(action, observed, desired, options, progress, result, journal, run)
         progress.begin(i, total, action.describe())
         try:
             _execute(api, the_plan.app_id, action, progress.tick)
@@ -110,7 +109,7 @@ def _execute(api: AdminApi, app: str, a: Action, tick) -> None:
 
 
 def _smoke(action: SetSplit, observed: Observed, desired: Desired | None, options: Options, progress: Progress,
-           result: Result, total: int, journal: Journal, run) -> None:
+           result: Result, journal: Journal, run) -> None:
     ds = desired.service(action.service) if desired else None
     paths = ds.paths if ds else ("/",)
     health = ds.versions[0].health_path if ds and ds.versions else "/healthz"
@@ -126,7 +125,7 @@ def _smoke(action: SetSplit, observed: Observed, desired: Desired | None, option
                 journal.fail(run, f"smoke check failed before step {index}: {url}: {r.detail}")
                 raise SmokeFailed(
                     _stopped(run.command, index, action, f"smoke check {url} answered {r.detail}", result.done,
-                             tuple(a for a in result.plan.actions)),
+                             result.plan.actions),
                     hint="fix the version and rerun; no traffic has moved to it")
 
 

@@ -27,7 +27,6 @@ from infra.errors import UserError
 from .state import DesiredVersion, DispatchRule, Observed, ServiceState, Split, VersionState
 
 ENDPOINT_ENV = "MESHSPEC_APPENGINE_ENDPOINT"
-DEFAULT_ENDPOINT = "https://appengine.googleapis.com"
 
 # What a retry may repeat: quota (429), server-side failures, and the connection itself.
 RETRIABLE = (
@@ -79,9 +78,15 @@ def describe_error(exc: BaseException) -> str:
         return f"gave up retrying ({describe_error(cause) if cause else exc.message})"
     if isinstance(exc, gexc.GoogleAPICallError):
         status = f"{exc.code.value if hasattr(exc.code, 'value') else exc.code}"
-        reason = getattr(exc, "grpc_status_code", None)
-        name = reason.name if reason is not None else type(exc).__name__
-        return f"HTTP {status} {name}: {exc.message}"
+        name, message = type(exc).__name__, exc.message
+        try:  # Google's error body (google.rpc.Status): the status name and message, without the request URL
+            body = exc.response.json()["error"] if exc.response is not None else {}
+            name, message = body.get("status") or name, body.get("message") or message
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+        if exc.grpc_status_code is not None and name == type(exc).__name__:
+            name = exc.grpc_status_code.name
+        return f"HTTP {status} {name}: {message}"
     if isinstance(exc, requests.exceptions.Timeout):
         return f"no answer within the call timeout ({type(exc).__name__})"
     if isinstance(exc, requests.exceptions.RequestException):

@@ -56,7 +56,7 @@ def desired_state(spec: Spec) -> Desired:
                                                (path,)))
                 targets.append((path, sid))
         else:
-            sid = naming.appengine_service(name)
+            sid = naming.appengine_service(name, default=ae.default_service)
             paths = tuple(major_path(name, major, m) for major, m in live.items())
             split = _split(shares(svc, next(iter(live))), ae.split_by, sid) if live else None
             services.append(DesiredService(sid, name, ae.environment, versions, split, ae.migrate_traffic, paths))

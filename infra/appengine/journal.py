@@ -42,8 +42,14 @@ class Journal:
     def _append(self, record: dict[str, Any]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         record = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **record}
+        line = json.dumps(record, sort_keys=True) + "\n"
+        if self.path.exists() and self.path.stat().st_size:
+            with self.path.open("rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":  # a line cut short by a kill: start a fresh one
+                    line = "\n" + line
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=True) + "\n")
+            fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
 

@@ -6,7 +6,8 @@ traffic. Everything Google would refuse is refused here, before the first write 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from infra.errors import UserError
@@ -151,11 +152,12 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             ov = obs.version(dv.id) if obs else None
             if ov is None:
                 creates.append(CreateVersion(ds.id, dv))
+                refusals += _artifact(ds.id, dv)
                 continue
             refusals += _immutable(ds.id, dv, ov)
             if ov.serving_status == "STOPPED":
                 starts.append(SetServingStatus(ds.id, dv.id, "SERVING"))
-        if ds.split is not None and not ds.split.same_as(obs.split if obs else None):
+        if ds.split is not None and not ds.split.same_as(obs.split if obs else _initial_split(ds, creates)):
             # A new service's first version takes all its traffic; there is nothing to migrate from.
             migrate = ds.migrate and obs is not None
             splits.append(SetSplit(ds.id, obs.split if obs else None, ds.split, migrate))
@@ -212,7 +214,8 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             refusals.append((
                 f"apps/{desired.app_id} has no default service, and App Engine creates no other service before it "
                 f"(this plan would create {', '.join(sorted(set(new_services)))})",
-                "name one App Engine service 'default' in the spec, or deploy the default service first"))
+                "mark one App Engine service with appengine.defaultService: true, or deploy the default service "
+                "first"))
 
     if refusals:
         lines = [f"{m}" for m, _ in refusals]
@@ -222,6 +225,27 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             + "\n  - ".join(lines), hint="; ".join(hints), details=[{"message": m, "hint": h} for m, h in refusals])
     touched = tuple(s for s in (d.id for d in desired.services) if s in existing)
     return Plan(desired.app_id, tuple(creates + starts + splits + dispatch_actions + prunes), tuple(notes), touched)
+
+
+def _initial_split(ds: DesiredService, creates: list[Action]) -> Split | None:
+    """The split App Engine gives a new service: all traffic on the first version created in it."""
+    first = next((a.version.id for a in creates if isinstance(a, CreateVersion) and a.service == ds.id), None)
+    return Split.of("UNSPECIFIED", {first: 1}) if first else None
+
+
+STORAGE_URL = re.compile(r"^https://storage\.googleapis\.com/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/\S+$")
+IMAGE = re.compile(r"^\S+/\S+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$")
+
+
+def _artifact(sid: str, dv: DesiredVersion) -> list[tuple[str, str]]:
+    """ZipInfo.sourceUrl is a Cloud Storage URL; ContainerInfo.image is fully qualified with a tag or digest."""
+    if dv.image is not None and not IMAGE.match(dv.image):
+        return [(f"version {sid}/{dv.id}: image {dv.image!r} is not a fully qualified image with a tag or digest",
+                 "give the image as REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST")]
+    if dv.source_url is not None and not STORAGE_URL.match(dv.source_url):
+        return [(f"version {sid}/{dv.id}: source {dv.source_url!r} is not a Cloud Storage object",
+                 "give the source as gs://BUCKET/OBJECT.zip")]
+    return []
 
 
 def _immutable(sid: str, dv: DesiredVersion, ov) -> list[tuple[str, str]]:

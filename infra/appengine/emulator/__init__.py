@@ -9,7 +9,7 @@ Python API (the whole of it; details in docs/appengine-emulator.md)::
         emu.seed_version("default", "v1")             # state without going through the API
         emu.seed_split("default", {"v1": 1}, "IP"); emu.seed_dispatch([...])
         emu.add_fault("error", method="apps.services.patch", status=503, times=1)
-        emu.calls, emu.count("apps.services.list"), emu.count(writes=True)
+        emu.calls, emu.count("apps.services.list"), emu.count(writes=True), emu.refusals()
         emu.snapshot(); emu.reset(); emu.operation_delay = 0.5
 """
 from .faults import Fault

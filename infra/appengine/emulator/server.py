@@ -7,6 +7,7 @@ log, state) is documented in docs/appengine-emulator.md.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import socket
@@ -75,6 +76,9 @@ class _Routes:
 
         walk(wire.discovery(), "")
 
+    def method_ids(self) -> set[str]:
+        return {method_id for _, _, method_id in self.table}
+
     def match(self, http_method: str, path: str) -> tuple[str | None, dict, bool]:
         """(method id, path params, path known with another HTTP method)."""
         known_path = False
@@ -100,9 +104,9 @@ class Emulator:
 
     def __init__(self, project: str = DEFAULT_PROJECT, location: str = DEFAULT_LOCATION, *,
                  host: str = "127.0.0.1", port: int = 0, operation_delay: float = 0.0,
-                 page_size: int = 100, verbose: bool = False):
+                 page_size: int = 100, state_file: str | None = None, verbose: bool = False):
         self.state = AppState(project=project, location=location, operation_delay=operation_delay,
-                              default_page_size=page_size)
+                              default_page_size=page_size, state_file=state_file and str(state_file))
         self.faults = Faults()
         self.calls: list[Call] = []
         self._calls_lock = threading.Lock()
@@ -160,6 +164,11 @@ class Emulator:
     def add_fault(self, kind: str, **options: Any) -> Fault:
         """See faults.py: kind ``error``/``slow``/``drop``/``operation_error``; options ``method``,
         ``http_method``, ``path``, ``status``, ``message``, ``seconds``, ``apply``, ``times``, ``after``."""
+        method = options.get("method")
+        if method and method.removeprefix("appengine.") not in ROUTES.method_ids():
+            close = difflib.get_close_matches(method.removeprefix("appengine."), ROUTES.method_ids(), n=1)
+            raise ValueError(f"method {method!r} is not an App Engine Admin API v1 method"
+                             + (f"; did you mean {close[0]!r}?" if close else ""))
         return self.faults.add(kind, **options)
 
     def clear_faults(self) -> None:
@@ -180,6 +189,12 @@ class Emulator:
         with self._calls_lock:
             return sum(1 for c in self.calls
                        if (method is None or c.method == method) and (not writes or c.is_write))
+
+    def refusals(self) -> list[Call]:
+        """Calls answered 4xx that no fault caused: what Google would have refused. meshspec validates
+        before sending, so a test of plan/apply can assert this is empty."""
+        with self._calls_lock:
+            return [c for c in self.calls if c.fault is None and c.status and 400 <= c.status < 500]
 
     def _record(self, call: Call) -> None:
         with self._calls_lock:
@@ -250,6 +265,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- plumbing ---------------------------------------------------------------------------------
 
+    def setup(self) -> None:
+        super().setup()
+        # Without this, Nagle's algorithm and the client's delayed ACK add ~40 ms to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _send(self, status: int, doc: Any) -> None:
         body = json.dumps(doc, indent=2).encode()
         self.send_response(status)
@@ -258,7 +278,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _drop(self) -> None:
+    def _drop(self, call: Call) -> None:
+        self.server.emulator._record(call)
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -280,13 +301,13 @@ class _Handler(BaseHTTPRequestHandler):
         call = Call(method_id, http_method, path, query, None)
         fault = emu.faults.take(method_id, http_method, path)
         call.fault = fault.id if fault else None
+        # The call is recorded before the client can see an answer, so counts are exact when it returns.
         try:
             try:
                 if fault and fault.kind == "error":
-                    status = int(fault.status)
-                    raise ApiError(STATUS_FOR_HTTP[status], fault.default_message())
+                    raise ApiError(STATUS_FOR_HTTP[int(fault.status)], fault.default_message())
                 if fault and fault.kind == "drop" and not fault.apply:
-                    self._drop()
+                    self._drop(call)
                 if fault and fault.kind == "slow":
                     time.sleep(fault.seconds)
                 if method_id is None:
@@ -299,14 +320,18 @@ class _Handler(BaseHTTPRequestHandler):
                 status, doc = 200, self._dispatch(emu, method_id, params, query, raw, fail_with)
             except ApiError as exc:
                 status, doc = exc.http_status, exc.to_json()
+            except _Dropped:
+                raise
+            except Exception as exc:  # a bug in the emulator: say so in Google's shape, not a hang-up
+                status, doc = 500, ApiError("INTERNAL", f"meshspec emulator bug: {type(exc).__name__}: "
+                                                        f"{exc}").to_json()
             if fault and fault.kind == "drop":
-                self._drop()
-            call.status = status
-            self._send(status, doc)
+                self._drop(call)
         except _Dropped:
-            pass
-        finally:
-            emu._record(call)
+            return
+        call.status = status
+        emu._record(call)
+        self._send(status, doc)
 
     # --- the API ----------------------------------------------------------------------------------
 
@@ -362,9 +387,10 @@ class _Handler(BaseHTTPRequestHandler):
             if key == ("GET", "/_emulator/faults"):
                 doc = {"faults": emu.faults.to_json()}
             elif key == ("POST", "/_emulator/faults"):
-                kind = body.pop("kind", None)
+                options = {re.sub(r"([A-Z])", r"_\1", k).lower(): v for k, v in body.items()}
+                kind = options.pop("kind", None)
                 try:
-                    doc = emu.add_fault(kind, **body).to_json()
+                    doc = emu.add_fault(kind, **options).to_json()
                 except (TypeError, ValueError) as exc:
                     raise invalid(f"Invalid fault: {exc}") from None
             elif key == ("DELETE", "/_emulator/faults"):

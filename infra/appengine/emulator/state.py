@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
+import os
 import datetime as dt
+import hashlib
 import threading
 import time
 import uuid
@@ -111,12 +114,39 @@ class AppState:
     operation_delay: float = 0.0
     default_page_size: int = 100
     max_page_size: int = 1000
+    state_file: str | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self):
-        self.reset()
+        self._empty()
+        if self.state_file and os.path.exists(self.state_file):
+            self._load()
+
+    # --- persistence (optional): finished writes survive the process, pending operations do not ---
+
+    def _load(self) -> None:
+        with open(self.state_file, encoding="utf-8") as f:
+            doc = json.load(f)
+        if doc.get("app", {}).get("id") != self.project:
+            raise ValueError(f"{self.state_file} holds application {doc.get('app', {}).get('id')!r}, "
+                             f"not {self.project!r}")
+        self.app, self.services, self.versions = doc["app"], doc["services"], doc["versions"]
+
+    def _save(self) -> None:
+        if not self.state_file:
+            return
+        tmp = f"{self.state_file}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"app": self.app, "services": self.services, "versions": self.versions}, f, indent=1)
+        os.replace(tmp, self.state_file)
 
     def reset(self) -> None:
+        """An empty application (and, with a state file, an empty file)."""
+        with self.lock:
+            self._empty()
+            self._save()
+
+    def _empty(self) -> None:
         with self.lock:
             self.app: dict = {
                 "name": f"apps/{self.project}", "id": self.project, "locationId": self.location,
@@ -136,9 +166,13 @@ class AppState:
         """Finish every operation whose time has come, in the order they were started."""
         with self.lock:
             at = time.time()
+            finished = False
             for op in self.operations.values():
                 if not op.done and op.done_at <= at:
                     op.finish(at)
+                    finished = True
+            if finished:
+                self._save()
 
     def _app(self, app: str) -> None:
         if app != self.project:
@@ -166,6 +200,7 @@ class AppState:
         self.operations[op.id] = op
         if self.operation_delay <= 0:
             op.finish(at)
+            self._save()
         return op
 
     # --- apps -------------------------------------------------------------------------------------
@@ -182,6 +217,8 @@ class AppState:
             self._app(app)
             paths = rules.check_mask(mask, rules.APPLICATION_MASK, "an Application")
             update = wire.parse("Application", body, "application")
+            for rule in update.get("dispatchRules", []):
+                rule.setdefault("domain", "*")  # UrlDispatchRule.domain: 'Defaults to [...] "*"'
             camel = {p: _camel(p) for p in paths}
 
             def check():
@@ -194,6 +231,7 @@ class AppState:
                         self.app[key] = copy.deepcopy(update[key])
                     else:
                         self.app.pop(key, None)
+                _hide_iap_secret(self.app)
                 return "Application", copy.deepcopy(self.app)
 
             return self._start("google.appengine.v1.Applications.UpdateApplication", f"apps/{app}",
@@ -418,7 +456,9 @@ class AppState:
             rules.check_service_id(service)
             doc = wire.parse("Version", version, "version")
             rules.check_version_id(doc.get("id", ""))
-            return self._add_version(service, doc)
+            added = self._add_version(service, doc)
+            self._save()
+            return added
 
     def seed_split(self, service: str, split: dict) -> None:
         with self.lock:
@@ -426,12 +466,16 @@ class AppState:
             rules.check_split(doc.get("allocations", {}), doc.get("shardBy", "UNSPECIFIED"),
                               self.versions.get(service, {}), service)
             self.services[service]["split"] = doc
+            self._save()
 
     def seed_dispatch(self, dispatch_rules: list[dict]) -> None:
         with self.lock:
             doc = wire.parse("Application", {"dispatchRules": dispatch_rules}, "application")
+            for rule in doc.get("dispatchRules", []):
+                rule.setdefault("domain", "*")
             rules.check_dispatch_rules(doc.get("dispatchRules", []), self.services)
             self.app["dispatchRules"] = doc.get("dispatchRules", [])
+            self._save()
 
     def snapshot(self) -> dict:
         """Everything a test asserts on, settled: services with split and versions, dispatch rules."""
@@ -446,6 +490,16 @@ class AppState:
                     for sid, s in sorted(self.services.items())},
                 "pendingOperations": sum(1 for op in self.operations.values() if not op.done),
             }
+
+
+def _hide_iap_secret(app: dict) -> None:
+    """IdentityAwareProxy.oauth2ClientSecret is "For security reasons, this value cannot be retrieved via
+    the API. Instead, the SHA-256 hash of the value is returned in the oauth2_client_secret_sha256
+    field." (discovery document)"""
+    iap = app.get("iap", {})
+    secret = iap.pop("oauth2ClientSecret", None)
+    if secret is not None:
+        iap["oauth2ClientSecretSha256"] = hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _camel(snake: str) -> str:

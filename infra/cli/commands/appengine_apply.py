@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("\n".join(the_plan.render()), flush=True)
     result = run_plan(api, the_plan, observed, desired, Journal(args.state_dir), Progress(),
-                      Options(prune=args.prune, smoke=args.smoke, smoke_template=args.smoke_url))
+                      Options(smoke=args.smoke, smoke_template=args.smoke_url))
     if args.format == "json":
         output.emit_json({"command": "appengine apply", **the_plan.to_json(), "applied": len(result.done),
                           "run": result.run_id, "calls": dict(api.calls)})

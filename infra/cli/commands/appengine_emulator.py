@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from infra.appengine.emulator import DEFAULT_LOCATION, DEFAULT_PROJECT, Emulator
 from infra.errors import UserError
@@ -23,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"the application's locationId (default: {DEFAULT_LOCATION})")
     p.add_argument("--operation-delay", type=float, default=1.0, metavar="SECONDS",
                    help="how long long-running operations take to finish (default: 1.0)")
+    p.add_argument("--state", metavar="FILE",
+                   help="keep the application in this JSON file across restarts (default: in memory only)")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
     p.set_defaults(func=run)
 
@@ -32,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--operation-delay must be 0 or more seconds, got {args.operation_delay}")
     try:
         emu = Emulator(project=args.project, location=args.location, host=args.host, port=args.port,
-                       operation_delay=args.operation_delay, verbose=args.verbose)
+                       operation_delay=args.operation_delay, state_file=args.state, verbose=args.verbose)
+    except (ValueError, json.JSONDecodeError, KeyError) as exc:
+        raise UserError(f"cannot read the emulator state {args.state}: {exc}",
+                        hint="delete the file to start from an empty application") from None
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
                         hint="choose another --port, or --port 0 for a free one") from None
