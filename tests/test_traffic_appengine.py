@@ -66,6 +66,7 @@ services:
 @pytest.fixture
 def gae(gae_emulator, monkeypatch):
     monkeypatch.setenv("MESHSPEC_APPENGINE_ENDPOINT", gae_emulator.url)
+    monkeypatch.delenv("MESHSPEC_STATE_DIR", raising=False)
     for v in ("apple", "banana"):
         gae_emulator.seed_version("default", v)
     gae_emulator.seed_split("default", {"apple": 0.9, "banana": 0.1}, shard_by="COOKIE")

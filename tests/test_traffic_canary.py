@@ -206,3 +206,51 @@ def test_someone_shifting_during_the_canary_stops_it_untouched(spec_file, monkey
     assert route("v1") == ({"apple": 95, "banana": 5}, 3)
     saved = json.loads((spec_file.parent / ".meshspec" / "canary-checkout-v1.json").read_text())
     assert saved["status"] == "conflict" and saved["events"][-1]["action"] == "stop"
+
+
+def test_a_canary_killed_between_write_and_state_save_resumes(spec_file, monkeypatch, capsys):
+    """The journal has the write the state file missed: --resume adopts it instead of calling it a conflict."""
+    real_append = journal.append
+    calls = []
+
+    class Killed(BaseException):
+        pass
+
+    def append_then_die(*a, **kw):
+        entry = real_append(*a, **kw)
+        calls.append(entry)
+        if len(calls) == 2:  # step 2's write landed and is journaled; the process dies before saving state
+            raise Killed
+        return entry
+
+    monkeypatch.setattr("infra.traffic.canary.journal.append", append_then_die)
+    clock = FakeClock(on_sleep=traffic_by_step({}))
+    with pytest.raises(Killed):
+        run_canary(monkeypatch, capsys, spec_file, clock)
+    capsys.readouterr()
+    assert route("v1")[0] == {"apple": 90, "banana": 10}
+    saved = json.loads((spec_file.parent / ".meshspec" / "canary-checkout-v1.json").read_text())
+    assert saved["status"] == "running" and saved["liveToken"] == "checkout-v1@2"  # one write behind
+
+    monkeypatch.setattr("infra.traffic.canary.journal.append", real_append)
+    code, state, err = run_canary(monkeypatch, capsys, spec_file, FakeClock(clock.now, traffic_by_step({})),
+                                  "--resume")
+    assert code == 0, err
+    assert "adopt" in [e["action"] for e in state["events"]]
+    assert decisions(state) == [(0, "continue"), (1, "continue"), (2, "continue"), (3, "promote")]
+    assert route("v1") == ({"apple": 0, "banana": 100}, 5)
+
+
+def test_rollback_takes_a_canary_that_had_traffic_before_out_entirely(spec_file, monkeypatch, capsys):
+    appmesh().update_route(meshName=MESH, virtualRouterName="checkout-router", routeName="checkout-v1", spec={
+        "httpRoute": {"match": {"prefix": "/checkout/v1/"}, "action": {"weightedTargets": [
+            {"virtualNode": "checkout-apple", "weight": 90}, {"virtualNode": "checkout-banana", "weight": 10}]}}})
+    bad = dict(requests_=400, errors=40, latencies={40.0: 400})
+    clock = FakeClock(on_sleep=traffic_by_step({1: bad}))
+    monkeypatch.setattr(canary_cmd, "clock", clock)
+    monkeypatch.setattr(canary_cmd, "sleep", clock.sleep)
+    code = main(["canary", str(spec_file), "checkout", "--major", "v1", "--version", "banana", "--steps", "25,100",
+                 "--interval", "5m"])
+    err = capsys.readouterr()[1]
+    assert code == 1 and "rolled back to apple=100, banana=0" in err
+    assert route("v1")[0] == {"apple": 100, "banana": 0}

@@ -122,8 +122,9 @@ def moto_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(moto_server: str) -> str:
-    """A clean moto for each test."""
+def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean moto for each test; the state directory is the spec's (not a shared $MESHSPEC_STATE_DIR)."""
+    monkeypatch.delenv("MESHSPEC_STATE_DIR", raising=False)
     requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
     return moto_server
 

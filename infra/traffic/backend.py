@@ -16,7 +16,6 @@ import fcntl
 import hashlib
 import os
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
@@ -151,6 +150,3 @@ def write_lock(directory: Path, key: str) -> Iterator[None]:
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
-
-def decimal_weights(raw: dict[str, int | float | str]) -> Weights:
-    return {k: Decimal(str(v)) for k, v in raw.items()}

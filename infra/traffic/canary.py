@@ -109,6 +109,9 @@ class Canary:
                 raise UserError(f"the unfinished canary is of version {existing['version']}, not {self.p.version}")
             self.state = existing
             live = self.backend.read_weights(svc, major)
+            if live.token != self.state["liveToken"] and self._adopt_last_write(live.token):
+                self._event(action="adopt", note="the last write landed before the state file was saved",
+                            weights=self.state["liveWeights"], token=live.token)
             if live.token != self.state["liveToken"]:
                 raise UserError(f"{svc}/{major} changed since the canary last wrote it: live {W.fmt(live.weights)} "
                                 f"({live.token}); nothing was changed",
@@ -121,6 +124,17 @@ class Canary:
             return self._loop()
         except KeyboardInterrupt:
             return self._interrupted()
+
+    def _adopt_last_write(self, live_token: str) -> bool:
+        """A canary killed between its write and saving the state: the journal has the write; take it as ours."""
+        found = journal.last_undoable(self.ctx.state_dir, self.p.service, self.p.major)
+        if found is None:
+            return False
+        entry, _ = found
+        if entry.kind != "canary" or entry.before_token != self.state["liveToken"] or entry.after_token != live_token:
+            return False
+        self.state["liveWeights"], self.state["liveToken"] = W.to_json(entry.after), live_token
+        return True
 
     def _start(self) -> None:
         svc, major, version = self.p.service, self.p.major, self.p.version
@@ -230,13 +244,14 @@ class Canary:
         return Decision("promote" if last else "continue", reasons)
 
     def _rollback(self, i: int, decision: Decision) -> dict[str, Any]:
-        start = self._weights("startWeights")
-        self._write(start)
+        """The canary out at once: 0 %, the other versions back to their proportions at the start."""
+        back = W.step_weights(self._weights("startWeights"), self.p.version, Decimal(0), places=self.backend.places)
+        self._write(back)
         self.state["status"] = "rolled-back"
-        self.state["lastSafeWeights"] = W.to_json(start)
-        self._event(action="rollback", step=i, weights=W.to_json(start), token=self.state["liveToken"],
+        self.state["lastSafeWeights"] = W.to_json(back)
+        self._event(action="rollback", step=i, weights=W.to_json(back), token=self.state["liveToken"],
                     reasons=decision.reasons)
-        self.say(f"rolled back to {W.fmt(start)}")
+        self.say(f"rolled back to {W.fmt(back)}")
         return self.state
 
     def _interrupted(self) -> dict[str, Any]:

@@ -185,15 +185,3 @@ def plan_rollback(spec: Spec, backend: TrafficBackend, ctx: Context, service: st
     return Change(service, major, "rollback", backend.target(service, major), dict(live.weights), before,
                   live.token, shared_with=live.shared_with), entry.index
 
-
-def fold_hint(spec: Spec, service: str, major: str, after: Mapping[str, Decimal],
-              shared_with: tuple[str, ...]) -> str:
-    """What to put in the spec so the next deploy keeps these weights (without --write-spec)."""
-    majors = [major, *shared_with]
-    multi = len(live_majors(spec.services[service])) > len(majors)
-    lines = [f"services.{service}.versions:"]
-    for v in spec.services[service].versions:
-        share = after.get(v.name, Decimal(0))
-        val = W._num(share)
-        lines.append(f"  - name: {v.name}  ->  traffic: " + (f"{{{major}: {val}, …}}" if multi else val))
-    return "\n".join(lines)

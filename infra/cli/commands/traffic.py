@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from infra.errors import UserError
@@ -86,19 +87,17 @@ def run_status(args: argparse.Namespace) -> int:
 def _print_status(rows: list[dict[str, Any]]) -> None:
     table = [("SERVICE", "MAJOR", "PLATFORM", "SPEC", "LIVE", "")]
     for r in rows:
-        live = "unavailable" if r["error"] else W.fmt(W_from(r["live"]))
+        live = "unavailable" if r["error"] else W.fmt(_weights(r["live"]))
         mark = "DRIFT" if r["drift"] else ("" if r["drift"] is not None else "?")
         if r.get("sharedWith"):
             mark += (" " if mark else "") + f"(split shared with {', '.join(r['sharedWith'])})"
-        table.append((r["service"], r["major"], r["platform"], W.fmt(W_from(r["spec"])), live, mark))
+        table.append((r["service"], r["major"], r["platform"], W.fmt(_weights(r["spec"])), live, mark))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
-def W_from(doc: dict[str, Any] | None) -> W.Weights:
-    from decimal import Decimal
-
+def _weights(doc: dict[str, Any] | None) -> W.Weights:
     return {k: Decimal(str(v)) for k, v in (doc or {}).items()}
 
 
