@@ -200,8 +200,8 @@ def test_cfn_lint_reports_no_errors(synthesized, tmp_path):
     # cfn-lint exits with a bit mask: 2 errors, 4 warnings, 8 informational; 1 is a crash
     assert proc.returncode & 3 == 0, proc.stdout + proc.stderr
     rules = {line.split(":")[5] for line in proc.stdout.splitlines() if line.count(":") >= 6}
-    # only the spec's fixed availability zones (W3010: synth needs no credentials) are left, as warnings
-    assert rules == {"W3010"}, proc.stdout
+    # at most the spec's fixed availability zones (W3010: synth needs no credentials; stacks.app keeps it on purpose)
+    assert rules <= {"W3010"}, proc.stdout
 
 
 def test_during_a_migration_the_shared_stack_holds_both_the_mesh_and_the_incoming_network(tmp_path):
