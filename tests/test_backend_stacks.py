@@ -216,3 +216,11 @@ def test_during_a_migration_the_shared_stack_holds_both_the_mesh_and_the_incomin
     services = Template.from_stack(built.services[built.placement["pricing"]])
     services.has_resource_properties("AWS::AppMesh::Route", {"RouteName": "pricing-v1"})  # still App Mesh
     services.resource_count_is("AWS::VpcLattice::Service", 0)
+
+
+def test_plan_shows_lattice_rule_weights_and_no_routes_on_service_connect(synthesized):
+    from infra.aws.plan import plan
+
+    lattice_routes = {r.route: (r.prefix, r.weights) for r in plan(synthesized["lattice"]).routes}
+    assert lattice_routes["pricing-v1"] == ("/pricing/v1/", {"shop-pricing-p-41": 90, "shop-pricing-p-42": 10})
+    assert plan(synthesized["service-connect"]).routes == []
