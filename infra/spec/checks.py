@@ -381,9 +381,10 @@ def consumers(spec: Spec) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def auth_policy_estimate(service: str, spec: Spec) -> int:
-    """Bytes of the auth policy the lattice backend writes for ``service`` (an upper estimate)."""
-    callers = consumers(spec).get(service, {})
+def auth_policy_estimate(service: str, spec: Spec, callers_of: dict | None = None) -> int:
+    """Bytes of the auth policy the lattice backend writes for ``service`` (an upper estimate). Pass
+    ``callers_of`` (from :func:`consumers`) when estimating many services, so each is not a pass over the spec."""
+    callers = (callers_of if callers_of is not None else consumers(spec)).get(service, {})
     svc = spec.services[service]
     return POLICY_OVERHEAD_BYTES + sum(
         POLICY_STATEMENT_BYTES + len(major_path(service, major, svc.majors[major]))
@@ -524,6 +525,7 @@ def _check_lattice(spec: Spec, p: Problems, complete: bool = True) -> None:
     _lattice_name(p, ("aws", "mesh", "name") if spec.aws.mesh.name else ("project",), "service network",
                   naming.lattice_service_network(spec.mesh_name), q.LATTICE_NETWORK_NAME_MAX, "servicenetwork-")
     groups = 0
+    callers_of = consumers(spec)
     for name, svc in meshed.items():
         spath = ("services", name)
         _lattice_name(p, spath, "service", naming.lattice_service(spec.project, name), q.LATTICE_SERVICE_NAME_MAX,
@@ -550,7 +552,7 @@ def _check_lattice(spec: Spec, p: Problems, complete: bool = True) -> None:
                 p.add(spath + ("majors", major, "path"), f"the path prefix is {len(prefix)} characters; a VPC "
                       f"Lattice path match takes at most {q.LATTICE_PATH_MAX}", "quota-lattice", given=prefix,
                       allowed=f"at most {q.LATTICE_PATH_MAX} characters")
-        size = auth_policy_estimate(name, spec)
+        size = auth_policy_estimate(name, spec, callers_of)
         if size > q.LATTICE_AUTH_POLICY_BYTES:
             p.add(spath, f"the auth policy naming every consumer would be about {size} bytes; VPC Lattice allows "
                   f"{q.LATTICE_AUTH_POLICY_BYTES} bytes per policy", "quota-lattice", given=size,
