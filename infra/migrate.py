@@ -2,9 +2,10 @@
 then retire App Mesh. Pure: a loaded spec in, a plan out (steps with the spec edits for each); nothing is sent.
 
 App Mesh and its successor can run at once because they do not share names: Service Connect uses its own Cloud
-Map HTTP namespace (``<project>-service-connect``), Lattice its own service network and private zone
-(``lattice.<project>.local``). While ``aws.mesh.migration`` is set, the stacks build both; a service listed in
-``migration.moved`` calls through the new backend, the others still through App Mesh's Envoy sidecars.
+Map HTTP namespace (``<project>-service-connect``), Lattice its own service network and generated DNS names.
+While ``aws.mesh.migration`` is set, the shared stack builds the incoming backend's network or namespace beside
+the mesh; a service listed in ``migration.moved`` is meant to call through the new backend, the others through
+App Mesh's Envoy sidecars (docs/backends.md says what the stacks do not do yet).
 """
 from __future__ import annotations
 

@@ -49,17 +49,6 @@ def service_connect_namespace(project: str) -> str:
     return f"{project}-service-connect"
 
 
-def service_connect_port_name(service: str) -> str:
-    """Name of the container port mapping that Service Connect publishes."""
-    return service
-
-
-def service_connect_alias(service: str, project: str) -> str:
-    """The DNS name consumers call on Service Connect: the App Mesh virtual service name, so callers keep
-    their configuration when the backend changes."""
-    return virtual_service(service, project)
-
-
 # -- Amazon VPC Lattice ------------------------------------------------------------------------------------
 def lattice_service_network(mesh: str) -> str:
     return mesh
@@ -82,15 +71,6 @@ def lattice_listener(service: str) -> str:
 def lattice_rule(service: str, major: str) -> str:
     """One listener rule per API major, matching its path prefix; the runtime tools find it by this name."""
     return route(service, major)
-
-
-def lattice_domain(service: str, project: str) -> str:
-    """Custom domain name of a Lattice service, in its own private zone beside App Mesh's namespace."""
-    return f"{service}.{lattice_zone(project)}"
-
-
-def lattice_zone(project: str) -> str:
-    return f"lattice.{namespace(project)}"
 
 
 def ecs_service(service: str, version: str) -> str:
