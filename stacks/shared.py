@@ -22,7 +22,7 @@ VPC_CIDR = "10.0.0.0/16"
 APPMESH_WARNING_ID = "meshspec:appmesh-end-of-support"
 APPMESH_WARNING = (f"App Mesh reached end of support on {END_OF_SUPPORT}: this mesh is generated as the spec "
                    "asks, but plan the move to a successor backend (aws.mesh.backend: service-connect or "
-                   "lattice, meshspec issue 8). CloudFormation's W3696 for each App Mesh resource is "
+                   "lattice, docs/backends.md). CloudFormation's W3696 for each App Mesh resource is "
                    "acknowledged in favour of this one warning.")
 
 
