@@ -22,10 +22,11 @@ def deployment_strategy(spec: Spec) -> ServiceConnectDeploymentStrategy:
 
 
 def successor_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | None = None,
-                      namespace_arn: str | None = None,
+                      namespace_arn: str | None = None, kind: str | None = None,
                       log_group: Callable[[str], logs.ILogGroup | None] = lambda s: None) -> MeshBackend:
-    """The backend ``aws.mesh.backend`` names when it is not App Mesh, on the shared stack's network or namespace."""
-    kind = spec.backend
+    """The backend ``aws.mesh.backend`` names when it is not App Mesh (or ``kind``), on the shared stack's
+    network or namespace."""
+    kind = kind or spec.backend
     if kind == "lattice":
         if service_network_id is None:
             raise ValueError("backend lattice needs the shared stack's service network (service_network_id)")
@@ -65,3 +66,13 @@ def allow_callers(spec: Spec, name: str, binding: MeshServiceBinding) -> None:
             target, major = ref.split("/", 1)
             if target == name:
                 allow(major, caller)
+
+
+def incoming_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | None) -> MeshBackend | None:
+    """During a migration to Lattice, the backend the services also join (beside App Mesh, in the same tasks).
+    A migration to Service Connect gets none here: ECS's proxy cannot share a task with App Mesh's Envoy, so its
+    services come up through the plan's later steps (docs/backends.md)."""
+    migration = spec.aws.mesh.migration
+    if migration is None or migration.to != "lattice" or spec.backend != "appmesh":
+        return None
+    return successor_backend(spec, vpc=vpc, service_network_id=service_network_id, kind="lattice")

@@ -15,13 +15,14 @@ from constructs_lib.eks import KubernetesWorkload, KubernetesWorkloadProps, Work
 from constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps
 from constructs_lib.mesh.appmesh import AppMeshBackend
 from constructs_lib.mesh.base import MeshBackend
+from constructs_lib.mesh.beside import BesideBinding
 from infra import naming
 from infra.errors import UserError
 from infra.spec.model import Spec, live_majors
 
 from . import convert
 from .cluster import ClusterStack
-from .mesh_backends import allow_callers, deploys, single_revision, successor_backend
+from .mesh_backends import allow_callers, deploys, incoming_backend, single_revision, successor_backend
 from .shared import VPC_CIDR
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ class ServicesStack(Stack):
                  namespace: sd.INamespace, shared: "SharedStack | None" = None, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         backend = backend_for(spec, self, namespace, shared, cluster.vpc)
+        self.incoming = incoming_backend(
+            spec, vpc=cluster.vpc,
+            service_network_id=shared.lattice_network.network_id if shared and shared.lattice_network else None)
         for name in services:
             self._service(spec, name, cluster, backend)
 
@@ -60,6 +64,9 @@ class ServicesStack(Stack):
             builtin_queries=tuple(spec.queries.builtin), custom_queries=own_queries,
             query_folder=naming.query_folder(spec.project, name)))
         binding = backend.add_service(scope, "Mesh", convert.mesh_service_props(spec, name))
+        if self.incoming is not None:  # a migration's "beside" step: the service joins the new backend too
+            incoming = self.incoming.add_service(scope, "Incoming", convert.mesh_service_props(spec, name))
+            binding = BesideBinding(binding, incoming)
         allow_callers(spec, name, binding)
         outside = convert.outside_mesh_uses(spec, name)
         if outside and spec.aws.mesh.egress_filter == "DROP_ALL" and backend.kind == "appmesh":
