@@ -224,3 +224,31 @@ def test_the_spec_check_estimate_bounds_the_rendered_auth_policy():
     service_arn = "arn:aws:vpc-lattice:eu-west-1:111122223333:service/svc-0123456789abcdef0"
     rendered = policy_json(render_auth_policy(service_arn, routes, {"api-v1": callers, "api-v2": callers}))
     assert len(rendered) <= auth_policy_estimate("api", spec) < 1.5 * len(rendered)
+
+
+def test_beside_binding_refuses_a_second_sidecar_and_binds_both():
+    from constructs_lib.mesh.base import ProxyRequirements
+    from constructs_lib.mesh.beside import BesideBinding
+
+    class Fake:
+        def __init__(self, proxy):
+            self._proxy, self.bound, self.allowed = proxy, [], []
+
+        def proxy(self, version):
+            return self._proxy
+
+        def bind_ecs_service(self, version, service, container):
+            self.bound.append(version)
+
+        def allow(self, major, caller):
+            self.allowed.append((major, caller))
+
+    envoy = ProxyRequirements(image="envoy", environment={}, policy_statements=())
+    with pytest.raises(PropsError, match="the incoming backend asks for a sidecar of its own"):
+        BesideBinding(Fake(envoy), Fake(envoy)).proxy("a")
+    primary, incoming = Fake(envoy), Fake(None)
+    beside = BesideBinding(primary, incoming)
+    assert beside.proxy("a") is envoy and beside.deploys("a")
+    beside.bind_ecs_service("a", None, None)
+    beside.allow("v1", "cart")
+    assert primary.bound == incoming.bound == ["a"] and incoming.allowed == [("v1", "cart")]
