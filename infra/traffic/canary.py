@@ -124,6 +124,12 @@ class Canary:
             return self._loop()
         except KeyboardInterrupt:
             return self._interrupted()
+        except Conflict:
+            raise  # recorded as status conflict; someone else's weights are left alone
+        except UserError as exc:  # e.g. CloudWatch unreachable mid-step: no judgement, so back to safe weights
+            note = self._interrupted(reason=exc.message)["events"][-1]["note"]
+            raise UserError(f"{exc.message}; the canary stopped, {note}",
+                            hint="fix the cause, then --resume (the state file has every event)") from None
 
     def _adopt_last_write(self, live_token: str) -> bool:
         """A canary killed between its write and saving the state: the journal has the write; take it as ours."""
@@ -254,7 +260,7 @@ class Canary:
         self.say(f"rolled back to {W.fmt(back)}")
         return self.state
 
-    def _interrupted(self) -> dict[str, Any]:
+    def _interrupted(self, reason: str = "Ctrl-C") -> dict[str, Any]:
         safe = self._weights("lastSafeWeights")
         try:
             self._write(safe)
@@ -262,6 +268,7 @@ class Canary:
         except UserError as exc:  # a conflict: someone else wrote; leave their weights alone
             note = f"could not restore the last safe weights {W.fmt(safe)}: {exc.message}"
         self.state["status"] = "interrupted"
-        self._event(action="interrupt", step=self.state["step"], weights=self.state["liveWeights"], note=note)
+        self._event(action="interrupt", step=self.state["step"], weights=self.state["liveWeights"], note=note,
+                    reason=reason)
         self.say(f"interrupted: {note}; resume with --resume")
         return self.state
