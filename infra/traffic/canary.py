@@ -10,6 +10,7 @@ found when the canary started). Ctrl-C puts those back and says what they are.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -95,6 +96,20 @@ class Canary:
 
     # -- entry point -----------------------------------------------------------------------------------
     def run(self, *, resume: bool = False, abandon: bool = False) -> dict[str, Any]:
+        """Hold the canary's lock for the whole run: one canary process per major, even with --resume."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"another canary process is running on {self.p.service}/{self.p.major} "
+                                f"(state in {self.path})", hint="wait for it, or stop it with Ctrl-C") from None
+            try:
+                return self._run(resume=resume, abandon=abandon)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _run(self, *, resume: bool, abandon: bool) -> dict[str, Any]:
         svc, major = self.p.service, self.p.major
         existing = json.loads(self.path.read_text()) if self.path.exists() else None
         unfinished = existing is not None and existing.get("status") in ("running", "interrupted")
