@@ -160,7 +160,7 @@ class Canary:
     def _start(self) -> None:
         svc, major, version = self.p.service, self.p.major, self.p.version
         live = self.backend.read_weights(svc, major)
-        if self.backend.check_versions(svc, [version]):
+        if self.backend.check_versions(svc, major, [version]):
             raise UserError(f"{svc}: nothing is deployed for version {version} on {self.backend.name}; "
                             "nothing was changed", hint="deploy the version first")
         start = {**{v: Decimal(0) for v in self.versions}, **live.weights}

@@ -138,7 +138,7 @@ def plan(spec: Spec, backend: TrafficBackend, service: str, major: str, kind: st
     after = compute(live)
     W.validate_full(after, backend.places, backend.name)
     # Only versions that start taking traffic need checking: the others are targets already.
-    missing = backend.check_versions(service, [v for v, w in after.items() if w > 0 and not live.weights.get(v)])
+    missing = backend.check_versions(service, major, [v for v, w in after.items() if w > 0 and not live.weights.get(v)])
     if missing:
         raise UserError(f"{service}: nothing is deployed for version(s) {', '.join(missing)} on {backend.name} "
                         f"({'no virtual node' if backend.name == 'appmesh' else 'no such version'}); "
