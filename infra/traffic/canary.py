@@ -115,7 +115,8 @@ class Canary:
         unfinished = existing is not None and existing.get("status") in ("running", "interrupted")
         if unfinished and not (resume or abandon):
             raise UserError(f"a canary of {existing['version']} on {svc}/{major} is {existing['status']} "
-                            f"(step {existing['step'] + 1} of {len(existing['params']['steps'])}, state in {self.path})",
+                            f"(step {existing['step'] + 1} of {len(existing['params']['steps'])}, "
+                            f"state in {self.path})",
                             hint="--resume to go on from there, or --abandon to start a new one")
         if resume:
             if not unfinished:
