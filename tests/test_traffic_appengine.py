@@ -152,15 +152,23 @@ def test_a_split_changed_since_read_is_not_overwritten(spec_file, gae):
 
 
 # -- canary on App Engine: smoke check first, steps without metric analysis ---------------------------------------
+class SmokeTarget:
+    """The versions' own addresses: banana answers 200 (for its first ``healthy_calls`` checks), others 503."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+        self.healthy_calls = 1000
+
+
 @pytest.fixture
 def smoke_server(monkeypatch):
-    """The versions' own addresses: banana answers 200, anything else 503."""
-    seen: list[str] = []
+    target = SmokeTarget()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            seen.append(self.path)
-            self.send_response(200 if self.path.startswith("/banana/") else 503)
+            target.seen.append(self.path)
+            ok = self.path.startswith("/banana/") and len(target.seen) <= target.healthy_calls
+            self.send_response(200 if ok else 503)
             self.end_headers()
 
         def log_message(self, *args):
@@ -169,7 +177,8 @@ def smoke_server(monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("MESHSPEC_SMOKE_URL", f"http://127.0.0.1:{server.server_address[1]}/{{version}}")
-    yield seen
+    monkeypatch.setattr("infra.appengine.smoke.time.sleep", lambda s: None)  # its retry pause
+    yield target
     server.shutdown()
 
 
@@ -181,7 +190,7 @@ def test_canary_smoke_checks_then_steps_to_promotion(spec_file, gae, smoke_serve
                          "--steps", "25,50,100", "--interval", "1m", "--format", "json")
     assert code == 0, err
     state = json.loads(out)
-    assert smoke_server[0] == "/banana/users/v2/healthz"
+    assert smoke_server.seen[0] == "/banana/users/v2/healthz"
     assert [e["action"] for e in state["events"]][:3] == ["start", "smoke", "shift"]
     assert "metric analysis is not built yet" in err
     (decision, *_) = [e for e in state["events"] if e["action"] == "decision"]
@@ -194,8 +203,22 @@ def test_canary_smoke_checks_then_steps_to_promotion(spec_file, gae, smoke_serve
 
 def test_canary_with_a_failing_smoke_check_moves_nothing(spec_file, gae, smoke_server, monkeypatch, capsys):
     monkeypatch.setattr(canary_cmd, "sleep", lambda s: pytest.fail("must not wait"))
-    monkeypatch.setattr("infra.appengine.smoke.time.sleep", lambda s: None)  # its retry pause
     code, _, err = cli(capsys, "canary", spec_file, "search", "--version", "s-2", "--steps", "50,100")
     assert code == 1 and "smoke check failed: GET http://127.0.0.1" in err and "/s-2/search/v1/healthz" in err
     assert "no traffic was moved" in err
     assert split(gae, "search-v1") == {"s-1": 1.0}
+
+
+def test_canary_whose_version_stops_answering_is_rolled_back(spec_file, gae, smoke_server, monkeypatch, capsys):
+    smoke_server.healthy_calls = 2  # the check before the first step and the one after it pass
+    clock = FakeClock()
+    monkeypatch.setattr(canary_cmd, "clock", clock)
+    monkeypatch.setattr(canary_cmd, "sleep", clock.sleep)
+    code, out, err = cli(capsys, "canary", spec_file, "users", "--major", "v1", "--version", "banana",
+                         "--steps", "50,100", "--interval", "1m", "--format", "json")
+    assert code == 1
+    state = json.loads(out)
+    assert [(e["step"], e["decision"]) for e in state["events"] if e["action"] == "decision"] == [
+        (0, "continue"), (1, "rollback")]
+    assert "HTTP 503" in state["events"][-1]["reasons"][-1]
+    assert split(gae) == {"apple": 1.0}

@@ -254,3 +254,37 @@ def test_rollback_takes_a_canary_that_had_traffic_before_out_entirely(spec_file,
     err = capsys.readouterr()[1]
     assert code == 1 and "rolled back to apple=100, banana=0" in err
     assert route("v1")[0] == {"apple": 100, "banana": 0}
+
+
+def test_cloudwatch_failing_mid_step_stops_at_the_last_safe_weights(spec_file, monkeypatch, capsys):
+    from infra.errors import UserError
+    from infra.traffic.figures import CloudWatchFigures
+
+    real = CloudWatchFigures.figures
+    calls = []
+
+    def flaky(self, *a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise UserError("CloudWatch GetMetricData failed: throttled")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(CloudWatchFigures, "figures", flaky)
+    code, _, err = run_canary(monkeypatch, capsys, spec_file, FakeClock(on_sleep=traffic_by_step({})))
+    assert code == 1
+    assert "throttled; the canary stopped, left at the last safe weights apple=99, banana=1, cherry=0" in err
+    assert route("v1")[0] == {"apple": 99, "banana": 1}  # step 1 passed; step 2 (10 %) was not judged
+    saved = json.loads((spec_file.parent / ".meshspec" / "canary-checkout-v1.json").read_text())
+    assert saved["status"] == "interrupted" and saved["events"][-1]["reason"].endswith("throttled")
+
+
+def test_a_second_canary_process_on_the_same_major_is_refused(spec_file, monkeypatch, capsys):
+    import fcntl
+
+    state = spec_file.parent / ".meshspec"
+    state.mkdir()
+    with open(state / "canary-checkout-v1.json.lock", "a+") as held:  # as a running canary holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, _, err = run_canary(monkeypatch, capsys, spec_file, FakeClock(), "--resume")
+    assert code == 1 and "another canary process is running on checkout/v1" in err
+    assert route("v1") == ({"apple": 100, "banana": 0}, 1)

@@ -64,7 +64,8 @@ def decide(canary: Figures, baseline: Figures | None, th: Thresholds, *, last_st
         missing.append("no p99 latency datapoint for the canary")
     if missing:
         if extensions < th.max_extensions:
-            return Decision("extend", missing + [f"waiting one more interval ({extensions + 1} of {th.max_extensions})"])
+            wait = f"waiting one more interval ({extensions + 1} of {th.max_extensions})"
+            return Decision("extend", missing + [wait])
         return Decision("rollback", missing + [f"still after {th.max_extensions} extra interval(s): no evidence "
                                                "that the canary is healthy"])
     # 3. absolute limits

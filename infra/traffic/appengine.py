@@ -94,20 +94,18 @@ class AppEngineBackend:
         shared = () if self.ae.majors_as_services else tuple(m for m in self.majors if m != major)
         return Live(weights=weights, token=token, resources=(self._name(service, major),), shared_with=shared)
 
-    def check_versions(self, service: str, versions: list[str]) -> list[str]:
+    def check_versions(self, service: str, major: str, versions: list[str]) -> list[str]:
+        """Versions live in the App Engine service of ``major`` (its own with majorsAsServices, else the shared one)."""
         from google.api_core import exceptions as gexc
         from google.cloud import appengine_admin_v1 as ae
 
         missing = []
-        majors = self.majors if self.ae.majors_as_services else self.majors[:1]
         for v in versions:
-            for major in majors:
-                try:
-                    self._call("versions.get", self.api.versions.get_version,
-                               ae.GetVersionRequest(name=f"{self._name(service, major)}/versions/{v}"))
-                except gexc.NotFound:
-                    missing.append(v)
-                    break
+            try:
+                self._call("versions.get", self.api.versions.get_version,
+                           ae.GetVersionRequest(name=f"{self._name(service, major)}/versions/{v}"))
+            except gexc.NotFound:
+                missing.append(v)
         return missing
 
     def version_address(self, service: str, major: str, version: str) -> str:

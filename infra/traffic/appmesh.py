@@ -121,7 +121,8 @@ class AppMeshBackend:
     def read_weights(self, service: str, major: str) -> Live:
         return self._live(service, self._describe(service, major))
 
-    def check_versions(self, service: str, versions: list[str]) -> list[str]:
+    def check_versions(self, service: str, major: str, versions: list[str]) -> list[str]:
+        """Virtual nodes are per service, shared by every major."""
         missing = []
         for v in versions:
             try:

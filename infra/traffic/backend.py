@@ -70,8 +70,8 @@ class TrafficBackend(Protocol):
     def read_weights(self, service: str, major: str) -> Live:
         """Live weights per version (versions with 0 included where the platform lists them) and a token."""
 
-    def check_versions(self, service: str, versions: list[str]) -> list[str]:
-        """The subset of ``versions`` that have nothing deployed to send traffic to (no virtual node, …)."""
+    def check_versions(self, service: str, major: str, versions: list[str]) -> list[str]:
+        """The subset of ``versions`` with nothing deployed to send ``major``'s traffic to (no virtual node, …)."""
 
     def set_weights(self, service: str, major: str, weights: Weights, expected_token: str) -> Live:
         """Write ``weights`` (complete, summing to 100) if the live token is still ``expected_token``."""

@@ -10,6 +10,7 @@ found when the canary started). Ctrl-C puts those back and says what they are.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -95,12 +96,27 @@ class Canary:
 
     # -- entry point -----------------------------------------------------------------------------------
     def run(self, *, resume: bool = False, abandon: bool = False) -> dict[str, Any]:
+        """Hold the canary's lock for the whole run: one canary process per major, even with --resume."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"another canary process is running on {self.p.service}/{self.p.major} "
+                                f"(state in {self.path})", hint="wait for it, or stop it with Ctrl-C") from None
+            try:
+                return self._run(resume=resume, abandon=abandon)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _run(self, *, resume: bool, abandon: bool) -> dict[str, Any]:
         svc, major = self.p.service, self.p.major
         existing = json.loads(self.path.read_text()) if self.path.exists() else None
         unfinished = existing is not None and existing.get("status") in ("running", "interrupted")
         if unfinished and not (resume or abandon):
             raise UserError(f"a canary of {existing['version']} on {svc}/{major} is {existing['status']} "
-                            f"(step {existing['step'] + 1} of {len(existing['params']['steps'])}, state in {self.path})",
+                            f"(step {existing['step'] + 1} of {len(existing['params']['steps'])}, "
+                            f"state in {self.path})",
                             hint="--resume to go on from there, or --abandon to start a new one")
         if resume:
             if not unfinished:
@@ -124,6 +140,12 @@ class Canary:
             return self._loop()
         except KeyboardInterrupt:
             return self._interrupted()
+        except Conflict:
+            raise  # recorded as status conflict; someone else's weights are left alone
+        except UserError as exc:  # e.g. CloudWatch unreachable mid-step: no judgement, so back to safe weights
+            note = self._interrupted(reason=exc.message)["events"][-1]["note"]
+            raise UserError(f"{exc.message}; the canary stopped, {note}",
+                            hint="fix the cause, then --resume (the state file has every event)") from None
 
     def _adopt_last_write(self, live_token: str) -> bool:
         """A canary killed between its write and saving the state: the journal has the write; take it as ours."""
@@ -139,7 +161,7 @@ class Canary:
     def _start(self) -> None:
         svc, major, version = self.p.service, self.p.major, self.p.version
         live = self.backend.read_weights(svc, major)
-        if self.backend.check_versions(svc, [version]):
+        if self.backend.check_versions(svc, major, [version]):
             raise UserError(f"{svc}: nothing is deployed for version {version} on {self.backend.name}; "
                             "nothing was changed", hint="deploy the version first")
         start = {**{v: Decimal(0) for v in self.versions}, **live.weights}
@@ -254,7 +276,7 @@ class Canary:
         self.say(f"rolled back to {W.fmt(back)}")
         return self.state
 
-    def _interrupted(self) -> dict[str, Any]:
+    def _interrupted(self, reason: str = "Ctrl-C") -> dict[str, Any]:
         safe = self._weights("lastSafeWeights")
         try:
             self._write(safe)
@@ -262,6 +284,7 @@ class Canary:
         except UserError as exc:  # a conflict: someone else wrote; leave their weights alone
             note = f"could not restore the last safe weights {W.fmt(safe)}: {exc.message}"
         self.state["status"] = "interrupted"
-        self._event(action="interrupt", step=self.state["step"], weights=self.state["liveWeights"], note=note)
+        self._event(action="interrupt", step=self.state["step"], weights=self.state["liveWeights"], note=note,
+                    reason=reason)
         self.say(f"interrupted: {note}; resume with --resume")
         return self.state

@@ -7,6 +7,7 @@ through the history. The journal is local to the machine (or the shared state di
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -37,16 +38,21 @@ def append(directory: Path, *, service: str, major: str, kind: str, before: Weig
            after: Weights, after_token: str, at: str, undoes: int | None = None) -> Entry:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / FILE
-    index = sum(1 for _ in path.open()) if path.exists() else 0
-    doc: dict[str, Any] = {"index": index, "service": service, "major": major, "kind": kind,
+    doc: dict[str, Any] = {"index": -1, "service": service, "major": major, "kind": kind,
                            "before": to_json(before), "beforeToken": before_token,
                            "after": to_json(after), "afterToken": after_token, "at": at}
     if undoes is not None:
         doc["undoes"] = undoes
-    with path.open("a") as fh:
-        fh.write(json.dumps(doc, sort_keys=True) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    with path.open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # index and append as one step between processes
+        try:
+            fh.seek(0)
+            doc["index"] = sum(1 for line in fh if line.strip())
+            fh.write(json.dumps(doc, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
     return _entry(doc)
 
 

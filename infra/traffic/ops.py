@@ -59,15 +59,21 @@ def check_known_versions(spec: Spec, service: str, names: list[str]) -> None:
 
 
 # -- status -------------------------------------------------------------------------------------------------
+READ_WORKERS = 8  # concurrent reads for status: one DescribeRoute / services.get per row
+
+
 def status(spec: Spec, ctx: Context, only: str | None = None,
            backends: Callable[[str], TrafficBackend] | None = None) -> list[dict[str, Any]]:
     """One row per service and live major: the spec's weights beside the live ones, drift marked.
 
-    A backend that cannot be reached gives a row with ``error`` instead of failing the whole status.
+    A backend that cannot be reached gives a row with ``error`` instead of failing the whole status. Rows are
+    read concurrently (``READ_WORKERS``) and returned in spec order.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     if only is not None:
         check_service(spec, only)
-    rows = []
+    rows: list[tuple[dict[str, Any], TrafficBackend | None]] = []
     for name in ([only] if only else list(spec.services)):
         svc = spec.services[name]
         backend: TrafficBackend | None = None
@@ -76,26 +82,31 @@ def status(spec: Spec, ctx: Context, only: str | None = None,
             backend = backends(name) if backends else backend_for(spec, name, ctx)
         except UserError as exc:
             error = exc.message
-        except Exception as exc:  # no credentials, no client library configured, …
+        except Exception as exc:  # no credentials, no region, …: a message in the row, not a traceback
             error = f"{type(exc).__name__}: {exc}"
         for major in live_majors(svc):
             want = spec_weights(spec, name, major)
-            row: dict[str, Any] = {"service": name, "major": major, "platform": platform_of(spec, svc),
-                                   "target": None, "spec": W.to_json(want), "live": None, "drift": None,
-                                   "token": None, "error": error}
-            if backend is not None:
-                row["target"] = backend.target(name, major)
-                try:
-                    live = backend.read_weights(name, major)
-                except UserError as exc:
-                    row["error"] = exc.message
-                else:
-                    row.update(live=W.to_json(live.weights), token=live.token,
-                               drift=not W.same(live.weights, want))
-                    if live.shared_with:
-                        row["sharedWith"] = list(live.shared_with)
-            rows.append(row)
-    return rows
+            rows.append(({"service": name, "major": major, "platform": platform_of(spec, svc),
+                          "target": backend.target(name, major) if backend else None, "spec": W.to_json(want),
+                          "live": None, "drift": None, "token": None, "error": error}, backend))
+
+    def read(item: tuple[dict[str, Any], TrafficBackend | None]) -> dict[str, Any]:
+        row, backend = item
+        if backend is None:
+            return row
+        try:
+            live = backend.read_weights(row["service"], row["major"])
+        except UserError as exc:
+            row["error"] = exc.message
+            return row
+        row.update(live=W.to_json(live.weights), token=live.token,
+                   drift=not W.same(live.weights, spec_weights(spec, row["service"], row["major"])))
+        if live.shared_with:
+            row["sharedWith"] = list(live.shared_with)
+        return row
+
+    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+        return list(pool.map(read, rows))
 
 
 # -- shift / promote / rollback ----------------------------------------------------------------------------
@@ -127,7 +138,7 @@ def plan(spec: Spec, backend: TrafficBackend, service: str, major: str, kind: st
     after = compute(live)
     W.validate_full(after, backend.places, backend.name)
     # Only versions that start taking traffic need checking: the others are targets already.
-    missing = backend.check_versions(service, [v for v, w in after.items() if w > 0 and not live.weights.get(v)])
+    missing = backend.check_versions(service, major, [v for v, w in after.items() if w > 0 and not live.weights.get(v)])
     if missing:
         raise UserError(f"{service}: nothing is deployed for version(s) {', '.join(missing)} on {backend.name} "
                         f"({'no virtual node' if backend.name == 'appmesh' else 'no such version'}); "

@@ -46,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-p99-increase", help="roll back when the canary's p99 exceeds the baseline's by more "
                    "than this percentage (default: off)")
     p.add_argument("--no-smoke", action="store_true", help="App Engine: skip the smoke check of the version's address")
-    p.add_argument("--resume", action="store_true", help="go on with the unfinished canary in the state file")
-    p.add_argument("--abandon", action="store_true", help="start anew, dropping an unfinished canary's state")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="go on with the unfinished canary in the state file")
+    again.add_argument("--abandon", action="store_true", help="start anew, dropping an unfinished canary's state")
     p.add_argument("--write-spec", action="store_true", help="fold the final weights into SPEC")
     output.add_format(p)
     p.set_defaults(func=run)
