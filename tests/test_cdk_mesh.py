@@ -119,13 +119,19 @@ def test_longest_prefix_gets_the_first_priority():
     assert routes == {"pricing-v2": 0, "pricing-v1": 1}
 
 
-def test_grpc_routes_match_the_major_header():
+def test_grpc_routes_match_the_major_header_when_there_are_several():
     s, _ = meshed(pricing(protocol="grpc"))
     t = template(s)
     t.has_resource_properties("AWS::AppMesh::Route", {"RouteName": "pricing-v2", "Spec": {"GrpcRoute": {
         "Match": {"Metadata": [{"Name": "x-api-major", "Match": {"Exact": "v2"}}]}}}})
     t.has_resource_properties("AWS::AppMesh::VirtualNode", {"Spec": {"Listeners": [Match.object_like({
         "PortMapping": {"Port": 8080, "Protocol": "grpc"}})]}})
+
+
+def test_a_single_grpc_major_matches_every_grpc_request():
+    s, _ = meshed(pricing(protocol="grpc", majors=(MajorRoute("v1", "/pricing/v1/", {"p-41": 100}),)))
+    template(s).has_resource_properties("AWS::AppMesh::Route", {"Spec": {"GrpcRoute": {
+        "Match": {"Metadata": [{"Name": "content-type", "Match": {"Prefix": "application/grpc"}}]}}}})
 
 
 def test_the_app_mesh_backend_implements_the_interface(http):
