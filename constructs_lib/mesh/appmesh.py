@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from .base import MeshBackend, MeshServiceBinding, MeshServiceProps, PropsError, ProxyRequirements
+from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
 
 END_OF_SUPPORT = "2026-09-30"
 DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
