@@ -26,6 +26,8 @@ COMMANDS = [
     "synth",
     "plan",
     "appengine",
+    "traffic",
+    "canary",
 ]
 
 
