@@ -116,6 +116,7 @@ class Synthesized:
 def synthesize(built: BuiltApp) -> Synthesized:
     """Synthesize, write the Kubernetes manifests CloudFormation does not apply, check CloudFormation's limits."""
     from constructs_lib.eks import write_manifests
+    from constructs_lib.errors import PropsError
 
     try:
         assembly = built.app.synth()
@@ -123,7 +124,11 @@ def synthesize(built: BuiltApp) -> Synthesized:
         if "TooManyResourcesInStack" not in str(exc):
             raise
         raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
-    files = [str(p) for p in write_manifests(built.app, assembly.directory)]
+    try:
+        files = [str(p) for p in write_manifests(built.app, assembly.directory)]
+    except PropsError as exc:
+        raise UserError(str(exc), hint="set aws.account in the spec: the pods' Envoy needs its virtual node's "
+                        "ARN, which an environment-agnostic stack only knows at deploy time") from None
     stacks = {s.stack_name: s.template for s in assembly.stacks}
     problems = [p for name, t in stacks.items() for p in size(name, t).problems()]
     if problems:

@@ -113,6 +113,18 @@ def test_synth_fails_when_the_spec_has_no_aws_section(tmp_path, capsys):
     assert "error: the spec has no aws section: nothing to synthesize for AWS" in err
 
 
+def test_synth_fails_when_eks_manifests_need_an_account(tmp_path, capsys):
+    # GIVEN the shop without aws.account (environment-agnostic stacks) and an EKS service
+    shutil.copytree(EXAMPLES / "contracts", tmp_path / "contracts")
+    text = SHOP.read_text(encoding="utf-8").replace('  account: "111122223333"\n', "")
+    (tmp_path / "shop.yaml").write_text(text, encoding="utf-8")
+    # WHEN synthesized / THEN refused with what to do, not an internal error
+    code, _, err = run(capsys, "synth", str(tmp_path / "shop.yaml"), "--out", str(tmp_path / "o"), "--no-validation")
+    assert code == 1
+    assert "error: the manifests of 'recommendations' hold values known only at deploy time" in err
+    assert "hint: set aws.account in the spec" in err
+
+
 @pytest.mark.skipif(not (ROOT / "node_modules" / ".bin" / "cdk").exists(), reason="the CDK CLI is installed by ./dev")
 def test_cdk_synth_with_builtin_validation_gives_the_same_templates(tmp_path, capsys):
     """The one integration test with CDK's built-in CloudFormation validation on: the npm CDK CLI on the
