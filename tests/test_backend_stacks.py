@@ -239,3 +239,10 @@ def test_plan_shows_lattice_rule_weights_and_no_routes_on_service_connect(synthe
     lattice_routes = {r.route: (r.prefix, r.weights) for r in plan(synthesized["lattice"]).routes}
     assert lattice_routes["pricing-v1"] == ("/pricing/v1/", {"shop-pricing-p-41": 90, "shop-pricing-p-42": 10})
     assert plan(synthesized["service-connect"]).routes == []
+
+
+def test_lattice_grpc_majors_match_a_header_not_the_path(lattice):
+    # gRPC puts the method in the path: one major takes every gRPC request, as App Mesh's route does
+    lattice.has_resource_properties("AWS::VpcLattice::Rule", {"Name": "recommendations-v1", "Match": {"HttpMatch": {
+        "HeaderMatches": [{"Name": "content-type", "CaseSensitive": False,
+                           "Match": {"Prefix": "application/grpc"}}]}}})

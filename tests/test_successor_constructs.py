@@ -252,3 +252,15 @@ def test_beside_binding_refuses_a_second_sidecar_and_binds_both():
     beside.bind_ecs_service("a", None, None)
     beside.allow("v1", "cart")
     assert primary.bound == incoming.bound == ["a"] and incoming.allowed == [("v1", "cart")]
+
+
+def test_lattice_grpc_with_several_majors_matches_x_api_major(stack):
+    weights = {"a": 100}
+    grpc = MeshServiceProps(name="recs", port=8080, versions=("a",), protocol="grpc", dns_name="recs.shop.local",
+                            majors=(MajorRoute(name="v1", path_prefix="/recs/v1/", weights=weights),
+                                    MajorRoute(name="v2", path_prefix="/recs/v2/", weights=weights)))
+    LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc).add_service(stack, "R", grpc)
+    t = Template.from_stack(stack)
+    for major in ("v1", "v2"):
+        t.has_resource_properties("AWS::VpcLattice::Rule", {"Name": f"recs-{major}", "Match": {"HttpMatch": {
+            "HeaderMatches": [{"Name": "x-api-major", "CaseSensitive": False, "Match": {"Exact": major}}]}}})

@@ -87,7 +87,7 @@ def test_set_weights_refuses_a_stale_token_and_writes_nothing(world):
 def test_shift_to_a_version_without_a_target_group_is_refused(world):
     spec_file, ids = world
     b = backend(spec_file)
-    assert b.check_versions("checkout", ["apple", "banana", "cherry"]) == ["cherry"]
+    assert b.check_versions("checkout", "v1", ["apple", "banana", "cherry"]) == ["cherry"]
     token = b.read_weights("checkout", "v1").token
     with pytest.raises(NotDeployed) as exc:
         b.set_weights("checkout", "v1", {"apple": Decimal(80), "banana": Decimal(0), "cherry": Decimal(20)}, token)

@@ -21,6 +21,16 @@ INFRA_ROLE_REASON = ("ECS's documented role for registering tasks in VPC Lattice
                      "managed policy in step with the Lattice API")
 
 
+def grpc_header(props: MeshServiceProps, major: str) -> tuple[str, str, str] | None:
+    """gRPC: several majors are told apart by the ``x-api-major`` header, one major takes every gRPC request
+    (content-type), as App Mesh's routes do; other protocols match the path prefix."""
+    if props.protocol != "grpc":
+        return None
+    if len(props.majors) > 1:
+        return ("x-api-major", "exact", major)
+    return ("content-type", "prefix", "application/grpc")
+
+
 class LatticeServiceBinding(Construct):
     """One meshed service on Lattice; implements :class:`~constructs_lib.mesh.base.MeshServiceBinding`."""
 
@@ -28,8 +38,8 @@ class LatticeServiceBinding(Construct):
         super().__init__(scope, id)
         self.props = props
         self._backend = backend
-        routes = [LatticeRoute(name=props.route_name(m.name), path_prefix=m.path_prefix, weights=dict(m.weights))
-                  for m in props.majors]
+        routes = [LatticeRoute(name=props.route_name(m.name), path_prefix=m.path_prefix, weights=dict(m.weights),
+                               header=grpc_header(props, m.name)) for m in props.majors]
         self._route_of_major = {m.name: props.route_name(m.name) for m in props.majors}
         try:
             self.service = LatticeService(

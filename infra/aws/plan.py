@@ -135,7 +135,12 @@ def routes(templates: Templates) -> dict[str, tuple[str | None, dict[str, int]]]
 def _lattice_rules(rules: list[Mapping[str, Any]], groups: Mapping[str, str]) -> dict[str, tuple[str | None, dict[str, int]]]:
     out = {}
     for props in rules:
-        match = props.get("Match", {}).get("HttpMatch", {}).get("PathMatch", {}).get("Match", {})
+        http = props.get("Match", {}).get("HttpMatch", {})
+        match = dict(http.get("PathMatch", {}).get("Match", {}))
+        if not match and http.get("HeaderMatches"):
+            match["Prefix"] = ", ".join(f"{h['Name']}{'=' if 'Exact' in h['Match'] else '^='}"
+                                        f"{h['Match'].get('Exact', h['Match'].get('Prefix'))}"
+                                        for h in http["HeaderMatches"])
         weights = {}
         for target in props.get("Action", {}).get("Forward", {}).get("TargetGroups", []):
             ref = target.get("TargetGroupIdentifier")

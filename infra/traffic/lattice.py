@@ -162,7 +162,8 @@ class LatticeBackend:
     def read_weights(self, service: str, major: str) -> Live:
         return self._live(self._get_rule(service, major), self._groups(service))
 
-    def check_versions(self, service: str, versions: list[str]) -> list[str]:
+    def check_versions(self, service: str, major: str, versions: list[str]) -> list[str]:
+        """Target groups are per service and version, shared by every major's rule."""
         groups = self._groups(service)
         return [v for v in versions if v not in groups]
 
