@@ -116,8 +116,8 @@ def routes(templates: Templates) -> dict[str, tuple[str | None, dict[str, int]]]
         body = spec.get("HttpRoute") or spec.get("Http2Route") or spec.get("GrpcRoute") or {}
         match = body.get("Match", {})
         prefix = match.get("Prefix") or (match.get("Path") or {}).get("Exact")
-        if prefix is None and match.get("Metadata"):
-            prefix = "x-api-major: " + ",".join(m.get("Match", {}).get("Exact", "?") for m in match["Metadata"])
+        if prefix is None and match.get("Metadata"):  # gRPC: header matches
+            prefix = ", ".join(_header(m) for m in match["Metadata"])
         weights = {}
         for target in body.get("Action", {}).get("WeightedTargets", []):
             ref = target.get("VirtualNode")
@@ -126,6 +126,15 @@ def routes(templates: Templates) -> dict[str, tuple[str | None, dict[str, int]]]
             weights[str(ref)] = int(target.get("Weight", 0))
         out[str(props.get("RouteName"))] = (prefix, weights)
     return out
+
+
+def _header(m: Mapping[str, Any]) -> str:
+    """``x-api-major=v1``, ``content-type^=application/grpc`` (prefix), from an App Mesh header match."""
+    how = m.get("Match", {})
+    for key, op in (("Exact", "="), ("Prefix", "^="), ("Suffix", "$="), ("Regex", "~=")):
+        if key in how:
+            return f"{m.get('Name')}{op}{how[key]}"
+    return f"{m.get('Name')} present"
 
 
 def plan(new: Templates, old: Templates | None = None, *, against: str | None = None) -> Plan:
