@@ -23,6 +23,8 @@ COMMANDS = [
     "schema",
     "contracts",
     "graph",
+    "synth",
+    "plan",
     "appengine",
     "traffic",
     "canary",
