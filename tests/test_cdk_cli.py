@@ -59,6 +59,7 @@ def test_plan_lists_resources_to_create_and_routes_with_weights(capsys):
     assert "stack shop-shared: create" in out
     assert "+ AWS::AppMesh::Mesh" in out
     assert "pricing/v1 [pricing-v1] /pricing/v1/: pricing-p-41=90, pricing-p-42=10 create" in out
+    assert "recommendations/v1 [recommendations-v1] content-type^=application/grpc: recommendations-r-3=100" in out
 
 
 def test_plan_detailed_exitcode_is_2_when_everything_is_new(capsys):

@@ -120,8 +120,8 @@ def routes(templates: Templates) -> dict[str, tuple[str | None, dict[str, int]]]
         body = spec.get("HttpRoute") or spec.get("Http2Route") or spec.get("GrpcRoute") or {}
         match = body.get("Match", {})
         prefix = match.get("Prefix") or (match.get("Path") or {}).get("Exact")
-        if prefix is None and match.get("Metadata"):
-            prefix = "x-api-major: " + ",".join(m.get("Match", {}).get("Exact", "?") for m in match["Metadata"])
+        if prefix is None and match.get("Metadata"):  # gRPC: header matches
+            prefix = ", ".join(_header(m) for m in match["Metadata"])
         weights = {}
         for target in body.get("Action", {}).get("WeightedTargets", []):
             ref = target.get("VirtualNode")
@@ -132,15 +132,22 @@ def routes(templates: Templates) -> dict[str, tuple[str | None, dict[str, int]]]
     return out
 
 
+def _header(m: Mapping[str, Any]) -> str:
+    """``x-api-major=v1``, ``content-type^=application/grpc`` (prefix), from an App Mesh header match."""
+    how = m.get("Match", {})
+    for key, op in (("Exact", "="), ("Prefix", "^="), ("Suffix", "$="), ("Regex", "~=")):
+        if key in how:
+            return f"{m.get('Name')}{op}{how[key]}"
+    return f"{m.get('Name')} present"
+
+
 def _lattice_rules(rules: list[Mapping[str, Any]], groups: Mapping[str, str]) -> dict[str, tuple[str | None, dict[str, int]]]:
     out = {}
     for props in rules:
         http = props.get("Match", {}).get("HttpMatch", {})
         match = dict(http.get("PathMatch", {}).get("Match", {}))
         if not match and http.get("HeaderMatches"):
-            match["Prefix"] = ", ".join(f"{h['Name']}{'=' if 'Exact' in h['Match'] else '^='}"
-                                        f"{h['Match'].get('Exact', h['Match'].get('Prefix'))}"
-                                        for h in http["HeaderMatches"])
+            match["Prefix"] = ", ".join(_header(h) for h in http["HeaderMatches"])
         weights = {}
         for target in props.get("Action", {}).get("Forward", {}).get("TargetGroups", []):
             ref = target.get("TargetGroupIdentifier")
