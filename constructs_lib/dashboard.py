@@ -1,7 +1,7 @@
 """A CloudWatch dashboard per service: its code versions side by side, per API major.
 
-Reads the series named in :mod:`infra.metrics` (namespace, dimensions Service/Version/Major), the same the
-canary analysis reads.
+Reads the series named in :mod:`infra.metrics` (a namespace per API major, dimensions Service/Version), the same
+the service log group's metric filters (:mod:`constructs_lib.metrics`) write and the canary analysis reads.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ class ServiceDashboardProps:
     """- ``service_name``, ``versions`` (code version names), ``majors`` (API majors): required.
     - ``dashboard_name``: Default: a name CloudFormation generates.
     - ``period_minutes``: Default: 1.
-    - ``namespace``: Default: ``infra.metrics.NAMESPACE``.
+    - ``namespace_prefix``: each major's series are in ``{namespace_prefix}/{major}``. Default:
+      ``infra.metrics.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceMetricFilters`` writes by default.
     """
 
     service_name: str
@@ -29,7 +30,7 @@ class ServiceDashboardProps:
     majors: tuple[str, ...]
     dashboard_name: str | None = None
     period_minutes: int = 1
-    namespace: str = m.NAMESPACE
+    namespace_prefix: str = m.NAMESPACE_PREFIX
 
     def __post_init__(self) -> None:
         if not self.versions or not self.majors:
@@ -42,9 +43,9 @@ class ServiceDashboardProps:
 def version_metrics(props: ServiceDashboardProps, major: str, metric: str, statistic: str,
                     ) -> list[cw.Metric]:
     """One series per code version, labelled by version (pure: no construct)."""
-    return [cw.Metric(namespace=props.namespace, metric_name=metric, statistic=statistic,
+    return [cw.Metric(namespace=m.namespace(major, props.namespace_prefix), metric_name=metric, statistic=statistic,
                       period=Duration.minutes(props.period_minutes), label=f"{v} {statistic}",
-                      dimensions_map={m.DIM_SERVICE: props.service_name, m.DIM_VERSION: v, m.DIM_MAJOR: major})
+                      dimensions_map={m.DIM_SERVICE: props.service_name, m.DIM_VERSION: v})
             for v in props.versions]
 
 

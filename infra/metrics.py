@@ -1,15 +1,33 @@
-"""The per-version metrics meshspec's dashboards show and its canary analysis reads.
+"""The per-version metrics meshspec's dashboards show, its canary analysis reads and its metric filters write.
 
-Envoy's stats reach CloudWatch through the CloudWatch agent sidecar as embedded metric format (EMF) in the
-namespace below, one series per service, code version and API major. Dashboards (constructs_lib) and the
-canary (infra/traffic) must read the same series, so both take the names from here.
+Envoy writes one JSON access log line per request (``constructs_lib.mesh.appmesh.access_log_format``) to the
+service's log group; CloudWatch Logs metric filters (``constructs_lib.metrics.ServiceMetricFilters``) turn the
+lines into these series. A metric filter's dimensions can only take values from log fields and no field holds the
+API major (the route matched the path prefix), so the major is in the namespace: one namespace per major,
+dimensions Service and Version. Dashboards (constructs_lib), filters (constructs_lib) and the canary
+(infra/traffic) take every name from here, so they read and write the very same series.
 """
-NAMESPACE = "meshspec/Envoy"
+NAMESPACE_PREFIX = "meshspec/Envoy"
 
 DIM_SERVICE = "Service"
 DIM_VERSION = "Version"
-DIM_MAJOR = "Major"
 
 REQUESTS = "RequestCount"      # Sum per period
 ERRORS_5XX = "Http5xxCount"    # Sum per period
 LATENCY_MS = "LatencyMs"       # statistics p50 / p99
+
+# The access log fields the filters read (constructs_lib.mesh.appmesh.access_log_format).
+FIELD_SERVICE = "service"
+FIELD_VERSION = "version"
+FIELD_PATH = "path"
+FIELD_RESPONSE_CODE = "response_code"
+FIELD_DURATION = "duration"
+
+# A metric filter has exactly one metric transformation (PutMetricFilter: metricTransformations, 1 item), so each
+# major takes one filter per metric: requests, 5xx, latency.
+FILTERS_PER_MAJOR = 3
+
+
+def namespace(major: str, prefix: str = NAMESPACE_PREFIX) -> str:
+    """The namespace of one API major's series, e.g. ``meshspec/Envoy/v1``."""
+    return f"{prefix}/{major}"

@@ -1,10 +1,13 @@
 """Pure conversions from the spec to construct props: no construct is created here."""
 from __future__ import annotations
 
+from aws_cdk.aws_logs import ILogGroup
+
 from infra import naming
-from infra.spec.model import Service, Spec, live_majors, major_path, shares
+from infra.spec.model import Service, Spec, live_majors, major_path, metric_majors, shares
 
 from constructs_lib.mesh.base import MajorRoute, MeshServiceProps
+from constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
 
 INSIGHTS = {"enhanced": "ENHANCED", "on": "ENABLED", "off": "DISABLED"}
 
@@ -58,3 +61,13 @@ def environment(svc: Service) -> dict[str, str]:
 
 def retention_days(spec: Spec, svc: Service) -> int:
     return svc.log_retention_days or spec.defaults.log_retention_days
+
+
+def metric_filters_props(spec: Spec, name: str, log_group: ILogGroup) -> ServiceMetricFiltersProps | None:
+    """The metric filters that publish the service's dashboard series, or None where none would see data
+    (:func:`infra.spec.model.metric_majors`)."""
+    majors = metric_majors(spec, name)
+    if not majors:
+        return None
+    return ServiceMetricFiltersProps(log_group=log_group, service_name=name,
+                                     majors=tuple(MetricMajor(m, prefix) for m, prefix in majors.items()))

@@ -16,6 +16,7 @@ from constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps
 from constructs_lib.mesh.appmesh import AppMeshBackend
 from constructs_lib.mesh.base import MeshBackend
 from constructs_lib.mesh.beside import BesideBinding
+from constructs_lib.metrics import ServiceMetricFilters
 from infra import naming
 from infra.errors import UserError
 from infra.spec.model import Spec, live_majors
@@ -63,6 +64,8 @@ class ServicesStack(Stack):
             retention_days=convert.retention_days(spec, svc), removal_policy=spec.defaults.log_removal_policy,
             builtin_queries=tuple(spec.queries.builtin), custom_queries=own_queries,
             query_folder=naming.query_folder(spec.project, name)))
+        if (filters := convert.metric_filters_props(spec, name, logs.log_group)) is not None:
+            ServiceMetricFilters(scope, "Metrics", filters)  # publishes what the dashboard and the canary read
         binding = backend.add_service(scope, "Mesh", convert.mesh_service_props(spec, name))
         if self.incoming is not None:  # a migration's "beside" step: the service joins the new backend too
             incoming = self.incoming.add_service(scope, "Incoming", convert.mesh_service_props(spec, name))

@@ -183,8 +183,9 @@ def test_dashboard_shows_versions_side_by_side_per_major():
     graphs = [w for w in body["widgets"] if w["type"] == "metric"]
     assert [g["properties"]["title"] for g in graphs] == ["v1 requests", "v1 5xx", "v1 latency (ms)"]
     requests = graphs[0]["properties"]["metrics"]
-    assert requests[0][:8] == [metrics.NAMESPACE, metrics.REQUESTS, metrics.DIM_MAJOR, "v1", metrics.DIM_SERVICE,
-                               "pricing", metrics.DIM_VERSION, "p-41"]
+    assert requests[0][:6] == [metrics.namespace("v1"), metrics.REQUESTS, metrics.DIM_SERVICE, "pricing",
+                               metrics.DIM_VERSION, "p-41"]
+    assert requests[0][0] == "meshspec/Envoy/v1"
     assert len(requests) == 2  # one line per version
     latency = graphs[2]["properties"]["metrics"]
     assert sorted(m[-1]["stat"] for m in latency) == ["p50", "p50", "p99", "p99"]

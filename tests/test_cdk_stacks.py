@@ -166,3 +166,25 @@ def test_only_non_empty_slots_become_stacks():
 def test_fails_when_slots_is_zero():
     with pytest.raises(ValueError, match="slots must be at least 1, got 0"):
         sharding.slot("a", 0)
+
+
+def test_ecs_services_on_app_mesh_publish_the_dashboard_series_from_their_log_group(shop):
+    # GIVEN the shop synthesized: catalog, pricing (http) and erp-connector (http2) on ECS, recommendations on EKS
+    built, result = shop
+    by_service: dict[str, list[dict]] = {}
+    for t in result.stacks.values():
+        groups = {k: r["Properties"].get("LogGroupName", "") for k, r in t["Resources"].items()
+                  if r["Type"] == "AWS::Logs::LogGroup"}
+        for r in t["Resources"].values():
+            if r["Type"] == "AWS::Logs::MetricFilter":
+                service = groups[r["Properties"]["LogGroupName"]["Ref"]].rsplit("/", 1)[-1]
+                by_service.setdefault(service, []).append(r["Properties"])
+    # THEN each ECS service has requests, 5xx and latency for its one major, on its own log group
+    assert sorted(by_service) == ["catalog", "erp-connector", "pricing"]
+    pricing = {f["MetricTransformations"][0]["MetricName"]: f for f in by_service["pricing"]}
+    assert sorted(pricing) == ["Http5xxCount", "LatencyMs", "RequestCount"]
+    assert pricing["RequestCount"]["FilterPattern"] == '{ ($.service = "pricing") && ($.path = "/pricing/v1/*") }'
+    assert {f["MetricTransformations"][0]["MetricNamespace"] for fs in by_service.values() for f in fs} == \
+        {"meshspec/Envoy/v1"}
+    # and the EKS service none: its container output goes to Container Insights' log groups (docs/aws.md)
+    assert "recommendations" not in by_service

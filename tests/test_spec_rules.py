@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from infra.spec import load_text, shares
+from infra.spec.model import metric_majors
 
 from .conftest import EXAMPLES, TODAY
 
@@ -214,3 +215,35 @@ def test_contract_files_must_exist(tmp_path):
     result = load_text(text, file="spec.yaml", base_dir=tmp_path, today=TODAY)
     assert codes(result) == ["contract-missing"]
     assert result.errors[0].key_path == "services.a.majors.v2.contract"
+
+
+def test_quota_metric_filters_per_log_group():
+    # GIVEN an ECS service on App Mesh with 34 live majors (3 metric filters each on its log group)
+    text = AWS_HEAD + aws_service("wide", majors=tuple(f"v{i}" for i in range(1, 35)))
+    # WHEN loaded
+    result = load(text)
+    # THEN refused at its majors, naming CloudWatch Logs' 100 filters per log group
+    assert codes(result) == ["quota-logs"]
+    err = result.errors[0]
+    assert err.key_path == "services.wide.majors"
+    assert err.message == ("34 live majors need 102 metric filters on the service's log group (3 per major: "
+                           "requests, 5xx, latency); CloudWatch Logs allows 100 per log group")
+    assert err.allowed == "at most 33 live majors"
+
+
+def test_33_majors_fit_the_metric_filters_of_a_log_group():
+    result = load(AWS_HEAD + aws_service("wide", majors=tuple(f"v{i}" for i in range(1, 34))))
+    assert "quota-logs" not in codes(result)
+
+
+@pytest.mark.parametrize("head, extra, majors, want", [
+    (AWS_HEAD, "", ("v1", "v2"), {"v1": "/m/v1/", "v2": "/m/v2/"}),
+    (AWS_HEAD, "    protocol: grpc\n", ("v1",), {"v1": None}),  # one major: every line of the service
+    (AWS_HEAD, "    protocol: grpc\n", ("v1", "v2"), {}),  # routed on a header the access log does not hold
+    (AWS_HEAD.replace("platform: ecs", "platform: eks"), "", ("v1",), {}),  # logs go to Container Insights
+    (AWS_HEAD.replace("  clusters:", "  mesh: {backend: lattice}\n  clusters:"), "", ("v1",), {}),  # no Envoy log
+])
+def test_metric_majors_are_the_majors_whose_access_log_lines_reach_the_service_log_group(head, extra, majors, want):
+    result = load(head + aws_service("m", majors=majors, extra=extra))
+    assert result.ok, [e.message for e in result.errors]
+    assert metric_majors(result.spec, "m") == want

@@ -138,9 +138,9 @@ def test_queries_use_the_dashboard_series():
     assert [(q["Id"], q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Stat"]) for q in qs] == [
         ("req0", "RequestCount", "Sum"), ("err0", "Http5xxCount", "Sum"),
         ("p50x0", "LatencyMs", "p50"), ("p99x0", "LatencyMs", "p99")]
-    assert qs[0]["MetricStat"]["Metric"]["Namespace"] == "meshspec/Envoy"
+    assert qs[0]["MetricStat"]["Metric"]["Namespace"] == "meshspec/Envoy/v1"  # the major is in the namespace
     assert qs[0]["MetricStat"]["Metric"]["Dimensions"] == [
-        {"Name": "Service", "Value": "checkout"}, {"Name": "Version", "Value": "apple"}, {"Name": "Major", "Value": "v1"}]
+        {"Name": "Service", "Value": "checkout"}, {"Name": "Version", "Value": "apple"}]
 
 
 def test_combine_sums_counts_and_takes_the_worst_percentile():

@@ -164,15 +164,15 @@ def route(major: str = "v1", service: str = "checkout") -> tuple[dict[str, int],
 
 def put_traffic(at: dt.datetime, version: str, *, requests_: int, errors: int, latencies: dict[float, int],
                 service: str = "checkout", major: str = "v1") -> None:
-    """What Envoy's EMF would put for one version in one minute: counts and a latency distribution."""
-    dims = [{"Name": M.DIM_SERVICE, "Value": service}, {"Name": M.DIM_VERSION, "Value": version},
-            {"Name": M.DIM_MAJOR, "Value": major}]
+    """What the log group's metric filters would put for one version in one minute: counts and a latency
+    distribution, in the major's namespace (:func:`infra.metrics.namespace`)."""
+    dims = [{"Name": M.DIM_SERVICE, "Value": service}, {"Name": M.DIM_VERSION, "Value": version}]
     data = [{"MetricName": M.REQUESTS, "Dimensions": dims, "Timestamp": at, "Value": requests_},
             {"MetricName": M.ERRORS_5XX, "Dimensions": dims, "Timestamp": at, "Value": errors}]
     if latencies:
         data.append({"MetricName": M.LATENCY_MS, "Dimensions": dims, "Timestamp": at,
                      "Values": list(latencies), "Counts": list(latencies.values())})
-    cloudwatch().put_metric_data(Namespace=M.NAMESPACE, MetricData=data)
+    cloudwatch().put_metric_data(Namespace=M.namespace(major), MetricData=data)
 
 
 class FakeClock:

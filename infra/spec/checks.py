@@ -13,9 +13,10 @@ from decimal import Decimal
 from pathlib import Path as FsPath
 
 from .. import naming
+from ..metrics import FILTERS_PER_MAJOR
 from . import quotas as q
 from .errors import Described as D, Problems
-from .model import Service, Spec, live_majors, major_path, shares
+from .model import Service, Spec, live_majors, major_path, metric_majors, shares
 
 # Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
 FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
@@ -350,6 +351,14 @@ def check_quotas(spec: Spec, p: Problems) -> None:
                       f"of each route; App Mesh allows {q.APPMESH_TARGETS_PER_ROUTE}", "quota-appmesh",
                       given=len(svc.versions), allowed=f"at most {q.APPMESH_TARGETS_PER_ROUTE}",
                       hint="remove versions that take no traffic")
+            filtered = len(metric_majors(spec, name))
+            filters = filtered * FILTERS_PER_MAJOR
+            if filters > q.LOGS_METRIC_FILTERS_PER_LOG_GROUP:
+                p.add(("services", name, "majors"), f"{filtered} live majors need {filters} metric filters on the "
+                      f"service's log group ({FILTERS_PER_MAJOR} per major: requests, 5xx, latency); CloudWatch "
+                      f"Logs allows {q.LOGS_METRIC_FILTERS_PER_LOG_GROUP} per log group", "quota-logs",
+                      given=filtered, allowed=f"at most {q.LOGS_METRIC_FILTERS_PER_LOG_GROUP // FILTERS_PER_MAJOR} "
+                      "live majors", hint="retire majors nobody uses")
             backends = len({u.split("/")[0] for u in svc.uses})
             if backends > q.APPMESH_BACKENDS_PER_NODE:
                 p.add(("services", name, "uses"), f"{backends} backends per virtual node; App Mesh allows "

@@ -317,3 +317,20 @@ def shares(service: Service, major: str) -> dict[str, Decimal]:
 def live_majors(service: Service) -> dict[str, Major]:
     """Majors that still take traffic (not retired)."""
     return {k: m for k, m in service.majors.items() if m.status != "retired"}
+
+
+def metric_majors(spec: Spec, name: str) -> dict[str, str | None]:
+    """The live majors whose per-version metrics the service's log group filters publish
+    (``constructs_lib.metrics.ServiceMetricFilters``), each with the path prefix its lines match (``None``: every
+    line). Empty where Envoy's access log does not reach the service's log group or tells no major apart:
+    a backend other than App Mesh (no meshspec Envoy access log), an EKS cluster (container stdout goes to
+    Container Insights' log groups), a gRPC service with several majors (routed on a header the log omits).
+    """
+    svc = spec.services[name]
+    cluster = spec.cluster(svc.cluster) if svc.cluster else None
+    if cluster is None or cluster.platform != "ecs" or spec.backend != "appmesh":
+        return {}
+    majors = live_majors(svc)
+    if svc.protocol == "grpc":
+        return {major: None for major in majors} if len(majors) == 1 else {}
+    return {major: major_path(name, major, m) for major, m in majors.items()}

@@ -15,6 +15,10 @@ APPENGINE_DISPATCH_RULES = 20
 CFN_RESOURCES_PER_STACK = 500
 CFN_OUTPUTS_PER_STACK = 200
 CFN_TEMPLATE_BYTES = 1_000_000
+# CloudWatch Logs PutMetricFilter API reference: "The maximum number of metric filters that can be associated with
+# a log group is 100" (not adjustable). meshspec puts infra.metrics.FILTERS_PER_MAJOR per live major on a service's
+# log group: at most 100 // 3 = 33 majors.
+LOGS_METRIC_FILTERS_PER_LOG_GROUP = 100
 
 # Amazon VPC Lattice (docs.aws.amazon.com/vpc-lattice/latest/ug/quotas.html, checked 2026-11; the older English
 # page said 5 rules per listener, the current table says 10) and the VPC Lattice API reference (ForwardAction,

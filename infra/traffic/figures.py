@@ -1,8 +1,8 @@
 """Per-version figures (requests, 5xx, p50/p99 latency) from CloudWatch GetMetricData.
 
-The series are the ones the per-service dashboards show (:mod:`infra.metrics`): namespace
-``meshspec/Envoy``, dimensions Service + Version + Major, RequestCount and Http5xxCount summed, LatencyMs at
-p50 and p99. One query period covers the whole window; if CloudWatch still splits it into several datapoints
+The series are the ones the per-service dashboards show and the service log group's metric filters write
+(:mod:`infra.metrics`): namespace ``meshspec/Envoy/<major>``, dimensions Service + Version, RequestCount and
+Http5xxCount summed, LatencyMs at p50 and p99. One query period covers the whole window; if CloudWatch still splits it into several datapoints
 (it rounds the start time to the period), counts are summed and a percentile is the worst datapoint's.
 """
 from __future__ import annotations
@@ -51,12 +51,11 @@ def period_for(start: dt.datetime, end: dt.datetime) -> int:
 def queries(service: str, major: str, versions: list[str], period: int) -> list[dict[str, Any]]:
     out = []
     for i, version in enumerate(versions):
-        dims = [{"Name": M.DIM_SERVICE, "Value": service}, {"Name": M.DIM_VERSION, "Value": version},
-                {"Name": M.DIM_MAJOR, "Value": major}]
+        dims = [{"Name": M.DIM_SERVICE, "Value": service}, {"Name": M.DIM_VERSION, "Value": version}]
         for qid, metric, stat in ((f"req{i}", M.REQUESTS, "Sum"), (f"err{i}", M.ERRORS_5XX, "Sum"),
                                   (f"p50x{i}", M.LATENCY_MS, "p50"), (f"p99x{i}", M.LATENCY_MS, "p99")):
             out.append({"Id": qid, "ReturnData": True, "MetricStat": {
-                "Metric": {"Namespace": M.NAMESPACE, "MetricName": metric, "Dimensions": dims},
+                "Metric": {"Namespace": M.namespace(major), "MetricName": metric, "Dimensions": dims},
                 "Period": period, "Stat": stat}})
     return out
 

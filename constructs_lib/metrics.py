@@ -1,0 +1,152 @@
+"""CloudWatch Logs metric filters that turn a service's Envoy access log into its per-version metrics.
+
+Envoy writes one JSON line per request (:func:`constructs_lib.mesh.appmesh.access_log_format`: ``service``,
+``version``, ``path``, ``response_code``, ``duration`` in ms) to the service's log group. Per API major three
+filters match the major's path prefix and publish, in the major's namespace (:func:`infra.metrics.namespace`),
+RequestCount (1 per line), Http5xxCount (1 per line with ``response_code >= 500``) and LatencyMs (``duration``),
+with the dimensions Service and Version taken from the line. These are the series the dashboard
+(:mod:`constructs_lib.dashboard`) shows and the canary (:mod:`infra.traffic.figures`) reads.
+
+Filter pattern syntax: docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html (JSON
+patterns: ``=``/``!=`` on strings with ``*`` as wildcard, ``>=`` on numbers, ``&&``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import metrics as m
+
+from .errors import PropsError, contradiction
+
+# PutMetricFilter API reference: at most 100 metric filters per log group; a filter pattern of at most 1024
+# characters.
+METRIC_FILTERS_PER_LOG_GROUP = 100
+MAX_MAJORS = METRIC_FILTERS_PER_LOG_GROUP // m.FILTERS_PER_MAJOR
+FILTER_PATTERN_MAX = 1024
+
+
+@dataclass(frozen=True)
+class MetricMajor:
+    """One API major: access log lines whose ``path`` starts with ``path_prefix`` count for it.
+
+    ``path_prefix``: Default: ``None``, every line of the service counts for this major; allowed only when it
+    is the service's single major (a gRPC service routed on a header, not on the path).
+    """
+
+    name: str
+    path_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceMetricFiltersProps:
+    """- ``log_group``: the service's log group, where Envoy's access log lines arrive. Required.
+    - ``service_name``: the ``service`` field Envoy writes on each line; only those lines count. Required.
+    - ``majors``: at least one, at most 33 (three filters each; CloudWatch Logs allows 100 per log group).
+    - ``namespace_prefix``: the series of major ``v1`` go to ``{namespace_prefix}/v1``. Default:
+      ``infra.metrics.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceDashboard`` and the canary read.
+
+    A major whose prefix starts another major's longer prefix (``/`` and ``/a/v2/``) leaves the longer one's
+    lines out, as the mesh routes the longest prefix first: no request is counted twice.
+    """
+
+    log_group: logs.ILogGroup
+    service_name: str
+    majors: tuple[MetricMajor, ...]
+    namespace_prefix: str = m.NAMESPACE_PREFIX
+
+    def __post_init__(self) -> None:
+        if not self.majors:
+            raise PropsError(f"majors of {self.service_name!r} is empty: give at least one API major")
+        names = [x.name for x in self.majors]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise PropsError(f"majors of {self.service_name!r} name {dupes} twice")
+        if len(self.majors) > MAX_MAJORS:
+            raise PropsError(
+                f"{len(self.majors)} majors need {len(self.majors) * m.FILTERS_PER_MAJOR} metric filters on one "
+                f"log group; CloudWatch Logs allows {METRIC_FILTERS_PER_LOG_GROUP}: at most {MAX_MAJORS} majors")
+        whole = [x.name for x in self.majors if x.path_prefix is None]
+        if whole and len(self.majors) > 1:
+            raise contradiction(f"majors[{whole[0]!r}].path_prefix", None, "majors", names,
+                                "a major without a path prefix takes every line, so it must be the only major")
+        prefixes = [x.path_prefix for x in self.majors if x.path_prefix is not None]
+        for x in self.majors:
+            if x.path_prefix is None:
+                continue
+            if not x.path_prefix.startswith("/"):
+                raise PropsError(f"majors[{x.name!r}].path_prefix must start with '/', got {x.path_prefix!r}")
+            if "*" in x.path_prefix:
+                raise PropsError(f"majors[{x.name!r}].path_prefix {x.path_prefix!r} holds '*', which a filter "
+                                 "pattern reads as a wildcard: give the literal prefix")
+            if prefixes.count(x.path_prefix) > 1:
+                raise PropsError(f"majors {[y.name for y in self.majors if y.path_prefix == x.path_prefix]} "
+                                 f"share the path prefix {x.path_prefix!r}: a request would count for both")
+        for x in self.majors:
+            for metric in (m.REQUESTS, m.ERRORS_5XX):
+                size = len(filter_pattern(self, x.name, metric))
+                if size > FILTER_PATTERN_MAX:
+                    raise PropsError(f"the {metric} filter pattern of majors[{x.name!r}] is {size} characters; "
+                                     f"CloudWatch Logs allows {FILTER_PATTERN_MAX}: shorten the path prefixes")
+
+
+def filter_pattern(props: ServiceMetricFiltersProps, major: str, metric: str) -> str:
+    """The lines that count for ``major``'s ``metric`` (pure: no construct, no jsii call).
+
+    ``{ ($.service = "svc") && ($.path = "/svc/v1/*") && ($.path != "/svc/v1/admin/*") }``, plus
+    ``($.response_code >= 500)`` for Http5xxCount. Rendered as ``logs.FilterPattern.all(string_value(...),
+    number_value(...))`` renders it (tests compare both), without a jsii round trip per clause.
+    """
+    this = next(x for x in props.majors if x.name == major)
+    parts = [f"$.{m.FIELD_SERVICE} = {_quote(props.service_name)}"]
+    if this.path_prefix is not None:
+        parts.append(f"$.{m.FIELD_PATH} = {_quote(this.path_prefix + '*')}")
+        longer = sorted(x.path_prefix for x in props.majors if x.path_prefix is not None
+                        and x.path_prefix != this.path_prefix and x.path_prefix.startswith(this.path_prefix))
+        parts += [f"$.{m.FIELD_PATH} != {_quote(p + '*')}" for p in longer]
+    if metric == m.ERRORS_5XX:
+        parts.append(f"$.{m.FIELD_RESPONSE_CODE} >= 500")
+    return "{ " + " && ".join(f"({p})" for p in parts) + " }"
+
+
+def _quote(value: str) -> str:
+    """A quoted string term: backslash and double quote escaped (as aws_logs' quoteTerm does)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# (metric, construct id part, value, unit as CloudWatch names it)
+_METRICS = ((m.REQUESTS, "Requests", "1", "Count"), (m.ERRORS_5XX, "Http5xx", "1", "Count"),
+            (m.LATENCY_MS, "Latency", f"$.{m.FIELD_DURATION}", "Milliseconds"))
+
+
+class ServiceMetricFilters(Construct):
+    """Per major three metric filters (requests, 5xx, latency) on the service's log group.
+
+    L1 resources (``AWS::Logs::MetricFilter``, what ``logs.MetricFilter`` renders) with construct ids
+    ``{major}-Requests``, ``{major}-Http5xx``, ``{major}-Latency``; ``self.filters[major][metric]``. No default
+    value: CloudWatch Logs refuses one on a filter with dimensions, so a minute without requests has no datapoint
+    (the canary reads that as no traffic).
+    """
+
+    def __init__(self, scope: Construct, id: str, props: ServiceMetricFiltersProps) -> None:
+        super().__init__(scope, id)
+        group = props.log_group.log_group_name
+        T = logs.CfnMetricFilter
+        dims = [T.DimensionProperty(key=m.DIM_SERVICE, value=f"$.{m.FIELD_SERVICE}"),
+                T.DimensionProperty(key=m.DIM_VERSION, value=f"$.{m.FIELD_VERSION}")]
+        self.filters: dict[str, dict[str, logs.CfnMetricFilter]] = {}
+        for major in props.majors:
+            ns = m.namespace(major.name, props.namespace_prefix)
+            self.filters[major.name] = {
+                metric: T(self, f"{major.name}-{id_part}", log_group_name=group,
+                          filter_pattern=filter_pattern(props, major.name, metric),
+                          metric_transformations=[T.MetricTransformationProperty(
+                              metric_namespace=ns, metric_name=metric, metric_value=value, dimensions=dims,
+                              unit=unit)])
+                for metric, id_part, value, unit in _METRICS}
+
+
+__all__ = ["FILTER_PATTERN_MAX", "MAX_MAJORS", "MetricMajor", "ServiceMetricFilters", "ServiceMetricFiltersProps",
+           "filter_pattern"]
