@@ -1,0 +1,7 @@
+"""Reusable CDK constructs with typed props. They know nothing of the meshspec spec.
+
+- :mod:`constructs_lib.mesh`: the mesh backend interface and App Mesh;
+- :mod:`constructs_lib.ecs`: an ECS cluster and a meshed Fargate service per code version;
+- :mod:`constructs_lib.eks`: an EKS cluster (v2 constructs, Auto Mode) and workloads as Kubernetes manifests;
+- :mod:`constructs_lib.logs`, :mod:`constructs_lib.dashboard`: log groups, Logs Insights queries, dashboards.
+"""

@@ -40,3 +40,36 @@ def appengine_service(service: str, major: str | None = None, *, default: bool =
     if default:
         return "default"
     return f"{service}-{major}" if major else service
+
+
+def ecs_service(service: str, version: str) -> str:
+    """ECS service and task definition family of one code version."""
+    return f"{service}-{version}"
+
+
+def dashboard(project: str, service: str) -> str:
+    return f"{project}-{service}"
+
+
+def query_folder(project: str, service: str) -> str:
+    """Logs Insights saved queries are grouped in this folder per service."""
+    return f"{project}/{service}"
+
+
+def stack_shared(project: str) -> str:
+    """Network, Cloud Map namespace and mesh shared by every cluster."""
+    return f"{project}-shared"
+
+
+def stack_cluster(project: str, cluster: str) -> str:
+    return f"{project}-{cluster}"
+
+
+def stack_services(project: str, cluster: str, shard: int) -> str:
+    """A shard of one cluster's services (see infra/sharding.py)."""
+    return f"{project}-{cluster}-services-{shard:02d}"
+
+
+def stack_queries(project: str) -> str:
+    """Saved queries that span several services' log groups."""
+    return f"{project}-queries"

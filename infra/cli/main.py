@@ -23,6 +23,8 @@ COMMANDS = [
     "schema",
     "contracts",
     "graph",
+    "synth",
+    "plan",
 ]
 
 

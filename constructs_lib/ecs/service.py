@@ -1,0 +1,138 @@
+"""One code version of a meshed service on Fargate: task definition with sidecars, ECS service, IAM."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from ..errors import PropsError, contradiction
+from ..mesh.base import MeshServiceBinding
+
+XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
+SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+SSM_ARN = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter(/[A-Za-z0-9/_.-]+)$")
+# X-Ray has no resource-level permissions (docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html).
+XRAY_WRITE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                      "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries")
+ENVOY_HEALTH = ["CMD-SHELL", "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE"]
+
+
+@dataclass(frozen=True)
+class MeshedFargateServiceProps:
+    """One code version of one service.
+
+    - ``cluster``, ``service_name``, ``version``, ``image``, ``port``, ``log_group``: required.
+    - ``binding``: the service's mesh binding (:class:`MeshServiceBinding`). Its ``proxy(version)`` decides
+      whether an Envoy sidecar runs.
+    - ``cpu``: Default: 256. ``memory_mib``: Default: 512. ``desired_count``: Default: 2.
+    - ``environment``: plain variables. Default: none.
+    - ``secrets``: variable → Secrets Manager secret ARN or SSM parameter ARN, injected by ECS at start;
+      a literal value is refused. Default: none.
+    - ``tracing``: the X-Ray daemon sidecar and Envoy's X-Ray tracing. Default: True.
+    - ``ecs_service_name``: Default: ``{service_name}-{version}``.
+    - ``ingress_peer``: who may connect to the app port. Default: the VPC's CIDR block.
+    - ``capacity_provider``: ``FARGATE`` (default) or ``FARGATE_SPOT``.
+    """
+
+    cluster: ecs.ICluster
+    service_name: str
+    version: str
+    image: str
+    port: int
+    log_group: logs.ILogGroup
+    binding: MeshServiceBinding | None = None
+    cpu: int = 256
+    memory_mib: int = 512
+    desired_count: int = 2
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    tracing: bool = True
+    ecs_service_name: str | None = None
+    ingress_peer: ec2.IPeer | None = None
+    capacity_provider: str = "FARGATE"
+
+    def __post_init__(self) -> None:
+        for key, ref in self.secrets.items():
+            if not (SECRETS_MANAGER_ARN.match(ref) or SSM_ARN.match(ref)):
+                raise PropsError(f"secrets[{key!r}] is not a Secrets Manager or SSM parameter ARN (value not "
+                                 "shown): give a reference, never the secret itself")
+        clash = sorted(set(self.secrets) & set(self.environment))
+        if clash:
+            raise contradiction("environment", clash, "secrets", clash, "a variable comes from one place only")
+        if self.capacity_provider not in ("FARGATE", "FARGATE_SPOT"):
+            raise PropsError(f"capacity_provider is {self.capacity_provider!r}: allowed FARGATE or FARGATE_SPOT")
+
+
+def ecs_secret(scope: Construct, id: str, ref: str) -> ecs.Secret:
+    """An ecs.Secret from an ARN: ECS resolves it at task start, the value never reaches the template."""
+    m = SSM_ARN.match(ref)
+    if m:
+        param = ssm.StringParameter.from_secure_string_parameter_attributes(scope, id, parameter_name=m.group(1))
+        return ecs.Secret.from_ssm_parameter(param)
+    return ecs.Secret.from_secrets_manager(secretsmanager.Secret.from_secret_complete_arn(scope, id, ref))
+
+
+class MeshedFargateService(Construct):
+    """Task definition (app, Envoy, X-Ray daemon), the ECS service, and a task role with only what it needs."""
+
+    def __init__(self, scope: Construct, id: str, props: MeshedFargateServiceProps) -> None:
+        super().__init__(scope, id)
+        p = props
+        proxy = p.binding.proxy(p.version) if p.binding is not None else None
+        proxy_config = None
+        if proxy is not None:
+            proxy_config = ecs.AppMeshProxyConfiguration(container_name="envoy", properties=ecs.AppMeshProxyConfigurationProps(
+                app_ports=[p.port], proxy_ingress_port=proxy.ingress_port, proxy_egress_port=proxy.egress_port,
+                ignored_uid=proxy.ignored_uid, egress_ignored_i_ps=["169.254.170.2", "169.254.169.254"]))
+        self.task_definition = ecs.FargateTaskDefinition(
+            self, "TaskDefinition", cpu=p.cpu, memory_limit_mib=p.memory_mib, proxy_configuration=proxy_config,
+            family=p.ecs_service_name or f"{p.service_name}-{p.version}")
+        role = self.task_definition.task_role
+        env = {**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": p.version}
+
+        def log(container: str) -> ecs.LogDriver:
+            return ecs.LogDrivers.aws_logs(stream_prefix=f"{p.version}/{container}", log_group=p.log_group)
+
+        self.app = self.task_definition.add_container(
+            "app", image=ecs.ContainerImage.from_registry(p.image), essential=True, environment=env,
+            secrets={k: ecs_secret(self, f"Secret-{k}", ref) for k, ref in sorted(p.secrets.items())},
+            port_mappings=[ecs.PortMapping(container_port=p.port, name="app")], logging=log("app"))
+        if proxy is not None:
+            envoy_env = dict(proxy.environment)
+            if not p.tracing:
+                envoy_env.pop("ENABLE_ENVOY_XRAY_TRACING", None)
+            self.envoy = self.task_definition.add_container(
+                "envoy", image=ecs.ContainerImage.from_registry(proxy.image), essential=True, user=str(proxy.ignored_uid),
+                environment=envoy_env, memory_reservation_mib=128, logging=log("envoy"),
+                health_check=ecs.HealthCheck(command=ENVOY_HEALTH, interval=Duration.seconds(5),
+                                             timeout=Duration.seconds(2), retries=3,
+                                             start_period=Duration.seconds(10)))
+            self.app.add_container_dependencies(ecs.ContainerDependency(
+                container=self.envoy, condition=ecs.ContainerDependencyCondition.HEALTHY))
+            for statement in proxy.policy_statements:
+                role.add_to_principal_policy(statement)
+        if p.tracing:
+            self.xray = self.task_definition.add_container(
+                "xray-daemon", image=ecs.ContainerImage.from_registry(XRAY_IMAGE), essential=False, user="1337",
+                memory_reservation_mib=64, logging=log("xray"),
+                port_mappings=[ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP)])
+            role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
+        self.service = ecs.FargateService(
+            self, "Service", cluster=p.cluster, task_definition=self.task_definition, desired_count=p.desired_count,
+            service_name=p.ecs_service_name or f"{p.service_name}-{p.version}", min_healthy_percent=100,
+            max_healthy_percent=200, circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            capacity_provider_strategies=[ecs.CapacityProviderStrategy(capacity_provider=p.capacity_provider, weight=1)],
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS))
+        peer = p.ingress_peer or ec2.Peer.ipv4(p.cluster.vpc.vpc_cidr_block)
+        self.service.connections.allow_from(peer, ec2.Port.tcp(p.port), f"{p.service_name} app port")
+        if p.binding is not None:
+            p.binding.bind_ecs_service(p.version, self.service, self.app)

@@ -1,0 +1,83 @@
+"""An EKS cluster from aws-cdk-lib's v2 EKS constructs: native AWS::EKS::Cluster, no kubectl Lambda layer,
+Auto Mode compute by default, and Container Insights through the amazon-cloudwatch-observability add-on."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from ..errors import PropsError, contradiction
+
+OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
+OBSERVABILITY_NAMESPACE, OBSERVABILITY_SERVICE_ACCOUNT = "amazon-cloudwatch", "cloudwatch-agent"
+
+
+@dataclass(frozen=True)
+class EksClusterProps:
+    """- ``vpc``: required.
+    - ``kubernetes_version``: Default: ``1.33``.
+    - ``cluster_name``: Default: a name CloudFormation generates.
+    - ``auto_mode``: EKS Auto Mode compute. Default: True.
+    - ``node_pools``: Auto Mode node pools. Default: ``system`` and ``general-purpose``.
+    - ``container_insights``: install the CloudWatch Observability add-on with a Pod Identity role.
+      Default: True.
+    - ``kubectl_layer``: a kubectl Lambda layer; with it CloudFormation applies workloads' manifests.
+      Default: no kubectl provider: manifests are written beside the templates for ``kubectl apply``.
+    """
+
+    vpc: ec2.IVpc
+    kubernetes_version: str = "1.33"
+    cluster_name: str | None = None
+    auto_mode: bool = True
+    node_pools: tuple[str, ...] | None = None
+    container_insights: bool = True
+    kubectl_layer: lambda_.ILayerVersion | None = None
+
+    def __post_init__(self) -> None:
+        if not self.auto_mode and self.node_pools is not None:
+            raise contradiction("node_pools", list(self.node_pools), "auto_mode", False,
+                                "node pools are an Auto Mode feature")
+        if self.node_pools is not None and not self.node_pools:
+            raise PropsError("node_pools is empty: give at least one pool, or leave it out for the defaults")
+
+
+class EksCluster(Construct):
+    """The cluster and, when asked, Container Insights."""
+
+    def __init__(self, scope: Construct, id: str, props: EksClusterProps) -> None:
+        super().__init__(scope, id)
+        compute = None
+        if props.auto_mode:
+            compute = eks.ComputeConfig(node_pools=list(props.node_pools or ("system", "general-purpose")))
+        self.cluster = eks.Cluster(
+            self, "Cluster", version=eks.KubernetesVersion.of(props.kubernetes_version), vpc=props.vpc,
+            cluster_name=props.cluster_name, compute=compute,
+            default_capacity_type=eks.DefaultCapacityType.AUTOMODE if props.auto_mode else eks.DefaultCapacityType.NODEGROUP,
+            kubectl_provider_options=(eks.KubectlProviderOptions(kubectl_layer=props.kubectl_layer)
+                                      if props.kubectl_layer is not None else None),
+            cluster_logging=[eks.ClusterLoggingTypes.API, eks.ClusterLoggingTypes.AUDIT,
+                             eks.ClusterLoggingTypes.AUTHENTICATOR, eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
+                             eks.ClusterLoggingTypes.SCHEDULER])
+        self.applies_manifests = props.kubectl_layer is not None
+        if props.container_insights:
+            role = iam.Role(self, "ObservabilityRole", assumed_by=pod_identity_principal(),
+                            description="CloudWatch agent and Fluent Bit of the observability add-on")
+            role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy"))
+            role.assume_role_policy.add_statements(iam.PolicyStatement(
+                actions=["sts:TagSession"], principals=[iam.ServicePrincipal("pods.eks.amazonaws.com")]))
+            association = eks.CfnPodIdentityAssociation(
+                self, "ObservabilityIdentity", cluster_name=self.cluster.cluster_name,
+                namespace=OBSERVABILITY_NAMESPACE, service_account=OBSERVABILITY_SERVICE_ACCOUNT,
+                role_arn=role.role_arn)
+            self.observability = eks.Addon(self, "Observability", cluster=self.cluster,
+                                           addon_name=OBSERVABILITY_ADDON)
+            self.observability.node.add_dependency(association)
+
+
+def pod_identity_principal() -> iam.IPrincipal:
+    """EKS Pod Identity's trust principal (docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html)."""
+    return iam.ServicePrincipal("pods.eks.amazonaws.com")

@@ -1,0 +1,161 @@
+"""A meshed service on EKS as Kubernetes manifests: a Deployment per code version (app, Envoy, X-Ray daemon),
+a Service, a ServiceAccount bound to an IAM role through EKS Pod Identity (a native CloudFormation resource).
+
+Without a kubectl provider on the cluster, CloudFormation cannot apply manifests: they are kept on the
+construct (``manifests``) and :func:`write_manifests` writes them beside the templates for ``kubectl apply``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from aws_cdk import Stack, Token
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from constructs import Construct, IConstruct
+
+from ..ecs.service import XRAY_IMAGE, XRAY_WRITE_ACTIONS
+from ..errors import PropsError
+from ..mesh.base import MeshServiceBinding, ProxyRequirements
+from .cluster import EksCluster, pod_identity_principal
+
+PROXY_INIT_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-proxy-route-manager:v7-prod"
+
+
+@dataclass(frozen=True)
+class WorkloadVersion:
+    name: str
+    image: str
+
+
+@dataclass(frozen=True)
+class KubernetesWorkloadProps:
+    """- ``service_name``, ``port``, ``versions``: required.
+    - ``binding``: the mesh binding; with a proxy, pods get Envoy and the proxy init container.
+      Default: no mesh.
+    - ``namespace``: Kubernetes namespace. Default: ``default``.
+    - ``replicas``: pods per code version. Default: 2.
+    - ``cpu_millicores``: Default: 256. ``memory_mib``: Default: 512.
+    - ``environment``: plain variables. Default: none.
+    - ``tracing``: X-Ray daemon sidecar and Envoy tracing. Default: True.
+    """
+
+    service_name: str
+    port: int
+    versions: tuple[WorkloadVersion, ...]
+    binding: MeshServiceBinding | None = None
+    namespace: str = "default"
+    replicas: int = 2
+    cpu_millicores: int = 256
+    memory_mib: int = 512
+    environment: Mapping[str, str] = field(default_factory=dict)
+    tracing: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            raise PropsError(f"versions of {self.service_name!r} is empty: give at least one code version")
+        if self.replicas < 0:
+            raise PropsError(f"replicas is {self.replicas}: at least 0")
+
+
+def _env(values: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"name": k, "value": str(v)} for k, v in sorted(values.items())]
+
+
+def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, ProxyRequirements | None],
+                     ) -> list[dict[str, Any]]:
+    """The manifests, as plain dicts (pure: no construct, unit-tested without a stack)."""
+    p = props
+    labels = {"app.kubernetes.io/name": p.service_name, "app.kubernetes.io/managed-by": "meshspec"}
+    docs: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": p.service_name, "namespace": p.namespace, "labels": labels}},
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": p.service_name, "namespace": p.namespace, "labels": labels},
+         "spec": {"selector": {"app.kubernetes.io/name": p.service_name},
+                  "ports": [{"name": "app", "port": p.port, "targetPort": p.port}]}},
+    ]
+    for v in p.versions:
+        vlabels = {**labels, "meshspec.io/version": v.name}
+        app = {"name": "app", "image": v.image, "ports": [{"containerPort": p.port, "name": "app"}],
+               "env": _env({**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": v.name}),
+               "resources": {"requests": {"cpu": f"{p.cpu_millicores}m", "memory": f"{p.memory_mib}Mi"}}}
+        containers: list[dict[str, Any]] = [app]
+        init: list[dict[str, Any]] = []
+        proxy = proxies.get(v.name)
+        if proxy is not None:
+            envoy_env = dict(proxy.environment)
+            if not p.tracing:
+                envoy_env.pop("ENABLE_ENVOY_XRAY_TRACING", None)
+            containers.append({"name": "envoy", "image": proxy.image, "env": _env(envoy_env),
+                               "securityContext": {"runAsUser": proxy.ignored_uid},
+                               "ports": [{"containerPort": proxy.admin_port, "name": "stats"}],
+                               "readinessProbe": {"exec": {"command": [
+                                   "sh", "-c", "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE"]}}})
+            init.append({"name": "proxyinit", "image": PROXY_INIT_IMAGE,
+                         "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
+                         "env": _env({"APPMESH_START_ENABLED": "1", "APPMESH_IGNORE_UID": str(proxy.ignored_uid),
+                                      "APPMESH_ENVOY_INGRESS_PORT": str(proxy.ingress_port),
+                                      "APPMESH_ENVOY_EGRESS_PORT": str(proxy.egress_port),
+                                      "APPMESH_APP_PORTS": str(p.port),
+                                      "APPMESH_EGRESS_IGNORED_IP": "169.254.169.254,169.254.170.23"})})
+        if p.tracing:
+            containers.append({"name": "xray-daemon", "image": XRAY_IMAGE,
+                               "ports": [{"containerPort": 2000, "protocol": "UDP"}]})
+        pod: dict[str, Any] = {"serviceAccountName": p.service_name, "containers": containers}
+        if init:
+            pod["initContainers"] = init
+        docs.append({"apiVersion": "apps/v1", "kind": "Deployment",
+                     "metadata": {"name": f"{p.service_name}-{v.name}", "namespace": p.namespace, "labels": vlabels},
+                     "spec": {"replicas": p.replicas,
+                              "selector": {"matchLabels": {"app.kubernetes.io/name": p.service_name,
+                                                           "meshspec.io/version": v.name}},
+                              "template": {"metadata": {"labels": vlabels}, "spec": pod}}})
+    return docs
+
+
+class KubernetesWorkload(Construct):
+    """The IAM role and Pod Identity association (CloudFormation) and the manifests (kubectl or files)."""
+
+    def __init__(self, scope: Construct, id: str, *, cluster: EksCluster, props: KubernetesWorkloadProps) -> None:
+        super().__init__(scope, id)
+        self.cluster_construct = cluster
+        self.props = props
+        proxies = {v.name: props.binding.proxy(v.name) if props.binding else None for v in props.versions}
+        self.role = iam.Role(self, "PodRole", assumed_by=pod_identity_principal(),
+                             description=f"pods of {props.service_name}")
+        self.role.assume_role_policy.add_statements(iam.PolicyStatement(
+            actions=["sts:TagSession"], principals=[iam.ServicePrincipal("pods.eks.amazonaws.com")]))
+        for proxy in proxies.values():
+            for statement in proxy.policy_statements if proxy else ():
+                self.role.add_to_principal_policy(statement)
+        if props.tracing:
+            self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
+        eks.CfnPodIdentityAssociation(self, "PodIdentity", cluster_name=cluster.cluster.cluster_name,
+                                      namespace=props.namespace, service_account=props.service_name,
+                                      role_arn=self.role.role_arn)
+        self.manifests = render_manifests(props, proxies)
+        if cluster.applies_manifests:
+            eks.KubernetesManifest(self, "Manifests", cluster=cluster.cluster, manifest=self.manifests)
+
+
+def write_manifests(root: IConstruct, outdir: str | Path) -> list[Path]:
+    """Write every KubernetesWorkload's manifests that CloudFormation does not apply to
+    ``outdir/k8s/<stack>/<service>.json`` (a kubectl-readable List). Returns the files written."""
+    written = []
+    for c in root.node.find_all():
+        if isinstance(c, KubernetesWorkload) and not c.cluster_construct.applies_manifests:
+            stack = Stack.of(c)
+            resolved = stack.resolve(c.manifests)
+            text = json.dumps({"apiVersion": "v1", "kind": "List", "items": resolved}, indent=2, sort_keys=True)
+            if '"Fn::' in text or '"Ref"' in text or Token.is_unresolved(text):
+                raise PropsError(f"the manifests of {c.props.service_name!r} hold values known only at deploy time; "
+                                 "give the stack an explicit account and region, or give the cluster a kubectl_layer "
+                                 "so CloudFormation applies them")
+            path = Path(outdir) / "k8s" / stack.stack_name / f"{c.props.service_name}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + "\n", encoding="utf-8")
+            written.append(path)
+    return written

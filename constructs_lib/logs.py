@@ -1,0 +1,129 @@
+"""A log group per service and the Logs Insights queries an on-call engineer needs first.
+
+The built-in queries read Envoy's JSON access log lines (:func:`constructs_lib.mesh.appmesh.access_log_format`:
+``service``, ``version``, ``path``, ``response_code``, ``duration`` in ms, ``trace_id``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .errors import PropsError, contradiction
+
+BuiltinQuery = Literal["errors-by-service", "p99-latency-by-version", "trace-lookup"]
+BUILTIN_QUERIES: dict[str, str] = {
+    "errors-by-service": (
+        "fields @timestamp, service, version, path, response_code\n"
+        "| filter response_code >= 500\n"
+        "| stats count(*) as errors by service, version\n"
+        "| sort errors desc"),
+    "p99-latency-by-version": (
+        "filter ispresent(duration)\n"
+        "| stats pct(duration, 50) as p50_ms, pct(duration, 99) as p99_ms, count(*) as requests by service, version\n"
+        "| sort service, version"),
+    "trace-lookup": (
+        "fields @timestamp, service, version, path, response_code, duration, trace_id, @logStream\n"
+        "| filter trace_id like \"TRACE_ID\"\n"
+        "| sort @timestamp asc"),
+}
+_R = logs.RetentionDays
+# CloudWatch Logs' retention periods in days (PutRetentionPolicy); jsii enums carry names, not the numbers.
+RETENTION = {1: _R.ONE_DAY, 3: _R.THREE_DAYS, 5: _R.FIVE_DAYS, 7: _R.ONE_WEEK, 14: _R.TWO_WEEKS,
+             30: _R.ONE_MONTH, 60: _R.TWO_MONTHS, 90: _R.THREE_MONTHS, 120: _R.FOUR_MONTHS, 150: _R.FIVE_MONTHS,
+             180: _R.SIX_MONTHS, 365: _R.ONE_YEAR, 400: _R.THIRTEEN_MONTHS, 545: _R.EIGHTEEN_MONTHS,
+             731: _R.TWO_YEARS, 1096: _R.THREE_YEARS, 1827: _R.FIVE_YEARS, 2192: _R.SIX_YEARS,
+             2557: _R.SEVEN_YEARS, 2922: _R.EIGHT_YEARS, 3288: _R.NINE_YEARS, 3653: _R.TEN_YEARS}
+
+
+@dataclass(frozen=True)
+class CustomQuery:
+    """A saved query: ``name`` (shown under the service's folder) and the Logs Insights ``query`` text."""
+
+    name: str
+    query: str
+
+
+@dataclass(frozen=True)
+class ServiceLogsProps:
+    """- ``service_name``: required; names the query folder.
+    - ``log_group_name``: Default: a name CloudFormation generates.
+    - ``retention_days``: one of CloudWatch's retention periods. Default: 30. ``None`` keeps logs forever
+      only when ``keep_forever`` is True.
+    - ``keep_forever``: never expire log events. Default: False (``retention_days`` applies).
+    - ``removal_policy``: ``retain`` (default: the log group outlives the stack) or ``destroy``.
+    - ``encryption_key``: a KMS key for the log group. Default: CloudWatch's own encryption.
+    - ``builtin_queries``: Default: all three (errors by service, p99 latency per version, trace lookup).
+    - ``custom_queries``: Default: none.
+    - ``query_folder``: Default: ``service_name``.
+    """
+
+    service_name: str
+    log_group_name: str | None = None
+    retention_days: int | None = 30
+    keep_forever: bool = False
+    removal_policy: Literal["retain", "destroy"] = "retain"
+    encryption_key: kms.IKey | None = None
+    builtin_queries: tuple[BuiltinQuery, ...] = tuple(BUILTIN_QUERIES)  # type: ignore[assignment]
+    custom_queries: tuple[CustomQuery, ...] = ()
+    query_folder: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.keep_forever and self.retention_days is not None:
+            raise contradiction("keep_forever", True, "retention_days", self.retention_days,
+                                "set retention_days=None to keep logs forever")
+        if not self.keep_forever and self.retention_days not in RETENTION:
+            raise PropsError(f"retention_days is {self.retention_days!r}: CloudWatch Logs takes only "
+                             f"{', '.join(map(str, sorted(RETENTION)))}")
+        unknown = [q for q in self.builtin_queries if q not in BUILTIN_QUERIES]
+        if unknown:
+            raise PropsError(f"builtin_queries has unknown {unknown}: allowed {', '.join(BUILTIN_QUERIES)}")
+        names = [q.name for q in self.custom_queries] + list(self.builtin_queries)
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise PropsError(f"query names must be unique; {dupes} appear twice")
+        if self.removal_policy not in ("retain", "destroy"):
+            raise PropsError(f"removal_policy is {self.removal_policy!r}: allowed retain or destroy")
+
+
+class ServiceLogs(Construct):
+    """The service's log group and its saved Logs Insights queries."""
+
+    def __init__(self, scope: Construct, id: str, props: ServiceLogsProps) -> None:
+        super().__init__(scope, id)
+        self.log_group = logs.LogGroup(
+            self, "Resource", log_group_name=props.log_group_name,
+            retention=logs.RetentionDays.INFINITE if props.keep_forever else RETENTION[props.retention_days],
+            removal_policy=RemovalPolicy.RETAIN if props.removal_policy == "retain" else RemovalPolicy.DESTROY,
+            encryption_key=props.encryption_key)
+        if props.encryption_key is not None:
+            # CloudWatch Logs must be allowed to use the key (docs: encrypt-log-data-kms.html).
+            props.encryption_key.grant_encrypt_decrypt(_logs_principal(self))
+        folder = props.query_folder or props.service_name
+        self.queries: dict[str, logs.QueryDefinition] = {}
+        for name in props.builtin_queries:
+            self.queries[name] = saved_query(self, f"Query-{name}", f"{folder}/{name}", BUILTIN_QUERIES[name],
+                                             [self.log_group])
+        for q in props.custom_queries:
+            self.queries[q.name] = saved_query(self, f"Custom-{q.name}", f"{folder}/{q.name}", q.query,
+                                               [self.log_group])
+
+
+def saved_query(scope: Construct, id: str, name: str, text: str, log_groups: list[logs.ILogGroup],
+                ) -> logs.QueryDefinition:
+    """A QueryDefinition from raw Logs Insights text (QueryString's builder would rewrite it)."""
+    qd = logs.QueryDefinition(scope, id, query_definition_name=name,
+                              query_string=logs.QueryString(display="@message"), log_groups=log_groups)
+    qd.node.default_child.query_string = text  # type: ignore[union-attr]
+    return qd
+
+
+def _logs_principal(scope: Construct):
+    from aws_cdk import Stack
+    from aws_cdk import aws_iam as iam
+
+    return iam.ServicePrincipal(f"logs.{Stack.of(scope).region}.amazonaws.com")

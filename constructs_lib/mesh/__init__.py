@@ -1,0 +1,4 @@
+"""Mesh backends behind one interface (:mod:`constructs_lib.mesh.base`)."""
+from .base import MajorRoute, MeshBackend, MeshServiceBinding, MeshServiceProps, PropsError, ProxyRequirements
+
+__all__ = ["MajorRoute", "MeshBackend", "MeshServiceBinding", "MeshServiceProps", "PropsError", "ProxyRequirements"]

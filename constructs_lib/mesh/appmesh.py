@@ -1,0 +1,201 @@
+"""App Mesh: a mesh, and per service a virtual node per code version, a router, a route per major.
+
+AWS ends support for App Mesh on 2026-09-30 (docs.aws.amazon.com/app-mesh/latest/userguide/what-is-app-mesh.html);
+the same ``MeshBackend`` interface takes ECS Service Connect and VPC Lattice backends instead.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from aws_cdk import Aws, Stack, Token
+from aws_cdk import aws_appmesh as appmesh
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_servicediscovery as sd
+from constructs import Construct
+
+from .base import MeshBackend, MeshServiceBinding, MeshServiceProps, PropsError, ProxyRequirements
+
+END_OF_SUPPORT = "2026-09-30"
+DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
+
+
+@dataclass(frozen=True)
+class MeshProps:
+    """- ``mesh_name``: Default: a name CloudFormation generates.
+    - ``egress_filter``: ``DROP_ALL`` (default: services reach only mesh backends) or ``ALLOW_ALL``.
+    """
+
+    mesh_name: str | None = None
+    egress_filter: Literal["DROP_ALL", "ALLOW_ALL"] = "DROP_ALL"
+
+    def __post_init__(self) -> None:
+        if self.egress_filter not in ("DROP_ALL", "ALLOW_ALL"):
+            raise PropsError(f"egress_filter is {self.egress_filter!r}: allowed DROP_ALL or ALLOW_ALL")
+
+
+class Mesh(Construct):
+    """An App Mesh mesh that drops traffic leaving the mesh unless told otherwise."""
+
+    def __init__(self, scope: Construct, id: str, props: MeshProps = MeshProps()) -> None:
+        super().__init__(scope, id)
+        self.mesh = appmesh.Mesh(self, "Resource", mesh_name=props.mesh_name,
+                                 egress_filter=appmesh.MeshFilterType[props.egress_filter])
+
+
+def access_log_format(service: str, version: str) -> dict[str, str]:
+    """Envoy's JSON access log line; service and version are literals so Logs Insights can group by them."""
+    return {
+        "start_time": "%START_TIME%",
+        "method": "%REQ(:METHOD)%",
+        "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+        "protocol": "%PROTOCOL%",
+        "response_code": "%RESPONSE_CODE%",
+        "response_flags": "%RESPONSE_FLAGS%",
+        "duration": "%DURATION%",
+        "upstream_service_time": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+        "trace_id": "%REQ(X-AMZN-TRACE-ID)%",
+        "request_id": "%REQ(X-REQUEST-ID)%",
+        "service": service,
+        "version": version,
+    }
+
+
+def _listener(props: MeshServiceProps) -> appmesh.VirtualNodeListener:
+    if props.protocol == "grpc":
+        return appmesh.VirtualNodeListener.grpc(port=props.port, health_check=appmesh.HealthCheck.grpc())
+    check_cls = appmesh.HealthCheck.http2 if props.protocol == "http2" else appmesh.HealthCheck.http
+    listener = appmesh.VirtualNodeListener.http2 if props.protocol == "http2" else appmesh.VirtualNodeListener.http
+    return listener(port=props.port, health_check=check_cls(path=props.health_check_path))
+
+
+def _router_listener(props: MeshServiceProps) -> appmesh.VirtualRouterListener:
+    return {"http": appmesh.VirtualRouterListener.http, "http2": appmesh.VirtualRouterListener.http2,
+            "grpc": appmesh.VirtualRouterListener.grpc}[props.protocol](props.port)
+
+
+def _route_spec(props: MeshServiceProps, major_index: int, targets: list[appmesh.WeightedTarget],
+                priority: int) -> appmesh.RouteSpec:
+    """HTTP routes match the major's path prefix; gRPC has no path, so it matches the x-api-major header."""
+    major = props.majors[major_index]
+    if props.protocol == "grpc":
+        return appmesh.RouteSpec.grpc(
+            match=appmesh.GrpcRouteMatch(metadata=[appmesh.HeaderMatch.value_is("x-api-major", major.name)]),
+            weighted_targets=targets, priority=priority)
+    spec = appmesh.RouteSpec.http2 if props.protocol == "http2" else appmesh.RouteSpec.http
+    return spec(match=appmesh.HttpRouteMatch(path=appmesh.HttpRoutePathMatch.starts_with(major.path_prefix)),
+                weighted_targets=targets, priority=priority)
+
+
+class MeshedService(Construct):
+    """One service in an App Mesh mesh; implements :class:`MeshServiceBinding`.
+
+    Per code version a Cloud Map service and a virtual node (listener with health check, backends, Envoy
+    access logs as JSON on stdout); one virtual router; per major a route with weighted targets; one virtual
+    service provided by the router. Construct ids are stable: renaming one replaces the resource.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, mesh: appmesh.IMesh, namespace: sd.INamespace,
+                 props: MeshServiceProps, envoy_image: str = DEFAULT_ENVOY_IMAGE) -> None:
+        """``envoy_image``: Default: the App Mesh Envoy image ``DEFAULT_ENVOY_IMAGE``."""
+        super().__init__(scope, id)
+        self.props = props
+        self._envoy_image = envoy_image
+        self._mesh = mesh
+        backends = [appmesh.Backend.virtual_service(appmesh.VirtualService.from_virtual_service_attributes(
+            self, f"Backend{i}", mesh=mesh, virtual_service_name=name)) for i, name in enumerate(props.backends)]
+        self.discovery: dict[str, sd.Service] = {}
+        self.nodes: dict[str, appmesh.VirtualNode] = {}
+        for version in props.versions:
+            vid = _cid(version)
+            node_name = props.node_name(version)
+            self.discovery[version] = sd.Service(
+                self, f"Discovery{vid}", namespace=namespace, name=node_name,
+                dns_record_type=sd.DnsRecordType.A, custom_health_check=sd.HealthCheckCustomConfig(failure_threshold=1),
+                description=f"{props.name} code version {version}")
+            self.nodes[version] = appmesh.VirtualNode(
+                self, f"Node{vid}", mesh=mesh, virtual_node_name=node_name,
+                service_discovery=appmesh.ServiceDiscovery.cloud_map(self.discovery[version]),
+                listeners=[_listener(props)], backends=backends,
+                access_log=appmesh.AccessLog.from_file_path(
+                    "/dev/stdout", appmesh.LoggingFormat.from_json(access_log_format(props.name, version))))
+        self.router = appmesh.VirtualRouter(self, "Router", mesh=mesh, listeners=[_router_listener(props)],
+                                            virtual_router_name=props.router_name or f"{props.name}-router")
+        ordered = sorted(range(len(props.majors)), key=lambda i: -len(props.majors[i].path_prefix))
+        self.routes: dict[str, appmesh.Route] = {}
+        for priority, i in enumerate(ordered):
+            major = props.majors[i]
+            targets = [appmesh.WeightedTarget(virtual_node=self.nodes[v], weight=w)
+                       for v, w in major.weights.items() if v in self.nodes]
+            spec = _route_spec(props, i, targets, priority)  # longest prefix first: /a/v1/ before /
+            self.routes[major.name] = appmesh.Route(
+                self, f"Route{_cid(major.name)}", mesh=mesh, virtual_router=self.router, route_spec=spec,
+                route_name=props.route_name(major.name))
+        self.virtual_service = appmesh.VirtualService(
+            self, "VirtualService", virtual_service_name=props.dns_name or props.name,
+            virtual_service_provider=appmesh.VirtualServiceProvider.virtual_router(self.router))
+
+    # -- MeshServiceBinding --------------------------------------------------------------------------------
+    def proxy(self, version: str) -> ProxyRequirements:
+        arn = self.node_arn(version)
+        return ProxyRequirements(
+            image=self._envoy_image,
+            environment={"APPMESH_RESOURCE_ARN": arn, "ENABLE_ENVOY_XRAY_TRACING": "1", "ENVOY_LOG_LEVEL": "info"},
+            policy_statements=(iam.PolicyStatement(actions=["appmesh:StreamAggregatedResources"],
+                                                   resources=[arn]),))
+
+    def node_arn(self, version: str) -> str:
+        """The virtual node's ARN, built from names when the mesh name is known at synth (so Kubernetes
+        manifests written as files need no deploy-time value), else the resource's attribute."""
+        node = self._node(version)
+        if Token.is_unresolved(self._mesh.mesh_name):
+            return node.virtual_node_arn
+        stack = Stack.of(self)
+        return (f"arn:{_partition(stack.region)}:appmesh:{stack.region}:{stack.account}:mesh/"
+                f"{self._mesh.mesh_name}/virtualNode/{self.props.node_name(version)}")
+
+    def bind_ecs_service(self, version: str, service: ecs.BaseService, container: ecs.ContainerDefinition,
+                         ) -> None:
+        self._node(version)
+        service.associate_cloud_map_service(service=self.discovery[version], container=container,
+                                            container_port=self.props.port)
+
+    def _node(self, version: str) -> appmesh.VirtualNode:
+        try:
+            return self.nodes[version]
+        except KeyError:
+            raise PropsError(f"version {version!r} is not a code version of {self.props.name!r} "
+                             f"(versions: {list(self.props.versions)})") from None
+
+
+class AppMeshBackend(MeshBackend):
+    """The App Mesh implementation of :class:`MeshBackend`: a mesh plus the Cloud Map namespace to register in."""
+
+    kind = "appmesh"
+
+    def __init__(self, mesh: appmesh.IMesh, namespace: sd.INamespace, *, envoy_image: str = DEFAULT_ENVOY_IMAGE):
+        """``envoy_image``: Default: ``DEFAULT_ENVOY_IMAGE``."""
+        self.mesh = mesh
+        self.namespace = namespace
+        self.envoy_image = envoy_image
+
+    def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> MeshedService:
+        return MeshedService(scope, id, mesh=self.mesh, namespace=self.namespace, props=props,
+                             envoy_image=self.envoy_image)
+
+
+def _partition(region: str) -> str:
+    """The ARN partition: known from a literal region, else CloudFormation's pseudo parameter."""
+    if Token.is_unresolved(region):
+        return Aws.PARTITION
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def _cid(name: str) -> str:
+    """The construct id part for a resource name: the name itself (CDK hashes the path into the logical id,
+    so p-41 and p41 stay distinct); stable, so a logical id never changes while the name does not."""
+    return "-" + name
+
+
+__all__ = ["AppMeshBackend", "END_OF_SUPPORT", "Mesh", "MeshProps", "MeshedService", "access_log_format"]

@@ -1,0 +1,149 @@
+"""The one interface every mesh backend implements, so stacks never depend on which mesh they build.
+
+A backend turns plain, typed props (``MeshServiceProps``) into its resources (App Mesh: virtual nodes,
+router, routes, virtual service; ECS Service Connect or VPC Lattice: their own) and hands back a
+``MeshServiceBinding`` that workloads ask two things of:
+
+- ``proxy(version)``: what a task or pod of that code version needs to join the mesh (a sidecar proxy
+  with its environment and IAM statements), or ``None`` when the backend needs no sidecar;
+- ``bind_ecs_service(version, service, container)``: wire an ECS service into the backend (App Mesh:
+  register its tasks in the version's Cloud Map service; Service Connect: its service-connect config).
+
+Props are frozen dataclasses and know nothing of the meshspec spec. Names come from the caller.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Protocol, runtime_checkable
+
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+AppProtocol = Literal["http", "http2", "grpc"]
+
+
+class PropsError(ValueError):
+    """Contradictory or impossible props: raised in the constructor, naming the props and the value."""
+
+
+@dataclass(frozen=True)
+class MajorRoute:
+    """One API major: requests whose path starts with ``path_prefix`` go to the code versions by weight.
+
+    ``weights`` maps code version name → integer weight 0–100 (App Mesh: at most 10 targets per route).
+    """
+
+    name: str
+    path_prefix: str
+    weights: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class MeshServiceProps:
+    """One service in the mesh, in plain terms every backend understands.
+
+    - ``name``: the service name (DNS label).
+    - ``port``: the port the app listens on, in every code version.
+    - ``protocol``: ``http`` (default), ``http2`` or ``grpc``.
+    - ``health_check_path``: the app's health path. Default: ``/healthz``.
+    - ``versions``: code version names; each gets its own workload. At least one.
+    - ``majors``: the routes; every version named in a major's weights must be in ``versions``.
+    - ``backends``: DNS names of the services this one calls (App Mesh: virtual service names).
+      Default: none; with an egress filter of DROP_ALL the service then reaches nothing in the mesh.
+    - ``node_names``: version → backend resource name (App Mesh virtual node). Default: ``{name}-{version}``.
+    - ``router_name``: Default: ``{name}-router``.
+    - ``route_names``: major → route name. Default: ``{name}-{major}``.
+    - ``dns_name``: the name consumers call (App Mesh virtual service). Default: ``name``.
+    """
+
+    name: str
+    port: int
+    versions: tuple[str, ...]
+    majors: tuple[MajorRoute, ...]
+    protocol: AppProtocol = "http"
+    health_check_path: str = "/healthz"
+    backends: tuple[str, ...] = ()
+    node_names: Mapping[str, str] = field(default_factory=dict)
+    router_name: str | None = None
+    route_names: Mapping[str, str] = field(default_factory=dict)
+    dns_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            raise PropsError(f"versions of {self.name!r} is empty: give at least one code version")
+        if len(set(self.versions)) != len(self.versions):
+            raise PropsError(f"versions of {self.name!r} lists a name twice: {list(self.versions)}")
+        if not self.majors:
+            raise PropsError(f"majors of {self.name!r} is empty: give at least one route")
+        if not 1 <= self.port <= 65535:
+            raise PropsError(f"port of {self.name!r} is {self.port}: allowed 1 to 65535")
+        for m in self.majors:
+            unknown = sorted(set(m.weights) - set(self.versions))
+            if unknown:
+                raise PropsError(f"majors[{m.name!r}].weights names {unknown}, which versions does not list "
+                                 f"(versions: {list(self.versions)})")
+            bad = {k: w for k, w in m.weights.items() if not (isinstance(w, int) and 0 <= w <= 100)}
+            if bad:
+                raise PropsError(f"majors[{m.name!r}].weights must be integers 0-100, got {bad}")
+            if not sum(m.weights.values()):
+                raise PropsError(f"majors[{m.name!r}].weights sum to 0: at least one version needs weight")
+            if not m.path_prefix.startswith("/"):
+                raise PropsError(f"majors[{m.name!r}].path_prefix must start with '/', got {m.path_prefix!r}")
+
+    def node_name(self, version: str) -> str:
+        return self.node_names.get(version, f"{self.name}-{version}")
+
+    def route_name(self, major: str) -> str:
+        return self.route_names.get(major, f"{self.name}-{major}")
+
+
+@dataclass(frozen=True)
+class ProxyRequirements:
+    """What one code version's task or pod needs to join the mesh through a sidecar proxy.
+
+    - ``image``: the proxy container image.
+    - ``environment``: variables of the proxy container (App Mesh: ``APPMESH_RESOURCE_ARN``).
+    - ``policy_statements``: IAM statements the task or pod role needs (least privilege, own resource only).
+    - ``ingress_port`` / ``egress_port`` / ``ignored_uid`` / ``admin_port``: the proxy's ports and user,
+      for the ECS proxy configuration or the pod's init container.
+    """
+
+    image: str
+    environment: Mapping[str, str]
+    policy_statements: tuple[iam.PolicyStatement, ...]
+    ingress_port: int = 15000
+    egress_port: int = 15001
+    ignored_uid: int = 1337
+    admin_port: int = 9901
+
+
+@runtime_checkable
+class MeshServiceBinding(Protocol):
+    """A service added to a backend: what its workloads need to join.
+
+    A Protocol rather than an ABC, so a construct (whose jsii metaclass clashes with ABCMeta) can implement it.
+    """
+
+    def proxy(self, version: str) -> ProxyRequirements | None:
+        """The sidecar a workload of ``version`` runs, or None when the backend needs none."""
+        ...
+
+    def bind_ecs_service(self, version: str, service: ecs.BaseService, container: ecs.ContainerDefinition,
+                         ) -> None:
+        """Wire an ECS service running ``version`` into the backend."""
+        ...
+
+
+class MeshBackend(abc.ABC):
+    """A mesh: App Mesh today (end of support 2026-09-30); ECS Service Connect and VPC Lattice next.
+
+    ``kind`` is the backend's spec name (``appmesh``, ``service-connect``, ``lattice``).
+    """
+
+    kind: str
+
+    @abc.abstractmethod
+    def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> MeshServiceBinding:
+        """Create the backend's resources for one service under ``scope`` and return its binding."""

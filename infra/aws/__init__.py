@@ -1,0 +1,1 @@
+"""AWS helpers outside CDK: reading cloud assemblies and planning from them (pure)."""

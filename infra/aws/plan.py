@@ -1,0 +1,183 @@
+"""What a synthesized cloud assembly would change, compared with a previous one (pure: templates in, plan out).
+
+Per stack: the resources to create, update (properties differ) and delete, by logical id and type. Per
+App Mesh route: its weighted targets by virtual node name, and the previous weights when they differ.
+The JSON shape (``to_json``) is documented in docs/aws.md and stable.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from infra.errors import UserError
+
+Templates = Mapping[str, Mapping[str, Any]]  # stack name → template
+
+
+def read_assembly(directory: str | Path) -> dict[str, dict[str, Any]]:
+    """Stack templates of a cloud assembly directory (cdk.out), by stack name."""
+    d = Path(directory)
+    try:
+        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{d} is not a cloud assembly: it has no manifest.json",
+                        hint="give the directory `cdk synth` or `meshspec synth --out` wrote") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {d / 'manifest.json'}: {exc}") from None
+    out = {}
+    for art in manifest.get("artifacts", {}).values():
+        if art.get("type") != "aws:cloudformation:stack":
+            continue
+        props = art.get("properties", {})
+        name = props.get("stackName") or art.get("displayName")
+        out[name] = json.loads((d / props["templateFile"]).read_text(encoding="utf-8"))
+    return out
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    logical_id: str
+    type: str
+
+
+@dataclass
+class StackPlan:
+    name: str
+    action: str  # create | update | delete | none
+    create: list[ResourceChange] = field(default_factory=list)
+    update: list[ResourceChange] = field(default_factory=list)
+    delete: list[ResourceChange] = field(default_factory=list)
+    resource_count: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.action != "none"
+
+
+@dataclass
+class RoutePlan:
+    route: str
+    prefix: str | None
+    weights: dict[str, int]
+    previous: dict[str, int] | None
+    action: str  # create | update | delete | none
+
+
+@dataclass
+class Plan:
+    stacks: list[StackPlan]
+    routes: list[RoutePlan]
+    against: str | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        return any(s.changed for s in self.stacks) or any(r.action != "none" for r in self.routes)
+
+
+def _resources(t: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    return dict((t or {}).get("Resources", {}))
+
+
+def _strip(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides whether a resource changes: everything but CDK's metadata (paths, asset hashes)."""
+    return {k: v for k, v in resource.items() if k != "Metadata"}
+
+
+def stack_plan(name: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> StackPlan:
+    n, o = _resources(new), _resources(old)
+    create = [ResourceChange(k, n[k]["Type"]) for k in sorted(n.keys() - o.keys())]
+    delete = [ResourceChange(k, o[k]["Type"]) for k in sorted(o.keys() - n.keys())]
+    update = [ResourceChange(k, n[k]["Type"]) for k in sorted(n.keys() & o.keys()) if _strip(n[k]) != _strip(o[k])]
+    if new is None:
+        action = "delete"
+    elif old is None:
+        action = "create"
+    else:
+        action = "update" if (create or delete or update) else "none"
+    return StackPlan(name, action, create, update, delete, len(n))
+
+
+def routes(templates: Templates) -> dict[str, tuple[str | None, dict[str, int]]]:
+    """Route name → (path prefix, {virtual node name: weight}), read from App Mesh routes in the templates."""
+    nodes: dict[str, str] = {}
+    found: list[Mapping[str, Any]] = []
+    for t in templates.values():
+        for lid, r in _resources(t).items():
+            if r.get("Type") == "AWS::AppMesh::VirtualNode":
+                nodes[lid] = r["Properties"].get("VirtualNodeName", lid)
+            elif r.get("Type") == "AWS::AppMesh::Route":
+                found.append(r["Properties"])
+    out = {}
+    for props in found:
+        spec = props.get("Spec", {})
+        body = spec.get("HttpRoute") or spec.get("Http2Route") or spec.get("GrpcRoute") or {}
+        match = body.get("Match", {})
+        prefix = match.get("Prefix") or (match.get("Path") or {}).get("Exact")
+        if prefix is None and match.get("Metadata"):
+            prefix = "x-api-major: " + ",".join(m.get("Match", {}).get("Exact", "?") for m in match["Metadata"])
+        weights = {}
+        for target in body.get("Action", {}).get("WeightedTargets", []):
+            ref = target.get("VirtualNode")
+            if isinstance(ref, dict) and "Fn::GetAtt" in ref:
+                ref = nodes.get(ref["Fn::GetAtt"][0], ref["Fn::GetAtt"][0])
+            weights[str(ref)] = int(target.get("Weight", 0))
+        out[str(props.get("RouteName"))] = (prefix, weights)
+    return out
+
+
+def plan(new: Templates, old: Templates | None = None, *, against: str | None = None) -> Plan:
+    """Compare two assemblies; without ``old`` everything is to be created."""
+    old = old or {}
+    names = list(new) + [n for n in old if n not in new]
+    stacks = [stack_plan(n, new.get(n), old.get(n)) for n in names]
+    new_routes, old_routes = routes(new), routes(old)
+    route_plans = []
+    for name in sorted(new_routes.keys() | old_routes.keys()):
+        cur, prev = new_routes.get(name), old_routes.get(name)
+        if cur is None:
+            route_plans.append(RoutePlan(name, prev[0], {}, prev[1], "delete"))
+            continue
+        action = "create" if prev is None else ("none" if prev == cur else "update")
+        route_plans.append(RoutePlan(name, cur[0], cur[1], prev[1] if prev else None, action))
+    return Plan(stacks, route_plans, against)
+
+
+def to_json(p: Plan, services: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """``services``: route name → (service, major), to label routes (from the spec)."""
+    services = services or {}
+
+    def rc(items: list[ResourceChange]) -> list[dict[str, str]]:
+        return [{"logicalId": r.logical_id, "type": r.type} for r in items]
+
+    return {
+        "command": "plan",
+        "against": p.against,
+        "changes": p.has_changes,
+        "stacks": [{"name": s.name, "action": s.action, "resourceCount": s.resource_count, "create": rc(s.create),
+                    "update": rc(s.update), "delete": rc(s.delete)} for s in p.stacks],
+        "routes": [{"route": r.route, "service": services.get(r.route, (None, None))[0],
+                    "major": services.get(r.route, (None, None))[1], "match": r.prefix, "action": r.action,
+                    "weights": r.weights, "previousWeights": r.previous} for r in p.routes],
+    }
+
+
+def to_text(p: Plan, services: Mapping[str, tuple[str, str]] | None = None) -> list[str]:
+    services = services or {}
+    lines = [f"plan against {p.against}" if p.against else "plan (no previous assembly: everything is new)"]
+    for s in p.stacks:
+        lines.append(f"stack {s.name}: {s.action} ({s.resource_count} resources; +{len(s.create)} "
+                     f"~{len(s.update)} -{len(s.delete)})")
+        for sign, items in (("+", s.create), ("~", s.update), ("-", s.delete)):
+            lines += [f"  {sign} {r.type} {r.logical_id}" for r in items]
+    lines.append("routes:")
+    for r in p.routes:
+        label = "/".join(services[r.route]) if r.route in services else r.route
+        weights = ", ".join(f"{k}={v}" for k, v in r.weights.items()) or "-"
+        prev = ""
+        if r.action == "update":
+            prev = "  (was " + ", ".join(f"{k}={v}" for k, v in (r.previous or {}).items()) + ")"
+        lines.append(f"  {label} [{r.route}] {r.prefix}: {weights} {r.action}{prev}")
+    lines.append("changes present" if p.has_changes else "no changes")
+    return lines

@@ -1,0 +1,38 @@
+"""``meshspec plan SPEC``: per stack the resources to create (update, delete against ``--against DIR``), and
+per service and major the App Mesh routes with their weights."""
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+from infra import naming
+from infra.aws.plan import plan, read_assembly, to_json, to_text
+from infra.spec import live_majors, load_spec_or_raise
+
+from .. import output
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="what synthesizing a spec would create or change in AWS")
+    p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
+    p.add_argument("--against", metavar="DIR", help="a previous cloud assembly (cdk.out) to compare with. "
+                   "Default: none, everything is to be created")
+    output.add_format(p)
+    output.add_detailed_exitcode(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stacks.app import build, new_app, synthesize
+
+    spec = load_spec_or_raise(args.spec)
+    old = read_assembly(args.against) if args.against else None  # refuse a bad --against before synthesizing
+    with tempfile.TemporaryDirectory(prefix="meshspec-plan-") as out:
+        new = synthesize(build(spec, new_app(out, validation=False))).stacks
+    labels = {naming.route(s, m): (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)}
+    p = plan(new, old, against=args.against)
+    if args.format == "json":
+        output.emit_json(to_json(p, labels))
+    else:
+        print("\n".join(to_text(p, labels)))
+    return output.plan_exit(p.has_changes, args.detailed_exitcode)

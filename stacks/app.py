@@ -1,0 +1,120 @@
+"""Compose a whole CDK app from a loaded spec: shared stack, a stack per cluster, sharded service stacks."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import aws_cdk as cdk
+from aws_cdk import cx_api
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from constructs_lib.logs import saved_query
+from infra import naming, sharding
+from infra.errors import UserError
+from infra.spec.model import Spec
+
+from .cluster import ClusterStack
+from .limits import size
+from .services import ServicesStack
+from .shared import SharedStack
+
+W3696 = "CloudFormation-Validate::W3696"
+W3696_REASON = ("App Mesh's end of support (2026-09-30) is reported once by meshspec's own synth warning "
+                "(meshspec:appmesh-end-of-support) instead of once per App Mesh resource.")
+W3010 = "CloudFormation-Validate::W3010"
+W3010_REASON = ("The subnets' availability zones come from the spec (aws.availabilityZones) on purpose, so synth "
+                "needs no credentials and no lookups.")
+
+
+@dataclass
+class BuiltApp:
+    app: cdk.App
+    shared: SharedStack
+    clusters: dict[str, ClusterStack] = field(default_factory=dict)
+    services: dict[str, ServicesStack] = field(default_factory=dict)  # stack name → stack
+    placement: dict[str, str] = field(default_factory=dict)  # service → stack name
+
+
+# Context every meshspec app gets (also in cdk.json): lock in strong cross-stack references explicitly.
+APP_CONTEXT = {"@aws-cdk/core:defaultCrossStackReferences": "strong"}
+
+
+def new_app(outdir: str | None = None, *, validation: bool | None = None, context: dict | None = None) -> cdk.App:
+    """An App with meshspec's context; ``validation`` is CDK's built-in CloudFormation validation.
+    Default: as the CDK CLI says (on unless ``cdk synth --no-validation`` or CDK_VALIDATION=false)."""
+    return cdk.App(outdir=outdir, builtin_cloud_formation_validation=validation,
+                   context={**APP_CONTEXT, **(context or {})})
+
+
+def environment(spec: Spec) -> cdk.Environment:
+    return cdk.Environment(account=spec.aws.account, region=spec.aws.region)
+
+
+def build(spec: Spec, app: cdk.App | None = None, *, slots: int = sharding.SLOTS) -> BuiltApp:
+    """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's."""
+    if spec.aws is None:
+        raise UserError("the spec has no aws section: nothing to synthesize for AWS",
+                        hint="add aws: {region, clusters} or use the App Engine commands")
+    app = app or new_app()
+    env = environment(spec)
+    shared = SharedStack(app, naming.stack_shared(spec.project), spec=spec, env=env,
+                         description=f"meshspec {spec.project}: network, Cloud Map namespace, mesh")
+    built = BuiltApp(app, shared)
+    if shared.mesh is not None:
+        cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3696, reason=W3696_REASON))
+    cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
+    for c in spec.aws.clusters:
+        built.clusters[c.name] = ClusterStack(
+            app, naming.stack_cluster(spec.project, c.name), spec=spec, cluster=c, vpc=shared.vpc,
+            namespace=shared.namespace, env=env, description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
+    for c in spec.aws.clusters:
+        names = [n for n, s in spec.aws_services().items() if s.cluster == c.name]
+        for slot, members in sharding.assign(names, slots).items():
+            stack_name = naming.stack_services(spec.project, c.name, slot)
+            stack = ServicesStack(app, stack_name, spec=spec, cluster=built.clusters[c.name], services=members,
+                                  namespace=shared.namespace, env=env,
+                                  description=f"meshspec {spec.project}: services on {c.name}, shard {slot}")
+            stack.add_stack_dependency(shared)  # the mesh is referenced by name
+            built.services[stack_name] = stack
+            built.placement.update({m: stack_name for m in members})
+    shared_queries = [q for q in spec.queries.custom if not (q.services and len(q.services) == 1)]
+    if shared_queries:
+        _queries_stack(app, spec, built, shared_queries, env)
+    return built
+
+
+def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) -> None:
+    """Saved queries over several services' log groups, after the stacks that create those log groups."""
+    stack = cdk.Stack(app, naming.stack_queries(spec.project), env=env,
+                      description=f"meshspec {spec.project}: saved queries across services")
+    for q in queries:
+        members = [s for s in (q.services or list(spec.aws_services())) if s in spec.aws_services()]
+        groups = [logs.LogGroup.from_log_group_name(stack, f"{q.name}-{s}", naming.log_group(spec.project, s))
+                  for s in members]
+        saved_query(stack, f"Query-{q.name}", f"{spec.project}/{q.name}", q.query, groups)
+        for s in members:
+            stack.add_stack_dependency(built.services[built.placement[s]])
+
+
+@dataclass
+class Synthesized:
+    directory: str
+    stacks: dict[str, dict]  # stack name → template
+    manifests: list[str]  # Kubernetes manifest files written beside the templates
+    warnings: list[str]  # the synth's warning annotations, "path: message"
+
+
+def synthesize(built: BuiltApp) -> Synthesized:
+    """Synthesize, write the Kubernetes manifests CloudFormation does not apply, check CloudFormation's limits."""
+    from constructs_lib.eks import write_manifests
+
+    assembly = built.app.synth()
+    files = [str(p) for p in write_manifests(built.app, assembly.directory)]
+    stacks = {s.stack_name: s.template for s in assembly.stacks}
+    problems = [p for name, t in stacks.items() for p in size(name, t).problems()]
+    if problems:
+        raise UserError("; ".join(problems), hint="split the services over more shards (infra/sharding.py SLOTS) "
+                        "or remove code versions that take no traffic")
+    warnings = [f"{m.id}: {m.entry.data}" for s in assembly.stacks for m in s.messages
+                if m.level == cx_api.SynthesisMessageLevel.WARNING]
+    return Synthesized(assembly.directory, stacks, files, warnings)

@@ -1,0 +1,35 @@
+"""A core stack per cluster: the ECS or EKS cluster in the shared VPC."""
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_servicediscovery as sd
+from constructs import Construct
+
+from constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
+from constructs_lib.eks import EksCluster, EksClusterProps
+from infra.spec.model import Cluster, Spec
+
+from .convert import INSIGHTS
+
+
+class ClusterStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: Cluster, vpc: ec2.IVpc,
+                 namespace: sd.INamespace, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.spec_cluster = cluster
+        name = f"{spec.project}-{cluster.name}"
+        if cluster.platform == "ecs":
+            ec2_capacity = None
+            if cluster.capacity == "ec2":
+                ec2_capacity = Ec2Capacity(instance_type=cluster.instance_type or "m6i.large",
+                                           min_capacity=cluster.min_capacity, max_capacity=cluster.max_capacity)
+            self.ecs = EcsCluster(self, "Cluster", EcsClusterProps(
+                vpc=vpc, cluster_name=name, container_insights=INSIGHTS[cluster.container_insights],
+                namespace=namespace, ec2_capacity=ec2_capacity))
+            self.eks = None
+        else:
+            self.eks = EksCluster(self, "Cluster", EksClusterProps(
+                vpc=vpc, cluster_name=name, kubernetes_version=cluster.kubernetes_version,
+                container_insights=cluster.container_insights != "off"))
+            self.ecs = None

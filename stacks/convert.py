@@ -1,0 +1,60 @@
+"""Pure conversions from the spec to construct props: no construct is created here."""
+from __future__ import annotations
+
+from infra import naming
+from infra.spec.model import Service, Spec, live_majors, major_path, shares
+
+from constructs_lib.mesh.base import MajorRoute, MeshServiceProps
+
+INSIGHTS = {"enhanced": "ENHANCED", "on": "ENABLED", "off": "DISABLED"}
+
+
+def availability_zones(spec: Spec) -> list[str]:
+    """The spec's AZs, or <region>a and <region>b: never a lookup."""
+    aws = spec.aws
+    return list(aws.availability_zones or [f"{aws.region}a", f"{aws.region}b"])
+
+
+def mesh_backends(spec: Spec, name: str) -> tuple[str, ...]:
+    """Virtual service names of the meshed services this one uses (App Engine services are outside)."""
+    meshed = spec.aws_services()
+    out = []
+    for ref in spec.services[name].uses:
+        target = ref.split("/", 1)[0]
+        dns = naming.virtual_service(target, spec.project)
+        if target in meshed and dns not in out:
+            out.append(dns)
+    return tuple(out)
+
+
+def outside_mesh_uses(spec: Spec, name: str) -> list[str]:
+    """Uses that point at services outside the mesh (App Engine)."""
+    meshed = spec.aws_services()
+    return [ref for ref in spec.services[name].uses if ref.split("/", 1)[0] not in meshed]
+
+
+def major_routes(name: str, svc: Service) -> tuple[MajorRoute, ...]:
+    return tuple(MajorRoute(name=major, path_prefix=major_path(name, major, m),
+                            weights={v: int(w) for v, w in shares(svc, major).items()})
+                 for major, m in live_majors(svc).items())
+
+
+def mesh_service_props(spec: Spec, name: str) -> MeshServiceProps:
+    svc = spec.services[name]
+    versions = tuple(v.name for v in svc.versions)
+    return MeshServiceProps(
+        name=name, port=svc.port, protocol=svc.protocol, health_check_path=svc.health_check,
+        versions=versions, majors=major_routes(name, svc), backends=mesh_backends(spec, name),
+        node_names={v: naming.virtual_node(name, v) for v in versions},
+        router_name=naming.virtual_router(name),
+        route_names={m: naming.route(name, m) for m in live_majors(svc)},
+        dns_name=naming.virtual_service(name, spec.project))
+
+
+def environment(svc: Service) -> dict[str, str]:
+    """Env values as strings, as containers take them (booleans as true/false)."""
+    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in svc.env.items()}
+
+
+def retention_days(spec: Spec, svc: Service) -> int:
+    return svc.log_retention_days or spec.defaults.log_retention_days

@@ -1,0 +1,33 @@
+"""CloudFormation's per-stack limits, checked on synthesized templates (pure: template dicts in, problems out)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from infra.spec import quotas as q
+
+
+@dataclass(frozen=True)
+class StackSize:
+    stack: str
+    resources: int
+    outputs: int
+    parameters: int
+    template_bytes: int
+
+    def problems(self) -> list[str]:
+        out = []
+        for what, value, limit in (("resources", self.resources, q.CFN_RESOURCES_PER_STACK),
+                                   ("outputs", self.outputs, q.CFN_OUTPUTS_PER_STACK),
+                                   ("parameters", self.parameters, 200),
+                                   ("template bytes", self.template_bytes, q.CFN_TEMPLATE_BYTES)):
+            if value > limit:
+                out.append(f"{self.stack} has {value} {what}; CloudFormation allows {limit}")
+        return out
+
+
+def size(stack: str, template: Mapping[str, Any]) -> StackSize:
+    body = json.dumps(template, separators=(",", ":"))
+    return StackSize(stack, len(template.get("Resources", {})), len(template.get("Outputs", {})),
+                     len(template.get("Parameters", {})), len(body.encode("utf-8")))

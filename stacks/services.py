@@ -1,0 +1,76 @@
+"""A service stack: one shard of one cluster's services. It only composes constructs."""
+from __future__ import annotations
+
+from aws_cdk import Annotations, Stack
+from aws_cdk import aws_appmesh as appmesh
+from aws_cdk import aws_servicediscovery as sd
+from constructs import Construct
+
+from constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
+from constructs_lib.ecs import MeshedFargateService, MeshedFargateServiceProps
+from constructs_lib.eks import KubernetesWorkload, KubernetesWorkloadProps, WorkloadVersion
+from constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps
+from constructs_lib.mesh.appmesh import AppMeshBackend
+from constructs_lib.mesh.base import MeshBackend
+from infra import naming
+from infra.errors import UserError
+from infra.spec.model import Spec, live_majors
+
+from . import convert
+from .cluster import ClusterStack
+
+
+def backend_for(spec: Spec, scope: Construct, namespace: sd.INamespace) -> MeshBackend:
+    """The mesh backend the spec asks for (issue 8 adds service-connect and lattice here)."""
+    kind = spec.aws.mesh.backend
+    if kind == "appmesh":
+        return AppMeshBackend(appmesh.Mesh.from_mesh_name(scope, "Mesh", spec.mesh_name), namespace)
+    raise UserError(f"mesh backend {kind!r} is not implemented", hint="use aws.mesh.backend: appmesh")
+
+
+class ServicesStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: ClusterStack, services: list[str],
+                 namespace: sd.INamespace, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        backend = backend_for(spec, self, namespace)
+        for name in services:
+            self._service(spec, name, cluster, backend)
+
+    def _service(self, spec: Spec, name: str, cluster: ClusterStack, backend: MeshBackend) -> None:
+        svc = spec.services[name]
+        scope = Construct(self, name)
+        own_queries = tuple(CustomQuery(q.name, q.query) for q in spec.queries.custom if q.services == [name])
+        logs = ServiceLogs(scope, "Logs", ServiceLogsProps(
+            service_name=name, log_group_name=naming.log_group(spec.project, name),
+            retention_days=convert.retention_days(spec, svc), removal_policy=spec.defaults.log_removal_policy,
+            builtin_queries=tuple(spec.queries.builtin), custom_queries=own_queries,
+            query_folder=naming.query_folder(spec.project, name)))
+        binding = backend.add_service(scope, "Mesh", convert.mesh_service_props(spec, name))
+        outside = convert.outside_mesh_uses(spec, name)
+        if outside and spec.aws.mesh.egress_filter == "DROP_ALL":
+            Annotations.of(scope).add_warning_v2(
+                "meshspec:uses-outside-mesh",
+                f"{name} uses {', '.join(outside)} outside the mesh; the mesh's egress filter DROP_ALL blocks "
+                "those calls (set aws.mesh.egressFilter: ALLOW_ALL, or reach them through an egress gateway)")
+        tracing = spec.defaults.tracing
+        if cluster.ecs is not None:
+            for v in svc.versions:
+                MeshedFargateService(scope, f"Version-{v.name}", MeshedFargateServiceProps(
+                    cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
+                    log_group=logs.log_group, binding=binding, cpu=svc.cpu, memory_mib=svc.memory,
+                    desired_count=svc.desired_count, environment=convert.environment(svc),
+                    secrets=dict(svc.secrets), tracing=tracing,
+                    ecs_service_name=naming.ecs_service(name, v.name)))
+        else:
+            if svc.secrets:
+                raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "
+                                "Kubernetes pods yet", hint="run it on an ECS cluster, or mount the secrets "
+                                "with the Secrets Store CSI driver outside meshspec")
+            KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
+                service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
+                versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),
+                cpu_millicores=svc.cpu, memory_mib=svc.memory, environment=convert.environment(svc),
+                tracing=tracing))
+        ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
+            service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
+            dashboard_name=naming.dashboard(spec.project, name)))

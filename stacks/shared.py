@@ -1,0 +1,47 @@
+"""The shared stack: the VPC every cluster runs in, the Cloud Map namespace, and the mesh.
+
+One VPC and one namespace for the project, because services on different clusters call each other through
+the mesh and a private DNS namespace belongs to exactly one VPC.
+"""
+from __future__ import annotations
+
+from aws_cdk import Annotations, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_servicediscovery as sd
+from constructs import Construct
+
+from constructs_lib.mesh.appmesh import END_OF_SUPPORT, Mesh, MeshProps
+from infra import naming
+from infra.spec.model import Spec
+
+from .convert import availability_zones
+
+APPMESH_WARNING_ID = "meshspec:appmesh-end-of-support"
+APPMESH_WARNING = (f"App Mesh reached end of support on {END_OF_SUPPORT}: this mesh is generated as the spec "
+                   "asks, but plan the move to a successor backend (aws.mesh.backend: service-connect or "
+                   "lattice, meshspec issue 8). CloudFormation's W3696 for each App Mesh resource is "
+                   "acknowledged in favour of this one warning.")
+
+
+class SharedStack(Stack):
+    @property
+    def availability_zones(self) -> list[str]:
+        """The spec's AZs: with an explicit account, CDK would otherwise look them up (credentials)."""
+        return self._azs
+
+    def __init__(self, scope: Construct, id: str, *, spec: Spec, **kwargs) -> None:
+        self._azs = availability_zones(spec)
+        super().__init__(scope, id, **kwargs)
+        self.vpc = ec2.Vpc(
+            self, "Vpc", availability_zones=availability_zones(spec), nat_gateways=1,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                                        cidr_mask=20)])
+        self.vpc.add_flow_log("FlowLog")
+        self.namespace = sd.PrivateDnsNamespace(self, "Namespace", name=naming.namespace(spec.project), vpc=self.vpc)
+        self.mesh_name = spec.mesh_name
+        self.mesh = None
+        if spec.aws_services() and spec.aws.mesh.backend == "appmesh":
+            self.mesh = Mesh(self, "Mesh", MeshProps(mesh_name=spec.mesh_name, egress_filter=spec.aws.mesh.egress_filter))
+            Annotations.of(self.mesh).add_warning_v2(APPMESH_WARNING_ID, APPMESH_WARNING)
