@@ -23,14 +23,18 @@ def generate(n: int, backend: str = "appmesh") -> str:
     for i in range(n):
         name = f"svc-{i:04d}"
         two_majors = i % 5 == 0
+        on_eks = i % 10 == 9
         lines += [
             f"  {name}:",
-            f"    cluster: {'ml' if i % 10 == 9 else 'core'}",
+            f"    cluster: {'ml' if on_eks else 'core'}",
             "    port: 8080",
             "    cpu: 256", "    memory: 512",
             "    env:", "      LOG_LEVEL: info", f"      SERVICE_INDEX: {i}",
-            "    secrets:",
-            f"      DB_PASSWORD: arn:aws:secretsmanager:eu-west-1:111122223333:secret:bench/{name}-AbCdEf",
+        ]
+        if not on_eks:  # meshspec injects secrets on ECS only
+            lines += ["    secrets:",
+                      f"      DB_PASSWORD: arn:aws:secretsmanager:eu-west-1:111122223333:secret:bench/{name}-AbCdEf"]
+        lines += [
             "    majors:",
             "      v1:", "        contract: contract.json",
         ]

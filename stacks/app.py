@@ -1,7 +1,8 @@
-"""Compose a whole CDK app from a loaded spec: shared stack, a stack per cluster, sharded service stacks."""
+"""Compose a whole CDK app from a loaded spec: shared stack, a stack per cluster, a stack per service."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import aws_cdk as cdk
 from aws_cdk import cx_api
@@ -50,13 +51,20 @@ def environment(spec: Spec) -> cdk.Environment:
     return cdk.Environment(account=spec.aws.account, region=spec.aws.region)
 
 
-def build(spec: Spec, app: cdk.App | None = None, *, slots: int = sharding.SLOTS) -> BuiltApp:
-    """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's."""
+def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None) -> BuiltApp:
+    """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
+
+    The stacks follow ``infra.sharding.layout``: a shared stack, a stack per cluster, a stack per service and a
+    queries stack. ``only``: build just these stacks (partial synth; give them with their dependencies, see
+    ``sharding.closure``); each one comes out the same as in a full build, because a stack's template depends
+    only on the spec and the exports of the stacks it depends on, which are explicit."""
     if spec.aws is None:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
     app = app or new_app()
     env = environment(spec)
+    layout = sharding.layout(spec)
+    wanted = {s.name for s in layout} if only is None else set(only)
     shared = SharedStack(app, naming.stack_shared(spec.project), spec=spec, env=env,
                          description=f"meshspec {spec.project}: network, Cloud Map namespace, mesh")
     built = BuiltApp(app, shared)
@@ -64,22 +72,23 @@ def build(spec: Spec, app: cdk.App | None = None, *, slots: int = sharding.SLOTS
         cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3696, reason=W3696_REASON))
     cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
     for c in spec.aws.clusters:
-        built.clusters[c.name] = ClusterStack(
-            app, naming.stack_cluster(spec.project, c.name), spec=spec, cluster=c, vpc=shared.vpc,
-            namespace=shared.namespace, env=env, description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
-    for c in spec.aws.clusters:
-        names = [n for n, s in spec.aws_services().items() if s.cluster == c.name]
-        for slot, members in sharding.assign(names, slots).items():
-            stack_name = naming.stack_services(spec.project, c.name, slot)
-            stack = ServicesStack(app, stack_name, spec=spec, cluster=built.clusters[c.name], services=members,
-                                  namespace=shared.namespace, env=env,
-                                  description=f"meshspec {spec.project}: services on {c.name}, shard {slot}")
-            stack.add_stack_dependency(shared)  # the mesh is referenced by name
-            built.services[stack_name] = stack
-            built.placement.update({m: stack_name for m in members})
-    shared_queries = [q for q in spec.queries.custom if not (q.services and len(q.services) == 1)]
-    if shared_queries:
-        _queries_stack(app, spec, built, shared_queries, env)
+        name = naming.stack_cluster(spec.project, c.name)
+        if name in wanted:
+            built.clusters[c.name] = ClusterStack(
+                app, name, spec=spec, cluster=c, vpc=shared.vpc, namespace=shared.namespace, env=env,
+                description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
+    for s in layout:
+        if s.kind != "service" or s.name not in wanted:
+            continue
+        stack = ServicesStack(app, s.name, spec=spec, cluster=built.clusters[s.cluster], services=list(s.services),
+                              namespace=shared.namespace, env=env,
+                              description=f"meshspec {spec.project}: service {s.services[0]} on {s.cluster}")
+        stack.add_stack_dependency(shared)  # the mesh is referenced by name
+        built.services[s.name] = stack
+        built.placement.update({m: s.name for m in s.services})
+    queries = sharding.shared_queries(spec)
+    if queries and naming.stack_queries(spec.project) in wanted:
+        _queries_stack(app, spec, built, queries, env)
     return built
 
 
@@ -88,7 +97,7 @@ def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) ->
     stack = cdk.Stack(app, naming.stack_queries(spec.project), env=env,
                       description=f"meshspec {spec.project}: saved queries across services")
     for q in queries:
-        members = [s for s in (q.services or list(spec.aws_services())) if s in spec.aws_services()]
+        members = sharding.query_members(spec, q)
         groups = [logs.LogGroup.from_log_group_name(stack, f"{q.name}-{s}", naming.log_group(spec.project, s))
                   for s in members]
         saved_query(stack, f"Query-{q.name}", f"{spec.project}/{q.name}", q.query, groups)
@@ -113,8 +122,8 @@ def synthesize(built: BuiltApp) -> Synthesized:
     stacks = {s.stack_name: s.template for s in assembly.stacks}
     problems = [p for name, t in stacks.items() for p in size(name, t).problems()]
     if problems:
-        raise UserError("; ".join(problems), hint="split the services over more shards (infra/sharding.py SLOTS) "
-                        "or remove code versions that take no traffic")
+        raise UserError("; ".join(problems), hint="remove code versions that take no traffic, or move saved queries "
+                        "into the services they read (meshspec validate estimates these sizes before synth)")
     warnings = [f"{m.id}: {m.entry.data}" for s in assembly.stacks for m in s.messages
                 if m.level == cx_api.SynthesisMessageLevel.WARNING]
     return Synthesized(assembly.directory, stacks, files, warnings)
