@@ -20,7 +20,7 @@ class StackSize:
         out = []
         for what, value, limit in (("resources", self.resources, q.CFN_RESOURCES_PER_STACK),
                                    ("outputs", self.outputs, q.CFN_OUTPUTS_PER_STACK),
-                                   ("parameters", self.parameters, 200),
+                                   ("parameters", self.parameters, q.CFN_PARAMETERS_PER_STACK),
                                    ("template bytes", self.template_bytes, q.CFN_TEMPLATE_BYTES)):
             if value > limit:
                 out.append(f"{self.stack} has {value} {what}; CloudFormation allows {limit}")
@@ -28,6 +28,6 @@ class StackSize:
 
 
 def size(stack: str, template: Mapping[str, Any]) -> StackSize:
-    body = json.dumps(template, separators=(",", ":"))
+    body = json.dumps(template, indent=1, ensure_ascii=False)  # byte for byte the file CDK writes and uploads
     return StackSize(stack, len(template.get("Resources", {})), len(template.get("Outputs", {})),
                      len(template.get("Parameters", {})), len(body.encode("utf-8")))

@@ -1,0 +1,167 @@
+"""CloudFormation's quotas, estimated from the spec before anything is synthesized.
+
+Every stack of ``infra.sharding.layout`` gets an estimate of its resources, outputs, parameters and template
+bytes (the file as CDK writes it, which is what CloudFormation receives); ``check_cloudformation`` reports a
+stack over a quota at the part of the spec that makes it big. The constants are measured on the constructs
+(``benchmarks/calibrate_sizes.py``), and tests/test_stack_quotas.py compares every estimate with the
+synthesized templates of the example and a generated spec: resources, outputs and parameters exactly, bytes
+within 15 %. Change a construct, rerun both.
+
+Quotas: docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import quotas as q
+from .errors import Problems
+from .model import Service, Spec, live_majors
+
+# Resources a service stack holds (constructs_lib: logs, mesh/appmesh, ecs/service, eks/workload, dashboard).
+PER_SERVICE = 4  # log group, virtual router, virtual service, dashboard
+PER_MAJOR = 1  # an App Mesh route per live major
+PER_QUERY = 1  # a saved query (built-in, or custom on this service alone)
+ECS_PER_VERSION = 9  # task definition, service, security group, Cloud Map service, virtual node, 2 roles, 2 policies
+EKS_PER_VERSION = 2  # Cloud Map service, virtual node (the pods are Kubernetes manifests, not resources)
+EKS_PER_SERVICE = 3  # pod role, its policy, pod identity association
+# Template bytes, measured with a service and a project named with 3 characters (a service with one version,
+# one major and the built-in queries: BYTES_*_SERVICE + BYTES_*_VERSION + BYTES_MAJOR + 3 built-in queries).
+BYTES_ECS_SERVICE, BYTES_ECS_VERSION = 960, 11_950
+BYTES_EKS_SERVICE, BYTES_EKS_VERSION = 2_470, 3_820
+BYTES_MAJOR = 1_920
+BYTES_QUERY = 225  # plus the query text
+BYTES_ENV = 60  # per variable per ECS version, plus name and value (EKS: in the manifests, not the template)
+BYTES_SECRET = 310  # per secret per ECS version (container and execution role policy), plus name and reference
+BYTES_USE = 170  # per backend per version (virtual node backends)
+NAME_USES_SERVICE, NAME_USES_VERSION = 30, 42  # how often the service name appears
+PROJECT_USES = 27
+PARAMETERS = 1  # BootstrapVersion, in every stack CDK's default synthesizer writes
+# The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents.
+SHARED_RESOURCES, SHARED_MESH, SHARED_OUTPUTS, SHARED_BYTES = 26, 1, 7, 12_300
+CLUSTER = {("ecs", "fargate"): (2, 1, 1_600), ("ecs", "ec2"): (12, 1, 9_000), ("eks", None): (8, 1, 7_200)}
+QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 850, 12  # plus per query: BYTES_QUERY, text, and per log group its name
+
+
+@dataclass
+class StackEstimate:
+    stack: str
+    resources: int = 0
+    outputs: int = 0
+    parameters: int = PARAMETERS
+    template_bytes: int = 0
+    # what makes it big: spec path → (resources, bytes), so a violation can name the part to change
+    parts: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+
+    def add(self, path: tuple, resources: int, nbytes: int) -> None:
+        r, b = self.parts.get(path, (0, 0))
+        self.parts[path] = (r + resources, b + nbytes)
+        self.resources += resources
+        self.template_bytes += nbytes
+
+
+def service_estimate(spec: Spec, name: str, stack: str) -> StackEstimate:
+    svc = spec.services[name]
+    eks = spec.cluster(svc.cluster).platform == "eks"
+    e = StackEstimate(stack)
+    base = ("services", name)
+    v = len(svc.versions)
+    n_extra = len(name) - 3
+    e.add(base, PER_SERVICE + (EKS_PER_SERVICE if eks else 0),
+          (BYTES_EKS_SERVICE if eks else BYTES_ECS_SERVICE) + n_extra * NAME_USES_SERVICE
+          + (len(spec.project) - 3) * PROJECT_USES)
+    e.add(base + ("versions",), v * (EKS_PER_VERSION if eks else ECS_PER_VERSION),
+          v * ((BYTES_EKS_VERSION if eks else BYTES_ECS_VERSION) + n_extra * NAME_USES_VERSION
+               + sum(len(x.name) + len(x.image or "") for x in svc.versions) // v))
+    e.add(base + ("majors",), len(live_majors(svc)) * PER_MAJOR, len(live_majors(svc)) * BYTES_MAJOR)
+    builtin = len(spec.queries.builtin)
+    e.add(("queries", "builtin"), builtin * PER_QUERY, builtin * (BYTES_QUERY + 300))
+    own = [cq for cq in spec.queries.custom if cq.services == [name]]
+    e.add(("queries", "custom"), len(own) * PER_QUERY, sum(BYTES_QUERY + len(cq.query) for cq in own))
+    if not eks:
+        e.add(base + ("env",), 0, v * sum(BYTES_ENV + len(k) + len(str(x)) for k, x in svc.env.items()))
+        e.add(base + ("secrets",), 0, v * sum(BYTES_SECRET + len(k) + len(r) for k, r in svc.secrets.items()))
+    backends = {u.split("/")[0] for u in svc.uses if u.split("/")[0] in spec.aws_services()}
+    e.add(base + ("uses",), 0, v * sum(BYTES_USE + len(b) for b in backends))
+    return e
+
+
+def estimate(spec: Spec) -> list[StackEstimate]:
+    """An estimate per stack of ``infra.sharding.layout``, in the same order."""
+    from infra import sharding  # infra.sharding imports this package's model
+
+    out = []
+    for s in sharding.layout(spec):
+        if s.kind == "service":
+            out.append(service_estimate(spec, s.services[0], s.name))
+        elif s.kind == "shared":
+            e = StackEstimate(s.name, outputs=SHARED_OUTPUTS)
+            mesh = spec.aws.mesh.backend == "appmesh" and bool(spec.aws_services())
+            e.add(("aws",), SHARED_RESOURCES + (SHARED_MESH if mesh else 0), SHARED_BYTES)
+            out.append(e)
+        elif s.kind == "cluster":
+            c = spec.cluster(s.cluster)
+            r, o, b = CLUSTER[(c.platform, (c.capacity or "fargate") if c.platform == "ecs" else None)]
+            e = StackEstimate(s.name, outputs=o)
+            e.add(("aws", "clusters"), r, b)
+            out.append(e)
+        else:
+            e = StackEstimate(s.name)
+            e.add(("queries", "custom"), 0, QUERIES_STACK_BYTES)
+            for i, cq in enumerate(spec.queries.custom):
+                if cq in sharding.shared_queries(spec):
+                    groups = sharding.query_members(spec, cq)
+                    e.add(("queries", "custom", i), PER_QUERY, BYTES_QUERY + len(cq.query) + sum(
+                        BYTES_QUERY_LOG_GROUP + len(spec.project) + len(g) for g in groups))
+            out.append(e)
+    return out
+
+
+def check_cloudformation(spec: Spec, p: Problems) -> None:
+    """Every stack under CloudFormation's per-stack quotas, the stack count and stack names under theirs."""
+    if spec.aws is None:
+        return
+    estimates = estimate(spec)
+    if len(estimates) > q.CFN_STACKS_PER_REGION:
+        p.add(("services",), f"the app would have {len(estimates)} stacks (one per AWS service, plus shared, "
+              f"cluster and queries stacks); CloudFormation allows {q.CFN_STACKS_PER_REGION} per account and region",
+              "quota-cloudformation", given=len(estimates), allowed=f"at most {q.CFN_STACKS_PER_REGION}",
+              hint="ask AWS to raise the stack quota, or split the services over several specs and accounts")
+    for e in estimates:
+        if len(e.stack) > q.CFN_STACK_NAME_LENGTH:
+            path = next(iter(e.parts))
+            p.add(path, f"the stack name {e.stack} is {len(e.stack)} characters; CloudFormation allows "
+                  f"{q.CFN_STACK_NAME_LENGTH}", "quota-cloudformation", given=e.stack,
+                  allowed=f"at most {q.CFN_STACK_NAME_LENGTH} characters", hint="shorten the project or service name")
+        for what, value, limit, idx in (("resources", e.resources, q.CFN_RESOURCES_PER_STACK, 0),
+                                        ("bytes of template", e.template_bytes, q.CFN_TEMPLATE_BYTES, 1)):
+            if value <= limit:
+                continue
+            path, share = max(e.parts.items(), key=lambda kv: kv[1][idx])
+            p.add(path, f"stack {e.stack} would hold about {value} {what}, {share[idx]} of them from here; "
+                  f"CloudFormation allows {limit} per stack", "quota-cloudformation", given=value,
+                  allowed=f"at most {limit}", hint=_hint(path))
+        for what, value, limit in (("outputs", e.outputs, q.CFN_OUTPUTS_PER_STACK),
+                                   ("parameters", e.parameters, q.CFN_PARAMETERS_PER_STACK)):
+            if value > limit:  # fixed by meshspec's stacks; reported should a construct ever grow them
+                p.add(("aws",), f"stack {e.stack} would have {value} {what}; CloudFormation allows {limit}",
+                      "quota-cloudformation", given=value, allowed=f"at most {limit}")
+
+
+def _hint(path: tuple) -> str:
+    last = path[-1] if path else None
+    if path == ("queries", "custom"):
+        return "a service's own saved queries live in its stack: merge them into fewer queries"
+    if path[:2] == ("queries", "custom"):
+        return "shorten the saved queries, or give each one the services it reads (services: [...])"
+    return {
+        "versions": "remove code versions that take no traffic",
+        "env": "move large values out of env (a parameter or a file the service reads at start)",
+        "secrets": "group secrets into one Secrets Manager secret with several keys",
+        "majors": "retire majors nobody uses",
+        "uses": "drop uses the service no longer calls",
+    }.get(last, "split the service into smaller services")
+
+
+def service_sizes(spec: Spec) -> dict[str, StackEstimate]:
+    """Estimates by service name (for the plan and the docs)."""
+    return {s: service_estimate(spec, s, "") for s in spec.aws_services()}
