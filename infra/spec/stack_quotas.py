@@ -92,7 +92,8 @@ def estimate(spec: Spec) -> list[StackEstimate]:
     out = []
     for s in sharding.layout(spec):
         if s.kind == "service":
-            out.append(service_estimate(spec, s.services[0], s.name))
+            if spec.cluster(s.cluster) is not None:  # an unknown cluster is reported by check_placement
+                out.append(service_estimate(spec, s.services[0], s.name))
         elif s.kind == "shared":
             e = StackEstimate(s.name, outputs=SHARED_OUTPUTS)
             mesh = spec.aws.mesh.backend == "appmesh" and bool(spec.aws_services())
