@@ -85,14 +85,9 @@ def placement(spec: Spec) -> dict[str, str]:
     return assign(spec.project, spec.aws_services())
 
 
-def closure(spec: Spec, stacks: Iterable[str]) -> list[str]:
-    """``stacks`` plus every stack they depend on, in deployment order."""
-    by_name = {s.name: s for s in layout(spec)}
-    want: set[str] = set()
-    todo = [s for s in stacks if s in by_name]
-    while todo:
-        s = todo.pop()
-        if s not in want:
-            want.add(s)
-            todo += list(by_name[s].depends_on)
-    return [s for s in by_name if s in want]
+def for_services(spec: Spec, services: Iterable[str]) -> list[str]:
+    """The stacks a partial synth of ``services`` writes, in deployment order: their stacks, and the shared and
+    cluster stacks always (an EKS cluster tags the shared VPC's subnets, so the shared stack's template depends
+    on every cluster stack being built; they are small)."""
+    want = {stack_of(spec.project, s) for s in services}
+    return [s.name for s in layout(spec) if s.kind in ("shared", "cluster") or s.name in want]

@@ -55,9 +55,10 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
 
     The stacks follow ``infra.sharding.layout``: a shared stack, a stack per cluster, a stack per service and a
-    queries stack. ``only``: build just these stacks (partial synth; give them with their dependencies, see
-    ``sharding.closure``); each one comes out the same as in a full build, because a stack's template depends
-    only on the spec and the exports of the stacks it depends on, which are explicit."""
+    queries stack. ``only``: build just these service and queries stacks (partial synth, see
+    ``sharding.for_services``); the shared and cluster stacks are always built. Each stack comes out the same as
+    in a full build: a service stack depends only on the spec and on exports that the shared and cluster stacks
+    make explicitly, and those two kinds are always complete (an EKS cluster tags the shared VPC's subnets)."""
     if spec.aws is None:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
@@ -72,11 +73,9 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
         cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3696, reason=W3696_REASON))
     cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
     for c in spec.aws.clusters:
-        name = naming.stack_cluster(spec.project, c.name)
-        if name in wanted:
-            built.clusters[c.name] = ClusterStack(
-                app, name, spec=spec, cluster=c, vpc=shared.vpc, namespace=shared.namespace, env=env,
-                description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
+        built.clusters[c.name] = ClusterStack(
+            app, naming.stack_cluster(spec.project, c.name), spec=spec, cluster=c, vpc=shared.vpc,
+            namespace=shared.namespace, env=env, description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
     for s in layout:
         if s.kind != "service" or s.name not in wanted:
             continue

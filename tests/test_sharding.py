@@ -68,8 +68,14 @@ def test_500_services_layout_and_estimates(bench500):
     assert {len(s.depends_on) for s in layout if s.kind == "service"} == {2}
 
 
-def test_closure_adds_what_a_stack_depends_on(shop_spec):
-    assert sharding.closure(shop_spec, ["shop-svc-recommendations"]) == [
-        "shop-shared", "shop-ml", "shop-svc-recommendations"]
-    assert sharding.closure(shop_spec, ["shop-queries"])[-1] == "shop-queries"
-    assert sharding.closure(shop_spec, ["no-such-stack"]) == []
+def test_layout_says_what_each_stack_holds_and_depends_on(shop_spec):
+    by_name = {s.name: s for s in sharding.layout(shop_spec)}
+    assert list(by_name) == ["shop-shared", "shop-core", "shop-ml", "shop-svc-catalog", "shop-svc-pricing",
+                             "shop-svc-erp-connector", "shop-svc-recommendations", "shop-queries"]
+    assert by_name["shop-svc-recommendations"].depends_on == ("shop-shared", "shop-ml")
+    assert by_name["shop-queries"].services == ("catalog", "pricing")
+    assert by_name["shop-queries"].depends_on == ("shop-svc-catalog", "shop-svc-pricing")
+
+
+def test_partial_synth_writes_the_services_stacks_and_the_shared_and_cluster_stacks(shop_spec):
+    assert sharding.for_services(shop_spec, ["pricing"]) == ["shop-shared", "shop-core", "shop-ml", "shop-svc-pricing"]

@@ -55,7 +55,7 @@ def selection(spec: Spec, services: list[str], changed_since: str | None, spec_p
             return None  # a project-wide setting changed: every stack is touched
         touched |= {s for s in changes.services if s in aws}
         removed = set(changes.removed)
-    stacks = sharding.closure(spec, [sharding.stack_of(spec.project, s) for s in sorted(touched)])
+    stacks = sharding.for_services(spec, touched) if touched else []
     return {"services": sorted(touched), "removed": sorted(removed),
             "removedStacks": [sharding.stack_of(spec.project, s) for s in sorted(removed)], "stacks": stacks}
 
