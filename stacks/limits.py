@@ -27,7 +27,9 @@ class StackSize:
         return out
 
 
-def size(stack: str, template: Mapping[str, Any]) -> StackSize:
-    body = json.dumps(template, indent=1, ensure_ascii=False)  # byte for byte the file CDK writes and uploads
+def size(stack: str, template: Mapping[str, Any], *, template_bytes: int | None = None) -> StackSize:
+    """``template_bytes``: the template file's size when known. Default: measured as CDK writes the file."""
+    if template_bytes is None:
+        template_bytes = len(json.dumps(template, indent=1, ensure_ascii=False).encode("utf-8"))
     return StackSize(stack, len(template.get("Resources", {})), len(template.get("Outputs", {})),
-                     len(template.get("Parameters", {})), len(body.encode("utf-8")))
+                     len(template.get("Parameters", {})), template_bytes)

@@ -33,6 +33,7 @@ class ServicesStack(Stack):
                  namespace: sd.INamespace, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         backend = backend_for(spec, self, namespace)
+        self.workloads: list[KubernetesWorkload] = []  # kept for write_manifests (no walk over the tree)
         for name in services:
             self._service(spec, name, cluster, backend)
 
@@ -66,11 +67,11 @@ class ServicesStack(Stack):
                 raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "
                                 "Kubernetes pods yet", hint="run it on an ECS cluster, or mount the secrets "
                                 "with the Secrets Store CSI driver outside meshspec")
-            KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
+            self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
                 versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),
                 cpu_millicores=svc.cpu, memory_mib=svc.memory, environment=convert.environment(svc),
-                tracing=tracing))
+                tracing=tracing)))
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
             dashboard_name=naming.dashboard(spec.project, name)))
