@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -122,8 +123,5 @@ def saved_query(scope: Construct, id: str, name: str, text: str, log_groups: lis
     return qd
 
 
-def _logs_principal(scope: Construct):
-    from aws_cdk import Stack
-    from aws_cdk import aws_iam as iam
-
+def _logs_principal(scope: Construct) -> iam.IPrincipal:
     return iam.ServicePrincipal(f"logs.{Stack.of(scope).region}.amazonaws.com")

@@ -41,11 +41,16 @@ class BuiltApp:
 APP_CONTEXT = {"@aws-cdk/core:defaultCrossStackReferences": "strong"}
 
 
+# What the CDK CLI passes to every app, so `meshspec synth` writes the same templates as `cdk synth`.
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
+               "aws:cdk:version-reporting": True}
+
+
 def new_app(outdir: str | None = None, *, validation: bool | None = None, context: dict | None = None) -> cdk.App:
     """An App with meshspec's context; ``validation`` is CDK's built-in CloudFormation validation.
     Default: as the CDK CLI says (on unless ``cdk synth --no-validation`` or CDK_VALIDATION=false)."""
     return cdk.App(outdir=outdir, builtin_cloud_formation_validation=validation,
-                   context={**APP_CONTEXT, **(context or {})})
+                   context={**CLI_CONTEXT, **APP_CONTEXT, **(context or {})})
 
 
 def environment(spec: Spec) -> cdk.Environment:
@@ -105,6 +110,10 @@ def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) ->
             stack.add_stack_dependency(built.services[built.placement[s]])
 
 
+OVERFLOW_HINT = ("remove code versions that take no traffic, or merge a service's saved queries "
+                 "(meshspec validate estimates every stack's size before synth: docs/scale.md)")
+
+
 @dataclass
 class Synthesized:
     directory: str
@@ -120,13 +129,17 @@ def synthesize(built: BuiltApp) -> Synthesized:
     metadata files) rather than through jsii: at 500 services that saves more than a thousand round trips."""
     from constructs_lib.eks import write_manifests
 
-    directory = built.app.synth().directory
+    try:
+        directory = built.app.synth().directory
+    except RuntimeError as exc:  # CDK checks the 500-resource limit itself, before templates are written
+        if "TooManyResourcesInStack" not in str(exc):
+            raise
+        raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
     workloads = [w for s in built.services.values() for w in s.workloads]
     files = [str(p) for p in write_manifests(None, directory, workloads=workloads)]
     stacks, warnings, problems = read_assembly(directory)
     if problems:
-        raise UserError("; ".join(problems), hint="remove code versions that take no traffic, or move saved queries "
-                        "into the services they read (meshspec validate estimates these sizes before synth)")
+        raise UserError("; ".join(problems), hint=OVERFLOW_HINT)
     return Synthesized(directory, stacks, files, warnings)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aws_cdk import Annotations, Stack
 from aws_cdk import aws_appmesh as appmesh
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
@@ -18,6 +19,7 @@ from infra.spec.model import Spec, live_majors
 
 from . import convert
 from .cluster import ClusterStack
+from .shared import VPC_CIDR
 
 
 def backend_for(spec: Spec, scope: Construct, namespace: sd.INamespace) -> MeshBackend:
@@ -61,7 +63,7 @@ class ServicesStack(Stack):
                     log_group=logs.log_group, binding=binding, cpu=svc.cpu, memory_mib=svc.memory,
                     desired_count=svc.desired_count, environment=convert.environment(svc),
                     secrets=dict(svc.secrets), tracing=tracing,
-                    ecs_service_name=naming.ecs_service(name, v.name)))
+                    ecs_service_name=naming.ecs_service(name, v.name), ingress_peer=ec2.Peer.ipv4(VPC_CIDR)))
         else:
             if svc.secrets:
                 raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "

@@ -16,6 +16,7 @@ from infra.spec.model import Spec
 
 from .convert import availability_zones
 
+VPC_CIDR = "10.0.0.0/16"
 APPMESH_WARNING_ID = "meshspec:appmesh-end-of-support"
 APPMESH_WARNING = (f"App Mesh reached end of support on {END_OF_SUPPORT}: this mesh is generated as the spec "
                    "asks, but plan the move to a successor backend (aws.mesh.backend: service-connect or "
@@ -34,6 +35,7 @@ class SharedStack(Stack):
         super().__init__(scope, id, **kwargs)
         self.vpc = ec2.Vpc(
             self, "Vpc", availability_zones=availability_zones(spec), nat_gateways=1,
+            ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,

@@ -20,3 +20,7 @@ def shop_spec():
     result = load_spec(SHOP, today=TODAY)
     assert result.ok, [e.render() for e in result.errors]
     return result.spec
+
+
+# App Engine emulator fixtures (gae_emulator, gae_clients): tests/appengine_fixtures.py
+from .appengine_fixtures import _gae_server, gae_clients, gae_emulator  # noqa: E402,F401

@@ -16,6 +16,7 @@ from constructs import Construct
 
 from ..errors import PropsError, contradiction
 from ..mesh.base import MeshServiceBinding
+from ..nag import XRAY_REASON, suppress
 
 XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$")
@@ -126,6 +127,10 @@ class MeshedFargateService(Construct):
                 memory_reservation_mib=64, logging=log("xray"),
                 port_mappings=[ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP)])
             role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
+            suppress(role, "AwsSolutions-IAM5", XRAY_REASON, applies_to=["Resource::*"])
+        suppress(self.task_definition, "AwsSolutions-ECS2",
+                 "environment holds only plain settings; secrets are refused as literals in the props and "
+                 "injected from Secrets Manager or SSM through ecs.Secret")
         self.service = ecs.FargateService(
             self, "Service", cluster=p.cluster, task_definition=self.task_definition, desired_count=p.desired_count,
             service_name=p.ecs_service_name or f"{p.service_name}-{p.version}", min_healthy_percent=100,

@@ -11,7 +11,11 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from ..errors import PropsError, contradiction
+from ..nag import suppress
 
+EKS_MANAGED_POLICIES = ("AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
+                        "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy", "AmazonEKSWorkerNodePolicy",
+                        "AmazonEC2ContainerRegistryReadOnly")
 OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
 OBSERVABILITY_NAMESPACE, OBSERVABILITY_SERVICE_ACCOUNT = "amazon-cloudwatch", "cloudwatch-agent"
 
@@ -63,10 +67,17 @@ class EksCluster(Construct):
                              eks.ClusterLoggingTypes.AUTHENTICATOR, eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
                              eks.ClusterLoggingTypes.SCHEDULER])
         self.applies_manifests = props.kubectl_layer is not None
+        suppress(self.cluster, "AwsSolutions-IAM4",
+                 "EKS requires these AWS managed policies on the cluster role and the Auto Mode node role "
+                 "(docs.aws.amazon.com/eks/latest/userguide/auto-cluster-iam-role.html, auto-create-node-role.html)",
+                 applies_to=[f"Policy::arn:<AWS::Partition>:iam::aws:policy/{name}" for name in EKS_MANAGED_POLICIES])
         if props.container_insights:
             role = iam.Role(self, "ObservabilityRole", assumed_by=pod_identity_principal(),
                             description="CloudWatch agent and Fluent Bit of the observability add-on")
             role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy"))
+            suppress(role, "AwsSolutions-IAM4", "the CloudWatch Observability add-on documents this AWS managed "
+                     "policy for its agent (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/install-CloudWatch-Observability-EKS-addon.html)",
+                     applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchAgentServerPolicy"])
             role.assume_role_policy.add_statements(iam.PolicyStatement(
                 actions=["sts:TagSession"], principals=[iam.ServicePrincipal("pods.eks.amazonaws.com")]))
             association = eks.CfnPodIdentityAssociation(

@@ -18,6 +18,7 @@ from constructs import Construct, IConstruct
 
 from ..ecs.service import XRAY_IMAGE, XRAY_WRITE_ACTIONS
 from ..errors import PropsError
+from ..nag import XRAY_REASON, suppress
 from ..mesh.base import MeshServiceBinding, ProxyRequirements
 from .cluster import EksCluster, pod_identity_principal
 
@@ -133,6 +134,7 @@ class KubernetesWorkload(Construct):
                 self.role.add_to_principal_policy(statement)
         if props.tracing:
             self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
+            suppress(self.role, "AwsSolutions-IAM5", XRAY_REASON, applies_to=["Resource::*"])
         eks.CfnPodIdentityAssociation(self, "PodIdentity", cluster_name=cluster.cluster.cluster_name,
                                       namespace=props.namespace, service_account=props.service_name,
                                       role_arn=self.role.role_arn)

@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from .base import MeshBackend, MeshServiceBinding, MeshServiceProps, PropsError, ProxyRequirements
+from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
 
 END_OF_SUPPORT = "2026-09-30"
 DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
@@ -77,12 +77,14 @@ def _router_listener(props: MeshServiceProps) -> appmesh.VirtualRouterListener:
 
 def _route_spec(props: MeshServiceProps, major_index: int, targets: list[appmesh.WeightedTarget],
                 priority: int) -> appmesh.RouteSpec:
-    """HTTP routes match the major's path prefix; gRPC has no path, so it matches the x-api-major header."""
+    """HTTP routes match the major's path prefix. gRPC has no path prefix: with several majors each route
+    matches the ``x-api-major`` header; a single major matches every gRPC request (content-type)."""
     major = props.majors[major_index]
     if props.protocol == "grpc":
-        return appmesh.RouteSpec.grpc(
-            match=appmesh.GrpcRouteMatch(metadata=[appmesh.HeaderMatch.value_is("x-api-major", major.name)]),
-            weighted_targets=targets, priority=priority)
+        header = (appmesh.HeaderMatch.value_is("x-api-major", major.name) if len(props.majors) > 1
+                  else appmesh.HeaderMatch.value_starts_with("content-type", "application/grpc"))
+        return appmesh.RouteSpec.grpc(match=appmesh.GrpcRouteMatch(metadata=[header]),
+                                      weighted_targets=targets, priority=priority)
     spec = appmesh.RouteSpec.http2 if props.protocol == "http2" else appmesh.RouteSpec.http
     return spec(match=appmesh.HttpRouteMatch(path=appmesh.HttpRoutePathMatch.starts_with(major.path_prefix)),
                 weighted_targets=targets, priority=priority)

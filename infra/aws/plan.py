@@ -77,7 +77,8 @@ class Plan:
 
 
 def _resources(t: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
-    return dict((t or {}).get("Resources", {}))
+    """The stack's resources, without CDK's version-reporting resource (not part of the infrastructure)."""
+    return {k: v for k, v in (t or {}).get("Resources", {}).items() if v.get("Type") != "AWS::CDK::Metadata"}
 
 
 def _strip(resource: Mapping[str, Any]) -> dict[str, Any]:

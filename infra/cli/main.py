@@ -25,6 +25,7 @@ COMMANDS = [
     "graph",
     "synth",
     "plan",
+    "appengine",
 ]
 
 

@@ -1,0 +1,19 @@
+"""cdk-nag acknowledgements, each with its reason, next to the construct that needs it.
+
+cdk-nag 3 uses CDK's own ``Validations.of(construct).acknowledge``; each finding is acknowledged by its full id
+(``AwsSolutions-IAM5[Resource::*]``), so nothing broader than the finding is silenced.
+"""
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
+
+
+def suppress(construct: IConstruct, rule: str, reason: str, *, applies_to: list[str] | None = None) -> None:
+    ids = [f"{rule}[{a}]" for a in applies_to] if applies_to else [rule]
+    for finding in ids:
+        Validations.of(construct).acknowledge(Acknowledgment(id=finding, reason=reason))
+
+
+XRAY_REASON = ("X-Ray has no resource-level permissions: PutTraceSegments, PutTelemetryRecords and the sampling "
+               "reads only take Resource '*' (docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html)")

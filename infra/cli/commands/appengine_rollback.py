@@ -1,0 +1,38 @@
+"""``meshspec appengine rollback SERVICE``: restore the split the journal recorded before the last change."""
+from __future__ import annotations
+
+import argparse
+
+from infra.appengine.apply import rollback
+from infra.appengine.journal import Journal
+from infra.appengine.progress import Progress
+
+from .. import output
+from .appengine import add_client_args, add_state_dir, make_api, resolve_app
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rollback", help="restore a service's split from before the last apply or promote",
+                       description="Read the journal (.meshspec/appengine/ or --state-dir) for the split SERVICE had "
+                                   "before the last run that changed it, start the versions it names if they were "
+                                   "stopped, and set it. A rollback is journaled too: a second one undoes it.")
+    p.add_argument("service", metavar="SERVICE", help="App Engine service id")
+    p.add_argument("--app", help="application id. Default: --spec's gcp.project, else the journal's last app")
+    p.add_argument("--spec", help="spec file to read the application id from")
+    add_client_args(p)
+    add_state_dir(p)
+    output.add_format(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    journal = Journal(args.state_dir)
+    app = resolve_app(args, journal)
+    api = make_api(args)
+    result = rollback(api, app, args.service, journal, Progress())
+    if args.format == "json":
+        output.emit_json({"command": "appengine rollback", **result.plan.to_json(), "applied": len(result.done),
+                          "run": result.run_id})
+    else:
+        print("\n".join(result.plan.render()))
+    return output.OK
