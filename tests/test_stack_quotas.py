@@ -74,7 +74,7 @@ def test_fails_when_one_service_has_too_many_saved_queries():
     r = load(HEAD.replace("PROJECT", "shop") + service("big") + "queries:\n  custom:\n" + queries)
     [err] = cfn_errors(r)
     assert err.key_path == "queries.custom"
-    assert "stack shop-svc-big would hold about 517 resources, 500 of them from here" in err.message
+    assert "stack shop-svc-big would hold about 518 resources, 500 of them from here" in err.message
     assert err.allowed == "at most 500" and "merge them into fewer queries" in err.hint
 
 
