@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Iterable
 
 import aws_cdk as cdk
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib.logs import saved_query
@@ -103,9 +102,8 @@ def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) ->
                       description=f"meshspec {spec.project}: saved queries across services")
     for q in queries:
         members = sharding.query_members(spec, q)
-        groups = [logs.LogGroup.from_log_group_name(stack, f"{q.name}-{s}", naming.log_group(spec.project, s))
-                  for s in members]
-        saved_query(stack, f"Query-{q.name}", f"{spec.project}/{q.name}", q.query, groups)
+        saved_query(stack, f"Query-{q.name}", f"{spec.project}/{q.name}", q.query,
+                    [naming.log_group(spec.project, s) for s in members])
         for s in members:
             stack.add_stack_dependency(built.services[built.placement[s]])
 
