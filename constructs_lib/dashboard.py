@@ -5,6 +5,7 @@ canary analysis reads.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -84,10 +85,16 @@ class ServiceDashboard(Construct):
 
     def __init__(self, scope: Construct, id: str, props: ServiceDashboardProps) -> None:
         super().__init__(scope, id)
-        body = dashboard_body(props, REGION_MARK).replace(REGION_MARK, Aws.REGION)
+        body = dashboard_body(props, REGION_MARK).replace(REGION_MARK, _region_token())
         self.dashboard = cw.CfnDashboard(Construct(self, "Resource"), "Resource", dashboard_body=body,
                                          dashboard_name=props.dashboard_name)
 
 
 DEFAULT_PERIOD_S = 300  # CloudWatch's default period: a body leaves it out
 REGION_MARK = "@@region@@"  # stands for the region token while the body is rendered (no spec name has @)
+
+
+@functools.cache
+def _region_token() -> str:
+    """``Aws.REGION``, read once (a jsii round trip each time); the token is the same for every stack."""
+    return Aws.REGION

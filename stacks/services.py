@@ -36,6 +36,7 @@ class ServicesStack(Stack):
         super().__init__(scope, id, **kwargs)
         backend = backend_for(spec, self, namespace)
         self.workloads: list[KubernetesWorkload] = []  # kept for write_manifests (no walk over the tree)
+        self._vpc_peer = ec2.Peer.ipv4(VPC_CIDR)  # one for every version's ingress rule
         for name in services:
             self._service(spec, name, cluster, backend)
 
@@ -63,7 +64,7 @@ class ServicesStack(Stack):
                     log_group=logs.log_group, binding=binding, cpu=svc.cpu, memory_mib=svc.memory,
                     desired_count=svc.desired_count, environment=convert.environment(svc),
                     secrets=dict(svc.secrets), tracing=tracing,
-                    ecs_service_name=naming.ecs_service(name, v.name), ingress_peer=ec2.Peer.ipv4(VPC_CIDR)))
+                    ecs_service_name=naming.ecs_service(name, v.name), ingress_peer=self._vpc_peer))
         else:
             if svc.secrets:
                 raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "
