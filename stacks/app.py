@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -50,6 +51,25 @@ def new_app(outdir: str | None = None, *, validation: bool | None = None, contex
     Default: as the CDK CLI says (on unless ``cdk synth --no-validation`` or CDK_VALIDATION=false)."""
     return cdk.App(outdir=outdir, builtin_cloud_formation_validation=validation,
                    context={**CLI_CONTEXT, **APP_CONTEXT, **(context or {})})
+
+
+def skip_jsii_type_checks() -> None:
+    """Turn off jsii's runtime type checks of the values Python hands to CDK, for this process.
+
+    jsii checks every argument of every call with typeguard (what ``python -O`` would skip, but that also
+    recompiles aws-cdk-lib's huge modules on every start). meshspec's values come from a validated spec and
+    code its test suite runs with the checks on, so the commands that synthesize turn them off: about 8 % of
+    synth time at 100 services (benchmarks/README.md). MESHSPEC_JSII_TYPE_CHECKS=1 keeps them. Should jsii
+    rename its hook, this does nothing and synth is only slower."""
+    if os.environ.get("MESHSPEC_JSII_TYPE_CHECKS") == "1":
+        return
+    from jsii import _type_checking
+
+    _type_checking._resolved_check = _no_check
+
+
+def _no_check(**_kwargs) -> None:
+    return None
 
 
 def environment(spec: Spec) -> cdk.Environment:

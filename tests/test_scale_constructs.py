@@ -60,3 +60,19 @@ def test_saved_query_renders_what_the_l2_query_definition_renders(groups):
                               log_groups=[other, *[logs.LogGroup.from_log_group_name(theirs, n, n) for n in names]])
     qd.node.default_child.query_string = text
     assert Template.from_stack(ours).to_json() == Template.from_stack(theirs).to_json()
+
+
+def test_synth_turns_jsii_type_checks_off_unless_asked_to_keep_them(monkeypatch):
+    from jsii import _type_checking as tc
+
+    from stacks.app import _no_check, skip_jsii_type_checks
+
+    monkeypatch.setattr(tc, "_resolved_check", tc._resolved_check)  # restored after the test
+    before = tc._resolved_check
+    monkeypatch.setenv("MESHSPEC_JSII_TYPE_CHECKS", "1")
+    skip_jsii_type_checks()
+    assert tc._resolved_check is before
+    monkeypatch.delenv("MESHSPEC_JSII_TYPE_CHECKS")
+    skip_jsii_type_checks()
+    assert tc._resolved_check is _no_check
+    assert tc.check_type("x", "not a number", int) is None  # the hook jsii's generated code calls

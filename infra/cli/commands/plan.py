@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stacks.app import build, new_app, synthesize
+    from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+
+    skip_jsii_type_checks()
 
     spec = load_spec_or_raise(args.spec)
     old = read_assembly(args.against) if args.against else None  # refuse a bad --against before synthesizing

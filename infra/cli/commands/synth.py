@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         output.say("no stack is touched: nothing to synthesize")
         return output.OK
 
-    from stacks.app import build, new_app, synthesize  # CDK loads slowly: only for the commands that need it
+    from stacks.app import build, new_app, skip_jsii_type_checks, synthesize  # CDK loads slowly: only here
+
+    skip_jsii_type_checks()
 
     only = None if partial is None else partial["stacks"]
     result = synthesize(build(spec, new_app(args.out, validation=args.validation), only=only))
