@@ -42,6 +42,37 @@ def appengine_service(service: str, major: str | None = None, *, default: bool =
     return f"{service}-{major}" if major else service
 
 
+# -- ECS Service Connect ----------------------------------------------------------------------------------
+def service_connect_namespace(project: str) -> str:
+    """Cloud Map HTTP namespace of the Service Connect backend; apart from App Mesh's DNS namespace so both
+    can run side by side during a migration."""
+    return f"{project}-service-connect"
+
+
+# -- Amazon VPC Lattice ------------------------------------------------------------------------------------
+def lattice_service_network(mesh: str) -> str:
+    return mesh
+
+
+def lattice_service(project: str, service: str) -> str:
+    """Lattice service names are unique per account and region, hence the project prefix (3-40 characters)."""
+    return f"{project}-{service}"
+
+
+def lattice_target_group(project: str, service: str, version: str) -> str:
+    """One Lattice target group per code version (3-128 characters, unique per account and region)."""
+    return f"{project}-{service}-{version}"
+
+
+def lattice_listener(service: str) -> str:
+    return f"{service}-http"
+
+
+def lattice_rule(service: str, major: str) -> str:
+    """One listener rule per API major, matching its path prefix; the runtime tools find it by this name."""
+    return route(service, major)
+
+
 def ecs_service(service: str, version: str) -> str:
     """ECS service and task definition family of one code version."""
     return f"{service}-{version}"

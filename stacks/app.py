@@ -105,7 +105,7 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
         if s.kind != "service" or s.name not in wanted:
             continue
         stack = ServicesStack(app, s.name, spec=spec, cluster=built.clusters[s.cluster], services=list(s.services),
-                              namespace=shared.namespace, env=env,
+                              namespace=shared.namespace, shared=shared, env=env,
                               description=f"meshspec {spec.project}: service {s.services[0]} on {s.cluster}")
         stack.add_stack_dependency(shared)  # the mesh is referenced by name
         built.services[s.name] = stack
@@ -146,6 +146,7 @@ def synthesize(built: BuiltApp) -> Synthesized:
     After the one ``app.synth()`` call everything is read from the cloud assembly on disk (manifest, templates,
     metadata files) rather than through jsii: at 500 services that saves more than a thousand round trips."""
     from constructs_lib.eks import write_manifests
+    from constructs_lib.errors import PropsError
 
     try:
         directory = built.app.synth().directory
@@ -154,7 +155,11 @@ def synthesize(built: BuiltApp) -> Synthesized:
             raise
         raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
     workloads = [w for s in built.services.values() for w in s.workloads]
-    files = [str(p) for p in write_manifests(None, directory, workloads=workloads)]
+    try:
+        files = [str(p) for p in write_manifests(None, directory, workloads=workloads)]
+    except PropsError as exc:
+        raise UserError(str(exc), hint="set aws.account in the spec: the pods' Envoy needs its virtual node's "
+                        "ARN, which an environment-agnostic stack only knows at deploy time") from None
     stacks, warnings, problems = read_assembly(directory)
     if problems:
         raise UserError("; ".join(problems), hint=OVERFLOW_HINT)

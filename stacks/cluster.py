@@ -18,6 +18,7 @@ class ClusterStack(Stack):
                  namespace: sd.INamespace, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         self.spec_cluster = cluster
+        self.vpc = vpc
         name = f"{spec.project}-{cluster.name}"
         if cluster.platform == "ecs":
             ec2_capacity = None

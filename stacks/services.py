@@ -1,6 +1,8 @@
 """A service stack: one shard of one cluster's services. It only composes constructs."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_cdk import Annotations, Stack
 from aws_cdk import aws_appmesh as appmesh
 from aws_cdk import aws_ec2 as ec2
@@ -13,28 +15,42 @@ from constructs_lib.eks import KubernetesWorkload, KubernetesWorkloadProps, Work
 from constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps
 from constructs_lib.mesh.appmesh import AppMeshBackend
 from constructs_lib.mesh.base import MeshBackend
+from constructs_lib.mesh.beside import BesideBinding
 from infra import naming
 from infra.errors import UserError
 from infra.spec.model import Spec, live_majors
 
 from . import convert
 from .cluster import ClusterStack
+from .mesh_backends import allow_callers, deploys, incoming_backend, single_revision, successor_backend
 from .shared import VPC_CIDR
 
+if TYPE_CHECKING:
+    from .shared import SharedStack
 
-def backend_for(spec: Spec, scope: Construct, namespace: sd.INamespace) -> MeshBackend:
-    """The mesh backend the spec asks for (issue 8 adds service-connect and lattice here)."""
+
+def backend_for(spec: Spec, scope: Construct, namespace: sd.INamespace, shared: "SharedStack | None" = None,
+                vpc: ec2.IVpc | None = None) -> MeshBackend:
+    """The mesh backend ``aws.mesh.backend`` names: App Mesh, or a successor on the shared stack's resources."""
     kind = spec.aws.mesh.backend
     if kind == "appmesh":
         return AppMeshBackend(appmesh.Mesh.from_mesh_name(scope, "Mesh", spec.mesh_name), namespace)
-    raise UserError(f"mesh backend {kind!r} is not implemented", hint="use aws.mesh.backend: appmesh")
+    if shared is None or vpc is None:
+        raise UserError(f"mesh backend {kind!r} needs the shared stack (its service network or namespace)")
+    return successor_backend(
+        spec, vpc=vpc,
+        service_network_id=shared.lattice_network.network_id if shared.lattice_network else None,
+        namespace_arn=shared.service_connect_namespace.arn if shared.service_connect_namespace else None)
 
 
 class ServicesStack(Stack):
     def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: ClusterStack, services: list[str],
-                 namespace: sd.INamespace, **kwargs) -> None:
+                 namespace: sd.INamespace, shared: "SharedStack | None" = None, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
-        backend = backend_for(spec, self, namespace)
+        backend = backend_for(spec, self, namespace, shared, cluster.vpc)
+        self.incoming = incoming_backend(
+            spec, vpc=cluster.vpc,
+            service_network_id=shared.lattice_network.network_id if shared and shared.lattice_network else None)
         self.workloads: list[KubernetesWorkload] = []  # kept for write_manifests (no walk over the tree)
         self._vpc_peer = ec2.Peer.ipv4(VPC_CIDR)  # one for every version's ingress rule
         for name in services:
@@ -50,21 +66,29 @@ class ServicesStack(Stack):
             builtin_queries=tuple(spec.queries.builtin), custom_queries=own_queries,
             query_folder=naming.query_folder(spec.project, name)))
         binding = backend.add_service(scope, "Mesh", convert.mesh_service_props(spec, name))
+        if self.incoming is not None:  # a migration's "beside" step: the service joins the new backend too
+            incoming = self.incoming.add_service(scope, "Incoming", convert.mesh_service_props(spec, name))
+            binding = BesideBinding(binding, incoming)
+        allow_callers(spec, name, binding)
         outside = convert.outside_mesh_uses(spec, name)
-        if outside and spec.aws.mesh.egress_filter == "DROP_ALL":
+        if outside and spec.aws.mesh.egress_filter == "DROP_ALL" and backend.kind == "appmesh":
             Annotations.of(scope).add_warning_v2(
                 "meshspec:uses-outside-mesh",
                 f"{name} uses {', '.join(outside)} outside the mesh; the mesh's egress filter DROP_ALL blocks "
                 "those calls (set aws.mesh.egressFilter: ALLOW_ALL, or reach them through an egress gateway)")
         tracing = spec.defaults.tracing
         if cluster.ecs is not None:
+            single = single_revision(backend)
             for v in svc.versions:
-                MeshedFargateService(scope, f"Version-{v.name}", MeshedFargateServiceProps(
+                if not deploys(binding, v.name):
+                    continue  # Service Connect runs only the version that takes the traffic
+                MeshedFargateService(scope, "Current" if single else f"Version-{v.name}", MeshedFargateServiceProps(
                     cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
                     log_group=logs.log_group, binding=binding, cpu=svc.cpu, memory_mib=svc.memory,
                     desired_count=svc.desired_count, environment=convert.environment(svc),
                     secrets=dict(svc.secrets), tracing=tracing,
-                    ecs_service_name=naming.ecs_service(name, v.name), ingress_peer=self._vpc_peer))
+                    ecs_service_name=name if single else naming.ecs_service(name, v.name),
+                    ingress_peer=self._vpc_peer))
         else:
             if svc.secrets:
                 raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "

@@ -10,7 +10,9 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
+from constructs_lib.lattice import LatticeServiceNetwork
 from constructs_lib.mesh.appmesh import END_OF_SUPPORT, Mesh, MeshProps
+from constructs_lib.service_connect import ServiceConnectNamespace
 from infra import naming
 from infra.spec.model import Spec
 
@@ -19,8 +21,9 @@ from .convert import availability_zones
 VPC_CIDR = "10.0.0.0/16"
 APPMESH_WARNING_ID = "meshspec:appmesh-end-of-support"
 APPMESH_WARNING = (f"App Mesh reached end of support on {END_OF_SUPPORT}: this mesh is generated as the spec "
-                   "asks, but plan the move to a successor backend (aws.mesh.backend: service-connect or "
-                   "lattice, meshspec issue 8). CloudFormation's W3696 for each App Mesh resource is "
+                   "asks, but plan the move to a supported backend (aws.mesh.backend: service-connect or "
+                   "lattice): `meshspec migrate SPEC --to lattice` prints a zero-downtime plan (docs/backends.md). "
+                   "CloudFormation's W3696 for each App Mesh resource is "
                    "acknowledged in favour of this one warning.")
 
 
@@ -50,6 +53,17 @@ class SharedStack(Stack):
             self.export_value(value)
         self.mesh_name = spec.mesh_name
         self.mesh = None
+        # The successor backends' shared parts: the one the spec uses, and during a migration the one coming in.
+        kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
+        self.lattice_network: LatticeServiceNetwork | None = None
+        self.service_connect_namespace: ServiceConnectNamespace | None = None
+        if spec.aws_services() and "lattice" in kinds:
+            self.lattice_network = LatticeServiceNetwork(
+                self, "LatticeNetwork", name=naming.lattice_service_network(spec.mesh_name), vpc=self.vpc,
+                client_peer=ec2.Peer.ipv4(VPC_CIDR))
+        if spec.aws_services() and "service-connect" in kinds:
+            self.service_connect_namespace = ServiceConnectNamespace(
+                self, "ServiceConnectNamespace", name=naming.service_connect_namespace(spec.project))
         if spec.aws_services() and spec.aws.mesh.backend == "appmesh":
             self.mesh = Mesh(self, "Mesh", MeshProps(mesh_name=spec.mesh_name, egress_filter=spec.aws.mesh.egress_filter))
             Annotations.of(self.mesh).add_warning_v2(APPMESH_WARNING_ID, APPMESH_WARNING)

@@ -6,6 +6,7 @@ control surface.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -183,3 +184,26 @@ def test_seeding_checks_the_same_rules(gae_emulator):
         gae_emulator.seed_split("default", {"v1": 0.5})
     with pytest.raises(Exception, match="does not exist"):
         gae_emulator.seed_dispatch([{"path": "/x/*", "service": "nope"}])
+
+
+def test_a_slow_request_from_before_a_reset_does_not_write_into_the_fresh_application(gae_emulator):
+    """GIVEN a slow create still sleeping, WHEN the emulator is reset (the next test starts), THEN the late
+    write is dropped instead of landing in the new application."""
+    gae_emulator.add_fault("slow", method="apps.services.versions.create", seconds=0.5, times=1)
+    url = f"{gae_emulator.url}/v1/apps/{gae_emulator.state.project}/services/default/versions"
+    body = {"id": "late", "runtime": "python312",
+            "deployment": {"zip": {"sourceUrl": "https://storage.googleapis.com/b/late.zip"}}}
+    t = threading.Thread(target=lambda: _quiet_post(url, body))
+    t.start()
+    time.sleep(0.1)
+    gae_emulator.reset()
+    t.join()
+    time.sleep(0.1)
+    assert gae_emulator.snapshot()["services"] == {} and gae_emulator.count() == 0
+
+
+def _quiet_post(url, body):
+    try:
+        requests.post(url, json=body, timeout=5)
+    except requests.RequestException:
+        pass

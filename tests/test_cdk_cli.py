@@ -59,6 +59,7 @@ def test_plan_lists_resources_to_create_and_routes_with_weights(capsys):
     assert "stack shop-shared: create" in out
     assert "+ AWS::AppMesh::Mesh" in out
     assert "pricing/v1 [pricing-v1] /pricing/v1/: pricing-p-41=90, pricing-p-42=10 create" in out
+    assert "recommendations/v1 [recommendations-v1] content-type^=application/grpc: recommendations-r-3=100" in out
 
 
 def test_plan_detailed_exitcode_is_2_when_everything_is_new(capsys):
@@ -111,6 +112,18 @@ def test_synth_fails_when_the_spec_has_no_aws_section(tmp_path, capsys):
     code, _, err = run(capsys, "synth", str(spec), "--out", str(tmp_path / "o"))
     assert code == 1
     assert "error: the spec has no aws section: nothing to synthesize for AWS" in err
+
+
+def test_synth_fails_when_eks_manifests_need_an_account(tmp_path, capsys):
+    # GIVEN the shop without aws.account (environment-agnostic stacks) and an EKS service
+    shutil.copytree(EXAMPLES / "contracts", tmp_path / "contracts")
+    text = SHOP.read_text(encoding="utf-8").replace('  account: "111122223333"\n', "")
+    (tmp_path / "shop.yaml").write_text(text, encoding="utf-8")
+    # WHEN synthesized / THEN refused with what to do, not an internal error
+    code, _, err = run(capsys, "synth", str(tmp_path / "shop.yaml"), "--out", str(tmp_path / "o"), "--no-validation")
+    assert code == 1
+    assert "error: the manifests of 'recommendations' hold values known only at deploy time" in err
+    assert "hint: set aws.account in the spec" in err
 
 
 @pytest.mark.skipif(not (ROOT / "node_modules" / ".bin" / "cdk").exists(), reason="the CDK CLI is installed by ./dev")

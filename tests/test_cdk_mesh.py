@@ -54,7 +54,7 @@ def test_mesh_allows_egress_when_asked():
 def test_a_virtual_node_per_version_with_cloud_map_listener_backends_and_json_access_log(http):
     t, _ = http
     t.resource_count_is("AWS::AppMesh::VirtualNode", 2)
-    t.resource_count_is("AWS::ServiceDiscovery::Service", 2)
+    t.resource_count_is("AWS::ServiceDiscovery::Service", 3)  # two versions and the virtual service's name
     t.has_resource_properties("AWS::ServiceDiscovery::Service", {"Name": "pricing-p-41"})
     t.has_resource_properties("AWS::AppMesh::VirtualNode", {
         "VirtualNodeName": "pricing-p-42",
@@ -84,6 +84,19 @@ def test_virtual_service_points_at_the_router(http):
     t.has_resource_properties("AWS::AppMesh::VirtualService", {
         "VirtualServiceName": "pricing.shop.local",
         "Spec": {"Provider": {"VirtualRouter": {"VirtualRouterName": Match.any_value()}}}})
+
+
+def test_the_virtual_service_name_resolves_in_the_namespace(http):
+    # GIVEN pricing.shop.local in namespace shop.local / THEN "pricing" is registered with a placeholder address
+    t, _ = http
+    t.has_resource_properties("AWS::ServiceDiscovery::Service", {"Name": "pricing"})
+    t.has_resource_properties("AWS::ServiceDiscovery::Instance", {
+        "InstanceAttributes": {"AWS_INSTANCE_IPV4": "10.10.10.10"}})
+
+
+def test_a_name_outside_the_namespace_is_not_registered():
+    s, _ = meshed(pricing(dns_name="pricing.example.com"))
+    template(s).resource_count_is("AWS::ServiceDiscovery::Instance", 0)
 
 
 def test_proxy_may_stream_only_its_own_virtual_node(http):

@@ -90,10 +90,8 @@ def registry_image(name: str) -> ecs.ContainerImage:
 
 def ecs_secret(scope: Construct, id: str, ref: str) -> ecs.Secret:
     """An ecs.Secret from an ARN: ECS resolves it at task start, the value never reaches the template."""
-    m = SSM_ARN.match(ref)
-    if m:
-        param = ssm.StringParameter.from_secure_string_parameter_attributes(scope, id, parameter_name=m.group(1))
-        return ecs.Secret.from_ssm_parameter(param)
+    if SSM_ARN.match(ref):  # by its full ARN, so a parameter in another region or account stays what was given
+        return ecs.Secret.from_ssm_parameter(ssm.StringParameter.from_string_parameter_arn(scope, id, ref))
     return ecs.Secret.from_secrets_manager(secretsmanager.Secret.from_secret_complete_arn(scope, id, ref))
 
 

@@ -18,6 +18,8 @@ from constructs import Construct
 from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
 
 END_OF_SUPPORT = "2026-09-30"
+# Any address works: Envoy's iptables rules intercept the connection before it leaves the task or pod.
+PLACEHOLDER_IP = "10.10.10.10"
 DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
 
 
@@ -99,8 +101,14 @@ class MeshedService(Construct):
     """
 
     def __init__(self, scope: Construct, id: str, *, mesh: appmesh.IMesh, namespace: sd.INamespace,
-                 props: MeshServiceProps, envoy_image: str = DEFAULT_ENVOY_IMAGE) -> None:
-        """``envoy_image``: Default: the App Mesh Envoy image ``DEFAULT_ENVOY_IMAGE``."""
+                 props: MeshServiceProps, envoy_image: str = DEFAULT_ENVOY_IMAGE, register_dns: bool = True) -> None:
+        """``envoy_image``: Default: the App Mesh Envoy image ``DEFAULT_ENVOY_IMAGE``.
+
+        ``register_dns``: when the virtual service's name lies in ``namespace`` (``pricing.shop.local`` in
+        ``shop.local``), register it there with a placeholder address, because the app resolves the name before
+        Envoy intercepts the connection (docs.aws.amazon.com/app-mesh/latest/userguide/virtual_services.html).
+        Default: True.
+        """
         super().__init__(scope, id)
         self.props = props
         self._envoy_image = envoy_image
@@ -135,9 +143,17 @@ class MeshedService(Construct):
             self.routes[major.name] = appmesh.Route(
                 self, f"Route{_cid(major.name)}", mesh=mesh, virtual_router=self.router, route_spec=spec,
                 route_name=props.route_name(major.name))
+        dns = props.dns_name or props.name
         self.virtual_service = appmesh.VirtualService(
-            self, "VirtualService", virtual_service_name=props.dns_name or props.name,
+            self, "VirtualService", virtual_service_name=dns,
             virtual_service_provider=appmesh.VirtualServiceProvider.virtual_router(self.router))
+        self.dns_service: sd.Service | None = None
+        label = _label_in(dns, namespace.namespace_name)
+        if register_dns and label is not None:
+            self.dns_service = sd.Service(self, "VirtualServiceDns", namespace=namespace, name=label,
+                                          dns_record_type=sd.DnsRecordType.A,
+                                          description=f"{dns}: resolves so Envoy can intercept; routed by the mesh")
+            self.dns_service.register_ip_instance("Placeholder", ipv4=PLACEHOLDER_IP)
 
     # -- MeshServiceBinding --------------------------------------------------------------------------------
     def proxy(self, version: str) -> ProxyRequirements:
@@ -192,6 +208,14 @@ class AppMeshBackend(MeshBackend):
     def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> MeshedService:
         return MeshedService(scope, id, mesh=self.mesh, namespace=self.namespace, props=props,
                              envoy_image=self.envoy_image)
+
+
+def _label_in(name: str, zone: str) -> str | None:
+    """``pricing`` for ``pricing.shop.local`` in ``shop.local``; None when the name is not directly in the zone."""
+    if Token.is_unresolved(zone) or not name.endswith("." + zone):
+        return None
+    label = name[: -len(zone) - 1]
+    return label if label and "." not in label else None
 
 
 def _partition(region: str) -> str:

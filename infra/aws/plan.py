@@ -101,23 +101,27 @@ def stack_plan(name: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] 
 
 
 def routes(templates: Templates) -> dict[str, tuple[str | None, dict[str, int]]]:
-    """Route name → (path prefix, {virtual node name: weight}), read from App Mesh routes in the templates."""
+    """Route name → (path prefix, {virtual node or target group name: weight}), read from App Mesh routes and
+    VPC Lattice listener rules in the templates (Service Connect has no weights to show)."""
     nodes: dict[str, str] = {}
     found: list[Mapping[str, Any]] = []
+    rules: list[Mapping[str, Any]] = []
     for t in templates.values():
         for lid, r in _resources(t).items():
-            if r.get("Type") == "AWS::AppMesh::VirtualNode":
-                nodes[lid] = r["Properties"].get("VirtualNodeName", lid)
+            if r.get("Type") in ("AWS::AppMesh::VirtualNode", "AWS::VpcLattice::TargetGroup"):
+                nodes[lid] = r["Properties"].get("VirtualNodeName") or r["Properties"].get("Name", lid)
             elif r.get("Type") == "AWS::AppMesh::Route":
                 found.append(r["Properties"])
-    out = {}
+            elif r.get("Type") == "AWS::VpcLattice::Rule":
+                rules.append(r["Properties"])
+    out = _lattice_rules(rules, nodes)
     for props in found:
         spec = props.get("Spec", {})
         body = spec.get("HttpRoute") or spec.get("Http2Route") or spec.get("GrpcRoute") or {}
         match = body.get("Match", {})
         prefix = match.get("Prefix") or (match.get("Path") or {}).get("Exact")
-        if prefix is None and match.get("Metadata"):
-            prefix = "x-api-major: " + ",".join(m.get("Match", {}).get("Exact", "?") for m in match["Metadata"])
+        if prefix is None and match.get("Metadata"):  # gRPC: header matches
+            prefix = ", ".join(_header(m) for m in match["Metadata"])
         weights = {}
         for target in body.get("Action", {}).get("WeightedTargets", []):
             ref = target.get("VirtualNode")
@@ -125,6 +129,32 @@ def routes(templates: Templates) -> dict[str, tuple[str | None, dict[str, int]]]
                 ref = nodes.get(ref["Fn::GetAtt"][0], ref["Fn::GetAtt"][0])
             weights[str(ref)] = int(target.get("Weight", 0))
         out[str(props.get("RouteName"))] = (prefix, weights)
+    return out
+
+
+def _header(m: Mapping[str, Any]) -> str:
+    """``x-api-major=v1``, ``content-type^=application/grpc`` (prefix), from an App Mesh header match."""
+    how = m.get("Match", {})
+    for key, op in (("Exact", "="), ("Prefix", "^="), ("Suffix", "$="), ("Regex", "~=")):
+        if key in how:
+            return f"{m.get('Name')}{op}{how[key]}"
+    return f"{m.get('Name')} present"
+
+
+def _lattice_rules(rules: list[Mapping[str, Any]], groups: Mapping[str, str]) -> dict[str, tuple[str | None, dict[str, int]]]:
+    out = {}
+    for props in rules:
+        http = props.get("Match", {}).get("HttpMatch", {})
+        match = dict(http.get("PathMatch", {}).get("Match", {}))
+        if not match and http.get("HeaderMatches"):
+            match["Prefix"] = ", ".join(_header(h) for h in http["HeaderMatches"])
+        weights = {}
+        for target in props.get("Action", {}).get("Forward", {}).get("TargetGroups", []):
+            ref = target.get("TargetGroupIdentifier")
+            if isinstance(ref, dict) and "Fn::GetAtt" in ref:
+                ref = groups.get(ref["Fn::GetAtt"][0], ref["Fn::GetAtt"][0])
+            weights[str(ref)] = int(target.get("Weight", 1))
+        out[str(props.get("Name"))] = (match.get("Prefix") or match.get("Exact"), weights)
     return out
 
 

@@ -26,6 +26,9 @@ COMMANDS = [
     "synth",
     "plan",
     "appengine",
+    "traffic",
+    "canary",
+    "migrate",
 ]
 
 

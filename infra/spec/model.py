@@ -73,14 +73,82 @@ class Cluster(_Model):
     kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]{2}$", description="EKS only. Default: 1.33.")
 
 
+BACKENDS = ("appmesh", "service-connect", "lattice")
+
+
+class Deployment(_Model):
+    """How ECS moves traffic to a new code version on the service-connect backend.
+
+    ECS's own canary and linear strategies (deployment controller ECS); limits from the ECS API reference
+    (CanaryConfiguration, LinearConfiguration, DeploymentConfiguration.bakeTimeInMinutes).
+    """
+
+    strategy: Literal["canary", "linear"] = Field(
+        "canary", description="canary: one step of `percent`, then the rest; linear: equal steps of `percent`. "
+                              "Default: canary.")
+    percent: Decimal | None = Field(
+        None, description="Canary: share of traffic in the canary step (0.1 to 100, in tenths). Linear: the step "
+                    "(3 to 100). Default: 5 for canary, 10 for linear.")
+    step_minutes: int = Field(
+        10, ge=0, le=1440, description="Minutes to wait after the canary step, or between linear steps. Default: 10.")
+    bake_minutes: int = Field(
+        10, ge=0, le=1440, description="Minutes both revisions keep running after all traffic moved, so a "
+                                       "rollback is instant. Default: 10.")
+    rollback_on_alarm: bool = Field(
+        True, description="Roll back when the service's 5xx alarm fires during the deployment. Default: true.")
+
+    @field_validator("percent", mode="plain",
+                     json_schema_input_type=Annotated[float, Field(ge=0.1, le=100)] | None)
+    @classmethod
+    def _percent(cls, v: object) -> Decimal | None:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
+            raise PydanticCustomError("percent_type", "percent must be a number from 0.1 to 100",
+                                      {"allowed": "0.1-100"})
+        d = Decimal(str(v))
+        if d < Decimal("0.1") or d > 100:
+            raise PydanticCustomError("percent_range", "percent must be between 0.1 and 100",
+                                      {"allowed": "0.1-100"})
+        return d
+
+    @property
+    def effective_percent(self) -> Decimal:
+        if self.percent is not None:
+            return self.percent
+        return Decimal(5) if self.strategy == "canary" else Decimal(10)
+
+
+class Migration(_Model):
+    """A zero-downtime move from App Mesh to a successor backend, written by the steps of ``meshspec migrate``."""
+
+    to: Literal["service-connect", "lattice"] = Field(description="The backend being brought in beside App Mesh.")
+    moved: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Services that already call through the new backend; the others still call through App "
+                    "Mesh. Default: none.")
+
+
 class Mesh(_Model):
     """The service mesh that connects the AWS services."""
 
     name: DnsLabel | None = Field(None, description="Mesh name. Default: the project name.")
-    backend: Literal["appmesh"] = Field(
-        "appmesh", description="Mesh backend. Default: appmesh (end of support 2026-09-30).")
+    backend: Literal["appmesh", "service-connect", "lattice"] = Field(
+        "appmesh", description="Mesh backend: appmesh (end of support 2026-09-30), service-connect (ECS Service "
+                               "Connect with ECS canary/linear deployments) or lattice (Amazon VPC Lattice, "
+                               "weighted target groups). Default: appmesh, so existing specs do not change.")
     egress_filter: Literal["DROP_ALL", "ALLOW_ALL"] = Field(
-        "DROP_ALL", description="Whether services may call out of the mesh. Default: DROP_ALL.")
+        "DROP_ALL", description="App Mesh only: whether services may call out of the mesh. Default: DROP_ALL.")
+    deployment: Deployment | None = Field(
+        None, description="service-connect only: how ECS shifts traffic to a new code version. "
+                          "Default: canary, 5 % for 10 minutes, bake 10 minutes, rollback on the 5xx alarm.")
+    migration: Migration | None = Field(
+        None, description="A move off App Mesh in progress (meshspec migrate): the new backend runs beside "
+                          "App Mesh. Default: no migration.")
+
+    @property
+    def effective_deployment(self) -> Deployment:
+        return self.deployment or Deployment()
 
 
 class Aws(_Model):
@@ -216,6 +284,11 @@ class Spec(_Model):
     @property
     def mesh_name(self) -> str:
         return (self.aws.mesh.name if self.aws and self.aws.mesh.name else None) or self.project
+
+    @property
+    def backend(self) -> str:
+        """The mesh backend the AWS services use (appmesh unless the spec says otherwise)."""
+        return self.aws.mesh.backend if self.aws else "appmesh"
 
     def cluster(self, name: str) -> Cluster | None:
         return next((c for c in (self.aws.clusters if self.aws else []) if c.name == name), None)

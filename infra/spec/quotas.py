@@ -18,3 +18,28 @@ CFN_TEMPLATE_BYTES = 1_000_000
 CFN_PARAMETERS_PER_STACK = 200
 CFN_STACKS_PER_REGION = 2000  # adjustable on request
 CFN_STACK_NAME_LENGTH = 128
+
+# Amazon VPC Lattice (docs.aws.amazon.com/vpc-lattice/latest/ug/quotas.html, checked 2026-11; the older English
+# page said 5 rules per listener, the current table says 10) and the VPC Lattice API reference (ForwardAction,
+# WeightedTargetGroup, CreateService, CreateTargetGroup).
+LATTICE_RULES_PER_LISTENER = 10          # adjustable
+LATTICE_TARGET_GROUPS_PER_ACTION = 10    # ForwardAction.targetGroups: 1 to 10 (fixed)
+LATTICE_WEIGHT_MAX = 999                 # WeightedTargetGroup.weight: 0 to 999
+LATTICE_TARGET_GROUPS_PER_REGION = 500   # adjustable
+LATTICE_SERVICES_PER_NETWORK = 500       # service associations per service network, adjustable
+LATTICE_AUTH_POLICY_BYTES = 10_240       # auth policy size, fixed
+LATTICE_SERVICE_NAME_MAX = 40
+LATTICE_TARGET_GROUP_NAME_MAX = 128
+LATTICE_NETWORK_NAME_MAX = 63
+LATTICE_NAME_MIN = 3
+LATTICE_PATH_MAX = 200                   # PathMatchType.prefix: at most 200 characters
+
+# ECS Service Connect registers every task in AWS Cloud Map (docs.aws.amazon.com/general/latest/gr/cloud_map.html):
+# 1,000 instances per service, 2,000 per namespace (both adjustable). During a canary or linear deployment the
+# old and new revisions run side by side, so a service needs room for twice its tasks.
+CLOUDMAP_INSTANCES_PER_SERVICE = 1000
+CLOUDMAP_INSTANCES_PER_NAMESPACE = 2000
+# ECS deployments (ECS developer guide, canary and linear deployments): CloudFormation refuses a deployment whose
+# computed time exceeds 33 hours (bake time plus the canary or linear step waits).
+ECS_DEPLOYMENT_MAX_MINUTES = 33 * 60
+ECS_LINEAR_STEP_MIN = 3

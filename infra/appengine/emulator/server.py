@@ -108,6 +108,7 @@ class Emulator:
         self.state = AppState(project=project, location=location, operation_delay=operation_delay,
                               default_page_size=page_size, state_file=state_file and str(state_file))
         self.faults = Faults()
+        self.generation = 0  # bumped by reset(); requests from an older generation are dropped
         self.calls: list[Call] = []
         self._calls_lock = threading.Lock()
         self.verbose = verbose
@@ -179,7 +180,9 @@ class Emulator:
             self.calls.clear()
 
     def reset(self) -> None:
-        """An empty application, no faults, no recorded calls."""
+        """An empty application, no faults, no recorded calls. A slow request still sleeping from before the
+        reset is dropped when it wakes, so it cannot write into the next test's application."""
+        self.generation += 1
         self.state.reset()
         self.clear_faults()
         self.clear_calls()
@@ -309,7 +312,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault and fault.kind == "drop" and not fault.apply:
                     self._drop(call)
                 if fault and fault.kind == "slow":
+                    born = emu.generation
                     time.sleep(fault.seconds)
+                    if emu.generation != born:  # reset while asleep: answer nothing, record nothing
+                        self.close_connection = True
+                        raise _Dropped
                 if method_id is None:
                     if known_path:
                         raise ApiError("UNIMPLEMENTED", f"Method {http_method} is not allowed on {path}.")

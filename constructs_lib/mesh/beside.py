@@ -1,0 +1,43 @@
+"""One service on two backends at once, for a migration's "beside" step (meshspec migrate).
+
+The workloads keep the primary backend's sidecar (App Mesh's Envoy) and are registered in both: App Mesh still
+carries the callers' traffic while the incoming backend (VPC Lattice) already routes to the same tasks, so callers
+can move one at a time. Only a sidecar-free incoming backend can join this way: two sidecars would both claim the
+task's traffic.
+"""
+from __future__ import annotations
+
+from aws_cdk import aws_ecs as ecs
+
+from .base import MeshServiceBinding, PropsError, ProxyRequirements
+
+
+class BesideBinding:
+    """Implements :class:`~constructs_lib.mesh.base.MeshServiceBinding` over a primary and an incoming binding."""
+
+    def __init__(self, primary: MeshServiceBinding, incoming: MeshServiceBinding) -> None:
+        self.primary = primary
+        self.incoming = incoming
+
+    def proxy(self, version: str) -> ProxyRequirements | None:
+        if self.incoming.proxy(version) is not None:
+            raise PropsError("the incoming backend asks for a sidecar of its own; only a sidecar-free backend "
+                             "(lattice) can run beside the current one in the same tasks")
+        return self.primary.proxy(version)
+
+    def deploys(self, version: str) -> bool:
+        check = getattr(self.primary, "deploys", None)
+        return True if check is None else bool(check(version))
+
+    def bind_ecs_service(self, version: str, service: ecs.BaseService, container: ecs.ContainerDefinition) -> None:
+        self.primary.bind_ecs_service(version, service, container)
+        self.incoming.bind_ecs_service(version, service, container)
+
+    def allow(self, major: str, caller: str) -> None:
+        for binding in (self.primary, self.incoming):
+            allow = getattr(binding, "allow", None)
+            if allow is not None:
+                allow(major, caller)
+
+
+__all__ = ["BesideBinding"]

@@ -1,0 +1,132 @@
+"""The VPC Lattice implementation of :class:`~constructs_lib.mesh.base.MeshBackend`.
+
+Per service: a Lattice service in the backend's service network, an IP target group per code version, a
+listener rule per API major with the versions' weights (the counterpart of App Mesh's weighted routes), and an
+IAM auth policy naming only the callers the stack allows. No sidecar: ``proxy()`` is None.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from aws_cdk import Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam, aws_logs as logs
+from constructs import Construct
+
+from ..nag import suppress
+from ..lattice import LatticeEcsTarget, LatticeRoute, LatticeService, tag_caller
+from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
+
+
+INFRA_ROLE_REASON = ("ECS's documented role for registering tasks in VPC Lattice target groups "
+                     "(docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-vpc-lattice.html); AWS keeps the "
+                     "managed policy in step with the Lattice API")
+
+
+def grpc_header(props: MeshServiceProps, major: str) -> tuple[str, str, str] | None:
+    """gRPC: several majors are told apart by the ``x-api-major`` header, one major takes every gRPC request
+    (content-type), as App Mesh's routes do; other protocols match the path prefix."""
+    if props.protocol != "grpc":
+        return None
+    if len(props.majors) > 1:
+        return ("x-api-major", "exact", major)
+    return ("content-type", "prefix", "application/grpc")
+
+
+class LatticeServiceBinding(Construct):
+    """One meshed service on Lattice; implements :class:`~constructs_lib.mesh.base.MeshServiceBinding`."""
+
+    def __init__(self, scope: Construct, id: str, *, backend: "LatticeBackend", props: MeshServiceProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self._backend = backend
+        routes = [LatticeRoute(name=props.route_name(m.name), path_prefix=m.path_prefix, weights=dict(m.weights),
+                               header=grpc_header(props, m.name)) for m in props.majors]
+        self._route_of_major = {m.name: props.route_name(m.name) for m in props.majors}
+        try:
+            self.service = LatticeService(
+                self, "Resource", service_network_id=backend.service_network_id,
+                name=backend.service_name(props.name), vpc=backend.vpc,
+                port=props.port, versions=props.versions, routes=routes, protocol=props.protocol,
+                health_check_path=props.health_check_path, listener_name=backend.listener_name(props.name),
+                target_group_names={v: backend.target_group_name(props.name, v) for v in props.versions},
+                access_log_group=backend.access_log_group(props.name))
+        except ValueError as exc:
+            raise PropsError(f"{props.name}: {exc}") from None
+
+    def proxy(self, version: str) -> ProxyRequirements | None:
+        """Lattice needs no sidecar: the VPC's Lattice endpoint routes, authenticates and balances."""
+        self.service.target_group(version)
+        return None
+
+    def deploys(self, version: str) -> bool:
+        """Every code version runs side by side behind its own weighted target group."""
+        return version in self.props.versions
+
+    def bind_ecs_service(self, version: str, service: ecs.BaseService, container: ecs.ContainerDefinition) -> None:
+        """ECS registers the service's tasks in the version's target group (by the container's named port); the
+        task role is tagged as this service's identity, which other services' auth policies admit by."""
+        mapping = next((pm for pm in container.port_mappings if pm.container_port == self.props.port), None)
+        if mapping is None or not mapping.name:
+            raise PropsError(f"{self.props.name}/{version}: the container needs a named port mapping for port "
+                             f"{self.props.port} (ECS registers Lattice targets by port name)")
+        LatticeEcsTarget(self, f"EcsTarget-{version}", service=service, target_group=self.service.target_group(version),
+                         port_mapping_name=mapping.name, infrastructure_role=self._backend.infrastructure_role(self))
+        tag_caller(service.task_definition.task_role, self.props.name)
+
+    def allow(self, major: str, caller: str) -> None:
+        """Let the service ``caller`` call ``major``; the auth policy refuses every service not allowed."""
+        try:
+            route = self._route_of_major[major]
+        except KeyError:
+            raise PropsError(f"{self.props.name} has no major {major!r} (majors: {list(self._route_of_major)})") from None
+        self.service.allow(route, caller)
+
+    @property
+    def dns_name(self) -> str:
+        return self.service.dns_name
+
+
+class LatticeBackend(MeshBackend):
+    """A VPC Lattice service network and its services, behind the common mesh-backend interface."""
+
+    kind = "lattice"
+
+    def __init__(self, *, service_network_id: str, vpc: ec2.IVpc,
+                 service_name: Callable[[str], str] | None = None,
+                 target_group_name: Callable[[str, str], str] | None = None,
+                 listener_name: Callable[[str], str] | None = None,
+                 access_log_group: Callable[[str], logs.ILogGroup | None] | None = None) -> None:
+        """
+        :param service_network_id: the service network (a ``LatticeServiceNetwork``, usually in a shared stack).
+        :param vpc: the VPC of the target groups.
+        :param service_name: Lattice service name per meshed service. Default: the service's name.
+        :param target_group_name: per (service, version). Default: ``<service>-<version>``.
+        :param listener_name: per service. Default: ``<service>-http``.
+        :param access_log_group: per service, where Lattice writes access logs. Default: no access logs.
+        """
+        self.service_network_id = service_network_id
+        self.vpc = vpc
+        self.service_name = service_name or (lambda s: s)
+        self.target_group_name = target_group_name or (lambda s, v: f"{s}-{v}")
+        self.listener_name = listener_name or (lambda s: f"{s}-http")
+        self.access_log_group = access_log_group or (lambda s: None)
+        self._roles: dict[str, iam.Role] = {}
+
+    def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> LatticeServiceBinding:
+        return LatticeServiceBinding(scope, id, backend=self, props=props)
+
+    def infrastructure_role(self, scope: Construct) -> iam.IRole:
+        """One role per stack: ECS assumes it to register and deregister Lattice targets."""
+        stack = Stack.of(scope)
+        key = stack.node.path
+        if key not in self._roles:
+            self._roles[key] = iam.Role(
+                stack, "LatticeEcsInfrastructureRole", assumed_by=iam.ServicePrincipal("ecs.amazonaws.com"),
+                description="ECS registers tasks in VPC Lattice target groups",
+                managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "AmazonECSInfrastructureRolePolicyForVpcLattice")])
+            suppress(self._roles[key], "AwsSolutions-IAM4", INFRA_ROLE_REASON, applies_to=[
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonECSInfrastructureRolePolicyForVpcLattice"])
+        return self._roles[key]
+
+
+__all__ = ["LatticeBackend", "LatticeServiceBinding"]

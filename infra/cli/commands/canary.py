@@ -1,0 +1,106 @@
+"""``meshspec canary SPEC SERVICE --version V``: stepwise shift with metric analysis, promote or roll back."""
+from __future__ import annotations
+
+import argparse
+import time
+from decimal import Decimal
+
+from infra.errors import UserError
+from infra.spec.model import live_majors
+from infra.traffic import ops, specedit, weights as W
+from infra.traffic.analysis import Thresholds
+from infra.traffic.backend import backend_for, platform_of
+from infra.traffic.canary import Canary, Params, parse_steps, state_path, utcnow
+from infra.traffic.cliutil import add_common, cloudwatch, load, parse_duration, parse_percent
+from infra.traffic.figures import CloudWatchFigures
+
+from .. import output
+
+#: injectable for tests: the clock and the sleeper
+clock = utcnow
+sleep = time.sleep
+
+
+def smoke(url: str) -> tuple[bool, str]:
+    """The same check `meshspec appengine apply --smoke` makes: GET, 2xx passes, 5xx and no answer retried."""
+    from infra.appengine.smoke import check
+
+    result = check(url)
+    return result.ok, f"GET {url}: {result.detail}"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("canary", help="move traffic to a version step by step, judged on CloudWatch metrics")
+    add_common(p)
+    p.add_argument("--version", required=True, help="the canary version")
+    p.add_argument("--steps", default="1,10,50,100", help="percentages for the canary (default: 1,10,50,100)")
+    p.add_argument("--interval", default="5m", help="wait per step before judging (default: 5m)")
+    p.add_argument("--max-5xx-rate", default="1%", help="roll back above this canary 5xx rate (default: 1%%)")
+    p.add_argument("--max-p99-ms", type=float, help="roll back above this canary p99 latency (default: no limit)")
+    p.add_argument("--min-requests", type=int, default=50,
+                   help="canary requests a step needs before it is judged (default: 50)")
+    p.add_argument("--max-extensions", type=int, default=2,
+                   help="extra intervals to wait for minRequests before giving up and rolling back (default: 2)")
+    p.add_argument("--max-5xx-increase", help="roll back when the canary's 5xx rate exceeds the baseline's by "
+                   "more than these percentage points (default: off)")
+    p.add_argument("--max-p99-increase", help="roll back when the canary's p99 exceeds the baseline's by more "
+                   "than this percentage (default: off)")
+    p.add_argument("--no-smoke", action="store_true", help="App Engine: skip the smoke check of the version's address")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="go on with the unfinished canary in the state file")
+    again.add_argument("--abandon", action="store_true", help="start anew, dropping an unfinished canary's state")
+    p.add_argument("--write-spec", action="store_true", help="fold the final weights into SPEC")
+    output.add_format(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec, ctx = load(args)
+    service, major = ops.resolve(spec, args.service, args.major)
+    ops.check_known_versions(spec, service, [args.version])
+    if args.min_requests < 1 or args.max_extensions < 0:
+        raise UserError("--min-requests must be at least 1 and --max-extensions at least 0")
+    backend = backend_for(spec, service, ctx)
+    th = Thresholds(
+        max_5xx_rate=parse_percent(args.max_5xx_rate, "--max-5xx-rate"), max_p99_ms=args.max_p99_ms,
+        min_requests=args.min_requests, max_extensions=args.max_extensions,
+        max_5xx_increase=parse_percent(args.max_5xx_increase, "--max-5xx-increase") if args.max_5xx_increase else None,
+        max_p99_increase=parse_percent(args.max_p99_increase, "--max-p99-increase") if args.max_p99_increase else None)
+    params = Params(service, major, args.version, parse_steps(args.steps, backend.places, backend.name),
+                    parse_duration(args.interval, "--interval"), th)
+    on_aws = platform_of(spec, spec.services[service]) != "appengine"
+    if not on_aws:
+        output.say("note: on App Engine the canary smoke-checks the version's own address and moves traffic "
+                   "step by step; metric analysis is not built yet (docs/traffic.md)")
+    canary = Canary(backend, params, ctx, versions=[v.name for v in spec.services[service].versions],
+                    metrics=CloudWatchFigures(cloudwatch(spec, ctx)) if on_aws else None,
+                    clock=clock, sleep=sleep, smoke=None if args.no_smoke else (lambda url: smoke(url)), say=output.say,
+                    state_file=state_path(ctx.state_dir, service, major))
+    state = canary.run(resume=args.resume, abandon=args.abandon)
+    final = {k: Decimal(str(v)) for k, v in state["liveWeights"].items()}
+    output.say(f"state: {canary.path}")
+    diff = ""
+    if state["status"] in ("promoted", "rolled-back"):
+        shared = tuple(m for m in live_majors(spec.services[service]) if m != major) if (
+            not on_aws and not spec.services[service].appengine.majors_as_services) else ()
+        try:
+            _, new_text, diff = specedit.plan_edit(args.spec, service, [major, *shared], final)
+        except UserError as exc:
+            output.say(f"warning: the final weights cannot be folded into the spec: {exc.message}")
+            new_text = diff = ""
+        if diff and args.write_spec:
+            specedit.write(args.spec, new_text)
+            output.say(f"updated {args.spec}:", diff.rstrip("\n"))
+        elif diff:
+            output.say("to keep these weights at the next deploy, fold them into the spec "
+                       "(or rerun with --write-spec):", diff.rstrip("\n"))
+    if args.format == "json":
+        output.emit_json({"command": "canary", **state, "specDiff": diff})
+    if state["status"] == "promoted":
+        output.say(f"canary {args.version} promoted: {W.fmt(final)}")
+        return output.OK
+    if state["status"] == "interrupted":
+        output.say(f"interrupted; live weights: {W.fmt(final)}")
+        return output.INTERRUPTED
+    output.say(f"canary {args.version} rolled back: {W.fmt(final)}")
+    return output.USER_ERROR

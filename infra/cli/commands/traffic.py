@@ -1,0 +1,213 @@
+"""``meshspec traffic status|shift|promote|rollback|compare``: live weights on App Mesh and App Engine."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from infra.errors import UserError
+from infra.traffic import ops, specedit, weights as W
+from infra.traffic.backend import backend_for, platform_of
+from infra.traffic.canary import utcnow
+from infra.traffic.cliutil import add_common, cloudwatch, load, parse_duration
+from infra.traffic.figures import CloudWatchFigures
+
+from .. import output
+
+#: injectable for tests (the CLI has no other way to fix "now")
+clock = utcnow
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("traffic", help="live traffic weights: status, shift, promote, rollback, compare")
+    tsub = p.add_subparsers(dest="traffic_command", metavar="ACTION")
+    tsub.required = True
+
+    s = tsub.add_parser("status", help="live weights per service and major beside the spec's, drift marked")
+    add_common(s, service=False)
+    s.add_argument("service", metavar="SERVICE", nargs="?", help="only this service (default: all)")
+    output.add_format(s)
+    output.add_detailed_exitcode(s)
+    s.set_defaults(func=run_status)
+
+    sh = tsub.add_parser("shift", help="set some versions' weights; the others keep their proportions")
+    add_common(sh)
+    sh.add_argument("--to", action="append", required=True, metavar="VERSION=PERCENT",
+                    help="e.g. banana=10 or apple=80,banana=20 (repeatable)")
+    _write_args(sh)
+    sh.set_defaults(func=run_shift)
+
+    pr = tsub.add_parser("promote", help="send all of a major's traffic to one version")
+    add_common(pr)
+    pr.add_argument("--version", required=True, help="the version that gets 100%%")
+    _write_args(pr)
+    pr.set_defaults(func=run_promote)
+
+    rb = tsub.add_parser("rollback", help="restore the weights recorded before the last shift")
+    add_common(rb)
+    rb.add_argument("--force", action="store_true",
+                    help="restore even if the weights changed since the recorded shift (overwrites that change)")
+    _write_args(rb)
+    rb.set_defaults(func=run_rollback)
+
+    cp = tsub.add_parser("compare", help="A/B figures of two versions from CloudWatch, side by side")
+    add_common(cp)
+    cp.add_argument("a", metavar="A", help="a version")
+    cp.add_argument("b", metavar="B", help="another version")
+    cp.add_argument("--since", default="1h", help="the window up to now (default: 1h)")
+    output.add_format(cp)
+    cp.set_defaults(func=run_compare)
+
+
+def _write_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--write-spec", action="store_true",
+                   help="also fold the new weights into SPEC (comments and layout kept)")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    output.add_format(p)
+
+
+# -- status -------------------------------------------------------------------------------------------------
+def run_status(args: argparse.Namespace) -> int:
+    spec, ctx = load(args)
+    rows = ops.status(spec, ctx, args.service)
+    drift = any(r["drift"] for r in rows)
+    errors = [r for r in rows if r["error"]]
+    if args.format == "json":
+        output.emit_json({"command": "traffic status", "drift": drift, "rows": rows})
+    else:
+        _print_status(rows)
+    for r in errors:
+        output.say(f"{r['service']}/{r['major']}: {r['error']}")
+    if errors and len(errors) == len(rows):
+        return output.USER_ERROR
+    return output.plan_exit(drift, args.detailed_exitcode)
+
+
+def _print_status(rows: list[dict[str, Any]]) -> None:
+    table = [("SERVICE", "MAJOR", "PLATFORM", "SPEC", "LIVE", "")]
+    for r in rows:
+        live = "unavailable" if r["error"] else W.fmt(_weights(r["live"]))
+        mark = "DRIFT" if r["drift"] else ("" if r["drift"] is not None else "?")
+        if r.get("sharedWith"):
+            mark += (" " if mark else "") + f"(split shared with {', '.join(r['sharedWith'])})"
+        table.append((r["service"], r["major"], r["platform"], W.fmt(_weights(r["spec"])), live, mark))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _weights(doc: dict[str, Any] | None) -> W.Weights:
+    return {k: Decimal(str(v)) for k, v in (doc or {}).items()}
+
+
+# -- shift / promote / rollback ----------------------------------------------------------------------------
+def _finish(args: argparse.Namespace, spec, change: ops.Change, ctx, backend, undoes: int | None = None) -> int:
+    majors = [change.major, *change.shared_with]
+    if change.shared_with:
+        output.say(f"note: on App Engine {change.service} has one split for all its majors: "
+                   f"{', '.join(majors)} change together")
+    output.say(f"{change.service}/{change.major} on {change.target}:",
+               f"  before: {W.fmt(change.before)}  ({change.token_before})",
+               f"  after:  {W.fmt(change.after)}")
+    # Fold into the spec is planned before anything is written: --write-spec that cannot be honoured refuses.
+    fold_error = None
+    try:
+        _, new_text, diff = specedit.plan_edit(args.spec, change.service, majors, change.after)
+    except UserError as exc:
+        if args.write_spec:
+            raise UserError(f"--write-spec: {exc.message}; nothing was written", hint=exc.hint) from None
+        new_text, diff, fold_error = "", "", exc.message
+    unchanged = W.same(change.before, change.after)
+    if not args.dry_run and not unchanged:
+        ops.apply(change, backend, ctx, clock().isoformat(), undoes=undoes)
+        output.say(f"  written ({change.token_after})")
+        for w in change.warnings:
+            output.say(f"warning: {w}")
+    elif unchanged:
+        output.say("  no change: the live weights are these already")
+    else:
+        output.say("  dry run: nothing written")
+    wrote = False
+    if diff and args.write_spec and not args.dry_run:
+        specedit.write(args.spec, new_text)
+        wrote = True
+        output.say(f"updated {args.spec}:", diff.rstrip("\n"))
+    elif diff:
+        output.say("to keep these weights at the next deploy, fold them into the spec "
+                   "(or rerun with --write-spec):", diff.rstrip("\n"))
+    elif fold_error:
+        output.say(f"warning: these weights cannot be folded into the spec: {fold_error}")
+    else:
+        output.say("the spec already has these weights")
+    if args.format == "json":
+        output.emit_json({"command": f"traffic {change.kind}", "dryRun": args.dry_run, "change": change.to_json(),
+                          "spec": {"file": args.spec, "diff": diff, "written": wrote}})
+    return output.OK
+
+
+def run_shift(args: argparse.Namespace) -> int:
+    spec, ctx = load(args)
+    service, major = ops.resolve(spec, args.service, args.major)
+    to = W.parse_assignments(args.to)
+    backend = backend_for(spec, service, ctx)
+    change = ops.plan(spec, backend, service, major, "shift",
+                      ops.shift_weights(spec, service, to, backend))
+    return _finish(args, spec, change, ctx, backend)
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    spec, ctx = load(args)
+    service, major = ops.resolve(spec, args.service, args.major)
+    backend = backend_for(spec, service, ctx)
+    change = ops.plan(spec, backend, service, major, "promote", ops.promote_weights(spec, service, args.version))
+    return _finish(args, spec, change, ctx, backend)
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    spec, ctx = load(args)
+    service, major = ops.resolve(spec, args.service, args.major)
+    backend = backend_for(spec, service, ctx)
+    change, undoes = ops.plan_rollback(spec, backend, ctx, service, major, force=args.force)
+    return _finish(args, spec, change, ctx, backend, undoes=undoes)
+
+
+# -- compare ------------------------------------------------------------------------------------------------
+def run_compare(args: argparse.Namespace) -> int:
+    spec, ctx = load(args)
+    service, major = ops.resolve(spec, args.service, args.major)
+    if platform_of(spec, spec.services[service]) == "appengine":
+        raise UserError(f"{service} runs on App Engine: metric comparison reads CloudWatch and is for AWS "
+                        "services only (App Engine analysis is not built yet; see docs/traffic.md)")
+    ops.check_known_versions(spec, service, [args.a, args.b])
+    if args.a == args.b:
+        raise UserError("compare two different versions")
+    seconds = parse_duration(args.since, "--since")
+    end = clock().replace(microsecond=0)
+    start = end - dt.timedelta(seconds=seconds)
+    figs = CloudWatchFigures(cloudwatch(spec, ctx)).figures(service, major, [args.a, args.b], start, end)
+    a, b = figs[args.a], figs[args.b]
+    if args.format == "json":
+        output.emit_json({"command": "traffic compare", "service": service, "major": major,
+                          "window": {"start": start.isoformat(), "end": end.isoformat()},
+                          "versions": {args.a: a.to_json(), args.b: b.to_json()}})
+        return output.OK
+    rows = [("", args.a, args.b),
+            ("requests", f"{a.requests:g}", f"{b.requests:g}"),
+            ("5xx", f"{a.errors_5xx:g}", f"{b.errors_5xx:g}"),
+            ("5xx rate", _rate(a.error_rate), _rate(b.error_rate)),
+            ("p50 ms", _ms(a.p50_ms), _ms(b.p50_ms)),
+            ("p99 ms", _ms(a.p99_ms), _ms(b.p99_ms))]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    print(f"{service}/{major}, {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC")
+    for r in rows:
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    return output.OK
+
+
+def _rate(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:.2f}%"
+
+
+def _ms(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:g}"

@@ -1,0 +1,268 @@
+"""A zero-downtime plan off App Mesh: bring the new backend in beside it, move the callers over one at a time,
+then retire App Mesh. Pure: a loaded spec in, a plan out (steps with the spec edits for each); nothing is sent.
+
+App Mesh and its successor can run at once because they do not share names: Service Connect uses its own Cloud
+Map HTTP namespace (``<project>-service-connect``), Lattice its own service network and generated DNS names.
+While ``aws.mesh.migration`` is set, the shared stack builds the incoming backend's network or namespace beside
+the mesh; a service listed in ``migration.moved`` is meant to call through the new backend, the others through
+App Mesh's Envoy sidecars (docs/backends.md says what the stacks do not do yet).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from infra.errors import UserError
+from infra.spec.errors import Problems
+from infra.spec.model import Spec, live_majors, shares
+
+TARGETS = ("lattice", "service-connect")
+LABEL = {"appmesh": "App Mesh", "lattice": "VPC Lattice", "service-connect": "ECS Service Connect"}
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One change to the spec file, at a key path as users write it."""
+
+    path: str
+    action: Literal["set", "remove"]
+    value: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "action": self.action}
+        if self.action == "set":
+            out["value"] = self.value
+        return out
+
+    def render(self) -> str:
+        if self.action == "remove":
+            return f"remove {self.path}"
+        return f"set {self.path}: {_yaml_inline(self.value)}"
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    why: str
+    edits: tuple[Edit, ...]
+    run: tuple[str, ...]
+    verify: tuple[str, ...]
+    rollback: str
+    done: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "why": self.why, "done": self.done,
+                "edits": [e.to_json() for e in self.edits], "run": list(self.run), "verify": list(self.verify),
+                "rollback": self.rollback}
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    source: str
+    target: str
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.source, "to": self.target, "steps": [s.to_json() for s in self.steps],
+                "notes": list(self.notes)}
+
+    def render_text(self) -> str:
+        lines = [f"Migration plan: {LABEL[self.source]} -> {LABEL[self.target]} "
+                 f"({len(self.steps)} steps, zero downtime)"]
+        for i, s in enumerate(self.steps, start=1):
+            lines += ["", f"{i}. {s.title}" + ("  [done]" if s.done else ""), f"   why: {s.why}"]
+            if s.edits:
+                lines.append("   spec edits:")
+                lines += [f"     - {e.render()}" for e in s.edits]
+            if s.run:
+                lines.append("   run:")
+                lines += [f"     $ {c}" for c in s.run]
+            if s.verify:
+                lines.append("   verify before the next step:")
+                lines += [f"     - {v}" for v in s.verify]
+            lines.append(f"   rollback: {s.rollback}")
+        if self.notes:
+            lines += ["", "notes:"] + [f"  - {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> MigrationPlan:
+    """The steps from the spec as it is to ``aws.mesh.backend: <to>``, resuming a migration already under way."""
+    if to not in TARGETS:
+        raise UserError(f"cannot migrate to {to!r}", hint=f"choose one of: {', '.join(TARGETS)}")
+    aws_services = spec.aws_services()
+    if spec.aws is None or not aws_services:
+        raise UserError("the spec has no services on AWS clusters: there is no mesh to migrate",
+                        hint="migrate applies to services with a cluster:")
+    mesh = spec.aws.mesh
+    if mesh.backend == to:
+        raise UserError(f"the spec already uses backend: {to}; there is nothing to migrate")
+    if mesh.backend != "appmesh":
+        raise UserError(f"migrate moves off App Mesh; this spec uses backend: {mesh.backend}",
+                        hint=f"meshspec has no side-by-side plan from {mesh.backend} to {to}: set aws.mesh.backend "
+                             "and redeploy in a maintenance window")
+    if mesh.migration is not None and mesh.migration.to != to:
+        raise UserError(f"a migration to {mesh.migration.to} is under way (aws.mesh.migration.to)",
+                        hint=f"finish it, or roll it back by removing aws.mesh.migration, before migrating to {to}")
+
+    prepare = _prepare_edits(spec, to)
+    _refuse_blockers(spec, to, prepare)
+
+    validate = f"meshspec validate {spec_file}"
+    deploy = "cdk deploy --all"
+    steps: list[Step] = []
+    in_progress = mesh.migration is not None
+    if prepare:
+        steps.append(Step(
+            id="prepare", title="Settle every service on one code version",
+            why=f"{LABEL[to]} runs one revision per service and keeps no lasting split; finish (or roll back) "
+                "running splits while App Mesh still carries the traffic",
+            edits=tuple(prepare),
+            run=(f"meshspec traffic shift {spec_file} (per service, as the edits say)", validate, deploy),
+            verify=("each service's old version takes no traffic (meshspec traffic status)",),
+            rollback="restore the previous shares; App Mesh routes still carry all traffic",
+            done=in_progress))
+    migration_value: dict[str, Any] = {"to": to, "moved": []}
+    beside_edits = [Edit("aws.mesh.migration", "set", migration_value)]
+    if to == "service-connect" and mesh.deployment is None:
+        beside_edits.append(Edit("aws.mesh.deployment", "set", {
+            "strategy": "canary", "percent": 5, "stepMinutes": 10, "bakeMinutes": 10, "rollbackOnAlarm": True}))
+    steps.append(Step(
+        id="beside", title=f"Run {LABEL[to]} beside App Mesh",
+        why="the new backend's resources come up next to App Mesh's under their own names; every caller still "
+            "goes through its Envoy sidecar, so nothing changes for traffic yet",
+        edits=tuple(beside_edits), run=(validate, deploy), verify=_ready_checks(to),
+        rollback="remove aws.mesh.migration and deploy: the new backend's resources are deleted, App Mesh never "
+                 "stopped", done=in_progress))
+    callers = [n for n, s in aws_services.items() if any(u.split("/")[0] in aws_services for u in s.uses)]
+    others = [n for n in aws_services if n not in callers]
+    moved_now = list(mesh.migration.moved) if in_progress else []
+    moved: list[str] = []
+    for name in callers:
+        before = list(moved)
+        moved.append(name)
+        callees = sorted({u.split("/")[0] for u in aws_services[name].uses if u.split("/")[0] in aws_services})
+        steps.append(Step(
+            id=f"move-{name}", title=f"Move {name}'s calls to {LABEL[to]}",
+            why=f"{name} calls {', '.join(callees)}; they answer on both backends, so switching this one caller "
+                "is invisible to the others",
+            edits=(Edit("aws.mesh.migration.moved", "set", list(moved)),), run=(validate, deploy),
+            verify=(f"{name}'s 5xx rate and p99 latency unchanged (meshspec traffic status, its dashboard)",
+                    f"App Mesh shows no more requests from {name} (Envoy RequestCount for its routes at 0)"),
+            rollback=f"set aws.mesh.migration.moved back to {_yaml_inline(before)} and deploy",
+            done=set(moved) <= set(moved_now)))
+    retire = [Edit("aws.mesh.backend", "set", to), Edit("aws.mesh.migration", "remove")]
+    if "egress_filter" in mesh.model_fields_set:
+        retire.append(Edit("aws.mesh.egressFilter", "remove"))
+    steps.append(Step(
+        id="retire", title="Retire App Mesh",
+        why="no caller uses App Mesh any more; its mesh, virtual nodes, routers, routes and Envoy sidecars go",
+        edits=tuple(retire), run=(validate, deploy),
+        verify=("App Mesh carried no request for a full day before this step (Envoy RequestCount at 0)",
+                "after the deploy: no AWS::AppMesh::* resource left in the stacks"),
+        rollback="none by a switch: App Mesh reached end of support on 2026-09-30, so recreating it is not a "
+                 "supported path; stay at the previous step until you are sure"))
+    notes = [f"{', '.join(others)} call no AWS service through the mesh: they switch with the last step"] \
+        if others else []
+    if to == "lattice":
+        notes.append("EKS services join Lattice through the AWS Gateway API Controller, which registers their "
+                     "pods in the target groups meshspec creates")
+    notes.append("App Engine services are outside the mesh on every backend and are not touched")
+    return MigrationPlan(source="appmesh", target=to, steps=tuple(steps), notes=tuple(notes))
+
+
+def _prepare_edits(spec: Spec, to: str) -> list[Edit]:
+    """Service Connect only: give each service's busiest version 100 % (ties: the later, newer one)."""
+    if to != "service-connect":
+        return []
+    edits: list[Edit] = []
+    for name, svc in spec.aws_services().items():
+        majors = list(live_majors(svc))
+        taking = {m: [v for v, s in shares(svc, m).items() if s > 0] for m in majors}
+        winners = {vs[0] for vs in taking.values() if len(vs) == 1}
+        if all(len(vs) <= 1 for vs in taking.values()) and len(winners) <= 1:
+            continue
+        total = {v.name: sum((shares(svc, m)[v.name] for m in majors), Decimal(0)) for v in svc.versions}
+        best = max(enumerate(svc.versions), key=lambda iv: (total[iv[1].name], iv[0]))[1].name
+        for i, v in enumerate(svc.versions):
+            want = 100 if v.name == best else 0
+            if v.traffic != want:
+                edits.append(Edit(f"services.{name}.versions[{i}].traffic", "set", want))
+    return edits
+
+
+def _refuse_blockers(spec: Spec, to: str, prepare: list[Edit]) -> None:
+    """What no edit of this plan can fix (an EKS service on Service Connect, a name Lattice refuses)."""
+    from infra.spec import checks
+
+    data = spec.model_dump(by_alias=True, exclude_unset=True)
+    for e in prepare:
+        _apply(data, e)
+    trial = Spec.model_validate(data)
+    problems = Problems(file="(plan)")
+    (checks._check_service_connect if to == "service-connect" else checks._check_lattice)(trial, problems)
+    if problems.errors:
+        details = "; ".join(f"{e.key_path}: {e.message}" for e in problems.errors)
+        hint = (problems.errors[0].hint or "") if len(problems.errors) == 1 else \
+            "fix these in the spec first (meshspec validate shows them once aws.mesh.migration is set)"
+        raise UserError(f"{LABEL[to]} cannot run this spec as it is: {details}", hint=hint or None,
+                        details=[e.to_json() for e in problems.errors])
+
+
+def apply_edits(data: dict, edits: list[Edit]) -> dict:
+    """The spec document (as loaded from YAML) after ``edits``: what each step leaves behind; for tests/tools."""
+    out = copy.deepcopy(data)
+    for e in edits:
+        _apply(out, e)
+    return out
+
+
+def _apply(doc: dict, edit: Edit) -> None:
+    keys = _split_path(edit.path)
+    node: Any = doc
+    for k in keys[:-1]:
+        if isinstance(k, int):
+            node = node[k]
+        else:
+            node = node.setdefault(k, {})
+    last = keys[-1]
+    if edit.action == "remove":
+        if isinstance(node, dict):
+            node.pop(last, None)
+    else:
+        node[last] = copy.deepcopy(edit.value)
+
+
+def _split_path(path: str) -> list[str | int]:
+    out: list[str | int] = []
+    for part in path.split("."):
+        name, _, rest = part.partition("[")
+        out.append(name)
+        while rest:
+            idx, _, rest = rest.partition("]")
+            out.append(int(idx))
+            rest = rest.lstrip("[")
+    return out
+
+
+def _yaml_inline(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_yaml_inline(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_inline(v) for v in value) + "]"
+    return str(value)
+
+
+def _ready_checks(to: str) -> tuple[str, ...]:
+    if to == "lattice":
+        return ("every target group shows its tasks healthy (aws vpc-lattice list-targets)",
+                "a test call from a task in the VPC to the Lattice service's DNS name answers 2xx under the "
+                "auth policy (signed with SigV4)")
+    return ("every ECS service reports a steady state with Service Connect enabled (aws ecs describe-services)",
+            "a test call from a task to <service>.<project>.local through the Service Connect proxy answers 2xx")

@@ -1,0 +1,55 @@
+"""Small parsers and wiring shared by ``meshspec traffic`` and ``meshspec canary``."""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+from infra.errors import UserError
+from infra.spec import Spec, load_spec_or_raise
+
+from .backend import Context, state_dir
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, what: str) -> float:
+    """``30s``, ``5m``, ``1h``, ``2d`` → seconds."""
+    m = _DURATION.match(text.strip())
+    if not m or float(m.group(1)) <= 0:
+        raise UserError(f"{what} {text!r} is not a duration", hint="a number and a unit: 30s, 5m, 1h, 2d")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_percent(text: str, what: str) -> float:
+    """``1%`` or ``1`` (always a percentage) → 0.01."""
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        raise UserError(f"{what} {text!r} is not a percentage", hint="for example 1% or 0.5%") from None
+    if not 0 <= value <= 100:
+        raise UserError(f"{what} {text!r} is outside 0% to 100%")
+    return value / 100
+
+
+def add_common(p: argparse.ArgumentParser, service: bool = True) -> None:
+    p.add_argument("spec", metavar="SPEC", help="the spec file (YAML)")
+    if service:
+        p.add_argument("service", metavar="SERVICE", help="a service of the spec")
+        p.add_argument("--major", help="the API major (default: the service's only live major)")
+    p.add_argument("--state-dir", type=Path,
+                   help="journal, canary state and locks (default: $MESHSPEC_STATE_DIR or .meshspec/ beside SPEC)")
+
+
+def load(args: argparse.Namespace) -> tuple[Spec, Context]:
+    spec = load_spec_or_raise(args.spec)
+    return spec, Context(state_dir=args.state_dir or state_dir(args.spec))
+
+
+def cloudwatch(spec: Spec, ctx: Context) -> Any:
+    import boto3
+
+    session = ctx.boto3_session or boto3.Session(region_name=spec.aws.region if spec.aws else None)
+    return session.client("cloudwatch")

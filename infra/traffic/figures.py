@@ -1,0 +1,97 @@
+"""Per-version figures (requests, 5xx, p50/p99 latency) from CloudWatch GetMetricData.
+
+The series are the ones the per-service dashboards show (:mod:`infra.metrics`): namespace
+``meshspec/Envoy``, dimensions Service + Version + Major, RequestCount and Http5xxCount summed, LatencyMs at
+p50 and p99. One query period covers the whole window; if CloudWatch still splits it into several datapoints
+(it rounds the start time to the period), counts are summed and a percentile is the worst datapoint's.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra import metrics as M
+from infra.errors import UserError
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one version did in one window. ``None`` means CloudWatch had no datapoint."""
+
+    requests: float = 0.0
+    errors_5xx: float = 0.0
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors_5xx / self.requests if self.requests else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"requests": self.requests, "errors5xx": self.errors_5xx,
+                "errorRate": None if self.error_rate is None else round(self.error_rate, 6),
+                "p50Ms": self.p50_ms, "p99Ms": self.p99_ms}
+
+
+class MetricsSource(Protocol):
+    def figures(self, service: str, major: str, versions: list[str], start: dt.datetime,
+                end: dt.datetime) -> dict[str, Figures]:
+        """Figures per version for ``[start, end)``."""
+
+
+def period_for(start: dt.datetime, end: dt.datetime) -> int:
+    """One period covering the window, a multiple of 60 s as standard-resolution metrics need."""
+    seconds = int((end - start).total_seconds())
+    return max(60, -(-seconds // 60) * 60)
+
+
+def queries(service: str, major: str, versions: list[str], period: int) -> list[dict[str, Any]]:
+    out = []
+    for i, version in enumerate(versions):
+        dims = [{"Name": M.DIM_SERVICE, "Value": service}, {"Name": M.DIM_VERSION, "Value": version},
+                {"Name": M.DIM_MAJOR, "Value": major}]
+        for qid, metric, stat in ((f"req{i}", M.REQUESTS, "Sum"), (f"err{i}", M.ERRORS_5XX, "Sum"),
+                                  (f"p50x{i}", M.LATENCY_MS, "p50"), (f"p99x{i}", M.LATENCY_MS, "p99")):
+            out.append({"Id": qid, "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": M.NAMESPACE, "MetricName": metric, "Dimensions": dims},
+                "Period": period, "Stat": stat}})
+    return out
+
+
+def combine(versions: list[str], results: dict[str, list[float]]) -> dict[str, Figures]:
+    """Pure: GetMetricData values by query id → Figures per version."""
+    out = {}
+    for i, version in enumerate(versions):
+        p50 = results.get(f"p50x{i}") or []
+        p99 = results.get(f"p99x{i}") or []
+        out[version] = Figures(requests=float(sum(results.get(f"req{i}") or [])),
+                               errors_5xx=float(sum(results.get(f"err{i}") or [])),
+                               p50_ms=max(p50) if p50 else None, p99_ms=max(p99) if p99 else None)
+    return out
+
+
+class CloudWatchFigures:
+    def __init__(self, client: Any):
+        self.client = client
+
+    def figures(self, service: str, major: str, versions: list[str], start: dt.datetime,
+                end: dt.datetime) -> dict[str, Figures]:
+        period = period_for(start, end)
+        values: dict[str, list[float]] = {}
+        kwargs: dict[str, Any] = {"MetricDataQueries": queries(service, major, versions, period),
+                                  "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}
+        try:
+            while True:
+                page = self.client.get_metric_data(**kwargs)
+                for r in page["MetricDataResults"]:
+                    values.setdefault(r["Id"], []).extend(r.get("Values", []))
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
+        except (ClientError, BotoCoreError) as exc:
+            raise UserError(f"CloudWatch GetMetricData failed: {exc}",
+                            hint="the canary needs cloudwatch:GetMetricData on the account") from None
+        return combine(versions, values)

@@ -1,0 +1,198 @@
+"""Status, shift, promote and rollback: validate everything first, then one guarded write per major.
+
+Platform-neutral: each function takes a :class:`~.backend.TrafficBackend`. The CLI (infra/cli/commands/
+traffic.py) only parses, calls these and prints.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from infra.errors import UserError
+from infra.spec.model import Spec, live_majors, shares
+
+from . import journal, weights as W
+from .backend import Context, Live, TrafficBackend, backend_for, platform_of
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def check_service(spec: Spec, service: str) -> None:
+    if service not in spec.services:
+        raise UserError(f"service {service!r} is not in the spec",
+                        hint=_did_you_mean(service, list(spec.services)) or
+                        f"services: {', '.join(sorted(spec.services))}")
+
+
+def resolve(spec: Spec, service: str, major: str | None) -> tuple[str, str]:
+    """(service, major) checked against the spec; ``major`` may be left out when only one is live."""
+    check_service(spec, service)
+    svc = spec.services[service]
+    live = list(live_majors(svc))
+    if major is None:
+        if len(live) != 1:
+            raise UserError(f"{service} serves {len(live)} live majors ({', '.join(live)}); say which with --major")
+        return service, live[0]
+    if major not in svc.majors:
+        raise UserError(f"{service} has no major {major!r}", hint=f"its majors: {', '.join(svc.majors)}")
+    if major not in live:
+        raise UserError(f"{service}/{major} is retired and takes no traffic",
+                        hint=f"live majors: {', '.join(live) or 'none'}")
+    return service, major
+
+
+def spec_weights(spec: Spec, service: str, major: str) -> W.Weights:
+    return dict(shares(spec.services[service], major))
+
+
+def check_known_versions(spec: Spec, service: str, names: list[str]) -> None:
+    known = [v.name for v in spec.services[service].versions]
+    for n in names:
+        if n not in known:
+            raise UserError(f"{service} has no version {n!r} in the spec",
+                            hint=_did_you_mean(n, known) or f"its versions: {', '.join(known)}")
+
+
+# -- status -------------------------------------------------------------------------------------------------
+READ_WORKERS = 8  # concurrent reads for status: one DescribeRoute / services.get per row
+
+
+def status(spec: Spec, ctx: Context, only: str | None = None,
+           backends: Callable[[str], TrafficBackend] | None = None) -> list[dict[str, Any]]:
+    """One row per service and live major: the spec's weights beside the live ones, drift marked.
+
+    A backend that cannot be reached gives a row with ``error`` instead of failing the whole status. Rows are
+    read concurrently (``READ_WORKERS``) and returned in spec order.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    if only is not None:
+        check_service(spec, only)
+    rows: list[tuple[dict[str, Any], TrafficBackend | None]] = []
+    for name in ([only] if only else list(spec.services)):
+        svc = spec.services[name]
+        backend: TrafficBackend | None = None
+        error = None
+        try:
+            backend = backends(name) if backends else backend_for(spec, name, ctx)
+        except UserError as exc:
+            error = exc.message
+        except Exception as exc:  # no credentials, no region, …: a message in the row, not a traceback
+            error = f"{type(exc).__name__}: {exc}"
+        for major in live_majors(svc):
+            want = spec_weights(spec, name, major)
+            rows.append(({"service": name, "major": major, "platform": platform_of(spec, svc),
+                          "target": backend.target(name, major) if backend else None, "spec": W.to_json(want),
+                          "live": None, "drift": None, "token": None, "error": error}, backend))
+
+    def read(item: tuple[dict[str, Any], TrafficBackend | None]) -> dict[str, Any]:
+        row, backend = item
+        if backend is None:
+            return row
+        try:
+            live = backend.read_weights(row["service"], row["major"])
+        except UserError as exc:
+            row["error"] = exc.message
+            return row
+        row.update(live=W.to_json(live.weights), token=live.token,
+                   drift=not W.same(live.weights, spec_weights(spec, row["service"], row["major"])))
+        if live.shared_with:
+            row["sharedWith"] = list(live.shared_with)
+        return row
+
+    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+        return list(pool.map(read, rows))
+
+
+# -- shift / promote / rollback ----------------------------------------------------------------------------
+@dataclass
+class Change:
+    service: str
+    major: str
+    kind: str
+    target: str
+    before: W.Weights
+    after: W.Weights
+    token_before: str
+    token_after: str | None = None
+    shared_with: tuple[str, ...] = ()
+    written: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": self.service, "major": self.major, "kind": self.kind, "target": self.target,
+                "before": W.to_json(self.before), "after": W.to_json(self.after),
+                "tokenBefore": self.token_before, "tokenAfter": self.token_after,
+                "sharedWith": list(self.shared_with), "written": self.written, "warnings": self.warnings}
+
+
+def plan(spec: Spec, backend: TrafficBackend, service: str, major: str, kind: str,
+         compute: Callable[[Live], W.Weights]) -> Change:
+    """Read the live weights and compute (and validate) the new ones; nothing is written."""
+    live = backend.read_weights(service, major)
+    after = compute(live)
+    W.validate_full(after, backend.places, backend.name)
+    # Only versions that start taking traffic need checking: the others are targets already.
+    missing = backend.check_versions(service, major, [v for v, w in after.items() if w > 0 and not live.weights.get(v)])
+    if missing:
+        raise UserError(f"{service}: nothing is deployed for version(s) {', '.join(missing)} on {backend.name} "
+                        f"({'no virtual node' if backend.name == 'appmesh' else 'no such version'}); "
+                        "nothing was changed", hint="deploy the version first, then shift traffic to it")
+    return Change(service, major, kind, backend.target(service, major), dict(live.weights), after, live.token,
+                  shared_with=live.shared_with)
+
+
+def shift_weights(spec: Spec, service: str, to: Mapping[str, Decimal],
+                  backend: TrafficBackend) -> Callable[[Live], W.Weights]:
+    check_known_versions(spec, service, list(to))
+    versions = [v.name for v in spec.services[service].versions]
+    return lambda live: W.redistribute(live.weights, to, places=backend.places, versions=versions,
+                                       where=backend.name)
+
+
+def promote_weights(spec: Spec, service: str, version: str) -> Callable[[Live], W.Weights]:
+    check_known_versions(spec, service, [version])
+    return lambda live: W.promote(live.weights, version)
+
+
+def apply(change: Change, backend: TrafficBackend, ctx: Context, now: str, undoes: int | None = None) -> Change:
+    """The guarded write, then the journal entry. A stale token raises :class:`~.backend.Conflict`."""
+    if W.same(change.before, change.after):
+        change.token_after = change.token_before
+        return change
+    new = backend.set_weights(change.service, change.major, change.after, change.token_before)
+    change.written, change.token_after = True, new.token
+    if not W.same(new.weights, change.after):
+        change.warnings.append(f"the live weights read back after the write are {W.fmt(new.weights)}, "
+                               f"not {W.fmt(change.after)}")
+    journal.append(ctx.state_dir, service=change.service, major=change.major, kind=change.kind,
+                   before=change.before, before_token=change.token_before, after=new.weights,
+                   after_token=new.token, at=now, undoes=undoes)
+    return change
+
+
+def plan_rollback(spec: Spec, backend: TrafficBackend, ctx: Context, service: str, major: str,
+                  force: bool = False) -> tuple[Change, int]:
+    found = journal.last_undoable(ctx.state_dir, service, major)
+    if found is None:
+        raise UserError(f"no shift of {service}/{major} is recorded in {ctx.state_dir / journal.FILE}",
+                        hint="rollback undoes shifts made by meshspec from this state directory; "
+                             "use `meshspec traffic shift` with explicit weights instead")
+    entry, expected = found
+    live = backend.read_weights(service, major)
+    if live.token != expected and not force:
+        raise UserError(f"{service}/{major} changed since the last recorded shift (#{entry.index} at {entry.at}): "
+                        f"live {W.fmt(live.weights)} ({live.token}), recorded {W.fmt(entry.after)} "
+                        f"({expected}); nothing was changed",
+                        hint="someone shifted it since; add --force to restore "
+                             f"{W.fmt(entry.before)} anyway")
+    before = {**{v: Decimal(0) for v in live.weights}, **entry.before}
+    W.validate_full(before, backend.places, backend.name)
+    return Change(service, major, "rollback", backend.target(service, major), dict(live.weights), before,
+                  live.token, shared_with=live.shared_with), entry.index
+

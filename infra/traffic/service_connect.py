@@ -1,0 +1,17 @@
+"""ECS Service Connect has no weights to shift: an ECS service runs one revision, and traffic moves to a new one
+only while ECS deploys it (canary or linear, aws.mesh.deployment). The traffic tools say so instead of failing
+with "no backend"."""
+from __future__ import annotations
+
+from infra.errors import UserError
+from infra.spec.model import Spec
+
+from .backend import Context, register
+
+
+@register("service-connect")
+def _factory(spec: Spec, service: str, ctx: Context):
+    raise UserError(f"{service} runs on ECS Service Connect, which keeps no weights between code versions",
+                    hint="give the new version traffic: 100 in the spec and deploy: ECS shifts traffic by "
+                         "aws.mesh.deployment (canary or linear) and rolls back on the 5xx alarm; for weights you "
+                         "shift yourself, use backend: lattice")

@@ -1,0 +1,78 @@
+"""The successor backends (ECS Service Connect, VPC Lattice) as the stacks pick them: a pure choice from the spec,
+the shared resources they need, and the per-service wiring (which versions run, who may call)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from aws_cdk import Duration, aws_ec2 as ec2, aws_logs as logs
+
+from constructs_lib.mesh.base import MeshBackend, MeshServiceBinding
+from constructs_lib.mesh.lattice import LatticeBackend
+from constructs_lib.mesh.service_connect import ServiceConnectBackend
+from constructs_lib.service_connect import ServiceConnectDeploymentStrategy
+from infra import naming
+from infra.spec.model import Spec
+
+
+def deployment_strategy(spec: Spec) -> ServiceConnectDeploymentStrategy:
+    d = spec.aws.mesh.effective_deployment
+    return ServiceConnectDeploymentStrategy(
+        strategy=d.strategy, percent=float(d.effective_percent), step_wait=Duration.minutes(d.step_minutes),
+        bake_time=Duration.minutes(d.bake_minutes))
+
+
+def successor_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | None = None,
+                      namespace_arn: str | None = None, kind: str | None = None,
+                      log_group: Callable[[str], logs.ILogGroup | None] = lambda s: None) -> MeshBackend:
+    """The backend ``aws.mesh.backend`` names when it is not App Mesh (or ``kind``), on the shared stack's
+    network or namespace."""
+    kind = kind or spec.backend
+    if kind == "lattice":
+        if service_network_id is None:
+            raise ValueError("backend lattice needs the shared stack's service network (service_network_id)")
+        return LatticeBackend(
+            service_network_id=service_network_id, vpc=vpc,
+            service_name=lambda s: naming.lattice_service(spec.project, s),
+            target_group_name=lambda s, v: naming.lattice_target_group(spec.project, s, v),
+            listener_name=naming.lattice_listener, access_log_group=log_group)
+    if kind == "service-connect":
+        if namespace_arn is None:
+            raise ValueError("backend service-connect needs the shared stack's namespace (namespace_arn)")
+        return ServiceConnectBackend(
+            namespace_arn=namespace_arn, deployment=deployment_strategy(spec),
+            rollback_on_5xx=spec.aws.mesh.effective_deployment.rollback_on_alarm, proxy_log_group=log_group)
+    raise ValueError(f"{kind} is not a successor backend")
+
+
+def deploys(binding: MeshServiceBinding, version: str) -> bool:
+    """Whether ``version`` gets a workload: every version on App Mesh and Lattice, one on Service Connect."""
+    check = getattr(binding, "deploys", None)
+    return True if check is None else bool(check(version))
+
+
+def single_revision(backend: MeshBackend) -> bool:
+    """Service Connect: one ECS service per meshspec service whose name and construct id carry no version, so a
+    new version is a new revision of the same ECS service (what ECS canaries), not a replacement."""
+    return backend.kind == "service-connect"
+
+
+def allow_callers(spec: Spec, name: str, binding: MeshServiceBinding) -> None:
+    """Backends with an auth policy (Lattice) admit exactly the AWS services that declare ``uses: name/<major>``."""
+    allow = getattr(binding, "allow", None)
+    if allow is None:
+        return
+    for caller, svc in spec.aws_services().items():
+        for ref in svc.uses:
+            target, major = ref.split("/", 1)
+            if target == name:
+                allow(major, caller)
+
+
+def incoming_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | None) -> MeshBackend | None:
+    """During a migration to Lattice, the backend the services also join (beside App Mesh, in the same tasks).
+    A migration to Service Connect gets none here: ECS's proxy cannot share a task with App Mesh's Envoy, so its
+    services come up through the plan's later steps (docs/backends.md)."""
+    migration = spec.aws.mesh.migration
+    if migration is None or migration.to != "lattice" or spec.backend != "appmesh":
+        return None
+    return successor_backend(spec, vpc=vpc, service_network_id=service_network_id, kind="lattice")

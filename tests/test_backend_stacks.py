@@ -1,0 +1,248 @@
+"""The shop on ECS Service Connect and on VPC Lattice through meshspec's own app (stacks.app.build: the stacks pick
+the backend through the MeshBackend interface). Synthesized once per module and backend with cdk-nag's
+AwsSolutions pack as a validation plugin (an unacknowledged finding fails the synth); then Template assertions,
+snapshots and cfn-lint over every template."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+from cdk_nag import AwsSolutionsChecks
+
+from infra.spec import load_spec_or_raise
+from infra.spec.model import Spec
+from stacks.app import build, new_app, synthesize
+
+from .cdk_support import scrub
+from .conftest import EXAMPLES, TODAY
+
+SPECS = {"lattice": EXAMPLES / "shop-lattice.yaml", "service-connect": EXAMPLES / "shop-service-connect.yaml"}
+
+
+def migrating_to_lattice() -> Spec:
+    """The shop (App Mesh) in its migration's "beside" step: Lattice comes up in the same tasks."""
+    from .test_migrate import load, shop_data
+
+    doc = shop_data()
+    doc["aws"]["mesh"]["migration"] = {"to": "lattice", "moved": []}
+    return load(doc)
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory) -> dict[str, dict[str, dict]]:
+    """backend → stack name → template ("beside": App Mesh with Lattice coming in)."""
+    out = {}
+    specs = {b: load_spec_or_raise(p, today=TODAY) for b, p in SPECS.items()} | {"beside": migrating_to_lattice()}
+    for backend, spec in specs.items():
+        app = new_app(str(tmp_path_factory.mktemp(backend)), validation=False)
+        built = build(spec, app)
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+        out[backend] = synthesize(built).stacks  # raises on any cdk-nag finding not acknowledged with a reason
+    return out
+
+
+def merged(synthesized, backend: str) -> dict:
+    """All stacks' resources of one backend in one template, for assertions that do not care where."""
+    resources = {}
+    for name, t in synthesized[backend].items():
+        resources.update({f"{name}/{k}": v for k, v in t.get("Resources", {}).items()})
+    return {"Resources": resources}
+
+
+@pytest.fixture(scope="module")
+def lattice(synthesized) -> Template:
+    return Template.from_json(merged(synthesized, "lattice"))
+
+
+@pytest.fixture(scope="module")
+def service_connect(synthesized) -> Template:
+    return Template.from_json(merged(synthesized, "service-connect"))
+
+
+def _of_type(template: dict, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+# -- lattice -----------------------------------------------------------------------------------------------
+def test_lattice_network_lives_in_the_shared_stack_and_no_app_mesh_is_built(synthesized, lattice):
+    shared = Template.from_json(synthesized["lattice"]["shop-shared"])
+    shared.has_resource_properties("AWS::VpcLattice::ServiceNetwork", {"Name": "shop-mesh", "AuthType": "AWS_IAM"})
+    shared.resource_count_is("AWS::VpcLattice::ServiceNetworkVpcAssociation", 1)
+    shared.has_resource_properties("AWS::EC2::SecurityGroup", {"SecurityGroupIngress": Match.array_with([
+        Match.object_like({"CidrIp": "10.0.0.0/16", "FromPort": 443})])})
+    lattice.resource_count_is("AWS::AppMesh::Mesh", 0)
+    lattice.resource_count_is("AWS::AppMesh::VirtualNode", 0)
+
+
+def test_lattice_has_one_service_per_aws_service_and_one_target_group_per_version(synthesized):
+    t = merged(synthesized, "lattice")
+    names = sorted(r["Properties"]["Name"] for r in _of_type(t, "AWS::VpcLattice::Service").values())
+    assert names == ["shop-catalog", "shop-erp-connector", "shop-pricing", "shop-recommendations"]
+    tgs = sorted(r["Properties"]["Name"] for r in _of_type(t, "AWS::VpcLattice::TargetGroup").values())
+    assert tgs == ["shop-catalog-c-2026-11", "shop-erp-connector-e-7", "shop-pricing-p-41", "shop-pricing-p-42",
+                   "shop-recommendations-r-3"]
+
+
+def test_lattice_eks_service_gets_an_ip_target_group_for_its_pods(lattice):
+    lattice.has_resource_properties("AWS::VpcLattice::TargetGroup", {
+        "Name": "shop-recommendations-r-3", "Type": "IP",
+        "Config": Match.object_like({"Port": 8080, "ProtocolVersion": "GRPC",
+                                     "HealthCheck": Match.object_like({"Path": "/healthz"})})})
+
+
+def test_lattice_rule_weights_follow_the_spec(lattice, synthesized):
+    lattice.has_resource_properties("AWS::VpcLattice::Rule", {
+        "Name": "pricing-v1", "Priority": 1,
+        "Match": {"HttpMatch": {"PathMatch": {"CaseSensitive": True, "Match": {"Prefix": "/pricing/v1/"}}}},
+        "Action": {"Forward": {"TargetGroups": [Match.object_like({"Weight": 90}), Match.object_like({"Weight": 10})]}},
+    })
+    assert len(_of_type(merged(synthesized, "lattice"), "AWS::VpcLattice::Rule")) == 4  # one live major each
+
+
+def test_lattice_grpc_gets_an_https_listener_and_http_an_http_one(lattice):
+    lattice.has_resource_properties("AWS::VpcLattice::Listener", {"Name": "recommendations-http", "Protocol": "HTTPS",
+                                                                  "Port": 443})
+    lattice.has_resource_properties("AWS::VpcLattice::Listener", {
+        "Name": "catalog-http", "Protocol": "HTTP", "Port": 80, "DefaultAction": {"FixedResponse": {"StatusCode": 404}}})
+
+
+def test_lattice_auth_policy_admits_only_declared_callers(synthesized):
+    policies = {k.split("/")[1]: v["Properties"]["Policy"]
+                for k, v in _of_type(merged(synthesized, "lattice"), "AWS::VpcLattice::AuthPolicy").items()}
+    pricing = next(v for k, v in policies.items() if k.startswith("pricingMesh"))
+    (stmt,) = pricing["Statement"]
+    assert stmt["Effect"] == "Allow" and stmt["Action"] == "vpc-lattice-svcs:Invoke"
+    assert stmt["Condition"] == {"StringEquals": {"aws:PrincipalTag/meshspec:service": ["catalog"]}}
+    assert stmt["Resource"]["Fn::Join"][1][1] == "/pricing/v1/*"
+    # catalog is called by no AWS service (web-app runs on App Engine): nobody may call it through Lattice
+    catalog = next(v for k, v in policies.items() if k.startswith("catalogMesh"))
+    assert catalog["Statement"] == [{"Sid": "NoDeclaredConsumers", "Effect": "Deny", "Principal": "*",
+                                     "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}]
+
+
+def test_lattice_registers_each_ecs_version_and_tags_its_identity(synthesized, lattice):
+    services = _of_type(merged(synthesized, "lattice"), "AWS::ECS::Service")
+    assert sorted(s["Properties"]["ServiceName"] for s in services.values()) == [
+        "catalog-c-2026-11", "erp-connector-e-7", "pricing-p-41", "pricing-p-42"]
+    for s in services.values():
+        (cfg,) = s["Properties"]["VpcLatticeConfigurations"]
+        assert cfg["PortName"] == "app" and cfg["TargetGroupArn"]["Fn::GetAtt"][1] == "Arn"
+    lattice.has_resource_properties("AWS::IAM::Role", {"Tags": [{"Key": "meshspec:service", "Value": "catalog"}]})
+
+
+def test_observability_is_the_same_on_every_backend(lattice, service_connect):
+    for t in (lattice, service_connect):
+        t.has_resource_properties("AWS::ECS::Cluster", {"ClusterSettings": [
+            {"Name": "containerInsights", "Value": "enhanced"}]})
+        t.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "/meshspec/shop/pricing"})
+        t.has_resource_properties("AWS::Logs::QueryDefinition", Match.any_value())
+        t.has_resource_properties("AWS::ECS::TaskDefinition", {"ContainerDefinitions": Match.array_with([
+            Match.object_like({"Name": "xray-daemon"})])})
+        t.has_resource_properties("AWS::CloudWatch::Dashboard", Match.any_value())
+
+
+# -- service-connect ---------------------------------------------------------------------------------------
+def test_service_connect_runs_one_ecs_service_per_service_named_without_its_version(synthesized, service_connect):
+    services = _of_type(merged(synthesized, "service-connect"), "AWS::ECS::Service")
+    assert sorted(s["Properties"]["ServiceName"] for s in services.values()) == [
+        "catalog", "erp-connector", "pricing", "recommendations"]
+    assert all("CurrentService" in k.split("/")[1] for k in services)  # construct id without the version
+    service_connect.resource_count_is("AWS::AppMesh::Mesh", 0)
+
+
+def test_service_connect_publishes_each_port_under_the_app_mesh_name(synthesized, service_connect):
+    Template.from_json(synthesized["service-connect"]["shop-shared"]).has_resource_properties(
+        "AWS::ServiceDiscovery::HttpNamespace", {"Name": "shop-service-connect"})
+    service_connect.has_resource_properties("AWS::ECS::Service", {
+        "ServiceName": "pricing",
+        "ServiceConnectConfiguration": Match.object_like({"Enabled": True, "Services": [{
+            "PortName": "app", "DiscoveryName": "pricing",
+            "ClientAliases": [{"DnsName": "pricing.shop.local", "Port": 8080}]}]})})
+
+
+def test_service_connect_uses_the_ecs_canary_with_bake_time_and_alarm_rollback(service_connect):
+    service_connect.has_resource_properties("AWS::ECS::Service", {
+        "ServiceName": "pricing",
+        "DeploymentController": {"Type": "ECS"},
+        "DeploymentConfiguration": Match.object_like({
+            "Strategy": "CANARY", "BakeTimeInMinutes": 10,
+            "CanaryConfiguration": {"CanaryPercent": 5, "CanaryBakeTimeInMinutes": 10},
+            "Alarms": {"AlarmNames": [{"Ref": Match.string_like_regexp("^pricingMeshRollback5xx")}],
+                       "Enable": True, "Rollback": True},
+            "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True}})})
+    service_connect.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "AlarmName": "pricing-service-connect-5xx", "Namespace": "AWS/ECS",
+        "MetricName": "HTTPCode_Target_5XX_Count",
+        "Dimensions": Match.array_with([{"Name": "DiscoveryName", "Value": "pricing"},
+                                        {"Name": "ServiceName", "Value": "pricing"}])})
+
+
+# -- both --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", sorted(SPECS))
+def test_snapshot(backend, synthesized, snapshot):  # the two successors; "beside" is asserted above
+    assert scrub(synthesized[backend]) == snapshot
+
+
+def test_secrets_are_references_injected_by_ecs(synthesized):
+    for backend in SPECS:
+        tasks = _of_type(merged(synthesized, backend), "AWS::ECS::TaskDefinition").values()
+        containers = [c for t in tasks for c in t["Properties"]["ContainerDefinitions"]]
+        assert not {e["Name"] for c in containers for e in c.get("Environment", [])} & {"DB_PASSWORD", "ERP_API_KEY"}
+        assert {"Name": "DB_PASSWORD", "ValueFrom":
+                "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/catalog/db-AbCdEf"} in [
+            s for c in containers for s in c.get("Secrets", [])]
+
+
+def test_cfn_lint_reports_no_errors(synthesized, tmp_path):
+    files = []
+    for backend, stacks in synthesized.items():
+        for name, t in stacks.items():
+            f = tmp_path / f"{backend}-{name}.template.json"
+            f.write_text(json.dumps(t))
+            files.append(str(f))
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    proc = subprocess.run([str(cfn_lint), "--format", "parseable", *files], capture_output=True, text=True,
+                          timeout=600)
+    # cfn-lint exits with a bit mask: 2 errors, 4 warnings, 8 informational; 1 is a crash
+    assert proc.returncode & 3 == 0, proc.stdout + proc.stderr
+    kept = {"W3010": "the spec's fixed availability zones: synth needs no credentials (stacks.app keeps it)",
+            "W3696": "App Mesh's end of support, only where App Mesh still runs (the migration's beside step)"}
+    for line in proc.stdout.splitlines():
+        if line.count(":") >= 6:
+            rule = line.split(":")[5]
+            assert rule in kept, line
+            assert rule != "W3696" or "/beside-" in line, line
+
+
+def test_beside_step_runs_lattice_in_the_app_mesh_tasks(synthesized):
+    shared = Template.from_json(synthesized["beside"]["shop-shared"])
+    shared.resource_count_is("AWS::AppMesh::Mesh", 1)
+    shared.has_resource_properties("AWS::VpcLattice::ServiceNetwork", {"Name": "shop-mesh"})
+    t = Template.from_json(merged(synthesized, "beside"))
+    t.has_resource_properties("AWS::AppMesh::Route", {"RouteName": "pricing-v1"})  # callers still use App Mesh
+    t.has_resource_properties("AWS::VpcLattice::Rule", {"Name": "pricing-v1", "Action": {"Forward": {
+        "TargetGroups": [Match.object_like({"Weight": 90}), Match.object_like({"Weight": 10})]}}})
+    services = _of_type(merged(synthesized, "beside"), "AWS::ECS::Service")
+    assert len(services) == 4 and all(s["Properties"].get("VpcLatticeConfigurations") for s in services.values())
+    t.has_resource_properties("AWS::ECS::TaskDefinition", {"ContainerDefinitions": Match.array_with([
+        Match.object_like({"Name": "envoy"})])})
+
+
+def test_plan_shows_lattice_rule_weights_and_no_routes_on_service_connect(synthesized):
+    from infra.aws.plan import plan
+
+    lattice_routes = {r.route: (r.prefix, r.weights) for r in plan(synthesized["lattice"]).routes}
+    assert lattice_routes["pricing-v1"] == ("/pricing/v1/", {"shop-pricing-p-41": 90, "shop-pricing-p-42": 10})
+    assert plan(synthesized["service-connect"]).routes == []
+
+
+def test_lattice_grpc_majors_match_a_header_not_the_path(lattice):
+    # gRPC puts the method in the path: one major takes every gRPC request, as App Mesh's route does
+    lattice.has_resource_properties("AWS::VpcLattice::Rule", {"Name": "recommendations-v1", "Match": {"HttpMatch": {
+        "HeaderMatches": [{"Name": "content-type", "CaseSensitive": False,
+                           "Match": {"Prefix": "application/grpc"}}]}}})

@@ -1,0 +1,176 @@
+"""meshspec migrate: every step's spec edits leave a valid spec, and the last one is on the new backend."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from ruamel.yaml import YAML
+
+from .conftest import SHOP, TODAY
+from infra.cli.main import main
+from infra.errors import UserError
+from infra.migrate import apply_edits, plan_migration
+from infra.spec import load_spec
+from infra.spec.loader import load_text
+
+
+def shop_data() -> dict:
+    return json.loads(json.dumps(YAML(typ="safe").load(SHOP.read_text()), default=str))
+
+
+def load(doc: dict):
+    r = load_text(json.dumps(doc), file="spec.yaml", base_dir=SHOP.parent, today=TODAY)
+    assert r.ok, [e.render() for e in r.errors]
+    return r.spec
+
+
+def walk(doc: dict, to: str) -> list:
+    """Apply each step's edits in turn; every intermediate spec must validate."""
+    plan = plan_migration(load(doc), to)
+    specs = []
+    for step in plan.steps:
+        doc = apply_edits(doc, list(step.edits))
+        specs.append(load(doc))
+    return plan, specs
+
+
+def test_lattice_plan_runs_beside_moves_each_caller_then_retires():
+    plan, specs = walk(shop_data(), "lattice")
+    assert [s.id for s in plan.steps] == ["beside", "move-catalog", "move-pricing", "retire"]
+    assert specs[0].aws.mesh.backend == "appmesh" and specs[0].aws.mesh.migration.to == "lattice"
+    assert specs[1].aws.mesh.migration.moved == ["catalog"]
+    assert specs[2].aws.mesh.migration.moved == ["catalog", "pricing"]
+    assert specs[-1].aws.mesh.backend == "lattice" and specs[-1].aws.mesh.migration is None
+    assert plan.steps[2].rollback == "set aws.mesh.migration.moved back to [catalog] and deploy"
+
+
+def test_service_connect_plan_settles_splits_first():
+    doc = shop_data()
+    doc["services"]["recommendations"]["cluster"] = "core"  # Service Connect joins ECS services only
+    plan, specs = walk(doc, "service-connect")
+    assert plan.steps[0].id == "prepare"
+    edits = [e.to_json() for e in plan.steps[0].edits]
+    # pricing: p-41 has 90 %, so it stays; p-42 goes to 0 (a rollout is finished or rolled back first)
+    assert edits == [{"path": "services.pricing.versions[0].traffic", "action": "set", "value": 100},
+                     {"path": "services.pricing.versions[1].traffic", "action": "set", "value": 0}]
+    beside = [e.to_json() for e in plan.steps[1].edits]
+    assert beside[1]["path"] == "aws.mesh.deployment" and beside[1]["value"]["strategy"] == "canary"
+    assert specs[-1].aws.mesh.backend == "service-connect"
+    assert specs[-1].aws.mesh.effective_deployment.effective_percent == 5
+
+
+def test_plan_resumes_a_migration_under_way():
+    doc = shop_data()
+    doc["aws"]["mesh"]["migration"] = {"to": "lattice", "moved": ["catalog"]}
+    plan = plan_migration(load(doc), "lattice")
+    assert [(s.id, s.done) for s in plan.steps] == [
+        ("beside", True), ("move-catalog", True), ("move-pricing", False), ("retire", False)]
+
+
+def test_retire_removes_an_explicit_egress_filter():
+    doc = shop_data()
+    doc["aws"]["mesh"]["egressFilter"] = "DROP_ALL"
+    plan, specs = walk(doc, "lattice")
+    assert "remove aws.mesh.egressFilter" in [e.render() for e in plan.steps[-1].edits]
+
+
+def test_fails_when_service_connect_cannot_take_an_eks_service():
+    with pytest.raises(UserError) as exc:
+        plan_migration(load(shop_data()), "service-connect")
+    assert exc.value.message == ("ECS Service Connect cannot run this spec as it is: services.recommendations.cluster: "
+                                 "Service Connect connects ECS services only; recommendations runs on the EKS "
+                                 "cluster 'ml'")
+    assert exc.value.hint.startswith("backend: lattice takes ECS and EKS targets")
+
+
+def test_fails_when_lattice_refuses_a_name():
+    doc = shop_data()
+    doc["services"]["pricing"]["versions"][0]["name"] = "p--41"
+    with pytest.raises(UserError) as exc:
+        plan_migration(load(doc), "lattice")
+    assert "the VPC Lattice target group name 'shop-pricing-p--41' has a double hyphen" in exc.value.message
+
+
+def test_fails_when_already_on_the_target():
+    doc = shop_data()
+    doc["aws"]["mesh"]["backend"] = "lattice"
+    with pytest.raises(UserError, match="the spec already uses backend: lattice; there is nothing to migrate"):
+        plan_migration(load(doc), "lattice")
+
+
+def test_fails_when_the_spec_is_not_on_app_mesh():
+    doc = shop_data()
+    doc["aws"]["mesh"]["backend"] = "lattice"
+    with pytest.raises(UserError, match="migrate moves off App Mesh; this spec uses backend: lattice"):
+        plan_migration(load(doc), "service-connect")
+
+
+def test_fails_when_another_migration_is_under_way():
+    doc = shop_data()
+    doc["aws"]["mesh"]["migration"] = {"to": "lattice"}
+    doc["services"]["recommendations"]["cluster"] = "core"
+    with pytest.raises(UserError, match="a migration to lattice is under way"):
+        plan_migration(load(doc), "service-connect")
+
+
+def test_fails_when_nothing_runs_on_aws():
+    doc = shop_data()
+    doc["services"] = {k: v for k, v in doc["services"].items() if "appengine" in v}
+    doc["services"]["web-app"]["uses"] = ["user-service/v1"]
+    doc["queries"]["custom"] = []
+    with pytest.raises(UserError, match="the spec has no services on AWS clusters"):
+        plan_migration(load(doc), "lattice")
+
+
+def test_fails_when_moved_names_an_unknown_or_app_engine_service():
+    doc = shop_data()
+    doc["aws"]["mesh"]["migration"] = {"to": "lattice", "moved": ["catalgo", "web-app"]}
+    r = load_text(json.dumps(doc), file="spec.yaml", today=TODAY)
+    msgs = [(e.key_path, e.message, e.hint) for e in r.errors if e.code == "migration-unknown-service"]
+    assert msgs == [("aws.mesh.migration.moved[0]", "'catalgo' is not a service in this spec", "did you mean 'catalog'?"),
+                    ("aws.mesh.migration.moved[1]", "'web-app' runs on App Engine, outside the mesh", None)]
+
+
+def test_fails_when_migration_is_set_after_the_move():
+    doc = shop_data()
+    doc["aws"]["mesh"].update(backend="lattice", migration={"to": "service-connect"})
+    r = load_text(json.dumps(doc), file="spec.yaml", today=TODAY)
+    (e,) = [e for e in r.errors if e.code == "migration-backend"]
+    assert e.message == "a migration moves off App Mesh, but the backend is already lattice"
+
+
+def test_migration_checks_the_incoming_backend_too():
+    doc = shop_data()
+    doc["aws"]["mesh"]["migration"] = {"to": "service-connect"}
+    r = load_text(json.dumps(doc), file="spec.yaml", today=TODAY)
+    codes = {(e.key_path, e.code) for e in r.errors}
+    assert ("services.recommendations.cluster", "backend-unsupported") in codes
+    assert ("services.pricing.versions", "backend-unsupported") in codes
+
+
+def test_cli_json_and_text(capsys):
+    assert main(["migrate", str(SHOP), "--to", "lattice", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["command"] == "migrate" and doc["from"] == "appmesh" and doc["to"] == "lattice"
+    assert [s["id"] for s in doc["steps"]] == ["beside", "move-catalog", "move-pricing", "retire"]
+    assert doc["steps"][0]["edits"] == [{"path": "aws.mesh.migration", "action": "set",
+                                         "value": {"to": "lattice", "moved": []}}]
+    assert "4 of 4 step(s) to go" in err
+    assert main(["migrate", str(SHOP), "--to", "lattice"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.startswith("Migration plan: App Mesh -> VPC Lattice (4 steps, zero downtime)")
+    assert "     - set aws.mesh.migration.moved: [catalog]" in out
+
+
+def test_cli_refusal_exits_1(capsys):
+    assert main(["migrate", str(SHOP), "--to", "service-connect"]) == 1
+    _, err = capsys.readouterr()
+    assert err.startswith("error: ECS Service Connect cannot run this spec as it is")
+    assert "hint: backend: lattice takes ECS and EKS targets" in err
+
+
+def test_cli_usage_error_exits_2():
+    with pytest.raises(SystemExit) as exc:
+        main(["migrate", str(SHOP), "--to", "istio"])
+    assert exc.value.code == 2
