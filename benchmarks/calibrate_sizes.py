@@ -1,6 +1,6 @@
 """Measure what one service adds to its stack's template, to set the constants in infra/spec/stack_quotas.py.
 
-Usage: python benchmarks/calibrate_sizes.py   (synthesizes a handful of one-service specs; about a minute)
+Usage: python benchmarks/calibrate_sizes.py [appmesh|service-connect|lattice]   (a handful of one-service specs)
 Prints, per variation, the service stack's resources and template bytes (as CDK writes the file).
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ project: cal
 aws:
   region: eu-west-1
   clusters: [{name: core, platform: ecs}, {name: k8s, platform: eks}]
+  mesh: {backend: BACKEND}
 services:
   svc:
     cluster: CLUSTER
@@ -30,11 +31,12 @@ queries:
 """
 
 
-def spec_text(cluster="core", versions=1, majors=1, env=0, env_len=0, secrets=0, queries=0, query_len=0) -> str:
+def spec_text(cluster="core", versions=1, majors=1, env=0, env_len=0, secrets=0, queries=0, query_len=0,
+              backend="appmesh") -> str:
     vs = [{"name": f"v{i}x", "image": f"public.ecr.aws/cal/svc:{i}", "traffic": 100 if i == 0 else 0}
           for i in range(versions)]
     ms = {f"v{i + 1}": {"contract": "c.json"} for i in range(majors)}
-    return (BASE.replace("CLUSTER", cluster).replace("MAJORS", json.dumps(ms)).replace("VERSIONS", json.dumps(vs))
+    return (BASE.replace("CLUSTER", cluster).replace("BACKEND", backend).replace("MAJORS", json.dumps(ms)).replace("VERSIONS", json.dumps(vs))
             .replace("ENV", json.dumps({f"VAR_{i}": "x" * env_len for i in range(env)}))
             .replace("SECRETS", json.dumps({f"S_{i}": f"arn:aws:secretsmanager:eu-west-1:111122223333:secret:cal/s{i}-AbCdEf"
                                             for i in range(secrets)}))
@@ -49,8 +51,10 @@ def measure(**kw) -> tuple[int, int]:
         spec = load_spec_or_raise(Path(d) / "spec.yaml")
         out = Path(d) / "out"
         build(spec, new_app(str(out), validation=False)).app.synth()
-        f = out / "cal-svc-svc.template.json"
-        return len(json.loads(f.read_text())["Resources"]), f.stat().st_size
+        f, shared = out / "cal-svc-svc.template.json", out / "cal-shared.template.json"
+        t = json.loads(shared.read_text())
+        return (len(json.loads(f.read_text())["Resources"]), f.stat().st_size,
+                f"(shared: {len(t['Resources'])} resources, {len(t.get('Outputs', {}))} outputs, {shared.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":
@@ -61,7 +65,8 @@ if __name__ == "__main__":
         "eks base": {"cluster": "k8s"}, "eks +1 version": {"cluster": "k8s", "versions": 2},
         "eks +1 major": {"cluster": "k8s", "majors": 2}, "eks +10 env x100": {"cluster": "k8s", "env": 10, "env_len": 100},
     }
-    only = sys.argv[1:]
+    backend = sys.argv[1] if len(sys.argv) > 1 else "appmesh"
     for label, kw in cases.items():
-        if not only or label in only:
-            print(label, *measure(**kw), flush=True)
+        if backend == "service-connect" and "eks" in label:
+            continue  # Service Connect is ECS's: EKS services are refused by validate
+        print(backend, label, *measure(**kw, backend=backend), flush=True)

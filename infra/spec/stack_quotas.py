@@ -17,28 +17,42 @@ from . import quotas as q
 from .errors import Problems
 from .model import Service, Spec, live_majors
 
-# Resources a service stack holds (constructs_lib: logs, mesh/appmesh, ecs/service, eks/workload, dashboard).
-PER_SERVICE = 4  # log group, virtual router, virtual service, dashboard
-PER_MAJOR = 1  # an App Mesh route per live major
 PER_QUERY = 1  # a saved query (built-in, or custom on this service alone)
-ECS_PER_VERSION = 9  # task definition, service, security group, Cloud Map service, virtual node, 2 roles, 2 policies
-EKS_PER_VERSION = 2  # Cloud Map service, virtual node (the pods are Kubernetes manifests, not resources)
-EKS_PER_SERVICE = 3  # pod role, its policy, pod identity association
-# Template bytes, measured with a service and a project named with 3 characters (a service with one version,
-# one major and the built-in queries: BYTES_*_SERVICE + BYTES_*_VERSION + BYTES_MAJOR + 3 built-in queries).
-BYTES_ECS_SERVICE, BYTES_ECS_VERSION = 1_900, 12_785
-BYTES_EKS_SERVICE, BYTES_EKS_VERSION = 3_655, 3_995
-BYTES_MAJOR = 2_005
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    """What one service puts in its stack on one backend and platform (measured: benchmarks/calibrate_sizes.py,
+    with a service and a project named with 3 characters, one version, one major and the built-in queries)."""
+    per_service: int  # resources whatever the versions and majors: log group, dashboard, mesh or Lattice service…
+    per_version: int  # resources per code version (ECS: task definition, service, roles, security group…)
+    per_major: int  # resources per live major (an App Mesh route, a Lattice listener rule)
+    bytes_service: int
+    bytes_version: int
+    bytes_major: int
+    env_per_version: bool | None  # env and secrets: per version's task definition, once (True/False), or not in
+    # the template at all (None: EKS pods get them from the Kubernetes manifests)
+
+
+MODELS = {
+    ("appmesh", "ecs"): ServiceModel(6, 9, 1, 3_115, 12_785, 2_005, True),
+    ("appmesh", "eks"): ServiceModel(9, 2, 1, 4_860, 3_995, 2_005, None),
+    ("lattice", "ecs"): ServiceModel(7, 8, 1, 3_430, 8_660, 2_145, True),
+    ("lattice", "eks"): ServiceModel(9, 1, 1, 4_405, 1_450, 2_145, None),
+    ("service-connect", "ecs"): ServiceModel(10, 0, 0, 9_980, 600, 1_290, False),  # one ECS service per service
+}
+BYTES_BUILTIN_QUERY = 610
 BYTES_QUERY = 310  # plus the query text
-BYTES_ENV = 60  # per variable per ECS version, plus name and value (EKS: in the manifests, not the template)
-BYTES_SECRET = 310  # per secret per ECS version (container and execution role policy), plus name and reference
+BYTES_ENV = 60  # per variable (per task definition), plus name and value
+BYTES_SECRET = 310  # per secret (container and execution role policy), plus name and reference
 BYTES_USE = 170  # per backend per version (virtual node backends)
 NAME_USES_SERVICE, NAME_USES_VERSION = 30, 42  # how often the service name appears
 PROJECT_USES = 27
 PARAMETERS = 1  # BootstrapVersion, in every stack CDK's default synthesizer writes
 CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK CLI): a resource in every stack
 # The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents.
-SHARED_RESOURCES, SHARED_MESH, SHARED_OUTPUTS, SHARED_BYTES = 26, 1, 7, 15_150
+SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (30, 8, 17_480)}
+SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
 CLUSTER = {("ecs", "fargate"): (2, 1, 2_070), ("ecs", "ec2"): (12, 1, 11_000), ("eks", None): (8, 1, 8_320)}
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
 
@@ -60,27 +74,34 @@ class StackEstimate:
         self.template_bytes += nbytes
 
 
+def model_for(spec: Spec, platform: str) -> ServiceModel:
+    """The measured model of a service on this spec's backend (Service Connect takes ECS services only: validate
+    refuses EKS ones; should one get here, App Mesh's EKS model stands in)."""
+    return MODELS.get((spec.aws.mesh.backend, platform)) or MODELS[("appmesh", platform)]
+
+
 def service_estimate(spec: Spec, name: str, stack: str) -> StackEstimate:
     svc = spec.services[name]
-    eks = spec.cluster(svc.cluster).platform == "eks"
+    model = model_for(spec, spec.cluster(svc.cluster).platform)
     e = StackEstimate(stack)
     base = ("services", name)
     v = len(svc.versions)
+    majors = len(live_majors(svc))
     n_extra = len(name) - 3
-    e.add(base, PER_SERVICE + (EKS_PER_SERVICE if eks else 0),
-          (BYTES_EKS_SERVICE if eks else BYTES_ECS_SERVICE) + n_extra * NAME_USES_SERVICE
+    e.add(base, model.per_service, model.bytes_service + n_extra * NAME_USES_SERVICE
           + (len(spec.project) - 3) * PROJECT_USES)
-    e.add(base + ("versions",), v * (EKS_PER_VERSION if eks else ECS_PER_VERSION),
-          v * ((BYTES_EKS_VERSION if eks else BYTES_ECS_VERSION) + n_extra * NAME_USES_VERSION
-               + sum(len(x.name) + len(x.image or "") for x in svc.versions) // v))
-    e.add(base + ("majors",), len(live_majors(svc)) * PER_MAJOR, len(live_majors(svc)) * BYTES_MAJOR)
+    e.add(base + ("versions",), v * model.per_version,
+          v * (model.bytes_version + n_extra * NAME_USES_VERSION)
+          + sum(len(x.name) + len(x.image or "") for x in svc.versions))
+    e.add(base + ("majors",), majors * model.per_major, majors * model.bytes_major)
     builtin = len(spec.queries.builtin)
-    e.add(("queries", "builtin"), builtin * PER_QUERY, builtin * (BYTES_QUERY + 300))
+    e.add(("queries", "builtin"), builtin * PER_QUERY, builtin * BYTES_BUILTIN_QUERY)
     own = [cq for cq in spec.queries.custom if cq.services == [name]]
     e.add(("queries", "custom"), len(own) * PER_QUERY, sum(BYTES_QUERY + len(cq.query) for cq in own))
-    if not eks:
-        e.add(base + ("env",), 0, v * sum(BYTES_ENV + len(k) + len(str(x)) for k, x in svc.env.items()))
-        e.add(base + ("secrets",), 0, v * sum(BYTES_SECRET + len(k) + len(r) for k, r in svc.secrets.items()))
+    if model.env_per_version is not None:
+        copies = v if model.env_per_version else 1
+        e.add(base + ("env",), 0, copies * sum(BYTES_ENV + len(k) + len(str(x)) for k, x in svc.env.items()))
+        e.add(base + ("secrets",), 0, copies * sum(BYTES_SECRET + len(k) + len(r) for k, r in svc.secrets.items()))
     backends = {u.split("/")[0] for u in svc.uses if u.split("/")[0] in spec.aws_services()}
     e.add(base + ("uses",), 0, v * sum(BYTES_USE + len(b) for b in backends))
     return e
@@ -96,9 +117,9 @@ def estimate(spec: Spec) -> list[StackEstimate]:
             if spec.cluster(s.cluster) is not None:  # an unknown cluster is reported by check_placement
                 out.append(service_estimate(spec, s.services[0], s.name))
         elif s.kind == "shared":
-            e = StackEstimate(s.name, outputs=SHARED_OUTPUTS)
-            mesh = spec.aws.mesh.backend == "appmesh" and bool(spec.aws_services())
-            e.add(("aws",), SHARED_RESOURCES + (SHARED_MESH if mesh else 0), SHARED_BYTES)
+            r, o, b = SHARED.get(spec.aws.mesh.backend, SHARED["appmesh"]) if spec.aws_services() else SHARED_NO_MESH
+            e = StackEstimate(s.name, outputs=o)
+            e.add(("aws",), r, b)
             out.append(e)
         elif s.kind == "cluster":
             c = spec.cluster(s.cluster)
