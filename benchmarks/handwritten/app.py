@@ -114,6 +114,10 @@ class ServiceStack(cdk.Stack):
                                                    for v in svc["versions"]], priority=priority))
         appmesh.VirtualService(self, "VirtualService", virtual_service_name=f"{name}.{project}.local",
                                virtual_service_provider=appmesh.VirtualServiceProvider.virtual_router(router))
+        # the virtual service's name must resolve so Envoy can intercept the call: a placeholder record
+        dns = sd.Service(self, "VirtualServiceDns", namespace=shared.namespace, name=name,
+                         dns_record_type=sd.DnsRecordType.A)
+        dns.register_ip_instance("Placeholder", ipv4="10.10.10.10", port=80)
         if svc["platform"] == "eks":
             role = iam.Role(self, "PodRole", assumed_by=iam.ServicePrincipal("pods.eks.amazonaws.com"))
             role.add_to_policy(iam.PolicyStatement(actions=["appmesh:StreamAggregatedResources"],
