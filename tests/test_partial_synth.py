@@ -119,3 +119,15 @@ def test_fails_for_an_app_engine_service(capsys):
 def test_fails_for_a_ref_git_does_not_know(repo, capsys):
     assert main(["synth", str(repo / "examples" / "shop.yaml"), "--changed-since", "no-such-ref"]) == 1
     assert "git diff --name-only no-such-ref" in capsys.readouterr().err
+
+
+def test_plan_says_which_stack_holds_what(capsys):
+    assert main(["plan", str(EXAMPLES / "shop.yaml"), "--format", "json"]) == 0
+    layout = {s["stack"]: s for s in json.loads(capsys.readouterr().out)["layout"]}
+    assert layout["shop-svc-recommendations"] == {"stack": "shop-svc-recommendations", "kind": "service",
+                                                  "services": ["recommendations"], "cluster": "ml",
+                                                  "dependsOn": ["shop-shared", "shop-ml"]}
+    assert layout["shop-queries"]["services"] == ["catalog", "pricing"]
+    assert main(["plan", str(EXAMPLES / "shop.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert "  shop-svc-pricing: service pricing on core\n" in text

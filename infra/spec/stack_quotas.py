@@ -80,8 +80,10 @@ def model_for(spec: Spec, platform: str) -> ServiceModel:
     return MODELS.get((spec.aws.mesh.backend, platform)) or MODELS[("appmesh", platform)]
 
 
-def service_estimate(spec: Spec, name: str, stack: str) -> StackEstimate:
+def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | None = None) -> StackEstimate:
+    """``aws``: the names of the AWS services (computed once by ``estimate``). Default: from the spec."""
     svc = spec.services[name]
+    aws = frozenset(spec.aws_services()) if aws is None else aws
     model = model_for(spec, spec.cluster(svc.cluster).platform)
     e = StackEstimate(stack)
     base = ("services", name)
@@ -102,7 +104,7 @@ def service_estimate(spec: Spec, name: str, stack: str) -> StackEstimate:
         copies = v if model.env_per_version else 1
         e.add(base + ("env",), 0, copies * sum(BYTES_ENV + len(k) + len(str(x)) for k, x in svc.env.items()))
         e.add(base + ("secrets",), 0, copies * sum(BYTES_SECRET + len(k) + len(r) for k, r in svc.secrets.items()))
-    backends = {u.split("/")[0] for u in svc.uses if u.split("/")[0] in spec.aws_services()}
+    backends = {u.split("/")[0] for u in svc.uses if u.split("/")[0] in aws}
     e.add(base + ("uses",), 0, v * sum(BYTES_USE + len(b) for b in backends))
     return e
 
@@ -112,10 +114,11 @@ def estimate(spec: Spec) -> list[StackEstimate]:
     from infra import sharding  # infra.sharding imports this package's model
 
     out = []
+    aws = frozenset(spec.aws_services())
     for s in sharding.layout(spec):
         if s.kind == "service":
             if spec.cluster(s.cluster) is not None:  # an unknown cluster is reported by check_placement
-                out.append(service_estimate(spec, s.services[0], s.name))
+                out.append(service_estimate(spec, s.services[0], s.name, aws))
         elif s.kind == "shared":
             r, o, b = SHARED.get(spec.aws.mesh.backend, SHARED["appmesh"]) if spec.aws_services() else SHARED_NO_MESH
             e = StackEstimate(s.name, outputs=o)
