@@ -74,3 +74,12 @@ def _git(args: list[str], cwd: Path) -> str:
     if proc.returncode != 0:
         raise UserError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout
+
+
+def changes_since(spec_path: Path, ref: str, new: Spec) -> Changes:
+    """What changed in the spec at ``spec_path`` (loaded as ``new``) and its contract files since git ``ref``."""
+    spec_path = spec_path.resolve()
+    top = Path(_git(["rev-parse", "--show-toplevel"], spec_path.parent).strip())
+    old, changed = spec_at_ref(spec_path, ref)
+    return diff_specs(old, new, spec_dir=PurePosixPath(spec_path.parent.relative_to(top).as_posix()),
+                      changed_files=changed)

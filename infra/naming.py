@@ -96,9 +96,9 @@ def stack_cluster(project: str, cluster: str) -> str:
     return f"{project}-{cluster}"
 
 
-def stack_services(project: str, cluster: str, shard: int) -> str:
-    """A shard of one cluster's services (see infra/sharding.py)."""
-    return f"{project}-{cluster}-services-{shard:02d}"
+def stack_service(project: str, service: str) -> str:
+    """The stack of one service (see infra/sharding.py); ``svc`` keeps it apart from cluster stack names."""
+    return f"{project}-svc-{service}"
 
 
 def stack_queries(project: str) -> str:

@@ -1,11 +1,13 @@
-"""Compose a whole CDK app from a loaded spec: shared stack, a stack per cluster, sharded service stacks."""
+"""Compose a whole CDK app from a loaded spec: shared stack, a stack per cluster, a stack per service."""
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
 
 import aws_cdk as cdk
-from aws_cdk import cx_api
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib.logs import saved_query
@@ -51,17 +53,44 @@ def new_app(outdir: str | None = None, *, validation: bool | None = None, contex
                    context={**CLI_CONTEXT, **APP_CONTEXT, **(context or {})})
 
 
+def skip_jsii_type_checks() -> None:
+    """Turn off jsii's runtime type checks of the values Python hands to CDK, for this process.
+
+    jsii checks every argument of every call with typeguard (what ``python -O`` would skip, but that also
+    recompiles aws-cdk-lib's huge modules on every start). meshspec's values come from a validated spec and
+    code its test suite runs with the checks on, so the commands that synthesize turn them off: about 8 % of
+    synth time at 100 services (benchmarks/README.md). MESHSPEC_JSII_TYPE_CHECKS=1 keeps them. Should jsii
+    rename its hook, this does nothing and synth is only slower."""
+    if os.environ.get("MESHSPEC_JSII_TYPE_CHECKS") == "1":
+        return
+    from jsii import _type_checking
+
+    _type_checking._resolved_check = _no_check
+
+
+def _no_check(**_kwargs) -> None:
+    return None
+
+
 def environment(spec: Spec) -> cdk.Environment:
     return cdk.Environment(account=spec.aws.account, region=spec.aws.region)
 
 
-def build(spec: Spec, app: cdk.App | None = None, *, slots: int = sharding.SLOTS) -> BuiltApp:
-    """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's."""
+def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None) -> BuiltApp:
+    """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
+
+    The stacks follow ``infra.sharding.layout``: a shared stack, a stack per cluster, a stack per service and a
+    queries stack. ``only``: build just these service and queries stacks (partial synth, see
+    ``sharding.for_services``); the shared and cluster stacks are always built. Each stack comes out the same as
+    in a full build: a service stack depends only on the spec and on exports that the shared and cluster stacks
+    make explicitly, and those two kinds are always complete (an EKS cluster tags the shared VPC's subnets)."""
     if spec.aws is None:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
     app = app or new_app()
     env = environment(spec)
+    layout = sharding.layout(spec)
+    wanted = {s.name for s in layout} if only is None else set(only)
     shared = SharedStack(app, naming.stack_shared(spec.project), spec=spec, env=env,
                          description=f"meshspec {spec.project}: network, Cloud Map namespace, mesh")
     built = BuiltApp(app, shared)
@@ -72,19 +101,18 @@ def build(spec: Spec, app: cdk.App | None = None, *, slots: int = sharding.SLOTS
         built.clusters[c.name] = ClusterStack(
             app, naming.stack_cluster(spec.project, c.name), spec=spec, cluster=c, vpc=shared.vpc,
             namespace=shared.namespace, env=env, description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
-    for c in spec.aws.clusters:
-        names = [n for n, s in spec.aws_services().items() if s.cluster == c.name]
-        for slot, members in sharding.assign(names, slots).items():
-            stack_name = naming.stack_services(spec.project, c.name, slot)
-            stack = ServicesStack(app, stack_name, spec=spec, cluster=built.clusters[c.name], services=members,
-                                  namespace=shared.namespace, shared=shared, env=env,
-                                  description=f"meshspec {spec.project}: services on {c.name}, shard {slot}")
-            stack.add_stack_dependency(shared)  # the mesh is referenced by name
-            built.services[stack_name] = stack
-            built.placement.update({m: stack_name for m in members})
-    shared_queries = [q for q in spec.queries.custom if not (q.services and len(q.services) == 1)]
-    if shared_queries:
-        _queries_stack(app, spec, built, shared_queries, env)
+    for s in layout:
+        if s.kind != "service" or s.name not in wanted:
+            continue
+        stack = ServicesStack(app, s.name, spec=spec, cluster=built.clusters[s.cluster], services=list(s.services),
+                              namespace=shared.namespace, shared=shared, env=env,
+                              description=f"meshspec {spec.project}: service {s.services[0]} on {s.cluster}")
+        stack.add_stack_dependency(shared)  # the mesh is referenced by name
+        built.services[s.name] = stack
+        built.placement.update({m: s.name for m in s.services})
+    queries = sharding.shared_queries(spec)
+    if queries and naming.stack_queries(spec.project) in wanted:
+        _queries_stack(app, spec, built, queries, env)
     return built
 
 
@@ -93,16 +121,15 @@ def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) ->
     stack = cdk.Stack(app, naming.stack_queries(spec.project), env=env,
                       description=f"meshspec {spec.project}: saved queries across services")
     for q in queries:
-        members = [s for s in (q.services or list(spec.aws_services())) if s in spec.aws_services()]
-        groups = [logs.LogGroup.from_log_group_name(stack, f"{q.name}-{s}", naming.log_group(spec.project, s))
-                  for s in members]
-        saved_query(stack, f"Query-{q.name}", f"{spec.project}/{q.name}", q.query, groups)
+        members = sharding.query_members(spec, q)
+        saved_query(stack, f"Query-{q.name}", f"{spec.project}/{q.name}", q.query,
+                    [naming.log_group(spec.project, s) for s in members])
         for s in members:
             stack.add_stack_dependency(built.services[built.placement[s]])
 
 
-OVERFLOW_HINT = ("spread the services over more shards (infra/sharding.py SLOTS), or remove code versions "
-                 "that take no traffic")
+OVERFLOW_HINT = ("remove code versions that take no traffic, or merge a service's saved queries "
+                 "(meshspec validate estimates every stack's size before synth: docs/scale.md)")
 
 
 @dataclass
@@ -114,25 +141,46 @@ class Synthesized:
 
 
 def synthesize(built: BuiltApp) -> Synthesized:
-    """Synthesize, write the Kubernetes manifests CloudFormation does not apply, check CloudFormation's limits."""
+    """Synthesize, write the Kubernetes manifests CloudFormation does not apply, check CloudFormation's limits.
+
+    After the one ``app.synth()`` call everything is read from the cloud assembly on disk (manifest, templates,
+    metadata files) rather than through jsii: at 500 services that saves more than a thousand round trips."""
     from constructs_lib.eks import write_manifests
     from constructs_lib.errors import PropsError
 
     try:
-        assembly = built.app.synth()
+        directory = built.app.synth().directory
     except RuntimeError as exc:  # CDK checks the 500-resource limit itself, before templates are written
         if "TooManyResourcesInStack" not in str(exc):
             raise
         raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
+    workloads = [w for s in built.services.values() for w in s.workloads]
     try:
-        files = [str(p) for p in write_manifests(built.app, assembly.directory)]
+        files = [str(p) for p in write_manifests(None, directory, workloads=workloads)]
     except PropsError as exc:
         raise UserError(str(exc), hint="set aws.account in the spec: the pods' Envoy needs its virtual node's "
                         "ARN, which an environment-agnostic stack only knows at deploy time") from None
-    stacks = {s.stack_name: s.template for s in assembly.stacks}
-    problems = [p for name, t in stacks.items() for p in size(name, t).problems()]
+    stacks, warnings, problems = read_assembly(directory)
     if problems:
         raise UserError("; ".join(problems), hint=OVERFLOW_HINT)
-    warnings = [f"{m.id}: {m.entry.data}" for s in assembly.stacks for m in s.messages
-                if m.level == cx_api.SynthesisMessageLevel.WARNING]
-    return Synthesized(assembly.directory, stacks, files, warnings)
+    return Synthesized(directory, stacks, files, warnings)
+
+
+def read_assembly(directory: str) -> tuple[dict[str, dict], list[str], list[str]]:
+    """Templates by stack name, warning annotations ("path: message") and CloudFormation limit problems."""
+    root = Path(directory)
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    stacks, warnings, problems = {}, [], []
+    for art_id, art in manifest.get("artifacts", {}).items():
+        if art.get("type") != "aws:cloudformation:stack":
+            continue
+        name = art.get("properties", {}).get("stackName") or art.get("displayName") or art_id
+        body = (root / art["properties"]["templateFile"]).read_bytes()
+        stacks[name] = template = json.loads(body)
+        problems += size(name, template, template_bytes=len(body)).problems()
+        metadata = dict(art.get("metadata", {}))
+        if art.get("additionalMetadataFile"):
+            metadata.update(json.loads((root / art["additionalMetadataFile"]).read_text(encoding="utf-8")))
+        warnings += [f"{path}: {e['data']}" for path, entries in metadata.items() for e in entries
+                     if e.get("type") == "aws:cdk:warning"]
+    return stacks, warnings, problems

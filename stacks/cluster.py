@@ -34,3 +34,5 @@ class ClusterStack(Stack):
                 vpc=vpc, cluster_name=name, kubernetes_version=cluster.kubernetes_version,
                 container_insights=cluster.container_insights != "off"))
             self.ecs = None
+        # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.
+        self.export_value((self.ecs or self.eks).cluster.cluster_name)

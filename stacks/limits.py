@@ -20,14 +20,16 @@ class StackSize:
         out = []
         for what, value, limit in (("resources", self.resources, q.CFN_RESOURCES_PER_STACK),
                                    ("outputs", self.outputs, q.CFN_OUTPUTS_PER_STACK),
-                                   ("parameters", self.parameters, 200),
+                                   ("parameters", self.parameters, q.CFN_PARAMETERS_PER_STACK),
                                    ("template bytes", self.template_bytes, q.CFN_TEMPLATE_BYTES)):
             if value > limit:
                 out.append(f"{self.stack} has {value} {what}; CloudFormation allows {limit}")
         return out
 
 
-def size(stack: str, template: Mapping[str, Any]) -> StackSize:
-    body = json.dumps(template, separators=(",", ":"))
+def size(stack: str, template: Mapping[str, Any], *, template_bytes: int | None = None) -> StackSize:
+    """``template_bytes``: the template file's size when known. Default: measured as CDK writes the file."""
+    if template_bytes is None:
+        template_bytes = len(json.dumps(template, indent=1, ensure_ascii=False).encode("utf-8"))
     return StackSize(stack, len(template.get("Resources", {})), len(template.get("Outputs", {})),
-                     len(template.get("Parameters", {})), len(body.encode("utf-8")))
+                     len(template.get("Parameters", {})), template_bytes)

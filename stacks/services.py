@@ -52,6 +52,8 @@ class ServicesStack(Stack):
         self.incoming = incoming_backend(
             spec, vpc=cluster.vpc,
             service_network_id=shared.lattice_network.network_id if shared and shared.lattice_network else None)
+        self.workloads: list[KubernetesWorkload] = []  # kept for write_manifests (no walk over the tree)
+        self._vpc_peer = ec2.Peer.ipv4(VPC_CIDR)  # one for every version's ingress rule
         for name in services:
             self._service(spec, name, cluster, backend)
 
@@ -89,17 +91,17 @@ class ServicesStack(Stack):
                     desired_count=svc.desired_count, environment=convert.environment(svc),
                     secrets=dict(svc.secrets), tracing=tracing,
                     ecs_service_name=name if single else naming.ecs_service(name, v.name),
-                    ingress_peer=ec2.Peer.ipv4(VPC_CIDR)))
+                    ingress_peer=self._vpc_peer))
         else:
             if svc.secrets:
                 raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "
                                 "Kubernetes pods yet", hint="run it on an ECS cluster, or mount the secrets "
                                 "with the Secrets Store CSI driver outside meshspec")
-            KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
+            self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
                 versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),
                 cpu_millicores=svc.cpu, memory_mib=svc.memory, environment=convert.environment(svc),
-                tracing=tracing))
+                tracing=tracing)))
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
             dashboard_name=naming.dashboard(spec.project, name)))

@@ -45,6 +45,12 @@ class SharedStack(Stack):
                                         cidr_mask=20)])
         self.vpc.add_flow_log("FlowLog")
         self.namespace = sd.PrivateDnsNamespace(self, "Namespace", name=naming.namespace(spec.project), vpc=self.vpc)
+        # Explicit exports of everything cluster and service stacks import (CDK gives them the names its automatic
+        # references would get): they no longer come and go with the consumers, so removing the last service of
+        # a kind cannot drop an export another stack imports, and partial synth writes this stack unchanged.
+        for value in (self.vpc.vpc_id, self.vpc.vpc_cidr_block, self.namespace.namespace_id,
+                      *(s.subnet_id for s in [*self.vpc.public_subnets, *self.vpc.private_subnets])):
+            self.export_value(value)
         self.mesh_name = spec.mesh_name
         self.mesh = None
         # The successor backends' shared parts: the one the spec uses, and during a migration the one coming in.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SHOP = EXAMPLES / "shop.yaml"
+# The CLI's synth and plan turn jsii's runtime type checks off for speed (stacks.app.skip_jsii_type_checks);
+# tests run the CLI in-process, and keep them on.
+os.environ.setdefault("MESHSPEC_JSII_TYPE_CHECKS", "1")
+
 # Fixed "today" so sunset-date checks do not change with the calendar.
 TODAY = dt.date(2026, 11, 23)
 

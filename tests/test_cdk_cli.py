@@ -149,6 +149,6 @@ def test_cdk_synth_with_builtin_validation_gives_the_same_templates(tmp_path, ca
     assert code == 0
     cli = sorted(p.name for p in cli_out.glob("*.template.json"))
     ours = sorted(p.name for p in (tmp_path / "meshspec").glob("*.template.json"))
-    assert cli == ours and len(cli) == 7
+    assert cli == ours and len(cli) == 8
     for name in cli:
         assert json.loads((cli_out / name).read_text()) == json.loads((tmp_path / "meshspec" / name).read_text()), name

@@ -38,8 +38,8 @@ def template_snapshot(snapshot):
 
 
 def test_shop_stacks_match_their_snapshots(shop, template_snapshot):
-    assert sorted(shop.stacks) == ["shop-core", "shop-core-services-27", "shop-core-services-30", "shop-ml",
-                                   "shop-ml-services-22", "shop-queries", "shop-shared"]
+    assert sorted(shop.stacks) == ["shop-core", "shop-ml", "shop-queries", "shop-shared", "shop-svc-catalog",
+                                   "shop-svc-erp-connector", "shop-svc-pricing", "shop-svc-recommendations"]
     for name in sorted(shop.stacks):
         template_snapshot(name, shop.stacks[name])
 

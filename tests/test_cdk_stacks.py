@@ -1,12 +1,10 @@
-"""The stacks built from the shop example and from a 100-service spec; stable sharding (GIVEN / WHEN / THEN)."""
+"""The stacks built from the shop example and from a 100-service spec; a stack per service (GIVEN / WHEN / THEN)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from infra import naming, sharding
 from infra.errors import UserError
@@ -14,7 +12,9 @@ from infra.spec import quotas
 from stacks.app import build, new_app, synthesize
 from stacks.limits import StackSize, size
 from stacks.shared import APPMESH_WARNING_ID
+from infra.spec import load_text
 from tests.cdk_support import big_spec_text, load
+from tests.conftest import TODAY
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +34,14 @@ def hundred(tmp_path_factory):
     return spec, built, synthesize(built)
 
 
-def test_shop_has_a_shared_stack_a_stack_per_cluster_and_sharded_service_stacks(shop):
+def test_shop_has_a_shared_stack_a_stack_per_cluster_and_a_stack_per_service(shop):
     built, result = shop
     names = set(result.stacks)
     assert {"shop-shared", "shop-core", "shop-ml"} <= names
-    services = {n for n in names if "-services-" in n}
-    assert services == {naming.stack_services("shop", c, sharding.slot(s))
-                        for s, c in (("catalog", "core"), ("pricing", "core"), ("erp-connector", "core"),
-                                     ("recommendations", "ml"))}
-    assert built.placement["pricing"] == naming.stack_services("shop", "core", sharding.slot("pricing"))
+    services = {n for n in names if "-svc-" in n}
+    assert services == {naming.stack_service("shop", s) for s in ("catalog", "pricing", "erp-connector",
+                                                                   "recommendations")}
+    assert built.placement["pricing"] == "shop-svc-pricing"
     assert "shop-queries" in names  # slow-checkouts spans catalog and pricing
 
 
@@ -112,22 +111,25 @@ def test_100_services_synthesize_into_stacks_within_cloudformation_limits(hundre
         s = size(name, t)
         assert s.problems() == []
         assert s.resources <= quotas.CFN_RESOURCES_PER_STACK * 0.8, s
-    assert len([n for n in result.stacks if "-services-" in n]) == len(sharding.assign(spec.services))
+    assert len([n for n in result.stacks if "-svc-" in n]) == len(spec.services)
 
 
 def test_limits_name_the_stack_and_the_limit():
-    s = StackSize("big-core-services-01", resources=612, outputs=3, parameters=1, template_bytes=1_200_000)
-    assert s.problems() == ["big-core-services-01 has 612 resources; CloudFormation allows 500",
-                            "big-core-services-01 has 1200000 template bytes; CloudFormation allows 1000000"]
+    s = StackSize("big-svc-a", resources=612, outputs=3, parameters=1, template_bytes=1_200_000)
+    assert s.problems() == ["big-svc-a has 612 resources; CloudFormation allows 500",
+                            "big-svc-a has 1200000 template bytes; CloudFormation allows 1000000"]
 
 
-def test_fails_when_a_shard_overflows(tmp_path):
-    # GIVEN 30 services forced into one slot / WHEN synthesized / THEN meshspec refuses and says what to do
-    spec = load(big_spec_text(30))
-    with pytest.raises(UserError, match="Number of resources in stack 'big-core-services-00': [0-9]{3} is greater than "
+def test_fails_when_a_stack_overflows_even_if_validate_was_skipped(tmp_path):
+    # GIVEN one service with 500 saved queries of its own (validate refuses it: quota-cloudformation)
+    queries = "".join(f"    - {{name: q{i}, query: 'fields @message', services: [svc-000]}}\n" for i in range(500))
+    result = load_text(big_spec_text(1) + "queries:\n  custom:\n" + queries, today=TODAY)
+    assert {e.code for e in result.errors} == {"quota-cloudformation"}
+    # WHEN synthesized anyway / THEN CDK's own check is turned into a message that says what to do
+    with pytest.raises(UserError, match="Number of resources in stack 'big-svc-svc-000': [0-9]{3} is greater than "
                                         "allowed maximum of 500") as exc:
-        synthesize(build(spec, new_app(str(tmp_path), validation=False), slots=1))
-    assert "SLOTS" in exc.value.hint
+        synthesize(build(result.spec, new_app(str(tmp_path), validation=False)))
+    assert "meshspec validate estimates" in exc.value.hint
 
 
 def test_fails_when_the_spec_has_no_aws_section():
@@ -138,34 +140,11 @@ def test_fails_when_the_spec_has_no_aws_section():
         build(spec, new_app(validation=False))
 
 
-# -- sharding: pure and stable --------------------------------------------------------------------------------
-names = st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True), unique=True, max_size=60)
-
-
-@settings(max_examples=50, deadline=None)
-@given(names, st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True))
-def test_adding_or_removing_a_service_never_moves_another(existing, extra):
-    before = {n: s for s, members in sharding.assign(existing).items() for n in members}
-    after = {n: s for s, members in sharding.assign(existing + [extra]).items() for n in members}
-    removed = {n: s for s, members in sharding.assign(existing[1:]).items() for n in members}
-    assert all(after[n] == before[n] for n in existing)
-    assert all(removed[n] == before[n] for n in existing[1:])
-
-
-def test_slot_is_a_fixed_function_of_the_name():
-    # pinned values: a change here would move services between stacks in users' accounts
-    assert [sharding.slot(n) for n in ("catalog", "pricing", "erp-connector", "recommendations")] == [27, 27, 30, 22]
-    assert sharding.slot("pricing") == int.from_bytes(__import__("hashlib").sha256(b"pricing").digest()[:8], "big") % 32
-
-
-def test_only_non_empty_slots_become_stacks():
-    assigned = sharding.assign(["a", "b", "c"])
-    assert all(assigned.values()) and sum(len(v) for v in assigned.values()) == 3
-
-
-def test_fails_when_slots_is_zero():
-    with pytest.raises(ValueError, match="slots must be at least 1, got 0"):
-        sharding.slot("a", 0)
+# -- placement: pinned (tests/test_sharding.py has the property tests) -----------------------------------------
+def test_a_service_stack_is_named_after_the_service_alone():
+    # pinned: a change here would move services between stacks in users' accounts
+    assert [sharding.stack_of("shop", n) for n in ("catalog", "recommendations")] == [
+        "shop-svc-catalog", "shop-svc-recommendations"]
 
 
 def test_ecs_services_on_app_mesh_publish_the_dashboard_series_from_their_log_group(shop):

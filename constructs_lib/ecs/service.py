@@ -1,6 +1,7 @@
 """One code version of a meshed service on Fargate: task definition with sidecars, ECS service, IAM."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -73,6 +74,20 @@ class MeshedFargateServiceProps:
             raise PropsError(f"capacity_provider is {self.capacity_provider!r}: allowed FARGATE or FARGATE_SPOT")
 
 
+@functools.cache
+def envoy_health_check() -> ecs.HealthCheck:
+    """One HealthCheck (and its three Durations) for every Envoy container: each Duration is a jsii round trip."""
+    return ecs.HealthCheck(command=ENVOY_HEALTH, interval=Duration.seconds(5), timeout=Duration.seconds(2),
+                           retries=3, start_period=Duration.seconds(10))
+
+
+@functools.cache
+def registry_image(name: str) -> ecs.ContainerImage:
+    """A public registry image, created once per process (it holds no construct, so every task definition can
+    share it): the Envoy and X-Ray images are the same in every task definition."""
+    return ecs.ContainerImage.from_registry(name)
+
+
 def ecs_secret(scope: Construct, id: str, ref: str) -> ecs.Secret:
     """An ecs.Secret from an ARN: ECS resolves it at task start, the value never reaches the template."""
     if SSM_ARN.match(ref):  # by its full ARN, so a parameter in another region or account stays what was given
@@ -110,18 +125,16 @@ class MeshedFargateService(Construct):
             if not p.tracing:
                 envoy_env.pop("ENABLE_ENVOY_XRAY_TRACING", None)
             self.envoy = self.task_definition.add_container(
-                "envoy", image=ecs.ContainerImage.from_registry(proxy.image), essential=True, user=str(proxy.ignored_uid),
+                "envoy", image=registry_image(proxy.image), essential=True, user=str(proxy.ignored_uid),
                 environment=envoy_env, memory_reservation_mib=128, logging=log("envoy"),
-                health_check=ecs.HealthCheck(command=ENVOY_HEALTH, interval=Duration.seconds(5),
-                                             timeout=Duration.seconds(2), retries=3,
-                                             start_period=Duration.seconds(10)))
+                health_check=envoy_health_check())
             self.app.add_container_dependencies(ecs.ContainerDependency(
                 container=self.envoy, condition=ecs.ContainerDependencyCondition.HEALTHY))
             for statement in proxy.policy_statements:
                 role.add_to_principal_policy(statement)
         if p.tracing:
             self.xray = self.task_definition.add_container(
-                "xray-daemon", image=ecs.ContainerImage.from_registry(XRAY_IMAGE), essential=False, user="1337",
+                "xray-daemon", image=registry_image(XRAY_IMAGE), essential=False, user="1337",
                 memory_reservation_mib=64, logging=log("xray"),
                 port_mappings=[ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP)])
             role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))

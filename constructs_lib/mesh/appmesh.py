@@ -112,6 +112,7 @@ class MeshedService(Construct):
         super().__init__(scope, id)
         self.props = props
         self._envoy_image = envoy_image
+        self._arn_prefix: str | None = None  # node ARNs' common part, when the mesh name is known at synth
         self._mesh = mesh
         backends = [appmesh.Backend.virtual_service(appmesh.VirtualService.from_virtual_service_attributes(
             self, f"Backend{i}", mesh=mesh, virtual_service_name=name)) for i, name in enumerate(props.backends)]
@@ -167,11 +168,17 @@ class MeshedService(Construct):
         """The virtual node's ARN, built from names when the mesh name is known at synth (so Kubernetes
         manifests written as files need no deploy-time value), else the resource's attribute."""
         node = self._node(version)
-        if Token.is_unresolved(self._mesh.mesh_name):
+        if self._arn_prefix is None:  # once per service: each of these reads is a jsii round trip
+            mesh_name = self._mesh.mesh_name
+            if Token.is_unresolved(mesh_name):
+                self._arn_prefix = ""
+            else:
+                stack = Stack.of(self)
+                region = stack.region
+                self._arn_prefix = f"arn:{_partition(region)}:appmesh:{region}:{stack.account}:mesh/{mesh_name}"
+        if not self._arn_prefix:
             return node.virtual_node_arn
-        stack = Stack.of(self)
-        return (f"arn:{_partition(stack.region)}:appmesh:{stack.region}:{stack.account}:mesh/"
-                f"{self._mesh.mesh_name}/virtualNode/{self.props.node_name(version)}")
+        return f"{self._arn_prefix}/virtualNode/{self.props.node_name(version)}"
 
     def bind_ecs_service(self, version: str, service: ecs.BaseService, container: ecs.ContainerDefinition,
                          ) -> None:

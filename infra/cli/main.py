@@ -39,19 +39,22 @@ def _version() -> str:
         return "0+unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command`` (one of COMMANDS) only that command's module is imported: command modules
+    import their libraries (App Engine's client, CDK) at the top, and `meshspec synth` need not pay for all."""
     parser = argparse.ArgumentParser(
         prog="meshspec", description="One YAML spec for many microservices: AWS CDK and Google App Engine.")
     parser.add_argument("--version", action="version", version=f"meshspec {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
+    for name in [command] if command in COMMANDS else COMMANDS:
         importlib.import_module(f"infra.cli.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
     try:
         return int(args.func(args) or 0)

@@ -17,6 +17,7 @@ from ..metrics import FILTERS_PER_MAJOR
 from . import quotas as q
 from .errors import Described as D, Problems
 from .model import Service, Spec, live_majors, major_path, metric_majors, shares
+from .stack_quotas import check_cloudformation
 
 # Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
 FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
@@ -328,7 +329,9 @@ def check_queries(spec: Spec, p: Problems, known: set[str]) -> None:
 
 
 def check_quotas(spec: Spec, p: Problems) -> None:
-    """App Mesh and App Engine quotas, counted on the spec so nothing is sent that would be refused."""
+    """App Mesh, App Engine and CloudFormation quotas, counted on the spec so nothing is sent that would be
+    refused (CloudFormation's per stack: infra/spec/stack_quotas.py)."""
+    check_cloudformation(spec, p)
     meshed = spec.aws_services()
     if meshed and spec.aws and spec.aws.mesh.backend == "appmesh":
         nodes = sum(len(s.versions) for s in meshed.values())

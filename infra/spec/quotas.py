@@ -15,6 +15,9 @@ APPENGINE_DISPATCH_RULES = 20
 CFN_RESOURCES_PER_STACK = 500
 CFN_OUTPUTS_PER_STACK = 200
 CFN_TEMPLATE_BYTES = 1_000_000
+CFN_PARAMETERS_PER_STACK = 200
+CFN_STACKS_PER_REGION = 2000  # adjustable on request
+CFN_STACK_NAME_LENGTH = 128
 # CloudWatch Logs PutMetricFilter API reference: "The maximum number of metric filters that can be associated with
 # a log group is 100" (not adjustable). meshspec puts infra.metrics.FILTERS_PER_MAJOR per live major on a service's
 # log group: at most 100 // 3 = 33 majors.

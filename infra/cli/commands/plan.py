@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from infra import naming
+from infra import naming, sharding
 from infra.aws.plan import plan, read_assembly, to_json, to_text
 from infra.spec import live_majors, load_spec_or_raise
 
@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stacks.app import build, new_app, synthesize
+    from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+
+    skip_jsii_type_checks()
 
     spec = load_spec_or_raise(args.spec)
     old = read_assembly(args.against) if args.against else None  # refuse a bad --against before synthesizing
@@ -31,8 +33,25 @@ def run(args: argparse.Namespace) -> int:
         new = synthesize(build(spec, new_app(out, validation=False))).stacks
     labels = {naming.route(s, m): (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)}
     p = plan(new, old, against=args.against)
+    stacks = sharding.layout(spec)
     if args.format == "json":
-        output.emit_json(to_json(p, labels))
+        output.emit_json({**to_json(p, labels), "layout": layout_json(stacks)})
     else:
-        print("\n".join(to_text(p, labels)))
+        print("\n".join(layout_text(stacks) + to_text(p, labels)))
     return output.plan_exit(p.has_changes, args.detailed_exitcode)
+
+
+def layout_json(stacks: list[sharding.StackPlacement]) -> list[dict]:
+    """Which stack holds what (infra/sharding.py), in deployment order."""
+    return [{"stack": s.name, "kind": s.kind, "services": list(s.services), "cluster": s.cluster,
+             "dependsOn": list(s.depends_on)} for s in stacks]
+
+
+def layout_text(stacks: list[sharding.StackPlacement]) -> list[str]:
+    lines = ["stacks (deployment order; a stack per service, see docs/scale.md):"]
+    for s in stacks:
+        what = {"shared": "VPC, Cloud Map namespace, mesh", "cluster": f"cluster {s.cluster}",
+                "service": f"service {', '.join(s.services)} on {s.cluster}",
+                "queries": f"saved queries over {len(s.services)} service(s)"}[s.kind]
+        lines.append(f"  {s.name}: {what}")
+    return lines

@@ -1,0 +1,175 @@
+"""Time `meshspec synth` against a hand-written CDK app declaring the same resources, and an empty CDK app.
+
+Usage (from the worktree, after ./dev bootstraps .venv):
+    .venv/bin/python benchmarks/synth_bench.py --sizes 10 100 500 --runs 3 --runs-large 2 --out /tmp/meshspec-bench
+
+For each N: benchmarks/gen_spec.py writes the spec and services.json (the same services for the hand-written
+app); then, run after run, the three programs are started in turn (the order rotates each run, so drift on a
+shared machine hits all alike), each as its own process tree from a cold Python, as CI would run them.
+Measured: wall time, and peak resident memory of the whole process tree (Python and the jsii Node process),
+polled from /proc every 20 ms. Reported: medians, ratio meshspec / hand-written, and a check that both
+assemblies hold the same resources (count per type).
+
+Validation: CDK's built-in CloudFormation validation is off for both (meshspec's default; the hand-written
+app gets CDK_VALIDATION=false), so both do the same work; ``--validation`` turns it on for both.
+
+Above 200 code versions App Mesh refuses the spec (200 virtual nodes per mesh): `meshspec validate` and
+`meshspec synth` stop there, correctly. For N where that happens the meshspec column runs
+benchmarks/synth_unchecked.py instead: the same load, build and synthesize as `meshspec synth`, with only the
+App Mesh quota errors waived, and the table marks it.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from gen_spec import write  # noqa: E402
+
+PY = str(ROOT / ".venv" / "bin" / "python")
+APPMESH_NODES = 200
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
+               "aws:cdk:version-reporting": True, "aws:cdk:bundling-stacks": ["**"],
+               "@aws-cdk/core:failSynthOnValidationErrors": False}
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PATH"] = f"{ROOT / '.venv' / 'bin'}:{ROOT / 'node_modules' / '.bin'}:{e.get('PATH', '')}"
+    e["JSII_NODE"] = str(ROOT / ".venv" / "bin" / "node")
+    e["JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION"] = "1"
+    return e
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = collections.defaultdict(list)
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            text = Path(stat).read_text()
+        except OSError:
+            continue
+        ppid = int(text[text.rindex(")") + 2:].split()[1])
+        kids[ppid].append(int(stat.split("/")[2]))
+    return kids
+
+
+def _tree_rss(pid: int) -> int:
+    kids, total, todo = _children(), 0, [pid]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while todo:
+        p = todo.pop()
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
+        except (OSError, IndexError):
+            pass
+        todo += kids.get(p, [])
+    return total
+
+
+def run(cmd: list[str], extra_env: dict[str, str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS bytes of the process tree, and CPU seconds (user + system) of the tree: Python and
+    the Node process it waits for. CPU time is the steadier figure on a machine other people share."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**env(), **extra_env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak, status, usage = 0, None, None
+    while status is None:
+        pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            status, usage = os.waitstatus_to_exitcode(st), ru
+            break
+        peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.02)
+    wall = time.perf_counter() - start
+    proc.returncode = status
+    err = proc.stderr.read().decode()
+    if status != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({status}):\n{err[-3000:]}")
+    return wall, peak, usage.ru_utime + usage.ru_stime
+
+
+def resources(out: Path) -> collections.Counter:
+    c: collections.Counter = collections.Counter()
+    for f in out.glob("*.template.json"):
+        c.update(r["Type"] for r in json.loads(f.read_text())["Resources"].values())
+    return c
+
+
+def bench(n: int, runs: int, work: Path, validation: bool) -> dict:
+    spec = write(n, work / f"n{n}" / "spec.yaml")
+    services = spec.parent / "services.json"
+    unchecked = 2 * n > APPMESH_NODES  # gen_spec gives every service two code versions
+    # the context `cdk synth` (CLI 2.1148) hands an app; meshspec's new_app sets the same (stacks/app.py CLI_CONTEXT)
+    val_env = {"CDK_CONTEXT_JSON": json.dumps(CLI_CONTEXT), **({} if validation else {"CDK_VALIDATION": "false"})}
+    outs = {k: spec.parent / k for k in ("empty", "handwritten", "meshspec")}
+    cmds = {
+        "empty": ([PY, str(HERE / "handwritten" / "app.py"), "--empty"], {"CDK_OUTDIR": str(outs["empty"]), **val_env}),
+        "handwritten": ([PY, str(HERE / "handwritten" / "app.py"), str(services)],
+                        {"CDK_OUTDIR": str(outs["handwritten"]), **val_env}),
+        "meshspec": (([PY, str(HERE / "synth_unchecked.py"), str(spec), str(outs["meshspec"])] if unchecked else
+                      [str(ROOT / ".venv" / "bin" / "meshspec"), "synth", str(spec), "--out", str(outs["meshspec"])])
+                     + (["--validation"] if validation else []), {}),
+    }
+    order = list(cmds)
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    rss: dict[str, list[int]] = {k: [] for k in cmds}
+    cpu: dict[str, list[float]] = {k: [] for k in cmds}
+    for i in range(runs):
+        for k in order[i % 3:] + order[:i % 3]:
+            shutil.rmtree(outs[k], ignore_errors=True)
+            w, m, c = run(*cmds[k])
+            times[k].append(w)
+            rss[k].append(m)
+            cpu[k].append(c)
+            print(f"N={n} run {i + 1}/{runs} {k}: {w:.2f} s wall, {c:.2f} s CPU, {m / 2**20:.0f} MiB",
+                  file=sys.stderr, flush=True)
+    same = resources(outs["handwritten"]) == resources(outs["meshspec"])
+    return {"n": n, "runs": runs, "unchecked": unchecked, "same_resources": same,
+            "resources": sum(resources(outs["meshspec"]).values()),
+            "stacks": len(list(outs["meshspec"].glob("*.template.json"))),
+            "times": times, "rss": rss, "cpu": cpu,
+            "median_s": {k: statistics.median(v) for k, v in times.items()},
+            "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
+            "median_mib": {k: statistics.median(v) / 2**20 for k, v in rss.items()}}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| N | stacks | resources | runs | empty CDK app | hand-written CDK | meshspec synth | ratio (wall) | "
+             "CPU hand-written | CPU meshspec | ratio (CPU) | peak RSS hand-written | peak RSS meshspec |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        m, c, mem = r["median_s"], r["median_cpu_s"], r["median_mib"]
+        mark = " *" if r["unchecked"] else ""
+        same = "" if r["same_resources"] else " (resources differ!)"
+        lines.append(f"| {r['n']} | {r['stacks']} | {r['resources']}{same} | {r['runs']} | {m['empty']:.1f} s | "
+                     f"{m['handwritten']:.1f} s | {m['meshspec']:.1f} s{mark} | {m['meshspec'] / m['handwritten']:.2f} | "
+                     f"{c['handwritten']:.1f} s | {c['meshspec']:.1f} s | {c['meshspec'] / c['handwritten']:.2f} | "
+                     f"{mem['handwritten']:.0f} MiB | {mem['meshspec']:.0f} MiB |")
+    if any(r["unchecked"] for r in rows):
+        lines.append("\n\\* App Mesh's quota refuses this spec; timed with benchmarks/synth_unchecked.py (same synth path).")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 500])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs-large", type=int, default=None, help="runs for N >= 500 (default: --runs)")
+    ap.add_argument("--out", type=Path, default=Path("/tmp/meshspec-bench"))
+    ap.add_argument("--validation", action="store_true", help="CDK's built-in validation on for both apps")
+    a = ap.parse_args()
+    rows = []
+    for n in a.sizes:
+        rows.append(bench(n, a.runs_large if (n >= 500 and a.runs_large) else a.runs, a.out, a.validation))
+        (a.out / "results.json").write_text(json.dumps(rows, indent=1))
+    print(table(rows))

@@ -1,0 +1,21 @@
+"""`meshspec synth` for a spec App Mesh's quota refuses: for benchmarks only, never for a deployment.
+
+Usage: python benchmarks/synth_unchecked.py SPEC OUT [--validation]
+The same steps as infra/cli/commands/synth.py (load, build, synthesize), with the App Mesh quota errors
+(``quota-appmesh``: 200 virtual nodes per mesh) waived, so the synth path can be timed at 500 services. Any
+other error still stops it, CloudFormation's quotas included.
+"""
+from __future__ import annotations
+
+import sys
+
+from infra.spec import load_spec
+from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+
+if __name__ == "__main__":
+    skip_jsii_type_checks()
+    result = load_spec(sys.argv[1])
+    blocking = [e for e in result.errors if e.code != "quota-appmesh"]
+    if result.spec is None or blocking:
+        sys.exit("\n".join(e.render() for e in blocking) or "the spec did not load")
+    synthesize(build(result.spec, new_app(sys.argv[2], validation="--validation" in sys.argv[3:])))

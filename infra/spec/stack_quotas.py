@@ -1,0 +1,202 @@
+"""CloudFormation's quotas, estimated from the spec before anything is synthesized.
+
+Every stack of ``infra.sharding.layout`` gets an estimate of its resources, outputs, parameters and template
+bytes (the file as CDK writes it, which is what CloudFormation receives); ``check_cloudformation`` reports a
+stack over a quota at the part of the spec that makes it big. The constants are measured on the constructs
+(``benchmarks/calibrate_sizes.py``), and tests/test_stack_quotas.py compares every estimate with the
+synthesized templates of the example and a generated spec: resources, outputs and parameters exactly, bytes
+within 15 %. Change a construct, rerun both.
+
+Quotas: docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..metrics import FILTERS_PER_MAJOR
+from . import quotas as q
+from .errors import Problems
+from .model import Service, Spec, live_majors, metric_majors
+
+PER_QUERY = 1  # a saved query (built-in, or custom on this service alone)
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    """What one service puts in its stack on one backend and platform (measured: benchmarks/calibrate_sizes.py,
+    with a service and a project named with 3 characters, one version, one major and the built-in queries)."""
+    per_service: int  # resources whatever the versions and majors: log group, dashboard, mesh or Lattice service…
+    per_version: int  # resources per code version (ECS: task definition, service, roles, security group…)
+    per_major: int  # resources per live major (an App Mesh route, a Lattice listener rule)
+    bytes_service: int
+    bytes_version: int
+    bytes_major: int
+    env_per_version: bool | None  # env and secrets: per version's task definition, once (True/False), or not in
+    # the template at all (None: EKS pods get them from the Kubernetes manifests)
+
+
+MODELS = {
+    ("appmesh", "ecs"): ServiceModel(6, 9, 1, 3_115, 12_785, 2_005, True),
+    ("appmesh", "eks"): ServiceModel(9, 2, 1, 4_860, 3_995, 2_005, None),
+    ("lattice", "ecs"): ServiceModel(7, 8, 1, 3_430, 8_660, 2_145, True),
+    ("lattice", "eks"): ServiceModel(9, 1, 1, 4_405, 1_450, 2_145, None),
+    ("service-connect", "ecs"): ServiceModel(10, 0, 0, 9_980, 600, 1_290, False),  # one ECS service per service
+}
+BYTES_BUILTIN_QUERY = 610
+# Per major with metric filters (infra.spec.model.metric_majors: ECS services on App Mesh), its FILTERS_PER_MAJOR
+# AWS::Logs::MetricFilter (measured as the "+1 major" delta minus bytes_major), and how often the name appears in
+# them (patterns, default path prefixes, logical ids, the log group's Ref).
+BYTES_METRIC_FILTERS = 2_020
+NAME_USES_METRIC_FILTERS = 12
+BYTES_QUERY = 310  # plus the query text
+BYTES_ENV = 60  # per variable (per task definition), plus name and value
+BYTES_SECRET = 310  # per secret (container and execution role policy), plus name and reference
+BYTES_USE = 170  # per backend per version (virtual node backends)
+NAME_USES_SERVICE, NAME_USES_VERSION = 30, 42  # how often the service name appears
+PROJECT_USES = 27
+PARAMETERS = 1  # BootstrapVersion, in every stack CDK's default synthesizer writes
+CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK CLI): a resource in every stack
+# The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents.
+SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (30, 8, 17_480)}
+SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
+CLUSTER = {("ecs", "fargate"): (2, 1, 2_070), ("ecs", "ec2"): (12, 1, 11_000), ("eks", None): (8, 1, 8_320)}
+QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
+
+
+@dataclass
+class StackEstimate:
+    stack: str
+    resources: int = CDK_METADATA
+    outputs: int = 0
+    parameters: int = PARAMETERS
+    template_bytes: int = 0
+    # what makes it big: spec path → (resources, bytes), so a violation can name the part to change
+    parts: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+
+    def add(self, path: tuple, resources: int, nbytes: int) -> None:
+        r, b = self.parts.get(path, (0, 0))
+        self.parts[path] = (r + resources, b + nbytes)
+        self.resources += resources
+        self.template_bytes += nbytes
+
+
+def model_for(spec: Spec, platform: str) -> ServiceModel:
+    """The measured model of a service on this spec's backend (Service Connect takes ECS services only: validate
+    refuses EKS ones; should one get here, App Mesh's EKS model stands in)."""
+    return MODELS.get((spec.aws.mesh.backend, platform)) or MODELS[("appmesh", platform)]
+
+
+def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | None = None) -> StackEstimate:
+    """``aws``: the names of the AWS services (computed once by ``estimate``). Default: from the spec."""
+    svc = spec.services[name]
+    aws = frozenset(spec.aws_services()) if aws is None else aws
+    model = model_for(spec, spec.cluster(svc.cluster).platform)
+    e = StackEstimate(stack)
+    base = ("services", name)
+    v = len(svc.versions)
+    majors = len(live_majors(svc))
+    n_extra = len(name) - 3
+    e.add(base, model.per_service, model.bytes_service + n_extra * NAME_USES_SERVICE
+          + (len(spec.project) - 3) * PROJECT_USES)
+    e.add(base + ("versions",), v * model.per_version,
+          v * (model.bytes_version + n_extra * NAME_USES_VERSION)
+          + sum(len(x.name) + len(x.image or "") for x in svc.versions))
+    e.add(base + ("majors",), majors * model.per_major, majors * model.bytes_major)
+    filtered = len(metric_majors(spec, name))
+    e.add(base + ("majors",), filtered * FILTERS_PER_MAJOR,
+          filtered * (BYTES_METRIC_FILTERS + n_extra * NAME_USES_METRIC_FILTERS))
+    builtin = len(spec.queries.builtin)
+    e.add(("queries", "builtin"), builtin * PER_QUERY, builtin * BYTES_BUILTIN_QUERY)
+    own = [cq for cq in spec.queries.custom if cq.services == [name]]
+    e.add(("queries", "custom"), len(own) * PER_QUERY, sum(BYTES_QUERY + len(cq.query) for cq in own))
+    if model.env_per_version is not None:
+        copies = v if model.env_per_version else 1
+        e.add(base + ("env",), 0, copies * sum(BYTES_ENV + len(k) + len(str(x)) for k, x in svc.env.items()))
+        e.add(base + ("secrets",), 0, copies * sum(BYTES_SECRET + len(k) + len(r) for k, r in svc.secrets.items()))
+    backends = {u.split("/")[0] for u in svc.uses if u.split("/")[0] in aws}
+    e.add(base + ("uses",), 0, v * sum(BYTES_USE + len(b) for b in backends))
+    return e
+
+
+def estimate(spec: Spec) -> list[StackEstimate]:
+    """An estimate per stack of ``infra.sharding.layout``, in the same order."""
+    from infra import sharding  # infra.sharding imports this package's model
+
+    out = []
+    aws = frozenset(spec.aws_services())
+    for s in sharding.layout(spec):
+        if s.kind == "service":
+            if spec.cluster(s.cluster) is not None:  # an unknown cluster is reported by check_placement
+                out.append(service_estimate(spec, s.services[0], s.name, aws))
+        elif s.kind == "shared":
+            r, o, b = SHARED.get(spec.aws.mesh.backend, SHARED["appmesh"]) if spec.aws_services() else SHARED_NO_MESH
+            e = StackEstimate(s.name, outputs=o)
+            e.add(("aws",), r, b)
+            out.append(e)
+        elif s.kind == "cluster":
+            c = spec.cluster(s.cluster)
+            r, o, b = CLUSTER[(c.platform, (c.capacity or "fargate") if c.platform == "ecs" else None)]
+            e = StackEstimate(s.name, outputs=o)
+            e.add(("aws", "clusters"), r, b)
+            out.append(e)
+        else:
+            e = StackEstimate(s.name)
+            e.add(("queries", "custom"), 0, QUERIES_STACK_BYTES)
+            for i, cq in enumerate(spec.queries.custom):
+                if cq in sharding.shared_queries(spec):
+                    groups = sharding.query_members(spec, cq)
+                    e.add(("queries", "custom", i), PER_QUERY, BYTES_QUERY + len(cq.query) + sum(
+                        BYTES_QUERY_LOG_GROUP + len(spec.project) + len(g) for g in groups))
+            out.append(e)
+    return out
+
+
+def check_cloudformation(spec: Spec, p: Problems) -> None:
+    """Every stack under CloudFormation's per-stack quotas, the stack count and stack names under theirs."""
+    if spec.aws is None:
+        return
+    estimates = estimate(spec)
+    if len(estimates) > q.CFN_STACKS_PER_REGION:
+        p.add(("services",), f"the app would have {len(estimates)} stacks (one per AWS service, plus shared, "
+              f"cluster and queries stacks); CloudFormation allows {q.CFN_STACKS_PER_REGION} per account and region",
+              "quota-cloudformation", given=len(estimates), allowed=f"at most {q.CFN_STACKS_PER_REGION}",
+              hint="ask AWS to raise the stack quota, or split the services over several specs and accounts")
+    for e in estimates:
+        if len(e.stack) > q.CFN_STACK_NAME_LENGTH:
+            path = next(iter(e.parts))
+            p.add(path, f"the stack name {e.stack} is {len(e.stack)} characters; CloudFormation allows "
+                  f"{q.CFN_STACK_NAME_LENGTH}", "quota-cloudformation", given=e.stack,
+                  allowed=f"at most {q.CFN_STACK_NAME_LENGTH} characters", hint="shorten the project or service name")
+        for what, value, limit, idx in (("resources", e.resources, q.CFN_RESOURCES_PER_STACK, 0),
+                                        ("bytes of template", e.template_bytes, q.CFN_TEMPLATE_BYTES, 1)):
+            if value <= limit:
+                continue
+            path, share = max(e.parts.items(), key=lambda kv: kv[1][idx])
+            p.add(path, f"stack {e.stack} would hold about {value} {what}, {share[idx]} of them from here; "
+                  f"CloudFormation allows {limit} per stack", "quota-cloudformation", given=value,
+                  allowed=f"at most {limit}", hint=_hint(path))
+        for what, value, limit in (("outputs", e.outputs, q.CFN_OUTPUTS_PER_STACK),
+                                   ("parameters", e.parameters, q.CFN_PARAMETERS_PER_STACK)):
+            if value > limit:  # fixed by meshspec's stacks; reported should a construct ever grow them
+                p.add(("aws",), f"stack {e.stack} would have {value} {what}; CloudFormation allows {limit}",
+                      "quota-cloudformation", given=value, allowed=f"at most {limit}")
+
+
+def _hint(path: tuple) -> str:
+    last = path[-1] if path else None
+    if path == ("queries", "custom"):
+        return "a service's own saved queries live in its stack: merge them into fewer queries"
+    if path[:2] == ("queries", "custom"):
+        return "shorten the saved queries, or give each one the services it reads (services: [...])"
+    return {
+        "versions": "remove code versions that take no traffic",
+        "env": "move large values out of env (a parameter or a file the service reads at start)",
+        "secrets": "group secrets into one Secrets Manager secret with several keys",
+        "majors": "retire majors nobody uses",
+        "uses": "drop uses the service no longer calls",
+    }.get(last, "split the service into smaller services")
+
+
+def service_sizes(spec: Spec) -> dict[str, StackEstimate]:
+    """Estimates by service name (for the plan and the docs)."""
+    return {s: service_estimate(spec, s, "") for s in spec.aws_services()}

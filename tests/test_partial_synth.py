@@ -1,0 +1,133 @@
+"""Partial synth for CI: ``meshspec synth --service`` / ``--changed-since`` write only the touched stacks and
+what they depend on, each byte for byte the template a full synth writes."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from infra.cli.main import main
+
+from .conftest import EXAMPLES
+
+
+def templates(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in out.glob("*.template.json")}
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    assert main(["synth", str(EXAMPLES / "shop.yaml"), "--out", str(out)]) == 0
+    return templates(out)
+
+
+def test_partial_synth_writes_the_same_templates_as_a_full_synth(full, tmp_path, capsys):
+    out = tmp_path / "part"
+    assert main(["synth", str(EXAMPLES / "shop.yaml"), "--out", str(out), "--service", "recommendations",
+                 "--service", "pricing", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    part = templates(out)
+    # the touched services' stacks plus the shared and cluster stacks (always: see sharding.for_services)
+    assert sorted(part) == sorted(f"{s}.template.json" for s in (
+        "shop-shared", "shop-core", "shop-ml", "shop-svc-pricing", "shop-svc-recommendations"))
+    for name, body in part.items():
+        assert body == full[name], name
+    assert doc["partial"]["services"] == ["pricing", "recommendations"]
+    assert doc["partial"]["stacks"] == ["shop-shared", "shop-core", "shop-ml", "shop-svc-pricing",
+                                        "shop-svc-recommendations"]
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A git repository holding a copy of the example, committed."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run([*git, "-C", str(tmp_path), "add", "."], check=True)
+    subprocess.run([*git, "-C", str(tmp_path), "commit", "-qm", "base"], check=True)
+    return tmp_path
+
+
+def test_changed_since_synthesizes_the_stacks_a_change_touches(repo, full, capsys):
+    spec = repo / "examples" / "shop.yaml"
+    spec.write_text(spec.read_text().replace("image: public.ecr.aws/shop/pricing:42",
+                                             "image: public.ecr.aws/shop/pricing:43"))
+    out = repo / "out"
+    assert main(["synth", str(spec), "--out", str(out), "--changed-since", "HEAD", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["partial"]["services"] == ["pricing"]
+    part = templates(out)
+    assert sorted(part) == ["shop-core.template.json", "shop-ml.template.json", "shop-shared.template.json",
+                            "shop-svc-pricing.template.json"]
+    assert part["shop-shared.template.json"] == full["shop-shared.template.json"]
+    assert part["shop-svc-pricing.template.json"] != full["shop-svc-pricing.template.json"]
+    assert b"pricing:43" in part["shop-svc-pricing.template.json"]
+
+
+def test_changed_since_a_contract_touches_its_service(repo, capsys):
+    contract = next((repo / "examples" / "contracts").glob("catalog-v1*"))
+    contract.write_text(contract.read_text() + "\n")
+    assert main(["synth", str(repo / "examples" / "shop.yaml"), "--out", str(repo / "out"),
+                 "--changed-since", "HEAD", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["partial"]["services"] == ["catalog"]
+
+
+def test_changed_since_with_no_aws_change_synthesizes_nothing(repo, capsys):
+    assert main(["synth", str(repo / "examples" / "shop.yaml"), "--out", str(repo / "out"),
+                 "--changed-since", "HEAD"]) == 0
+    assert "no stack is touched: nothing to synthesize" in capsys.readouterr().err
+    assert not (repo / "out").exists()
+
+
+def test_changed_since_a_removed_service_names_its_stack(repo, capsys):
+    spec = repo / "examples" / "shop.yaml"
+    text = spec.read_text()
+    start, end = text.index("  erp-connector:\n"), text.index("  recommendations:\n")
+    spec.write_text((text[:start] + text[end:]).replace("uses: [erp-connector/v1]", "uses: []"))
+    assert main(["synth", str(spec), "--out", str(repo / "out"), "--changed-since", "HEAD", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    partial = json.loads(captured.out)["partial"]
+    assert partial["removedStacks"] == ["shop-svc-erp-connector"]
+    assert partial["services"] == ["pricing"]  # it used erp-connector: its backends change
+    assert "shop-svc-erp-connector: its service is gone from the spec; delete the stack" in captured.err
+
+
+def test_changed_since_a_project_wide_setting_synthesizes_everything(repo):
+    from infra.cli.commands.synth import selection
+    from infra.spec import load_spec_or_raise
+
+    spec = repo / "examples" / "shop.yaml"
+    spec.write_text(spec.read_text().replace("logRetentionDays: 30", "logRetentionDays: 90"))
+    assert selection(load_spec_or_raise(spec), [], "HEAD", spec) is None  # None: everything
+
+
+def test_fails_for_an_unknown_service(capsys):
+    assert main(["synth", str(EXAMPLES / "shop.yaml"), "--service", "pricng"]) == 1
+    err = capsys.readouterr().err
+    assert "service 'pricng' is not in" in err and "did you mean 'pricing'?" in err
+
+
+def test_fails_for_an_app_engine_service(capsys):
+    assert main(["synth", str(EXAMPLES / "shop.yaml"), "--service", "web-app"]) == 1
+    assert "service 'web-app' runs on App Engine: it has no AWS stack to synthesize" in capsys.readouterr().err
+
+
+def test_fails_for_a_ref_git_does_not_know(repo, capsys):
+    assert main(["synth", str(repo / "examples" / "shop.yaml"), "--changed-since", "no-such-ref"]) == 1
+    assert "git diff --name-only no-such-ref" in capsys.readouterr().err
+
+
+def test_plan_says_which_stack_holds_what(capsys):
+    assert main(["plan", str(EXAMPLES / "shop.yaml"), "--format", "json"]) == 0
+    layout = {s["stack"]: s for s in json.loads(capsys.readouterr().out)["layout"]}
+    assert layout["shop-svc-recommendations"] == {"stack": "shop-svc-recommendations", "kind": "service",
+                                                  "services": ["recommendations"], "cluster": "ml",
+                                                  "dependsOn": ["shop-shared", "shop-ml"]}
+    assert layout["shop-queries"]["services"] == ["catalog", "pricing"]
+    assert main(["plan", str(EXAMPLES / "shop.yaml")]) == 0
+    text = capsys.readouterr().out
+    assert "  shop-svc-pricing: service pricing on core\n" in text

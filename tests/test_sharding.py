@@ -1,0 +1,81 @@
+"""Stack layout at scale: stable under any sequence of added and removed services, and every stack under
+CloudFormation's quotas at 500 services (estimates; tests/test_stack_quotas.py ties them to real templates)."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from infra import sharding
+from infra.spec import load_text
+from infra.spec import quotas as q
+from infra.spec.stack_quotas import estimate
+
+from .conftest import ROOT, TODAY
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from gen_spec import generate  # noqa: E402
+
+NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True)
+OPS = st.lists(st.tuples(st.sampled_from(["add", "remove"]), NAMES, st.sampled_from(["catalog", "recommendations"])),
+               max_size=40)
+
+
+def with_services(spec, names: dict[str, str]):
+    """The spec with exactly these services (name → the example service it copies: ECS or EKS)."""
+    template = spec.services
+    return spec.model_copy(update={"services": {n: template[src] for n, src in names.items()}})
+
+
+@settings(max_examples=150, deadline=None)
+@given(OPS)
+def test_adding_or_removing_services_never_moves_another(shop_spec, ops):
+    current = {n: n for n in shop_spec.aws_services()}
+    before = sharding.placement(with_services(shop_spec, current))
+    for op, name, src in ops:
+        if op == "add":
+            current.setdefault(name, src)
+        else:
+            current.pop(name if name in current else next(iter(current), name), None)
+        spec = with_services(shop_spec, current)
+        after = sharding.placement(spec)
+        assert {s: after[s] for s in before if s in after} == {s: before[s] for s in before if s in after}
+        stacks = [s for s in sharding.layout(spec) if s.kind == "service"]
+        assert all(len(s.services) == 1 for s in stacks)
+        assert len({s.name for s in sharding.layout(spec)}) == len(sharding.layout(spec))  # names never clash
+        before = after
+
+
+@pytest.fixture(scope="module")
+def bench500():
+    """benchmarks/gen_spec.py's 500 services. App Mesh's 200 virtual nodes per mesh refuse it (correctly); the
+    loader still returns the spec, and CloudFormation's quotas must not be what refuses it."""
+    result = load_text(generate(500), file="bench500.yaml", today=TODAY)
+    assert {e.code for e in result.errors} == {"quota-appmesh"}
+    return result.spec
+
+
+def test_500_services_layout_and_estimates(bench500):
+    layout = sharding.layout(bench500)
+    assert len([s for s in layout if s.kind == "service"]) == 500
+    assert len(layout) == 500 + 1 + 2  # shared, two clusters, no shared queries
+    for e in estimate(bench500):
+        assert e.resources < q.CFN_RESOURCES_PER_STACK and e.outputs < q.CFN_OUTPUTS_PER_STACK
+        assert e.template_bytes < q.CFN_TEMPLATE_BYTES and e.parameters < q.CFN_PARAMETERS_PER_STACK
+    # cross-stack references: a service stack depends on the shared stack and its cluster's stack only
+    assert {len(s.depends_on) for s in layout if s.kind == "service"} == {2}
+
+
+def test_layout_says_what_each_stack_holds_and_depends_on(shop_spec):
+    by_name = {s.name: s for s in sharding.layout(shop_spec)}
+    assert list(by_name) == ["shop-shared", "shop-core", "shop-ml", "shop-svc-catalog", "shop-svc-pricing",
+                             "shop-svc-erp-connector", "shop-svc-recommendations", "shop-queries"]
+    assert by_name["shop-svc-recommendations"].depends_on == ("shop-shared", "shop-ml")
+    assert by_name["shop-queries"].services == ("catalog", "pricing")
+    assert by_name["shop-queries"].depends_on == ("shop-svc-catalog", "shop-svc-pricing")
+
+
+def test_partial_synth_writes_the_services_stacks_and_the_shared_and_cluster_stacks(shop_spec):
+    assert sharding.for_services(shop_spec, ["pricing"]) == ["shop-shared", "shop-core", "shop-ml", "shop-svc-pricing"]
