@@ -53,12 +53,15 @@ def one_version_each(text: str) -> str:
     return text.replace("traffic: 10\n", "traffic: 0\n").replace("traffic: 90\n", "traffic: 100\n")
 
 
-@pytest.mark.parametrize("which", ["example", "appmesh", "lattice", "service-connect"])
+@pytest.mark.parametrize("which", ["example", "example-ec2", "appmesh", "lattice", "service-connect"])
 def test_estimates_match_the_synthesized_templates(which, shop_spec, tmp_path):
     from stacks.limits import size
+    from tests.cdk_support import shop_variant_ec2
 
     if which == "example":
         spec = shop_spec
+    elif which == "example-ec2":
+        spec = load(shop_variant_ec2()).spec
     elif which == "service-connect":  # ECS only: every service on the ECS cluster
         spec = load(one_version_each(generate(20, "service-connect")).replace("cluster: ml", "cluster: core")).spec
     else:

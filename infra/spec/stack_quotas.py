@@ -4,8 +4,8 @@ Every stack of ``infra.sharding.layout`` gets an estimate of its resources, outp
 bytes (the file as CDK writes it, which is what CloudFormation receives); ``check_cloudformation`` reports a
 stack over a quota at the part of the spec that makes it big. The constants are measured on the constructs
 (``benchmarks/calibrate_sizes.py``), and tests/test_stack_quotas.py compares every estimate with the
-synthesized templates of the example and a generated spec: resources, outputs and parameters exactly, bytes
-within 15 %. Change a construct, rerun both.
+synthesized templates of the example, its EC2-capacity variant and a generated spec on each backend: resources,
+outputs and parameters exactly, bytes within 15 %. Change a construct, rerun both.
 
 Quotas: docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..metrics import FILTERS_PER_MAJOR
 from . import quotas as q
 from .errors import Problems
-from .model import Service, Spec, live_majors, metric_majors
+from .model import Spec, live_majors, metric_majors
 
 PER_QUERY = 1  # a saved query (built-in, or custom on this service alone)
 
@@ -59,7 +59,8 @@ CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK C
 # The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents.
 SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (30, 8, 17_480)}
 SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
-CLUSTER = {("ecs", "fargate"): (2, 1, 2_070), ("ecs", "ec2"): (12, 1, 11_000), ("eks", None): (8, 1, 8_320)}
+# (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI
+CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (8, 1, 8_320, 1)}
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
 
 
@@ -135,8 +136,8 @@ def estimate(spec: Spec) -> list[StackEstimate]:
             out.append(e)
         elif s.kind == "cluster":
             c = spec.cluster(s.cluster)
-            r, o, b = CLUSTER[(c.platform, (c.capacity or "fargate") if c.platform == "ecs" else None)]
-            e = StackEstimate(s.name, outputs=o)
+            r, o, b, params = CLUSTER[(c.platform, (c.capacity or "fargate") if c.platform == "ecs" else None)]
+            e = StackEstimate(s.name, outputs=o, parameters=params)
             e.add(("aws", "clusters"), r, b)
             out.append(e)
         else:
