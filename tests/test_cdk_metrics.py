@@ -20,14 +20,9 @@ DIMS = [{"Key": "Service", "Value": "$.service"}, {"Key": "Version", "Value": "$
 
 
 def props(majors, service="pricing", log_group=None, **kw):
-    return ServiceMetricFiltersProps(log_group=log_group or _UNUSED, service_name=service, majors=majors, **kw)
-
-
-class _Unused:
-    """Stands for a log group in props tests that never build a construct."""
-
-
-_UNUSED = _Unused()  # type: ignore[assignment]
+    """Props; without a log group for the tests that only validate or render patterns (no construct built)."""
+    return ServiceMetricFiltersProps(log_group=log_group, service_name=service, majors=majors,  # type: ignore[arg-type]
+                                     **kw)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +123,8 @@ def test_dashboard_filters_and_canary_use_the_very_same_series():
                for f in t.find_resources("AWS::Logs::MetricFilter").values()
                for x in f["Properties"]["MetricTransformations"]}
     (d,) = t.find_resources("AWS::CloudWatch::Dashboard").values()
-    body = json.loads("".join(p if isinstance(p, str) else "X" for p in d["Properties"]["DashboardBody"]["Fn::Join"][1]))
+    parts = d["Properties"]["DashboardBody"]["Fn::Join"][1]  # the region is a token
+    body = json.loads("".join(p if isinstance(p, str) else "X" for p in parts))
     shown = {(row[0], row[1], tuple(sorted(row[2:-1:2]))) for w in body["widgets"] if w["type"] == "metric"
              for row in w["properties"]["metrics"]}
     read = {(q["MetricStat"]["Metric"]["Namespace"], q["MetricStat"]["Metric"]["MetricName"],
@@ -140,10 +136,10 @@ def test_dashboard_filters_and_canary_use_the_very_same_series():
 
 
 def test_namespace_prefix_moves_every_series():
-    p = props((MetricMajor("v1", "/x/"),), namespace_prefix="team/Envoy")
     s = stack()
     ServiceMetricFilters(s, "M", ServiceMetricFiltersProps(log_group=logs.LogGroup(s, "L"), service_name="x",
-                                                           majors=p.majors, namespace_prefix="team/Envoy"))
+                                                           majors=(MetricMajor("v1", "/x/"),),
+                                                           namespace_prefix="team/Envoy"))
     template(s).has_resource_properties("AWS::Logs::MetricFilter", {
         "MetricTransformations": [Match.object_like({"MetricNamespace": "team/Envoy/v1"})]})
 
