@@ -118,6 +118,7 @@ class MeshedService(Construct):
             self, f"Backend{i}", mesh=mesh, virtual_service_name=name)) for i, name in enumerate(props.backends)]
         self.discovery: dict[str, sd.Service] = {}
         self.nodes: dict[str, appmesh.VirtualNode] = {}
+        listener = _listener(props)  # the same for every version (a listener only renders config): built once
         for version in props.versions:
             vid = _cid(version)
             node_name = props.node_name(version)
@@ -128,7 +129,7 @@ class MeshedService(Construct):
             self.nodes[version] = appmesh.VirtualNode(
                 self, f"Node{vid}", mesh=mesh, virtual_node_name=node_name,
                 service_discovery=appmesh.ServiceDiscovery.cloud_map(self.discovery[version]),
-                listeners=[_listener(props)], backends=backends,
+                listeners=[listener], backends=backends,
                 access_log=appmesh.AccessLog.from_file_path(
                     "/dev/stdout", appmesh.LoggingFormat.from_json(access_log_format(props.name, version))))
         self.router = appmesh.VirtualRouter(self, "Router", mesh=mesh, listeners=[_router_listener(props)],
