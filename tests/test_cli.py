@@ -73,3 +73,25 @@ def test_entry_point_runs_as_a_process():
     assert proc.returncode == 1
     assert "syntax.yaml:8:4: error: not valid YAML" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_failed_command_still_prints_one_json_document(capsys, tmp_path):
+    """GIVEN --format json, WHEN the spec is invalid or the command is refused, THEN stdout holds one JSON
+    document saying why (CI parses stdout), and the messages are on stderr."""
+    code, out, err = run(capsys, "appengine", "plan", str(EXAMPLES / "bad" / "traffic-sum.yaml"), "--format", "json",
+                         "--endpoint", "http://127.0.0.1:9")
+    assert code == 1 and "traffic-sum" in err
+    doc = json.loads(out)
+    assert doc["command"] == "appengine plan" and doc["ok"] is False
+    assert doc["error"]["kind"] == "spec-invalid"
+    assert [e["code"] for e in doc["error"]["errors"]] == ["traffic-sum"]
+    code, out, err = run(capsys, "contracts", "retire-plan", str(EXAMPLES / "shop.yaml"), "nope", "v1",
+                         "--format", "json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["ok"] is False and doc["error"]["kind"] == "user-error" and doc["error"]["message"] in err
+
+
+def test_validate_json_is_printed_once_even_when_it_fails(capsys):
+    code, out, _ = run(capsys, "validate", "--format", "json", str(EXAMPLES / "bad" / "syntax.yaml"))
+    assert code == 1 and json.loads(out)["command"] == "validate"

@@ -56,16 +56,20 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
+    output.reset()
     try:
         return int(args.func(args) or 0)
     except SpecInvalid as exc:
         output.print_problems(exc.errors)
         output.say(f"{len(exc.errors)} error(s)")
+        _json_failure(args, "spec-invalid", f"{len(exc.errors)} error(s) in the spec",
+                      errors=[e.to_json() for e in exc.errors])
         return output.USER_ERROR
     except UserError as exc:
         output.say(f"error: {exc.message}")
         if exc.hint:
             output.say(f"hint: {exc.hint}")
+        _json_failure(args, "user-error", exc.message, hint=exc.hint)
         return output.USER_ERROR
     except KeyboardInterrupt:
         output.say("interrupted")
@@ -78,6 +82,16 @@ def main(argv: list[str] | None = None) -> int:
         output.say(f"internal error: {type(exc).__name__}: {exc}",
                    "this is a bug in meshspec; rerun with MESHSPEC_DEBUG=1 for the traceback and report it")
         return output.INTERNAL_ERROR
+
+
+def _json_failure(args: argparse.Namespace, kind: str, message: str, *, hint: str | None = None,
+                  errors: list | None = None) -> None:
+    """With --format json, a failed command still prints one JSON document on stdout (unless it already has)."""
+    if getattr(args, "format", None) != "json" or output.emitted():
+        return
+    verb = next((getattr(args, k) for k in vars(args) if k.endswith("_command") and getattr(args, k)), None)
+    output.emit_json({"command": " ".join(filter(None, [args.command, verb])), "ok": False,
+                      "error": {"kind": kind, "message": message, "hint": hint, "errors": errors or []}})
 
 
 if __name__ == "__main__":

@@ -26,7 +26,22 @@ def add_detailed_exitcode(parser: argparse.ArgumentParser) -> None:
                         help="exit 2 when there are changes, 0 when there are none (as terraform plan)")
 
 
+_emitted = False
+
+
+def reset() -> None:
+    global _emitted
+    _emitted = False
+
+
+def emitted() -> bool:
+    """Whether this command has printed its JSON document (main prints a failure document otherwise)."""
+    return _emitted
+
+
 def emit_json(doc: Any) -> None:
+    global _emitted
+    _emitted = True
     json.dump(doc, sys.stdout, indent=2, sort_keys=False, default=str)
     sys.stdout.write("\n")
 
