@@ -12,3 +12,11 @@ class UserError(Exception):
         self.message = message
         self.hint = hint
         self.details = details
+
+
+class SpecInvalid(Exception):
+    """Raised by ``infra.spec.load_spec_or_raise`` when a spec has errors; carries all of them (SpecError)."""
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("\n".join(e.render() for e in self.errors))

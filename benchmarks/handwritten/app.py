@@ -124,6 +124,22 @@ class ServiceStack(cdk.Stack):
                                                    resources=[n.virtual_node_arn for n in nodes.values()]))
             eks.CfnPodIdentityAssociation(self, "PodIdentity", cluster_name=cluster.cluster.cluster_name,
                                           namespace="default", service_account=name, role_arn=role.role_arn)
+        if svc["platform"] == "ecs":  # per-version metrics from Envoy's JSON access log, one namespace per major
+            for major in svc["majors"]:
+                ns, base = f"meshspec/Envoy/{major['name']}", [
+                    logs.FilterPattern.string_value("$.service", "=", name),
+                    logs.FilterPattern.string_value("$.path", "=", major["path"] + "*")]
+                dims = {"Service": "$.service", "Version": "$.version"}
+                log_group.add_metric_filter(f"Requests-{major['name']}", metric_namespace=ns,
+                                            metric_name="RequestCount", filter_pattern=logs.FilterPattern.all(*base),
+                                            metric_value="1", dimensions=dims)
+                log_group.add_metric_filter(f"Errors-{major['name']}", metric_namespace=ns,
+                                            metric_name="Http5xxCount", metric_value="1", dimensions=dims,
+                                            filter_pattern=logs.FilterPattern.all(
+                                                *base, logs.FilterPattern.number_value("$.response_code", ">=", 500)))
+                log_group.add_metric_filter(f"Latency-{major['name']}", metric_namespace=ns,
+                                            metric_name="LatencyMs", metric_value="$.duration", dimensions=dims,
+                                            unit=cw.Unit.MILLISECONDS, filter_pattern=logs.FilterPattern.all(*base))
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{project}-{name}")
         for major in svc["majors"]:
             dashboard.add_widgets(*[cw.GraphWidget(title=f"{major['name']} {metric}", left=[

@@ -12,8 +12,7 @@ import sys
 import traceback
 from importlib.metadata import PackageNotFoundError, version
 
-from infra.errors import UserError
-from infra.spec import SpecInvalid
+from infra.errors import SpecInvalid, UserError
 
 from . import output
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from infra.spec import SpecError
+if TYPE_CHECKING:  # the spec package loads pydantic: not needed to print
+    from infra.spec import SpecError
 
 OK, USER_ERROR, USAGE_OR_CHANGES, INTERNAL_ERROR, INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -52,7 +53,7 @@ def say(*lines: str) -> None:
         print(line, file=sys.stderr)
 
 
-def print_problems(problems: Iterable[SpecError]) -> None:
+def print_problems(problems: Iterable["SpecError"]) -> None:
     for p in problems:
         say(p.render())
 

@@ -63,12 +63,7 @@ class SpecError:
         return text
 
 
-class SpecInvalid(Exception):
-    """Raised by :func:`infra.spec.load_spec_or_raise` when a spec has errors; carries all of them."""
-
-    def __init__(self, errors: Iterable[SpecError]):
-        self.errors = list(errors)
-        super().__init__("\n".join(e.render() for e in self.errors))
+from infra.errors import SpecInvalid  # noqa: E402  (defined beside UserError, importable without pydantic)
 
 
 @dataclass
