@@ -247,3 +247,11 @@ def test_metric_majors_are_the_majors_whose_access_log_lines_reach_the_service_l
     result = load(head + aws_service("m", majors=majors, extra=extra))
     assert result.ok, [e.message for e in result.errors]
     assert metric_majors(result.spec, "m") == want
+
+
+def test_secrets_on_an_eks_service_are_refused_by_validate():
+    text = AWS_HEAD.replace("{name: core, platform: ecs}", "{name: core, platform: eks}") + aws_service(
+        "a", extra="    secrets: {DB_PASSWORD: arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf}\n")
+    result = load(text)
+    assert codes(result) == ["eks-secrets"]
+    assert result.errors[0].key_path == "services.a.secrets" and "Secrets Store CSI" in result.errors[0].hint

@@ -105,6 +105,12 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
             elif svc.memory not in allowed:
                 p.add(path + ("memory",), f"Fargate does not offer {svc.memory} MiB with {svc.cpu} CPU units",
                       "fargate-memory", given=svc.memory, allowed=_ranges(allowed))
+        if cluster.platform == "eks" and svc.secrets:
+            p.add(path + ("secrets",), "meshspec does not inject secrets into Kubernetes pods yet",
+                  "eks-secrets", given=D(f"{len(svc.secrets)} secret reference(s) on EKS cluster {cluster.name}"),
+                  allowed="secrets only on ECS clusters",
+                  hint="run the service on an ECS cluster, or mount the secrets with the Secrets Store CSI driver "
+                       "outside meshspec")
         for key in [k for k, ref in svc.secrets.items() if not AWS_SECRET_REF.match(ref)]:
             p.add(path + ("secrets", key), "a secret on AWS is a Secrets Manager secret ARN or an SSM parameter ARN",
                   "secret-ref", given=svc.secrets[key],
