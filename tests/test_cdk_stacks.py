@@ -58,7 +58,7 @@ def test_environment_comes_from_the_spec_without_lookups(shop):
 
 def test_app_mesh_end_of_support_is_one_warning(shop):
     _, result = shop
-    mesh = [w for w in result.warnings if "App Mesh" in w]
+    mesh = [w for w in result.warnings if "end of support" in w]
     assert len(mesh) == 1
     assert "2026-09-30" in mesh[0] and "service-connect" in mesh[0] and "lattice" in mesh[0]
     assert APPMESH_WARNING_ID in mesh[0]
