@@ -5,3 +5,6 @@
 - :mod:`constructs_lib.eks`: an EKS cluster (v2 constructs, Auto Mode) and workloads as Kubernetes manifests;
 - :mod:`constructs_lib.logs`, :mod:`constructs_lib.dashboard`: log groups, Logs Insights queries, dashboards.
 """
+from infra.node import use_project_node
+
+use_project_node()  # jsii on the project's Node when this package is imported before aws_cdk
