@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
+
+from infra.errors import SpecInvalid  # re-exported; defined beside UserError so the CLI needs no pydantic
+
+__all__ = ["Described", "Path", "Problems", "SpecError", "SpecInvalid", "format_path", "show"]
 
 
 Path = tuple[str | int, ...]
@@ -61,9 +65,6 @@ class SpecError:
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text
-
-
-from infra.errors import SpecInvalid  # noqa: E402  (defined beside UserError, importable without pydantic)
 
 
 @dataclass

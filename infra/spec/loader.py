@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import checks, model
-from .errors import Path, Problems, SpecError, SpecInvalid, show
+from .errors import Path, Problems, SpecError, SpecInvalid
 from .model import Spec
 from .yamlpos import parse
 
