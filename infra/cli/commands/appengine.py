@@ -72,6 +72,23 @@ def add_smoke_args(p: argparse.ArgumentParser) -> None:
                         f"${URL_ENV}, else https://{{version}}-dot-{{service}}-dot-{{host}}")
 
 
+def add_app_args(p: argparse.ArgumentParser) -> None:
+    """The options :func:`resolve_app` reads."""
+    p.add_argument("--app", help="application id. Default: --spec's gcp.project, else the journal's last app")
+    p.add_argument("--spec", help="spec file to read the application id from")
+
+
+def report_run(args: argparse.Namespace, command: str, result) -> None:
+    """A one-service run (promote, rollback): its plan as text, or one JSON document."""
+    from .. import output
+
+    if args.format == "json":
+        output.emit_json({"command": command, **result.plan.to_json(), "applied": len(result.done),
+                          "run": result.run_id})
+    else:
+        print("\n".join(result.plan.render()))
+
+
 def resolve_app(args: argparse.Namespace, journal) -> str:
     """--app, else --spec's gcp.project, else the application of the journal's last run."""
     from infra.errors import UserError

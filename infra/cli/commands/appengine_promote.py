@@ -8,7 +8,7 @@ from infra.appengine.journal import Journal
 from infra.appengine.progress import Progress
 
 from .. import output
-from .appengine import add_client_args, add_smoke_args, add_state_dir, make_api, resolve_app
+from .appengine import add_app_args, add_client_args, add_smoke_args, add_state_dir, make_api, report_run, resolve_app
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,8 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "The next apply brings the service back to what the spec says.")
     p.add_argument("service", metavar="SERVICE", help="App Engine service id (user-service, user-service-v2, ...)")
     p.add_argument("version", metavar="VERSION", help="version id")
-    p.add_argument("--app", help="application id. Default: --spec's gcp.project, else the journal's last app")
-    p.add_argument("--spec", help="spec file to read the application id from")
+    add_app_args(p)
     add_smoke_args(p)
     add_client_args(p)
     add_state_dir(p)
@@ -32,9 +31,5 @@ def run(args: argparse.Namespace) -> int:
     api = make_api(args)
     result = promote(api, app, args.service, args.version, journal, Progress(),
                      Options(smoke=args.smoke, smoke_template=args.smoke_url))
-    if args.format == "json":
-        output.emit_json({"command": "appengine promote", **result.plan.to_json(), "applied": len(result.done),
-                          "run": result.run_id})
-    else:
-        print("\n".join(result.plan.render()))
+    report_run(args, "appengine promote", result)
     return output.OK

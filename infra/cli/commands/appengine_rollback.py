@@ -8,7 +8,7 @@ from infra.appengine.journal import Journal
 from infra.appengine.progress import Progress
 
 from .. import output
-from .appengine import add_client_args, add_state_dir, make_api, resolve_app
+from .appengine import add_app_args, add_client_args, add_state_dir, make_api, report_run, resolve_app
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,8 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "before the last run that changed it, start the versions it names if they were "
                                    "stopped, and set it. A rollback is journaled too: a second one undoes it.")
     p.add_argument("service", metavar="SERVICE", help="App Engine service id")
-    p.add_argument("--app", help="application id. Default: --spec's gcp.project, else the journal's last app")
-    p.add_argument("--spec", help="spec file to read the application id from")
+    add_app_args(p)
     add_client_args(p)
     add_state_dir(p)
     output.add_format(p)
@@ -30,9 +29,5 @@ def run(args: argparse.Namespace) -> int:
     app = resolve_app(args, journal)
     api = make_api(args)
     result = rollback(api, app, args.service, journal, Progress())
-    if args.format == "json":
-        output.emit_json({"command": "appengine rollback", **result.plan.to_json(), "applied": len(result.done),
-                          "run": result.run_id})
-    else:
-        print("\n".join(result.plan.render()))
+    report_run(args, "appengine rollback", result)
     return output.OK
