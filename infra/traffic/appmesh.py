@@ -60,14 +60,7 @@ class AppMeshBackend:
         self.service = service
         self.versions = [v.name for v in spec.services[service].versions]
         self.ctx = ctx
-        if client is None:
-            client = ctx.clients.get("appmesh")
-        if client is None:
-            import boto3
-
-            session = ctx.boto3_session or boto3.Session(region_name=spec.aws.region if spec.aws else None)
-            client = ctx.clients["appmesh"] = session.client("appmesh")
-        self.client = client
+        self.client = client if client is not None else ctx.aws_client(spec, "appmesh")
 
     # -- names ------------------------------------------------------------------------------------------
     def router(self, service: str) -> str:

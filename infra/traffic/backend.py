@@ -86,6 +86,15 @@ class Context:
     appengine_api: Any = None   # default: infra.appengine.client.AdminApi from the environment, made once
     clients: dict[str, Any] = field(default_factory=dict)  # boto3 clients, made once per process
 
+    def aws_client(self, spec: Spec, name: str) -> Any:
+        """The boto3 client ``name`` (appmesh, vpc-lattice, cloudwatch), made once from ``boto3_session``."""
+        if name not in self.clients:
+            import boto3
+
+            session = self.boto3_session or boto3.Session(region_name=spec.aws.region if spec.aws else None)
+            self.clients[name] = session.client(name)
+        return self.clients[name]
+
 
 BackendFactory = Callable[[Spec, str, Context], TrafficBackend]
 

@@ -49,7 +49,4 @@ def load(args: argparse.Namespace) -> tuple[Spec, Context]:
 
 
 def cloudwatch(spec: Spec, ctx: Context) -> Any:
-    import boto3
-
-    session = ctx.boto3_session or boto3.Session(region_name=spec.aws.region if spec.aws else None)
-    return session.client("cloudwatch")
+    return ctx.aws_client(spec, "cloudwatch")

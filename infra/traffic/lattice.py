@@ -77,14 +77,7 @@ class LatticeBackend:
         self.project = spec.project
         self.versions = [v.name for v in spec.services[service].versions]
         self.ctx = ctx
-        if client is None:
-            client = ctx.clients.get("vpc-lattice")
-        if client is None:
-            import boto3
-
-            session = ctx.boto3_session or boto3.Session(region_name=spec.aws.region if spec.aws else None)
-            client = ctx.clients["vpc-lattice"] = session.client("vpc-lattice")
-        self.client = client
+        self.client = client if client is not None else ctx.aws_client(spec, "vpc-lattice")
         self._ids: dict[str, Any] = {}
 
     # -- names and ids ----------------------------------------------------------------------------------
