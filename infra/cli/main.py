@@ -13,6 +13,7 @@ import traceback
 from importlib.metadata import PackageNotFoundError, version
 
 from infra.errors import SpecInvalid, UserError
+from infra.startup import frozen_imports
 
 from . import output
 
@@ -53,7 +54,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv[0] if argv else None)
+    with frozen_imports():  # the command's module and what it imports (pydantic and the spec model for most)
+        parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
     output.reset()
     try:

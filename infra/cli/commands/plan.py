@@ -8,6 +8,7 @@ import tempfile
 from infra import naming, sharding
 from infra.aws.plan import plan, read_assembly, to_json, to_text
 from infra.spec import live_majors, load_spec_or_raise
+from infra.startup import frozen_imports
 
 from .. import output
 
@@ -23,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+    with frozen_imports():  # aws-cdk-lib's objects live as long as the process: the collector need not walk them
+        from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
 
     skip_jsii_type_checks()
 

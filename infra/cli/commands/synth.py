@@ -10,6 +10,7 @@ from pathlib import Path
 from infra import sharding
 from infra.errors import UserError
 from infra.spec import Spec, load_spec_or_raise
+from infra.startup import frozen_imports
 
 from .. import output
 
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         output.say("no stack is touched: nothing to synthesize")
         return output.OK
 
-    from stacks.app import build, new_app, skip_jsii_type_checks, synthesize  # CDK loads slowly: only here
+    with frozen_imports():  # CDK loads slowly (only here), and its objects live as long as the process
+        from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
 
     skip_jsii_type_checks()
 
