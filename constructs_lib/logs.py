@@ -6,13 +6,15 @@ The built-in queries read Envoy's JSON access log lines (:func:`constructs_lib.m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+if TYPE_CHECKING:  # only a prop's type: not imported on every synth
+    from aws_cdk import aws_kms as kms
 
 from .errors import PropsError, contradiction
 

@@ -7,7 +7,6 @@ from typing import Callable
 from aws_cdk import Duration, aws_ec2 as ec2, aws_logs as logs
 
 from constructs_lib.mesh.base import MeshBackend, MeshServiceBinding
-from constructs_lib.mesh.lattice import LatticeBackend
 from constructs_lib.mesh.service_connect import ServiceConnectBackend
 from constructs_lib.service_connect import ServiceConnectDeploymentStrategy
 from infra import naming
@@ -28,6 +27,8 @@ def successor_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | No
     network or namespace."""
     kind = kind or spec.backend
     if kind == "lattice":
+        from constructs_lib.mesh.lattice import LatticeBackend  # aws_vpclattice only for specs that use it
+
         if service_network_id is None:
             raise ValueError("backend lattice needs the shared stack's service network (service_network_id)")
         return LatticeBackend(

@@ -5,18 +5,22 @@ the mesh and a private DNS namespace belongs to exactly one VPC.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_cdk import Annotations, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from constructs_lib.lattice import LatticeServiceNetwork
 from constructs_lib.mesh.appmesh import END_OF_SUPPORT, Mesh, MeshProps
 from constructs_lib.service_connect import ServiceConnectNamespace
 from infra import naming
 from infra.spec.model import Spec
 
 from .convert import availability_zones
+
+if TYPE_CHECKING:  # imported where a spec uses VPC Lattice: aws_vpclattice is not loaded on every synth
+    from constructs_lib.lattice import LatticeServiceNetwork
 
 VPC_CIDR = "10.0.0.0/16"
 APPMESH_WARNING_ID = "meshspec:appmesh-end-of-support"
@@ -58,6 +62,8 @@ class SharedStack(Stack):
         self.lattice_network: LatticeServiceNetwork | None = None
         self.service_connect_namespace: ServiceConnectNamespace | None = None
         if spec.aws_services() and "lattice" in kinds:
+            from constructs_lib.lattice import LatticeServiceNetwork
+
             self.lattice_network = LatticeServiceNetwork(
                 self, "LatticeNetwork", name=naming.lattice_service_network(spec.mesh_name), vpc=self.vpc,
                 client_peer=ec2.Peer.ipv4(VPC_CIDR))

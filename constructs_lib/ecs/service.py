@@ -12,7 +12,6 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from ..errors import PropsError, contradiction
@@ -91,6 +90,8 @@ def registry_image(name: str) -> ecs.ContainerImage:
 def ecs_secret(scope: Construct, id: str, ref: str) -> ecs.Secret:
     """An ecs.Secret from an ARN: ECS resolves it at task start, the value never reaches the template."""
     if SSM_ARN.match(ref):  # by its full ARN, so a parameter in another region or account stays what was given
+        from aws_cdk import aws_ssm as ssm  # imported only for a spec that has SSM references
+
         return ecs.Secret.from_ssm_parameter(ssm.StringParameter.from_string_parameter_arn(scope, id, ref))
     return ecs.Secret.from_secrets_manager(secretsmanager.Secret.from_secret_complete_arn(scope, id, ref))
 
@@ -110,7 +111,6 @@ class MeshedFargateService(Construct):
         self.task_definition = ecs.FargateTaskDefinition(
             self, "TaskDefinition", cpu=p.cpu, memory_limit_mib=p.memory_mib, proxy_configuration=proxy_config,
             family=p.ecs_service_name or f"{p.service_name}-{p.version}")
-        role = self.task_definition.task_role
         env = {**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": p.version}
 
         def log(container: str) -> ecs.LogDriver:
@@ -131,14 +131,17 @@ class MeshedFargateService(Construct):
             self.app.add_container_dependencies(ecs.ContainerDependency(
                 container=self.envoy, condition=ecs.ContainerDependencyCondition.HEALTHY))
             for statement in proxy.policy_statements:
-                role.add_to_principal_policy(statement)
+                # the task definition's method returns nothing; the role's returns a struct that jsii reads
+                # back property by property: two more round trips per statement
+                self.task_definition.add_to_task_role_policy(statement)
         if p.tracing:
             self.xray = self.task_definition.add_container(
                 "xray-daemon", image=registry_image(XRAY_IMAGE), essential=False, user="1337",
                 memory_reservation_mib=64, logging=log("xray"),
                 port_mappings=[ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP)])
-            role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
-            suppress(role, "AwsSolutions-IAM5", XRAY_REASON, applies_to=["Resource::*"])
+            self.task_definition.add_to_task_role_policy(
+                iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
+            suppress(self.task_definition.task_role, "AwsSolutions-IAM5", XRAY_REASON, applies_to=["Resource::*"])
         suppress(self.task_definition, "AwsSolutions-ECS2",
                  "environment holds only plain settings; secrets are refused as literals in the props and "
                  "injected from Secrets Manager or SSM through ecs.Secret")

@@ -3,12 +3,15 @@ Auto Mode compute by default, and Container Insights through the amazon-cloudwat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
+
+if TYPE_CHECKING:  # only a prop's type: importing aws_lambda costs every synth about 50 ms
+    from aws_cdk import aws_lambda as lambda_
 
 from ..errors import PropsError, contradiction
 from ..nag import suppress
