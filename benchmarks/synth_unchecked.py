@@ -1,7 +1,7 @@
 """`meshspec synth` for a spec App Mesh's quota refuses: for benchmarks only, never for a deployment.
 
 Usage: python benchmarks/synth_unchecked.py SPEC OUT [--validation]
-The same steps as infra/cli/commands/synth.py (load, build, synthesize), with the App Mesh quota errors
+The same steps as infra/cli/commands/synth.py (imports, load, build, synthesize), with the App Mesh quota errors
 (``quota-appmesh``: 200 virtual nodes per mesh) waived, so the synth path can be timed at 500 services. Any
 other error still stops it, CloudFormation's quotas included.
 """
@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from infra.spec import load_spec
-from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+from infra.startup import frozen_imports
+
+with frozen_imports():  # as the CLI imports them (infra/startup.py)
+    from infra.spec import load_spec
+    from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
 
 if __name__ == "__main__":
     skip_jsii_type_checks()
