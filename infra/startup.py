@@ -2,8 +2,8 @@
 
 Importing aws-cdk-lib, pydantic and the spec model creates about 200,000 objects that live until the process
 exits. CPython's cyclic garbage collector runs after every 700 new objects and walks the older ones again in its
-higher generations, so it spends about 0.15 s of `meshspec synth`'s 2.5 s at 10 services, 0.5 s at 100
-(benchmarks/README.md), on objects that are never garbage. Importing with the collector paused and then
+higher generations, so it spent about 0.15 s of `meshspec synth`'s 2.3 s of CPU at 10 services (and at 100:
+benchmarks/README.md) on objects that are never garbage. Importing with the collector paused and then
 freezing what the imports made (``gc.freeze``: moved to a permanent generation the collector skips) removes
 that cost without keeping garbage alive: the collector is back on for whatever the command does next.
 """
