@@ -7,7 +7,8 @@ from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
 from constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
-from constructs_lib.eks import EksCluster, EksClusterProps
+from constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
+from infra import naming
 from infra.spec.model import Cluster, Spec
 
 from .convert import INSIGHTS
@@ -19,6 +20,7 @@ class ClusterStack(Stack):
         super().__init__(scope, id, **kwargs)
         self.spec_cluster = cluster
         self.vpc = vpc
+        self.log_router: PodLogRouter | None = None  # kept for write_manifests
         name = f"{spec.project}-{cluster.name}"
         if cluster.platform == "ecs":
             ec2_capacity = None
@@ -33,6 +35,9 @@ class ClusterStack(Stack):
             self.eks = EksCluster(self, "Cluster", EksClusterProps(
                 vpc=vpc, cluster_name=name, kubernetes_version=cluster.kubernetes_version,
                 container_insights=cluster.container_insights != "off"))
+            # pods' stdout into their service's log group, as awslogs does on ECS (constructs_lib/eks/pod_logs.py)
+            self.log_router = PodLogRouter(self, "PodLogs", cluster=self.eks, props=PodLogRouterProps(
+                log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name))
             self.ecs = None
         # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.
         self.export_value((self.ecs or self.eks).cluster.cluster_name)

@@ -93,10 +93,6 @@ class ServicesStack(Stack):
                     ecs_service_name=name if single else naming.ecs_service(name, v.name),
                     ingress_peer=self._vpc_peer))
         else:
-            if svc.secrets:  # the loader refuses this (eks-secrets); kept for code that builds stacks directly
-                raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "
-                                "Kubernetes pods yet", hint="run it on an ECS cluster, or mount the secrets "
-                                "with the Secrets Store CSI driver outside meshspec")
             if backend.kind == "appmesh":
                 Annotations.of(scope).add_warning_v2(
                     "meshspec:eks-discovery",
@@ -107,7 +103,7 @@ class ServicesStack(Stack):
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
                 versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),
                 cpu_millicores=svc.cpu, memory_mib=svc.memory, environment=convert.environment(svc),
-                tracing=tracing)))
+                tracing=tracing, secrets=dict(svc.secrets), log_group_name=naming.log_group(spec.project, name))))
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
             dashboard_name=naming.dashboard(spec.project, name)))

@@ -105,16 +105,18 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
             elif svc.memory not in allowed:
                 p.add(path + ("memory",), f"Fargate does not offer {svc.memory} MiB with {svc.cpu} CPU units",
                       "fargate-memory", given=svc.memory, allowed=_ranges(allowed))
-        if cluster.platform == "eks" and svc.secrets:
-            p.add(path + ("secrets",), "meshspec does not inject secrets into Kubernetes pods yet",
-                  "eks-secrets", given=D(f"{len(svc.secrets)} secret reference(s) on EKS cluster {cluster.name}"),
-                  allowed="secrets only on ECS clusters",
-                  hint="run the service on an ECS cluster, or mount the secrets with the Secrets Store CSI driver "
-                       "outside meshspec")
         for key in [k for k, ref in svc.secrets.items() if not AWS_SECRET_REF.match(ref)]:
             p.add(path + ("secrets", key), "a secret on AWS is a Secrets Manager secret ARN or an SSM parameter ARN",
                   "secret-ref", given=svc.secrets[key],
                   allowed="arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME or arn:aws:ssm:REGION:ACCOUNT:parameter/NAME")
+        regions = sorted({ref.split(":")[3] for ref in svc.secrets.values() if AWS_SECRET_REF.match(ref)})
+        if cluster.platform == "eks" and len(regions) > 1:
+            p.add(path + ("secrets",), "on EKS a service's secrets come from one region: the Secrets Store CSI "
+                  "driver's AWS provider reads a pod's SecretProviderClass from one region",
+                  "eks-secret-regions", given=D(f"references in {', '.join(regions)}"),
+                  allowed="every secret reference of the service in one region",
+                  hint="replicate the secrets to one region (Secrets Manager replica secrets), or run the service "
+                       "on an ECS cluster, which reads each reference from its own region")
     else:
         if spec.gcp is None:
             p.add(path + ("appengine",), "services on App Engine need the gcp section (project and location)",
