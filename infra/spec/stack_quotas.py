@@ -43,7 +43,7 @@ MODELS = {
     ("service-connect", "ecs"): ServiceModel(10, 0, 0, 9_980, 600, 1_290, False),  # one ECS service per service
 }
 BYTES_BUILTIN_QUERY = 610
-# Per major with metric filters (infra.spec.model.metric_majors: ECS services on App Mesh), its FILTERS_PER_MAJOR
+# Per major with metric filters (infra.spec.model.metric_majors: services on App Mesh), its FILTERS_PER_MAJOR
 # AWS::Logs::MetricFilter (measured as the "+1 major" delta minus bytes_major), and how often the name appears in
 # them (patterns, default path prefixes, logical ids, the log group's Ref).
 BYTES_METRIC_FILTERS = 2_020
@@ -60,7 +60,7 @@ CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK C
 SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (30, 8, 17_480)}
 SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
 # (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI
-CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (8, 1, 8_320, 1)}
+CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (13, 1, 10_400, 1)}
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
 
 
