@@ -207,3 +207,24 @@ def test_fails_when_the_cluster_has_no_secrets_store():
 def test_fails_when_the_log_group_prefix_is_not_a_literal_folder(prefix):
     with pytest.raises(PropsError, match=re.escape(f"log_group_prefix is '{prefix}'")):
         PodLogRouterProps(log_group_prefix=prefix, name="c")
+
+
+def test_a_reference_to_one_json_key_mounts_the_key_through_jmes_path():
+    # GIVEN a variable that selects the JSON key "username" of a secret (ECS's ARN:key form)
+    props = KubernetesWorkloadProps(service_name="a", port=80, versions=(WorkloadVersion("v", "i"),),
+                                    secrets={"DB_USER": f"{DB}:username::"})
+    # WHEN rendered
+    (spc,) = _by_kind(render_manifests(props, {"v": None}), "SecretProviderClass")
+    # THEN ASCP mounts the secret and extracts the key under the variable's name, which the sync reads
+    assert json.loads(spc["spec"]["parameters"]["objects"]) == [
+        {"objectName": DB, "objectType": "secretsmanager", "objectAlias": "DB_USER.json",
+         "jmesPath": [{"path": "username", "objectAlias": "DB_USER"}]}]
+    assert spc["spec"]["secretObjects"][0]["data"] == [{"objectName": "DB_USER", "key": "DB_USER"}]
+
+
+def test_the_pod_role_reads_the_secret_whose_key_is_selected():
+    from constructs_lib.eks.secrets import secret_read_statements
+
+    (st,) = secret_read_statements({"DB_USER": f"{DB}:username", "DB_PASSWORD": f"{DB}:password"})
+    assert st.to_statement_json()["Resource"] == DB
+

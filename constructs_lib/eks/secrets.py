@@ -14,13 +14,12 @@ Kubernetes Secret: secrets-store-csi-driver.sigs.k8s.io/topics/sync-as-kubernete
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 from aws_cdk import aws_iam as iam
 
 from ..errors import PropsError, contradiction
+from ..secret_refs import parse_ref
 
 # The EKS add-on that installs the Secrets Store CSI driver and ASCP; syncSecret lets the driver write the
 # Kubernetes Secret the variables read (off by default in the driver's chart).
@@ -29,29 +28,6 @@ SECRETS_STORE_CONFIGURATION: Mapping[str, Any] = {"secrets-store-csi-driver": {"
 CSI_DRIVER = "secrets-store.csi.k8s.io"
 MOUNT_PATH = "/mnt/secrets-store"
 VOLUME = "secrets-store"
-
-SECRETS_MANAGER_REF = re.compile(
-    r"^(?P<arn>arn:aws[a-z-]*:secretsmanager:(?P<region>[a-z0-9-]+):[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+)$")
-SSM_REF = re.compile(r"^(?P<arn>arn:aws[a-z-]*:ssm:(?P<region>[a-z0-9-]+):[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$")
-
-
-@dataclass(frozen=True)
-class SecretRef:
-    """One referenced secret: its ARN, ASCP's object type and the region ASCP reads it from."""
-
-    arn: str
-    object_type: str  # "secretsmanager" or "ssmparameter"
-    region: str
-
-
-def parse_ref(ref: str) -> SecretRef | None:
-    """The reference as ASCP reads it, or None when it is not a Secrets Manager or SSM parameter ARN."""
-    if m := SECRETS_MANAGER_REF.match(ref):
-        return SecretRef(m["arn"], "secretsmanager", m["region"])
-    if m := SSM_REF.match(ref):
-        return SecretRef(m["arn"], "ssmparameter", m["region"])
-    return None
-
 
 def check_secrets(secrets: Mapping[str, str], environment: Mapping[str, str]) -> None:
     """Refuse a literal (never echoed), a variable given twice, and references in several regions (one
@@ -76,9 +52,17 @@ def secret_name(service: str) -> str:
 
 def secret_provider_class(service: str, namespace: str, secrets: Mapping[str, str]) -> dict[str, Any]:
     """The SecretProviderClass: one object per variable, mounted as a file named after the variable and synced
-    to the key of that name. ``objects`` is a YAML string for ASCP; JSON is YAML, and sorted, so it is stable."""
+    to the key of that name. A reference that selects a JSON key mounts the whole secret as ``{VAR}.json`` and
+    the key, through ASCP's ``jmesPath``, as ``{VAR}``. ``objects`` is a YAML string for ASCP; JSON is YAML,
+    and sorted, so it is stable."""
     refs = {k: parse_ref(v) for k, v in sorted(secrets.items())}
-    objects = [{"objectName": r.arn, "objectType": r.object_type, "objectAlias": k} for k, r in refs.items()]
+    objects = []
+    for k, r in refs.items():
+        obj: dict[str, Any] = {"objectName": r.arn, "objectType": r.kind, "objectAlias": k}
+        if r.json_key is not None:
+            obj["objectAlias"] = f"{k}.json"
+            obj["jmesPath"] = [{"path": r.json_key, "objectAlias": k}]
+        objects.append(obj)
     (region,) = {r.region for r in refs.values()}
     return {"apiVersion": "secrets-store.csi.x-k8s.io/v1", "kind": "SecretProviderClass",
             "metadata": {"name": secret_name(service), "namespace": namespace},
@@ -107,8 +91,8 @@ def secret_read_statements(secrets: Mapping[str, str]) -> list[iam.PolicyStateme
     """Least privilege for ASCP on the pod's role: exactly the referenced ARNs, as ASCP's docs list the actions
     (GetSecretValue and DescribeSecret; ssm:GetParameters)."""
     refs = [parse_ref(v) for _, v in sorted(secrets.items())]
-    sm = sorted({r.arn for r in refs if r.object_type == "secretsmanager"})
-    ssm = sorted({r.arn for r in refs if r.object_type == "ssmparameter"})
+    sm = sorted({r.arn for r in refs if r.kind == "secretsmanager"})
+    ssm = sorted({r.arn for r in refs if r.kind == "ssmparameter"})
     out = []
     if sm:
         out.append(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],

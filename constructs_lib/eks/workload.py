@@ -45,7 +45,8 @@ class KubernetesWorkloadProps:
     - ``cpu_millicores``: Default: 256. ``memory_mib``: Default: 512.
     - ``environment``: plain variables. Default: none.
     - ``tracing``: X-Ray daemon sidecar and Envoy tracing. Default: True.
-    - ``secrets``: variable → Secrets Manager secret ARN or SSM parameter ARN, all in one region; mounted by
+    - ``secrets``: variable → Secrets Manager secret ARN (``ARN:key`` selects one JSON key) or SSM parameter
+      ARN, all in one region; mounted by
       the cluster's Secrets Store CSI driver (ASCP, with the pod's role) and read by the app through a synced
       Kubernetes Secret; a literal is refused and never echoed. Default: none.
     - ``log_group_name``: annotates the pods (``meshspec.io/log-group``) so the cluster's
