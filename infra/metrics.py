@@ -22,6 +22,13 @@ FIELD_VERSION = "version"
 FIELD_PATH = "path"
 FIELD_RESPONSE_CODE = "response_code"
 FIELD_DURATION = "duration"
+FIELD_UPSTREAM_CLUSTER = "upstream_cluster"
+
+# App Mesh's Envoy logs every request it proxies, the service's own (inbound) and the calls it makes to its
+# backends (outbound), with the same line format. It names its clusters ``cds_ingress_<mesh>_<node>_<proto>_<port>``
+# for inbound and ``cds_egress_...`` for outbound (App Mesh user guide, "Troubleshooting App Mesh observability":
+# the router's "cluster 'cds_ingress_...' match" line), so ``upstream_cluster`` tells the two apart.
+INBOUND_CLUSTER_PREFIX = "cds_ingress_"
 
 # A metric filter has exactly one metric transformation (PutMetricFilter: metricTransformations, 1 item), so each
 # major takes one filter per metric: requests, 5xx, latency.
