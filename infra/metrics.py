@@ -38,3 +38,13 @@ FILTERS_PER_MAJOR = 3
 def namespace(major: str, prefix: str = NAMESPACE_PREFIX) -> str:
     """The namespace of one API major's series, e.g. ``meshspec/Envoy/v1``."""
     return f"{prefix}/{major}"
+
+
+# VPC Lattice publishes its own per-target-group series (VPC Lattice user guide, "CloudWatch metrics for Amazon
+# VPC Lattice"): namespace AWS/VpcLattice, dimension TargetGroup. A target group is one code version of a service
+# and serves every API major of it, so on Lattice the figures are per version, across majors.
+LATTICE_NAMESPACE = "AWS/VpcLattice"
+LATTICE_DIM_TARGET_GROUP = "TargetGroup"
+LATTICE_REQUESTS = "TotalRequestCount"   # Sum per period
+LATTICE_ERRORS_5XX = "HTTPCode_5XX_Count"  # Sum per period
+LATTICE_LATENCY_MS = "RequestTime"       # milliseconds; statistics p50 / p99
