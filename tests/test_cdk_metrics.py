@@ -7,7 +7,7 @@ import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
 
-from constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
+from constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps, dashboard_body, lattice_metrics
 from constructs_lib.errors import PropsError
 from constructs_lib.mesh.appmesh import access_log_format
 from constructs_lib.metrics import (FILTER_PATTERN_MAX, MetricMajor, ServiceMetricFilters, ServiceMetricFiltersProps,
@@ -209,3 +209,27 @@ def test_fails_when_a_pattern_is_longer_than_cloudwatch_takes():
     with pytest.raises(PropsError, match=r"the RequestCount filter pattern of majors\['v1'\] is 1\d{3} characters; "
                                          "CloudWatch Logs allows 1024"):
         props((MetricMajor("v1", long),))
+
+
+def test_a_lattice_dashboard_searches_each_versions_target_group():
+    # GIVEN two versions and their Lattice target groups
+    p = ServiceDashboardProps(service_name="pricing", versions=("p-41", "p-42"), majors=("v1", "v2"),
+                              target_groups={"p-41": "tg-aaa", "p-42": "tg-bbb"})
+    # WHEN the requests series are rendered
+    series = lattice_metrics(p, m.LATTICE_REQUESTS, "Sum")
+    # THEN one SEARCH per version, by target group id, whole-group series only, one-minute period
+    assert series == [
+        [{"expression": "SEARCH('{AWS/VpcLattice,TargetGroup} MetricName=\"TotalRequestCount\" tg-aaa', 'Sum', 60)",
+          "label": "p-41 Sum", "id": "sum0"}],
+        [{"expression": "SEARCH('{AWS/VpcLattice,TargetGroup} MetricName=\"TotalRequestCount\" tg-bbb', 'Sum', 60)",
+          "label": "p-42 Sum", "id": "sum1"}]]
+    # AND the body has one row for all majors (a target group serves every major)
+    body = json.loads(dashboard_body(p, "eu-west-1"))
+    assert [w["properties"]["title"] for w in body["widgets"][1:]] == [
+        "all majors requests", "all majors 5xx", "all majors latency (ms)"]
+
+
+def test_dashboard_fails_when_target_groups_miss_a_version():
+    with pytest.raises(PropsError, match=r"target_groups names \['p-41'\], versions are \['p-41', 'p-42'\]"):
+        ServiceDashboardProps(service_name="pricing", versions=("p-41", "p-42"), majors=("v1",),
+                              target_groups={"p-41": "tg-aaa"})
