@@ -106,4 +106,5 @@ class ServicesStack(Stack):
                 tracing=tracing, secrets=dict(svc.secrets), log_group_name=naming.log_group(spec.project, name))))
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
-            dashboard_name=naming.dashboard(spec.project, name)))
+            dashboard_name=naming.dashboard(spec.project, name),
+            target_groups=getattr(binding, "target_group_ids", None)))  # Lattice: its own series

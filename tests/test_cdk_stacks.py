@@ -184,9 +184,10 @@ def test_services_on_app_mesh_publish_the_dashboard_series_from_their_log_group(
     assert sorted(by_service) == ["catalog", "erp-connector", "pricing", "recommendations"]
     pricing = {f["MetricTransformations"][0]["MetricName"]: f for f in by_service["pricing"]}
     assert sorted(pricing) == ["Http5xxCount", "LatencyMs", "RequestCount"]
-    assert pricing["RequestCount"]["FilterPattern"] == '{ ($.service = "pricing") && ($.path = "/pricing/v1/*") }'
+    assert pricing["RequestCount"]["FilterPattern"] == '{ ($.service = "pricing") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/pricing/v1/*") }'
     assert {f["MetricTransformations"][0]["MetricNamespace"] for fs in by_service.values() for f in fs} == \
         {"meshspec/Envoy/v1"}
-    # recommendations is gRPC with one major: every line of the service counts, whatever its path
+    # recommendations is gRPC with one major: every inbound line of the service counts, whatever its path
     rec = {f["MetricTransformations"][0]["MetricName"]: f for f in by_service["recommendations"]}
-    assert rec["RequestCount"]["FilterPattern"] == '{ ($.service = "recommendations") }'
+    assert rec["RequestCount"]["FilterPattern"] == \
+        '{ ($.service = "recommendations") && ($.upstream_cluster = "cds_ingress_*") }'
