@@ -185,6 +185,18 @@ def test_lattice_access_logs_land_in_one_vended_log_group_with_queries_per_servi
             p for p in parts if isinstance(p, str))
 
 
+def test_the_service_connect_dashboard_graphs_what_its_proxy_publishes(synthesized):
+    # GIVEN the shop on Service Connect: pricing's dashboard
+    t = synthesized["service-connect"]["shop-svc-pricing"]["Resources"]
+    (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    text = "".join(p if isinstance(p, str) else json.dumps(p) for p in body["Fn::Join"][1])
+    # THEN the graphs read AWS/ECS by cluster, ECS service and discovery name: the service's proxy metrics
+    assert "meshspec/Envoy" not in text
+    for metric in ("RequestCount", "HTTPCode_Target_5XX_Count", "TargetResponseTime"):
+        assert f'["AWS/ECS","{metric}","ClusterName",' in text
+    assert '"DiscoveryName","pricing","ServiceName","pricing"' in text
+
+
 def test_the_app_mesh_dashboard_during_a_migration_keeps_envoys_series(synthesized):
     t = synthesized["beside"]["shop-svc-pricing"]["Resources"]
     (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]

@@ -41,7 +41,7 @@ MODELS = {
     ("appmesh", "eks"): ServiceModel(9, 2, 1, 4_860, 3_995, 2_005, None),
     ("lattice", "ecs"): ServiceModel(9, 8, 1, 4_895, 8_660, 2_145, True),  # incl. 2 access-log queries
     ("lattice", "eks"): ServiceModel(11, 1, 1, 5_870, 1_450, 2_145, None),
-    ("service-connect", "ecs"): ServiceModel(10, 0, 0, 9_980, 600, 1_290, False),  # one ECS service per service
+    ("service-connect", "ecs"): ServiceModel(10, 0, 0, 10_550, 10, 0, False),  # one ECS service per service
 }
 BYTES_BUILTIN_QUERY = 610
 # Per major with metric filters (infra.spec.model.metric_majors: services on App Mesh), its FILTERS_PER_MAJOR
