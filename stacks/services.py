@@ -97,12 +97,6 @@ class ServicesStack(Stack):
                 raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "
                                 "Kubernetes pods yet", hint="run it on an ECS cluster, or mount the secrets "
                                 "with the Secrets Store CSI driver outside meshspec")
-            if backend.kind == "appmesh":
-                Annotations.of(scope).add_warning_v2(
-                    "meshspec:eks-discovery",
-                    f"{name} runs on EKS: meshspec does not register its pods in the versions' Cloud Map services, "
-                    "so its App Mesh virtual nodes have no endpoints until a controller does (the App Mesh "
-                    "controller, or external-dns with the aws-sd provider); see docs/aws.md")
             self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
                 versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),
