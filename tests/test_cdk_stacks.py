@@ -103,6 +103,19 @@ def test_kubernetes_manifests_are_written_for_the_eks_service(shop):
     assert path.endswith("recommendations.json")
 
 
+def test_eks_pods_register_in_cloud_map_so_no_discovery_warning_is_left(shop):
+    # GIVEN the shop's recommendations on EKS with App Mesh / THEN its pods register themselves (the registrar)
+    _, result = shop
+    (path,) = result.manifests
+    items = json.loads(Path(path).read_text())["items"]
+    (dep,) = [m for m in items if m["kind"] == "Deployment"]
+    (registrar,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == "mesh-registrar"]
+    env = {e["name"]: e.get("value") for e in registrar["env"]}
+    assert env["MESHSPEC_CLOUDMAP_NAMESPACE"] == "shop.local"
+    assert env["MESHSPEC_CLOUDMAP_SERVICE"] == "recommendations-r-3"
+    assert not [w for w in result.warnings if "eks-discovery" in w or "Cloud Map services" in w]
+
+
 def test_100_services_synthesize_into_stacks_within_cloudformation_limits(hundred):
     spec, built, result = hundred
     # THEN every service has a stack, and no stack is near a CloudFormation limit
