@@ -64,6 +64,15 @@ def test_add_registrar_lets_the_other_containers_drain_before_they_stop():
     assert pod["terminationGracePeriodSeconds"] == 50
 
 
+def test_registrar_bypasses_the_proxy_as_its_ignored_user():
+    # GIVEN a meshed pod whose Envoy intercepts every user's traffic but 1337's / WHEN the registrar is added
+    pod = add_registrar({"containers": [{"name": "app"}]}, CLOUDMAP, run_as_user=1337)
+    registrar = pod["containers"][-1]
+    # THEN its AWS API calls skip Envoy (whose egress filter would drop them), with a writable home
+    assert registrar["securityContext"] == {"runAsUser": 1337}
+    assert {"name": "HOME", "value": "/tmp"} in registrar["env"]
+
+
 def test_add_registrar_without_a_registration_changes_nothing():
     pod = {"containers": [{"name": "app"}]}
     assert add_registrar(pod, None) == {"containers": [{"name": "app"}]}
@@ -186,6 +195,18 @@ def test_lattice_pods_register_in_their_own_target_group_and_carry_the_caller_ta
 def test_appmesh_pod_role_carries_no_caller_tag(workloads):
     t, _, _ = workloads
     t.has_resource_properties("AWS::IAM::Role", {"Description": "pods of rec", "Tags": Match.absent()})
+
+
+def test_meshed_pods_registrar_runs_as_envoys_ignored_user_and_lattice_pods_as_the_images(workloads):
+    _, w, _ = workloads
+
+    def registrar(kind: str) -> dict[str, Any]:
+        dep = [m for m in w[kind].manifests if m["kind"] == "Deployment"][0]
+        return dep["spec"]["template"]["spec"]["containers"][-1]
+
+    assert registrar("appmesh")["securityContext"] == {"runAsUser": 1337}
+    assert registrar("beside")["securityContext"] == {"runAsUser": 1337}
+    assert "securityContext" not in registrar("lattice")
 
 
 def test_beside_pods_register_in_cloud_map_and_lattice_with_one_registrar(workloads):

@@ -135,13 +135,16 @@ def render_registrar(registration: PodRegistration, *, interval_seconds: int = D
             "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}}
 
 
-def add_registrar(pod: dict[str, Any], registration: PodRegistration | None, *,
+def add_registrar(pod: dict[str, Any], registration: PodRegistration | None, *, run_as_user: int | None = None,
                   interval_seconds: int = DEFAULT_INTERVAL_SECONDS, drain_seconds: int = DEFAULT_DRAIN_SECONDS,
                   image: str = REGISTRAR_IMAGE) -> dict[str, Any]:
     """Add the registrar to a pod spec (in place, and returned): the other containers get a preStop sleep of
     ``drain_seconds`` so they keep serving while the registrar deregisters, and the grace period grows to match.
     Does nothing without a registration.
 
+    ``run_as_user``: give the UID the proxy's traffic redirection ignores (App Mesh: 1337), so the registrar's
+    AWS API calls do not go through Envoy, whose egress filter would drop them and which may not be up yet or
+    any more. Default: the image's user.
     ``drain_seconds``: Default: 15. The preStop ``sleep`` action needs Kubernetes ≥ 1.30 (kubernetes.io/docs/
     concepts/containers/container-lifecycle-hooks/)."""
     if registration is None:
@@ -151,7 +154,11 @@ def add_registrar(pod: dict[str, Any], registration: PodRegistration | None, *,
     for c in pod["containers"]:
         if drain_seconds:
             c.setdefault("lifecycle", {})["preStop"] = {"sleep": {"seconds": drain_seconds}}
-    pod["containers"].append(render_registrar(registration, interval_seconds=interval_seconds, image=image))
+    registrar = render_registrar(registration, interval_seconds=interval_seconds, image=image)
+    if run_as_user is not None:  # that user has no home: the CLI gets a writable one
+        registrar["securityContext"] = {"runAsUser": run_as_user}
+        registrar["env"].append({"name": "HOME", "value": "/tmp"})
+    pod["containers"].append(registrar)
     pod["terminationGracePeriodSeconds"] = max(pod.get("terminationGracePeriodSeconds", 30), drain_seconds + 30)
     return pod
 

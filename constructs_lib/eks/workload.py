@@ -118,7 +118,7 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
         pod: dict[str, Any] = {"serviceAccountName": p.service_name, "containers": containers}
         if init:
             pod["initContainers"] = init
-        add_registrar(pod, (registrations or {}).get(v.name))
+        add_registrar(pod, (registrations or {}).get(v.name), run_as_user=proxy.ignored_uid if proxy else None)
         docs.append({"apiVersion": "apps/v1", "kind": "Deployment",
                      "metadata": {"name": f"{p.service_name}-{v.name}", "namespace": p.namespace, "labels": vlabels},
                      "spec": {"replicas": p.replicas,
