@@ -174,6 +174,28 @@ def test_observability_is_the_same_on_every_backend(lattice, service_connect):
         t.has_resource_properties("AWS::CloudWatch::Dashboard", Match.any_value())
 
 
+def test_the_lattice_dashboard_graphs_each_versions_target_group(synthesized):
+    # GIVEN the shop on Lattice: pricing's dashboard and its target groups, in its service stack
+    t = synthesized["lattice"]["shop-svc-pricing"]["Resources"]
+    groups = {r["Properties"]["Name"]: lid for lid, r in t.items() if r["Type"] == "AWS::VpcLattice::TargetGroup"}
+    (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    parts = body["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
+    # THEN every graph searches Lattice's per-target-group series, by each version's target group id
+    assert "meshspec/Envoy" not in text
+    for metric in ("TotalRequestCount", "HTTPCode_5XX_Count", "RequestTime"):
+        assert f"SEARCH('{{AWS/VpcLattice,TargetGroup}} MetricName=\\\"{metric}\\\"" in text
+    refs = [p["Fn::GetAtt"][0] for p in parts if isinstance(p, dict) and "Fn::GetAtt" in p]
+    assert set(refs) == set(groups.values()) and len(groups) == 2
+
+
+def test_the_app_mesh_dashboard_during_a_migration_keeps_envoys_series(synthesized):
+    t = synthesized["beside"]["shop-svc-pricing"]["Resources"]
+    (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    text = json.dumps(body)
+    assert "meshspec/Envoy/v1" in text and "AWS/VpcLattice" not in text
+
+
 # -- service-connect ---------------------------------------------------------------------------------------
 def test_service_connect_runs_one_ecs_service_per_service_named_without_its_version(synthesized, service_connect):
     services = _of_type(merged(synthesized, "service-connect"), "AWS::ECS::Service")

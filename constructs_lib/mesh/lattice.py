@@ -99,6 +99,11 @@ class LatticeServiceBinding(Construct):
     def dns_name(self) -> str:
         return self.service.dns_name
 
+    @property
+    def target_group_ids(self) -> dict[str, str]:
+        """version → target group id: where Lattice publishes each version's requests, 5xx and latency."""
+        return {v: self.service.target_group(v).attr_id for v in self.props.versions}
+
 
 class LatticeBackend(MeshBackend):
     """A VPC Lattice service network and its services, behind the common mesh-backend interface."""
