@@ -155,7 +155,6 @@ class KubernetesWorkload(Construct):
         if cluster.applies_manifests:
             eks.KubernetesManifest(self, "Manifests", cluster=cluster.cluster, manifest=self.manifests)
 
-
     def _grant_registration(self, registrations: list[PodRegistration]) -> None:
         """The registrar's statements and the role's identity tags (one role for every version of the service)."""
         for r in registrations:
