@@ -15,8 +15,8 @@ from the downward API (pod name and IP):
 
 On SIGTERM it deregisters and exits; the other containers wait ``drain_seconds`` in a preStop sleep (Kubernetes'
 built-in sleep action, no binary needed in the image), so callers stop choosing the pod before the app stops. Every
-``interval_seconds`` it checks its registration and registers again when it is gone (a lost or deleted
-registration heals), and drops an instance of its Cloud Map service that claims its IP under another pod's name
+``interval_seconds`` it checks its registration with one list call and registers again when it is gone (a lost
+or deleted registration heals), and drops an instance of its Cloud Map service that claims its IP under another pod's name
 (left by a pod killed without SIGTERM whose IP this pod now holds).
 """
 from __future__ import annotations
@@ -74,13 +74,15 @@ register() {
 heal() {
   lookup || return 1
   if [ -n "$SID" ]; then
-    aws servicediscovery get-instance --service-id "$SID" --instance-id "$POD_NAME" >/dev/null 2>&1 \
-      || { log "registration in $MESHSPEC_CLOUDMAP_SERVICE lost"; register; }
-    for stale in $(aws servicediscovery list-instances --service-id "$SID" --output text \
-        --query "Instances[?Attributes.AWS_INSTANCE_IPV4=='$POD_IP' && Id!='$POD_NAME'].Id"); do
-      aws servicediscovery deregister-instance --service-id "$SID" --instance-id "$stale" >/dev/null \
-        && log "dropped stale instance $stale holding $POD_IP"
+    ids=$(aws servicediscovery list-instances --service-id "$SID" --output text \
+      --query "Instances[?Attributes.AWS_INSTANCE_IPV4=='$POD_IP'].Id") || return 1
+    found=""
+    for id in $ids; do
+      case "$id" in None) continue;; "$POD_NAME") found=1; continue;; esac
+      aws servicediscovery deregister-instance --service-id "$SID" --instance-id "$id" >/dev/null \
+        && log "dropped stale instance $id holding $POD_IP"
     done
+    [ -n "$found" ] || { log "registration in $MESHSPEC_CLOUDMAP_SERVICE lost"; register; }
   fi
   if [ -n "$TG" ]; then
     n=$(aws vpc-lattice list-targets --target-group-identifier "$TG" --output text \

@@ -186,7 +186,7 @@ class MeshedService(Construct):
                          "MESHSPEC_CLOUDMAP_SERVICE": self.props.node_name(version)},
             policy_statements=(
                 iam.PolicyStatement(actions=["servicediscovery:RegisterInstance", "servicediscovery:DeregisterInstance",
-                                             "servicediscovery:GetInstance", "servicediscovery:ListInstances"],
+                                             "servicediscovery:ListInstances"],
                                     resources=[self.discovery[version].service_arn]),
                 iam.PolicyStatement(actions=["servicediscovery:ListNamespaces", "servicediscovery:ListServices"],
                                     resources=["*"]),
