@@ -64,6 +64,13 @@ def lattice_target_group(project: str, service: str, version: str) -> str:
     return f"{project}-{service}-{version}"
 
 
+def lattice_access_log_group(project: str) -> str:
+    """The service network's access logs. Under /aws/vendedlogs/ so CloudWatch Logs' delivery policy covers it
+    by one wildcard (a log group elsewhere adds its ARN to a 5,120-character resource policy; CloudWatch Logs
+    user guide, "Logs sent to CloudWatch Logs")."""
+    return f"/aws/vendedlogs/meshspec/{project}/lattice"
+
+
 def lattice_listener(service: str) -> str:
     return f"{service}-http"
 

@@ -105,4 +105,6 @@ class ServicesStack(Stack):
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
             dashboard_name=naming.dashboard(spec.project, name),
-            target_groups=getattr(binding, "target_group_ids", None)))  # Lattice: its own series
+            target_groups=getattr(binding, "target_group_ids", None),  # Lattice: its own series
+            service_connect=convert.service_connect_series(backend.kind, cluster.ecs.cluster.cluster_name, name)
+            if cluster.ecs is not None else None))

@@ -13,7 +13,7 @@ from aws_cdk import Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam, aws_l
 from constructs import Construct
 
 from ..nag import suppress
-from ..lattice import CALLER_TAG, LatticeEcsTarget, LatticeRoute, LatticeService, tag_caller
+from ..lattice import CALLER_TAG, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute, LatticeService, tag_caller
 from .base import MeshBackend, MeshServiceProps, PodRegistration, PropsError, ProxyRequirements
 
 
@@ -52,6 +52,10 @@ class LatticeServiceBinding(Construct):
                 access_log_group=backend.access_log_group(props.name))
         except ValueError as exc:
             raise PropsError(f"{props.name}: {exc}") from None
+        if backend.network_access_log_group_name is not None:
+            LatticeAccessLogQueries(self, "AccessLogQueries", service=self.service,
+                                    log_group_name=backend.network_access_log_group_name,
+                                    folder=backend.query_folder(props.name))
 
     def proxy(self, version: str) -> ProxyRequirements | None:
         """Lattice needs no sidecar: the VPC's Lattice endpoint routes, authenticates and balances."""
@@ -114,7 +118,9 @@ class LatticeBackend(MeshBackend):
                  service_name: Callable[[str], str] | None = None,
                  target_group_name: Callable[[str, str], str] | None = None,
                  listener_name: Callable[[str], str] | None = None,
-                 access_log_group: Callable[[str], logs.ILogGroup | None] | None = None) -> None:
+                 access_log_group: Callable[[str], logs.ILogGroup | None] | None = None,
+                 network_access_log_group_name: str | None = None,
+                 query_folder: Callable[[str], str] | None = None) -> None:
         """
         :param service_network_id: the service network (a ``LatticeServiceNetwork``, usually in a shared stack).
         :param vpc: the VPC of the target groups.
@@ -122,6 +128,9 @@ class LatticeBackend(MeshBackend):
         :param target_group_name: per (service, version). Default: ``<service>-<version>``.
         :param listener_name: per service. Default: ``<service>-http``.
         :param access_log_group: per service, where Lattice writes access logs. Default: no access logs.
+        :param network_access_log_group_name: the log group the service network writes its access logs to; each
+            service then gets saved queries over it (errors and latency per version). Default: no queries.
+        :param query_folder: per service, the saved queries' folder. Default: the service's name.
         """
         self.service_network_id = service_network_id
         self.vpc = vpc
@@ -129,6 +138,8 @@ class LatticeBackend(MeshBackend):
         self.target_group_name = target_group_name or (lambda s, v: f"{s}-{v}")
         self.listener_name = listener_name or (lambda s: f"{s}-http")
         self.access_log_group = access_log_group or (lambda s: None)
+        self.network_access_log_group_name = network_access_log_group_name
+        self.query_folder = query_folder or (lambda s: s)
         self._roles: dict[str, iam.Role] = {}
 
     def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> LatticeServiceBinding:
