@@ -13,6 +13,11 @@ from infra.spec.model import Cluster, Spec
 
 from .convert import INSIGHTS
 
+# The IPv4 range of the com.amazonaws.<region>.vpc-lattice managed prefix list: Lattice's traffic and health checks
+# reach targets from it (docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html). A literal, so synth needs
+# no lookup; a region whose prefix list holds more ranges needs them added to the cluster security group by hand.
+LATTICE_LINK_LOCAL = "169.254.171.0/24"
+
 
 class ClusterStack(Stack):
     def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: Cluster, vpc: ec2.IVpc,
@@ -39,5 +44,18 @@ class ClusterStack(Stack):
             self.log_router = PodLogRouter(self, "PodLogs", cluster=self.eks, props=PodLogRouterProps(
                 log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name))
             self.ecs = None
+            self._lattice_ingress(spec, cluster)
         # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.
         self.export_value((self.ecs or self.eks).cluster.cluster_name)
+
+    def _lattice_ingress(self, spec: Spec, cluster: Cluster) -> None:
+        """Pods registered in Lattice target groups receive traffic and health checks from Lattice's link-local
+        range; EKS Auto Mode nodes (and so their pods) use the cluster security group, which admits only itself."""
+        kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
+        if "lattice" not in kinds:
+            return
+        ports = sorted({svc.port for svc in spec.aws_services().values() if svc.cluster == cluster.name})
+        group = self.eks.cluster.cluster_security_group
+        for port in ports:
+            group.add_ingress_rule(ec2.Peer.ipv4(LATTICE_LINK_LOCAL), ec2.Port.tcp(port),
+                                   f"VPC Lattice traffic and health checks to pods on port {port}")

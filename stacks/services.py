@@ -93,12 +93,6 @@ class ServicesStack(Stack):
                     ecs_service_name=name if single else naming.ecs_service(name, v.name),
                     ingress_peer=self._vpc_peer))
         else:
-            if backend.kind == "appmesh":
-                Annotations.of(scope).add_warning_v2(
-                    "meshspec:eks-discovery",
-                    f"{name} runs on EKS: meshspec does not register its pods in the versions' Cloud Map services, "
-                    "so its App Mesh virtual nodes have no endpoints until a controller does (the App Mesh "
-                    "controller, or external-dns with the aws-sd provider); see docs/aws.md")
             self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
                 versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),

@@ -123,6 +123,19 @@ def test_the_eks_service_gets_its_secret_from_its_reference(shop):
     assert {"Action": "ssm:GetParameters", "Effect": "Allow", "Resource": ref} in statements
 
 
+def test_eks_pods_register_in_cloud_map_so_no_discovery_warning_is_left(shop):
+    # GIVEN the shop's recommendations on EKS with App Mesh / THEN its pods register themselves (the registrar)
+    _, result = shop
+    (path,) = [p for p in result.manifests if Path(p).name == "recommendations.json"]
+    items = json.loads(Path(path).read_text())["items"]
+    (dep,) = [m for m in items if m["kind"] == "Deployment"]
+    (registrar,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == "mesh-registrar"]
+    env = {e["name"]: e.get("value") for e in registrar["env"]}
+    assert env["MESHSPEC_CLOUDMAP_NAMESPACE"] == "shop.local"
+    assert env["MESHSPEC_CLOUDMAP_SERVICE"] == "recommendations-r-3"
+    assert not [w for w in result.warnings if "eks-discovery" in w or "Cloud Map services" in w]
+
+
 def test_100_services_synthesize_into_stacks_within_cloudformation_limits(hundred):
     spec, built, result = hundred
     # THEN every service has a stack, and no stack is near a CloudFormation limit

@@ -1,7 +1,7 @@
-"""A meshed service on EKS as Kubernetes manifests: a Deployment per code version (app, Envoy, X-Ray daemon),
-a Service, a ServiceAccount bound to an IAM role through EKS Pod Identity (a native CloudFormation resource),
-the service's secrets from their references (:mod:`.secrets`) and its pods' logs routed to its log group
-(:mod:`.pod_logs`).
+"""A meshed service on EKS as Kubernetes manifests: a Deployment per code version (app, Envoy, X-Ray daemon, and
+the registrar that registers the pod where the backend discovers it), a Service, a ServiceAccount bound to an IAM
+role through EKS Pod Identity (a native CloudFormation resource), the service's secrets from their references
+(:mod:`.secrets`) and its pods' logs routed to its log group (:mod:`.pod_logs`).
 
 Without a kubectl provider on the cluster, CloudFormation cannot apply manifests: they are kept on the
 construct (``manifests``) and :func:`write_manifests` writes them beside the templates for ``kubectl apply``.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from aws_cdk import Stack, Token
+from aws_cdk import Stack, Tags, Token
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
@@ -21,11 +21,18 @@ from constructs import Construct, IConstruct
 from ..ecs.service import XRAY_IMAGE, XRAY_WRITE_ACTIONS
 from ..errors import PropsError
 from ..nag import XRAY_REASON, suppress
-from ..mesh.base import MeshServiceBinding, ProxyRequirements
+from ..mesh.base import MeshServiceBinding, PodRegistration, ProxyRequirements, pod_registration_of
 from . import secrets as sec
 from .cluster import EksCluster, pod_identity_principal
 from .pod_logs import LOG_GROUP_ANNOTATION, PodLogRouter
+from .registration import add_registrar
 
+REGISTRAR_LOOKUP_REASON = (
+    "the pod registrar finds its Cloud Map service or Lattice target group by name at runtime (AWS generates their "
+    "IDs; manifests hold literals only): servicediscovery:ListNamespaces/ListServices and vpc-lattice:"
+    "ListTargetGroups have no resource-level permissions; route53 record changes on the namespace's hosted zone "
+    "are limited by condition to the version's own A record")
+REGISTRAR_WILDCARDS = ("Resource::*", "Resource::arn:<AWS::Partition>:route53:::hostedzone/*")
 PROXY_INIT_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-proxy-route-manager:v7-prod"
 
 
@@ -80,8 +87,10 @@ def _env(values: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, ProxyRequirements | None],
-                     ) -> list[dict[str, Any]]:
-    """The manifests, as plain dicts (pure: no construct, unit-tested without a stack)."""
+                     registrations: Mapping[str, PodRegistration | None] | None = None) -> list[dict[str, Any]]:
+    """The manifests, as plain dicts (pure: no construct, unit-tested without a stack).
+
+    ``registrations``: per version, how its pods register in the backend (the registrar sidecar). Default: none."""
     p = props
     labels = {"app.kubernetes.io/name": p.service_name, "app.kubernetes.io/managed-by": "meshspec"}
     docs: list[dict[str, Any]] = [
@@ -131,6 +140,7 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
         template_meta: dict[str, Any] = {"labels": vlabels}
         if p.log_group_name is not None:
             template_meta["annotations"] = {LOG_GROUP_ANNOTATION: p.log_group_name}
+        add_registrar(pod, (registrations or {}).get(v.name), run_as_user=proxy.ignored_uid if proxy else None)
         docs.append({"apiVersion": "apps/v1", "kind": "Deployment",
                      "metadata": {"name": f"{p.service_name}-{v.name}", "namespace": p.namespace, "labels": vlabels},
                      "spec": {"replicas": p.replicas,
@@ -151,6 +161,7 @@ class KubernetesWorkload(Construct):
         self.cluster_construct = cluster
         self.props = props
         proxies = {v.name: props.binding.proxy(v.name) if props.binding else None for v in props.versions}
+        registrations = {v.name: pod_registration_of(props.binding, v.name) for v in props.versions}
         self.role = iam.Role(self, "PodRole", assumed_by=pod_identity_principal(),
                              description=f"pods of {props.service_name}")
         self.role.assume_role_policy.add_statements(iam.PolicyStatement(
@@ -160,6 +171,7 @@ class KubernetesWorkload(Construct):
                 self.role.add_to_principal_policy(statement)
         for statement in sec.secret_read_statements(props.secrets):
             self.role.add_to_principal_policy(statement)
+        self._grant_registration([r for r in registrations.values() if r is not None])
         if props.tracing:
             self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
             suppress(self.role, "AwsSolutions-IAM5", XRAY_REASON, applies_to=["Resource::*"])
@@ -167,9 +179,20 @@ class KubernetesWorkload(Construct):
                                       namespace=props.namespace, service_account=props.service_name,
                                       role_arn=self.role.role_arn)
         self.manifest_name = props.service_name
-        self.manifests = render_manifests(props, proxies)
+        self.manifests = render_manifests(props, proxies, registrations)
         if cluster.applies_manifests:
             eks.KubernetesManifest(self, "Manifests", cluster=cluster.cluster, manifest=self.manifests)
+
+    def _grant_registration(self, registrations: list[PodRegistration]) -> None:
+        """The registrar's statements and the role's identity tags (one role for every version of the service)."""
+        for r in registrations:
+            for statement in r.policy_statements:
+                self.role.add_to_principal_policy(statement)
+        tags = {k: v for r in registrations for k, v in r.role_tags.items()}
+        for key, value in sorted(tags.items()):
+            Tags.of(self.role).add(key, value)
+        if registrations:
+            suppress(self.role, "AwsSolutions-IAM5", REGISTRAR_LOOKUP_REASON, applies_to=list(REGISTRAR_WILDCARDS))
 
 
 def write_manifests(root: IConstruct | None, outdir: str | Path, *,

@@ -62,6 +62,8 @@ SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "latti
 SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
 # (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI
 CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (13, 1, 10_400, 1)}
+# An EKS cluster on Lattice (or migrating to it): one ingress rule from Lattice's range per distinct service port
+LATTICE_INGRESS_BYTES = 560
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
 
 
@@ -140,6 +142,10 @@ def estimate(spec: Spec) -> list[StackEstimate]:
             r, o, b, params = CLUSTER[(c.platform, (c.capacity or "fargate") if c.platform == "ecs" else None)]
             e = StackEstimate(s.name, outputs=o, parameters=params)
             e.add(("aws", "clusters"), r, b)
+            kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
+            if c.platform == "eks" and "lattice" in kinds:  # stacks/cluster.py: _lattice_ingress
+                ports = {svc.port for svc in spec.aws_services().values() if svc.cluster == c.name}
+                e.add(("aws", "clusters"), len(ports), LATTICE_INGRESS_BYTES * len(ports))
             out.append(e)
         else:
             e = StackEstimate(s.name)
