@@ -169,8 +169,8 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> Migration
     notes = [f"{', '.join(others)} call no AWS service through the mesh: they switch with the last step"] \
         if others else []
     if to == "lattice":
-        notes.append("EKS services join Lattice through the AWS Gateway API Controller, which registers their "
-                     "pods in the target groups meshspec creates")
+        notes.append("EKS pods join Lattice through meshspec's registrar sidecar, which registers each pod in "
+                     "its version's target group (no controller needed; docs/aws.md)")
     notes.append("App Engine services are outside the mesh on every backend and are not touched")
     return MigrationPlan(source="appmesh", target=to, steps=tuple(steps), notes=tuple(notes))
 

@@ -31,7 +31,12 @@ def virtual_service(service: str, project: str) -> str:
 
 
 def log_group(project: str, service: str) -> str:
-    return f"/meshspec/{project}/{service}"
+    return f"{log_group_prefix(project)}{service}"
+
+
+def log_group_prefix(project: str) -> str:
+    """Every service log group of the project starts with it (the EKS log router may write only there)."""
+    return f"/meshspec/{project}/"
 
 
 def appengine_service(service: str, major: str | None = None, *, default: bool = False) -> str:
@@ -62,6 +67,13 @@ def lattice_service(project: str, service: str) -> str:
 def lattice_target_group(project: str, service: str, version: str) -> str:
     """One Lattice target group per code version (3-128 characters, unique per account and region)."""
     return f"{project}-{service}-{version}"
+
+
+def lattice_access_log_group(project: str) -> str:
+    """The service network's access logs. Under /aws/vendedlogs/ so CloudWatch Logs' delivery policy covers it
+    by one wildcard (a log group elsewhere adds its ARN to a 5,120-character resource policy; CloudWatch Logs
+    user guide, "Logs sent to CloudWatch Logs")."""
+    return f"/aws/vendedlogs/meshspec/{project}/lattice"
 
 
 def lattice_listener(service: str) -> str:

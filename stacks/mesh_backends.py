@@ -35,7 +35,9 @@ def successor_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | No
             service_network_id=service_network_id, vpc=vpc,
             service_name=lambda s: naming.lattice_service(spec.project, s),
             target_group_name=lambda s, v: naming.lattice_target_group(spec.project, s, v),
-            listener_name=naming.lattice_listener, access_log_group=log_group)
+            listener_name=naming.lattice_listener, access_log_group=log_group,
+            network_access_log_group_name=naming.lattice_access_log_group(spec.project),
+            query_folder=lambda s: naming.query_folder(spec.project, s))
     if kind == "service-connect":
         if namespace_arn is None:
             raise ValueError("backend service-connect needs the shared stack's namespace (namespace_arn)")

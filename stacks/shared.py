@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aws_cdk import Annotations, Stack
+from aws_cdk import Annotations, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
+from constructs_lib.logs import RETENTION
 from constructs_lib.mesh.appmesh import END_OF_SUPPORT, Mesh, MeshProps
 from constructs_lib.service_connect import ServiceConnectNamespace
 from infra import naming
@@ -64,9 +66,14 @@ class SharedStack(Stack):
         if spec.aws_services() and "lattice" in kinds:
             from constructs_lib.lattice import LatticeServiceNetwork
 
+            access_logs = logs.LogGroup(  # read by each service's Lattice queries (LatticeAccessLogQueries)
+                self, "LatticeAccessLogs", log_group_name=naming.lattice_access_log_group(spec.project),
+                retention=RETENTION[spec.defaults.log_retention_days],
+                removal_policy=RemovalPolicy.RETAIN if spec.defaults.log_removal_policy == "retain"
+                else RemovalPolicy.DESTROY)
             self.lattice_network = LatticeServiceNetwork(
                 self, "LatticeNetwork", name=naming.lattice_service_network(spec.mesh_name), vpc=self.vpc,
-                client_peer=ec2.Peer.ipv4(VPC_CIDR))
+                client_peer=ec2.Peer.ipv4(VPC_CIDR), access_log_group=access_logs)
         if spec.aws_services() and "service-connect" in kinds:
             self.service_connect_namespace = ServiceConnectNamespace(
                 self, "ServiceConnectNamespace", name=naming.service_connect_namespace(spec.project))

@@ -135,6 +135,34 @@ def test_lattice_registers_each_ecs_version_and_tags_its_identity(synthesized, l
     lattice.has_resource_properties("AWS::IAM::Role", {"Tags": [{"Key": "meshspec:service", "Value": "catalog"}]})
 
 
+def test_lattice_eks_pods_are_reachable_registered_and_identified(synthesized, lattice):
+    # THEN Lattice's link-local range reaches the pods on the cluster security group (Auto Mode nodes use it)
+    Template.from_json(synthesized["lattice"]["shop-ml"]).has_resource_properties("AWS::EC2::SecurityGroupIngress", {
+        "CidrIp": "169.254.171.0/24", "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+        "GroupId": {"Fn::GetAtt": [Match.any_value(), "ClusterSecurityGroupId"]}})
+    # and the pod role registers in its own target group only and carries the caller identity, as ECS task roles
+    svc = Template.from_json(synthesized["lattice"]["shop-svc-recommendations"])
+    svc.has_resource_properties("AWS::IAM::Role", {"Description": "pods of recommendations",
+                                                   "Tags": [{"Key": "meshspec:service", "Value": "recommendations"}]})
+    svc.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([{
+        "Action": ["vpc-lattice:RegisterTargets", "vpc-lattice:DeregisterTargets", "vpc-lattice:ListTargets"],
+        "Effect": "Allow", "Resource": {"Fn::GetAtt": [Match.string_like_regexp("^recommendationsMeshTargetGroupr3"),
+                                                       "Arn"]}}])}})
+
+
+def test_beside_eks_pods_register_in_cloud_map_and_lattice(tmp_path):
+    # GIVEN the shop in its migration's beside step / WHEN synthesized / THEN the EKS pods' one registrar
+    # registers in the App Mesh Cloud Map service and the Lattice target group
+    app = new_app(str(tmp_path), validation=False)
+    built = build(migrating_to_lattice(), app)
+    (workload,) = [w for stack in built.services.values() for w in stack.workloads]
+    (dep,) = [m for m in workload.manifests if m["kind"] == "Deployment"]
+    (registrar,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == "mesh-registrar"]
+    env = {e["name"]: e.get("value") for e in registrar["env"]}
+    assert env["MESHSPEC_CLOUDMAP_SERVICE"] == "recommendations-r-3"
+    assert env["MESHSPEC_LATTICE_TARGET_GROUP"] == "shop-recommendations-r-3"
+
+
 def test_observability_is_the_same_on_every_backend(lattice, service_connect):
     for t in (lattice, service_connect):
         t.has_resource_properties("AWS::ECS::Cluster", {"ClusterSettings": [
@@ -144,6 +172,64 @@ def test_observability_is_the_same_on_every_backend(lattice, service_connect):
         t.has_resource_properties("AWS::ECS::TaskDefinition", {"ContainerDefinitions": Match.array_with([
             Match.object_like({"Name": "xray-daemon"})])})
         t.has_resource_properties("AWS::CloudWatch::Dashboard", Match.any_value())
+
+
+def test_the_lattice_dashboard_graphs_each_versions_target_group(synthesized):
+    # GIVEN the shop on Lattice: pricing's dashboard and its target groups, in its service stack
+    t = synthesized["lattice"]["shop-svc-pricing"]["Resources"]
+    groups = {r["Properties"]["Name"]: lid for lid, r in t.items() if r["Type"] == "AWS::VpcLattice::TargetGroup"}
+    (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    parts = body["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
+    # THEN every graph searches Lattice's per-target-group series, by each version's target group id
+    assert "meshspec/Envoy" not in text
+    for metric in ("TotalRequestCount", "HTTPCode_5XX_Count", "RequestTime"):
+        assert f"SEARCH('{{AWS/VpcLattice,TargetGroup}} MetricName=\\\"{metric}\\\"" in text
+    refs = [p["Fn::GetAtt"][0] for p in parts if isinstance(p, dict) and "Fn::GetAtt" in p]
+    assert set(refs) == set(groups.values()) and len(groups) == 2
+
+
+def test_lattice_access_logs_land_in_one_vended_log_group_with_queries_per_service(synthesized):
+    # GIVEN the shop on Lattice
+    shared = Template.from_json(synthesized["lattice"]["shop-shared"])
+    # THEN the service network logs every request to one group under /aws/vendedlogs/ (one wildcard in the
+    # delivery policy, however many services)
+    shared.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "/aws/vendedlogs/meshspec/shop/lattice"})
+    (group_id,) = [k for k, v in shared.find_resources("AWS::Logs::LogGroup").items()
+                   if v["Properties"].get("LogGroupName") == "/aws/vendedlogs/meshspec/shop/lattice"]
+    shared.has_resource_properties("AWS::VpcLattice::AccessLogSubscription", {
+        "DestinationArn": {"Fn::GetAtt": [group_id, "Arn"]},
+        "ResourceIdentifier": {"Fn::GetAtt": [Match.string_like_regexp("LatticeNetwork"), "Arn"]}})
+    # AND each service has 5xx and latency queries over it, selecting its own Lattice service by ARN
+    pricing = synthesized["lattice"]["shop-svc-pricing"]["Resources"]
+    queries = {r["Properties"]["Name"]: r["Properties"] for r in pricing.values()
+               if r["Type"] == "AWS::Logs::QueryDefinition" and "lattice" in r["Properties"]["Name"]}
+    assert sorted(queries) == ["shop/pricing/lattice-errors-by-version", "shop/pricing/lattice-p99-latency-by-version"]
+    (svc_id,) = [k for k, r in pricing.items() if r["Type"] == "AWS::VpcLattice::Service"]
+    for q in queries.values():
+        assert q["LogGroupNames"] == ["/aws/vendedlogs/meshspec/shop/lattice"]
+        parts = q["QueryString"]["Fn::Join"][1]
+        assert {"Fn::GetAtt": [svc_id, "Arn"]} in parts and 'filter serviceArn = "' in "".join(
+            p for p in parts if isinstance(p, str))
+
+
+def test_the_service_connect_dashboard_graphs_what_its_proxy_publishes(synthesized):
+    # GIVEN the shop on Service Connect: pricing's dashboard
+    t = synthesized["service-connect"]["shop-svc-pricing"]["Resources"]
+    (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    text = "".join(p if isinstance(p, str) else json.dumps(p) for p in body["Fn::Join"][1])
+    # THEN the graphs read AWS/ECS by cluster, ECS service and discovery name: the service's proxy metrics
+    assert "meshspec/Envoy" not in text
+    for metric in ("RequestCount", "HTTPCode_Target_5XX_Count", "TargetResponseTime"):
+        assert f'["AWS/ECS","{metric}","ClusterName",' in text
+    assert '"DiscoveryName","pricing","ServiceName","pricing"' in text
+
+
+def test_the_app_mesh_dashboard_during_a_migration_keeps_envoys_series(synthesized):
+    t = synthesized["beside"]["shop-svc-pricing"]["Resources"]
+    (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    text = json.dumps(body)
+    assert "meshspec/Envoy/v1" in text and "AWS/VpcLattice" not in text
 
 
 # -- service-connect ---------------------------------------------------------------------------------------

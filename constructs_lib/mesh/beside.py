@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_ecs as ecs
 
-from .base import MeshServiceBinding, PropsError, ProxyRequirements
+from .base import MeshServiceBinding, PodRegistration, PropsError, ProxyRequirements, pod_registration_of
 
 
 class BesideBinding:
@@ -24,6 +24,14 @@ class BesideBinding:
             raise PropsError("the incoming backend asks for a sidecar of its own; only a sidecar-free backend "
                              "(lattice) can run beside the current one in the same tasks")
         return self.primary.proxy(version)
+
+    def pod_registration(self, version: str) -> PodRegistration | None:
+        """Pods register in both backends: one registrar with both sets of parameters and permissions."""
+        primary = pod_registration_of(self.primary, version)
+        incoming = pod_registration_of(self.incoming, version)
+        if primary is None:
+            return incoming
+        return primary.merged(incoming)
 
     def deploys(self, version: str) -> bool:
         check = getattr(self.primary, "deploys", None)

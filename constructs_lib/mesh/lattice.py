@@ -2,7 +2,8 @@
 
 Per service: a Lattice service in the backend's service network, an IP target group per code version, a
 listener rule per API major with the versions' weights (the counterpart of App Mesh's weighted routes), and an
-IAM auth policy naming only the callers the stack allows. No sidecar: ``proxy()`` is None.
+IAM auth policy naming only the callers the stack allows. No proxy sidecar: ``proxy()`` is None; EKS pods register
+themselves in their version's target group (``pod_registration``) and their role carries the caller tag.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from aws_cdk import Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam, aws_l
 from constructs import Construct
 
 from ..nag import suppress
-from ..lattice import LatticeEcsTarget, LatticeRoute, LatticeService, tag_caller
-from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
+from ..lattice import CALLER_TAG, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute, LatticeService, tag_caller
+from .base import MeshBackend, MeshServiceProps, PodRegistration, PropsError, ProxyRequirements
 
 
 INFRA_ROLE_REASON = ("ECS's documented role for registering tasks in VPC Lattice target groups "
@@ -51,11 +52,29 @@ class LatticeServiceBinding(Construct):
                 access_log_group=backend.access_log_group(props.name))
         except ValueError as exc:
             raise PropsError(f"{props.name}: {exc}") from None
+        if backend.network_access_log_group_name is not None:
+            LatticeAccessLogQueries(self, "AccessLogQueries", service=self.service,
+                                    log_group_name=backend.network_access_log_group_name,
+                                    folder=backend.query_folder(props.name))
 
     def proxy(self, version: str) -> ProxyRequirements | None:
         """Lattice needs no sidecar: the VPC's Lattice endpoint routes, authenticates and balances."""
         self.service.target_group(version)
         return None
+
+    def pod_registration(self, version: str) -> PodRegistration:
+        """Pods register their IP on the app port in the version's target group (the registrar sidecar, which
+        finds the group by name), and the pod role is tagged as this service's caller identity, as ECS task
+        roles are."""
+        group = self.service.target_group(version)
+        return PodRegistration(
+            environment={"AWS_REGION": Stack.of(self).region, "MESHSPEC_LATTICE_TARGET_GROUP": group.name,
+                         "MESHSPEC_LATTICE_PORT": str(self.props.port)},
+            policy_statements=(
+                iam.PolicyStatement(actions=["vpc-lattice:RegisterTargets", "vpc-lattice:DeregisterTargets",
+                                             "vpc-lattice:ListTargets"], resources=[group.attr_arn]),
+                iam.PolicyStatement(actions=["vpc-lattice:ListTargetGroups"], resources=["*"])),
+            role_tags={CALLER_TAG: self.props.name})
 
     def deploys(self, version: str) -> bool:
         """Every code version runs side by side behind its own weighted target group."""
@@ -84,6 +103,11 @@ class LatticeServiceBinding(Construct):
     def dns_name(self) -> str:
         return self.service.dns_name
 
+    @property
+    def target_group_ids(self) -> dict[str, str]:
+        """version → target group id: where Lattice publishes each version's requests, 5xx and latency."""
+        return {v: self.service.target_group(v).attr_id for v in self.props.versions}
+
 
 class LatticeBackend(MeshBackend):
     """A VPC Lattice service network and its services, behind the common mesh-backend interface."""
@@ -94,7 +118,9 @@ class LatticeBackend(MeshBackend):
                  service_name: Callable[[str], str] | None = None,
                  target_group_name: Callable[[str, str], str] | None = None,
                  listener_name: Callable[[str], str] | None = None,
-                 access_log_group: Callable[[str], logs.ILogGroup | None] | None = None) -> None:
+                 access_log_group: Callable[[str], logs.ILogGroup | None] | None = None,
+                 network_access_log_group_name: str | None = None,
+                 query_folder: Callable[[str], str] | None = None) -> None:
         """
         :param service_network_id: the service network (a ``LatticeServiceNetwork``, usually in a shared stack).
         :param vpc: the VPC of the target groups.
@@ -102,6 +128,9 @@ class LatticeBackend(MeshBackend):
         :param target_group_name: per (service, version). Default: ``<service>-<version>``.
         :param listener_name: per service. Default: ``<service>-http``.
         :param access_log_group: per service, where Lattice writes access logs. Default: no access logs.
+        :param network_access_log_group_name: the log group the service network writes its access logs to; each
+            service then gets saved queries over it (errors and latency per version). Default: no queries.
+        :param query_folder: per service, the saved queries' folder. Default: the service's name.
         """
         self.service_network_id = service_network_id
         self.vpc = vpc
@@ -109,6 +138,8 @@ class LatticeBackend(MeshBackend):
         self.target_group_name = target_group_name or (lambda s, v: f"{s}-{v}")
         self.listener_name = listener_name or (lambda s: f"{s}-http")
         self.access_log_group = access_log_group or (lambda s: None)
+        self.network_access_log_group_name = network_access_log_group_name
+        self.query_folder = query_folder or (lambda s: s)
         self._roles: dict[str, iam.Role] = {}
 
     def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> LatticeServiceBinding:
