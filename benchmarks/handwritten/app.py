@@ -61,7 +61,8 @@ class EcsClusterStack(cdk.Stack):
 
 
 class EksClusterStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, name: str, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, name: str, project: str, cluster: str,
+                 **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         self.cluster = eks.Cluster(self, "Cluster", version=eks.KubernetesVersion.of("1.33"), vpc=vpc,
                                    cluster_name=name, compute=eks.ComputeConfig(node_pools=["system", "general-purpose"]),
@@ -74,6 +75,19 @@ class EksClusterStack(cdk.Stack):
                                               role_arn=role.role_arn)
         eks.Addon(self, "Observability", cluster=self.cluster,
                   addon_name="amazon-cloudwatch-observability").node.add_dependency(assoc)
+        eks.Addon(self, "SecretsStore", cluster=self.cluster, addon_name="aws-secrets-store-csi-driver-provider",
+                  configuration_values={"secrets-store-csi-driver": {"syncSecret": {"enabled": True}}})
+        # Fluent Bit sends each pod's lines to its service's log group, the rest to one group per cluster
+        logs.LogGroup(self, "UnroutedLogs", log_group_name=f"/meshspec/{project}/_unrouted/{cluster}",
+                      retention=logs.RetentionDays.ONE_WEEK, removal_policy=cdk.RemovalPolicy.DESTROY)
+        log_role = iam.Role(self, "PodLogsRole", assumed_by=iam.ServicePrincipal("pods.eks.amazonaws.com"))
+        log_role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            resources=[self.format_arn(service="logs", resource="log-group", resource_name=f"/meshspec/{project}/*",
+                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)]))
+        eks.CfnPodIdentityAssociation(self, "PodLogsIdentity", cluster_name=self.cluster.cluster_name,
+                                      namespace="meshspec-logging", service_account="meshspec-fluent-bit",
+                                      role_arn=log_role.role_arn)
 
 
 class ServiceStack(cdk.Stack):
@@ -124,23 +138,23 @@ class ServiceStack(cdk.Stack):
                                                    resources=[n.virtual_node_arn for n in nodes.values()]))
             eks.CfnPodIdentityAssociation(self, "PodIdentity", cluster_name=cluster.cluster.cluster_name,
                                           namespace="default", service_account=name, role_arn=role.role_arn)
-        if svc["platform"] == "ecs":  # per-version metrics from Envoy's JSON access log, one namespace per major
-            for major in svc["majors"]:
-                ns, base = f"meshspec/Envoy/{major['name']}", [
-                    logs.FilterPattern.string_value("$.service", "=", name),
-                    logs.FilterPattern.string_value("$.upstream_cluster", "=", "cds_ingress_*"),  # inbound only
-                    logs.FilterPattern.string_value("$.path", "=", major["path"] + "*")]
-                dims = {"Service": "$.service", "Version": "$.version"}
-                log_group.add_metric_filter(f"Requests-{major['name']}", metric_namespace=ns,
-                                            metric_name="RequestCount", filter_pattern=logs.FilterPattern.all(*base),
-                                            metric_value="1", dimensions=dims)
-                log_group.add_metric_filter(f"Errors-{major['name']}", metric_namespace=ns,
-                                            metric_name="Http5xxCount", metric_value="1", dimensions=dims,
-                                            filter_pattern=logs.FilterPattern.all(
-                                                *base, logs.FilterPattern.number_value("$.response_code", ">=", 500)))
-                log_group.add_metric_filter(f"Latency-{major['name']}", metric_namespace=ns,
-                                            metric_name="LatencyMs", metric_value="$.duration", dimensions=dims,
-                                            unit=cw.Unit.MILLISECONDS, filter_pattern=logs.FilterPattern.all(*base))
+        # per-version metrics from Envoy's JSON access log (routed to it by Fluent Bit on EKS), a namespace per major
+        for major in svc["majors"]:
+            ns, base = f"meshspec/Envoy/{major['name']}", [
+                logs.FilterPattern.string_value("$.service", "=", name),
+                logs.FilterPattern.string_value("$.upstream_cluster", "=", "cds_ingress_*"),  # inbound only
+                logs.FilterPattern.string_value("$.path", "=", major["path"] + "*")]
+            dims = {"Service": "$.service", "Version": "$.version"}
+            log_group.add_metric_filter(f"Requests-{major['name']}", metric_namespace=ns,
+                                        metric_name="RequestCount", filter_pattern=logs.FilterPattern.all(*base),
+                                        metric_value="1", dimensions=dims)
+            log_group.add_metric_filter(f"Errors-{major['name']}", metric_namespace=ns,
+                                        metric_name="Http5xxCount", metric_value="1", dimensions=dims,
+                                        filter_pattern=logs.FilterPattern.all(
+                                            *base, logs.FilterPattern.number_value("$.response_code", ">=", 500)))
+            log_group.add_metric_filter(f"Latency-{major['name']}", metric_namespace=ns,
+                                        metric_name="LatencyMs", metric_value="$.duration", dimensions=dims,
+                                        unit=cw.Unit.MILLISECONDS, filter_pattern=logs.FilterPattern.all(*base))
         dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{project}-{name}")
         for major in svc["majors"]:
             dashboard.add_widgets(*[cw.GraphWidget(title=f"{major['name']} {metric}", left=[
@@ -190,9 +204,13 @@ def main() -> None:
     shared = SharedStack(app, f"{project}-shared", project=project, azs=config["availabilityZones"], env=env)
     clusters: dict[str, cdk.Stack] = {}
     for c in config["clusters"]:
-        stack_cls = EcsClusterStack if c["platform"] == "ecs" else EksClusterStack
-        clusters[c["name"]] = stack_cls(app, f"{project}-{c['name']}", vpc=shared.vpc, name=f"{project}-{c['name']}",
-                                        env=env)
+        if c["platform"] == "ecs":
+            clusters[c["name"]] = EcsClusterStack(app, f"{project}-{c['name']}", vpc=shared.vpc,
+                                                  name=f"{project}-{c['name']}", env=env)
+        else:
+            clusters[c["name"]] = EksClusterStack(app, f"{project}-{c['name']}", vpc=shared.vpc,
+                                                  name=f"{project}-{c['name']}", project=project, cluster=c["name"],
+                                                  env=env)
     for svc in config["services"]:
         ServiceStack(app, f"{project}-svc-{svc['name']}", project=project, svc=svc, shared=shared,
                      cluster=clusters[svc["cluster"]], env=env)
