@@ -64,6 +64,22 @@ def lattice_target_group(project: str, service: str, version: str) -> str:
     return f"{project}-{service}-{version}"
 
 
+def lattice_zone(project: str) -> str:
+    """Private hosted zone of the Lattice services' custom names (owned by the shared stack). ``.internal`` is
+    reserved for private use, so it never collides with a public name."""
+    return f"{project}.lattice.internal"
+
+
+def lattice_domain(project: str, service: str) -> str:
+    """The literal name callers use for a Lattice service (its custom domain name, a CNAME in ``lattice_zone``)."""
+    return f"{service}.{lattice_zone(project)}"
+
+
+def upstream_variable(service: str) -> str:
+    """The environment variable that tells a caller where ``service`` answers (``MESHSPEC_UPSTREAM_ERP_CONNECTOR``)."""
+    return "MESHSPEC_UPSTREAM_" + service.upper().replace("-", "_")
+
+
 def lattice_listener(service: str) -> str:
     return f"{service}-http"
 

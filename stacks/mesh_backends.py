@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from aws_cdk import Duration, aws_ec2 as ec2, aws_logs as logs
+from aws_cdk import Duration, aws_ec2 as ec2, aws_logs as logs, aws_route53 as route53
 
 from constructs_lib.mesh.base import MeshBackend, MeshServiceBinding
 from constructs_lib.mesh.lattice import LatticeBackend
@@ -23,9 +23,10 @@ def deployment_strategy(spec: Spec) -> ServiceConnectDeploymentStrategy:
 
 def successor_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | None = None,
                       namespace_arn: str | None = None, kind: str | None = None,
-                      log_group: Callable[[str], logs.ILogGroup | None] = lambda s: None) -> MeshBackend:
+                      log_group: Callable[[str], logs.ILogGroup | None] = lambda s: None,
+                      lattice_zone: route53.IHostedZone | None = None) -> MeshBackend:
     """The backend ``aws.mesh.backend`` names when it is not App Mesh (or ``kind``), on the shared stack's
-    network or namespace."""
+    network or namespace; Lattice services get the literal names ``convert.upstream_environment`` hands out."""
     kind = kind or spec.backend
     if kind == "lattice":
         if service_network_id is None:
@@ -34,7 +35,8 @@ def successor_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | No
             service_network_id=service_network_id, vpc=vpc,
             service_name=lambda s: naming.lattice_service(spec.project, s),
             target_group_name=lambda s, v: naming.lattice_target_group(spec.project, s, v),
-            listener_name=naming.lattice_listener, access_log_group=log_group)
+            listener_name=naming.lattice_listener, access_log_group=log_group,
+            custom_domain_name=lambda s: naming.lattice_domain(spec.project, s), hosted_zone=lattice_zone)
     if kind == "service-connect":
         if namespace_arn is None:
             raise ValueError("backend service-connect needs the shared stack's namespace (namespace_arn)")
@@ -68,11 +70,22 @@ def allow_callers(spec: Spec, name: str, binding: MeshServiceBinding) -> None:
                 allow(major, caller)
 
 
-def incoming_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | None) -> MeshBackend | None:
+def incoming_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | None,
+                     lattice_zone: route53.IHostedZone | None = None) -> MeshBackend | None:
     """During a migration to Lattice, the backend the services also join (beside App Mesh, in the same tasks).
     A migration to Service Connect gets none here: ECS's proxy cannot share a task with App Mesh's Envoy, so its
-    services come up through the plan's later steps (docs/backends.md)."""
+    services come up only when App Mesh retires (docs/backends.md)."""
     migration = spec.aws.mesh.migration
     if migration is None or migration.to != "lattice" or spec.backend != "appmesh":
         return None
-    return successor_backend(spec, vpc=vpc, service_network_id=service_network_id, kind="lattice")
+    return successor_backend(spec, vpc=vpc, service_network_id=service_network_id, kind="lattice",
+                             lattice_zone=lattice_zone)
+
+
+def proxy_bypass(spec: Spec, name: str, incoming: MeshBackend | None) -> tuple[str, ...]:
+    """A moved caller's Envoy lets the incoming backend's addresses through (Lattice's link-local range), so the
+    calls to the names ``convert.upstream_environment`` gave it leave the task directly; the others' Envoy
+    keeps intercepting everything."""
+    if incoming is None or name not in spec.aws.mesh.migration.moved:
+        return ()
+    return tuple(getattr(incoming, "client_cidrs", ()))

@@ -25,11 +25,12 @@ SPECS = {"lattice": EXAMPLES / "shop-lattice.yaml", "service-connect": EXAMPLES 
 
 
 def migrating_to_lattice() -> Spec:
-    """The shop (App Mesh) in its migration's "beside" step: Lattice comes up in the same tasks."""
+    """The shop (App Mesh) migrating to Lattice, after its first move step: Lattice runs in the same tasks, catalog
+    calls through Lattice (moved), pricing still through App Mesh (not moved): both cases in one synth."""
     from .test_migrate import load, shop_data
 
     doc = shop_data()
-    doc["aws"]["mesh"]["migration"] = {"to": "lattice", "moved": []}
+    doc["aws"]["mesh"]["migration"] = {"to": "lattice", "moved": ["catalog"]}
     return load(doc)
 
 
@@ -246,3 +247,75 @@ def test_lattice_grpc_majors_match_a_header_not_the_path(lattice):
     lattice.has_resource_properties("AWS::VpcLattice::Rule", {"Name": "recommendations-v1", "Match": {"HttpMatch": {
         "HeaderMatches": [{"Name": "content-type", "CaseSensitive": False,
                            "Match": {"Prefix": "application/grpc"}}]}}})
+
+
+# -- the migration's move steps ------------------------------------------------------------------------------
+def _task(synthesized, backend: str, family: str) -> dict:
+    tasks = _of_type(merged(synthesized, backend), "AWS::ECS::TaskDefinition").values()
+    return next(t["Properties"] for t in tasks if t["Properties"]["Family"] == family)
+
+
+def _app_env(task: dict) -> dict[str, str]:
+    app = next(c for c in task["ContainerDefinitions"] if c["Name"] == "app")
+    return {e["Name"]: e["Value"] for e in app.get("Environment", [])}
+
+
+def _egress_ignored(task: dict) -> list[str]:
+    props = {p["Name"]: p["Value"] for p in task["ProxyConfiguration"]["ProxyConfigurationProperties"]}
+    return props["EgressIgnoredIPs"].split(",")
+
+
+def test_moved_caller_calls_the_lattice_names_and_its_envoy_lets_them_out(synthesized):
+    # GIVEN the shop migrating to Lattice with catalog in migration.moved
+    task = _task(synthesized, "beside", "catalog-c-2026-11")
+    # THEN catalog reads Lattice's literal names, and its Envoy no longer intercepts Lattice's link-local range
+    env = _app_env(task)
+    assert env["MESHSPEC_UPSTREAM_PRICING"] == "http://pricing.shop.lattice.internal:80"
+    assert env["MESHSPEC_UPSTREAM_RECOMMENDATIONS"] == "https://recommendations.shop.lattice.internal:443"
+    assert _egress_ignored(task) == ["169.254.170.2", "169.254.169.254", "169.254.171.0/24"]
+    assert any(c["Name"] == "envoy" for c in task["ContainerDefinitions"])  # callers of catalog still use App Mesh
+
+
+def test_caller_not_moved_keeps_app_mesh_names_and_its_envoy_intercepts_everything(synthesized):
+    task = _task(synthesized, "beside", "pricing-p-41")
+    assert _app_env(task)["MESHSPEC_UPSTREAM_ERP_CONNECTOR"] == "http://erp-connector.shop.local:9000"
+    assert _egress_ignored(task) == ["169.254.170.2", "169.254.169.254"]
+
+
+def test_every_backend_tells_callers_where_their_dependencies_answer(synthesized):
+    assert _app_env(_task(synthesized, "lattice", "pricing-p-41"))["MESHSPEC_UPSTREAM_ERP_CONNECTOR"] == \
+        "https://erp-connector.shop.lattice.internal:443"  # http2: Lattice's HTTPS listener
+    assert _app_env(_task(synthesized, "service-connect", "pricing"))["MESHSPEC_UPSTREAM_ERP_CONNECTOR"] == \
+        "http://erp-connector.shop.local:9000"  # Service Connect publishes App Mesh's names
+    # a service that uses no AWS service gets no variable (user-service runs on App Engine)
+    assert not [k for k in _app_env(_task(synthesized, "beside", "erp-connector-e-7")) if "UPSTREAM" in k]
+
+
+@pytest.mark.parametrize("backend", ["lattice", "beside"])
+def test_lattice_custom_names_resolve_in_the_shared_private_zone(synthesized, backend):
+    shared = Template.from_json(synthesized[backend]["shop-shared"])
+    shared.has_resource_properties("AWS::Route53::HostedZone", {
+        "Name": "shop.lattice.internal.", "VPCs": [Match.object_like({"VPCId": {"Ref": Match.any_value()}})]})
+    t = merged(synthesized, backend)
+    domains = sorted(r["Properties"].get("CustomDomainName", "") for r in _of_type(t, "AWS::VpcLattice::Service").values())
+    assert domains == [f"{s}.shop.lattice.internal" for s in ("catalog", "erp-connector", "pricing", "recommendations")]
+    records = {r["Properties"]["Name"]: r["Properties"] for r in _of_type(t, "AWS::Route53::RecordSet").values()}
+    pricing = records["pricing.shop.lattice.internal."]
+    assert pricing["Type"] == "CNAME" and pricing["HostedZoneId"]["Fn::ImportValue"].startswith("shop-shared:")
+    assert pricing["ResourceRecords"][0]["Fn::GetAtt"][1] == "DnsEntry.DomainName"
+    assert len(records) == 4
+
+
+def test_lattice_reaches_the_targets_and_callers_reach_lattice(synthesized):
+    groups = _of_type(merged(synthesized, "beside"), "AWS::EC2::SecurityGroup").values()
+    ingress = [r for g in groups for r in g["Properties"].get("SecurityGroupIngress", [])]
+    rules = _of_type(merged(synthesized, "beside"), "AWS::EC2::SecurityGroupIngress").values()
+    ingress += [r["Properties"] for r in rules]
+    # targets admit Lattice's requests and health checks, which come from its link-local range
+    assert {(r["CidrIp"], r["FromPort"]) for r in ingress if r.get("CidrIp") == "169.254.171.0/24"} == {
+        ("169.254.171.0/24", 8080), ("169.254.171.0/24", 9000)}
+    # every task may call out, so a moved caller reaches Lattice's link-local range (its managed prefix list)
+    task_groups = [g["Properties"] for g in groups if g["Properties"]["GroupDescription"].endswith("/Service/SecurityGroup")]
+    assert len(task_groups) == 4
+    assert all(g["SecurityGroupEgress"] == [{"CidrIp": "0.0.0.0/0", "Description": "Allow all outbound traffic by default",
+                                             "IpProtocol": "-1"}] for g in task_groups)
