@@ -75,6 +75,18 @@ def lattice_domain(project: str, service: str) -> str:
     return f"{service}.{lattice_zone(project)}"
 
 
+def lattice_endpoint(project: str, service: str, protocol: str) -> str:
+    """Where a Lattice service answers: its custom name on the listener meshspec builds (HTTP on 80; HTTPS on 443
+    for http2 and grpc, which negotiate HTTP/2 by ALPN)."""
+    secure = protocol != "http"
+    return f"{'https' if secure else 'http'}://{lattice_domain(project, service)}:{443 if secure else 80}"
+
+
+def mesh_endpoint(project: str, service: str, port: int) -> str:
+    """Where a service answers through App Mesh (its virtual service) or Service Connect (the same alias)."""
+    return f"http://{virtual_service(service, project)}:{port}"
+
+
 def upstream_variable(service: str) -> str:
     """The environment variable that tells a caller where ``service`` answers (``MESHSPEC_UPSTREAM_ERP_CONNECTOR``)."""
     return "MESHSPEC_UPSTREAM_" + service.upper().replace("-", "_")

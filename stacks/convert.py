@@ -65,14 +65,12 @@ def calls_through(spec: Spec, name: str) -> str:
 
 
 def upstream_url(spec: Spec, target: str, backend: str) -> str:
-    """Where ``target`` answers through ``backend``: App Mesh's virtual service name (Service Connect publishes
-    the same) on the app's port, or the Lattice service's custom name on its listener (HTTP on 80; HTTPS on 443
-    for http2 and grpc, as ``constructs_lib.lattice.LatticeService`` builds it)."""
+    """Where ``target`` answers through ``backend`` (:func:`infra.naming.lattice_endpoint`,
+    :func:`infra.naming.mesh_endpoint`)."""
     svc = spec.services[target]
     if backend == "lattice":
-        secure = svc.protocol != "http"
-        return f"{'https' if secure else 'http'}://{naming.lattice_domain(spec.project, target)}:{443 if secure else 80}"
-    return f"http://{naming.virtual_service(target, spec.project)}:{svc.port}"
+        return naming.lattice_endpoint(spec.project, target, svc.protocol)
+    return naming.mesh_endpoint(spec.project, target, svc.port)
 
 
 def upstream_environment(spec: Spec, name: str) -> dict[str, str]:

@@ -89,3 +89,28 @@ def proxy_bypass(spec: Spec, name: str, incoming: MeshBackend | None) -> tuple[s
     if incoming is None or name not in spec.aws.mesh.migration.moved:
         return ()
     return tuple(getattr(incoming, "client_cidrs", ()))
+
+
+def twin_backend(spec: Spec, *, namespace_arn: str | None) -> MeshBackend | None:
+    """During a migration to Service Connect, the backend each ECS service's second workload joins: ECS's proxy
+    cannot share a task with App Mesh's Envoy, so every ECS service also runs as ``<service>`` with Service
+    Connect and no Envoy (the version taking the traffic), built exactly as the service stays after App Mesh
+    retires (construct id ``Current``, no replacement then). Its 5xx rollback alarm comes with the retire step:
+    the alarm's name is fixed and its construct path changes then, and CloudFormation cannot create a named
+    alarm while the old one still exists."""
+    migration = spec.aws.mesh.migration
+    if migration is None or migration.to != "service-connect" or spec.backend != "appmesh":
+        return None
+    if namespace_arn is None:
+        raise ValueError("a migration to service-connect needs the shared stack's namespace (namespace_arn)")
+    return ServiceConnectBackend(namespace_arn=namespace_arn, deployment=deployment_strategy(spec),
+                                 rollback_on_5xx=False)
+
+
+def app_mesh_count(spec: Spec, name: str, desired: int) -> int:
+    """A service moved to Service Connect stops its App Mesh tasks: its twin serves every caller (they have all
+    moved before it: ``meshspec validate`` checks the order)."""
+    migration = spec.aws.mesh.migration
+    if migration is not None and migration.to == "service-connect" and name in migration.moved:
+        return 0
+    return desired

@@ -23,7 +23,8 @@ from infra.spec.model import Spec, live_majors
 
 from . import convert
 from .cluster import ClusterStack
-from .mesh_backends import allow_callers, deploys, incoming_backend, proxy_bypass, single_revision, successor_backend
+from .mesh_backends import (allow_callers, app_mesh_count, deploys, incoming_backend, proxy_bypass, single_revision,
+                            successor_backend, twin_backend)
 from .shared import VPC_CIDR
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class ServicesStack(Stack):
             spec, vpc=cluster.vpc,
             service_network_id=shared.lattice_network.network_id if shared and shared.lattice_network else None,
             lattice_zone=shared.lattice_zone if shared else None)
+        self.twins = twin_backend(spec, namespace_arn=shared.service_connect_namespace.arn
+                                  if shared and shared.service_connect_namespace else None)
         self.workloads: list[KubernetesWorkload] = []  # kept for write_manifests (no walk over the tree)
         self._vpc_peer = ec2.Peer.ipv4(VPC_CIDR)  # one for every version's ingress rule
         for name in services:
@@ -91,10 +94,18 @@ class ServicesStack(Stack):
                 MeshedFargateService(scope, "Current" if single else f"Version-{v.name}", MeshedFargateServiceProps(
                     cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
                     log_group=logs.log_group, binding=binding, cpu=svc.cpu, memory_mib=svc.memory,
-                    desired_count=svc.desired_count, environment=env,
+                    desired_count=app_mesh_count(spec, name, svc.desired_count), environment=env,
                     secrets=dict(svc.secrets), tracing=tracing,
                     ecs_service_name=name if single else naming.ecs_service(name, v.name),
                     ingress_peer=self._vpc_peer))
+            if self.twins is not None:  # a migration to Service Connect: the workload it keeps after App Mesh
+                twin = self.twins.add_service(scope, "Incoming", convert.mesh_service_props(spec, name))
+                v = next(v for v in svc.versions if deploys(twin, v.name))
+                MeshedFargateService(scope, "Current", MeshedFargateServiceProps(
+                    cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
+                    log_group=logs.log_group, binding=twin, cpu=svc.cpu, memory_mib=svc.memory,
+                    desired_count=svc.desired_count, environment=env, secrets=dict(svc.secrets), tracing=tracing,
+                    ecs_service_name=name, ingress_peer=self._vpc_peer))
         else:
             if svc.secrets:  # the loader refuses this (eks-secrets); kept for code that builds stacks directly
                 raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "

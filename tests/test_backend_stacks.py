@@ -34,11 +34,27 @@ def migrating_to_lattice() -> Spec:
     return load(doc)
 
 
+def migrating_to_service_connect() -> Spec:
+    """The shop (recommendations on ECS) after the plan's steps up to moving catalog to Service Connect."""
+    from infra.migrate import apply_edits, plan_migration
+    from .test_migrate import load, shop_data
+
+    doc = shop_data()
+    doc["services"]["recommendations"]["cluster"] = "core"  # Service Connect joins ECS services only
+    plan = plan_migration(load(doc), "service-connect")
+    assert [s.id for s in plan.steps[:3]] == ["prepare", "beside", "move-catalog"]
+    for step in plan.steps[:3]:
+        doc = apply_edits(doc, list(step.edits))
+    return load(doc)
+
+
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory) -> dict[str, dict[str, dict]]:
-    """backend → stack name → template ("beside": App Mesh with Lattice coming in)."""
+    """backend → stack name → template ("beside": App Mesh with Lattice coming in, "beside-sc": with Service
+    Connect coming in)."""
     out = {}
-    specs = {b: load_spec_or_raise(p, today=TODAY) for b, p in SPECS.items()} | {"beside": migrating_to_lattice()}
+    specs = {b: load_spec_or_raise(p, today=TODAY) for b, p in SPECS.items()} | {
+        "beside": migrating_to_lattice(), "beside-sc": migrating_to_service_connect()}
     for backend, spec in specs.items():
         app = new_app(str(tmp_path_factory.mktemp(backend)), validation=False)
         built = build(spec, app)
@@ -319,3 +335,46 @@ def test_lattice_reaches_the_targets_and_callers_reach_lattice(synthesized):
     assert len(task_groups) == 4
     assert all(g["SecurityGroupEgress"] == [{"CidrIp": "0.0.0.0/0", "Description": "Allow all outbound traffic by default",
                                              "IpProtocol": "-1"}] for g in task_groups)
+
+
+def _ecs_services(synthesized, backend: str) -> dict[str, tuple[str, dict]]:
+    """ECS service name → (stack/logical id, properties)."""
+    return {r["Properties"]["ServiceName"]: (k, r["Properties"])
+            for k, r in _of_type(merged(synthesized, backend), "AWS::ECS::Service").items()}
+
+
+def test_service_connect_beside_runs_each_ecs_service_twice(synthesized):
+    # GIVEN the shop migrating to Service Connect with catalog moved
+    services = _ecs_services(synthesized, "beside-sc")
+    # THEN each service runs on App Mesh (per version) and as <service> on Service Connect (the traffic version)
+    assert sorted(services) == ["catalog", "catalog-c-2026-11", "erp-connector", "erp-connector-e-7", "pricing",
+                                "pricing-p-41", "pricing-p-42", "recommendations", "recommendations-r-3"]
+    twin = services["pricing"][1]
+    assert twin["ServiceConnectConfiguration"]["Enabled"] is True
+    assert twin["ServiceConnectConfiguration"]["Services"][0]["ClientAliases"] == [
+        {"DnsName": "pricing.shop.local", "Port": 8080}]
+    assert twin["DeploymentConfiguration"]["Strategy"] == "CANARY"
+    assert twin["DeploymentConfiguration"]["Alarms"]["AlarmNames"] == []  # the alarm comes with the retire step
+    assert "ServiceRegistries" not in twin  # App Mesh's callers keep reaching only the App Mesh tasks
+    task = _task(synthesized, "beside-sc", "pricing")
+    assert "ProxyConfiguration" not in task and [c["Name"] for c in task["ContainerDefinitions"]] == ["app", "xray-daemon"]
+    assert _app_env(task)["MESHSPEC_UPSTREAM_ERP_CONNECTOR"] == "http://erp-connector.shop.local:9000"
+    assert next(c for c in _task(synthesized, "beside-sc", "pricing")["ContainerDefinitions"]
+                if c["Name"] == "app")["Image"] == "public.ecr.aws/shop/pricing:41"  # the version the prepare step kept
+
+
+def test_service_connect_moved_service_stops_its_app_mesh_tasks(synthesized):
+    services = _ecs_services(synthesized, "beside-sc")
+    assert services["catalog-c-2026-11"][1]["DesiredCount"] == 0  # moved: its twin serves everything
+    assert services["pricing-p-41"][1]["DesiredCount"] == 2  # not moved yet
+    assert services["catalog"][1]["DesiredCount"] == 2
+
+
+def test_service_connect_twin_is_the_service_that_stays_after_retire(synthesized):
+    # the twin's logical id is the Service Connect backend's: the retire step updates it, never replaces it
+    beside, after = _ecs_services(synthesized, "beside-sc"), _ecs_services(synthesized, "service-connect")
+    for name in ("catalog", "pricing", "erp-connector"):
+        assert beside[name][0] == after[name][0]
+    # no rollback alarm until then: its name is fixed, and CloudFormation would create the new one first
+    alarms = _of_type(merged(synthesized, "beside-sc"), "AWS::CloudWatch::Alarm").values()
+    assert not [a for a in alarms if a["Properties"].get("AlarmName", "").endswith("-service-connect-5xx")]

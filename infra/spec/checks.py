@@ -456,6 +456,18 @@ def _check_migration(spec: Spec, p: Problems, known: set[str]) -> None:
             why = "runs on App Engine, outside the mesh" if name in spec.services else "is not a service in this spec"
             p.add(where + ("moved", i), f"{name!r} {why}", "migration-unknown-service", given=name,
                   allowed=", ".join(sorted(aws))[:200] or "no AWS service", hint=_did_you_mean(name, list(aws)))
+    if mesh.migration.to != "service-connect":
+        return  # on Lattice every service answers on both backends: callers move in any order
+    # A service moved to Service Connect stops its App Mesh tasks, so nobody may still call it through App Mesh.
+    moved = set(mesh.migration.moved)
+    callers_of = consumers(spec)
+    for i, name in enumerate(mesh.migration.moved):
+        left = sorted({c for callers in callers_of.get(name, {}).values() for c in callers} - moved - {name})
+        if name in aws and left:
+            p.add(where + ("moved", i), f"{name} cannot move before {', '.join(left)}, which still "
+                  f"call{'s' if len(left) == 1 else ''} it through App Mesh; once moved, {name}'s App Mesh tasks stop",
+                  "migration-order", given=name, allowed=f"{name} after {', '.join(left)}",
+                  hint="move callers before the services they call (meshspec migrate lists that order)")
 
 
 def _check_service_connect(spec: Spec, p: Problems, complete: bool = True) -> None:
