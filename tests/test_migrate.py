@@ -212,3 +212,14 @@ def test_cli_usage_error_exits_2():
     with pytest.raises(SystemExit) as exc:
         main(["migrate", str(SHOP), "--to", "istio"])
     assert exc.value.code == 2
+
+
+def test_fails_when_env_sets_a_variable_meshspec_reserves():
+    doc = shop_data()
+    doc["services"]["catalog"]["env"]["MESHSPEC_UPSTREAM_PRICING"] = "http://10.0.0.9:8080"
+    r = load_text(json.dumps(doc), file="spec.yaml", today=TODAY)
+    (e,) = [e for e in r.errors if e.code == "env-reserved"]
+    assert (e.key_path, e.message) == (
+        "services.catalog.env.MESHSPEC_UPSTREAM_PRICING",
+        "MESHSPEC_UPSTREAM_PRICING is reserved: meshspec sets the MESHSPEC_* variables (the service, its version, "
+        "and where each service it uses answers)")

@@ -230,6 +230,9 @@ def _fmt(split: dict[str, Decimal]) -> str:
     return ", ".join(f"{k}={v}" for k, v in split.items())
 
 
+RESERVED_ENV_PREFIX = "MESHSPEC_"
+
+
 def check_env(name: str, svc: Service, p: Problems) -> None:
     for key in svc.env:
         if SECRET_NAME.search(key.upper()):
@@ -240,6 +243,13 @@ def check_env(name: str, svc: Service, p: Problems) -> None:
         if key in svc.secrets:
             p.add(("services", name, "env", key), f"{key} is given both under env and under secrets",
                   "env-secret-clash", given=key, allowed="each variable once")
+    for where, keys in (("env", svc.env), ("secrets", svc.secrets)):
+        for key in keys:
+            if key.startswith(RESERVED_ENV_PREFIX):
+                p.add(("services", name, where, key), f"{key} is reserved: meshspec sets the {RESERVED_ENV_PREFIX}* "
+                      "variables (the service, its version, and where each service it uses answers)",
+                      "env-reserved", given=key, allowed=f"a name not starting with {RESERVED_ENV_PREFIX}",
+                      hint="read MESHSPEC_UPSTREAM_<SERVICE> instead of setting an address (docs/backends.md)")
 
 
 def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) -> None:
