@@ -177,7 +177,7 @@ class LatticeService(Construct):
                  target_group_names: Mapping[str, str] | None = None, protocol: Protocol = "http",
                  health_check_path: str = "/healthz", listener_name: str | None = None,
                  access_log_group: logs.ILogGroup | None = None, custom_domain_name: str | None = None,
-                 hosted_zone: route53.IHostedZone | None = None) -> None:
+                 hosted_zone: route53.IHostedZone | None = None, certificate_arn: str | None = None) -> None:
         """
         :param name: Lattice service name (3-40 characters, unique in the account and region).
         :param port: the port the tasks or pods listen on.
@@ -197,12 +197,17 @@ class LatticeService(Construct):
             creation. Default: none, callers use the generated name.
         :param hosted_zone: where a CNAME from ``custom_domain_name`` to the generated name goes (a private hosted
             zone of the clients' VPC). Default: no record (you manage the name's DNS).
+        :param certificate_arn: an ACM certificate for ``custom_domain_name``, which an HTTPS listener presents
+            on it. Default: none (an HTTPS listener then answers TLS only on the generated name).
         """
         super().__init__(scope, id)
         _check_name("service", name, 40)
         if hosted_zone is not None and custom_domain_name is None:
             raise ValueError(f"Lattice service {name}: hosted_zone is given but custom_domain_name is not; the record "
                              "needs a name (give custom_domain_name, or leave hosted_zone out)")
+        if certificate_arn is not None and custom_domain_name is None:
+            raise ValueError(f"Lattice service {name}: certificate_arn is given but custom_domain_name is not; "
+                             "Lattice presents its own certificate on the generated name")
         versions = list(versions)
         validate_routes(versions, routes)
         tg_names = dict(target_group_names or {v: f"{name}-{v}" for v in versions})
@@ -210,7 +215,7 @@ class LatticeService(Construct):
         self.port = port
         self.custom_domain_name = custom_domain_name
         self.service = lattice.CfnService(self, "Resource", name=name, auth_type="AWS_IAM",
-                                          custom_domain_name=custom_domain_name)
+                                          custom_domain_name=custom_domain_name, certificate_arn=certificate_arn)
         self.domain_record: route53.CnameRecord | None = None
         if hosted_zone is not None:
             self.domain_record = route53.CnameRecord(

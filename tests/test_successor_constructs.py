@@ -84,9 +84,9 @@ def stack():
     return s
 
 
-def props(weights=None, **kw) -> MeshServiceProps:
+def props(weights=None, name_override="pricing", **kw) -> MeshServiceProps:
     weights = weights or {"a": 100, "b": 0}
-    return MeshServiceProps(name="pricing", port=8080, versions=tuple(weights), dns_name="pricing.shop.local",
+    return MeshServiceProps(name=name_override, port=8080, versions=tuple(weights), dns_name="pricing.shop.local",
                             majors=(MajorRoute(name="v1", path_prefix="/pricing/v1/", weights=weights),), **kw)
 
 
@@ -263,6 +263,27 @@ def test_lattice_fails_when_hosted_zone_is_given_without_custom_domain_name(stac
                        versions=["a"], routes=[route()], hosted_zone=zone)
     with pytest.raises(PropsError, match="hosted_zone is given but custom_domain_name is not"):
         LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc, hosted_zone=zone)
+
+
+def test_lattice_certificate_goes_only_on_services_with_an_https_listener(stack):
+    from aws_cdk import aws_route53 as route53
+
+    zone = route53.PrivateHostedZone(stack, "Zone", zone_name="shop.lattice.internal", vpc=stack.vpc)
+    cert = "arn:aws:acm:eu-west-1:111122223333:certificate/abc-123"
+    backend = LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc, hosted_zone=zone,
+                             custom_domain_name=lambda s: f"{s}.shop.lattice.internal", certificate_arn=cert)
+    backend.add_service(stack, "P", props())
+    backend.add_service(stack, "G", props(protocol="grpc", name_override="reco"))
+    t = Template.from_stack(stack)
+    t.has_resource_properties("AWS::VpcLattice::Service", {"Name": "pricing", "CertificateArn": Match.absent()})
+    t.has_resource_properties("AWS::VpcLattice::Service", {"Name": "reco", "CertificateArn": cert,
+                                                           "CustomDomainName": "reco.shop.lattice.internal"})
+    with pytest.raises(PropsError, match="certificate_arn is given but custom_domain_name is not"):
+        LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc, certificate_arn=cert)
+    network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
+    with pytest.raises(ValueError, match="Lattice service shop-web: certificate_arn is given but custom_domain_name"):
+        LatticeService(stack, "S", service_network_id=network.network_id, name="shop-web", vpc=stack.vpc, port=80,
+                       versions=["a"], routes=[route()], certificate_arn=cert)
 
 
 def test_lattice_binding_admits_lattice_requests_from_its_link_local_range(stack):

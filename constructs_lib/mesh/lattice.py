@@ -51,7 +51,8 @@ class LatticeServiceBinding(Construct):
                 health_check_path=props.health_check_path, listener_name=backend.listener_name(props.name),
                 target_group_names={v: backend.target_group_name(props.name, v) for v in props.versions},
                 access_log_group=backend.access_log_group(props.name),
-                custom_domain_name=backend.custom_domain_name(props.name), hosted_zone=backend.hosted_zone)
+                custom_domain_name=backend.custom_domain_name(props.name), hosted_zone=backend.hosted_zone,
+                certificate_arn=backend.certificate_arn if props.protocol != "http" else None)
         except ValueError as exc:
             raise PropsError(f"{props.name}: {exc}") from None
 
@@ -104,7 +105,7 @@ class LatticeBackend(MeshBackend):
                  listener_name: Callable[[str], str] | None = None,
                  access_log_group: Callable[[str], logs.ILogGroup | None] | None = None,
                  custom_domain_name: Callable[[str], str | None] | None = None,
-                 hosted_zone: route53.IHostedZone | None = None) -> None:
+                 hosted_zone: route53.IHostedZone | None = None, certificate_arn: str | None = None) -> None:
         """
         :param service_network_id: the service network (a ``LatticeServiceNetwork``, usually in a shared stack).
         :param vpc: the VPC of the target groups.
@@ -115,6 +116,8 @@ class LatticeBackend(MeshBackend):
         :param custom_domain_name: per service, the literal name callers use (``LatticeService``). Default: none,
             callers use Lattice's generated name.
         :param hosted_zone: the private zone that gets each custom name's CNAME. Default: no records.
+        :param certificate_arn: an ACM certificate covering the custom names, for the services with an HTTPS
+            listener (http2, grpc). Default: none (those answer TLS only on Lattice's generated names).
         """
         self.service_network_id = service_network_id
         self.vpc = vpc
@@ -124,8 +127,11 @@ class LatticeBackend(MeshBackend):
         self.access_log_group = access_log_group or (lambda s: None)
         self.custom_domain_name = custom_domain_name or (lambda s: None)
         self.hosted_zone = hosted_zone
+        self.certificate_arn = certificate_arn
         if hosted_zone is not None and custom_domain_name is None:
             raise PropsError("hosted_zone is given but custom_domain_name is not: the records need names")
+        if certificate_arn is not None and custom_domain_name is None:
+            raise PropsError("certificate_arn is given but custom_domain_name is not: the certificate is for them")
         self._roles: dict[str, iam.Role] = {}
 
     client_cidrs = (LINK_LOCAL_IPV4,)

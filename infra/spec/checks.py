@@ -438,6 +438,9 @@ def check_backend(spec: Spec, p: Problems, known: set[str] | None = None, comple
         p.add(where + ("deployment",), f"deployment applies to backend: service-connect; {backend} does not use it",
               "backend-unsupported", given=backend, allowed="backend: service-connect, or leave deployment out",
               hint="on appmesh and lattice, `meshspec traffic canary` shifts the route weights")
+    if mesh.certificate_arn is not None and "lattice" not in (backend, target):
+        p.add(where + ("certificateArn",), f"certificateArn applies to backend: lattice; {backend} does not use it",
+              "backend-unsupported", given=backend, allowed="backend: lattice, or leave certificateArn out")
     if mesh.migration is not None:
         _check_migration(spec, p, known or set(spec.services))
     # The backend in use, and during a migration the one coming in, must both express the spec.
@@ -562,6 +565,16 @@ def _lattice_name(p: Problems, path: tuple, what: str, name: str, limit: int, re
 
 def _check_lattice(spec: Spec, p: Problems, complete: bool = True) -> None:
     meshed = spec.aws_services()
+    if spec.aws.mesh.certificate_arn is None:
+        callers_of = consumers(spec)
+        for name, svc in meshed.items():
+            if svc.protocol != "http" and any(callers_of.get(name, {}).values()):
+                p.warn(("services", name, "protocol"), f"callers reach {name} ({svc.protocol}) through Lattice at "
+                       f"{naming.lattice_endpoint(spec.project, name, svc.protocol)}, but Lattice's own certificate "
+                       "covers only its generated name: TLS to the custom name fails", "lattice-https-name",
+                       given=svc.protocol, allowed="aws.mesh.certificateArn set, or protocol: http",
+                       hint=f"give aws.mesh.certificateArn an ACM certificate for *.{naming.lattice_zone(spec.project)}"
+                            " (a private certificate from AWS Private CA, imported or issued)")
     _lattice_name(p, ("aws", "mesh", "name") if spec.aws.mesh.name else ("project",), "service network",
                   naming.lattice_service_network(spec.mesh_name), q.LATTICE_NETWORK_NAME_MAX, "servicenetwork-")
     groups = 0
