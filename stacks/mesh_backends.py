@@ -74,8 +74,8 @@ def allow_callers(spec: Spec, name: str, binding: MeshServiceBinding) -> None:
 def incoming_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | None,
                      lattice_zone: route53.IHostedZone | None = None) -> MeshBackend | None:
     """During a migration to Lattice, the backend the services also join (beside App Mesh, in the same tasks).
-    A migration to Service Connect gets none here: ECS's proxy cannot share a task with App Mesh's Envoy, so its
-    services come up only when App Mesh retires (docs/backends.md)."""
+    A migration to Service Connect gets none here: ECS's proxy cannot share a task with App Mesh's Envoy, so each
+    ECS service gets a second workload instead (:func:`twin_backend`, docs/backends.md)."""
     migration = spec.aws.mesh.migration
     if migration is None or migration.to != "lattice" or spec.backend != "appmesh":
         return None
