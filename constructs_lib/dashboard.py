@@ -1,13 +1,16 @@
 """A CloudWatch dashboard per service: its code versions side by side, per API major.
 
 Reads the series named in :mod:`infra.metrics` (a namespace per API major, dimensions Service/Version), the same
-the service log group's metric filters (:mod:`constructs_lib.metrics`) write and the canary analysis reads.
+the service log group's metric filters (:mod:`constructs_lib.metrics`) write and the canary analysis reads; or,
+given each version's VPC Lattice target group, Lattice's own per-target-group series (what the canary reads on
+Lattice, :class:`infra.traffic.figures.LatticeFigures`).
 """
 from __future__ import annotations
 
 import functools
 import json
 from dataclasses import dataclass
+from typing import Mapping
 
 from aws_cdk import Aws
 from aws_cdk import aws_cloudwatch as cw
@@ -25,6 +28,9 @@ class ServiceDashboardProps:
     - ``period_minutes``: Default: 1.
     - ``namespace_prefix``: each major's series are in ``{namespace_prefix}/{major}``. Default:
       ``infra.metrics.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceMetricFilters`` writes by default.
+    - ``target_groups``: version → VPC Lattice target group id. With it the graphs read ``AWS/VpcLattice``
+      (TotalRequestCount, HTTPCode_5XX_Count, RequestTime) per target group, in one row for all majors (a
+      target group serves every major of its version). Default: None, the Envoy series per major.
     """
 
     service_name: str
@@ -33,6 +39,7 @@ class ServiceDashboardProps:
     dashboard_name: str | None = None
     period_minutes: int = 1
     namespace_prefix: str = m.NAMESPACE_PREFIX
+    target_groups: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if not self.versions or not self.majors:
@@ -40,6 +47,9 @@ class ServiceDashboardProps:
                              f"{list(self.versions)} majors={list(self.majors)}")
         if self.period_minutes < 1:
             raise PropsError(f"period_minutes is {self.period_minutes}: at least 1")
+        if self.target_groups is not None and set(self.target_groups) != set(self.versions):
+            raise PropsError(f"target_groups names {sorted(self.target_groups)}, versions are {sorted(self.versions)}: "
+                             "give each version its target group")
 
 
 def version_metrics(props: ServiceDashboardProps, major: str, metric: str, statistic: str,
@@ -58,20 +68,47 @@ def version_metrics(props: ServiceDashboardProps, major: str, metric: str, stati
     return series
 
 
+def lattice_metrics(props: ServiceDashboardProps, metric: str, statistic: str) -> list[list]:
+    """One series per code version from its Lattice target group, as a SEARCH expression (pure: no construct).
+
+    SEARCH rather than a fixed dimension value: it matches the target group id whether CloudWatch lists the
+    dimension as the id or as an ARN ending in it, and the ``{AWS/VpcLattice,TargetGroup}`` schema keeps the
+    whole-group series, not per-zone slices."""
+    assert props.target_groups is not None
+    period = props.period_minutes * 60
+    series = []
+    for i, v in enumerate(props.versions):
+        search = (f"SEARCH('{{{m.LATTICE_NAMESPACE},{m.LATTICE_DIM_TARGET_GROUP}}} MetricName=\"{metric}\" "
+                  f"{props.target_groups[v]}', '{statistic}', {period})")
+        series.append([{"expression": search, "label": f"{v} {statistic}", "id": f"{statistic.lower()}{i}"}])
+    return series
+
+
+def _graphs(props: ServiceDashboardProps) -> list[tuple[str, list[tuple[str, list[list]]]]]:
+    """Rows of (row name, graphs): per major on Envoy's series, one row on Lattice's."""
+    if props.target_groups is not None:
+        return [("all majors", [
+            ("requests", lattice_metrics(props, m.LATTICE_REQUESTS, "Sum")),
+            ("5xx", lattice_metrics(props, m.LATTICE_ERRORS_5XX, "Sum")),
+            ("latency (ms)", lattice_metrics(props, m.LATTICE_LATENCY_MS, "p50")
+             + lattice_metrics(props, m.LATTICE_LATENCY_MS, "p99"))])]
+    return [(major, [
+        ("requests", version_metrics(props, major, m.REQUESTS, "Sum")),
+        ("5xx", version_metrics(props, major, m.ERRORS_5XX, "Sum")),
+        ("latency (ms)", version_metrics(props, major, m.LATENCY_MS, "p50")
+         + version_metrics(props, major, m.LATENCY_MS, "p99"))]) for major in props.majors]
+
+
 def dashboard_body(props: ServiceDashboardProps, region: str) -> str:
     """The dashboard's JSON body, laid out as cloudwatch.Dashboard lays out rows of widgets (a text row, then per
     major a row of three 8-wide graphs), rendered here in Python (pure: no construct)."""
     widgets: list[dict] = [{"type": "text", "width": 24, "height": 2, "x": 0, "y": 0, "properties": {
         "markdown": f"# {props.service_name}\nCode versions side by side: {', '.join(props.versions)}"}}]
     y = 2
-    for major in props.majors:
-        graphs = ((f"{major} requests", version_metrics(props, major, m.REQUESTS, "Sum")),
-                  (f"{major} 5xx", version_metrics(props, major, m.ERRORS_5XX, "Sum")),
-                  (f"{major} latency (ms)", version_metrics(props, major, m.LATENCY_MS, "p50")
-                   + version_metrics(props, major, m.LATENCY_MS, "p99")))
+    for row, graphs in _graphs(props):
         for i, (title, metrics) in enumerate(graphs):
             widgets.append({"type": "metric", "width": 8, "height": 6, "x": 8 * i, "y": y, "properties": {
-                "view": "timeSeries", "title": title, "region": region, "metrics": metrics, "yAxis": {}}})
+                "view": "timeSeries", "title": f"{row} {title}", "region": region, "metrics": metrics, "yAxis": {}}})
         y += 6
     return json.dumps({"widgets": widgets}, separators=(",", ":"), ensure_ascii=False)
 

@@ -329,3 +329,36 @@ def policy_json(policy: dict) -> str:
     """The policy as Lattice stores it (used to check the 10 KB quota in tests)."""
     return json.dumps(policy, separators=(",", ":"))
 
+
+# Logs Insights over a service network's access logs (VPC Lattice user guide, "Access log contents": serviceArn,
+# targetGroupArn, requestPath, responseCode, duration in ms). A target group is one code version.
+LATTICE_QUERIES: dict[str, str] = {
+    "lattice-errors-by-version": (
+        "fields @timestamp, targetGroupArn, requestPath, responseCode\n"
+        "| filter serviceArn = \"{service_arn}\" and responseCode >= 500\n"
+        "| stats count(*) as errors by targetGroupArn\n"
+        "| sort errors desc"),
+    "lattice-p99-latency-by-version": (
+        "filter serviceArn = \"{service_arn}\"\n"
+        "| stats pct(duration, 50) as p50_ms, pct(duration, 99) as p99_ms, count(*) as requests by targetGroupArn\n"
+        "| sort targetGroupArn"),
+}
+
+
+class LatticeAccessLogQueries(Construct):
+    """One Lattice service's saved queries over its service network's access log group: 5xx and p50/p99 latency
+    per target group (code version), the Lattice counterparts of the Envoy queries of ``ServiceLogs``."""
+
+    def __init__(self, scope: Construct, id: str, *, service: LatticeService, log_group_name: str,
+                 folder: str) -> None:
+        """
+        :param service: the Lattice service; its ARN selects its lines.
+        :param log_group_name: the service network's access log group (``LatticeServiceNetwork``'s
+            ``access_log_group``).
+        :param folder: the saved queries' folder, e.g. the one ``ServiceLogs`` puts the service's queries in.
+        """
+        super().__init__(scope, id)
+        self.queries = {
+            name: logs.CfnQueryDefinition(self, name, name=f"{folder}/{name}", log_group_names=[log_group_name],
+                                          query_string=text.replace("{service_arn}", service.service.attr_arn))
+            for name, text in LATTICE_QUERIES.items()}

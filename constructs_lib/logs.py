@@ -1,7 +1,9 @@
 """A log group per service and the Logs Insights queries an on-call engineer needs first.
 
 The built-in queries read Envoy's JSON access log lines (:func:`constructs_lib.mesh.appmesh.access_log_format`:
-``service``, ``version``, ``path``, ``response_code``, ``duration`` in ms, ``trace_id``).
+``service``, ``version``, ``path``, ``response_code``, ``duration`` in ms, ``trace_id``, ``upstream_cluster``).
+Errors and latency count the requests the service received (App Mesh's inbound clusters, ``cds_ingress_*``),
+not the calls it made to its backends, which the same Envoy logs with the callee's status and time.
 """
 from __future__ import annotations
 
@@ -20,11 +22,11 @@ BuiltinQuery = Literal["errors-by-service", "p99-latency-by-version", "trace-loo
 BUILTIN_QUERIES: dict[str, str] = {
     "errors-by-service": (
         "fields @timestamp, service, version, path, response_code\n"
-        "| filter response_code >= 500\n"
+        "| filter response_code >= 500 and upstream_cluster like /^cds_ingress_/\n"
         "| stats count(*) as errors by service, version\n"
         "| sort errors desc"),
     "p99-latency-by-version": (
-        "filter ispresent(duration)\n"
+        "filter ispresent(duration) and upstream_cluster like /^cds_ingress_/\n"
         "| stats pct(duration, 50) as p50_ms, pct(duration, 99) as p99_ms, count(*) as requests by service, version\n"
         "| sort service, version"),
     "trace-lookup": (

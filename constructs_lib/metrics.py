@@ -47,6 +47,10 @@ class ServiceMetricFiltersProps:
     - ``majors``: at least one, at most 33 (three filters each; CloudWatch Logs allows 100 per log group).
     - ``namespace_prefix``: the series of major ``v1`` go to ``{namespace_prefix}/v1``. Default:
       ``infra.metrics.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceDashboard`` and the canary read.
+    - ``inbound_cluster_prefix``: only lines whose ``upstream_cluster`` starts with it count, so the calls the
+      service makes to its backends (logged by the same Envoy, with the callee's paths) never count as its own
+      requests. Default: ``cds_ingress_`` (App Mesh's inbound clusters, ``infra.metrics.INBOUND_CLUSTER_PREFIX``).
+      ``None``: every line of the service counts (an Envoy that logs inbound requests only).
 
     A major whose prefix starts another major's longer prefix (``/`` and ``/a/v2/``) leaves the longer one's
     lines out, as the mesh routes the longest prefix first: no request is counted twice.
@@ -56,6 +60,7 @@ class ServiceMetricFiltersProps:
     service_name: str
     majors: tuple[MetricMajor, ...]
     namespace_prefix: str = m.NAMESPACE_PREFIX
+    inbound_cluster_prefix: str | None = m.INBOUND_CLUSTER_PREFIX
 
     def __post_init__(self) -> None:
         if not self.majors:
@@ -95,12 +100,14 @@ class ServiceMetricFiltersProps:
 def filter_pattern(props: ServiceMetricFiltersProps, major: str, metric: str) -> str:
     """The lines that count for ``major``'s ``metric`` (pure: no construct, no jsii call).
 
-    ``{ ($.service = "svc") && ($.path = "/svc/v1/*") && ($.path != "/svc/v1/admin/*") }``, plus
-    ``($.response_code >= 500)`` for Http5xxCount. Rendered as ``logs.FilterPattern.all(string_value(...),
+    ``{ ($.service = "svc") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/svc/v1/*")
+    && ($.path != "/svc/v1/admin/*") }``, plus ``($.response_code >= 500)`` for Http5xxCount. Rendered as ``logs.FilterPattern.all(string_value(...),
     number_value(...))`` renders it (tests compare both), without a jsii round trip per clause.
     """
     this = next(x for x in props.majors if x.name == major)
     parts = [f"$.{m.FIELD_SERVICE} = {_quote(props.service_name)}"]
+    if props.inbound_cluster_prefix is not None:
+        parts.append(f"$.{m.FIELD_UPSTREAM_CLUSTER} = {_quote(props.inbound_cluster_prefix + '*')}")
     if this.path_prefix is not None:
         parts.append(f"$.{m.FIELD_PATH} = {_quote(this.path_prefix + '*')}")
         longer = sorted(x.path_prefix for x in props.majors if x.path_prefix is not None

@@ -22,6 +22,13 @@ FIELD_VERSION = "version"
 FIELD_PATH = "path"
 FIELD_RESPONSE_CODE = "response_code"
 FIELD_DURATION = "duration"
+FIELD_UPSTREAM_CLUSTER = "upstream_cluster"
+
+# App Mesh's Envoy logs every request it proxies, the service's own (inbound) and the calls it makes to its
+# backends (outbound), with the same line format. It names its clusters ``cds_ingress_<mesh>_<node>_<proto>_<port>``
+# for inbound and ``cds_egress_...`` for outbound (App Mesh user guide, "Troubleshooting App Mesh observability":
+# the router's "cluster 'cds_ingress_...' match" line), so ``upstream_cluster`` tells the two apart.
+INBOUND_CLUSTER_PREFIX = "cds_ingress_"
 
 # A metric filter has exactly one metric transformation (PutMetricFilter: metricTransformations, 1 item), so each
 # major takes one filter per metric: requests, 5xx, latency.
@@ -31,3 +38,13 @@ FILTERS_PER_MAJOR = 3
 def namespace(major: str, prefix: str = NAMESPACE_PREFIX) -> str:
     """The namespace of one API major's series, e.g. ``meshspec/Envoy/v1``."""
     return f"{prefix}/{major}"
+
+
+# VPC Lattice publishes its own per-target-group series (VPC Lattice user guide, "CloudWatch metrics for Amazon
+# VPC Lattice"): namespace AWS/VpcLattice, dimension TargetGroup. A target group is one code version of a service
+# and serves every API major of it, so on Lattice the figures are per version, across majors.
+LATTICE_NAMESPACE = "AWS/VpcLattice"
+LATTICE_DIM_TARGET_GROUP = "TargetGroup"
+LATTICE_REQUESTS = "TotalRequestCount"   # Sum per period
+LATTICE_ERRORS_5XX = "HTTPCode_5XX_Count"  # Sum per period
+LATTICE_LATENCY_MS = "RequestTime"       # milliseconds; statistics p50 / p99

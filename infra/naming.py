@@ -92,6 +92,13 @@ def upstream_variable(service: str) -> str:
     return "MESHSPEC_UPSTREAM_" + service.upper().replace("-", "_")
 
 
+def lattice_access_log_group(project: str) -> str:
+    """The service network's access logs. Under /aws/vendedlogs/ so CloudWatch Logs' delivery policy covers it
+    by one wildcard (a log group elsewhere adds its ARN to a 5,120-character resource policy; CloudWatch Logs
+    user guide, "Logs sent to CloudWatch Logs")."""
+    return f"/aws/vendedlogs/meshspec/{project}/lattice"
+
+
 def lattice_listener(service: str) -> str:
     return f"{service}-http"
 

@@ -37,7 +37,9 @@ def successor_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | No
             target_group_name=lambda s, v: naming.lattice_target_group(spec.project, s, v),
             listener_name=naming.lattice_listener, access_log_group=log_group,
             custom_domain_name=lambda s: naming.lattice_domain(spec.project, s), hosted_zone=lattice_zone,
-            certificate_arn=spec.aws.mesh.certificate_arn)
+            certificate_arn=spec.aws.mesh.certificate_arn,
+            network_access_log_group_name=naming.lattice_access_log_group(spec.project),
+            query_folder=lambda s: naming.query_folder(spec.project, s))
     if kind == "service-connect":
         if namespace_arn is None:
             raise ValueError("backend service-connect needs the shared stack's namespace (namespace_arn)")

@@ -124,4 +124,5 @@ class ServicesStack(Stack):
                 tracing=tracing)))
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
-            dashboard_name=naming.dashboard(spec.project, name)))
+            dashboard_name=naming.dashboard(spec.project, name),
+            target_groups=getattr(binding, "target_group_ids", None)))  # Lattice: its own series

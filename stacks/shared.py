@@ -5,13 +5,15 @@ the mesh and a private DNS namespace belongs to exactly one VPC.
 """
 from __future__ import annotations
 
-from aws_cdk import Annotations, Stack
+from aws_cdk import Annotations, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
 from constructs_lib.lattice import LatticeServiceNetwork
+from constructs_lib.logs import RETENTION
 from constructs_lib.mesh.appmesh import END_OF_SUPPORT, Mesh, MeshProps
 from constructs_lib.service_connect import ServiceConnectNamespace
 from infra import naming
@@ -60,9 +62,14 @@ class SharedStack(Stack):
         self.service_connect_namespace: ServiceConnectNamespace | None = None
         self.lattice_zone: route53.PrivateHostedZone | None = None
         if spec.aws_services() and "lattice" in kinds:
+            access_logs = logs.LogGroup(  # read by each service's Lattice queries (LatticeAccessLogQueries)
+                self, "LatticeAccessLogs", log_group_name=naming.lattice_access_log_group(spec.project),
+                retention=RETENTION[spec.defaults.log_retention_days],
+                removal_policy=RemovalPolicy.RETAIN if spec.defaults.log_removal_policy == "retain"
+                else RemovalPolicy.DESTROY)
             self.lattice_network = LatticeServiceNetwork(
                 self, "LatticeNetwork", name=naming.lattice_service_network(spec.mesh_name), vpc=self.vpc,
-                client_peer=ec2.Peer.ipv4(VPC_CIDR))
+                client_peer=ec2.Peer.ipv4(VPC_CIDR), access_log_group=access_logs)
             # The Lattice services' custom names resolve here (Lattice creates no record for them)
             self.lattice_zone = route53.PrivateHostedZone(
                 self, "LatticeZone", zone_name=naming.lattice_zone(spec.project), vpc=self.vpc,

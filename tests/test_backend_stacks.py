@@ -163,6 +163,52 @@ def test_observability_is_the_same_on_every_backend(lattice, service_connect):
         t.has_resource_properties("AWS::CloudWatch::Dashboard", Match.any_value())
 
 
+def test_the_lattice_dashboard_graphs_each_versions_target_group(synthesized):
+    # GIVEN the shop on Lattice: pricing's dashboard and its target groups, in its service stack
+    t = synthesized["lattice"]["shop-svc-pricing"]["Resources"]
+    groups = {r["Properties"]["Name"]: lid for lid, r in t.items() if r["Type"] == "AWS::VpcLattice::TargetGroup"}
+    (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    parts = body["Fn::Join"][1]
+    text = "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
+    # THEN every graph searches Lattice's per-target-group series, by each version's target group id
+    assert "meshspec/Envoy" not in text
+    for metric in ("TotalRequestCount", "HTTPCode_5XX_Count", "RequestTime"):
+        assert f"SEARCH('{{AWS/VpcLattice,TargetGroup}} MetricName=\\\"{metric}\\\"" in text
+    refs = [p["Fn::GetAtt"][0] for p in parts if isinstance(p, dict) and "Fn::GetAtt" in p]
+    assert set(refs) == set(groups.values()) and len(groups) == 2
+
+
+def test_lattice_access_logs_land_in_one_vended_log_group_with_queries_per_service(synthesized):
+    # GIVEN the shop on Lattice
+    shared = Template.from_json(synthesized["lattice"]["shop-shared"])
+    # THEN the service network logs every request to one group under /aws/vendedlogs/ (one wildcard in the
+    # delivery policy, however many services)
+    shared.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "/aws/vendedlogs/meshspec/shop/lattice"})
+    (group_id,) = [k for k, v in shared.find_resources("AWS::Logs::LogGroup").items()
+                   if v["Properties"].get("LogGroupName") == "/aws/vendedlogs/meshspec/shop/lattice"]
+    shared.has_resource_properties("AWS::VpcLattice::AccessLogSubscription", {
+        "DestinationArn": {"Fn::GetAtt": [group_id, "Arn"]},
+        "ResourceIdentifier": {"Fn::GetAtt": [Match.string_like_regexp("LatticeNetwork"), "Arn"]}})
+    # AND each service has 5xx and latency queries over it, selecting its own Lattice service by ARN
+    pricing = synthesized["lattice"]["shop-svc-pricing"]["Resources"]
+    queries = {r["Properties"]["Name"]: r["Properties"] for r in pricing.values()
+               if r["Type"] == "AWS::Logs::QueryDefinition" and "lattice" in r["Properties"]["Name"]}
+    assert sorted(queries) == ["shop/pricing/lattice-errors-by-version", "shop/pricing/lattice-p99-latency-by-version"]
+    (svc_id,) = [k for k, r in pricing.items() if r["Type"] == "AWS::VpcLattice::Service"]
+    for q in queries.values():
+        assert q["LogGroupNames"] == ["/aws/vendedlogs/meshspec/shop/lattice"]
+        parts = q["QueryString"]["Fn::Join"][1]
+        assert {"Fn::GetAtt": [svc_id, "Arn"]} in parts and 'filter serviceArn = "' in "".join(
+            p for p in parts if isinstance(p, str))
+
+
+def test_the_app_mesh_dashboard_during_a_migration_keeps_envoys_series(synthesized):
+    t = synthesized["beside"]["shop-svc-pricing"]["Resources"]
+    (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    text = json.dumps(body)
+    assert "meshspec/Envoy/v1" in text and "AWS/VpcLattice" not in text
+
+
 # -- service-connect ---------------------------------------------------------------------------------------
 def test_service_connect_runs_one_ecs_service_per_service_named_without_its_version(synthesized, service_connect):
     services = _of_type(merged(synthesized, "service-connect"), "AWS::ECS::Service")

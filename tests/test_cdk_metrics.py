@@ -7,7 +7,7 @@ import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
 
-from constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
+from constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps, dashboard_body, lattice_metrics
 from constructs_lib.errors import PropsError
 from constructs_lib.mesh.appmesh import access_log_format
 from constructs_lib.metrics import (FILTER_PATTERN_MAX, MetricMajor, ServiceMetricFilters, ServiceMetricFiltersProps,
@@ -50,7 +50,7 @@ def test_three_filters_per_major_on_the_service_log_group(two_majors):
 def test_requests_count_every_line_of_the_major_in_its_namespace(two_majors):
     t, _ = two_majors
     t.has_resource_properties("AWS::Logs::MetricFilter", {
-        "FilterPattern": '{ ($.service = "pricing") && ($.path = "/pricing/v1/*") }',
+        "FilterPattern": '{ ($.service = "pricing") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/pricing/v1/*") }',
         "MetricTransformations": [{"MetricNamespace": "meshspec/Envoy/v1", "MetricName": "RequestCount",
                                    "MetricValue": "1", "Unit": "Count", "Dimensions": DIMS,
                                    "DefaultValue": Match.absent()}]})
@@ -59,7 +59,7 @@ def test_requests_count_every_line_of_the_major_in_its_namespace(two_majors):
 def test_5xx_adds_a_numeric_comparison_on_the_response_code(two_majors):
     t, _ = two_majors
     t.has_resource_properties("AWS::Logs::MetricFilter", {
-        "FilterPattern": '{ ($.service = "pricing") && ($.path = "/pricing/v2/*") && ($.response_code >= 500) }',
+        "FilterPattern": '{ ($.service = "pricing") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/pricing/v2/*") && ($.response_code >= 500) }',
         "MetricTransformations": [{"MetricNamespace": "meshspec/Envoy/v2", "MetricName": "Http5xxCount",
                                    "MetricValue": "1", "Unit": "Count", "Dimensions": DIMS}]})
 
@@ -67,7 +67,7 @@ def test_5xx_adds_a_numeric_comparison_on_the_response_code(two_majors):
 def test_latency_takes_the_duration_in_milliseconds(two_majors):
     t, _ = two_majors
     t.has_resource_properties("AWS::Logs::MetricFilter", {
-        "FilterPattern": '{ ($.service = "pricing") && ($.path = "/pricing/v1/*") }',
+        "FilterPattern": '{ ($.service = "pricing") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/pricing/v1/*") }',
         "MetricTransformations": [{"MetricNamespace": "meshspec/Envoy/v1", "MetricName": "LatencyMs",
                                    "MetricValue": "$.duration", "Unit": "Milliseconds", "Dimensions": DIMS}]})
 
@@ -76,8 +76,10 @@ def test_the_filters_read_fields_envoy_writes():
     # GIVEN Envoy's access log line format
     fields = access_log_format("pricing", "p-41")
     # THEN every field a filter reads or takes a dimension from is in it, service and version as literals
-    for f in (m.FIELD_SERVICE, m.FIELD_VERSION, m.FIELD_PATH, m.FIELD_RESPONSE_CODE, m.FIELD_DURATION):
+    for f in (m.FIELD_SERVICE, m.FIELD_VERSION, m.FIELD_PATH, m.FIELD_RESPONSE_CODE, m.FIELD_DURATION,
+              m.FIELD_UPSTREAM_CLUSTER):
         assert f in fields
+    assert fields[m.FIELD_UPSTREAM_CLUSTER] == "%UPSTREAM_CLUSTER%"
     assert fields[m.FIELD_SERVICE] == "pricing" and fields[m.FIELD_VERSION] == "p-41"
     assert fields[m.FIELD_RESPONSE_CODE] == "%RESPONSE_CODE%" and fields[m.FIELD_DURATION] == "%DURATION%"
 
@@ -87,15 +89,31 @@ def test_a_shorter_prefix_leaves_out_the_lines_of_a_longer_one():
     p = props((MetricMajor("v1", "/"), MetricMajor("v2", "/pricing/v2/")))
     # THEN v1 counts every path except v2's, and v2 only its own
     assert filter_pattern(p, "v1", m.REQUESTS) == (
-        '{ ($.service = "pricing") && ($.path = "/*") && ($.path != "/pricing/v2/*") }')
-    assert filter_pattern(p, "v2", m.REQUESTS) == '{ ($.service = "pricing") && ($.path = "/pricing/v2/*") }'
+        '{ ($.service = "pricing") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/*") && ($.path != "/pricing/v2/*") }')
+    assert filter_pattern(p, "v2", m.REQUESTS) == '{ ($.service = "pricing") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/pricing/v2/*") }'
+
+
+def test_calls_to_backends_do_not_count_as_the_services_requests():
+    # GIVEN v1 served under / (a prefix that also covers the paths of the backends it calls)
+    p = props((MetricMajor("v1", "/"),))
+    pattern = filter_pattern(p, "v1", m.REQUESTS)
+    # THEN only lines of App Mesh's inbound clusters count: an outbound call (cds_egress_...) is left out
+    assert '($.upstream_cluster = "cds_ingress_*")' in pattern
+    assert m.INBOUND_CLUSTER_PREFIX == "cds_ingress_"
+
+
+def test_without_an_inbound_cluster_prefix_every_line_counts():
+    # GIVEN an Envoy that logs only the requests it receives
+    p = props((MetricMajor("v1", "/pricing/v1/"),), inbound_cluster_prefix=None)
+    # THEN the pattern does not look at upstream_cluster
+    assert filter_pattern(p, "v1", m.REQUESTS) == '{ ($.service = "pricing") && ($.path = "/pricing/v1/*") }'
 
 
 def test_a_single_major_without_prefix_takes_every_line_of_the_service():
     # GIVEN a gRPC service's only major (routed on content-type, not on a path)
     p = props((MetricMajor("v1"),), service="recommendations")
-    assert filter_pattern(p, "v1", m.REQUESTS) == '{ ($.service = "recommendations") }'
-    assert filter_pattern(p, "v1", m.ERRORS_5XX) == '{ ($.service = "recommendations") && ($.response_code >= 500) }'
+    assert filter_pattern(p, "v1", m.REQUESTS) == '{ ($.service = "recommendations") && ($.upstream_cluster = "cds_ingress_*") }'
+    assert filter_pattern(p, "v1", m.ERRORS_5XX) == '{ ($.service = "recommendations") && ($.upstream_cluster = "cds_ingress_*") && ($.response_code >= 500) }'
 
 
 def test_the_pattern_is_what_aws_logs_filter_pattern_renders():
@@ -103,7 +121,8 @@ def test_the_pattern_is_what_aws_logs_filter_pattern_renders():
     p = props((MetricMajor("v1", "/"), MetricMajor("v2", '/a"b\\/v2/')), service='odd"name')
     f = logs.FilterPattern
     # WHEN rendered by meshspec and by aws_logs' own FilterPattern
-    want = f.all(f.string_value("$.service", "=", 'odd"name'), f.string_value("$.path", "=", "/*"),
+    want = f.all(f.string_value("$.service", "=", 'odd"name'),
+                 f.string_value("$.upstream_cluster", "=", "cds_ingress_*"), f.string_value("$.path", "=", "/*"),
                  f.string_value("$.path", "!=", '/a"b\\/v2/*'), f.number_value("$.response_code", ">=", 500))
     # THEN both are the same text
     assert filter_pattern(p, "v1", m.ERRORS_5XX) == want.log_pattern_string
@@ -190,3 +209,27 @@ def test_fails_when_a_pattern_is_longer_than_cloudwatch_takes():
     with pytest.raises(PropsError, match=r"the RequestCount filter pattern of majors\['v1'\] is 1\d{3} characters; "
                                          "CloudWatch Logs allows 1024"):
         props((MetricMajor("v1", long),))
+
+
+def test_a_lattice_dashboard_searches_each_versions_target_group():
+    # GIVEN two versions and their Lattice target groups
+    p = ServiceDashboardProps(service_name="pricing", versions=("p-41", "p-42"), majors=("v1", "v2"),
+                              target_groups={"p-41": "tg-aaa", "p-42": "tg-bbb"})
+    # WHEN the requests series are rendered
+    series = lattice_metrics(p, m.LATTICE_REQUESTS, "Sum")
+    # THEN one SEARCH per version, by target group id, whole-group series only, one-minute period
+    assert series == [
+        [{"expression": "SEARCH('{AWS/VpcLattice,TargetGroup} MetricName=\"TotalRequestCount\" tg-aaa', 'Sum', 60)",
+          "label": "p-41 Sum", "id": "sum0"}],
+        [{"expression": "SEARCH('{AWS/VpcLattice,TargetGroup} MetricName=\"TotalRequestCount\" tg-bbb', 'Sum', 60)",
+          "label": "p-42 Sum", "id": "sum1"}]]
+    # AND the body has one row for all majors (a target group serves every major)
+    body = json.loads(dashboard_body(p, "eu-west-1"))
+    assert [w["properties"]["title"] for w in body["widgets"][1:]] == [
+        "all majors requests", "all majors 5xx", "all majors latency (ms)"]
+
+
+def test_dashboard_fails_when_target_groups_miss_a_version():
+    with pytest.raises(PropsError, match=r"target_groups names \['p-41'\], versions are \['p-41', 'p-42'\]"):
+        ServiceDashboardProps(service_name="pricing", versions=("p-41", "p-42"), majors=("v1",),
+                              target_groups={"p-41": "tg-aaa"})

@@ -162,7 +162,7 @@ def test_ecs_services_on_app_mesh_publish_the_dashboard_series_from_their_log_gr
     assert sorted(by_service) == ["catalog", "erp-connector", "pricing"]
     pricing = {f["MetricTransformations"][0]["MetricName"]: f for f in by_service["pricing"]}
     assert sorted(pricing) == ["Http5xxCount", "LatencyMs", "RequestCount"]
-    assert pricing["RequestCount"]["FilterPattern"] == '{ ($.service = "pricing") && ($.path = "/pricing/v1/*") }'
+    assert pricing["RequestCount"]["FilterPattern"] == '{ ($.service = "pricing") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/pricing/v1/*") }'
     assert {f["MetricTransformations"][0]["MetricNamespace"] for fs in by_service.values() for f in fs} == \
         {"meshspec/Envoy/v1"}
     # and the EKS service none: its container output goes to Container Insights' log groups (docs/aws.md)

@@ -47,7 +47,8 @@ class Mesh(Construct):
 
 
 def access_log_format(service: str, version: str) -> dict[str, str]:
-    """Envoy's JSON access log line; service and version are literals so Logs Insights can group by them."""
+    """Envoy's JSON access log line; service and version are literals so Logs Insights can group by them, and
+    ``upstream_cluster`` tells the service's own requests (``cds_ingress_*``) from its calls to backends."""
     return {
         "start_time": "%START_TIME%",
         "method": "%REQ(:METHOD)%",
@@ -59,6 +60,7 @@ def access_log_format(service: str, version: str) -> dict[str, str]:
         "upstream_service_time": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
         "trace_id": "%REQ(X-AMZN-TRACE-ID)%",
         "request_id": "%REQ(X-REQUEST-ID)%",
+        "upstream_cluster": "%UPSTREAM_CLUSTER%",
         "service": service,
         "version": version,
     }

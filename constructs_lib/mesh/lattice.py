@@ -13,7 +13,8 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from ..nag import suppress
-from ..lattice import LINK_LOCAL_IPV4, LatticeEcsTarget, LatticeRoute, LatticeService, tag_caller
+from ..lattice import (LINK_LOCAL_IPV4, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute, LatticeService,
+                       tag_caller)
 from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
 
 
@@ -55,6 +56,10 @@ class LatticeServiceBinding(Construct):
                 certificate_arn=backend.certificate_arn if props.protocol != "http" else None)
         except ValueError as exc:
             raise PropsError(f"{props.name}: {exc}") from None
+        if backend.network_access_log_group_name is not None:
+            LatticeAccessLogQueries(self, "AccessLogQueries", service=self.service,
+                                    log_group_name=backend.network_access_log_group_name,
+                                    folder=backend.query_folder(props.name))
 
     def proxy(self, version: str) -> ProxyRequirements | None:
         """Lattice needs no sidecar: the VPC's Lattice endpoint routes, authenticates and balances."""
@@ -93,6 +98,11 @@ class LatticeServiceBinding(Construct):
     def dns_name(self) -> str:
         return self.service.dns_name
 
+    @property
+    def target_group_ids(self) -> dict[str, str]:
+        """version → target group id: where Lattice publishes each version's requests, 5xx and latency."""
+        return {v: self.service.target_group(v).attr_id for v in self.props.versions}
+
 
 class LatticeBackend(MeshBackend):
     """A VPC Lattice service network and its services, behind the common mesh-backend interface."""
@@ -105,7 +115,9 @@ class LatticeBackend(MeshBackend):
                  listener_name: Callable[[str], str] | None = None,
                  access_log_group: Callable[[str], logs.ILogGroup | None] | None = None,
                  custom_domain_name: Callable[[str], str | None] | None = None,
-                 hosted_zone: route53.IHostedZone | None = None, certificate_arn: str | None = None) -> None:
+                 hosted_zone: route53.IHostedZone | None = None, certificate_arn: str | None = None,
+                 network_access_log_group_name: str | None = None,
+                 query_folder: Callable[[str], str] | None = None) -> None:
         """
         :param service_network_id: the service network (a ``LatticeServiceNetwork``, usually in a shared stack).
         :param vpc: the VPC of the target groups.
@@ -118,6 +130,9 @@ class LatticeBackend(MeshBackend):
         :param hosted_zone: the private zone that gets each custom name's CNAME. Default: no records.
         :param certificate_arn: an ACM certificate covering the custom names, for the services with an HTTPS
             listener (http2, grpc). Default: none (those answer TLS only on Lattice's generated names).
+        :param network_access_log_group_name: the log group the service network writes its access logs to; each
+            service then gets saved queries over it (errors and latency per version). Default: no queries.
+        :param query_folder: per service, the saved queries' folder. Default: the service's name.
         """
         self.service_network_id = service_network_id
         self.vpc = vpc
@@ -132,6 +147,8 @@ class LatticeBackend(MeshBackend):
             raise PropsError("hosted_zone is given but custom_domain_name is not: the records need names")
         if certificate_arn is not None and custom_domain_name is None:
             raise PropsError("certificate_arn is given but custom_domain_name is not: the certificate is for them")
+        self.network_access_log_group_name = network_access_log_group_name
+        self.query_folder = query_folder or (lambda s: s)
         self._roles: dict[str, iam.Role] = {}
 
     client_cidrs = (LINK_LOCAL_IPV4,)

@@ -50,3 +50,16 @@ def load(args: argparse.Namespace) -> tuple[Spec, Context]:
 
 def cloudwatch(spec: Spec, ctx: Context) -> Any:
     return ctx.aws_client(spec, "cloudwatch")
+
+
+def metrics_source(spec: Spec, service: str, ctx: Context) -> Any:
+    """Where the canary and ``traffic compare`` read per-version figures: VPC Lattice's own target-group series
+    on the lattice backend, the metric filters' series from Envoy's access log on App Mesh."""
+    from .figures import CloudWatchFigures, LatticeFigures
+
+    if spec.backend == "lattice":
+        from .lattice import LatticeBackend
+
+        groups = LatticeBackend(spec, service, ctx)
+        return LatticeFigures(cloudwatch(spec, ctx), groups.target_groups)
+    return CloudWatchFigures(cloudwatch(spec, ctx))

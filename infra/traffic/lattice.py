@@ -122,6 +122,10 @@ class LatticeBackend:
             self._ids[key] = self._find("listener rule", rules, naming.lattice_rule(service, major))["id"]
         return self._ids[key]
 
+    def target_groups(self, service: str) -> dict[str, str]:
+        """version → target group id, for the versions that have one (what the canary's figures read)."""
+        return self._groups(service)
+
     def _groups(self, service: str) -> dict[str, str]:
         """version → target group id, for the versions that have a target group."""
         groups = self._call("target groups", _pages, call=self.client.list_target_groups)

@@ -11,8 +11,7 @@ from infra.traffic import ops, specedit, weights as W
 from infra.traffic.analysis import Thresholds
 from infra.traffic.backend import backend_for, platform_of
 from infra.traffic.canary import Canary, Params, parse_steps, state_path, utcnow
-from infra.traffic.cliutil import add_common, cloudwatch, load, parse_duration, parse_percent
-from infra.traffic.figures import CloudWatchFigures
+from infra.traffic.cliutil import add_common, load, metrics_source, parse_duration, parse_percent
 
 from .. import output
 
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         output.say("note: on App Engine the canary smoke-checks the version's own address and moves traffic "
                    "step by step; metric analysis is not built yet (docs/traffic.md)")
     canary = Canary(backend, params, ctx, versions=[v.name for v in spec.services[service].versions],
-                    metrics=CloudWatchFigures(cloudwatch(spec, ctx)) if on_aws else None,
+                    metrics=metrics_source(spec, service, ctx) if on_aws else None,
                     clock=clock, sleep=sleep, smoke=None if args.no_smoke else (lambda url: smoke(url)), say=output.say,
                     state_file=state_path(ctx.state_dir, service, major))
     state = canary.run(resume=args.resume, abandon=args.abandon)

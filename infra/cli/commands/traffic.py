@@ -10,8 +10,7 @@ from infra.errors import UserError
 from infra.traffic import ops, specedit, weights as W
 from infra.traffic.backend import backend_for, platform_of
 from infra.traffic.canary import utcnow
-from infra.traffic.cliutil import add_common, cloudwatch, load, parse_duration
-from infra.traffic.figures import CloudWatchFigures
+from infra.traffic.cliutil import add_common, load, metrics_source, parse_duration
 
 from .. import output
 
@@ -185,7 +184,7 @@ def run_compare(args: argparse.Namespace) -> int:
     seconds = parse_duration(args.since, "--since")
     end = clock().replace(microsecond=0)
     start = end - dt.timedelta(seconds=seconds)
-    figs = CloudWatchFigures(cloudwatch(spec, ctx)).figures(service, major, [args.a, args.b], start, end)
+    figs = metrics_source(spec, service, ctx).figures(service, major, [args.a, args.b], start, end)
     a, b = figs[args.a], figs[args.b]
     if args.format == "json":
         output.emit_json({"command": "traffic compare", "service": service, "major": major,
