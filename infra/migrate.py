@@ -271,9 +271,13 @@ def _lattice_ranges() -> tuple[str, ...]:
 
 def _beside_effect(spec: Spec, to: str) -> tuple[str, ...]:
     if to == "lattice":
+        eks = [n for n, s in spec.aws_services().items() if spec.cluster(s.cluster).platform == "eks"]
         return (f"the shared stack adds the service network and the private zone {naming.lattice_zone(spec.project)}",
                 "every service gets a Lattice service with its custom name, target groups, rules and auth policy; "
-                "its ECS tasks also register in the target groups (Envoy stays; App Mesh carries every call)")
+                "its ECS tasks also register in the target groups (Envoy stays; App Mesh carries every call)",
+                *((f"{', '.join(eks)} on EKS: the AWS Gateway API Controller registers their pods in the target "
+                   "groups; meshspec does not install it, so their target groups stay empty until you do",)
+                  if eks else ()))
     ecs = [n for n, s in spec.aws_services().items() if spec.cluster(s.cluster).platform == "ecs"]
     return (f"the shared stack adds the Cloud Map namespace {naming.service_connect_namespace(spec.project)}",
             f"each ECS service also runs as ECS service <service> ({', '.join(ecs)}) with Service Connect and no "
