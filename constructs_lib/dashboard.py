@@ -18,7 +18,16 @@ from constructs import Construct
 
 from infra import metrics as m
 
-from .errors import PropsError
+from .errors import PropsError, contradiction
+
+
+@dataclass(frozen=True)
+class ServiceConnectSeries:
+    """Where ECS publishes one Service Connect service's metrics: its cluster, ECS service and discovery name."""
+
+    cluster_name: str
+    service_name: str
+    discovery_name: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,10 @@ class ServiceDashboardProps:
     - ``target_groups``: version → VPC Lattice target group id. With it the graphs read ``AWS/VpcLattice``
       (TotalRequestCount, HTTPCode_5XX_Count, RequestTime) per target group, in one row for all majors (a
       target group serves every major of its version). Default: None, the Envoy series per major.
+    - ``service_connect``: the ECS service behind Service Connect. With it the graphs read what its Service
+      Connect proxy publishes (``AWS/ECS``: RequestCount, HTTPCode_Target_5XX_Count, TargetResponseTime by
+      ClusterName, ServiceName, DiscoveryName), one line for the service: ECS shifts whole revisions, there is
+      no lasting per-version split to show. Default: None.
     """
 
     service_name: str
@@ -40,6 +53,7 @@ class ServiceDashboardProps:
     period_minutes: int = 1
     namespace_prefix: str = m.NAMESPACE_PREFIX
     target_groups: Mapping[str, str] | None = None
+    service_connect: "ServiceConnectSeries | None" = None
 
     def __post_init__(self) -> None:
         if not self.versions or not self.majors:
@@ -47,6 +61,9 @@ class ServiceDashboardProps:
                              f"{list(self.versions)} majors={list(self.majors)}")
         if self.period_minutes < 1:
             raise PropsError(f"period_minutes is {self.period_minutes}: at least 1")
+        if self.target_groups is not None and self.service_connect is not None:
+            raise contradiction("target_groups", dict(self.target_groups), "service_connect", self.service_connect,
+                                "a service is on one backend: VPC Lattice or Service Connect")
         if self.target_groups is not None and set(self.target_groups) != set(self.versions):
             raise PropsError(f"target_groups names {sorted(self.target_groups)}, versions are {sorted(self.versions)}: "
                              "give each version its target group")
@@ -84,8 +101,26 @@ def lattice_metrics(props: ServiceDashboardProps, metric: str, statistic: str) -
     return series
 
 
+SC_REQUESTS, SC_ERRORS_5XX, SC_LATENCY_MS = "RequestCount", "HTTPCode_Target_5XX_Count", "TargetResponseTime"
+
+
+def service_connect_metrics(props: ServiceDashboardProps, metric: str, statistic: str) -> list[list]:
+    """The service's one series from its Service Connect proxy (pure: no construct)."""
+    sc = props.service_connect
+    assert sc is not None
+    return [["AWS/ECS", metric, "ClusterName", sc.cluster_name, "DiscoveryName", sc.discovery_name,
+             "ServiceName", sc.service_name,
+             {"label": f"{props.service_name} {statistic}", "period": props.period_minutes * 60, "stat": statistic}]]
+
+
 def _graphs(props: ServiceDashboardProps) -> list[tuple[str, list[tuple[str, list[list]]]]]:
-    """Rows of (row name, graphs): per major on Envoy's series, one row on Lattice's."""
+    """Rows of (row name, graphs): per major on Envoy's series, one row on Lattice's or Service Connect's."""
+    if props.service_connect is not None:
+        return [("all majors", [
+            ("requests", service_connect_metrics(props, SC_REQUESTS, "Sum")),
+            ("5xx", service_connect_metrics(props, SC_ERRORS_5XX, "Sum")),
+            ("latency (ms)", service_connect_metrics(props, SC_LATENCY_MS, "p50")
+             + service_connect_metrics(props, SC_LATENCY_MS, "p99"))])]
     if props.target_groups is not None:
         return [("all majors", [
             ("requests", lattice_metrics(props, m.LATTICE_REQUESTS, "Sum")),

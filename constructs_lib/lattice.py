@@ -5,8 +5,8 @@ aws-cdk-lib 2.275 has only L1 constructs for VPC Lattice; these wrap them with t
 validation. Limits (docs.aws.amazon.com/vpc-lattice/latest/ug/quotas.html and the VPC Lattice API reference):
 10 rules per listener (adjustable), 10 target groups per forward action, weights 0-999, priorities 1-2000,
 path prefixes up to 200 characters, auth policies up to 10 KB. ECS tasks register in a target group through the
-service's ``VpcLatticeConfigurations`` (an infrastructure role); EKS pods are registered by the AWS Gateway API
-Controller or by IP (the target group is type IP, so both fit).
+service's ``VpcLatticeConfigurations`` (an infrastructure role); EKS pods register their own IP (meshspec's
+registrar sidecar, or the AWS Gateway API Controller: the target group is type IP, so both fit).
 """
 from __future__ import annotations
 

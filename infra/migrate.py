@@ -175,8 +175,8 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> Migration
     notes = [f"{', '.join(others)} call no AWS service through the mesh: no step moves their calls, and their "
              "App Mesh side goes with the last step"] if others else []
     if to == "lattice":
-        notes.append("EKS services join Lattice through the AWS Gateway API Controller, which registers their "
-                     "pods in the target groups meshspec creates")
+        notes.append("EKS pods join Lattice through meshspec's registrar sidecar, which registers each pod in "
+                     "its version's target group (no controller needed; docs/aws.md)")
         notes.append("a moved caller signs its requests with SigV4 (service vpc-lattice-svcs, its task role): "
                      "Lattice's auth policies refuse unsigned calls; that is the one change in the app beyond "
                      "reading MESHSPEC_UPSTREAM_<SERVICE>")
@@ -232,9 +232,8 @@ def _move_step(spec: Spec, to: str, group: list[str], before: list[str], moved: 
                   f"before), and its Envoy lets {', '.join(_lattice_ranges())} through, so those calls leave the "
                   "task straight for Lattice; calls to " + name + " still arrive through App Mesh"]
         if spec.cluster(aws[name].cluster).platform == "eks":
-            effect.append(f"{name} runs on EKS: its pods get the same variables and proxy exception, but the pod "
-                          "role carries no meshspec:service tag yet, so Lattice's auth policies refuse its calls "
-                          "(docs/backends.md): tag the role before this step")
+            effect = [effect[0].replace("ECS replaces", "Kubernetes replaces").replace("tasks", "pods")
+                      .replace("its Envoy", "its proxy init container")]
         return Step(
             id=f"move-{name}", title=f"Move {name}'s calls to {LABEL[to]}",
             why=f"{name} calls {', '.join(callees)}; they answer on both backends, so switching this one caller "
@@ -271,13 +270,10 @@ def _lattice_ranges() -> tuple[str, ...]:
 
 def _beside_effect(spec: Spec, to: str) -> tuple[str, ...]:
     if to == "lattice":
-        eks = [n for n, s in spec.aws_services().items() if spec.cluster(s.cluster).platform == "eks"]
         return (f"the shared stack adds the service network and the private zone {naming.lattice_zone(spec.project)}",
                 "every service gets a Lattice service with its custom name, target groups, rules and auth policy; "
-                "its ECS tasks also register in the target groups (Envoy stays; App Mesh carries every call)",
-                *((f"{', '.join(eks)} on EKS: the AWS Gateway API Controller registers their pods in the target "
-                   "groups; meshspec does not install it, so their target groups stay empty until you do",)
-                  if eks else ()))
+                "its ECS tasks and EKS pods also register in the target groups (Envoy stays; App Mesh carries "
+                "every call)")
     ecs = [n for n, s in spec.aws_services().items() if spec.cluster(s.cluster).platform == "ecs"]
     return (f"the shared stack adds the Cloud Map namespace {naming.service_connect_namespace(spec.project)}",
             f"each ECS service also runs as ECS service <service> ({', '.join(ecs)}) with Service Connect and no "

@@ -31,7 +31,12 @@ def virtual_service(service: str, project: str) -> str:
 
 
 def log_group(project: str, service: str) -> str:
-    return f"/meshspec/{project}/{service}"
+    return f"{log_group_prefix(project)}{service}"
+
+
+def log_group_prefix(project: str) -> str:
+    """Every service log group of the project starts with it (the EKS log router may write only there)."""
+    return f"/meshspec/{project}/"
 
 
 def appengine_service(service: str, major: str | None = None, *, default: bool = False) -> str:

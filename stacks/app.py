@@ -155,6 +155,7 @@ def synthesize(built: BuiltApp) -> Synthesized:
             raise
         raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
     workloads = [w for s in built.services.values() for w in s.workloads]
+    workloads += [c.log_router for c in built.clusters.values() if c.log_router is not None]
     try:
         files = [str(p) for p in write_manifests(None, directory, workloads=workloads)]
     except PropsError as exc:

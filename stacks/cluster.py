@@ -7,10 +7,16 @@ from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
 from constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
-from constructs_lib.eks import EksCluster, EksClusterProps
+from constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
+from infra import naming
 from infra.spec.model import Cluster, Spec
 
 from .convert import INSIGHTS
+
+# The IPv4 range of the com.amazonaws.<region>.vpc-lattice managed prefix list: Lattice's traffic and health checks
+# reach targets from it (docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html). A literal, so synth needs
+# no lookup; a region whose prefix list holds more ranges needs them added to the cluster security group by hand.
+LATTICE_LINK_LOCAL = "169.254.171.0/24"
 
 
 class ClusterStack(Stack):
@@ -19,6 +25,7 @@ class ClusterStack(Stack):
         super().__init__(scope, id, **kwargs)
         self.spec_cluster = cluster
         self.vpc = vpc
+        self.log_router: PodLogRouter | None = None  # kept for write_manifests
         name = f"{spec.project}-{cluster.name}"
         if cluster.platform == "ecs":
             ec2_capacity = None
@@ -33,6 +40,22 @@ class ClusterStack(Stack):
             self.eks = EksCluster(self, "Cluster", EksClusterProps(
                 vpc=vpc, cluster_name=name, kubernetes_version=cluster.kubernetes_version,
                 container_insights=cluster.container_insights != "off"))
+            # pods' stdout into their service's log group, as awslogs does on ECS (constructs_lib/eks/pod_logs.py)
+            self.log_router = PodLogRouter(self, "PodLogs", cluster=self.eks, props=PodLogRouterProps(
+                log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name))
             self.ecs = None
+            self._lattice_ingress(spec, cluster)
         # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.
         self.export_value((self.ecs or self.eks).cluster.cluster_name)
+
+    def _lattice_ingress(self, spec: Spec, cluster: Cluster) -> None:
+        """Pods registered in Lattice target groups receive traffic and health checks from Lattice's link-local
+        range; EKS Auto Mode nodes (and so their pods) use the cluster security group, which admits only itself."""
+        kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
+        if "lattice" not in kinds:
+            return
+        ports = sorted({svc.port for svc in spec.aws_services().values() if svc.cluster == cluster.name})
+        group = self.eks.cluster.cluster_security_group
+        for port in ports:
+            group.add_ingress_rule(ec2.Peer.ipv4(LATTICE_LINK_LOCAL), ec2.Port.tcp(port),
+                                   f"VPC Lattice traffic and health checks to pods on port {port}")

@@ -6,6 +6,7 @@ from aws_cdk.aws_logs import ILogGroup
 from infra import naming
 from infra.spec.model import Service, Spec, live_majors, major_path, metric_majors, shares
 
+from constructs_lib.dashboard import ServiceConnectSeries
 from constructs_lib.mesh.base import MajorRoute, MeshServiceProps
 from constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
 
@@ -99,3 +100,11 @@ def metric_filters_props(spec: Spec, name: str, log_group: ILogGroup) -> Service
         return None
     return ServiceMetricFiltersProps(log_group=log_group, service_name=name,
                                      majors=tuple(MetricMajor(m, prefix) for m, prefix in majors.items()))
+
+
+def service_connect_series(backend: str, cluster_name: str, name: str) -> ServiceConnectSeries | None:
+    """On Service Connect, where ECS publishes the service's proxy metrics: the ECS service and the discovery
+    name both carry the service's name (one ECS service per service, ``stacks.mesh_backends.single_revision``)."""
+    if backend != "service-connect":
+        return None
+    return ServiceConnectSeries(cluster_name=cluster_name, service_name=name, discovery_name=name)

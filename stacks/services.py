@@ -107,22 +107,14 @@ class ServicesStack(Stack):
                     desired_count=svc.desired_count, environment=env, secrets=dict(svc.secrets), tracing=tracing,
                     ecs_service_name=name, ingress_peer=self._vpc_peer))
         else:
-            if svc.secrets:  # the loader refuses this (eks-secrets); kept for code that builds stacks directly
-                raise UserError(f"service {name!r} on EKS has secrets; meshspec does not inject secrets into "
-                                "Kubernetes pods yet", hint="run it on an ECS cluster, or mount the secrets "
-                                "with the Secrets Store CSI driver outside meshspec")
-            if backend.kind == "appmesh":
-                Annotations.of(scope).add_warning_v2(
-                    "meshspec:eks-discovery",
-                    f"{name} runs on EKS: meshspec does not register its pods in the versions' Cloud Map services, "
-                    "so its App Mesh virtual nodes have no endpoints until a controller does (the App Mesh "
-                    "controller, or external-dns with the aws-sd provider); see docs/aws.md")
             self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
                 versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),
                 cpu_millicores=svc.cpu, memory_mib=svc.memory, environment=env,
-                tracing=tracing)))
+                tracing=tracing, secrets=dict(svc.secrets), log_group_name=naming.log_group(spec.project, name))))
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
             dashboard_name=naming.dashboard(spec.project, name),
-            target_groups=getattr(binding, "target_group_ids", None)))  # Lattice: its own series
+            target_groups=getattr(binding, "target_group_ids", None),  # Lattice: its own series
+            service_connect=convert.service_connect_series(backend.kind, cluster.ecs.cluster.cluster_name, name)
+            if cluster.ecs is not None else None))

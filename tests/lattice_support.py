@@ -1,7 +1,8 @@
 """Test support for the VPC Lattice traffic backend: moto in server mode (tests.traffic_support) plus a shim.
 
 moto 5.2.5 gaps met here (docs/backends.md, "Testing"): its vpc-lattice backend creates rules (CreateRule) but
-has no GetRule, ListRules, UpdateRule or BatchUpdateRule. ``install_rule_shim`` adds the three meshspec calls to the
+has no GetRule, ListRules, UpdateRule or BatchUpdateRule, and creates target groups but has no RegisterTargets,
+DeregisterTargets or ListTargets (``install_targets_shim``: what the EKS pod registrar calls). ``install_rule_shim`` adds the three meshspec calls to the
 in-process moto server: real boto3, botocore serialisation and HTTP to 127.0.0.1, but the server side of those three
 calls is this shim's (it stores the action it is given and returns it, with a lastUpdatedAt that moves on each
 update), not AWS's. Everything else (services, listeners, target groups, CreateRule) is moto's own.
@@ -68,6 +69,48 @@ def install_rule_shim() -> None:
     responses.VPCLatticeResponse.list_rules = list_rules
     responses.VPCLatticeResponse._meshspec_shim = True
     models.VPCLatticeBackend._meshspec_shim = True
+
+
+def install_targets_shim() -> None:
+    """RegisterTargets, DeregisterTargets and ListTargets on moto's target groups. Idempotent. A registered
+    target is INITIAL (no health checks here); a deregistered one is gone at once (AWS drains it first)."""
+    from moto.vpclattice import responses
+
+    if getattr(responses.VPCLatticeResponse, "_meshspec_targets_shim", False):
+        return
+
+    def _group(self: Any) -> tuple[Any, dict[str, Any]]:
+        group = self.backend.get_target_group(unquote(self.path).split("/")[-2])
+        if not hasattr(group, "meshspec_targets"):
+            group.meshspec_targets = {}
+        return group, json.loads(self.body or "{}")
+
+    def _key(t: dict[str, Any], group: Any) -> tuple[str, int]:
+        return t["id"], int(t.get("port") or group.config.get("port", 0))
+
+    def register_targets(self: Any) -> str:
+        group, body = _group(self)
+        for t in body.get("targets", []):
+            group.meshspec_targets[_key(t, group)] = "INITIAL"
+        return json.dumps({"successful": body.get("targets", []), "unsuccessful": []})
+
+    def deregister_targets(self: Any) -> str:
+        group, body = _group(self)
+        for t in body.get("targets", []):
+            group.meshspec_targets.pop(_key(t, group), None)
+        return json.dumps({"successful": body.get("targets", []), "unsuccessful": []})
+
+    def list_targets(self: Any) -> str:
+        group, body = _group(self)
+        wanted = {_key(t, group) for t in body.get("targets", [])}
+        items = [{"id": i, "port": p, "status": status} for (i, p), status in sorted(group.meshspec_targets.items())
+                 if not wanted or (i, p) in wanted]
+        return json.dumps({"items": items})
+
+    responses.VPCLatticeResponse.register_targets = register_targets
+    responses.VPCLatticeResponse.deregister_targets = deregister_targets
+    responses.VPCLatticeResponse.list_targets = list_targets
+    responses.VPCLatticeResponse._meshspec_targets_shim = True
 
 
 def _rule_dict(rule: Any) -> dict[str, Any]:

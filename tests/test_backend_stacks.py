@@ -152,6 +152,34 @@ def test_lattice_registers_each_ecs_version_and_tags_its_identity(synthesized, l
     lattice.has_resource_properties("AWS::IAM::Role", {"Tags": [{"Key": "meshspec:service", "Value": "catalog"}]})
 
 
+def test_lattice_eks_pods_are_reachable_registered_and_identified(synthesized, lattice):
+    # THEN Lattice's link-local range reaches the pods on the cluster security group (Auto Mode nodes use it)
+    Template.from_json(synthesized["lattice"]["shop-ml"]).has_resource_properties("AWS::EC2::SecurityGroupIngress", {
+        "CidrIp": "169.254.171.0/24", "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+        "GroupId": {"Fn::GetAtt": [Match.any_value(), "ClusterSecurityGroupId"]}})
+    # and the pod role registers in its own target group only and carries the caller identity, as ECS task roles
+    svc = Template.from_json(synthesized["lattice"]["shop-svc-recommendations"])
+    svc.has_resource_properties("AWS::IAM::Role", {"Description": "pods of recommendations",
+                                                   "Tags": [{"Key": "meshspec:service", "Value": "recommendations"}]})
+    svc.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([{
+        "Action": ["vpc-lattice:RegisterTargets", "vpc-lattice:DeregisterTargets", "vpc-lattice:ListTargets"],
+        "Effect": "Allow", "Resource": {"Fn::GetAtt": [Match.string_like_regexp("^recommendationsMeshTargetGroupr3"),
+                                                       "Arn"]}}])}})
+
+
+def test_beside_eks_pods_register_in_cloud_map_and_lattice(tmp_path):
+    # GIVEN the shop in its migration's beside step / WHEN synthesized / THEN the EKS pods' one registrar
+    # registers in the App Mesh Cloud Map service and the Lattice target group
+    app = new_app(str(tmp_path), validation=False)
+    built = build(migrating_to_lattice(), app)
+    (workload,) = [w for stack in built.services.values() for w in stack.workloads]
+    (dep,) = [m for m in workload.manifests if m["kind"] == "Deployment"]
+    (registrar,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == "mesh-registrar"]
+    env = {e["name"]: e.get("value") for e in registrar["env"]}
+    assert env["MESHSPEC_CLOUDMAP_SERVICE"] == "recommendations-r-3"
+    assert env["MESHSPEC_LATTICE_TARGET_GROUP"] == "shop-recommendations-r-3"
+
+
 def test_observability_is_the_same_on_every_backend(lattice, service_connect):
     for t in (lattice, service_connect):
         t.has_resource_properties("AWS::ECS::Cluster", {"ClusterSettings": [
@@ -200,6 +228,18 @@ def test_lattice_access_logs_land_in_one_vended_log_group_with_queries_per_servi
         parts = q["QueryString"]["Fn::Join"][1]
         assert {"Fn::GetAtt": [svc_id, "Arn"]} in parts and 'filter serviceArn = "' in "".join(
             p for p in parts if isinstance(p, str))
+
+
+def test_the_service_connect_dashboard_graphs_what_its_proxy_publishes(synthesized):
+    # GIVEN the shop on Service Connect: pricing's dashboard
+    t = synthesized["service-connect"]["shop-svc-pricing"]["Resources"]
+    (body,) = [r["Properties"]["DashboardBody"] for r in t.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    text = "".join(p if isinstance(p, str) else json.dumps(p) for p in body["Fn::Join"][1])
+    # THEN the graphs read AWS/ECS by cluster, ECS service and discovery name: the service's proxy metrics
+    assert "meshspec/Envoy" not in text
+    for metric in ("RequestCount", "HTTPCode_Target_5XX_Count", "TargetResponseTime"):
+        assert f'["AWS/ECS","{metric}","ClusterName",' in text
+    assert '"DiscoveryName","pricing","ServiceName","pricing"' in text
 
 
 def test_the_app_mesh_dashboard_during_a_migration_keeps_envoys_series(synthesized):

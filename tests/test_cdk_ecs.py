@@ -26,7 +26,7 @@ def vpc_in(s):
 
 @pytest.fixture(scope="module")
 def fargate():
-    # GIVEN a cluster, a mesh binding and one code version with two secrets
+    # GIVEN a cluster, a mesh binding and one code version with three secrets (one a JSON key of a secret)
     s = stack()
     vpc = vpc_in(s)
     cluster = EcsCluster(s, "Cluster", EcsClusterProps(vpc=vpc, namespace_name="shop.local"))
@@ -37,7 +37,7 @@ def fargate():
     MeshedFargateService(s, "Version-c-1", MeshedFargateServiceProps(
         cluster=cluster.cluster, service_name="catalog", version="c-1", image="public.ecr.aws/shop/catalog:1",
         port=8080, log_group=group, binding=binding, cpu=512, memory_mib=1024, environment={"LOG_LEVEL": "info"},
-        secrets={"DB_PASSWORD": SM_ARN, "ERP_API_KEY": SSM_ARN}))
+        secrets={"DB_PASSWORD": SM_ARN, "ERP_API_KEY": SSM_ARN, "DB_USER": f"{SM_ARN}:username"}))
     # WHEN synthesized
     return template(s)
 
@@ -83,6 +83,7 @@ def test_secrets_are_references_never_values(fargate):
     secrets = {s["Name"]: s["ValueFrom"] for s in c["Secrets"]}
     assert secrets["DB_PASSWORD"] == SM_ARN
     assert secrets["ERP_API_KEY"] == SSM_ARN
+    assert secrets["DB_USER"] == f"{SM_ARN}:username::"  # ECS's valueFrom for one JSON key
     assert "DB_PASSWORD" not in {e["Name"] for e in c["Environment"]}
 
 

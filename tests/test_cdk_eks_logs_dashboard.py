@@ -75,7 +75,7 @@ def test_a_deployment_per_version_with_envoy_and_a_service(eks):
     kinds = [(m["kind"], m["metadata"]["name"]) for m in workload.manifests]
     assert kinds == [("ServiceAccount", "rec"), ("Service", "rec"), ("Deployment", "rec-r-3"), ("Deployment", "rec-r-4")]
     pod = workload.manifests[3]["spec"]["template"]["spec"]
-    assert [c["name"] for c in pod["containers"]] == ["app", "envoy", "xray-daemon"]
+    assert [c["name"] for c in pod["containers"]] == ["app", "envoy", "xray-daemon", "mesh-registrar"]
     assert pod["initContainers"][0]["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
     (written,) = files
     doc = json.loads(written.read_text())

@@ -7,7 +7,8 @@ import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
 
-from constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps, dashboard_body, lattice_metrics
+from constructs_lib.dashboard import (ServiceConnectSeries, ServiceDashboard, ServiceDashboardProps, dashboard_body,
+                                      lattice_metrics)
 from constructs_lib.errors import PropsError
 from constructs_lib.mesh.appmesh import access_log_format
 from constructs_lib.metrics import (FILTER_PATTERN_MAX, MetricMajor, ServiceMetricFilters, ServiceMetricFiltersProps,
@@ -233,3 +234,10 @@ def test_dashboard_fails_when_target_groups_miss_a_version():
     with pytest.raises(PropsError, match=r"target_groups names \['p-41'\], versions are \['p-41', 'p-42'\]"):
         ServiceDashboardProps(service_name="pricing", versions=("p-41", "p-42"), majors=("v1",),
                               target_groups={"p-41": "tg-aaa"})
+
+
+def test_dashboard_fails_when_given_both_lattice_and_service_connect_series():
+    with pytest.raises(PropsError, match=r"target_groups=.* contradicts service_connect=.*: a service is on one backend"):
+        ServiceDashboardProps(service_name="pricing", versions=("p-41",), majors=("v1",),
+                              target_groups={"p-41": "tg-aaa"},
+                              service_connect=ServiceConnectSeries("core", "pricing", "pricing"))

@@ -97,10 +97,43 @@ def test_pricing_routes_carry_the_spec_weights(shop):
     assert [t["Weight"] for t in route["Properties"]["Spec"]["HttpRoute"]["Action"]["WeightedTargets"]] == [90, 10]
 
 
-def test_kubernetes_manifests_are_written_for_the_eks_service(shop):
+def test_kubernetes_manifests_are_written_for_the_eks_service_and_the_clusters_log_router(shop):
     _, result = shop
-    (path,) = result.manifests
-    assert path.endswith("recommendations.json")
+    assert sorted(Path(p).relative_to(result.directory).as_posix() for p in result.manifests) == [
+        "k8s/shop-ml/meshspec-fluent-bit.json", "k8s/shop-svc-recommendations/recommendations.json"]
+
+
+def test_the_eks_service_gets_its_secret_from_its_reference(shop):
+    # GIVEN the shop: recommendations on EKS has FEATURE_STORE_TOKEN, an SSM parameter reference
+    _, result = shop
+    ref = "arn:aws:ssm:eu-west-1:111122223333:parameter/shop/ml/feature-store-token"
+    path = next(p for p in result.manifests if p.endswith("recommendations.json"))
+    items = json.loads(Path(path).read_text())["items"]
+    # THEN a SecretProviderClass names the reference, the app reads the synced Secret, never a value
+    (spc,) = [i for i in items if i["kind"] == "SecretProviderClass"]
+    assert json.loads(spc["spec"]["parameters"]["objects"]) == [
+        {"objectName": ref, "objectType": "ssmparameter", "objectAlias": "FEATURE_STORE_TOKEN"}]
+    (dep,) = [i for i in items if i["kind"] == "Deployment"]
+    (env,) = [e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "FEATURE_STORE_TOKEN"]
+    assert env == {"name": "FEATURE_STORE_TOKEN",
+                   "valueFrom": {"secretKeyRef": {"name": "recommendations-secrets", "key": "FEATURE_STORE_TOKEN"}}}
+    # and the pod role may read exactly that parameter
+    statements = [st for r in result.stacks["shop-svc-recommendations"]["Resources"].values()
+                  if r["Type"] == "AWS::IAM::Policy" for st in r["Properties"]["PolicyDocument"]["Statement"]]
+    assert {"Action": "ssm:GetParameters", "Effect": "Allow", "Resource": ref} in statements
+
+
+def test_eks_pods_register_in_cloud_map_so_no_discovery_warning_is_left(shop):
+    # GIVEN the shop's recommendations on EKS with App Mesh / THEN its pods register themselves (the registrar)
+    _, result = shop
+    (path,) = [p for p in result.manifests if Path(p).name == "recommendations.json"]
+    items = json.loads(Path(path).read_text())["items"]
+    (dep,) = [m for m in items if m["kind"] == "Deployment"]
+    (registrar,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == "mesh-registrar"]
+    env = {e["name"]: e.get("value") for e in registrar["env"]}
+    assert env["MESHSPEC_CLOUDMAP_NAMESPACE"] == "shop.local"
+    assert env["MESHSPEC_CLOUDMAP_SERVICE"] == "recommendations-r-3"
+    assert not [w for w in result.warnings if "eks-discovery" in w or "Cloud Map services" in w]
 
 
 def test_100_services_synthesize_into_stacks_within_cloudformation_limits(hundred):
@@ -147,8 +180,9 @@ def test_a_service_stack_is_named_after_the_service_alone():
         "shop-svc-catalog", "shop-svc-recommendations"]
 
 
-def test_ecs_services_on_app_mesh_publish_the_dashboard_series_from_their_log_group(shop):
-    # GIVEN the shop synthesized: catalog, pricing (http) and erp-connector (http2) on ECS, recommendations on EKS
+def test_services_on_app_mesh_publish_the_dashboard_series_from_their_log_group(shop):
+    # GIVEN the shop synthesized: catalog, pricing (http) and erp-connector (http2) on ECS, recommendations
+    # (gRPC) on EKS
     built, result = shop
     by_service: dict[str, list[dict]] = {}
     for t in result.stacks.values():
@@ -158,12 +192,15 @@ def test_ecs_services_on_app_mesh_publish_the_dashboard_series_from_their_log_gr
             if r["Type"] == "AWS::Logs::MetricFilter":
                 service = groups[r["Properties"]["LogGroupName"]["Ref"]].rsplit("/", 1)[-1]
                 by_service.setdefault(service, []).append(r["Properties"])
-    # THEN each ECS service has requests, 5xx and latency for its one major, on its own log group
-    assert sorted(by_service) == ["catalog", "erp-connector", "pricing"]
+    # THEN each service has requests, 5xx and latency for its one major, on its own log group (the EKS one's
+    # Envoy lines arrive through the cluster's Fluent Bit router)
+    assert sorted(by_service) == ["catalog", "erp-connector", "pricing", "recommendations"]
     pricing = {f["MetricTransformations"][0]["MetricName"]: f for f in by_service["pricing"]}
     assert sorted(pricing) == ["Http5xxCount", "LatencyMs", "RequestCount"]
     assert pricing["RequestCount"]["FilterPattern"] == '{ ($.service = "pricing") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/pricing/v1/*") }'
     assert {f["MetricTransformations"][0]["MetricNamespace"] for fs in by_service.values() for f in fs} == \
         {"meshspec/Envoy/v1"}
-    # and the EKS service none: its container output goes to Container Insights' log groups (docs/aws.md)
-    assert "recommendations" not in by_service
+    # recommendations is gRPC with one major: every inbound line of the service counts, whatever its path
+    rec = {f["MetricTransformations"][0]["MetricName"]: f for f in by_service["recommendations"]}
+    assert rec["RequestCount"]["FilterPattern"] == \
+        '{ ($.service = "recommendations") && ($.upstream_cluster = "cds_ingress_*") }'

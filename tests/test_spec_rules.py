@@ -159,6 +159,14 @@ def test_secret_references_must_match_the_platform():
     result = load(text)
     assert codes(result) == ["secret-ref"]
     assert "arn:aws:secretsmanager" in result.errors[0].allowed
+    assert result.errors[0].given == "'projects/p/secrets/db'"  # a reference: shown, to fix the typo
+
+
+def test_a_secret_given_as_a_value_is_refused_and_not_shown():
+    result = load(AWS_HEAD + aws_service("a", extra="    secrets: {DB_PASSWORD: hunter2}\n"))
+    (err,) = result.errors
+    assert err.code == "secret-ref" and err.given == "a value that is not a reference (not shown)"
+    assert "hunter2" not in str(err)
 
 
 def test_eks_cluster_refuses_capacity():
@@ -240,7 +248,7 @@ def test_33_majors_fit_the_metric_filters_of_a_log_group():
     (AWS_HEAD, "", ("v1", "v2"), {"v1": "/m/v1/", "v2": "/m/v2/"}),
     (AWS_HEAD, "    protocol: grpc\n", ("v1",), {"v1": None}),  # one major: every line of the service
     (AWS_HEAD, "    protocol: grpc\n", ("v1", "v2"), {}),  # routed on a header the access log does not hold
-    (AWS_HEAD.replace("platform: ecs", "platform: eks"), "", ("v1",), {}),  # logs go to Container Insights
+    (AWS_HEAD.replace("platform: ecs", "platform: eks"), "", ("v1",), {"v1": "/m/v1/"}),  # Fluent Bit router
     (AWS_HEAD.replace("  clusters:", "  mesh: {backend: lattice}\n  clusters:"), "", ("v1",), {}),  # no Envoy log
 ])
 def test_metric_majors_are_the_majors_whose_access_log_lines_reach_the_service_log_group(head, extra, majors, want):
@@ -249,9 +257,57 @@ def test_metric_majors_are_the_majors_whose_access_log_lines_reach_the_service_l
     assert metric_majors(result.spec, "m") == want
 
 
-def test_secrets_on_an_eks_service_are_refused_by_validate():
+def test_secrets_on_an_eks_service_validate():
     text = AWS_HEAD.replace("{name: core, platform: ecs}", "{name: core, platform: eks}") + aws_service(
-        "a", extra="    secrets: {DB_PASSWORD: arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf}\n")
+        "a", extra="    secrets: {DB_PASSWORD: arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf,\n"
+                   "              TOKEN: arn:aws:ssm:eu-west-1:111122223333:parameter/a/token}\n")
     result = load(text)
-    assert codes(result) == ["eks-secrets"]
-    assert result.errors[0].key_path == "services.a.secrets" and "Secrets Store CSI" in result.errors[0].hint
+    assert result.ok, [e.message for e in result.errors]
+
+
+def test_secrets_of_an_eks_service_in_two_regions_are_refused_by_validate():
+    text = AWS_HEAD.replace("{name: core, platform: ecs}", "{name: core, platform: eks}") + aws_service(
+        "a", extra="    secrets: {DB_PASSWORD: arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf,\n"
+                   "              TOKEN: arn:aws:ssm:us-east-1:111122223333:parameter/a/token}\n")
+    result = load(text)
+    assert codes(result) == ["eks-secret-regions"]
+    (err,) = result.errors
+    assert err.key_path == "services.a.secrets"
+    assert err.message == ("on EKS a service's secrets come from one region: the Secrets Store CSI driver's AWS "
+                           "provider reads a pod's SecretProviderClass from one region")
+    assert err.given == "references in eu-west-1, us-east-1" and "replica secrets" in err.hint
+
+
+def test_secrets_of_an_ecs_service_may_span_regions():
+    result = load(AWS_HEAD + aws_service(
+        "a", extra="    secrets: {DB_PASSWORD: arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf,\n"
+                   "              TOKEN: arn:aws:ssm:us-east-1:111122223333:parameter/a/token}\n"))
+    assert result.ok, [e.message for e in result.errors]
+
+
+@pytest.mark.parametrize("ref, ok", [
+    ("arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf", True),
+    ("arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf:username", True),
+    ("arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf:username::", True),
+    ("arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf:user-name", False),  # not a JMESPath name
+    ("arn:aws:secretsmanager:eu-west-1:111122223333:secret:db-AbCdEf:username:AWSCURRENT:", False),
+    ("arn:aws:ssm:eu-west-1:111122223333:parameter/a/token", True),
+    ("arn:aws:ssm:eu-west-1:111122223333:parameter/a/token:key", False),
+    ("hunter2", False),
+])
+def test_validate_and_the_constructs_read_a_secret_reference_alike(ref, ok):
+    from constructs_lib.secret_refs import parse_ref
+    from infra.spec.checks import AWS_SECRET_REF
+
+    assert bool(AWS_SECRET_REF.match(ref)) is ok
+    assert (parse_ref(ref) is not None) is ok
+
+
+def test_a_secret_reference_with_a_version_stage_is_refused_with_the_forms_allowed():
+    result = load(AWS_HEAD + aws_service("a", extra="    secrets: {DB_USER: 'arn:aws:secretsmanager:eu-west-1:"
+                                                     "111122223333:secret:db-AbCdEf:username:AWSCURRENT:'}\n"))
+    (err,) = result.errors
+    assert err.code == "secret-ref" and err.key_path == "services.a.secrets.DB_USER"
+    assert err.allowed == ("arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME[:JSON_KEY] or "
+                           "arn:aws:ssm:REGION:ACCOUNT:parameter/NAME")
+

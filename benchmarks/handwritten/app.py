@@ -128,6 +128,7 @@ class ServiceStack(cdk.Stack):
             for major in svc["majors"]:
                 ns, base = f"meshspec/Envoy/{major['name']}", [
                     logs.FilterPattern.string_value("$.service", "=", name),
+                    logs.FilterPattern.string_value("$.upstream_cluster", "=", "cds_ingress_*"),  # inbound only
                     logs.FilterPattern.string_value("$.path", "=", major["path"] + "*")]
                 dims = {"Service": "$.service", "Version": "$.version"}
                 log_group.add_metric_filter(f"Requests-{major['name']}", metric_namespace=ns,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -18,10 +17,9 @@ from constructs import Construct
 from ..errors import PropsError, contradiction
 from ..mesh.base import MeshServiceBinding
 from ..nag import XRAY_REASON, suppress
+from ..secret_refs import parse_ref
 
 XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
-SECRETS_MANAGER_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$")
-SSM_ARN = re.compile(r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter(/[A-Za-z0-9/_.-]+)$")
 # X-Ray has no resource-level permissions (docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html).
 XRAY_WRITE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
                       "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries")
@@ -37,7 +35,8 @@ class MeshedFargateServiceProps:
       whether an Envoy sidecar runs.
     - ``cpu``: Default: 256. ``memory_mib``: Default: 512. ``desired_count``: Default: 2.
     - ``environment``: plain variables. Default: none.
-    - ``secrets``: variable → Secrets Manager secret ARN or SSM parameter ARN, injected by ECS at start;
+    - ``secrets``: variable → Secrets Manager secret ARN (``ARN:key`` selects one JSON key) or SSM parameter
+      ARN, injected by ECS at start;
       a literal value is refused. Default: none.
     - ``tracing``: the X-Ray daemon sidecar and Envoy's X-Ray tracing. Default: True.
     - ``ecs_service_name``: Default: ``{service_name}-{version}``.
@@ -64,7 +63,7 @@ class MeshedFargateServiceProps:
 
     def __post_init__(self) -> None:
         for key, ref in self.secrets.items():
-            if not (SECRETS_MANAGER_ARN.match(ref) or SSM_ARN.match(ref)):
+            if parse_ref(ref) is None:
                 raise PropsError(f"secrets[{key!r}] is not a Secrets Manager or SSM parameter ARN (value not "
                                  "shown): give a reference, never the secret itself")
         clash = sorted(set(self.secrets) & set(self.environment))
@@ -89,10 +88,13 @@ def registry_image(name: str) -> ecs.ContainerImage:
 
 
 def ecs_secret(scope: Construct, id: str, ref: str) -> ecs.Secret:
-    """An ecs.Secret from an ARN: ECS resolves it at task start, the value never reaches the template."""
-    if SSM_ARN.match(ref):  # by its full ARN, so a parameter in another region or account stays what was given
-        return ecs.Secret.from_ssm_parameter(ssm.StringParameter.from_string_parameter_arn(scope, id, ref))
-    return ecs.Secret.from_secrets_manager(secretsmanager.Secret.from_secret_complete_arn(scope, id, ref))
+    """An ecs.Secret from an ARN (a secret's, optionally with a JSON key, or a parameter's): ECS resolves it at
+    task start, the value never reaches the template."""
+    r = parse_ref(ref)
+    if r.kind == "ssmparameter":  # by its full ARN, so a parameter in another region or account stays as given
+        return ecs.Secret.from_ssm_parameter(ssm.StringParameter.from_string_parameter_arn(scope, id, r.arn))
+    return ecs.Secret.from_secrets_manager(secretsmanager.Secret.from_secret_complete_arn(scope, id, r.arn),
+                                           field=r.json_key)
 
 
 class MeshedFargateService(Construct):

@@ -1,5 +1,6 @@
 """An EKS cluster from aws-cdk-lib's v2 EKS constructs: native AWS::EKS::Cluster, no kubectl Lambda layer,
-Auto Mode compute by default, and Container Insights through the amazon-cloudwatch-observability add-on."""
+Auto Mode compute by default, Container Insights through the amazon-cloudwatch-observability add-on, and the
+Secrets Store CSI driver with AWS's provider (ASCP) through the aws-secrets-store-csi-driver-provider add-on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,11 +8,13 @@ from dataclasses import dataclass
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from ..errors import PropsError, contradiction
 from ..nag import suppress
+from .secrets import SECRETS_STORE_ADDON, SECRETS_STORE_CONFIGURATION
 
 EKS_MANAGED_POLICIES = ("AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
                         "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy", "AmazonEKSWorkerNodePolicy",
@@ -31,6 +34,13 @@ class EksClusterProps:
       Default: True.
     - ``kubectl_layer``: a kubectl Lambda layer; with it CloudFormation applies workloads' manifests.
       Default: no kubectl provider: manifests are written beside the templates for ``kubectl apply``.
+    - ``secrets_store``: install the ``aws-secrets-store-csi-driver-provider`` add-on (the Secrets Store CSI
+      driver and ASCP) with the driver's ``syncSecret`` on, so workloads' ``secrets`` reach their pods.
+      Default: True.
+    - ``secrets_encryption_key``: a KMS key for envelope encryption of Kubernetes Secrets (the synced secret
+      values live in Kubernetes Secrets). Default: EKS's default envelope encryption of all Kubernetes API data
+      with an AWS owned key (Kubernetes 1.28 and later). Choose at creation: CloudFormation replaces a cluster
+      whose encryption configuration changes.
     """
 
     vpc: ec2.IVpc
@@ -40,6 +50,8 @@ class EksClusterProps:
     node_pools: tuple[str, ...] | None = None
     container_insights: bool = True
     kubectl_layer: lambda_.ILayerVersion | None = None
+    secrets_store: bool = True
+    secrets_encryption_key: kms.IKey | None = None
 
     def __post_init__(self) -> None:
         if not self.auto_mode and self.node_pools is not None:
@@ -59,7 +71,7 @@ class EksCluster(Construct):
             compute = eks.ComputeConfig(node_pools=list(props.node_pools or ("system", "general-purpose")))
         self.cluster = eks.Cluster(
             self, "Cluster", version=eks.KubernetesVersion.of(props.kubernetes_version), vpc=props.vpc,
-            cluster_name=props.cluster_name, compute=compute,
+            cluster_name=props.cluster_name, compute=compute, secrets_encryption_key=props.secrets_encryption_key,
             default_capacity_type=eks.DefaultCapacityType.AUTOMODE if props.auto_mode else eks.DefaultCapacityType.NODEGROUP,
             kubectl_provider_options=(eks.KubectlProviderOptions(kubectl_layer=props.kubectl_layer)
                                       if props.kubectl_layer is not None else None),
@@ -67,6 +79,12 @@ class EksCluster(Construct):
                              eks.ClusterLoggingTypes.AUTHENTICATOR, eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
                              eks.ClusterLoggingTypes.SCHEDULER])
         self.applies_manifests = props.kubectl_layer is not None
+        self.secrets_store = props.secrets_store
+        if props.secrets_store:
+            # ASCP reads with each pod's own Pod Identity role (usePodIdentity in the SecretProviderClass): the
+            # add-on itself needs no role (docs.aws.amazon.com/secretsmanager/latest/userguide/integrate_eks.html).
+            eks.Addon(self, "SecretsStore", cluster=self.cluster, addon_name=SECRETS_STORE_ADDON,
+                      configuration_values=SECRETS_STORE_CONFIGURATION)
         suppress(self.cluster, "AwsSolutions-IAM4",
                  "EKS requires these AWS managed policies on the cluster role and the Auto Mode node role "
                  "(docs.aws.amazon.com/eks/latest/userguide/auto-cluster-iam-role.html, auto-create-node-role.html)",

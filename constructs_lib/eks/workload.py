@@ -1,5 +1,7 @@
-"""A meshed service on EKS as Kubernetes manifests: a Deployment per code version (app, Envoy, X-Ray daemon),
-a Service, a ServiceAccount bound to an IAM role through EKS Pod Identity (a native CloudFormation resource).
+"""A meshed service on EKS as Kubernetes manifests: a Deployment per code version (app, Envoy, X-Ray daemon, and
+the registrar that registers the pod where the backend discovers it), a Service, a ServiceAccount bound to an IAM
+role through EKS Pod Identity (a native CloudFormation resource), the service's secrets from their references
+(:mod:`.secrets`) and its pods' logs routed to its log group (:mod:`.pod_logs`).
 
 Without a kubectl provider on the cluster, CloudFormation cannot apply manifests: they are kept on the
 construct (``manifests``) and :func:`write_manifests` writes them beside the templates for ``kubectl apply``.
@@ -11,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from aws_cdk import Stack, Token
+from aws_cdk import Stack, Tags, Token
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
@@ -19,9 +21,18 @@ from constructs import Construct, IConstruct
 from ..ecs.service import XRAY_IMAGE, XRAY_WRITE_ACTIONS
 from ..errors import PropsError
 from ..nag import XRAY_REASON, suppress
-from ..mesh.base import MeshServiceBinding, ProxyRequirements
+from ..mesh.base import MeshServiceBinding, PodRegistration, ProxyRequirements, pod_registration_of
+from . import secrets as sec
 from .cluster import EksCluster, pod_identity_principal
+from .pod_logs import LOG_GROUP_ANNOTATION, PodLogRouter
+from .registration import add_registrar
 
+REGISTRAR_LOOKUP_REASON = (
+    "the pod registrar finds its Cloud Map service or Lattice target group by name at runtime (AWS generates their "
+    "IDs; manifests hold literals only): servicediscovery:ListNamespaces/ListServices and vpc-lattice:"
+    "ListTargetGroups have no resource-level permissions; route53 record changes on the namespace's hosted zone "
+    "are limited by condition to the version's own A record")
+REGISTRAR_WILDCARDS = ("Resource::*", "Resource::arn:<AWS::Partition>:route53:::hostedzone/*")
 PROXY_INIT_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-proxy-route-manager:v7-prod"
 
 
@@ -41,6 +52,13 @@ class KubernetesWorkloadProps:
     - ``cpu_millicores``: Default: 256. ``memory_mib``: Default: 512.
     - ``environment``: plain variables. Default: none.
     - ``tracing``: X-Ray daemon sidecar and Envoy tracing. Default: True.
+    - ``secrets``: variable → Secrets Manager secret ARN (``ARN:key`` selects one JSON key) or SSM parameter
+      ARN, all in one region; mounted by
+      the cluster's Secrets Store CSI driver (ASCP, with the pod's role) and read by the app through a synced
+      Kubernetes Secret; a literal is refused and never echoed. Default: none.
+    - ``log_group_name``: annotates the pods (``meshspec.io/log-group``) so the cluster's
+      :class:`~constructs_lib.eks.pod_logs.PodLogRouter` ships their stdout there. Default: no annotation
+      (the lines reach only Container Insights' log groups).
     """
 
     service_name: str
@@ -53,8 +71,11 @@ class KubernetesWorkloadProps:
     memory_mib: int = 512
     environment: Mapping[str, str] = field(default_factory=dict)
     tracing: bool = True
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    log_group_name: str | None = None
 
     def __post_init__(self) -> None:
+        sec.check_secrets(self.secrets, self.environment)
         if not self.versions:
             raise PropsError(f"versions of {self.service_name!r} is empty: give at least one code version")
         if self.replicas < 0:
@@ -66,8 +87,10 @@ def _env(values: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, ProxyRequirements | None],
-                     ) -> list[dict[str, Any]]:
-    """The manifests, as plain dicts (pure: no construct, unit-tested without a stack)."""
+                     registrations: Mapping[str, PodRegistration | None] | None = None) -> list[dict[str, Any]]:
+    """The manifests, as plain dicts (pure: no construct, unit-tested without a stack).
+
+    ``registrations``: per version, how its pods register in the backend (the registrar sidecar). Default: none."""
     p = props
     labels = {"app.kubernetes.io/name": p.service_name, "app.kubernetes.io/managed-by": "meshspec"}
     docs: list[dict[str, Any]] = [
@@ -78,10 +101,13 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
          "spec": {"selector": {"app.kubernetes.io/name": p.service_name},
                   "ports": [{"name": "app", "port": p.port, "targetPort": p.port}]}},
     ]
+    if p.secrets:
+        docs.append(sec.secret_provider_class(p.service_name, p.namespace, p.secrets))
     for v in p.versions:
         vlabels = {**labels, "meshspec.io/version": v.name}
         app = {"name": "app", "image": v.image, "ports": [{"containerPort": p.port, "name": "app"}],
-               "env": _env({**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": v.name}),
+               "env": sorted(_env({**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": v.name})
+                             + sec.secret_env(p.service_name, p.secrets), key=lambda e: e["name"]),
                "resources": {"requests": {"cpu": f"{p.cpu_millicores}m", "memory": f"{p.memory_mib}Mi"}}}
         containers: list[dict[str, Any]] = [app]
         init: list[dict[str, Any]] = []
@@ -109,12 +135,19 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
         pod: dict[str, Any] = {"serviceAccountName": p.service_name, "containers": containers}
         if init:
             pod["initContainers"] = init
+        if p.secrets:
+            app["volumeMounts"] = [dict(sec.SECRET_MOUNT)]
+            pod["volumes"] = [sec.secret_volume(p.service_name)]
+        template_meta: dict[str, Any] = {"labels": vlabels}
+        if p.log_group_name is not None:
+            template_meta["annotations"] = {LOG_GROUP_ANNOTATION: p.log_group_name}
+        add_registrar(pod, (registrations or {}).get(v.name), run_as_user=proxy.ignored_uid if proxy else None)
         docs.append({"apiVersion": "apps/v1", "kind": "Deployment",
                      "metadata": {"name": f"{p.service_name}-{v.name}", "namespace": p.namespace, "labels": vlabels},
                      "spec": {"replicas": p.replicas,
                               "selector": {"matchLabels": {"app.kubernetes.io/name": p.service_name,
                                                            "meshspec.io/version": v.name}},
-                              "template": {"metadata": {"labels": vlabels}, "spec": pod}}})
+                              "template": {"metadata": template_meta, "spec": pod}}})
     return docs
 
 
@@ -122,10 +155,14 @@ class KubernetesWorkload(Construct):
     """The IAM role and Pod Identity association (CloudFormation) and the manifests (kubectl or files)."""
 
     def __init__(self, scope: Construct, id: str, *, cluster: EksCluster, props: KubernetesWorkloadProps) -> None:
+        if props.secrets and not cluster.secrets_store:
+            raise PropsError(f"secrets of {props.service_name!r} need the cluster's Secrets Store CSI driver, but "
+                             "its EksClusterProps.secrets_store is False: set it to True, or give no secrets")
         super().__init__(scope, id)
         self.cluster_construct = cluster
         self.props = props
         proxies = {v.name: props.binding.proxy(v.name) if props.binding else None for v in props.versions}
+        registrations = {v.name: pod_registration_of(props.binding, v.name) for v in props.versions}
         self.role = iam.Role(self, "PodRole", assumed_by=pod_identity_principal(),
                              description=f"pods of {props.service_name}")
         self.role.assume_role_policy.add_statements(iam.PolicyStatement(
@@ -133,36 +170,52 @@ class KubernetesWorkload(Construct):
         for proxy in proxies.values():
             for statement in proxy.policy_statements if proxy else ():
                 self.role.add_to_principal_policy(statement)
+        for statement in sec.secret_read_statements(props.secrets):
+            self.role.add_to_principal_policy(statement)
+        self._grant_registration([r for r in registrations.values() if r is not None])
         if props.tracing:
             self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
             suppress(self.role, "AwsSolutions-IAM5", XRAY_REASON, applies_to=["Resource::*"])
         eks.CfnPodIdentityAssociation(self, "PodIdentity", cluster_name=cluster.cluster.cluster_name,
                                       namespace=props.namespace, service_account=props.service_name,
                                       role_arn=self.role.role_arn)
-        self.manifests = render_manifests(props, proxies)
+        self.manifest_name = props.service_name
+        self.manifests = render_manifests(props, proxies, registrations)
         if cluster.applies_manifests:
             eks.KubernetesManifest(self, "Manifests", cluster=cluster.cluster, manifest=self.manifests)
 
+    def _grant_registration(self, registrations: list[PodRegistration]) -> None:
+        """The registrar's statements and the role's identity tags (one role for every version of the service)."""
+        for r in registrations:
+            for statement in r.policy_statements:
+                self.role.add_to_principal_policy(statement)
+        tags = {k: v for r in registrations for k, v in r.role_tags.items()}
+        for key, value in sorted(tags.items()):
+            Tags.of(self.role).add(key, value)
+        if registrations:
+            suppress(self.role, "AwsSolutions-IAM5", REGISTRAR_LOOKUP_REASON, applies_to=list(REGISTRAR_WILDCARDS))
+
 
 def write_manifests(root: IConstruct | None, outdir: str | Path, *,
-                    workloads: Iterable[KubernetesWorkload] | None = None) -> list[Path]:
-    """Write every KubernetesWorkload's manifests that CloudFormation does not apply to
-    ``outdir/k8s/<stack>/<service>.json`` (a kubectl-readable List). Returns the files written.
+                    workloads: Iterable[KubernetesWorkload | PodLogRouter] | None = None) -> list[Path]:
+    """Write every KubernetesWorkload's and PodLogRouter's manifests that CloudFormation does not apply to
+    ``outdir/k8s/<stack>/<name>.json`` (a kubectl-readable List; ``name``: the service, or
+    ``meshspec-fluent-bit``). Returns the files written.
 
-    ``workloads``: the workloads, when the caller kept them. Default: found under ``root`` (a walk over every
-    construct of the app through jsii, which costs about a second at 500 services)."""
+    ``workloads``: the workloads and routers, when the caller kept them. Default: found under ``root`` (a walk
+    over every construct of the app through jsii, which costs about a second at 500 services)."""
     written = []
     found = workloads if workloads is not None else root.node.find_all()
     for c in found:
-        if isinstance(c, KubernetesWorkload) and not c.cluster_construct.applies_manifests:
+        if isinstance(c, (KubernetesWorkload, PodLogRouter)) and not c.cluster_construct.applies_manifests:
             stack = Stack.of(c)
             resolved = stack.resolve(c.manifests)
             text = json.dumps({"apiVersion": "v1", "kind": "List", "items": resolved}, indent=2, sort_keys=True)
             if '"Fn::' in text or '"Ref"' in text or Token.is_unresolved(text):
-                raise PropsError(f"the manifests of {c.props.service_name!r} hold values known only at deploy time; "
+                raise PropsError(f"the manifests of {c.manifest_name!r} hold values known only at deploy time; "
                                  "give the stack an explicit account and region, or give the cluster a kubectl_layer "
                                  "so CloudFormation applies them")
-            path = Path(outdir) / "k8s" / stack.stack_name / f"{c.props.service_name}.json"
+            path = Path(outdir) / "k8s" / stack.stack_name / f"{c.manifest_name}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text + "\n", encoding="utf-8")
             written.append(path)

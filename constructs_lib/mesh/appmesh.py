@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
+from .base import MeshBackend, MeshServiceProps, PodRegistration, PropsError, ProxyRequirements
 
 END_OF_SUPPORT = "2026-09-30"
 # Any address works: Envoy's iptables rules intercept the connection before it leaves the task or pod.
@@ -116,6 +116,7 @@ class MeshedService(Construct):
         self._envoy_image = envoy_image
         self._arn_prefix: str | None = None  # node ARNs' common part, when the mesh name is known at synth
         self._mesh = mesh
+        self._namespace_name = namespace.namespace_name
         backends = [appmesh.Backend.virtual_service(appmesh.VirtualService.from_virtual_service_attributes(
             self, f"Backend{i}", mesh=mesh, virtual_service_name=name)) for i, name in enumerate(props.backends)]
         self.discovery: dict[str, sd.Service] = {}
@@ -166,6 +167,33 @@ class MeshedService(Construct):
             environment={"APPMESH_RESOURCE_ARN": arn, "ENABLE_ENVOY_XRAY_TRACING": "1", "ENVOY_LOG_LEVEL": "info"},
             policy_statements=(iam.PolicyStatement(actions=["appmesh:StreamAggregatedResources"],
                                                    resources=[arn]),))
+
+    def pod_registration(self, version: str) -> PodRegistration:
+        """Pods register themselves in the version's Cloud Map service (the registrar sidecar), found by the
+        namespace's and service's names since Cloud Map generates their IDs.
+
+        Cloud Map changes the namespace's Route 53 records with the caller's permissions, so the role may change
+        the version's own A record and nothing else (condition keys of route53:ChangeResourceRecordSets,
+        docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html). The service has a
+        custom health check, so no Route 53 health check is created and a new instance starts HEALTHY
+        (AWS_INIT_HEALTH_STATUS, docs.aws.amazon.com/cloud-map/latest/api/API_RegisterInstance.html)."""
+        self._node(version)
+        stack = Stack.of(self)
+        record = f"{self.props.node_name(version)}.{self._namespace_name}".lower()
+        zones = stack.format_arn(service="route53", region="", account="", resource="hostedzone", resource_name="*")
+        return PodRegistration(
+            environment={"AWS_REGION": stack.region, "MESHSPEC_CLOUDMAP_NAMESPACE": self._namespace_name,
+                         "MESHSPEC_CLOUDMAP_SERVICE": self.props.node_name(version)},
+            policy_statements=(
+                iam.PolicyStatement(actions=["servicediscovery:RegisterInstance", "servicediscovery:DeregisterInstance",
+                                             "servicediscovery:ListInstances"],
+                                    resources=[self.discovery[version].service_arn]),
+                iam.PolicyStatement(actions=["servicediscovery:ListNamespaces", "servicediscovery:ListServices"],
+                                    resources=["*"]),
+                iam.PolicyStatement(actions=["route53:ChangeResourceRecordSets"], resources=[zones], conditions={
+                    "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": [record],
+                                                  "route53:ChangeResourceRecordSetsRecordTypes": ["A"]}}),
+                iam.PolicyStatement(actions=["route53:GetHostedZone"], resources=[zones])))
 
     def node_arn(self, version: str) -> str:
         """The virtual node's ARN, built from names when the mesh name is known at synth (so Kubernetes

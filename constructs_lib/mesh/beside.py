@@ -12,7 +12,7 @@ from typing import Sequence
 
 from aws_cdk import aws_ecs as ecs
 
-from .base import MeshServiceBinding, PropsError, ProxyRequirements
+from .base import MeshServiceBinding, PodRegistration, PropsError, ProxyRequirements, pod_registration_of
 
 
 class BesideBinding:
@@ -36,6 +36,14 @@ class BesideBinding:
             return proxy
         extra = tuple(ip for ip in self.proxy_bypass if ip not in proxy.egress_ignored_ips)
         return dataclasses.replace(proxy, egress_ignored_ips=proxy.egress_ignored_ips + extra)
+
+    def pod_registration(self, version: str) -> PodRegistration | None:
+        """Pods register in both backends: one registrar with both sets of parameters and permissions."""
+        primary = pod_registration_of(self.primary, version)
+        incoming = pod_registration_of(self.incoming, version)
+        if primary is None:
+            return incoming
+        return primary.merged(incoming)
 
     def deploys(self, version: str) -> bool:
         check = getattr(self.primary, "deploys", None)

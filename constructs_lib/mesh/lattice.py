@@ -2,7 +2,8 @@
 
 Per service: a Lattice service in the backend's service network, an IP target group per code version, a
 listener rule per API major with the versions' weights (the counterpart of App Mesh's weighted routes), and an
-IAM auth policy naming only the callers the stack allows. No sidecar: ``proxy()`` is None.
+IAM auth policy naming only the callers the stack allows. No proxy sidecar: ``proxy()`` is None; EKS pods register
+themselves in their version's target group (``pod_registration``) and their role carries the caller tag.
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from ..nag import suppress
-from ..lattice import (LINK_LOCAL_IPV4, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute, LatticeService,
-                       tag_caller)
-from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
+from ..lattice import (CALLER_TAG, LINK_LOCAL_IPV4, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute,
+                       LatticeService, tag_caller)
+from .base import MeshBackend, MeshServiceProps, PodRegistration, PropsError, ProxyRequirements
 
 
 INFRA_ROLE_REASON = ("ECS's documented role for registering tasks in VPC Lattice target groups "
@@ -65,6 +66,20 @@ class LatticeServiceBinding(Construct):
         """Lattice needs no sidecar: the VPC's Lattice endpoint routes, authenticates and balances."""
         self.service.target_group(version)
         return None
+
+    def pod_registration(self, version: str) -> PodRegistration:
+        """Pods register their IP on the app port in the version's target group (the registrar sidecar, which
+        finds the group by name), and the pod role is tagged as this service's caller identity, as ECS task
+        roles are."""
+        group = self.service.target_group(version)
+        return PodRegistration(
+            environment={"AWS_REGION": Stack.of(self).region, "MESHSPEC_LATTICE_TARGET_GROUP": group.name,
+                         "MESHSPEC_LATTICE_PORT": str(self.props.port)},
+            policy_statements=(
+                iam.PolicyStatement(actions=["vpc-lattice:RegisterTargets", "vpc-lattice:DeregisterTargets",
+                                             "vpc-lattice:ListTargets"], resources=[group.attr_arn]),
+                iam.PolicyStatement(actions=["vpc-lattice:ListTargetGroups"], resources=["*"])),
+            role_tags={CALLER_TAG: self.props.name})
 
     def deploys(self, version: str) -> bool:
         """Every code version runs side by side behind its own weighted target group."""

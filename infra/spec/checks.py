@@ -33,6 +33,7 @@ FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY|CLIENT_?SECRET")
 AWS_SECRET_REF = re.compile(
     r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+"
+    r"(:[A-Za-z_][A-Za-z0-9_]{0,127}(::)?)?"  # one JSON key, ECS's ARN:key[::] (constructs_lib/secret_refs.py)
     r"|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$")
 GCP_SECRET_REF = re.compile(r"^(projects/[a-z0-9-]+/secrets/[A-Za-z0-9_-]{1,255}(/versions/([0-9]+|latest))?"
                             r"|[A-Za-z0-9_-]{1,255})$")
@@ -105,16 +106,19 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
             elif svc.memory not in allowed:
                 p.add(path + ("memory",), f"Fargate does not offer {svc.memory} MiB with {svc.cpu} CPU units",
                       "fargate-memory", given=svc.memory, allowed=_ranges(allowed))
-        if cluster.platform == "eks" and svc.secrets:
-            p.add(path + ("secrets",), "meshspec does not inject secrets into Kubernetes pods yet",
-                  "eks-secrets", given=D(f"{len(svc.secrets)} secret reference(s) on EKS cluster {cluster.name}"),
-                  allowed="secrets only on ECS clusters",
-                  hint="run the service on an ECS cluster, or mount the secrets with the Secrets Store CSI driver "
-                       "outside meshspec")
         for key in [k for k, ref in svc.secrets.items() if not AWS_SECRET_REF.match(ref)]:
             p.add(path + ("secrets", key), "a secret on AWS is a Secrets Manager secret ARN or an SSM parameter ARN",
-                  "secret-ref", given=svc.secrets[key],
-                  allowed="arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME or arn:aws:ssm:REGION:ACCOUNT:parameter/NAME")
+                  "secret-ref", given=_shown_ref(svc.secrets[key]),
+                  allowed="arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME[:JSON_KEY] or "
+                          "arn:aws:ssm:REGION:ACCOUNT:parameter/NAME")
+        regions = sorted({ref.split(":")[3] for ref in svc.secrets.values() if AWS_SECRET_REF.match(ref)})
+        if cluster.platform == "eks" and len(regions) > 1:
+            p.add(path + ("secrets",), "on EKS a service's secrets come from one region: the Secrets Store CSI "
+                  "driver's AWS provider reads a pod's SecretProviderClass from one region",
+                  "eks-secret-regions", given=D(f"references in {', '.join(regions)}"),
+                  allowed="every secret reference of the service in one region",
+                  hint="replicate the secrets to one region (Secrets Manager replica secrets), or run the service "
+                       "on an ECS cluster, which reads each reference from its own region")
     else:
         if spec.gcp is None:
             p.add(path + ("appengine",), "services on App Engine need the gcp section (project and location)",
@@ -139,7 +143,15 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
                   "migrate-split", allowed="migrateTraffic with exactly one version taking traffic")
         for key in [k for k, ref in svc.secrets.items() if not GCP_SECRET_REF.match(ref)]:
             p.add(path + ("secrets", key), "a secret on App Engine is a Secret Manager name", "secret-ref",
-                  given=svc.secrets[key], allowed="projects/PROJECT/secrets/NAME[/versions/N] or NAME")
+                  given=_shown_ref(svc.secrets[key]), allowed="projects/PROJECT/secrets/NAME[/versions/N] or NAME")
+
+
+def _shown_ref(ref: str) -> object:
+    """What a wrong secret reference shows: the reference when it looks like one (a typo to fix), otherwise
+    nothing of it, since it may be the secret itself."""
+    if ref.startswith(("arn:", "projects/")):
+        return ref
+    return D("a value that is not a reference (not shown)")
 
 
 def _all_shares(svc: Service, version: str) -> list[Decimal]:

@@ -329,13 +329,14 @@ def live_majors(service: Service) -> dict[str, Major]:
 def metric_majors(spec: Spec, name: str) -> dict[str, str | None]:
     """The live majors whose per-version metrics the service's log group filters publish
     (``constructs_lib.metrics.ServiceMetricFilters``), each with the path prefix its lines match (``None``: every
-    line). Empty where Envoy's access log does not reach the service's log group or tells no major apart:
-    a backend other than App Mesh (no meshspec Envoy access log), an EKS cluster (container stdout goes to
-    Container Insights' log groups), a gRPC service with several majors (routed on a header the log omits).
+    line). Envoy's lines reach the log group on ECS (awslogs) and on EKS (the cluster's Fluent Bit router,
+    ``constructs_lib.eks.pod_logs``). Empty where the log tells no major apart or holds none: a backend other
+    than App Mesh (no meshspec Envoy access log), a gRPC service with several majors (routed on a header the
+    log omits).
     """
     svc = spec.services[name]
     cluster = spec.cluster(svc.cluster) if svc.cluster else None
-    if cluster is None or cluster.platform != "ecs" or spec.backend != "appmesh":
+    if cluster is None or spec.backend != "appmesh":
         return {}
     majors = live_majors(svc)
     if svc.protocol == "grpc":

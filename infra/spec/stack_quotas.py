@@ -32,7 +32,8 @@ class ServiceModel:
     bytes_version: int
     bytes_major: int
     env_per_version: bool | None  # env and secrets: per version's task definition, once (True/False), or not in
-    # the template at all (None: EKS pods get them from the Kubernetes manifests)
+    # the template (None: EKS pods get them from the Kubernetes manifests; a secret's ARN in the pod role's policy,
+    # ~100 bytes, is left out)
 
 
 MODELS = {
@@ -40,10 +41,10 @@ MODELS = {
     ("appmesh", "eks"): ServiceModel(9, 2, 1, 4_860, 3_995, 2_005, None),
     ("lattice", "ecs"): ServiceModel(10, 8, 1, 5_495, 8_846, 2_145, True),  # incl. 2 access-log queries
     ("lattice", "eks"): ServiceModel(12, 1, 1, 6_470, 1_450, 2_145, None),
-    ("service-connect", "ecs"): ServiceModel(10, 0, 0, 9_980, 600, 1_290, False),  # one ECS service per service
+    ("service-connect", "ecs"): ServiceModel(10, 0, 0, 10_550, 10, 0, False),  # one ECS service per service
 }
 BYTES_BUILTIN_QUERY = 610
-# Per major with metric filters (infra.spec.model.metric_majors: ECS services on App Mesh), its FILTERS_PER_MAJOR
+# Per major with metric filters (infra.spec.model.metric_majors: services on App Mesh), its FILTERS_PER_MAJOR
 # AWS::Logs::MetricFilter (measured as the "+1 major" delta minus bytes_major), and how often the name appears in
 # them (patterns, default path prefixes, logical ids, the log group's Ref).
 BYTES_METRIC_FILTERS = 2_020
@@ -60,7 +61,9 @@ CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK C
 SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (33, 9, 18_900)}
 SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
 # (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI
-CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (8, 1, 8_320, 1)}
+CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (13, 1, 10_400, 1)}
+# An EKS cluster on Lattice (or migrating to it): one ingress rule from Lattice's range per distinct service port
+LATTICE_INGRESS_BYTES = 560
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
 
 
@@ -142,6 +145,10 @@ def estimate(spec: Spec) -> list[StackEstimate]:
             r, o, b, params = CLUSTER[(c.platform, (c.capacity or "fargate") if c.platform == "ecs" else None)]
             e = StackEstimate(s.name, outputs=o, parameters=params)
             e.add(("aws", "clusters"), r, b)
+            kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
+            if c.platform == "eks" and "lattice" in kinds:  # stacks/cluster.py: _lattice_ingress
+                ports = {svc.port for svc in spec.aws_services().values() if svc.cluster == c.name}
+                e.add(("aws", "clusters"), len(ports), LATTICE_INGRESS_BYTES * len(ports))
             out.append(e)
         else:
             e = StackEstimate(s.name)
