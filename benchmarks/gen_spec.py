@@ -59,7 +59,7 @@ def config(n: int) -> dict:
         services.append({
             "name": name, "cluster": "ml" if on_eks else "core", "platform": "eks" if on_eks else "ecs",
             "port": 8080, "cpu": 256, "memory": 512,
-            "env": {"LOG_LEVEL": "info", "SERVICE_INDEX": str(i), "MESHSPEC_SERVICE": name},
+            "env": {"LOG_LEVEL": "info", "SERVICE_INDEX": str(i), "APP_NAME": name},
             "secrets": {} if on_eks else {
                 "DB_PASSWORD": f"arn:aws:secretsmanager:eu-west-1:111122223333:secret:bench/{name}-AbCdEf"},
             "majors": [{"name": m, "path": f"/{name}/{m}/"} for m in (("v1", "v2") if i % 5 == 0 else ("v1",))],

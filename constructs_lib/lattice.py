@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
 from aws_cdk import Stack, Tags, aws_ecs as ecs, aws_ec2 as ec2, aws_iam as iam, aws_logs as logs, aws_vpclattice as lattice
+from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from .nag import suppress
@@ -23,6 +24,11 @@ RULES_PER_LISTENER = 10
 TARGET_GROUPS_PER_ACTION = 10
 WEIGHT_MAX = 999
 PATH_MAX = 200
+# Clients reach a Lattice service through link-local addresses the Nitro card intercepts, and targets see Lattice's
+# traffic come from them (the managed prefix list com.amazonaws.<region>.vpc-lattice;
+# docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html). IPv6 clients use fd00:ec2:80::/64.
+LINK_LOCAL_IPV4 = "169.254.171.0/24"
+LINK_LOCAL_IPV6 = "fd00:ec2:80::/64"
 
 Protocol = Literal["http", "http2", "grpc"]
 _PROTOCOL_VERSION = {"http": "HTTP1", "http2": "HTTP2", "grpc": "GRPC"}
@@ -170,7 +176,8 @@ class LatticeService(Construct):
                  port: int, versions: Sequence[str], routes: Sequence[LatticeRoute],
                  target_group_names: Mapping[str, str] | None = None, protocol: Protocol = "http",
                  health_check_path: str = "/healthz", listener_name: str | None = None,
-                 access_log_group: logs.ILogGroup | None = None) -> None:
+                 access_log_group: logs.ILogGroup | None = None, custom_domain_name: str | None = None,
+                 hosted_zone: route53.IHostedZone | None = None, certificate_arn: str | None = None) -> None:
         """
         :param name: Lattice service name (3-40 characters, unique in the account and region).
         :param port: the port the tasks or pods listen on.
@@ -183,15 +190,37 @@ class LatticeService(Construct):
         :param health_check_path: Default: /healthz.
         :param listener_name: Default: ``<name>-http``.
         :param access_log_group: where the service's access logs go. Default: no access logs.
+        :param custom_domain_name: a literal name callers use instead of Lattice's generated one (known at synth,
+            so it fits environment variables and manifests written as files). Lattice creates no DNS record for
+            it, and an HTTPS listener answers on it only with a certificate of your own
+            (docs.aws.amazon.com/vpc-lattice/latest/ug/service-custom-domain-name.html); it cannot change after
+            creation. Default: none, callers use the generated name.
+        :param hosted_zone: where a CNAME from ``custom_domain_name`` to the generated name goes (a private hosted
+            zone of the clients' VPC). Default: no record (you manage the name's DNS).
+        :param certificate_arn: an ACM certificate for ``custom_domain_name``, which an HTTPS listener presents
+            on it. Default: none (an HTTPS listener then answers TLS only on the generated name).
         """
         super().__init__(scope, id)
         _check_name("service", name, 40)
+        if hosted_zone is not None and custom_domain_name is None:
+            raise ValueError(f"Lattice service {name}: hosted_zone is given but custom_domain_name is not; the record "
+                             "needs a name (give custom_domain_name, or leave hosted_zone out)")
+        if certificate_arn is not None and custom_domain_name is None:
+            raise ValueError(f"Lattice service {name}: certificate_arn is given but custom_domain_name is not; "
+                             "Lattice presents its own certificate on the generated name")
         versions = list(versions)
         validate_routes(versions, routes)
         tg_names = dict(target_group_names or {v: f"{name}-{v}" for v in versions})
         self.name = name
         self.port = port
-        self.service = lattice.CfnService(self, "Resource", name=name, auth_type="AWS_IAM")
+        self.custom_domain_name = custom_domain_name
+        self.service = lattice.CfnService(self, "Resource", name=name, auth_type="AWS_IAM",
+                                          custom_domain_name=custom_domain_name, certificate_arn=certificate_arn)
+        self.domain_record: route53.CnameRecord | None = None
+        if hosted_zone is not None:
+            self.domain_record = route53.CnameRecord(
+                self, "DomainRecord", zone=hosted_zone, record_name=f"{custom_domain_name}.",
+                domain_name=self.service.attr_dns_entry_domain_name)
         self.association = lattice.CfnServiceNetworkServiceAssociation(
             self, "NetworkAssociation", service_identifier=self.service.attr_id,
             service_network_identifier=service_network_id)

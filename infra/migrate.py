@@ -2,10 +2,12 @@
 then retire App Mesh. Pure: a loaded spec in, a plan out (steps with the spec edits for each); nothing is sent.
 
 App Mesh and its successor can run at once because they do not share names: Service Connect uses its own Cloud
-Map HTTP namespace (``<project>-service-connect``), Lattice its own service network and generated DNS names.
-While ``aws.mesh.migration`` is set, the shared stack builds the incoming backend's network or namespace beside
-the mesh; a service listed in ``migration.moved`` is meant to call through the new backend, the others through
-App Mesh's Envoy sidecars (docs/backends.md says what the stacks do not do yet).
+Map HTTP namespace (``<project>-service-connect``), Lattice its own service network and custom names
+(``<service>.<project>.lattice.internal``). While ``aws.mesh.migration`` is set the stacks build the incoming
+backend beside the mesh (Lattice: in the same tasks; Service Connect: a second ECS service per service, since its
+proxy cannot share a task with Envoy). Every workload learns where its dependencies answer from
+``MESHSPEC_UPSTREAM_<SERVICE>`` variables; a service listed in ``migration.moved`` gets the new backend's names
+(Lattice, with its Envoy letting Lattice's addresses through) or stops its App Mesh tasks (Service Connect).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from infra import naming
 from infra.errors import UserError
 from infra.spec.errors import Problems
 from infra.spec.model import Spec, live_majors, shares
@@ -52,11 +55,12 @@ class Step:
     verify: tuple[str, ...]
     rollback: str
     done: bool = False
+    effect: tuple[str, ...] = ()  # what the deploy changes in the running workloads
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "why": self.why, "done": self.done,
-                "edits": [e.to_json() for e in self.edits], "run": list(self.run), "verify": list(self.verify),
-                "rollback": self.rollback}
+                "edits": [e.to_json() for e in self.edits], "run": list(self.run), "effect": list(self.effect),
+                "verify": list(self.verify), "rollback": self.rollback}
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ class MigrationPlan:
             if s.run:
                 lines.append("   run:")
                 lines += [f"     $ {c}" for c in s.run]
+            if s.effect:
+                lines.append("   what the deploy changes:")
+                lines += [f"     - {e}" for e in s.effect]
             if s.verify:
                 lines.append("   verify before the next step:")
                 lines += [f"     - {v}" for v in s.verify]
@@ -135,44 +142,143 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> Migration
         id="beside", title=f"Run {LABEL[to]} beside App Mesh",
         why="the new backend's resources come up next to App Mesh's under their own names; every caller still "
             "goes through its Envoy sidecar, so nothing changes for traffic yet",
-        edits=tuple(beside_edits), run=(validate, deploy), verify=_ready_checks(to),
+        edits=tuple(beside_edits), run=(validate, deploy), effect=_beside_effect(spec, to), verify=_ready_checks(to),
         rollback="remove aws.mesh.migration and deploy: the new backend's resources are deleted, App Mesh never "
                  "stopped", done=in_progress))
+    callers_of = _callers_of(spec)
     callers = [n for n, s in aws_services.items() if any(u.split("/")[0] in aws_services for u in s.uses)]
     others = [n for n in aws_services if n not in callers]
     moved_now = list(mesh.migration.moved) if in_progress else []
     moved: list[str] = []
-    for name in callers:
+    for group in _move_order(callers, callers_of, to):
         before = list(moved)
-        moved.append(name)
-        callees = sorted({u.split("/")[0] for u in aws_services[name].uses if u.split("/")[0] in aws_services})
-        steps.append(Step(
-            id=f"move-{name}", title=f"Move {name}'s calls to {LABEL[to]}",
-            why=f"{name} calls {', '.join(callees)}; they answer on both backends, so switching this one caller "
-                "is invisible to the others",
-            edits=(Edit("aws.mesh.migration.moved", "set", list(moved)),), run=(validate, deploy),
-            verify=(f"{name}'s 5xx rate and p99 latency unchanged (meshspec traffic status, its dashboard)",
-                    f"App Mesh shows no more requests from {name} (Envoy RequestCount for its routes at 0)"),
-            rollback=f"set aws.mesh.migration.moved back to {_yaml_inline(before)} and deploy",
-            done=set(moved) <= set(moved_now)))
+        moved.extend(group)
+        steps.append(_move_step(spec, to, group, before, list(moved), validate, deploy, moved_now))
     retire = [Edit("aws.mesh.backend", "set", to), Edit("aws.mesh.migration", "remove")]
     if "egress_filter" in mesh.model_fields_set:
         retire.append(Edit("aws.mesh.egressFilter", "remove"))
+    services_first = f"cdk deploy --exclusively '{naming.stack_service(spec.project, '*')}'"
     steps.append(Step(
         id="retire", title="Retire App Mesh",
         why="no caller uses App Mesh any more; its mesh, virtual nodes, routers, routes and Envoy sidecars go",
-        edits=tuple(retire), run=(validate, deploy),
+        edits=tuple(retire), run=(validate, services_first, deploy),
+        effect=("the service stacks first: their virtual nodes, routers, routes and App Mesh tasks go (App Mesh "
+                "deletes a mesh only once it is empty, and the shared stack that owns it deploys before them)",
+                "then the shared stack deletes the mesh",
+                *(("each ECS service <service> keeps running unchanged and gets its 5xx rollback alarm",)
+                  if to == "service-connect" else
+                  ("every task loses its Envoy; callers keep the Lattice names they already have",))),
         verify=("App Mesh carried no request for a full day before this step (Envoy RequestCount at 0)",
                 "after the deploy: no AWS::AppMesh::* resource left in the stacks"),
         rollback="none by a switch: App Mesh reached end of support on 2026-09-30, so recreating it is not a "
                  "supported path; stay at the previous step until you are sure"))
-    notes = [f"{', '.join(others)} call no AWS service through the mesh: they switch with the last step"] \
-        if others else []
+    notes = [f"{', '.join(others)} call no AWS service through the mesh: no step moves their calls, and their "
+             "App Mesh side goes with the last step"] if others else []
     if to == "lattice":
         notes.append("EKS pods join Lattice through meshspec's registrar sidecar, which registers each pod in "
                      "its version's target group (no controller needed; docs/aws.md)")
+        notes.append("a moved caller signs its requests with SigV4 (service vpc-lattice-svcs, its task role): "
+                     "Lattice's auth policies refuse unsigned calls; that is the one change in the app beyond "
+                     "reading MESHSPEC_UPSTREAM_<SERVICE>")
+    else:
+        notes.append("traffic that enters a service from outside the mesh (a load balancer) is not moved by these "
+                     "steps: point it at the ECS service <service> before that service's App Mesh tasks stop")
     notes.append("App Engine services are outside the mesh on every backend and are not touched")
     return MigrationPlan(source="appmesh", target=to, steps=tuple(steps), notes=tuple(notes))
+
+
+def _callers_of(spec: Spec) -> dict[str, set[str]]:
+    aws = spec.aws_services()
+    out: dict[str, set[str]] = {n: set() for n in aws}
+    for name, svc in aws.items():
+        for ref in svc.uses:
+            target = ref.split("/")[0]
+            if target in aws and target != name:
+                out[target].add(name)
+    return out
+
+
+def _move_order(callers: list[str], callers_of: dict[str, set[str]], to: str) -> list[list[str]]:
+    """Lattice: one caller at a time in spec order (every service answers on both backends). Service Connect: a
+    service stops its App Mesh tasks when it moves, so its callers go first; callers that call each other in a
+    cycle move together."""
+    if to == "lattice":
+        return [[n] for n in callers]
+    order: list[list[str]] = []
+    done: set[str] = set()
+    left = list(callers)
+    while left:
+        ready = [n for n in left if not (callers_of[n] - done - {n})]
+        groups = [[n] for n in ready] if ready else [left]
+        for g in groups:
+            order.append(g)
+            done.update(g)
+        left = [n for n in left if n not in done]
+    return order
+
+
+def _move_step(spec: Spec, to: str, group: list[str], before: list[str], moved: list[str], validate: str,
+               deploy: str, moved_now: list[str]) -> Step:
+    aws = spec.aws_services()
+    who = " and ".join(group)
+    callees = sorted({u.split("/")[0] for n in group for u in aws[n].uses if u.split("/")[0] in aws} - set(group)
+                     or {u.split("/")[0] for n in group for u in aws[n].uses if u.split("/")[0] in aws})
+    rollback = f"set aws.mesh.migration.moved back to {_yaml_inline(before)} and deploy"
+    if to == "lattice":
+        name = group[0]
+        urls = ", ".join(f"{naming.upstream_variable(c)}={naming.lattice_endpoint(spec.project, c, aws[c].protocol)}"
+                         for c in callees)
+        effect = [f"ECS replaces {name}'s tasks: {urls} (Lattice's custom names; App Mesh's virtual service names "
+                  f"before), and its Envoy lets {', '.join(_lattice_ranges())} through, so those calls leave the "
+                  "task straight for Lattice; calls to " + name + " still arrive through App Mesh"]
+        if spec.cluster(aws[name].cluster).platform == "eks":
+            effect = [effect[0].replace("ECS replaces", "Kubernetes replaces").replace("tasks", "pods")
+                      .replace("its Envoy", "its proxy init container")]
+        return Step(
+            id=f"move-{name}", title=f"Move {name}'s calls to {LABEL[to]}",
+            why=f"{name} calls {', '.join(callees)}; they answer on both backends, so switching this one caller "
+                "is invisible to the others",
+            edits=(Edit("aws.mesh.migration.moved", "set", list(moved)),), run=(validate, deploy),
+            effect=tuple(effect),
+            verify=(f"{name}'s 5xx rate and p99 latency unchanged (meshspec traffic status, its dashboard)",
+                    f"CloudWatch AWS/VpcLattice RequestCount of {', '.join(naming.lattice_service(spec.project, c) for c in callees)} "
+                    f"rises with {name}'s traffic",
+                    f"App Mesh shows no more requests from {name} (Envoy RequestCount for its routes at 0)"),
+            rollback=rollback + f": ECS rolls {name}'s tasks back to App Mesh's names and an Envoy that intercepts "
+                                "every call",
+            done=set(moved) <= set(moved_now))
+    return Step(
+        id="move-" + "-".join(group), title=f"Move {who} to {LABEL[to]}",
+        why=f"{who} already runs as ECS service{'s' if len(group) > 1 else ''} {who} with Service Connect (the "
+            f"beside step); every service that calls {'them' if len(group) > 1 else 'it'} has moved, so "
+            "nothing reaches its App Mesh tasks any more",
+        edits=(Edit("aws.mesh.migration.moved", "set", list(moved)),), run=(validate, deploy),
+        effect=(f"the App Mesh ECS services of {who} scale to 0 tasks; ECS service{'s' if len(group) > 1 else ''} "
+                f"{who} (Service Connect) serve{'' if len(group) > 1 else 's'} all of {'their' if len(group) > 1 else 'its'} "
+                f"traffic and call {', '.join(callees)} through Service Connect "
+                f"({', '.join(naming.mesh_endpoint(spec.project, c, aws[c].port) for c in callees)}, resolved by "
+                "its proxy)",),
+        verify=(f"{who}: 5xx rate and p99 latency unchanged (CloudWatch AWS/ECS by DiscoveryName, the dashboard)",
+                f"App Mesh shows no more requests to or from {who} (Envoy RequestCount at 0)"),
+        rollback=rollback + f": {who}'s App Mesh tasks start again (App Mesh still routes to them)",
+        done=set(moved) <= set(moved_now))
+
+
+def _lattice_ranges() -> tuple[str, ...]:
+    return ("169.254.171.0/24",)  # constructs_lib.lattice.LINK_LOCAL_IPV4 (infra does not import CDK)
+
+
+def _beside_effect(spec: Spec, to: str) -> tuple[str, ...]:
+    if to == "lattice":
+        return (f"the shared stack adds the service network and the private zone {naming.lattice_zone(spec.project)}",
+                "every service gets a Lattice service with its custom name, target groups, rules and auth policy; "
+                "its ECS tasks and EKS pods also register in the target groups (Envoy stays; App Mesh carries "
+                "every call)")
+    ecs = [n for n, s in spec.aws_services().items() if spec.cluster(s.cluster).platform == "ecs"]
+    return (f"the shared stack adds the Cloud Map namespace {naming.service_connect_namespace(spec.project)}",
+            f"each ECS service also runs as ECS service <service> ({', '.join(ecs)}) with Service Connect and no "
+            "Envoy, running the version with 100 %, at the same task count: callers through Service Connect find "
+            "it; App Mesh's callers still reach only the App Mesh tasks")
 
 
 def _prepare_edits(spec: Spec, to: str) -> list[Edit]:
@@ -262,7 +368,9 @@ def _yaml_inline(value: Any) -> str:
 def _ready_checks(to: str) -> tuple[str, ...]:
     if to == "lattice":
         return ("every target group shows its tasks healthy (aws vpc-lattice list-targets)",
-                "a test call from a task in the VPC to the Lattice service's DNS name answers 2xx under the "
-                "auth policy (signed with SigV4)")
-    return ("every ECS service reports a steady state with Service Connect enabled (aws ecs describe-services)",
-            "a test call from a task to <service>.<project>.local through the Service Connect proxy answers 2xx")
+                "a test call from a task in the VPC to http://<service>.<project>.lattice.internal answers 2xx under "
+                "the auth policy (signed with SigV4; http2 and grpc services answer HTTPS on 443, see "
+                "docs/backends.md)")
+    return ("each ECS service <service> (Service Connect) reports a steady state (aws ecs describe-services)",
+            "a test call from a task of one of them to <service>.<project>.local through the Service Connect "
+            "proxy answers 2xx")

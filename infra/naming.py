@@ -69,6 +69,34 @@ def lattice_target_group(project: str, service: str, version: str) -> str:
     return f"{project}-{service}-{version}"
 
 
+def lattice_zone(project: str) -> str:
+    """Private hosted zone of the Lattice services' custom names (owned by the shared stack). ``.internal`` is
+    reserved for private use, so it never collides with a public name."""
+    return f"{project}.lattice.internal"
+
+
+def lattice_domain(project: str, service: str) -> str:
+    """The literal name callers use for a Lattice service (its custom domain name, a CNAME in ``lattice_zone``)."""
+    return f"{service}.{lattice_zone(project)}"
+
+
+def lattice_endpoint(project: str, service: str, protocol: str) -> str:
+    """Where a Lattice service answers: its custom name on the listener meshspec builds (HTTP on 80; HTTPS on 443
+    for http2 and grpc, which negotiate HTTP/2 by ALPN)."""
+    secure = protocol != "http"
+    return f"{'https' if secure else 'http'}://{lattice_domain(project, service)}:{443 if secure else 80}"
+
+
+def mesh_endpoint(project: str, service: str, port: int) -> str:
+    """Where a service answers through App Mesh (its virtual service) or Service Connect (the same alias)."""
+    return f"http://{virtual_service(service, project)}:{port}"
+
+
+def upstream_variable(service: str) -> str:
+    """The environment variable that tells a caller where ``service`` answers (``MESHSPEC_UPSTREAM_ERP_CONNECTOR``)."""
+    return "MESHSPEC_UPSTREAM_" + service.upper().replace("-", "_")
+
+
 def lattice_access_log_group(project: str) -> str:
     """The service network's access logs. Under /aws/vendedlogs/ so CloudWatch Logs' delivery policy covers it
     by one wildcard (a log group elsewhere adds its ARN to a 5,120-character resource policy; CloudWatch Logs

@@ -8,15 +8,12 @@ from constructs import Construct
 
 from constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
 from constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
+from constructs_lib.lattice import LINK_LOCAL_IPV4  # Lattice's traffic and health checks reach targets from it
 from infra import naming
 from infra.spec.model import Cluster, Spec
 
 from .convert import INSIGHTS
 
-# The IPv4 range of the com.amazonaws.<region>.vpc-lattice managed prefix list: Lattice's traffic and health checks
-# reach targets from it (docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html). A literal, so synth needs
-# no lookup; a region whose prefix list holds more ranges needs them added to the cluster security group by hand.
-LATTICE_LINK_LOCAL = "169.254.171.0/24"
 
 
 class ClusterStack(Stack):
@@ -57,5 +54,5 @@ class ClusterStack(Stack):
         ports = sorted({svc.port for svc in spec.aws_services().values() if svc.cluster == cluster.name})
         group = self.eks.cluster.cluster_security_group
         for port in ports:
-            group.add_ingress_rule(ec2.Peer.ipv4(LATTICE_LINK_LOCAL), ec2.Port.tcp(port),
+            group.add_ingress_rule(ec2.Peer.ipv4(LINK_LOCAL_IPV4), ec2.Port.tcp(port),
                                    f"VPC Lattice traffic and health checks to pods on port {port}")

@@ -55,6 +55,34 @@ def mesh_service_props(spec: Spec, name: str) -> MeshServiceProps:
         dns_name=naming.virtual_service(name, spec.project))
 
 
+def calls_through(spec: Spec, name: str) -> str:
+    """The backend ``name``'s calls go through: the spec's, or during a migration to Lattice the incoming one once
+    the caller is listed in ``migration.moved``. Service Connect publishes App Mesh's own names, so a move to it
+    changes no name (its proxy cannot join App Mesh's tasks: docs/backends.md)."""
+    mesh = spec.aws.mesh
+    if mesh.migration is not None and mesh.migration.to == "lattice" and name in mesh.migration.moved:
+        return "lattice"
+    return mesh.backend
+
+
+def upstream_url(spec: Spec, target: str, backend: str) -> str:
+    """Where ``target`` answers through ``backend`` (:func:`infra.naming.lattice_endpoint`,
+    :func:`infra.naming.mesh_endpoint`)."""
+    svc = spec.services[target]
+    if backend == "lattice":
+        return naming.lattice_endpoint(spec.project, target, svc.protocol)
+    return naming.mesh_endpoint(spec.project, target, svc.port)
+
+
+def upstream_environment(spec: Spec, name: str) -> dict[str, str]:
+    """``MESHSPEC_UPSTREAM_<SERVICE>`` for every meshed service ``name`` uses: the app reads where to call from
+    here, so a migration step that moves it to another backend needs no change in its code."""
+    meshed = spec.aws_services()
+    backend = calls_through(spec, name)
+    targets = dict.fromkeys(ref.split("/", 1)[0] for ref in spec.services[name].uses)
+    return {naming.upstream_variable(t): upstream_url(spec, t, backend) for t in targets if t in meshed}
+
+
 def environment(svc: Service) -> dict[str, str]:
     """Env values as strings, as containers take them (booleans as true/false)."""
     return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in svc.env.items()}

@@ -23,7 +23,8 @@ from infra.spec.model import Spec, live_majors
 
 from . import convert
 from .cluster import ClusterStack
-from .mesh_backends import allow_callers, deploys, incoming_backend, single_revision, successor_backend
+from .mesh_backends import (allow_callers, app_mesh_count, deploys, incoming_backend, proxy_bypass, single_revision,
+                            successor_backend, twin_backend)
 from .shared import VPC_CIDR
 
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ def backend_for(spec: Spec, scope: Construct, namespace: sd.INamespace, shared: 
     return successor_backend(
         spec, vpc=vpc,
         service_network_id=shared.lattice_network.network_id if shared.lattice_network else None,
-        namespace_arn=shared.service_connect_namespace.arn if shared.service_connect_namespace else None)
+        namespace_arn=shared.service_connect_namespace.arn if shared.service_connect_namespace else None,
+        lattice_zone=shared.lattice_zone)
 
 
 class ServicesStack(Stack):
@@ -51,7 +53,10 @@ class ServicesStack(Stack):
         backend = backend_for(spec, self, namespace, shared, cluster.vpc)
         self.incoming = incoming_backend(
             spec, vpc=cluster.vpc,
-            service_network_id=shared.lattice_network.network_id if shared and shared.lattice_network else None)
+            service_network_id=shared.lattice_network.network_id if shared and shared.lattice_network else None,
+            lattice_zone=shared.lattice_zone if shared else None)
+        self.twins = twin_backend(spec, namespace_arn=shared.service_connect_namespace.arn
+                                  if shared and shared.service_connect_namespace else None)
         self.workloads: list[KubernetesWorkload] = []  # kept for write_manifests (no walk over the tree)
         self._vpc_peer = ec2.Peer.ipv4(VPC_CIDR)  # one for every version's ingress rule
         for name in services:
@@ -71,7 +76,7 @@ class ServicesStack(Stack):
         binding = backend.add_service(scope, "Mesh", convert.mesh_service_props(spec, name))
         if self.incoming is not None:  # a migration's "beside" step: the service joins the new backend too
             incoming = self.incoming.add_service(scope, "Incoming", convert.mesh_service_props(spec, name))
-            binding = BesideBinding(binding, incoming)
+            binding = BesideBinding(binding, incoming, proxy_bypass=proxy_bypass(spec, name, self.incoming))
         allow_callers(spec, name, binding)
         outside = convert.outside_mesh_uses(spec, name)
         if outside and spec.aws.mesh.egress_filter == "DROP_ALL" and backend.kind == "appmesh":
@@ -80,6 +85,7 @@ class ServicesStack(Stack):
                 f"{name} uses {', '.join(outside)} outside the mesh; the mesh's egress filter DROP_ALL blocks "
                 "those calls (set aws.mesh.egressFilter: ALLOW_ALL, or reach them through an egress gateway)")
         tracing = spec.defaults.tracing
+        env = {**convert.environment(svc), **convert.upstream_environment(spec, name)}
         if cluster.ecs is not None:
             single = single_revision(backend)
             for v in svc.versions:
@@ -88,15 +94,23 @@ class ServicesStack(Stack):
                 MeshedFargateService(scope, "Current" if single else f"Version-{v.name}", MeshedFargateServiceProps(
                     cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
                     log_group=logs.log_group, binding=binding, cpu=svc.cpu, memory_mib=svc.memory,
-                    desired_count=svc.desired_count, environment=convert.environment(svc),
+                    desired_count=app_mesh_count(spec, name, svc.desired_count), environment=env,
                     secrets=dict(svc.secrets), tracing=tracing,
                     ecs_service_name=name if single else naming.ecs_service(name, v.name),
                     ingress_peer=self._vpc_peer))
+            if self.twins is not None:  # a migration to Service Connect: the workload it keeps after App Mesh
+                twin = self.twins.add_service(scope, "Incoming", convert.mesh_service_props(spec, name))
+                v = next(v for v in svc.versions if deploys(twin, v.name))
+                MeshedFargateService(scope, "Current", MeshedFargateServiceProps(
+                    cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
+                    log_group=logs.log_group, binding=twin, cpu=svc.cpu, memory_mib=svc.memory,
+                    desired_count=svc.desired_count, environment=env, secrets=dict(svc.secrets), tracing=tracing,
+                    ecs_service_name=name, ingress_peer=self._vpc_peer))
         else:
             self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
                 versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),
-                cpu_millicores=svc.cpu, memory_mib=svc.memory, environment=convert.environment(svc),
+                cpu_millicores=svc.cpu, memory_mib=svc.memory, environment=env,
                 tracing=tracing, secrets=dict(svc.secrets), log_group_name=naming.log_group(spec.project, name))))
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
@@ -63,6 +64,7 @@ class SharedStack(Stack):
         kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
         self.lattice_network: LatticeServiceNetwork | None = None
         self.service_connect_namespace: ServiceConnectNamespace | None = None
+        self.lattice_zone: route53.PrivateHostedZone | None = None
         if spec.aws_services() and "lattice" in kinds:
             from constructs_lib.lattice import LatticeServiceNetwork
 
@@ -74,6 +76,11 @@ class SharedStack(Stack):
             self.lattice_network = LatticeServiceNetwork(
                 self, "LatticeNetwork", name=naming.lattice_service_network(spec.mesh_name), vpc=self.vpc,
                 client_peer=ec2.Peer.ipv4(VPC_CIDR), access_log_group=access_logs)
+            # The Lattice services' custom names resolve here (Lattice creates no record for them)
+            self.lattice_zone = route53.PrivateHostedZone(
+                self, "LatticeZone", zone_name=naming.lattice_zone(spec.project), vpc=self.vpc,
+                comment="meshspec: custom names of the VPC Lattice services")
+            self.export_value(self.lattice_zone.hosted_zone_id)
         if spec.aws_services() and "service-connect" in kinds:
             self.service_connect_namespace = ServiceConnectNamespace(
                 self, "ServiceConnectNamespace", name=naming.service_connect_namespace(spec.project))

@@ -25,19 +25,36 @@ SPECS = {"lattice": EXAMPLES / "shop-lattice.yaml", "service-connect": EXAMPLES 
 
 
 def migrating_to_lattice() -> Spec:
-    """The shop (App Mesh) in its migration's "beside" step: Lattice comes up in the same tasks."""
+    """The shop (App Mesh) migrating to Lattice, after its first move step: Lattice runs in the same tasks, catalog
+    calls through Lattice (moved), pricing still through App Mesh (not moved): both cases in one synth."""
     from .test_migrate import load, shop_data
 
     doc = shop_data()
-    doc["aws"]["mesh"]["migration"] = {"to": "lattice", "moved": []}
+    doc["aws"]["mesh"]["migration"] = {"to": "lattice", "moved": ["catalog"]}
+    return load(doc)
+
+
+def migrating_to_service_connect() -> Spec:
+    """The shop (recommendations on ECS) after the plan's steps up to moving catalog to Service Connect."""
+    from infra.migrate import apply_edits, plan_migration
+    from .test_migrate import load, shop_data
+
+    doc = shop_data()
+    doc["services"]["recommendations"]["cluster"] = "core"  # Service Connect joins ECS services only
+    plan = plan_migration(load(doc), "service-connect")
+    assert [s.id for s in plan.steps[:3]] == ["prepare", "beside", "move-catalog"]
+    for step in plan.steps[:3]:
+        doc = apply_edits(doc, list(step.edits))
     return load(doc)
 
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory) -> dict[str, dict[str, dict]]:
-    """backend → stack name → template ("beside": App Mesh with Lattice coming in)."""
+    """backend → stack name → template ("beside": App Mesh with Lattice coming in, "beside-sc": with Service
+    Connect coming in)."""
     out = {}
-    specs = {b: load_spec_or_raise(p, today=TODAY) for b, p in SPECS.items()} | {"beside": migrating_to_lattice()}
+    specs = {b: load_spec_or_raise(p, today=TODAY) for b, p in SPECS.items()} | {
+        "beside": migrating_to_lattice(), "beside-sc": migrating_to_service_connect()}
     for backend, spec in specs.items():
         app = new_app(str(tmp_path_factory.mktemp(backend)), validation=False)
         built = build(spec, app)
@@ -332,3 +349,118 @@ def test_lattice_grpc_majors_match_a_header_not_the_path(lattice):
     lattice.has_resource_properties("AWS::VpcLattice::Rule", {"Name": "recommendations-v1", "Match": {"HttpMatch": {
         "HeaderMatches": [{"Name": "content-type", "CaseSensitive": False,
                            "Match": {"Prefix": "application/grpc"}}]}}})
+
+
+# -- the migration's move steps ------------------------------------------------------------------------------
+def _task(synthesized, backend: str, family: str) -> dict:
+    tasks = _of_type(merged(synthesized, backend), "AWS::ECS::TaskDefinition").values()
+    return next(t["Properties"] for t in tasks if t["Properties"]["Family"] == family)
+
+
+def _app_env(task: dict) -> dict[str, str]:
+    app = next(c for c in task["ContainerDefinitions"] if c["Name"] == "app")
+    return {e["Name"]: e["Value"] for e in app.get("Environment", [])}
+
+
+def _egress_ignored(task: dict) -> list[str]:
+    props = {p["Name"]: p["Value"] for p in task["ProxyConfiguration"]["ProxyConfigurationProperties"]}
+    return props["EgressIgnoredIPs"].split(",")
+
+
+def test_moved_caller_calls_the_lattice_names_and_its_envoy_lets_them_out(synthesized):
+    # GIVEN the shop migrating to Lattice with catalog in migration.moved
+    task = _task(synthesized, "beside", "catalog-c-2026-11")
+    # THEN catalog reads Lattice's literal names, and its Envoy no longer intercepts Lattice's link-local range
+    env = _app_env(task)
+    assert env["MESHSPEC_UPSTREAM_PRICING"] == "http://pricing.shop.lattice.internal:80"
+    assert env["MESHSPEC_UPSTREAM_RECOMMENDATIONS"] == "https://recommendations.shop.lattice.internal:443"
+    assert _egress_ignored(task) == ["169.254.170.2", "169.254.169.254", "169.254.171.0/24"]
+    assert any(c["Name"] == "envoy" for c in task["ContainerDefinitions"])  # callers of catalog still use App Mesh
+
+
+def test_caller_not_moved_keeps_app_mesh_names_and_its_envoy_intercepts_everything(synthesized):
+    task = _task(synthesized, "beside", "pricing-p-41")
+    assert _app_env(task)["MESHSPEC_UPSTREAM_ERP_CONNECTOR"] == "http://erp-connector.shop.local:9000"
+    assert _egress_ignored(task) == ["169.254.170.2", "169.254.169.254"]
+
+
+def test_every_backend_tells_callers_where_their_dependencies_answer(synthesized):
+    assert _app_env(_task(synthesized, "lattice", "pricing-p-41"))["MESHSPEC_UPSTREAM_ERP_CONNECTOR"] == \
+        "https://erp-connector.shop.lattice.internal:443"  # http2: Lattice's HTTPS listener
+    assert _app_env(_task(synthesized, "service-connect", "pricing"))["MESHSPEC_UPSTREAM_ERP_CONNECTOR"] == \
+        "http://erp-connector.shop.local:9000"  # Service Connect publishes App Mesh's names
+    # a service that uses no AWS service gets no variable (user-service runs on App Engine)
+    assert not [k for k in _app_env(_task(synthesized, "beside", "erp-connector-e-7")) if "UPSTREAM" in k]
+
+
+@pytest.mark.parametrize("backend", ["lattice", "beside"])
+def test_lattice_custom_names_resolve_in_the_shared_private_zone(synthesized, backend):
+    shared = Template.from_json(synthesized[backend]["shop-shared"])
+    shared.has_resource_properties("AWS::Route53::HostedZone", {
+        "Name": "shop.lattice.internal.", "VPCs": [Match.object_like({"VPCId": {"Ref": Match.any_value()}})]})
+    t = merged(synthesized, backend)
+    domains = sorted(r["Properties"].get("CustomDomainName", "") for r in _of_type(t, "AWS::VpcLattice::Service").values())
+    assert domains == [f"{s}.shop.lattice.internal" for s in ("catalog", "erp-connector", "pricing", "recommendations")]
+    records = {r["Properties"]["Name"]: r["Properties"] for r in _of_type(t, "AWS::Route53::RecordSet").values()}
+    pricing = records["pricing.shop.lattice.internal."]
+    assert pricing["Type"] == "CNAME" and pricing["HostedZoneId"]["Fn::ImportValue"].startswith("shop-shared:")
+    assert pricing["ResourceRecords"][0]["Fn::GetAtt"][1] == "DnsEntry.DomainName"
+    assert len(records) == 4
+
+
+def test_lattice_reaches_the_targets_and_callers_reach_lattice(synthesized):
+    groups = _of_type(merged(synthesized, "beside"), "AWS::EC2::SecurityGroup").values()
+    ingress = [r for g in groups for r in g["Properties"].get("SecurityGroupIngress", [])]
+    rules = _of_type(merged(synthesized, "beside"), "AWS::EC2::SecurityGroupIngress").values()
+    ingress += [r["Properties"] for r in rules]
+    # targets admit Lattice's requests and health checks, which come from its link-local range
+    assert {(r["CidrIp"], r["FromPort"]) for r in ingress if r.get("CidrIp") == "169.254.171.0/24"} == {
+        ("169.254.171.0/24", 8080), ("169.254.171.0/24", 9000)}
+    # every task may call out, so a moved caller reaches Lattice's link-local range (its managed prefix list)
+    task_groups = [g["Properties"] for g in groups if g["Properties"]["GroupDescription"].endswith("/Service/SecurityGroup")]
+    assert len(task_groups) == 4
+    assert all(g["SecurityGroupEgress"] == [{"CidrIp": "0.0.0.0/0", "Description": "Allow all outbound traffic by default",
+                                             "IpProtocol": "-1"}] for g in task_groups)
+
+
+def _ecs_services(synthesized, backend: str) -> dict[str, tuple[str, dict]]:
+    """ECS service name → (stack/logical id, properties)."""
+    return {r["Properties"]["ServiceName"]: (k, r["Properties"])
+            for k, r in _of_type(merged(synthesized, backend), "AWS::ECS::Service").items()}
+
+
+def test_service_connect_beside_runs_each_ecs_service_twice(synthesized):
+    # GIVEN the shop migrating to Service Connect with catalog moved
+    services = _ecs_services(synthesized, "beside-sc")
+    # THEN each service runs on App Mesh (per version) and as <service> on Service Connect (the traffic version)
+    assert sorted(services) == ["catalog", "catalog-c-2026-11", "erp-connector", "erp-connector-e-7", "pricing",
+                                "pricing-p-41", "pricing-p-42", "recommendations", "recommendations-r-3"]
+    twin = services["pricing"][1]
+    assert twin["ServiceConnectConfiguration"]["Enabled"] is True
+    assert twin["ServiceConnectConfiguration"]["Services"][0]["ClientAliases"] == [
+        {"DnsName": "pricing.shop.local", "Port": 8080}]
+    assert twin["DeploymentConfiguration"]["Strategy"] == "CANARY"
+    assert twin["DeploymentConfiguration"]["Alarms"]["AlarmNames"] == []  # the alarm comes with the retire step
+    assert "ServiceRegistries" not in twin  # App Mesh's callers keep reaching only the App Mesh tasks
+    task = _task(synthesized, "beside-sc", "pricing")
+    assert "ProxyConfiguration" not in task and [c["Name"] for c in task["ContainerDefinitions"]] == ["app", "xray-daemon"]
+    assert _app_env(task)["MESHSPEC_UPSTREAM_ERP_CONNECTOR"] == "http://erp-connector.shop.local:9000"
+    assert next(c for c in _task(synthesized, "beside-sc", "pricing")["ContainerDefinitions"]
+                if c["Name"] == "app")["Image"] == "public.ecr.aws/shop/pricing:41"  # the version the prepare step kept
+
+
+def test_service_connect_moved_service_stops_its_app_mesh_tasks(synthesized):
+    services = _ecs_services(synthesized, "beside-sc")
+    assert services["catalog-c-2026-11"][1]["DesiredCount"] == 0  # moved: its twin serves everything
+    assert services["pricing-p-41"][1]["DesiredCount"] == 2  # not moved yet
+    assert services["catalog"][1]["DesiredCount"] == 2
+
+
+def test_service_connect_twin_is_the_service_that_stays_after_retire(synthesized):
+    # the twin's logical id is the Service Connect backend's: the retire step updates it, never replaces it
+    beside, after = _ecs_services(synthesized, "beside-sc"), _ecs_services(synthesized, "service-connect")
+    for name in ("catalog", "pricing", "erp-connector"):
+        assert beside[name][0] == after[name][0]
+    # no rollback alarm until then: its name is fixed, and CloudFormation would create the new one first
+    alarms = _of_type(merged(synthesized, "beside-sc"), "AWS::CloudWatch::Alarm").values()
+    assert not [a for a in alarms if a["Properties"].get("AlarmName", "").endswith("-service-connect-5xx")]

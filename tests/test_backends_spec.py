@@ -252,3 +252,33 @@ def test_fails_when_target_groups_exceed_the_region_quota():
                                                  for j in range(10)]}
     errors = [e for e in only(check(doc), "quota-lattice") if e.key_path == "services"]
     assert errors[0].message == "512 target groups (one per code version); VPC Lattice allows 500 per region"
+
+
+def test_warns_when_callers_reach_an_https_lattice_service_without_a_certificate():
+    doc = base("lattice")
+    doc["services"]["pricing"]["protocol"] = "grpc"
+    r = check(doc)
+    (w,) = [e for e in r.warnings if e.code == "lattice-https-name"]
+    assert (w.key_path, w.message) == (
+        "services.pricing.protocol",
+        "callers reach pricing (grpc) through Lattice at https://pricing.shop.lattice.internal:443, but Lattice's own "
+        "certificate covers only its generated name: TLS to the custom name fails")
+    assert w.hint == ("give aws.mesh.certificateArn an ACM certificate for *.shop.lattice.internal (a private "
+                      "certificate from AWS Private CA, imported or issued)")
+    doc["aws"]["mesh"]["certificateArn"] = "arn:aws:acm:eu-west-1:111122223333:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+    assert not [e for e in check(doc).problems if e.code == "lattice-https-name"]
+    doc["services"]["pricing"]["protocol"] = "http"  # an HTTP listener needs no certificate
+    doc["aws"]["mesh"].pop("certificateArn")
+    assert not [e for e in check(doc).problems if e.code == "lattice-https-name"]
+
+
+def test_fails_when_certificate_arn_is_given_off_lattice():
+    doc = base("appmesh", certificateArn="arn:aws:acm:eu-west-1:111122223333:certificate/abc-123")
+    r = check(doc)
+    (e,) = [e for e in r.errors if e.code == "backend-unsupported"]
+    assert (e.key_path, e.message) == ("aws.mesh.certificateArn",
+                                       "certificateArn applies to backend: lattice; appmesh does not use it")
+    doc["aws"]["mesh"]["migration"] = {"to": "lattice"}  # coming in: allowed
+    assert not [e for e in check(doc).errors if e.code == "backend-unsupported"]
+    doc["aws"]["mesh"]["certificateArn"] = "arn:aws:iam::111122223333:server-certificate/x"
+    assert [e.key_path for e in check(doc).errors] == ["aws.mesh.certificateArn"]

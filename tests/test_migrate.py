@@ -41,7 +41,15 @@ def test_lattice_plan_runs_beside_moves_each_caller_then_retires():
     assert specs[1].aws.mesh.migration.moved == ["catalog"]
     assert specs[2].aws.mesh.migration.moved == ["catalog", "pricing"]
     assert specs[-1].aws.mesh.backend == "lattice" and specs[-1].aws.mesh.migration is None
-    assert plan.steps[2].rollback == "set aws.mesh.migration.moved back to [catalog] and deploy"
+    assert plan.steps[2].rollback == ("set aws.mesh.migration.moved back to [catalog] and deploy: ECS rolls pricing's "
+                                      "tasks back to App Mesh's names and an Envoy that intercepts every call")
+    # each move step says what the deploy changes in the caller's tasks
+    (effect,) = plan.steps[1].effect
+    assert effect.startswith("ECS replaces catalog's tasks: MESHSPEC_UPSTREAM_PRICING=http://pricing.shop.lattice."
+                             "internal:80, MESHSPEC_UPSTREAM_RECOMMENDATIONS=https://recommendations.shop.lattice."
+                             "internal:443 (Lattice's custom names")
+    assert "its Envoy lets 169.254.171.0/24 through" in effect
+    assert plan.steps[-1].run == ("meshspec validate SPEC", "cdk deploy --exclusively 'shop-svc-*'", "cdk deploy --all")
 
 
 def test_service_connect_plan_settles_splits_first():
@@ -57,6 +65,36 @@ def test_service_connect_plan_settles_splits_first():
     assert beside[1]["path"] == "aws.mesh.deployment" and beside[1]["value"]["strategy"] == "canary"
     assert specs[-1].aws.mesh.backend == "service-connect"
     assert specs[-1].aws.mesh.effective_deployment.effective_percent == 5
+
+
+def test_service_connect_plan_moves_callers_before_the_services_they_call():
+    doc = shop_data()
+    doc["services"]["recommendations"]["cluster"] = "core"
+    doc["services"]["erp-connector"]["uses"] = ["catalog/v1"]  # a cycle: catalog -> pricing -> erp-connector -> catalog
+    plan, specs = walk(doc, "service-connect")
+    assert [s.id for s in plan.steps] == ["prepare", "beside", "move-catalog-pricing-erp-connector", "retire"]
+    doc["services"]["erp-connector"].pop("uses")
+    plan, specs = walk(doc, "service-connect")
+    assert [s.id for s in plan.steps] == ["prepare", "beside", "move-catalog", "move-pricing", "retire"]
+    assert plan.steps[2].effect[0].startswith("the App Mesh ECS services of catalog scale to 0 tasks; ECS service "
+                                              "catalog (Service Connect) serves all of its traffic")
+
+
+def test_fails_when_a_service_moves_to_service_connect_before_its_callers():
+    doc = shop_data()
+    doc["services"]["recommendations"]["cluster"] = "core"
+    doc["services"]["pricing"]["versions"][1]["traffic"] = 0
+    doc["services"]["pricing"]["versions"][0]["traffic"] = 100
+    doc["aws"]["mesh"]["migration"] = {"to": "service-connect", "moved": ["pricing"]}
+    r = load_text(json.dumps(doc), file="spec.yaml", today=TODAY)
+    (e,) = [e for e in r.errors if e.code == "migration-order"]
+    assert (e.key_path, e.message, e.hint) == (
+        "aws.mesh.migration.moved[0]",
+        "pricing cannot move before catalog, which still calls it through App Mesh; once moved, pricing's App "
+        "Mesh tasks stop", "move callers before the services they call (meshspec migrate lists that order)")
+    doc["aws"]["mesh"]["migration"]["to"] = "lattice"  # on Lattice every service answers on both: any order
+    r = load_text(json.dumps(doc), file="spec.yaml", today=TODAY)
+    assert not [e for e in r.errors if e.code == "migration-order"]
 
 
 def test_plan_resumes_a_migration_under_way():
@@ -174,3 +212,14 @@ def test_cli_usage_error_exits_2():
     with pytest.raises(SystemExit) as exc:
         main(["migrate", str(SHOP), "--to", "istio"])
     assert exc.value.code == 2
+
+
+def test_fails_when_env_sets_a_variable_meshspec_reserves():
+    doc = shop_data()
+    doc["services"]["catalog"]["env"]["MESHSPEC_UPSTREAM_PRICING"] = "http://10.0.0.9:8080"
+    r = load_text(json.dumps(doc), file="spec.yaml", today=TODAY)
+    (e,) = [e for e in r.errors if e.code == "env-reserved"]
+    assert (e.key_path, e.message) == (
+        "services.catalog.env.MESHSPEC_UPSTREAM_PRICING",
+        "MESHSPEC_UPSTREAM_PRICING is reserved: meshspec sets the MESHSPEC_* variables (the service, its version, "
+        "and where each service it uses answers)")

@@ -84,9 +84,9 @@ def stack():
     return s
 
 
-def props(weights=None, **kw) -> MeshServiceProps:
+def props(weights=None, name_override="pricing", **kw) -> MeshServiceProps:
     weights = weights or {"a": 100, "b": 0}
-    return MeshServiceProps(name="pricing", port=8080, versions=tuple(weights), dns_name="pricing.shop.local",
+    return MeshServiceProps(name=name_override, port=8080, versions=tuple(weights), dns_name="pricing.shop.local",
                             majors=(MajorRoute(name="v1", path_prefix="/pricing/v1/", weights=weights),), **kw)
 
 
@@ -224,6 +224,102 @@ def test_the_spec_check_estimate_bounds_the_rendered_auth_policy():
     service_arn = "arn:aws:vpc-lattice:eu-west-1:111122223333:service/svc-0123456789abcdef0"
     rendered = policy_json(render_auth_policy(service_arn, routes, {"api-v1": callers, "api-v2": callers}))
     assert len(rendered) <= auth_policy_estimate("api", spec) < 1.5 * len(rendered)
+
+
+def test_lattice_custom_domain_name_gets_a_cname_in_the_private_zone(stack):
+    from aws_cdk import aws_route53 as route53
+
+    # GIVEN a Lattice service with a literal custom name and a private zone for it
+    zone = route53.PrivateHostedZone(stack, "Zone", zone_name="shop.lattice.internal", vpc=stack.vpc)
+    network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
+    LatticeService(stack, "S", service_network_id=network.network_id, name="shop-web", vpc=stack.vpc, port=80,
+                   versions=["a"], routes=[route()], custom_domain_name="web.shop.lattice.internal", hosted_zone=zone)
+    # THEN Lattice knows the name and the zone maps it to Lattice's generated name (Lattice creates no record)
+    t = Template.from_stack(stack)
+    t.has_resource_properties("AWS::VpcLattice::Service", {"Name": "shop-web",
+                                                           "CustomDomainName": "web.shop.lattice.internal"})
+    t.has_resource_properties("AWS::Route53::RecordSet", {
+        "Name": "web.shop.lattice.internal.", "Type": "CNAME", "HostedZoneId": {"Ref": Match.string_like_regexp("Zone")},
+        "ResourceRecords": [{"Fn::GetAtt": [Match.string_like_regexp("^S"), "DnsEntry.DomainName"]}]})
+
+
+def test_lattice_without_custom_domain_name_has_no_record(stack):
+    network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
+    LatticeService(stack, "S", service_network_id=network.network_id, name="shop-web", vpc=stack.vpc, port=80,
+                   versions=["a"], routes=[route()])
+    t = Template.from_stack(stack)
+    t.has_resource_properties("AWS::VpcLattice::Service", {"CustomDomainName": Match.absent()})
+    t.resource_count_is("AWS::Route53::RecordSet", 0)
+
+
+def test_lattice_fails_when_hosted_zone_is_given_without_custom_domain_name(stack):
+    from aws_cdk import aws_route53 as route53
+
+    zone = route53.PrivateHostedZone(stack, "Zone", zone_name="shop.lattice.internal", vpc=stack.vpc)
+    network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
+    with pytest.raises(ValueError, match="Lattice service shop-web: hosted_zone is given but custom_domain_name is "
+                                         "not"):
+        LatticeService(stack, "S", service_network_id=network.network_id, name="shop-web", vpc=stack.vpc, port=80,
+                       versions=["a"], routes=[route()], hosted_zone=zone)
+    with pytest.raises(PropsError, match="hosted_zone is given but custom_domain_name is not"):
+        LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc, hosted_zone=zone)
+
+
+def test_lattice_certificate_goes_only_on_services_with_an_https_listener(stack):
+    from aws_cdk import aws_route53 as route53
+
+    zone = route53.PrivateHostedZone(stack, "Zone", zone_name="shop.lattice.internal", vpc=stack.vpc)
+    cert = "arn:aws:acm:eu-west-1:111122223333:certificate/abc-123"
+    backend = LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc, hosted_zone=zone,
+                             custom_domain_name=lambda s: f"{s}.shop.lattice.internal", certificate_arn=cert)
+    backend.add_service(stack, "P", props())
+    backend.add_service(stack, "G", props(protocol="grpc", name_override="reco"))
+    t = Template.from_stack(stack)
+    t.has_resource_properties("AWS::VpcLattice::Service", {"Name": "pricing", "CertificateArn": Match.absent()})
+    t.has_resource_properties("AWS::VpcLattice::Service", {"Name": "reco", "CertificateArn": cert,
+                                                           "CustomDomainName": "reco.shop.lattice.internal"})
+    with pytest.raises(PropsError, match="certificate_arn is given but custom_domain_name is not"):
+        LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc, certificate_arn=cert)
+    network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
+    with pytest.raises(ValueError, match="Lattice service shop-web: certificate_arn is given but custom_domain_name"):
+        LatticeService(stack, "S", service_network_id=network.network_id, name="shop-web", vpc=stack.vpc, port=80,
+                       versions=["a"], routes=[route()], certificate_arn=cert)
+
+
+def test_lattice_binding_admits_lattice_requests_from_its_link_local_range(stack):
+    binding = LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc).add_service(
+        stack, "P", props())
+    binding.bind_ecs_service("a", *fargate(stack))
+    Template.from_stack(stack).has_resource_properties("AWS::EC2::SecurityGroup", {"SecurityGroupIngress": [
+        {"CidrIp": "169.254.171.0/24", "Description": "VPC Lattice requests and health checks", "FromPort": 8080,
+         "IpProtocol": "tcp", "ToPort": 8080}]})
+    assert LatticeBackend.client_cidrs == ("169.254.171.0/24",)
+
+
+def test_beside_binding_lets_a_moved_caller_reach_the_incoming_backend_past_envoy():
+    from constructs_lib.eks.workload import KubernetesWorkloadProps, WorkloadVersion, render_manifests
+    from constructs_lib.mesh.base import ProxyRequirements
+    from constructs_lib.mesh.beside import BesideBinding
+
+    class Fake:
+        def __init__(self, proxy):
+            self._proxy = proxy
+
+        def proxy(self, version):
+            return self._proxy
+
+    envoy = ProxyRequirements(image="envoy", environment={}, policy_statements=())
+    # GIVEN a caller that has moved: its Envoy must not intercept Lattice's addresses
+    moved = BesideBinding(Fake(envoy), Fake(None), proxy_bypass=("169.254.171.0/24",))
+    assert moved.proxy("a").egress_ignored_ips == ("169.254.171.0/24",)
+    assert BesideBinding(Fake(envoy), Fake(None)).proxy("a").egress_ignored_ips == ()
+    # THEN on EKS the proxy init container leaves that range alone too
+    docs = render_manifests(KubernetesWorkloadProps(service_name="rec", port=8080, binding=moved,
+                                                    versions=(WorkloadVersion("a", "img"),)),
+                            {"a": moved.proxy("a")})
+    pod = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    init_env = {e["name"]: e["value"] for e in pod["initContainers"][0]["env"]}
+    assert init_env["APPMESH_EGRESS_IGNORED_IP"] == "169.254.169.254,169.254.170.23,169.254.171.0/24"
 
 
 def test_beside_binding_refuses_a_second_sidecar_and_binds_both():

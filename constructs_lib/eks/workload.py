@@ -127,7 +127,8 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
                                       "APPMESH_ENVOY_INGRESS_PORT": str(proxy.ingress_port),
                                       "APPMESH_ENVOY_EGRESS_PORT": str(proxy.egress_port),
                                       "APPMESH_APP_PORTS": str(p.port),
-                                      "APPMESH_EGRESS_IGNORED_IP": "169.254.169.254,169.254.170.23"})})
+                                      "APPMESH_EGRESS_IGNORED_IP": ",".join(
+                                          ["169.254.169.254", "169.254.170.23", *proxy.egress_ignored_ips])})})
         if p.tracing:
             containers.append({"name": "xray-daemon", "image": XRAY_IMAGE,
                                "ports": [{"containerPort": 2000, "protocol": "UDP"}]})

@@ -112,6 +112,8 @@ class ProxyRequirements:
     - ``policy_statements``: IAM statements the task or pod role needs (least privilege, own resource only).
     - ``ingress_port`` / ``egress_port`` / ``ignored_uid`` / ``admin_port``: the proxy's ports and user,
       for the ECS proxy configuration or the pod's init container.
+    - ``egress_ignored_ips``: addresses or CIDR ranges the app reaches directly, past the proxy, besides the
+      platform's own (task metadata, IMDS). Default: none.
     """
 
     image: str
@@ -121,6 +123,7 @@ class ProxyRequirements:
     egress_port: int = 15001
     ignored_uid: int = 1337
     admin_port: int = 9901
+    egress_ignored_ips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

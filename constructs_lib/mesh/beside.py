@@ -7,6 +7,9 @@ task's traffic.
 """
 from __future__ import annotations
 
+import dataclasses
+from typing import Sequence
+
 from aws_cdk import aws_ecs as ecs
 
 from .base import MeshServiceBinding, PodRegistration, PropsError, ProxyRequirements, pod_registration_of
@@ -15,15 +18,24 @@ from .base import MeshServiceBinding, PodRegistration, PropsError, ProxyRequirem
 class BesideBinding:
     """Implements :class:`~constructs_lib.mesh.base.MeshServiceBinding` over a primary and an incoming binding."""
 
-    def __init__(self, primary: MeshServiceBinding, incoming: MeshServiceBinding) -> None:
+    def __init__(self, primary: MeshServiceBinding, incoming: MeshServiceBinding, *,
+                 proxy_bypass: Sequence[str] = ()) -> None:
+        """``proxy_bypass``: addresses or CIDR ranges the primary's sidecar lets through untouched, so the app's
+        calls to them reach the incoming backend (a caller that has moved: Lattice's link-local range). Default:
+        none, every call goes through the primary backend's sidecar."""
         self.primary = primary
         self.incoming = incoming
+        self.proxy_bypass = tuple(proxy_bypass)
 
     def proxy(self, version: str) -> ProxyRequirements | None:
         if self.incoming.proxy(version) is not None:
             raise PropsError("the incoming backend asks for a sidecar of its own; only a sidecar-free backend "
                              "(lattice) can run beside the current one in the same tasks")
-        return self.primary.proxy(version)
+        proxy = self.primary.proxy(version)
+        if proxy is None or not self.proxy_bypass:
+            return proxy
+        extra = tuple(ip for ip in self.proxy_bypass if ip not in proxy.egress_ignored_ips)
+        return dataclasses.replace(proxy, egress_ignored_ips=proxy.egress_ignored_ips + extra)
 
     def pod_registration(self, version: str) -> PodRegistration | None:
         """Pods register in both backends: one registrar with both sets of parameters and permissions."""

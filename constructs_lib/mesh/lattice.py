@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Callable
 
 from aws_cdk import Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam, aws_logs as logs
+from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from ..nag import suppress
-from ..lattice import CALLER_TAG, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute, LatticeService, tag_caller
+from ..lattice import (CALLER_TAG, LINK_LOCAL_IPV4, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute,
+                       LatticeService, tag_caller)
 from .base import MeshBackend, MeshServiceProps, PodRegistration, PropsError, ProxyRequirements
 
 
@@ -42,6 +44,7 @@ class LatticeServiceBinding(Construct):
         routes = [LatticeRoute(name=props.route_name(m.name), path_prefix=m.path_prefix, weights=dict(m.weights),
                                header=grpc_header(props, m.name)) for m in props.majors]
         self._route_of_major = {m.name: props.route_name(m.name) for m in props.majors}
+        self._ingress: set[str] = set()
         try:
             self.service = LatticeService(
                 self, "Resource", service_network_id=backend.service_network_id,
@@ -49,7 +52,9 @@ class LatticeServiceBinding(Construct):
                 port=props.port, versions=props.versions, routes=routes, protocol=props.protocol,
                 health_check_path=props.health_check_path, listener_name=backend.listener_name(props.name),
                 target_group_names={v: backend.target_group_name(props.name, v) for v in props.versions},
-                access_log_group=backend.access_log_group(props.name))
+                access_log_group=backend.access_log_group(props.name),
+                custom_domain_name=backend.custom_domain_name(props.name), hosted_zone=backend.hosted_zone,
+                certificate_arn=backend.certificate_arn if props.protocol != "http" else None)
         except ValueError as exc:
             raise PropsError(f"{props.name}: {exc}") from None
         if backend.network_access_log_group_name is not None:
@@ -82,7 +87,8 @@ class LatticeServiceBinding(Construct):
 
     def bind_ecs_service(self, version: str, service: ecs.BaseService, container: ecs.ContainerDefinition) -> None:
         """ECS registers the service's tasks in the version's target group (by the container's named port); the
-        task role is tagged as this service's identity, which other services' auth policies admit by."""
+        task role is tagged as this service's identity, which other services' auth policies admit by. Lattice's
+        requests and health checks reach the tasks from its link-local range, not from the VPC's CIDR."""
         mapping = next((pm for pm in container.port_mappings if pm.container_port == self.props.port), None)
         if mapping is None or not mapping.name:
             raise PropsError(f"{self.props.name}/{version}: the container needs a named port mapping for port "
@@ -90,6 +96,10 @@ class LatticeServiceBinding(Construct):
         LatticeEcsTarget(self, f"EcsTarget-{version}", service=service, target_group=self.service.target_group(version),
                          port_mapping_name=mapping.name, infrastructure_role=self._backend.infrastructure_role(self))
         tag_caller(service.task_definition.task_role, self.props.name)
+        if version not in self._ingress:
+            service.connections.allow_from(ec2.Peer.ipv4(LINK_LOCAL_IPV4), ec2.Port.tcp(self.props.port),
+                                           "VPC Lattice requests and health checks")
+            self._ingress.add(version)
 
     def allow(self, major: str, caller: str) -> None:
         """Let the service ``caller`` call ``major``; the auth policy refuses every service not allowed."""
@@ -119,6 +129,8 @@ class LatticeBackend(MeshBackend):
                  target_group_name: Callable[[str, str], str] | None = None,
                  listener_name: Callable[[str], str] | None = None,
                  access_log_group: Callable[[str], logs.ILogGroup | None] | None = None,
+                 custom_domain_name: Callable[[str], str | None] | None = None,
+                 hosted_zone: route53.IHostedZone | None = None, certificate_arn: str | None = None,
                  network_access_log_group_name: str | None = None,
                  query_folder: Callable[[str], str] | None = None) -> None:
         """
@@ -128,6 +140,11 @@ class LatticeBackend(MeshBackend):
         :param target_group_name: per (service, version). Default: ``<service>-<version>``.
         :param listener_name: per service. Default: ``<service>-http``.
         :param access_log_group: per service, where Lattice writes access logs. Default: no access logs.
+        :param custom_domain_name: per service, the literal name callers use (``LatticeService``). Default: none,
+            callers use Lattice's generated name.
+        :param hosted_zone: the private zone that gets each custom name's CNAME. Default: no records.
+        :param certificate_arn: an ACM certificate covering the custom names, for the services with an HTTPS
+            listener (http2, grpc). Default: none (those answer TLS only on Lattice's generated names).
         :param network_access_log_group_name: the log group the service network writes its access logs to; each
             service then gets saved queries over it (errors and latency per version). Default: no queries.
         :param query_folder: per service, the saved queries' folder. Default: the service's name.
@@ -138,9 +155,19 @@ class LatticeBackend(MeshBackend):
         self.target_group_name = target_group_name or (lambda s, v: f"{s}-{v}")
         self.listener_name = listener_name or (lambda s: f"{s}-http")
         self.access_log_group = access_log_group or (lambda s: None)
+        self.custom_domain_name = custom_domain_name or (lambda s: None)
+        self.hosted_zone = hosted_zone
+        self.certificate_arn = certificate_arn
+        if hosted_zone is not None and custom_domain_name is None:
+            raise PropsError("hosted_zone is given but custom_domain_name is not: the records need names")
+        if certificate_arn is not None and custom_domain_name is None:
+            raise PropsError("certificate_arn is given but custom_domain_name is not: the certificate is for them")
         self.network_access_log_group_name = network_access_log_group_name
         self.query_folder = query_folder or (lambda s: s)
         self._roles: dict[str, iam.Role] = {}
+
+    client_cidrs = (LINK_LOCAL_IPV4,)
+    """Where clients' calls to Lattice go: a sidecar proxy must let these through (egress-ignored IPs)."""
 
     def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> LatticeServiceBinding:
         return LatticeServiceBinding(scope, id, backend=self, props=props)

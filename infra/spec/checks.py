@@ -242,6 +242,9 @@ def _fmt(split: dict[str, Decimal]) -> str:
     return ", ".join(f"{k}={v}" for k, v in split.items())
 
 
+RESERVED_ENV_PREFIX = "MESHSPEC_"
+
+
 def check_env(name: str, svc: Service, p: Problems) -> None:
     for key in svc.env:
         if SECRET_NAME.search(key.upper()):
@@ -252,6 +255,13 @@ def check_env(name: str, svc: Service, p: Problems) -> None:
         if key in svc.secrets:
             p.add(("services", name, "env", key), f"{key} is given both under env and under secrets",
                   "env-secret-clash", given=key, allowed="each variable once")
+    for where, keys in (("env", svc.env), ("secrets", svc.secrets)):
+        for key in keys:
+            if key.startswith(RESERVED_ENV_PREFIX):
+                p.add(("services", name, where, key), f"{key} is reserved: meshspec sets the {RESERVED_ENV_PREFIX}* "
+                      "variables (the service, its version, and where each service it uses answers)",
+                      "env-reserved", given=key, allowed=f"a name not starting with {RESERVED_ENV_PREFIX}",
+                      hint="read MESHSPEC_UPSTREAM_<SERVICE> instead of setting an address (docs/backends.md)")
 
 
 def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) -> None:
@@ -440,6 +450,9 @@ def check_backend(spec: Spec, p: Problems, known: set[str] | None = None, comple
         p.add(where + ("deployment",), f"deployment applies to backend: service-connect; {backend} does not use it",
               "backend-unsupported", given=backend, allowed="backend: service-connect, or leave deployment out",
               hint="on appmesh and lattice, `meshspec traffic canary` shifts the route weights")
+    if mesh.certificate_arn is not None and "lattice" not in (backend, target):
+        p.add(where + ("certificateArn",), f"certificateArn applies to backend: lattice; {backend} does not use it",
+              "backend-unsupported", given=backend, allowed="backend: lattice, or leave certificateArn out")
     if mesh.migration is not None:
         _check_migration(spec, p, known or set(spec.services))
     # The backend in use, and during a migration the one coming in, must both express the spec.
@@ -468,6 +481,18 @@ def _check_migration(spec: Spec, p: Problems, known: set[str]) -> None:
             why = "runs on App Engine, outside the mesh" if name in spec.services else "is not a service in this spec"
             p.add(where + ("moved", i), f"{name!r} {why}", "migration-unknown-service", given=name,
                   allowed=", ".join(sorted(aws))[:200] or "no AWS service", hint=_did_you_mean(name, list(aws)))
+    if mesh.migration.to != "service-connect":
+        return  # on Lattice every service answers on both backends: callers move in any order
+    # A service moved to Service Connect stops its App Mesh tasks, so nobody may still call it through App Mesh.
+    moved = set(mesh.migration.moved)
+    callers_of = consumers(spec)
+    for i, name in enumerate(mesh.migration.moved):
+        left = sorted({c for callers in callers_of.get(name, {}).values() for c in callers} - moved - {name})
+        if name in aws and left:
+            p.add(where + ("moved", i), f"{name} cannot move before {', '.join(left)}, which still "
+                  f"call{'s' if len(left) == 1 else ''} it through App Mesh; once moved, {name}'s App Mesh tasks stop",
+                  "migration-order", given=name, allowed=f"{name} after {', '.join(left)}",
+                  hint="move callers before the services they call (meshspec migrate lists that order)")
 
 
 def _check_service_connect(spec: Spec, p: Problems, complete: bool = True) -> None:
@@ -552,6 +577,16 @@ def _lattice_name(p: Problems, path: tuple, what: str, name: str, limit: int, re
 
 def _check_lattice(spec: Spec, p: Problems, complete: bool = True) -> None:
     meshed = spec.aws_services()
+    if spec.aws.mesh.certificate_arn is None:
+        callers_of = consumers(spec)
+        for name, svc in meshed.items():
+            if svc.protocol != "http" and any(callers_of.get(name, {}).values()):
+                p.warn(("services", name, "protocol"), f"callers reach {name} ({svc.protocol}) through Lattice at "
+                       f"{naming.lattice_endpoint(spec.project, name, svc.protocol)}, but Lattice's own certificate "
+                       "covers only its generated name: TLS to the custom name fails", "lattice-https-name",
+                       given=svc.protocol, allowed="aws.mesh.certificateArn set, or protocol: http",
+                       hint=f"give aws.mesh.certificateArn an ACM certificate for *.{naming.lattice_zone(spec.project)}"
+                            " (a private certificate from AWS Private CA, imported or issued)")
     _lattice_name(p, ("aws", "mesh", "name") if spec.aws.mesh.name else ("project",), "service network",
                   naming.lattice_service_network(spec.mesh_name), q.LATTICE_NETWORK_NAME_MAX, "servicenetwork-")
     groups = 0

@@ -125,8 +125,10 @@ class Migration(_Model):
     to: Literal["service-connect", "lattice"] = Field(description="The backend being brought in beside App Mesh.")
     moved: list[DnsLabel] = Field(
         default_factory=list,
-        description="Services that already call through the new backend; the others still call through App "
-                    "Mesh. Default: none.")
+        description="Services that already run their calls through the new backend (lattice: their "
+                    "MESHSPEC_UPSTREAM_* variables name the Lattice services; service-connect: their App Mesh "
+                    "tasks stop, so each comes after every service that calls it); the others still call through "
+                    "App Mesh. Default: none.")
 
 
 class Mesh(_Model):
@@ -145,6 +147,11 @@ class Mesh(_Model):
     migration: Migration | None = Field(
         None, description="A move off App Mesh in progress (meshspec migrate): the new backend runs beside "
                           "App Mesh. Default: no migration.")
+    certificate_arn: Annotated[str, StringConstraints(
+        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$")] | None = Field(
+        None, description="lattice only: an ACM certificate for *.<project>.lattice.internal, so the HTTPS "
+                          "listeners of http2 and grpc services answer on their custom names (Lattice's own "
+                          "certificate covers only its generated names). Default: none.")
 
     @property
     def effective_deployment(self) -> Deployment:

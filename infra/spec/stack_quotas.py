@@ -39,8 +39,8 @@ class ServiceModel:
 MODELS = {
     ("appmesh", "ecs"): ServiceModel(6, 9, 1, 3_115, 12_785, 2_005, True),
     ("appmesh", "eks"): ServiceModel(9, 2, 1, 4_860, 3_995, 2_005, None),
-    ("lattice", "ecs"): ServiceModel(9, 8, 1, 4_895, 8_660, 2_145, True),  # incl. 2 access-log queries
-    ("lattice", "eks"): ServiceModel(11, 1, 1, 5_870, 1_450, 2_145, None),
+    ("lattice", "ecs"): ServiceModel(10, 8, 1, 5_495, 8_846, 2_145, True),  # incl. 2 access-log queries
+    ("lattice", "eks"): ServiceModel(12, 1, 1, 6_470, 1_450, 2_145, None),
     ("service-connect", "ecs"): ServiceModel(10, 0, 0, 10_550, 10, 0, False),  # one ECS service per service
 }
 BYTES_BUILTIN_QUERY = 610
@@ -58,7 +58,7 @@ PROJECT_USES = 27
 PARAMETERS = 1  # BootstrapVersion, in every stack CDK's default synthesizer writes
 CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK CLI): a resource in every stack
 # The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents.
-SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (32, 8, 18_250)}
+SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (33, 9, 18_900)}
 SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
 # (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI
 CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (13, 1, 10_400, 1)}
@@ -119,6 +119,9 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
         e.add(base + ("secrets",), 0, copies * sum(BYTES_SECRET + len(k) + len(r) for k, r in svc.secrets.items()))
     backends = {u.split("/")[0] for u in svc.uses if u.split("/")[0] in aws}
     e.add(base + ("uses",), 0, v * sum(BYTES_USE + len(b) for b in backends))
+    if model.env_per_version is not None:  # MESHSPEC_UPSTREAM_<SERVICE> per used service, in each task definition
+        copies = v if model.env_per_version else 1
+        e.add(base + ("uses",), 0, copies * sum(BYTES_ENV + 2 * len(b) + len(spec.project) + 40 for b in backends))
     return e
 
 
