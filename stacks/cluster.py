@@ -8,7 +8,6 @@ from constructs import Construct
 
 from constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
 from constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
-from constructs_lib.lattice import LINK_LOCAL_IPV4  # Lattice's traffic and health checks reach targets from it
 from infra import naming
 from infra.spec.model import Cluster, Spec
 
@@ -51,6 +50,9 @@ class ClusterStack(Stack):
         kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
         if "lattice" not in kinds:
             return
+        # Lattice's traffic and health checks reach targets from it (imported here: aws_vpclattice only when used)
+        from constructs_lib.lattice import LINK_LOCAL_IPV4
+
         ports = sorted({svc.port for svc in spec.aws_services().values() if svc.cluster == cluster.name})
         group = self.eks.cluster.cluster_security_group
         for port in ports:

@@ -2,15 +2,18 @@
 the shared resources they need, and the per-service wiring (which versions run, who may call)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from aws_cdk import Duration, aws_ec2 as ec2, aws_logs as logs, aws_route53 as route53
+from aws_cdk import Duration, aws_ec2 as ec2, aws_logs as logs
 
 from constructs_lib.mesh.base import MeshBackend, MeshServiceBinding
 from constructs_lib.mesh.service_connect import ServiceConnectBackend
 from constructs_lib.service_connect import ServiceConnectDeploymentStrategy
 from infra import naming
 from infra.spec.model import Spec
+
+if TYPE_CHECKING:  # a type only: aws_route53 is imported where a spec uses VPC Lattice
+    from aws_cdk import aws_route53 as route53
 
 
 def deployment_strategy(spec: Spec) -> ServiceConnectDeploymentStrategy:

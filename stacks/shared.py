@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
@@ -22,7 +21,9 @@ from infra.spec.model import Spec
 
 from .convert import availability_zones
 
-if TYPE_CHECKING:  # imported where a spec uses VPC Lattice: aws_vpclattice is not loaded on every synth
+if TYPE_CHECKING:  # imported where a spec uses VPC Lattice: aws_vpclattice and aws_route53 are not loaded on every synth
+    from aws_cdk import aws_route53 as route53
+
     from constructs_lib.lattice import LatticeServiceNetwork
 
 VPC_CIDR = "10.0.0.0/16"
@@ -66,6 +67,8 @@ class SharedStack(Stack):
         self.service_connect_namespace: ServiceConnectNamespace | None = None
         self.lattice_zone: route53.PrivateHostedZone | None = None
         if spec.aws_services() and "lattice" in kinds:
+            from aws_cdk import aws_route53 as route53
+
             from constructs_lib.lattice import LatticeServiceNetwork
 
             access_logs = logs.LogGroup(  # read by each service's Lattice queries (LatticeAccessLogQueries)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 
 import pytest
 
@@ -51,3 +53,13 @@ def test_a_command_that_loads_cdk_leaves_the_collector_on(collector_on, tmp_path
     assert main(["plan", str(SHOP), "--against", str(tmp_path)]) == 1
     assert "is not a cloud assembly" in capsys.readouterr().err
     assert gc.isenabled()
+
+
+def test_synth_imports_no_aws_cdk_module_the_spec_does_not_use():
+    # each of these costs every synth 5 to 50 ms; they are imported where a construct needs them
+    code = ("import sys, infra.cli.commands.synth, stacks.app; "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('aws_cdk.aws_'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "aws_cdk.aws_ecs" in loaded  # the check sees aws-cdk-lib's modules at all
+    for unused in ("aws_lambda", "aws_kms", "aws_ssm", "aws_vpclattice", "aws_route53"):
+        assert f"aws_cdk.{unused}" not in loaded
