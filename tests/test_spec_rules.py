@@ -72,6 +72,34 @@ def test_field_errors_in_one_service_do_not_hide_cross_reference_errors_in_anoth
     assert result.spec is None
 
 
+def test_a_bad_key_outside_the_services_does_not_hide_the_services_cross_reference_errors():
+    # GIVEN a typo and a bad value in the aws section, and a service that uses an unknown service
+    text = AWS_HEAD.replace("  region: eu-west-1\n", "  region: eu-west-1\n  regoin: x\n  account: '12'\n") \
+        + aws_service("a", uses=("nope/v1",))
+    result = load(text)
+    # THEN the field errors and the cross-reference error come in the same run, each once
+    assert sorted((e.code, e.key_path) for e in result.errors) == [
+        ("bad-format", "aws.account"), ("unknown-key", "aws.regoin"), ("unknown-service", "services.a.uses[0]")]
+    assert result.spec is None
+
+
+def test_a_default_standing_in_for_a_bad_key_does_not_speak_again():
+    # GIVEN a Lattice spec whose certificate is malformed and an http2 service that AWS callers reach
+    text = AWS_HEAD.replace("  clusters:", "  mesh: {backend: lattice, certificateArn: nope}\n  clusters:") \
+        + aws_service("a", extra="    protocol: http2\n") + aws_service("b", uses=("a/v1",))
+    result = load(text)
+    # THEN only the certificate's own error: no "no certificate" warning from the default that stood in for it
+    assert [(e.code, e.key_path) for e in result.errors] == [("bad-format", "aws.mesh.certificateArn")]
+    assert not [w for w in result.warnings if "certificateArn" in (w.allowed or "") + w.message]
+
+
+def test_a_bad_backend_stops_the_cross_reference_rules():
+    # GIVEN an unknown backend: no default may stand in (the wrong backend's rules would speak)
+    text = AWS_HEAD.replace("  clusters:", "  mesh: {backend: istio}\n  clusters:") + aws_service("a", uses=("nope/v1",))
+    result = load(text)
+    assert [e.key_path for e in result.errors] == ["aws.mesh.backend"]
+
+
 def test_sunset_passed_is_an_error_and_before_is_a_warning():
     major = "      v1: {contract: c.json, status: deprecated, sunset: 2026-12-01}\n"
     text = AWS_HEAD + gae_service("users", major_block=major) + aws_service("web", uses=("users/v1",))

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import checks, model
-from .errors import Path, Problems, SpecError, SpecInvalid
+from .errors import Path, Problems, SpecError, SpecInvalid, format_path
 from .model import Spec
 from .yamlpos import parse
 
@@ -89,34 +89,78 @@ def load_text(text: str, *, file: str = "<spec>", base_dir: FsPath | None = None
         problems.add(("apiVersion",), "unsupported apiVersion", "api-version", given=data.get("apiVersion"),
                      allowed=model.API_VERSION)
         return LoadResult(file, None, problems.items, base_dir)
-    spec, complete = _validate(data, problems)
+    spec, complete, stood_in = _validate(data, problems)
     if spec is not None:
+        before = len(problems.items)
         checks.run_all(spec, problems, base_dir=base_dir, today=today or dt.date.today(),
                        all_services=set(data.get("services") or {}) if isinstance(data.get("services"), dict) else set(),
                        complete=complete)
+        if stood_in:  # a rule about a key whose bad value a default stood in for would repeat that error
+            problems.items[before:] = [e for e in problems.items[before:] if not _mentions(e, stood_in)]
     return LoadResult(file, spec if complete else None, problems.items, base_dir)
 
 
-def _validate(data: dict[str, Any], problems: Problems) -> tuple[Spec | None, bool]:
-    """Field rules for the whole spec; on failure, the valid services alone, so that cross-reference rules
-    still run on them and one run reports everything. Returns (spec, complete)."""
+def _mentions(e: SpecError, paths: list[str]) -> bool:
+    text = " ".join(x for x in (e.key_path, e.message, e.allowed or "", e.hint or "") if x)
+    return any(p in text for p in paths)
+
+
+# Keys whose value decides which rules apply: with a bad one, a default in its place would let rules of the wrong
+# backend or platform speak, so cross-reference rules do not run.
+_DECIDING = ("backend", "platform", "apiVersion", "project")
+
+
+def _validate(data: dict[str, Any], problems: Problems) -> tuple[Spec | None, bool, list[str]]:
+    """Field rules for the whole spec; on failure, the valid services alone (and defaults in place of bad keys
+    outside them), so that cross-reference rules still run on them and one run reports everything.
+    Returns (spec, complete, the key paths a default stood in for)."""
     try:
-        return Spec.model_validate(data), True
+        return Spec.model_validate(data), True, []
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     for err in errors:
         _from_pydantic(err, data, problems)
     services = data.get("services")
     bad = {e["loc"][1] for e in errors if len(e["loc"]) > 1 and e["loc"][0] == "services"}
-    if not isinstance(services, dict) or any(e["loc"][:1] != ("services",) or len(e["loc"]) < 2 for e in errors):
-        return None, False  # a problem outside the services: cross-references would mislead
+    outside = [e["loc"] for e in errors if e["loc"][:1] != ("services",) or len(e["loc"]) < 2]
+    if not isinstance(services, dict):
+        return None, False, []
+    if outside:
+        pruned = _without(data, outside)
+        if pruned is None:
+            return None, False, []  # a problem outside the services that no default can stand in for
+        data = pruned
     rest = {k: v for k, v in services.items() if k not in bad}
     if not rest:
-        return None, False
+        return None, False, []
     try:
-        return Spec.model_validate({**data, "services": rest}), False
+        return Spec.model_validate({**data, "services": rest}), False, [format_path(loc) for loc in outside]
     except ValidationError:
-        return None, False
+        return None, False, []  # e.g. a required key was the bad one: cross-references would mislead
+
+
+def _without(data: dict[str, Any], locs: list[tuple]) -> dict[str, Any] | None:
+    """A copy of ``data`` without the keys at ``locs`` (errors outside the services, already reported), so the
+    defaults stand in for them and the cross-reference rules can still check the services. None when a key decides
+    which rules apply (``_DECIDING``) or a location is not a key of a mapping."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for loc in locs:
+        if not loc or not isinstance(loc[-1], str) or loc[-1] in _DECIDING:
+            return None
+        parent: Any = out
+        for key in loc[:-1]:
+            if isinstance(parent, dict) and key in parent:
+                parent = parent[key]
+            elif isinstance(parent, list) and isinstance(key, int) and 0 <= key < len(parent):
+                parent = parent[key]
+            else:
+                return None
+        if not isinstance(parent, dict) or loc[-1] not in parent:
+            return None
+        del parent[loc[-1]]
+    return out
 
 
 def load_spec_or_raise(path: str | FsPath, *, today: dt.date | None = None) -> Spec:
