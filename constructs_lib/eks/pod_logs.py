@@ -34,7 +34,8 @@ from .cluster import EksCluster, pod_identity_principal
 
 LOG_GROUP_ANNOTATION = "meshspec.io/log-group"
 VERSION_LABEL = "meshspec.io/version"
-FLUENT_BIT_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.5.20250327"
+# 2.32.5: the first release whose Fluent Bit reads EKS Pod Identity credentials (aws-for-fluent-bit PR 888)
+FLUENT_BIT_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.5"
 ROUTER_NAME = "meshspec-fluent-bit"
 # What cloudwatch_logs calls with auto_create_group off (the service log groups exist: CloudFormation made them).
 LOG_WRITE_ACTIONS = ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents")
