@@ -245,7 +245,8 @@ class AdminApi:
             raise OperationFailed(f"operation {op.name} failed: {describe_error(exc)}")
 
 
-def _default_credentials():
+def _default_credentials(local: str = f"for the emulator give --endpoint or {ENDPOINT_ENV}"):
+    """Application Default Credentials; ``local`` says how to point the client at a local server instead."""
     import google.auth
 
     try:
@@ -253,7 +254,7 @@ def _default_credentials():
     except auth_exc.DefaultCredentialsError as exc:
         raise UserError("no Google credentials found (Application Default Credentials)",
                         hint="run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS; "
-                             f"for the emulator give --endpoint or {ENDPOINT_ENV}") from exc
+                             f"{local}") from exc
     return creds
 
 

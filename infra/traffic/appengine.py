@@ -49,8 +49,7 @@ class AppEngineBackend:
         self.api = api or _api(ctx)
 
     def app_service(self, service: str, major: str) -> str:
-        return naming.appengine_service(service, major if self.ae.majors_as_services else None,
-                                        default=self.ae.default_service)
+        return app_service_id(self.svc, service, major)
 
     def _name(self, service: str, major: str) -> str:
         return f"apps/{self.project}/services/{self.app_service(service, major)}"
@@ -134,6 +133,12 @@ class AppEngineBackend:
                 raise UserError(f"App Engine refused the split for {self._name(service, major)}: "
                                 f"{describe_error(exc) if not isinstance(exc, OperationFailed) else exc}") from None
             return self.read_weights(service, major)
+
+
+def app_service_id(svc: Any, service: str, major: str) -> str:
+    """The App Engine service (Monitoring's ``module_id``) that serves ``major``: its own with majorsAsServices."""
+    ae = svc.appengine
+    return naming.appengine_service(service, major if ae.majors_as_services else None, default=ae.default_service)
 
 
 def _percent(fraction: Decimal) -> Decimal:

@@ -244,8 +244,8 @@ class Canary:
             else:
                 names = [self.p.version, self.state["baseline"]]
                 figures = self.metrics.figures(self.p.service, self.p.major, names, begin, end)
-                decision = decide(figures[self.p.version], figures.get(self.state["baseline"]),
-                                  self.p.thresholds, last_step=last, extensions=extensions)
+                decision = self._with_smoke(decide(figures[self.p.version], figures.get(self.state["baseline"]),
+                                                   self.p.thresholds, last_step=last, extensions=extensions))
             self._event(action="decision", step=i, decision=decision.action, reasons=decision.reasons,
                         window={"start": begin.isoformat(), "end": end.isoformat()},
                         figures={"canary": figures[self.p.version].to_json() if figures else None,
@@ -256,14 +256,18 @@ class Canary:
             extensions += 1
 
     def _no_metrics(self, last: bool) -> Decision:
-        reasons = ["no metric analysis on this platform yet (docs/traffic.md)"]
+        """Without a metrics source (a caller that gives none) the smoke check alone judges the step."""
+        return self._with_smoke(Decision("promote" if last else "continue", ["no metrics source: not judged on figures"]))
+
+    def _with_smoke(self, decision: Decision) -> Decision:
+        """App Engine: the version's own address is checked again after every interval; failing it rolls back
+        whatever the figures say (they arrive minutes late, the smoke check does not)."""
         address = getattr(self.backend, "version_address", None)
-        if self.smoke is not None and address is not None:
-            ok, what = self.smoke(address(self.p.service, self.p.major, self.p.version))
-            reasons.append(f"smoke check: {what}")
-            if not ok:
-                return Decision("rollback", reasons)
-        return Decision("promote" if last else "continue", reasons)
+        if self.smoke is None or address is None:
+            return decision
+        ok, what = self.smoke(address(self.p.service, self.p.major, self.p.version))
+        reasons = [*decision.reasons, f"smoke check: {what}"]
+        return Decision(decision.action if ok else "rollback", reasons)
 
     def _rollback(self, i: int, decision: Decision) -> dict[str, Any]:
         """The canary out at once: 0 %, the other versions back to their proportions at the start."""

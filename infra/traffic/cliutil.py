@@ -53,10 +53,23 @@ def cloudwatch(spec: Spec, ctx: Context) -> Any:
 
 
 def metrics_source(spec: Spec, service: str, ctx: Context) -> Any:
-    """Where the canary and ``traffic compare`` read per-version figures: VPC Lattice's own target-group series
-    on the lattice backend, the metric filters' series from Envoy's access log on App Mesh."""
+    """Where the canary and ``traffic compare`` read per-version figures: App Engine's own series in Cloud
+    Monitoring for App Engine services, VPC Lattice's own target-group series on the lattice backend, the metric
+    filters' series from Envoy's access log on App Mesh."""
+    from .backend import platform_of
     from .figures import CloudWatchFigures, LatticeFigures
 
+    svc = spec.services[service]
+    if platform_of(spec, svc) == "appengine":
+        from .appengine import app_service_id
+        from .cloudmonitoring import CloudMonitoringFigures, MonitoringApi
+
+        if spec.gcp is None:
+            raise UserError(f"service {service} runs on App Engine but the spec has no gcp section")
+        if ctx.monitoring_api is None:
+            ctx.monitoring_api = MonitoringApi()
+        return CloudMonitoringFigures(ctx.monitoring_api, spec.gcp.project,
+                                      lambda name, major: app_service_id(svc, name, major))
     if spec.backend == "lattice":
         from .lattice import LatticeBackend
 

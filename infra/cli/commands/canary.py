@@ -28,8 +28,16 @@ def smoke(url: str) -> tuple[bool, str]:
     return result.ok, f"GET {url}: {result.detail}"
 
 
+def _shared_majors(spec, service: str, major: str) -> tuple[str, ...]:
+    """The other live majors that share ``major``'s App Engine service (and so its split and its metrics)."""
+    svc = spec.services[service]
+    if platform_of(spec, svc) != "appengine" or svc.appengine.majors_as_services:
+        return ()
+    return tuple(m for m in live_majors(svc) if m != major)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("canary", help="move traffic to a version step by step, judged on CloudWatch metrics")
+    p = sub.add_parser("canary", help="move traffic to a version step by step, judged on CloudWatch or Cloud Monitoring metrics")
     add_common(p)
     p.add_argument("--version", required=True, help="the canary version")
     p.add_argument("--steps", default="1,10,50,100", help="percentages for the canary (default: 1,10,50,100)")
@@ -67,12 +75,12 @@ def run(args: argparse.Namespace) -> int:
         max_p99_increase=parse_percent(args.max_p99_increase, "--max-p99-increase") if args.max_p99_increase else None)
     params = Params(service, major, args.version, parse_steps(args.steps, backend.places, backend.name),
                     parse_duration(args.interval, "--interval"), th)
-    on_aws = platform_of(spec, spec.services[service]) != "appengine"
-    if not on_aws:
-        output.say("note: on App Engine the canary smoke-checks the version's own address and moves traffic "
-                   "step by step; metric analysis is not built yet (docs/traffic.md)")
+    shared = _shared_majors(spec, service, major)
+    if shared:
+        output.say(f"note: on App Engine {service} is one App Engine service for all its majors: the figures are "
+                   f"the versions' across {', '.join([major, *shared])}")
     canary = Canary(backend, params, ctx, versions=[v.name for v in spec.services[service].versions],
-                    metrics=metrics_source(spec, service, ctx) if on_aws else None,
+                    metrics=metrics_source(spec, service, ctx),
                     clock=clock, sleep=sleep, smoke=None if args.no_smoke else (lambda url: smoke(url)), say=output.say,
                     state_file=state_path(ctx.state_dir, service, major))
     state = canary.run(resume=args.resume, abandon=args.abandon)
@@ -80,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
     output.say(f"state: {canary.path}")
     diff = ""
     if state["status"] in ("promoted", "rolled-back"):
-        shared = tuple(m for m in live_majors(spec.services[service]) if m != major) if (
-            not on_aws and not spec.services[service].appengine.majors_as_services) else ()
         try:
             _, new_text, diff = specedit.plan_edit(args.spec, service, [major, *shared], final)
         except UserError as exc:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from infra.errors import UserError
+from infra.spec.model import live_majors
 from infra.traffic import ops, specedit, weights as W
 from infra.traffic.backend import backend_for, platform_of
 from infra.traffic.canary import utcnow
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _write_args(rb)
     rb.set_defaults(func=run_rollback)
 
-    cp = tsub.add_parser("compare", help="A/B figures of two versions from CloudWatch, side by side")
+    cp = tsub.add_parser("compare", help="A/B figures of two versions from CloudWatch or Cloud Monitoring, side by side")
     add_common(cp)
     cp.add_argument("a", metavar="A", help="a version")
     cp.add_argument("b", metavar="B", help="another version")
@@ -175,9 +176,6 @@ def run_rollback(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     spec, ctx = load(args)
     service, major = ops.resolve(spec, args.service, args.major)
-    if platform_of(spec, spec.services[service]) == "appengine":
-        raise UserError(f"{service} runs on App Engine: metric comparison reads CloudWatch and is for AWS "
-                        "services only (App Engine analysis is not built yet; see docs/traffic.md)")
     ops.check_known_versions(spec, service, [args.a, args.b])
     if args.a == args.b:
         raise UserError("compare two different versions")
@@ -185,6 +183,10 @@ def run_compare(args: argparse.Namespace) -> int:
     end = clock().replace(microsecond=0)
     start = end - dt.timedelta(seconds=seconds)
     figs = metrics_source(spec, service, ctx).figures(service, major, [args.a, args.b], start, end)
+    svc = spec.services[service]
+    if platform_of(spec, svc) == "appengine" and not svc.appengine.majors_as_services and len(live_majors(svc)) > 1:
+        output.say(f"note: on App Engine {service} is one App Engine service for all its majors: the figures are "
+                   f"the versions' across {', '.join(live_majors(svc))}")
     a, b = figs[args.a], figs[args.b]
     if args.format == "json":
         output.emit_json({"command": "traffic compare", "service": service, "major": major,
