@@ -23,7 +23,7 @@ from infra.errors import UserError
 from . import journal, weights as W
 from .analysis import Decision, Thresholds, decide
 from .backend import Conflict, Context, TrafficBackend
-from .figures import Figures, MetricsSource
+from .figures import MetricsSource
 
 Clock = Callable[[], dt.datetime]
 Sleeper = Callable[[float], None]
@@ -68,7 +68,7 @@ def state_path(directory: Path, service: str, major: str) -> Path:
 
 class Canary:
     def __init__(self, backend: TrafficBackend, params: Params, ctx: Context, *, versions: list[str],
-                 metrics: MetricsSource | None, clock: Clock = utcnow, sleep: Sleeper | None = None,
+                 metrics: MetricsSource, clock: Clock = utcnow, sleep: Sleeper | None = None,
                  smoke: Smoke | None = None, say: Callable[[str], None] = lambda _: None,
                  state_file: Path | None = None):
         import time
@@ -238,26 +238,18 @@ class Canary:
             begin = self.clock()
             self.sleep(self.p.interval_s)
             end = self.clock()
-            if self.metrics is None:
-                decision = self._no_metrics(last)
-                figures: dict[str, Figures] = {}
-            else:
-                names = [self.p.version, self.state["baseline"]]
-                figures = self.metrics.figures(self.p.service, self.p.major, names, begin, end)
-                decision = self._with_smoke(decide(figures[self.p.version], figures.get(self.state["baseline"]),
-                                                   self.p.thresholds, last_step=last, extensions=extensions))
+            names = [self.p.version, self.state["baseline"]]
+            figures = self.metrics.figures(self.p.service, self.p.major, names, begin, end)
+            decision = self._with_smoke(decide(figures[self.p.version], figures.get(self.state["baseline"]),
+                                               self.p.thresholds, last_step=last, extensions=extensions))
             self._event(action="decision", step=i, decision=decision.action, reasons=decision.reasons,
                         window={"start": begin.isoformat(), "end": end.isoformat()},
-                        figures={"canary": figures[self.p.version].to_json() if figures else None,
-                                 "baseline": figures[self.state["baseline"]].to_json() if figures else None})
+                        figures={"canary": figures[self.p.version].to_json(),
+                                 "baseline": figures[self.state["baseline"]].to_json()})
             self.say(f"  {decision.action}: {'; '.join(decision.reasons)}")
             if decision.action != "extend":
                 return decision
             extensions += 1
-
-    def _no_metrics(self, last: bool) -> Decision:
-        """Without a metrics source (a caller that gives none) the smoke check alone judges the step."""
-        return self._with_smoke(Decision("promote" if last else "continue", ["no metrics source: not judged on figures"]))
 
     def _with_smoke(self, decision: Decision) -> Decision:
         """App Engine: the version's own address is checked again after every interval; failing it rolls back

@@ -39,6 +39,8 @@ class Figures:
 
 
 class MetricsSource(Protocol):
+    """CloudWatchFigures and LatticeFigures (here), CloudMonitoringFigures for App Engine (cloudmonitoring.py)."""
+
     def figures(self, service: str, major: str, versions: list[str], start: dt.datetime,
                 end: dt.datetime) -> dict[str, Figures]:
         """Figures per version for ``[start, end)``."""

@@ -37,7 +37,8 @@ def _shared_majors(spec, service: str, major: str) -> tuple[str, ...]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("canary", help="move traffic to a version step by step, judged on CloudWatch or Cloud Monitoring metrics")
+    p = sub.add_parser("canary", help="move traffic to a version step by step, judged on CloudWatch or Cloud "
+                                      "Monitoring metrics")
     add_common(p)
     p.add_argument("--version", required=True, help="the canary version")
     p.add_argument("--steps", default="1,10,50,100", help="percentages for the canary (default: 1,10,50,100)")

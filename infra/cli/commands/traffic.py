@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _write_args(rb)
     rb.set_defaults(func=run_rollback)
 
-    cp = tsub.add_parser("compare", help="A/B figures of two versions from CloudWatch or Cloud Monitoring, side by side")
+    cp = tsub.add_parser("compare", help="A/B figures of two versions from CloudWatch or Cloud Monitoring, "
+                                         "side by side")
     add_common(cp)
     cp.add_argument("a", metavar="A", help="a version")
     cp.add_argument("b", metavar="B", help="another version")
