@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 from aws_cdk import Aws
 from aws_cdk import aws_cloudwatch as cw
@@ -113,25 +113,23 @@ def service_connect_metrics(props: ServiceDashboardProps, metric: str, statistic
              {"label": f"{props.service_name} {statistic}", "period": props.period_minutes * 60, "stat": statistic}]]
 
 
+def _row(series: Callable[[str, str], list[list]], requests: str, errors: str, latency: str,
+         ) -> list[tuple[str, list[list]]]:
+    """One row's graphs: requests and 5xx summed, latency at p50 and p99; ``series(metric, statistic)``."""
+    return [("requests", series(requests, "Sum")), ("5xx", series(errors, "Sum")),
+            ("latency (ms)", series(latency, "p50") + series(latency, "p99"))]
+
+
 def _graphs(props: ServiceDashboardProps) -> list[tuple[str, list[tuple[str, list[list]]]]]:
     """Rows of (row name, graphs): per major on Envoy's series, one row on Lattice's or Service Connect's."""
     if props.service_connect is not None:
-        return [("all majors", [
-            ("requests", service_connect_metrics(props, SC_REQUESTS, "Sum")),
-            ("5xx", service_connect_metrics(props, SC_ERRORS_5XX, "Sum")),
-            ("latency (ms)", service_connect_metrics(props, SC_LATENCY_MS, "p50")
-             + service_connect_metrics(props, SC_LATENCY_MS, "p99"))])]
+        return [("all majors", _row(functools.partial(service_connect_metrics, props),
+                                    SC_REQUESTS, SC_ERRORS_5XX, SC_LATENCY_MS))]
     if props.target_groups is not None:
-        return [("all majors", [
-            ("requests", lattice_metrics(props, m.LATTICE_REQUESTS, "Sum")),
-            ("5xx", lattice_metrics(props, m.LATTICE_ERRORS_5XX, "Sum")),
-            ("latency (ms)", lattice_metrics(props, m.LATTICE_LATENCY_MS, "p50")
-             + lattice_metrics(props, m.LATTICE_LATENCY_MS, "p99"))])]
-    return [(major, [
-        ("requests", version_metrics(props, major, m.REQUESTS, "Sum")),
-        ("5xx", version_metrics(props, major, m.ERRORS_5XX, "Sum")),
-        ("latency (ms)", version_metrics(props, major, m.LATENCY_MS, "p50")
-         + version_metrics(props, major, m.LATENCY_MS, "p99"))]) for major in props.majors]
+        return [("all majors", _row(functools.partial(lattice_metrics, props),
+                                    m.LATTICE_REQUESTS, m.LATTICE_ERRORS_5XX, m.LATTICE_LATENCY_MS))]
+    return [(major, _row(functools.partial(version_metrics, props, major), m.REQUESTS, m.ERRORS_5XX, m.LATENCY_MS))
+            for major in props.majors]
 
 
 def dashboard_body(props: ServiceDashboardProps, region: str) -> str:

@@ -79,18 +79,12 @@ class MigrationPlan:
                  f"({len(self.steps)} steps, zero downtime)"]
         for i, s in enumerate(self.steps, start=1):
             lines += ["", f"{i}. {s.title}" + ("  [done]" if s.done else ""), f"   why: {s.why}"]
-            if s.edits:
-                lines.append("   spec edits:")
-                lines += [f"     - {e.render()}" for e in s.edits]
-            if s.run:
-                lines.append("   run:")
-                lines += [f"     $ {c}" for c in s.run]
-            if s.effect:
-                lines.append("   what the deploy changes:")
-                lines += [f"     - {e}" for e in s.effect]
-            if s.verify:
-                lines.append("   verify before the next step:")
-                lines += [f"     - {v}" for v in s.verify]
+            for header, mark, items in (("spec edits", "-", [e.render() for e in s.edits]), ("run", "$", s.run),
+                                        ("what the deploy changes", "-", s.effect),
+                                        ("verify before the next step", "-", s.verify)):
+                if items:
+                    lines.append(f"   {header}:")
+                    lines += [f"     {mark} {x}" for x in items]
             lines.append(f"   rollback: {s.rollback}")
         if self.notes:
             lines += ["", "notes:"] + [f"  - {n}" for n in self.notes]

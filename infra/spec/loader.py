@@ -5,6 +5,7 @@ spec. ``load_spec_or_raise`` is the convenience for code that needs a valid spec
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
 import types
@@ -143,8 +144,6 @@ def _without(data: dict[str, Any], locs: list[tuple]) -> dict[str, Any] | None:
     """A copy of ``data`` without the keys at ``locs`` (errors outside the services, already reported), so the
     defaults stand in for them and the cross-reference rules can still check the services. None when a key decides
     which rules apply (``_DECIDING``) or a location is not a key of a mapping."""
-    import copy
-
     out = copy.deepcopy(data)
     for loc in locs:
         if not loc or not isinstance(loc[-1], str) or loc[-1] in _DECIDING:
