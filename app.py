@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from infra.startup import frozen_imports
+from meshspec.infra.startup import frozen_imports
 
 with frozen_imports():  # as `meshspec synth` does: the collector need not walk aws-cdk-lib's objects
-    from infra.errors import UserError
-    from infra.spec import SpecInvalid, load_spec_or_raise
-    from stacks.app import build, new_app, synthesize
+    from meshspec.infra.errors import UserError
+    from meshspec.infra.spec import SpecInvalid, load_spec_or_raise
+    from meshspec.stacks.app import build, new_app, synthesize
 
 DEFAULT_SPEC = "examples/shop.yaml"
 

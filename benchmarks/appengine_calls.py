@@ -19,12 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from infra.appengine.apply import Options, make_plan, promote, rollback, run_plan  # noqa: E402
-from infra.appengine.client import AdminApi, ClientConfig  # noqa: E402
-from infra.appengine.emulator import Emulator  # noqa: E402
-from infra.appengine.journal import Journal  # noqa: E402
-from infra.appengine.progress import Progress  # noqa: E402
-from infra.spec import load_spec_or_raise, load_text  # noqa: E402
+from meshspec.infra.appengine.apply import Options, make_plan, promote, rollback, run_plan  # noqa: E402
+from meshspec.infra.appengine.client import AdminApi, ClientConfig  # noqa: E402
+from meshspec.infra.appengine.emulator import Emulator  # noqa: E402
+from meshspec.infra.appengine.journal import Journal  # noqa: E402
+from meshspec.infra.appengine.progress import Progress  # noqa: E402
+from meshspec.infra.spec import load_spec_or_raise, load_text  # noqa: E402
 
 READS = ("apps.get", "apps.services.list", "apps.services.versions.list")
 

@@ -11,7 +11,7 @@ import statistics
 import sys
 import time
 
-from infra.appengine.emulator import Emulator
+from meshspec.infra.appengine.emulator import Emulator
 
 T = 10
 

@@ -10,8 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from infra.spec import load_spec_or_raise
-from stacks.app import build, new_app
+from meshspec.infra.spec import load_spec_or_raise
+from meshspec.stacks.app import build, new_app
 
 BASE = """apiVersion: meshspec/v1
 project: cal

@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stacks.app import build, new_app, synthesize  # noqa: E402
-from stacks.limits import size  # noqa: E402
+from meshspec.stacks.app import build, new_app, synthesize  # noqa: E402
+from meshspec.stacks.limits import size  # noqa: E402
 from tests.cdk_support import big_spec_text, load  # noqa: E402
 
 

@@ -42,11 +42,11 @@ if __name__ == "__main__" and sys.argv[1] == "--script":
         runpy.run_path(sys.argv[0], run_name="__main__")
         print(f"{sum(counts.values())} jsii round trips; {time.perf_counter() - t:.1f} s")
 elif __name__ == "__main__":
-    from infra.spec import load_spec
-    from stacks.app import build, new_app, synthesize
+    from meshspec.infra.spec import load_spec
+    from meshspec.stacks.app import build, new_app, synthesize
 
     result = load_spec(sys.argv[1])
-    from stacks.app import skip_jsii_type_checks
+    from meshspec.stacks.app import skip_jsii_type_checks
 
     skip_jsii_type_checks()  # as meshspec synth does
     with tempfile.TemporaryDirectory() as d:

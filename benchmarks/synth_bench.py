@@ -37,7 +37,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from gen_spec import write  # noqa: E402
 
-from infra.node import project_node  # noqa: E402
+from meshspec.infra.node import project_node  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 APPMESH_NODES = 200

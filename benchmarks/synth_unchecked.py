@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from infra.startup import frozen_imports
+from meshspec.infra.startup import frozen_imports
 
 with frozen_imports():  # as the CLI imports them (infra/startup.py)
-    from infra.spec import load_spec
-    from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+    from meshspec.infra.spec import load_spec
+    from meshspec.stacks.app import build, new_app, skip_jsii_type_checks, synthesize
 
 if __name__ == "__main__":
     skip_jsii_type_checks()

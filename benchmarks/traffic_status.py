@@ -62,7 +62,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     import boto3
 
-    from infra.cli.main import main as cli
+    from meshspec.infra.cli.main import main as cli
 
     c = boto3.client("appmesh")
     c.create_mesh(meshName="bench")

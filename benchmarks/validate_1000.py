@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen_spec import write  # noqa: E402
 
-from infra.spec import load_spec  # noqa: E402
+from meshspec.infra.spec import load_spec  # noqa: E402
 
 
 def wall(cmd: list[str]) -> float:
@@ -42,15 +42,15 @@ def main() -> None:
             t = time.perf_counter()
             result = load_spec(spec)
             times.append(time.perf_counter() - t)
-        proc = [wall([sys.executable, "-m", "infra.cli", "validate", str(spec)]) for _ in range(args.runs)]
+        proc = [wall([sys.executable, "-m", "meshspec.infra.cli", "validate", str(spec)]) for _ in range(args.runs)]
         bare = [wall([sys.executable, "-c", "pass"]) for _ in range(args.runs)]
-        imports = [wall([sys.executable, "-c", "import infra.cli.main, infra.spec"]) for _ in range(args.runs)]
+        imports = [wall([sys.executable, "-c", "import meshspec.infra.cli.main, meshspec.infra.spec"]) for _ in range(args.runs)]
     print(f"spec: {args.services} services, {lines} lines; errors={len(result.errors)} "
           f"(quota findings expected above 200 meshed services: {sorted({e.code for e in result.errors})})")
     print(f"load_spec in process (median of {args.runs}): {statistics.median(times):.3f} s")
     print(f"`meshspec validate` as a process:          {statistics.median(proc):.3f} s")
     print(f"  of which interpreter start (python -c pass): {statistics.median(bare):.3f} s")
-    print(f"  of which imports (infra.cli, infra.spec):    {statistics.median(imports) - statistics.median(bare):.3f} s")
+    print(f"  of which imports (meshspec.infra.cli, meshspec.infra.spec):    {statistics.median(imports) - statistics.median(bare):.3f} s")
     print(f"validate excluding interpreter start:        {statistics.median(proc) - statistics.median(bare):.3f} s")
 
 

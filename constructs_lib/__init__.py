@@ -1,10 +1,10 @@
 """Reusable CDK constructs with typed props. They know nothing of the meshspec spec.
 
-- :mod:`constructs_lib.mesh`: the mesh backend interface and App Mesh;
-- :mod:`constructs_lib.ecs`: an ECS cluster and a meshed Fargate service per code version;
-- :mod:`constructs_lib.eks`: an EKS cluster (v2 constructs, Auto Mode) and workloads as Kubernetes manifests;
-- :mod:`constructs_lib.logs`, :mod:`constructs_lib.dashboard`: log groups, Logs Insights queries, dashboards.
+- :mod:`meshspec.constructs_lib.mesh`: the mesh backend interface and App Mesh;
+- :mod:`meshspec.constructs_lib.ecs`: an ECS cluster and a meshed Fargate service per code version;
+- :mod:`meshspec.constructs_lib.eks`: an EKS cluster (v2 constructs, Auto Mode) and workloads as Kubernetes manifests;
+- :mod:`meshspec.constructs_lib.logs`, :mod:`meshspec.constructs_lib.dashboard`: log groups, Logs Insights queries, dashboards.
 """
-from infra.node import use_project_node
+from meshspec.infra.node import use_project_node
 
 use_project_node()  # jsii on the project's Node when this package is imported before aws_cdk

@@ -1,9 +1,9 @@
 """A CloudWatch dashboard per service: its code versions side by side, per API major.
 
-Reads the series named in :mod:`infra.metrics` (a namespace per API major, dimensions Service/Version), the same
-the service log group's metric filters (:mod:`constructs_lib.metrics`) write and the canary analysis reads; or,
+Reads the series named in :mod:`meshspec.infra.metrics` (a namespace per API major, dimensions Service/Version), the same
+the service log group's metric filters (:mod:`meshspec.constructs_lib.metrics`) write and the canary analysis reads; or,
 given each version's VPC Lattice target group, Lattice's own per-target-group series (what the canary reads on
-Lattice, :class:`infra.traffic.figures.LatticeFigures`).
+Lattice, :class:`meshspec.infra.traffic.figures.LatticeFigures`).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from aws_cdk import Aws
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from infra import metrics as m
+from meshspec.infra import metrics as m
 
 from .errors import PropsError, contradiction
 
@@ -36,7 +36,7 @@ class ServiceDashboardProps:
     - ``dashboard_name``: Default: a name CloudFormation generates.
     - ``period_minutes``: Default: 1.
     - ``namespace_prefix``: each major's series are in ``{namespace_prefix}/{major}``. Default:
-      ``infra.metrics.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceMetricFilters`` writes by default.
+      ``meshspec.infra.metrics.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceMetricFilters`` writes by default.
     - ``target_groups``: version → VPC Lattice target group id. With it the graphs read ``AWS/VpcLattice``
       (TotalRequestCount, HTTPCode_5XX_Count, RequestTime) per target group, in one row for all majors (a
       target group serves every major of its version). Default: None, the Envoy series per major.

@@ -1,4 +1,4 @@
-"""Prop errors shared by every construct (re-exported from :mod:`constructs_lib.mesh.base`)."""
+"""Prop errors shared by every construct (re-exported from :mod:`meshspec.constructs_lib.mesh.base`)."""
 from .mesh.base import PropsError
 
 

@@ -10,8 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from infra.errors import UserError
-from infra.spec import Spec, load_text
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import Spec, load_text
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ class UserError(Exception):
 
 
 class SpecInvalid(Exception):
-    """Raised by ``infra.spec.load_spec_or_raise`` when a spec has errors; carries all of them (SpecError)."""
+    """Raised by ``meshspec.infra.spec.load_spec_or_raise`` when a spec has errors; carries all of them (SpecError)."""
 
     def __init__(self, errors):
         self.errors = list(errors)

@@ -1,7 +1,7 @@
 """The per-version metrics meshspec's dashboards show, its canary analysis reads and its metric filters write.
 
-Envoy writes one JSON access log line per request (``constructs_lib.mesh.appmesh.access_log_format``) to the
-service's log group; CloudWatch Logs metric filters (``constructs_lib.metrics.ServiceMetricFilters``) turn the
+Envoy writes one JSON access log line per request (``meshspec.constructs_lib.mesh.appmesh.access_log_format``) to the
+service's log group; CloudWatch Logs metric filters (``meshspec.constructs_lib.metrics.ServiceMetricFilters``) turn the
 lines into these series. A metric filter's dimensions can only take values from log fields and no field holds the
 API major (the route matched the path prefix), so the major is in the namespace: one namespace per major,
 dimensions Service and Version. Dashboards (constructs_lib), filters (constructs_lib) and the canary
@@ -16,7 +16,7 @@ REQUESTS = "RequestCount"      # Sum per period
 ERRORS_5XX = "Http5xxCount"    # Sum per period
 LATENCY_MS = "LatencyMs"       # statistics p50 / p99
 
-# The access log fields the filters read (constructs_lib.mesh.appmesh.access_log_format).
+# The access log fields the filters read (meshspec.constructs_lib.mesh.appmesh.access_log_format).
 FIELD_SERVICE = "service"
 FIELD_VERSION = "version"
 FIELD_PATH = "path"

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from infra import naming
-from infra.errors import UserError
-from infra.spec.errors import Problems
-from infra.spec.model import Spec, live_majors, shares
+from meshspec.infra import naming
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.errors import Problems
+from meshspec.infra.spec.model import Spec, live_majors, shares
 
 TARGETS = ("lattice", "service-connect")
 LABEL = {"appmesh": "App Mesh", "lattice": "VPC Lattice", "service-connect": "ECS Service Connect"}
@@ -259,7 +259,7 @@ def _move_step(spec: Spec, to: str, group: list[str], before: list[str], moved: 
 
 
 def _lattice_ranges() -> tuple[str, ...]:
-    return ("169.254.171.0/24",)  # constructs_lib.lattice.LINK_LOCAL_IPV4 (infra does not import CDK)
+    return ("169.254.171.0/24",)  # meshspec.constructs_lib.lattice.LINK_LOCAL_IPV4 (infra does not import CDK)
 
 
 def _beside_effect(spec: Spec, to: str) -> tuple[str, ...]:
@@ -297,7 +297,7 @@ def _prepare_edits(spec: Spec, to: str) -> list[Edit]:
 
 def _refuse_blockers(spec: Spec, to: str, prepare: list[Edit]) -> None:
     """What no edit of this plan can fix (an EKS service on Service Connect, a name Lattice refuses)."""
-    from infra.spec import checks
+    from meshspec.infra.spec import checks
 
     data = spec.model_dump(by_alias=True, exclude_unset=True)
     for e in prepare:

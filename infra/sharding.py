@@ -10,7 +10,7 @@ Why a stack per service. Two things must hold at any size (500 services and more
   names or a few big services, and the only cure, more slots, moves almost every service.
 
 A stack per service is both by construction: a stack is as big as its one service (estimated before synth by
-``infra.spec.stack_quotas``), and nothing else decides where a service lives. It costs stacks, not time:
+``meshspec.infra.spec.stack_quotas``), and nothing else decides where a service lives. It costs stacks, not time:
 measured at 100 services, 99 service stacks synthesize as fast as 32 hash shards (14.4 s against 14.7 s;
 benchmarks/README.md), CloudFormation allows 2000 stacks per region, and a change deploys one small stack.
 
@@ -19,15 +19,15 @@ cluster's stack export, and those export it explicitly (``Stack.export_value``),
 when services come or go (CDK would otherwise drop an export with its last consumer, which CloudFormation
 refuses while another stack still imports it).
 
-Everything here is pure: a spec (or names) in, stack names out. ``stacks.app.build`` follows this layout.
+Everything here is pure: a spec (or names) in, stack names out. ``meshspec.stacks.app.build`` follows this layout.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable
 
-from infra import naming
-from infra.spec.model import Spec
+from meshspec.infra import naming
+from meshspec.infra.spec.model import Spec
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from typing import Iterable
 import aws_cdk as cdk
 from constructs import Construct
 
-from constructs_lib.logs import saved_query
-from infra import naming, sharding
-from infra.errors import UserError
-from infra.spec.model import Spec
+from meshspec.constructs_lib.logs import saved_query
+from meshspec.infra import naming, sharding
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Spec
 
 from .cluster import ClusterStack
 from .limits import size
@@ -79,7 +79,7 @@ def environment(spec: Spec) -> cdk.Environment:
 def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None) -> BuiltApp:
     """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
 
-    The stacks follow ``infra.sharding.layout``: a shared stack, a stack per cluster, a stack per service and a
+    The stacks follow ``meshspec.infra.sharding.layout``: a shared stack, a stack per cluster, a stack per service and a
     queries stack. ``only``: build just these service and queries stacks (partial synth, see
     ``sharding.for_services``); the shared and cluster stacks are always built. Each stack comes out the same as
     in a full build: a service stack depends only on the spec and on exports that the shared and cluster stacks
@@ -145,8 +145,8 @@ def synthesize(built: BuiltApp) -> Synthesized:
 
     After the one ``app.synth()`` call everything is read from the cloud assembly on disk (manifest, templates,
     metadata files) rather than through jsii: at 500 services that saves more than a thousand round trips."""
-    from constructs_lib.eks import write_manifests
-    from constructs_lib.errors import PropsError
+    from meshspec.constructs_lib.eks import write_manifests
+    from meshspec.constructs_lib.errors import PropsError
 
     try:
         directory = built.app.synth().directory

@@ -6,10 +6,10 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
-from constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
-from infra import naming
-from infra.spec.model import Cluster, Spec
+from meshspec.constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
+from meshspec.constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
+from meshspec.infra import naming
+from meshspec.infra.spec.model import Cluster, Spec
 
 from .convert import INSIGHTS
 
@@ -51,7 +51,7 @@ class ClusterStack(Stack):
         if "lattice" not in kinds:
             return
         # Lattice's traffic and health checks reach targets from it (imported here: aws_vpclattice only when used)
-        from constructs_lib.lattice import LINK_LOCAL_IPV4
+        from meshspec.constructs_lib.lattice import LINK_LOCAL_IPV4
 
         ports = sorted({svc.port for svc in spec.aws_services().values() if svc.cluster == cluster.name})
         group = self.eks.cluster.cluster_security_group

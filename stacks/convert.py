@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from aws_cdk.aws_logs import ILogGroup
 
-from infra import naming
-from infra.spec.model import Service, Spec, live_majors, major_path, metric_majors, shares
+from meshspec.infra import naming
+from meshspec.infra.spec.model import Service, Spec, live_majors, major_path, metric_majors, shares
 
-from constructs_lib.dashboard import ServiceConnectSeries
-from constructs_lib.mesh.base import MajorRoute, MeshServiceProps
-from constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
+from meshspec.constructs_lib.dashboard import ServiceConnectSeries
+from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
+from meshspec.constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
 
 INSIGHTS = {"enhanced": "ENHANCED", "on": "ENABLED", "off": "DISABLED"}
 
@@ -66,8 +66,8 @@ def calls_through(spec: Spec, name: str) -> str:
 
 
 def upstream_url(spec: Spec, target: str, backend: str) -> str:
-    """Where ``target`` answers through ``backend`` (:func:`infra.naming.lattice_endpoint`,
-    :func:`infra.naming.mesh_endpoint`)."""
+    """Where ``target`` answers through ``backend`` (:func:`meshspec.infra.naming.lattice_endpoint`,
+    :func:`meshspec.infra.naming.mesh_endpoint`)."""
     svc = spec.services[target]
     if backend == "lattice":
         return naming.lattice_endpoint(spec.project, target, svc.protocol)
@@ -94,7 +94,7 @@ def retention_days(spec: Spec, svc: Service) -> int:
 
 def metric_filters_props(spec: Spec, name: str, log_group: ILogGroup) -> ServiceMetricFiltersProps | None:
     """The metric filters that publish the service's dashboard series, or None where none would see data
-    (:func:`infra.spec.model.metric_majors`)."""
+    (:func:`meshspec.infra.spec.model.metric_majors`)."""
     majors = metric_majors(spec, name)
     if not majors:
         return None
@@ -104,7 +104,7 @@ def metric_filters_props(spec: Spec, name: str, log_group: ILogGroup) -> Service
 
 def service_connect_series(backend: str, cluster_name: str, name: str) -> ServiceConnectSeries | None:
     """On Service Connect, where ECS publishes the service's proxy metrics: the ECS service and the discovery
-    name both carry the service's name (one ECS service per service, ``stacks.mesh_backends.single_revision``)."""
+    name both carry the service's name (one ECS service per service, ``meshspec.stacks.mesh_backends.single_revision``)."""
     if backend != "service-connect":
         return None
     return ServiceConnectSeries(cluster_name=cluster_name, service_name=name, discovery_name=name)

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from infra.spec import quotas as q
+from meshspec.infra.spec import quotas as q
 
 
 @dataclass(frozen=True)

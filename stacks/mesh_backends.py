@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Callable
 
 from aws_cdk import Duration, aws_ec2 as ec2, aws_logs as logs
 
-from constructs_lib.mesh.base import MeshBackend, MeshServiceBinding
-from constructs_lib.mesh.service_connect import ServiceConnectBackend
-from constructs_lib.service_connect import ServiceConnectDeploymentStrategy
-from infra import naming
-from infra.spec.model import Spec
+from meshspec.constructs_lib.mesh.base import MeshBackend, MeshServiceBinding
+from meshspec.constructs_lib.mesh.service_connect import ServiceConnectBackend
+from meshspec.constructs_lib.service_connect import ServiceConnectDeploymentStrategy
+from meshspec.infra import naming
+from meshspec.infra.spec.model import Spec
 
 if TYPE_CHECKING:  # a type only: aws_route53 is imported where a spec uses VPC Lattice
     from aws_cdk import aws_route53 as route53
@@ -31,7 +31,7 @@ def successor_backend(spec: Spec, *, vpc: ec2.IVpc, service_network_id: str | No
     network or namespace; Lattice services get the literal names ``convert.upstream_environment`` hands out."""
     kind = kind or spec.backend
     if kind == "lattice":
-        from constructs_lib.mesh.lattice import LatticeBackend  # aws_vpclattice only for specs that use it
+        from meshspec.constructs_lib.mesh.lattice import LatticeBackend  # aws_vpclattice only for specs that use it
 
         if service_network_id is None:
             raise ValueError("backend lattice needs the shared stack's service network (service_network_id)")

@@ -9,17 +9,17 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
-from constructs_lib.ecs import MeshedFargateService, MeshedFargateServiceProps
-from constructs_lib.eks import KubernetesWorkload, KubernetesWorkloadProps, WorkloadVersion
-from constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps
-from constructs_lib.mesh.appmesh import AppMeshBackend
-from constructs_lib.mesh.base import MeshBackend
-from constructs_lib.mesh.beside import BesideBinding
-from constructs_lib.metrics import ServiceMetricFilters
-from infra import naming
-from infra.errors import UserError
-from infra.spec.model import Spec, live_majors
+from meshspec.constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
+from meshspec.constructs_lib.ecs import MeshedFargateService, MeshedFargateServiceProps
+from meshspec.constructs_lib.eks import KubernetesWorkload, KubernetesWorkloadProps, WorkloadVersion
+from meshspec.constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps
+from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend
+from meshspec.constructs_lib.mesh.base import MeshBackend
+from meshspec.constructs_lib.mesh.beside import BesideBinding
+from meshspec.constructs_lib.metrics import ServiceMetricFilters
+from meshspec.infra import naming
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Spec, live_majors
 
 from . import convert
 from .cluster import ClusterStack

@@ -13,18 +13,18 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from constructs_lib.logs import RETENTION
-from constructs_lib.mesh.appmesh import END_OF_SUPPORT, Mesh, MeshProps
-from constructs_lib.service_connect import ServiceConnectNamespace
-from infra import naming
-from infra.spec.model import Spec
+from meshspec.constructs_lib.logs import RETENTION
+from meshspec.constructs_lib.mesh.appmesh import END_OF_SUPPORT, Mesh, MeshProps
+from meshspec.constructs_lib.service_connect import ServiceConnectNamespace
+from meshspec.infra import naming
+from meshspec.infra.spec.model import Spec
 
 from .convert import availability_zones
 
 if TYPE_CHECKING:  # imported where a spec uses VPC Lattice: aws_vpclattice and aws_route53 are not loaded on every synth
     from aws_cdk import aws_route53 as route53
 
-    from constructs_lib.lattice import LatticeServiceNetwork
+    from meshspec.constructs_lib.lattice import LatticeServiceNetwork
 
 VPC_CIDR = "10.0.0.0/16"
 APPMESH_WARNING_ID = "meshspec:appmesh-end-of-support"
@@ -69,7 +69,7 @@ class SharedStack(Stack):
         if spec.aws_services() and "lattice" in kinds:
             from aws_cdk import aws_route53 as route53
 
-            from constructs_lib.lattice import LatticeServiceNetwork
+            from meshspec.constructs_lib.lattice import LatticeServiceNetwork
 
             access_logs = logs.LogGroup(  # read by each service's Lattice queries (LatticeAccessLogQueries)
                 self, "LatticeAccessLogs", log_group_name=naming.lattice_access_log_group(spec.project),

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from google.protobuf import field_mask_pb2
 
-from infra.appengine.emulator import Emulator
+from meshspec.infra.appengine.emulator import Emulator
 
 GAE_PROJECT = "meshspec-test"
 APP = f"apps/{GAE_PROJECT}"

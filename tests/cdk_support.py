@@ -9,7 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
-from infra.spec import load_text
+from meshspec.infra.spec import load_text
 from tests.conftest import TODAY
 
 HASH = re.compile(r"\b[0-9a-f]{64}\b")

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SHOP = EXAMPLES / "shop.yaml"
-# The CLI's synth and plan turn jsii's runtime type checks off for speed (stacks.app.skip_jsii_type_checks);
+# The CLI's synth and plan turn jsii's runtime type checks off for speed (meshspec.stacks.app.skip_jsii_type_checks);
 # tests run the CLI in-process, and keep them on.
 os.environ.setdefault("MESHSPEC_JSII_TYPE_CHECKS", "1")
 
@@ -20,7 +20,7 @@ TODAY = dt.date(2026, 11, 23)
 
 @pytest.fixture(scope="session")
 def shop_spec():
-    from infra.spec import load_spec
+    from meshspec.infra.spec import load_spec
 
     result = load_spec(SHOP, today=TODAY)
     assert result.ok, [e.render() for e in result.errors]

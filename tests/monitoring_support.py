@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from infra.traffic.cloudmonitoring import RESOURCE_TYPE, RESPONSE_COUNT, RESPONSE_LATENCIES
+from meshspec.infra.traffic.cloudmonitoring import RESOURCE_TYPE, RESPONSE_COUNT, RESPONSE_LATENCIES
 
 RESOURCE_LABELS = ("project_id", "module_id", "version_id", "zone")
 METRICS = {  # metric type → (value type, metric labels)

@@ -16,13 +16,13 @@ import pytest
 
 from .appengine_fixtures import GAE_PROJECT
 from .conftest import TODAY
-from infra.appengine.apply import ApplyFailed, Options, SmokeFailed, make_plan, promote, rollback, run_plan
-from infra.appengine.client import AdminApi, ClientConfig
-from infra.appengine.journal import Journal
-from infra.appengine.progress import Progress
-from infra.cli.main import main
-from infra.errors import UserError
-from infra.spec import load_text
+from meshspec.infra.appengine.apply import ApplyFailed, Options, SmokeFailed, make_plan, promote, rollback, run_plan
+from meshspec.infra.appengine.client import AdminApi, ClientConfig
+from meshspec.infra.appengine.journal import Journal
+from meshspec.infra.appengine.progress import Progress
+from meshspec.infra.cli.main import main
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import load_text
 
 FAST = dict(call_timeout=10.0, retry_initial=0.01, retry_maximum=0.05, retry_deadline=5.0, poll_initial=0.01,
             poll_maximum=0.05, operation_deadline=5.0)
@@ -349,7 +349,7 @@ def test_smoke_checks_each_gaining_version_at_its_own_address_before_the_split(g
 
 
 def test_smoke_default_address_is_version_dot_service_dot_app_host():
-    from infra.appengine import smoke
+    from meshspec.infra.appengine import smoke
 
     assert smoke.base_url("v7", "users", "shop-prod-4711", "") == "https://v7-dot-users-dot-shop-prod-4711.appspot.com"
     assert smoke.base_url("v7", "users", "p", "p.ew.r.appspot.com") == "https://v7-dot-users-dot-p.ew.r.appspot.com"
@@ -453,7 +453,7 @@ def test_apply_killed_by_sigkill_while_waiting_on_an_operation_converges_on_reru
     state = tmp_path / "st"
     gae_emulator.operation_delay = 0.4
     env = {**os.environ, "MESHSPEC_APPENGINE_ENDPOINT": gae_emulator.url, "CI": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "infra.cli.main", "appengine", "apply", path, "--state-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "meshspec.infra.cli.main", "appengine", "apply", path, "--state-dir",
                              str(state), "--poll-interval", "0.05"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             env=env, text=True)
     try:

@@ -13,8 +13,8 @@ from google.api_core import exceptions as gexc
 from google.protobuf import field_mask_pb2
 
 from .appengine_fixtures import APP, GAE_PROJECT, T, create_version, raw, set_split
-from infra.appengine.emulator import wire
-from infra.appengine.emulator.server import ROUTES
+from meshspec.infra.appengine.emulator import wire
+from meshspec.infra.appengine.emulator.server import ROUTES
 
 @pytest.fixture
 def two_versions(gae_emulator, gae_clients):

@@ -8,14 +8,14 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from infra.appengine.emulator import Emulator
-from infra.cli.main import main
+from meshspec.infra.appengine.emulator import Emulator
+from meshspec.infra.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_serves_the_api_until_interrupted():
-    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "appengine", "emulator", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "meshspec.infra.cli", "appengine", "emulator", "--port", "0",
                              "--project", "cli-demo", "--location", "europe-west"],
                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from infra.appengine.emulator import Emulator
+from meshspec.infra.appengine.emulator import Emulator
 
 GCLOUD = shutil.which("gcloud")
 pytestmark = pytest.mark.skipif(GCLOUD is None, reason="the gcloud CLI is not installed on this machine "
@@ -180,7 +180,7 @@ def test_every_split_gcloud_computes_is_accepted():
     import sys
     from pathlib import Path
 
-    from infra.appengine.emulator.rules import check_split
+    from meshspec.infra.appengine.emulator.rules import check_split
 
     sdk = Path(os.path.realpath(GCLOUD)).parent.parent
     cases = json.loads(subprocess.run([sys.executable, "-c", GCLOUD_ROUNDING, str(sdk)], capture_output=True,

@@ -15,15 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from .conftest import TODAY
-from infra.appengine import dispatch
-from infra.appengine.apply import promote_plan, rollback_plan
-from infra.appengine.desired import desired_state, source_url
-from infra.appengine.fractions import FractionError, allocations
-from infra.appengine.plan import (CreateVersion, PlanRefused, SetDispatch, SetServingStatus, SetSplit,
+from meshspec.infra.appengine import dispatch
+from meshspec.infra.appengine.apply import promote_plan, rollback_plan
+from meshspec.infra.appengine.desired import desired_state, source_url
+from meshspec.infra.appengine.fractions import FractionError, allocations
+from meshspec.infra.appengine.plan import (CreateVersion, PlanRefused, SetDispatch, SetServingStatus, SetSplit,
                                   plan)
-from infra.appengine.state import DispatchRule, Observed, ServiceState, Split, VersionState
-from infra.errors import UserError
-from infra.spec import load_text
+from meshspec.infra.appengine.state import DispatchRule, Observed, ServiceState, Split, VersionState
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import load_text
 
 GCLOUD_LIB = Path("/usr/lib/google-cloud-sdk/lib")
 
@@ -414,7 +414,7 @@ def test_fails_when_an_image_has_no_tag_or_digest():
 # --- journal --------------------------------------------------------------------------------------------
 
 def test_the_journal_skips_a_line_cut_short_and_an_unfinished_run_lends_its_before_splits(tmp_path):
-    from infra.appengine.journal import Journal
+    from meshspec.infra.appengine.journal import Journal
 
     j = Journal(tmp_path)
     first = j.start("apply", "app", {"api": Split.of("IP", {"a": 1})}, [{"kind": "set-split", "service": "api"}])

@@ -1,4 +1,4 @@
-"""The shop on ECS Service Connect and on VPC Lattice through meshspec's own app (stacks.app.build: the stacks pick
+"""The shop on ECS Service Connect and on VPC Lattice through meshspec's own app (meshspec.stacks.app.build: the stacks pick
 the backend through the MeshBackend interface). Synthesized once per module and backend with cdk-nag's
 AwsSolutions pack as a validation plugin (an unacknowledged finding fails the synth); then Template assertions,
 snapshots and cfn-lint over every template."""
@@ -14,9 +14,9 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
-from infra.spec import load_spec_or_raise
-from infra.spec.model import Spec
-from stacks.app import build, new_app, synthesize
+from meshspec.infra.spec import load_spec_or_raise
+from meshspec.infra.spec.model import Spec
+from meshspec.stacks.app import build, new_app, synthesize
 
 from .cdk_support import scrub
 from .conftest import EXAMPLES, TODAY
@@ -36,7 +36,7 @@ def migrating_to_lattice() -> Spec:
 
 def migrating_to_service_connect() -> Spec:
     """The shop (recommendations on ECS) after the plan's steps up to moving catalog to Service Connect."""
-    from infra.migrate import apply_edits, plan_migration
+    from meshspec.infra.migrate import apply_edits, plan_migration
     from .test_migrate import load, shop_data
 
     doc = shop_data()
@@ -313,7 +313,7 @@ def test_cfn_lint_reports_no_errors(synthesized, tmp_path):
                           timeout=600)
     # cfn-lint exits with a bit mask: 2 errors, 4 warnings, 8 informational; 1 is a crash
     assert proc.returncode & 3 == 0, proc.stdout + proc.stderr
-    kept = {"W3010": "the spec's fixed availability zones: synth needs no credentials (stacks.app keeps it)",
+    kept = {"W3010": "the spec's fixed availability zones: synth needs no credentials (meshspec.stacks.app keeps it)",
             "W3696": "App Mesh's end of support, only where App Mesh still runs (the migration's beside step)"}
     for line in proc.stdout.splitlines():
         if line.count(":") >= 6:
@@ -337,7 +337,7 @@ def test_beside_step_runs_lattice_in_the_app_mesh_tasks(synthesized):
 
 
 def test_plan_shows_lattice_rule_weights_and_no_routes_on_service_connect(synthesized):
-    from infra.aws.plan import plan
+    from meshspec.infra.aws.plan import plan
 
     lattice_routes = {r.route: (r.prefix, r.weights) for r in plan(synthesized["lattice"]).routes}
     assert lattice_routes["pricing-v1"] == ("/pricing/v1/", {"shop-pricing-p-41": 90, "shop-pricing-p-42": 10})

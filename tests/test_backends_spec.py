@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from infra.spec import load_spec
-from infra.spec.loader import load_text
-from infra.spec import quotas as q
+from meshspec.infra.spec import load_spec
+from meshspec.infra.spec.loader import load_text
+from meshspec.infra.spec import quotas as q
 
 from .conftest import SHOP, TODAY
 

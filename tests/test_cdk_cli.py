@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.cli.main import main
+from meshspec.infra.cli.main import main
 from tests.conftest import EXAMPLES, ROOT, SHOP
 
 

@@ -10,10 +10,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_servicediscovery as sd
 from aws_cdk.assertions import Match
 
-from constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps, MeshedFargateService, MeshedFargateServiceProps
-from constructs_lib.errors import PropsError
-from constructs_lib.mesh.appmesh import AppMeshBackend
-from constructs_lib.mesh.base import MajorRoute, MeshServiceProps
+from meshspec.constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps, MeshedFargateService, MeshedFargateServiceProps
+from meshspec.constructs_lib.errors import PropsError
+from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend
+from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
 from tests.cdk_support import stack, template
 
 SM_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/catalog/db-AbCdEf"

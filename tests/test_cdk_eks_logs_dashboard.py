@@ -10,14 +10,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_servicediscovery as sd
 from aws_cdk.assertions import Match
 
-from constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
-from constructs_lib.eks import (EksCluster, EksClusterProps, KubernetesWorkload, KubernetesWorkloadProps,
+from meshspec.constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
+from meshspec.constructs_lib.eks import (EksCluster, EksClusterProps, KubernetesWorkload, KubernetesWorkloadProps,
                                 WorkloadVersion, render_manifests, write_manifests)
-from constructs_lib.errors import PropsError
-from constructs_lib.logs import BUILTIN_QUERIES, CustomQuery, ServiceLogs, ServiceLogsProps
-from constructs_lib.mesh.appmesh import AppMeshBackend
-from constructs_lib.mesh.base import MajorRoute, MeshServiceProps, ProxyRequirements
-from infra import metrics
+from meshspec.constructs_lib.errors import PropsError
+from meshspec.constructs_lib.logs import BUILTIN_QUERIES, CustomQuery, ServiceLogs, ServiceLogsProps
+from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend
+from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps, ProxyRequirements
+from meshspec.infra import metrics
 from tests.cdk_support import stack, template
 
 

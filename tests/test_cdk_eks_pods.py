@@ -10,12 +10,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match
 
-from constructs_lib.eks import (LOG_GROUP_ANNOTATION, EksCluster, EksClusterProps, KubernetesWorkload,
+from meshspec.constructs_lib.eks import (LOG_GROUP_ANNOTATION, EksCluster, EksClusterProps, KubernetesWorkload,
                                 KubernetesWorkloadProps, PodLogRouter, PodLogRouterProps, WorkloadVersion,
                                 render_manifests, write_manifests)
-from constructs_lib.eks.pod_logs import fluent_bit_config
-from constructs_lib.eks.secrets import SECRETS_STORE_ADDON
-from constructs_lib.errors import PropsError
+from meshspec.constructs_lib.eks.pod_logs import fluent_bit_config
+from meshspec.constructs_lib.eks.secrets import SECRETS_STORE_ADDON
+from meshspec.constructs_lib.errors import PropsError
 from tests.cdk_support import stack, template
 
 DB = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/rec/db-AbCdEf"
@@ -223,7 +223,7 @@ def test_a_reference_to_one_json_key_mounts_the_key_through_jmes_path():
 
 
 def test_the_pod_role_reads_the_secret_whose_key_is_selected():
-    from constructs_lib.eks.secrets import secret_read_statements
+    from meshspec.constructs_lib.eks.secrets import secret_read_statements
 
     (st,) = secret_read_statements({"DB_USER": f"{DB}:username", "DB_PASSWORD": f"{DB}:password"})
     assert st.to_statement_json()["Resource"] == DB

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.app import build, new_app, synthesize
+from meshspec.stacks.app import build, new_app, synthesize
 from tests.cdk_support import load, shop_variant_ec2
 
 # Warnings cfn-lint reports that meshspec keeps on purpose (also listed in docs/aws.md).

@@ -7,14 +7,14 @@ import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
 
-from constructs_lib.dashboard import (ServiceConnectSeries, ServiceDashboard, ServiceDashboardProps, dashboard_body,
+from meshspec.constructs_lib.dashboard import (ServiceConnectSeries, ServiceDashboard, ServiceDashboardProps, dashboard_body,
                                       lattice_metrics)
-from constructs_lib.errors import PropsError
-from constructs_lib.mesh.appmesh import access_log_format
-from constructs_lib.metrics import (FILTER_PATTERN_MAX, MetricMajor, ServiceMetricFilters, ServiceMetricFiltersProps,
+from meshspec.constructs_lib.errors import PropsError
+from meshspec.constructs_lib.mesh.appmesh import access_log_format
+from meshspec.constructs_lib.metrics import (FILTER_PATTERN_MAX, MetricMajor, ServiceMetricFilters, ServiceMetricFiltersProps,
                                     filter_pattern)
-from infra import metrics as m
-from infra.traffic import figures
+from meshspec.infra import metrics as m
+from meshspec.infra.traffic import figures
 from tests.cdk_support import stack, template
 
 DIMS = [{"Key": "Service", "Value": "$.service"}, {"Key": "Version", "Value": "$.version"}]

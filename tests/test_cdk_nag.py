@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.app import build, new_app
+from meshspec.stacks.app import build, new_app
 from tests.cdk_support import load, shop_variant_ec2
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from infra.spec.checks import AWS_SECRET_REF, SECRET_NAME
-from stacks.app import build, new_app, synthesize
+from meshspec.infra.spec.checks import AWS_SECRET_REF, SECRET_NAME
+from meshspec.stacks.app import build, new_app, synthesize
 from tests.cdk_support import scrub
 
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_cdk_snapshots"

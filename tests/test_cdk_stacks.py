@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from infra import naming, sharding
-from infra.errors import UserError
-from infra.spec import quotas
-from stacks.app import build, new_app, synthesize
-from stacks.limits import StackSize, size
-from stacks.shared import APPMESH_WARNING_ID
-from infra.spec import load_text
+from meshspec.infra import naming, sharding
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import quotas
+from meshspec.stacks.app import build, new_app, synthesize
+from meshspec.stacks.limits import StackSize, size
+from meshspec.stacks.shared import APPMESH_WARNING_ID
+from meshspec.infra.spec import load_text
 from tests.cdk_support import big_spec_text, load
 from tests.conftest import TODAY
 

@@ -6,9 +6,9 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from infra.changes import diff_specs, spec_at_ref
-from infra.errors import UserError
-from infra.spec import load_text
+from meshspec.infra.changes import diff_specs, spec_at_ref
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import load_text
 
 from .conftest import SHOP, TODAY
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from infra.cli.main import main
+from meshspec.infra.cli.main import main
 
 from .conftest import EXAMPLES, ROOT
 
@@ -68,7 +68,7 @@ def test_missing_file_is_a_user_error(capsys, tmp_path):
 
 
 def test_entry_point_runs_as_a_process():
-    proc = subprocess.run([sys.executable, "-m", "infra.cli", "validate", "examples/bad/syntax.yaml"],
+    proc = subprocess.run([sys.executable, "-m", "meshspec.infra.cli", "validate", "examples/bad/syntax.yaml"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1
     assert "syntax.yaml:8:4: error: not valid YAML" in proc.stderr

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from .conftest import EXAMPLES, TODAY
-from infra.cli.main import main
-from infra.contracts import FileBase, GitBase, run_check
-from infra.errors import UserError
+from meshspec.infra.cli.main import main
+from meshspec.infra.contracts import FileBase, GitBase, run_check
+from meshspec.infra.errors import UserError
 
 FIX = Path(__file__).parent / "fixtures" / "contracts"
 
@@ -226,7 +226,7 @@ def test_a_contract_that_is_not_json(tmp_path):
 
 
 def test_the_example_contracts_are_valid():
-    from infra.contracts import parse_contract
+    from meshspec.infra.contracts import parse_contract
 
     for path in sorted((EXAMPLES / "contracts").glob("*.json")):
         assert parse_contract(path.read_text(), str(path)).problems == [], path

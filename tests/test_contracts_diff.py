@@ -7,7 +7,7 @@ import json
 import pytest
 
 from .conftest import EXAMPLES
-from infra.contracts import compare, parse_contract
+from meshspec.infra.contracts import compare, parse_contract
 
 RESP = "/properties/getUser/properties/response"
 REQ = "/properties/getUser/properties/request"

@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infra.contracts import compare, parse_contract
+from meshspec.infra.contracts import compare, parse_contract
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6)
 leaf = st.one_of(

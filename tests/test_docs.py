@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from infra.spec import model
+from meshspec.infra.spec import model
 
 from .conftest import ROOT
 

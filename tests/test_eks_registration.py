@@ -17,14 +17,14 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from aws_cdk.assertions import Match
 
-from constructs_lib.eks import EksCluster, EksClusterProps, KubernetesWorkload, KubernetesWorkloadProps, WorkloadVersion
-from constructs_lib.eks.registration import (REGISTRAR_CONTAINER, REGISTRAR_IMAGE, SCRIPT, add_registrar,
+from meshspec.constructs_lib.eks import EksCluster, EksClusterProps, KubernetesWorkload, KubernetesWorkloadProps, WorkloadVersion
+from meshspec.constructs_lib.eks.registration import (REGISTRAR_CONTAINER, REGISTRAR_IMAGE, SCRIPT, add_registrar,
                                              render_registrar)
-from constructs_lib.errors import PropsError as ConstructPropsError
-from constructs_lib.mesh.appmesh import AppMeshBackend
-from constructs_lib.mesh.base import MajorRoute, MeshServiceProps, PodRegistration, PropsError
-from constructs_lib.mesh.beside import BesideBinding
-from constructs_lib.mesh.lattice import LatticeBackend
+from meshspec.constructs_lib.errors import PropsError as ConstructPropsError
+from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend
+from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps, PodRegistration, PropsError
+from meshspec.constructs_lib.mesh.beside import BesideBinding
+from meshspec.constructs_lib.mesh.lattice import LatticeBackend
 from tests.cdk_support import stack, template
 
 from .lattice_support import install_targets_shim
@@ -216,7 +216,7 @@ def test_beside_pods_register_in_cloud_map_and_lattice_with_one_registrar(worklo
 
 
 def test_manifests_hold_only_literals(workloads, tmp_path):
-    from constructs_lib.eks import write_manifests
+    from meshspec.constructs_lib.eks import write_manifests
 
     _, w, s = workloads
     files = write_manifests(s, tmp_path, workloads=w.values())

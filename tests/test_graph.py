@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, SHOP, TODAY
-from infra.cli.main import main
-from infra.graph import build_graph, to_dot, to_mermaid
-from infra.spec import load_spec
+from meshspec.infra.cli.main import main
+from meshspec.infra.graph import build_graph, to_dot, to_mermaid
+from meshspec.infra.spec import load_spec
 
 FIX = Path(__file__).parent / "fixtures" / "contracts"
 COMMITTED_SVG = ROOT / "docs" / "shop-graph.svg"
@@ -108,7 +108,7 @@ def test_retired_majors_take_no_traffic_and_are_marked():
 
 def test_committed_picture_is_up_to_date():
     """docs/shop-graph.svg is what `meshspec graph examples/shop.yaml --format svg` draws today."""
-    from infra.graph.svg import render_svg
+    from meshspec.infra.graph.svg import render_svg
 
     svg = render_svg(to_dot(build_graph(load_spec(SHOP, today=TODAY).spec)))
     assert svg == COMMITTED_SVG.read_text(), (
@@ -143,7 +143,7 @@ def test_cli_unwritable_out_is_a_user_error(tmp_path, capsys):
 
 
 def test_svg_without_the_npm_package_says_how_to_install_it(monkeypatch, capsys):
-    from infra.graph import svg
+    from meshspec.infra.graph import svg
 
     monkeypatch.setattr(svg, "VIZ", Path("node_modules") / "@viz-js" / "missing" / "viz.js")
     assert main(["graph", STAGE1, "--format", "svg"]) == 1

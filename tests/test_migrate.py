@@ -7,11 +7,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from .conftest import SHOP, TODAY
-from infra.cli.main import main
-from infra.errors import UserError
-from infra.migrate import apply_edits, plan_migration
-from infra.spec import load_spec
-from infra.spec.loader import load_text
+from meshspec.infra.cli.main import main
+from meshspec.infra.errors import UserError
+from meshspec.infra.migrate import apply_edits, plan_migration
+from meshspec.infra.spec import load_spec
+from meshspec.infra.spec.loader import load_text
 
 
 def shop_data() -> dict:

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from infra.node import project_node
+from meshspec.infra.node import project_node
 
 from .conftest import ROOT
 

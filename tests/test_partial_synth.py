@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.cli.main import main
+from meshspec.infra.cli.main import main
 
 from .conftest import EXAMPLES
 
@@ -97,8 +97,8 @@ def test_changed_since_a_removed_service_names_its_stack(repo, capsys):
 
 
 def test_changed_since_a_project_wide_setting_synthesizes_everything(repo):
-    from infra.cli.commands.synth import selection
-    from infra.spec import load_spec_or_raise
+    from meshspec.infra.cli.commands.synth import selection
+    from meshspec.infra.spec import load_spec_or_raise
 
     spec = repo / "examples" / "shop.yaml"
     spec.write_text(spec.read_text().replace("logRetentionDays: 30", "logRetentionDays: 90"))

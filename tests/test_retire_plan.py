@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from .conftest import TODAY
-from infra.cli.main import main
-from infra.contracts import retire_plan
-from infra.errors import UserError
-from infra.spec import load_spec
+from meshspec.infra.cli.main import main
+from meshspec.infra.contracts import retire_plan
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import load_spec
 
 FIX = Path(__file__).parent / "fixtures" / "contracts"
 
@@ -66,7 +66,7 @@ def test_after_deploy_3_all_is_done(capsys):
 
 
 def test_a_removed_major_counts_as_deploy_3_done(tmp_path):
-    from infra.spec import load_text
+    from meshspec.infra.spec import load_text
 
     text = (FIX / "stage3.yaml").read_text().replace(
         "      v1: {contract: contracts/accounts-v1.json, status: deprecated, sunset: 2027-01-31}\n", "")

@@ -9,9 +9,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
 from constructs import Construct
 
-from constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
-from constructs_lib.logs import saved_query
-from infra import metrics as m
+from meshspec.constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
+from meshspec.constructs_lib.logs import saved_query
+from meshspec.infra import metrics as m
 
 
 def l2_dashboard(stack: Stack, props: ServiceDashboardProps) -> None:
@@ -65,7 +65,7 @@ def test_saved_query_renders_what_the_l2_query_definition_renders(groups):
 def test_synth_turns_jsii_type_checks_off_unless_asked_to_keep_them(monkeypatch):
     from jsii import _type_checking as tc
 
-    from stacks.app import _no_check, skip_jsii_type_checks
+    from meshspec.stacks.app import _no_check, skip_jsii_type_checks
 
     monkeypatch.setattr(tc, "_resolved_check", tc._resolved_check)  # restored after the test
     before = tc._resolved_check

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 import yaml
 
-from infra.spec.schema import schema_text
+from meshspec.infra.spec.schema import schema_text
 
 from .conftest import EXAMPLES, ROOT
 

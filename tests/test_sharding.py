@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infra import sharding
-from infra.spec import load_text
-from infra.spec import quotas as q
-from infra.spec.stack_quotas import estimate
+from meshspec.infra import sharding
+from meshspec.infra.spec import load_text
+from meshspec.infra.spec import quotas as q
+from meshspec.infra.spec.stack_quotas import estimate
 
 from .conftest import ROOT, TODAY
 

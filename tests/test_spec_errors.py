@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.spec import load_spec
+from meshspec.infra.spec import load_spec
 
 from .conftest import EXAMPLES, TODAY
 

@@ -7,7 +7,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.spec import load_text
+from meshspec.infra.spec import load_text
 
 from .conftest import SHOP, TODAY
 

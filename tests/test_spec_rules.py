@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from infra.spec import load_text, shares
-from infra.spec.model import metric_majors
+from meshspec.infra.spec import load_text, shares
+from meshspec.infra.spec.model import metric_majors
 
 from .conftest import EXAMPLES, TODAY
 
@@ -50,7 +50,7 @@ def codes(result):
 
 
 def test_the_shipped_example_is_valid_and_warns_about_the_deprecated_major():
-    from infra.spec import load_spec
+    from meshspec.infra.spec import load_spec
 
     result = load_spec(EXAMPLES / "shop.yaml", today=TODAY)
     assert result.ok
@@ -324,8 +324,8 @@ def test_secrets_of_an_ecs_service_may_span_regions():
     ("hunter2", False),
 ])
 def test_validate_and_the_constructs_read_a_secret_reference_alike(ref, ok):
-    from constructs_lib.secret_refs import parse_ref
-    from infra.spec.checks import AWS_SECRET_REF
+    from meshspec.constructs_lib.secret_refs import parse_ref
+    from meshspec.infra.spec.checks import AWS_SECRET_REF
 
     assert bool(AWS_SECRET_REF.match(ref)) is ok
     assert (parse_ref(ref) is not None) is ok

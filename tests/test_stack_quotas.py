@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 
-from infra.spec import load_text
-from infra.spec import quotas as q
-from infra.spec.errors import Problems
-from infra.spec.stack_quotas import check_cloudformation, estimate
+from meshspec.infra.spec import load_text
+from meshspec.infra.spec import quotas as q
+from meshspec.infra.spec.errors import Problems
+from meshspec.infra.spec.stack_quotas import check_cloudformation, estimate
 
 from .conftest import ROOT, TODAY
 
@@ -43,7 +43,7 @@ def cfn_errors(result):
 
 
 def synthesized(spec, tmp_path):
-    from stacks.app import build, new_app, synthesize
+    from meshspec.stacks.app import build, new_app, synthesize
 
     return synthesize(build(spec, new_app(str(tmp_path / "out"), validation=False))).stacks
 
@@ -55,7 +55,7 @@ def one_version_each(text: str) -> str:
 
 @pytest.mark.parametrize("which", ["example", "example-ec2", "appmesh", "lattice", "service-connect"])
 def test_estimates_match_the_synthesized_templates(which, shop_spec, tmp_path):
-    from stacks.limits import size
+    from meshspec.stacks.limits import size
     from tests.cdk_support import shop_variant_ec2
 
     if which == "example":
@@ -132,7 +132,7 @@ def test_fails_when_the_app_needs_more_stacks_than_a_region_allows(shop_spec):
 
 
 def test_validate_reports_the_quota_through_the_cli(tmp_path, capsys):
-    from infra.cli.main import main
+    from meshspec.infra.cli.main import main
 
     env = "    env:\n" + "".join(f"      VAR_{i}: '{'x' * 600}'\n" for i in range(200))
     (tmp_path / "c.json").write_text("{}")

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from infra.cli.main import main
-from infra.startup import frozen_imports
+from meshspec.infra.cli.main import main
+from meshspec.infra.startup import frozen_imports
 
 from .conftest import SHOP
 
@@ -44,7 +44,7 @@ def test_frozen_imports_leaves_a_paused_collector_paused(collector_on):
 def test_frozen_imports_turns_the_collector_back_on_when_an_import_fails(collector_on):
     with pytest.raises(ImportError):
         with frozen_imports():
-            import infra.no_such_module  # noqa: F401
+            import meshspec.infra.no_such_module  # noqa: F401
     assert gc.isenabled()
 
 
@@ -57,7 +57,7 @@ def test_a_command_that_loads_cdk_leaves_the_collector_on(collector_on, tmp_path
 
 def test_synth_imports_no_aws_cdk_module_the_spec_does_not_use():
     # each of these costs every synth 5 to 50 ms; they are imported where a construct needs them
-    code = ("import sys, infra.cli.commands.synth, stacks.app; "
+    code = ("import sys, meshspec.infra.cli.commands.synth, meshspec.stacks.app; "
             "print(' '.join(sorted(m for m in sys.modules if m.startswith('aws_cdk.aws_'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert "aws_cdk.aws_ecs" in loaded  # the check sees aws-cdk-lib's modules at all

@@ -5,12 +5,12 @@ import pytest
 from aws_cdk import App, Duration, Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib.lattice import (LatticeRoute, LatticeService, LatticeServiceNetwork, policy_json,
+from meshspec.constructs_lib.lattice import (LatticeRoute, LatticeService, LatticeServiceNetwork, policy_json,
                                     render_auth_policy, render_rule_action, validate_routes)
-from constructs_lib.mesh.base import MajorRoute, MeshServiceProps, PropsError
-from constructs_lib.mesh.lattice import LatticeBackend
-from constructs_lib.mesh.service_connect import ServiceConnectBackend
-from constructs_lib.service_connect import (ServiceConnectDeploymentStrategy, ServiceConnectFargateService,
+from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps, PropsError
+from meshspec.constructs_lib.mesh.lattice import LatticeBackend
+from meshspec.constructs_lib.mesh.service_connect import ServiceConnectBackend
+from meshspec.constructs_lib.service_connect import (ServiceConnectDeploymentStrategy, ServiceConnectFargateService,
                                             ServiceConnectNamespace)
 
 
@@ -201,11 +201,11 @@ def test_service_connect_fargate_service_uses_the_l2_props(stack):
 
 
 def test_the_spec_check_estimate_bounds_the_rendered_auth_policy():
-    """infra.spec.checks estimates the policy without CDK; the estimate must not be below what is rendered."""
+    """meshspec.infra.spec.checks estimates the policy without CDK; the estimate must not be below what is rendered."""
     import json as _json
 
-    from infra.spec.checks import auth_policy_estimate
-    from infra.spec.loader import load_text
+    from meshspec.infra.spec.checks import auth_policy_estimate
+    from meshspec.infra.spec.loader import load_text
 
     from .conftest import TODAY
 
@@ -297,9 +297,9 @@ def test_lattice_binding_admits_lattice_requests_from_its_link_local_range(stack
 
 
 def test_beside_binding_lets_a_moved_caller_reach_the_incoming_backend_past_envoy():
-    from constructs_lib.eks.workload import KubernetesWorkloadProps, WorkloadVersion, render_manifests
-    from constructs_lib.mesh.base import ProxyRequirements
-    from constructs_lib.mesh.beside import BesideBinding
+    from meshspec.constructs_lib.eks.workload import KubernetesWorkloadProps, WorkloadVersion, render_manifests
+    from meshspec.constructs_lib.mesh.base import ProxyRequirements
+    from meshspec.constructs_lib.mesh.beside import BesideBinding
 
     class Fake:
         def __init__(self, proxy):
@@ -323,8 +323,8 @@ def test_beside_binding_lets_a_moved_caller_reach_the_incoming_backend_past_envo
 
 
 def test_beside_binding_refuses_a_second_sidecar_and_binds_both():
-    from constructs_lib.mesh.base import ProxyRequirements
-    from constructs_lib.mesh.beside import BesideBinding
+    from meshspec.constructs_lib.mesh.base import ProxyRequirements
+    from meshspec.constructs_lib.mesh.beside import BesideBinding
 
     class Fake:
         def __init__(self, proxy):

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.appengine_fixtures import GAE_PROJECT
-from infra.cli.commands import canary as canary_cmd
-from infra.cli.main import main
-from infra.spec import load_spec_or_raise
-from infra.traffic.backend import Conflict, Context, backend_for
+from meshspec.infra.cli.commands import canary as canary_cmd
+from meshspec.infra.cli.main import main
+from meshspec.infra.spec import load_spec_or_raise
+from meshspec.infra.traffic.backend import Conflict, Context, backend_for
 from tests.conftest import TODAY
 from tests.monitoring_support import _monitoring_server, monitoring  # noqa: F401
 from tests.traffic_support import START, FakeClock, write_spec
@@ -198,7 +198,7 @@ def smoke_server(monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     target.base = f"http://127.0.0.1:{server.server_address[1]}"
     monkeypatch.setenv("MESHSPEC_SMOKE_URL", target.base + "/{version}")
-    monkeypatch.setattr("infra.appengine.smoke.time.sleep", lambda s: None)  # its retry pause
+    monkeypatch.setattr("meshspec.infra.appengine.smoke.time.sleep", lambda s: None)  # its retry pause
     yield target
     server.shutdown()
 
@@ -324,7 +324,7 @@ def test_monitoring_permission_denied_mid_canary_stops_at_the_last_safe_weights(
 
 # -- traffic compare on App Engine --------------------------------------------------------------------------------
 def test_compare_two_app_engine_versions(spec_file, gae, monitoring, monkeypatch, capsys):
-    from infra.cli.commands import traffic as traffic_cmd
+    from meshspec.infra.cli.commands import traffic as traffic_cmd
     import datetime as dt
 
     monkeypatch.setattr(traffic_cmd, "clock", lambda: START + dt.timedelta(hours=1))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.cli.commands import canary as canary_cmd
-from infra.cli.commands import traffic as traffic_cmd
-from infra.cli.main import main
-from infra.traffic import journal
+from meshspec.infra.cli.commands import canary as canary_cmd
+from meshspec.infra.cli.commands import traffic as traffic_cmd
+from meshspec.infra.cli.main import main
+from meshspec.infra.traffic import journal
 from tests.traffic_support import (START, FakeClock, MESH, appmesh, aws, build_mesh, moto_server,  # noqa: F401
                                    put_traffic, route, write_spec)
 
@@ -223,7 +223,7 @@ def test_a_canary_killed_between_write_and_state_save_resumes(spec_file, monkeyp
             raise Killed
         return entry
 
-    monkeypatch.setattr("infra.traffic.canary.journal.append", append_then_die)
+    monkeypatch.setattr("meshspec.infra.traffic.canary.journal.append", append_then_die)
     clock = FakeClock(on_sleep=traffic_by_step({}))
     with pytest.raises(Killed):
         run_canary(monkeypatch, capsys, spec_file, clock)
@@ -232,7 +232,7 @@ def test_a_canary_killed_between_write_and_state_save_resumes(spec_file, monkeyp
     saved = json.loads((spec_file.parent / ".meshspec" / "canary-checkout-v1.json").read_text())
     assert saved["status"] == "running" and saved["liveToken"] == "checkout-v1@2"  # one write behind
 
-    monkeypatch.setattr("infra.traffic.canary.journal.append", real_append)
+    monkeypatch.setattr("meshspec.infra.traffic.canary.journal.append", real_append)
     code, state, err = run_canary(monkeypatch, capsys, spec_file, FakeClock(clock.now, traffic_by_step({})),
                                   "--resume")
     assert code == 0, err
@@ -257,8 +257,8 @@ def test_rollback_takes_a_canary_that_had_traffic_before_out_entirely(spec_file,
 
 
 def test_cloudwatch_failing_mid_step_stops_at_the_last_safe_weights(spec_file, monkeypatch, capsys):
-    from infra.errors import UserError
-    from infra.traffic.figures import CloudWatchFigures
+    from meshspec.infra.errors import UserError
+    from meshspec.infra.traffic.figures import CloudWatchFigures
 
     real = CloudWatchFigures.figures
     calls = []

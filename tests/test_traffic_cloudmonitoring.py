@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import pytest
 
-from infra.appengine.client import ClientConfig
-from infra.errors import UserError
-from infra.traffic import cloudmonitoring as CM
-from infra.traffic.figures import Figures
+from meshspec.infra.appengine.client import ClientConfig
+from meshspec.infra.errors import UserError
+from meshspec.infra.traffic import cloudmonitoring as CM
+from meshspec.infra.traffic.figures import Figures
 from tests.appengine_fixtures import GAE_PROJECT
 from tests.monitoring_support import _monitoring_server, monitoring  # noqa: F401
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from infra import metrics as M
-from infra.cli.commands import canary as canary_cmd
-from infra.cli.commands import traffic as traffic_cmd
-from infra.cli.main import main
-from infra.traffic.figures import lattice_queries, target_group_dimensions
+from meshspec.infra import metrics as M
+from meshspec.infra.cli.commands import canary as canary_cmd
+from meshspec.infra.cli.commands import traffic as traffic_cmd
+from meshspec.infra.cli.main import main
+from meshspec.infra.traffic.figures import lattice_queries, target_group_dimensions
 
 from .lattice_support import build_lattice, install_rule_shim, rule_weights
 from .test_traffic_lattice import LATTICE_SPEC

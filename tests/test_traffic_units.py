@@ -5,12 +5,12 @@ from decimal import Decimal as D
 
 import pytest
 
-from infra.errors import UserError
-from infra.traffic import figures, journal, specedit, weights as W
-from infra.traffic.analysis import Thresholds, decide
-from infra.traffic.canary import parse_steps
-from infra.traffic.cliutil import parse_duration, parse_percent
-from infra.traffic.figures import Figures
+from meshspec.infra.errors import UserError
+from meshspec.infra.traffic import figures, journal, specedit, weights as W
+from meshspec.infra.traffic.analysis import Thresholds, decide
+from meshspec.infra.traffic.canary import parse_steps
+from meshspec.infra.traffic.cliutil import parse_duration, parse_percent
+from meshspec.infra.traffic.figures import Figures
 
 TH = Thresholds(max_5xx_rate=0.01, max_p99_ms=500, min_requests=50, max_extensions=2)
 REL = Thresholds(max_5xx_rate=0.05, max_p99_ms=None, min_requests=50, max_5xx_increase=0.005, max_p99_increase=0.2)

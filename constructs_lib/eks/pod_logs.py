@@ -1,7 +1,7 @@
 """EKS pods' stdout into their service's log group, as awslogs does it on ECS: a Fluent Bit DaemonSet per cluster.
 
 A pod opts in with the annotation ``meshspec.io/log-group: /meshspec/{project}/{service}`` (set by
-:class:`~constructs_lib.eks.workload.KubernetesWorkload` from its ``log_group_name``). Fluent Bit tails every
+:class:`~meshspec.constructs_lib.eks.workload.KubernetesWorkload` from its ``log_group_name``). Fluent Bit tails every
 container's log file (CRI format), adds the pod's metadata, keeps only pods whose annotation lies under
 ``log_group_prefix``, and sends each line with ``log_key log``: the event is the raw line the container wrote,
 so the metric filters and Logs Insights queries written for ECS read EKS lines unchanged. Streams are named

@@ -3,7 +3,7 @@ installed in the cluster (ECS does this for tasks; for pods it is the App Mesh c
 Controller's job otherwise).
 
 The sidecar runs the public AWS CLI image with a short POSIX shell script (``SCRIPT``). Its parameters come from the
-backend's :class:`~constructs_lib.mesh.base.PodRegistration` (literals only: manifests are written as files) and
+backend's :class:`~meshspec.constructs_lib.mesh.base.PodRegistration` (literals only: manifests are written as files) and
 from the downward API (pod name and IP):
 
 - App Mesh: ``servicediscovery RegisterInstance`` in the version's Cloud Map service (instance id = pod name, at

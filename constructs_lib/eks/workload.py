@@ -57,7 +57,7 @@ class KubernetesWorkloadProps:
       the cluster's Secrets Store CSI driver (ASCP, with the pod's role) and read by the app through a synced
       Kubernetes Secret; a literal is refused and never echoed. Default: none.
     - ``log_group_name``: annotates the pods (``meshspec.io/log-group``) so the cluster's
-      :class:`~constructs_lib.eks.pod_logs.PodLogRouter` ships their stdout there. Default: no annotation
+      :class:`~meshspec.constructs_lib.eks.pod_logs.PodLogRouter` ships their stdout there. Default: no annotation
       (the lines reach only Container Insights' log groups).
     """
 

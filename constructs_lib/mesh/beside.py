@@ -16,7 +16,7 @@ from .base import MeshServiceBinding, PodRegistration, PropsError, ProxyRequirem
 
 
 class BesideBinding:
-    """Implements :class:`~constructs_lib.mesh.base.MeshServiceBinding` over a primary and an incoming binding."""
+    """Implements :class:`~meshspec.constructs_lib.mesh.base.MeshServiceBinding` over a primary and an incoming binding."""
 
     def __init__(self, primary: MeshServiceBinding, incoming: MeshServiceBinding, *,
                  proxy_bypass: Sequence[str] = ()) -> None:

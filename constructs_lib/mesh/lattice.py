@@ -1,4 +1,4 @@
-"""The VPC Lattice implementation of :class:`~constructs_lib.mesh.base.MeshBackend`.
+"""The VPC Lattice implementation of :class:`~meshspec.constructs_lib.mesh.base.MeshBackend`.
 
 Per service: a Lattice service in the backend's service network, an IP target group per code version, a
 listener rule per API major with the versions' weights (the counterpart of App Mesh's weighted routes), and an
@@ -35,7 +35,7 @@ def grpc_header(props: MeshServiceProps, major: str) -> tuple[str, str, str] | N
 
 
 class LatticeServiceBinding(Construct):
-    """One meshed service on Lattice; implements :class:`~constructs_lib.mesh.base.MeshServiceBinding`."""
+    """One meshed service on Lattice; implements :class:`~meshspec.constructs_lib.mesh.base.MeshServiceBinding`."""
 
     def __init__(self, scope: Construct, id: str, *, backend: "LatticeBackend", props: MeshServiceProps) -> None:
         super().__init__(scope, id)

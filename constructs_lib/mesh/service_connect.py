@@ -1,4 +1,4 @@
-"""The ECS Service Connect implementation of :class:`~constructs_lib.mesh.base.MeshBackend`.
+"""The ECS Service Connect implementation of :class:`~meshspec.constructs_lib.mesh.base.MeshBackend`.
 
 Per service: one ECS service (the code version that takes the traffic) publishing its named port under the
 service's DNS alias in the namespace, client of every other service there; a new code version reaches it through
@@ -23,7 +23,7 @@ from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
 
 
 class ServiceConnectBinding(Construct):
-    """One meshed service on Service Connect; implements :class:`~constructs_lib.mesh.base.MeshServiceBinding`."""
+    """One meshed service on Service Connect; implements :class:`~meshspec.constructs_lib.mesh.base.MeshServiceBinding`."""
 
     def __init__(self, scope: Construct, id: str, *, backend: "ServiceConnectBackend", props: MeshServiceProps) -> None:
         super().__init__(scope, id)

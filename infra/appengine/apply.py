@@ -13,8 +13,8 @@ from typing import Callable
 import requests
 from google.api_core import exceptions as gexc
 
-from infra.errors import UserError
-from infra.spec.model import Spec
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Spec
 
 from . import smoke as smoke_mod
 from .client import AdminApi, OperationFailed, describe_error

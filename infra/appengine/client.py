@@ -22,7 +22,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import appengine_admin_v1 as ae
 from google.protobuf import field_mask_pb2
 
-from infra.errors import UserError
+from meshspec.infra.errors import UserError
 
 from .state import DesiredVersion, DispatchRule, Observed, ServiceState, Split, VersionState
 

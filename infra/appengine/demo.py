@@ -1,4 +1,4 @@
-"""``python -m infra.appengine.demo SPEC``: plan and apply a spec's App Engine part against an embedded emulator.
+"""``python -m meshspec.infra.appengine.demo SPEC``: plan and apply a spec's App Engine part against an embedded emulator.
 
 Offline: the emulator runs in this process on a free port of 127.0.0.1, with an empty application; nothing
 reaches Google. Used by ``./dev demo``.
@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 import tempfile
 
-from infra.cli.main import main as cli
-from infra.spec import load_spec_or_raise
+from meshspec.infra.cli.main import main as cli
+from meshspec.infra.spec import load_spec_or_raise
 
 from .emulator import Emulator
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from infra import naming
-from infra.errors import UserError
-from infra.spec.model import Service, Spec, live_majors, major_path, shares
+from meshspec.infra import naming
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Service, Spec, live_majors, major_path, shares
 
 from . import dispatch
 from .fractions import split_for

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from infra.spec.quotas import APPENGINE_DISPATCH_RULES
+from meshspec.infra.spec.quotas import APPENGINE_DISPATCH_RULES
 
 from .state import DispatchRule
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Mapping
 
-from infra.errors import UserError
+from meshspec.infra.errors import UserError
 
 from .state import PLACES, SHARD_BY, Split
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from infra.errors import UserError
+from meshspec.infra.errors import UserError
 
 from . import dispatch
 from .state import Desired, DesiredService, DesiredVersion, DispatchRule, Observed, Split

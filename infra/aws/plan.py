@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from infra.errors import UserError
+from meshspec.infra.errors import UserError
 
 Templates = Mapping[str, Mapping[str, Any]]  # stack name → template
 

@@ -1,4 +1,4 @@
-"""Entry point: parse, dispatch to ``infra.cli.commands.<verb>``, and map exceptions to exit codes.
+"""Entry point: parse, dispatch to ``meshspec.infra.cli.commands.<verb>``, and map exceptions to exit codes.
 
 Each command module has ``register(subparsers)`` which adds its parser and sets ``func``; ``func(args)``
 returns the exit code. This is the one place where exceptions become messages.
@@ -12,8 +12,8 @@ import sys
 import traceback
 from importlib.metadata import PackageNotFoundError, version
 
-from infra.errors import SpecInvalid, UserError
-from infra.startup import frozen_imports
+from meshspec.infra.errors import SpecInvalid, UserError
+from meshspec.infra.startup import frozen_imports
 
 from . import output
 
@@ -48,7 +48,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in [command] if command in COMMANDS else COMMANDS:
-        importlib.import_module(f"infra.cli.commands.{name}").register(sub)
+        importlib.import_module(f"meshspec.infra.cli.commands.{name}").register(sub)
     return parser
 
 

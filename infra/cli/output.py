@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:  # the spec package loads pydantic: not needed to print
-    from infra.spec import SpecError
+    from meshspec.infra.spec import SpecError
 
 OK, USER_ERROR, USAGE_OR_CHANGES, INTERNAL_ERROR, INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
-from infra.errors import UserError
-from infra.spec import LoadResult, Spec, SpecInvalid, load_spec, load_text, major_path
-from infra.spec.errors import Problems
-from infra.spec.model import Service
-from infra.spec.yamlpos import Positions, parse
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import LoadResult, Spec, SpecInvalid, load_spec, load_text, major_path
+from meshspec.infra.spec.errors import Problems
+from meshspec.infra.spec.model import Service
+from meshspec.infra.spec.yamlpos import Positions, parse
 
 from .contract import check_against_spec, parse_contract, pointer
 from .diff import compare

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 from jsonschema import Draft202012Validator
 
-from infra.spec.errors import Problems
-from infra.spec.yamlpos import Positions, parse
+from meshspec.infra.spec.errors import Problems
+from meshspec.infra.spec.yamlpos import Positions, parse
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.errors import UserError
-from infra.spec import Spec
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import Spec
 
 from .check import consumers, major_number, next_major, platform
 

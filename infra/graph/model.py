@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from infra.spec import Spec, major_path, shares
+from meshspec.infra.spec import Spec, major_path, shares
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Draw a :class:`~infra.graph.model.Graph` as Mermaid (GitHub renders it in Markdown) or as Graphviz DOT."""
+"""Draw a :class:`~meshspec.infra.graph.model.Graph` as Mermaid (GitHub renders it in Markdown) or as Graphviz DOT."""
 from __future__ import annotations
 
 from .model import Graph

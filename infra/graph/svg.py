@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.errors import UserError
+from meshspec.infra.errors import UserError
 
 SCRIPT = Path(__file__).with_name("viz_render.mjs")
 VIZ = Path("node_modules") / "@viz-js" / "viz" / "dist" / "viz.js"

@@ -406,7 +406,7 @@ def check_quotas(spec: Spec, p: Problems) -> None:
 
 LATTICE_NAME = re.compile(r"^(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+$")
 # Estimate of a Lattice auth policy's size (its quota is 10 KB): a statement per API major naming its callers by
-# their roles' tag (constructs_lib.lattice.render_auth_policy), each name quoted with a comma, and the major's path.
+# their roles' tag (meshspec.constructs_lib.lattice.render_auth_policy), each name quoted with a comma, and the major's path.
 POLICY_OVERHEAD_BYTES, POLICY_STATEMENT_BYTES, POLICY_CALLER_EXTRA_BYTES = 200, 300, 3
 
 

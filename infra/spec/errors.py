@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from infra.errors import SpecInvalid  # re-exported; defined beside UserError so the CLI needs no pydantic
+from meshspec.infra.errors import SpecInvalid  # re-exported; defined beside UserError so the CLI needs no pydantic
 
 __all__ = ["Described", "Path", "Problems", "SpecError", "SpecInvalid", "format_path", "show"]
 
@@ -72,7 +72,7 @@ class Problems:
     """Collector that checks append to; keeps errors and warnings apart."""
 
     file: str
-    positions: Any = None  # infra.spec.yamlpos.Positions
+    positions: Any = None  # meshspec.infra.spec.yamlpos.Positions
     items: list[SpecError] = field(default_factory=list)
 
     def add(self, path: Path, message: str, code: str, *, given: Any = None, allowed: str | None = None,

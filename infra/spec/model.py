@@ -1,7 +1,7 @@
 """The meshspec v1 model: frozen pydantic models, the single source of the JSON Schema.
 
 Field-level rules (types, enums, patterns, ranges) live here; rules that relate several parts of the spec
-(references, traffic sums, quotas) live in :mod:`infra.spec.checks`, so one run reports all of them.
+(references, traffic sums, quotas) live in :mod:`meshspec.infra.spec.checks`, so one run reports all of them.
 YAML keys are camelCase; Python attributes are snake_case.
 """
 from __future__ import annotations
@@ -328,9 +328,9 @@ def live_majors(service: Service) -> dict[str, Major]:
 
 def metric_majors(spec: Spec, name: str) -> dict[str, str | None]:
     """The live majors whose per-version metrics the service's log group filters publish
-    (``constructs_lib.metrics.ServiceMetricFilters``), each with the path prefix its lines match (``None``: every
+    (``meshspec.constructs_lib.metrics.ServiceMetricFilters``), each with the path prefix its lines match (``None``: every
     line). Envoy's lines reach the log group on ECS (awslogs) and on EKS (the cluster's Fluent Bit router,
-    ``constructs_lib.eks.pod_logs``). Empty where the log tells no major apart or holds none: a backend other
+    ``meshspec.constructs_lib.eks.pod_logs``). Empty where the log tells no major apart or holds none: a backend other
     than App Mesh (no meshspec Envoy access log), a gRPC service with several majors (routed on a header the
     log omits).
     """

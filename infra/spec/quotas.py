@@ -19,7 +19,7 @@ CFN_PARAMETERS_PER_STACK = 200
 CFN_STACKS_PER_REGION = 2000  # adjustable on request
 CFN_STACK_NAME_LENGTH = 128
 # CloudWatch Logs PutMetricFilter API reference: "The maximum number of metric filters that can be associated with
-# a log group is 100" (not adjustable). meshspec puts infra.metrics.FILTERS_PER_MAJOR per live major on a service's
+# a log group is 100" (not adjustable). meshspec puts meshspec.infra.metrics.FILTERS_PER_MAJOR per live major on a service's
 # log group: at most 100 // 3 = 33 majors.
 LOGS_METRIC_FILTERS_PER_LOG_GROUP = 100
 

@@ -1,6 +1,6 @@
 """CloudFormation's quotas, estimated from the spec before anything is synthesized.
 
-Every stack of ``infra.sharding.layout`` gets an estimate of its resources, outputs, parameters and template
+Every stack of ``meshspec.infra.sharding.layout`` gets an estimate of its resources, outputs, parameters and template
 bytes (the file as CDK writes it, which is what CloudFormation receives); ``check_cloudformation`` reports a
 stack over a quota at the part of the spec that makes it big. The constants are measured on the constructs
 (``benchmarks/calibrate_sizes.py``), and tests/test_stack_quotas.py compares every estimate with the
@@ -44,7 +44,7 @@ MODELS = {
     ("service-connect", "ecs"): ServiceModel(10, 0, 0, 10_550, 10, 0, False),  # one ECS service per service
 }
 BYTES_BUILTIN_QUERY = 610
-# Per major with metric filters (infra.spec.model.metric_majors: services on App Mesh), its FILTERS_PER_MAJOR
+# Per major with metric filters (meshspec.infra.spec.model.metric_majors: services on App Mesh), its FILTERS_PER_MAJOR
 # AWS::Logs::MetricFilter (measured as the "+1 major" delta minus bytes_major), and how often the name appears in
 # them (patterns, default path prefixes, logical ids, the log group's Ref).
 BYTES_METRIC_FILTERS = 2_020
@@ -126,8 +126,8 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
 
 
 def estimate(spec: Spec) -> list[StackEstimate]:
-    """An estimate per stack of ``infra.sharding.layout``, in the same order."""
-    from infra import sharding  # infra.sharding imports this package's model
+    """An estimate per stack of ``meshspec.infra.sharding.layout``, in the same order."""
+    from meshspec.infra import sharding  # meshspec.infra.sharding imports this package's model
 
     out = []
     aws = frozenset(spec.aws_services())

@@ -1,8 +1,8 @@
 """App Engine backend: a major's weights are its App Engine service's traffic split (services.get / patch).
 
-It goes through the project's App Engine edge (:class:`infra.appengine.client.AdminApi`: timeouts, retries,
+It goes through the project's App Engine edge (:class:`meshspec.infra.appengine.client.AdminApi`: timeouts, retries,
 operation polling; ``$MESHSPEC_APPENGINE_ENDPOINT`` for the emulator) and computes allocations exactly as
-``gcloud app services set-traffic`` does (:mod:`infra.appengine.fractions`).
+``gcloud app services set-traffic`` does (:mod:`meshspec.infra.appengine.fractions`).
 
 Without ``majorsAsServices`` one App Engine service serves every major, so its split is shared: shifting one
 major shifts them all (``Live.shared_with`` says which). The Admin API has no etag on Service and no
@@ -16,9 +16,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from infra import naming
-from infra.errors import UserError
-from infra.spec.model import Spec, live_majors, major_path
+from meshspec.infra import naming
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Spec, live_majors, major_path
 
 from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
 from .weights import Weights, validate_full
@@ -26,7 +26,7 @@ from .weights import Weights, validate_full
 
 def _api(ctx: Context) -> Any:
     if ctx.appengine_api is None:
-        from infra.appengine.client import AdminApi, ClientConfig
+        from meshspec.infra.appengine.client import AdminApi, ClientConfig
 
         ctx.appengine_api = AdminApi(ClientConfig.from_env())
     return ctx.appengine_api
@@ -60,7 +60,7 @@ class AppEngineBackend:
     def _call(self, method: str, fn: Any, request: Any) -> Any:
         from google.api_core import exceptions as gexc
 
-        from infra.appengine.client import describe_error
+        from meshspec.infra.appengine.client import describe_error
 
         self.api.calls[method] += 1
         try:
@@ -68,7 +68,7 @@ class AppEngineBackend:
         except gexc.NotFound:
             raise
         except Exception as exc:
-            from infra.appengine.client import is_retriable
+            from meshspec.infra.appengine.client import is_retriable
 
             if isinstance(exc, gexc.GoogleAPICallError) or is_retriable(exc) or isinstance(exc, gexc.RetryError):
                 raise UserError(f"App Engine {method} failed: {describe_error(exc)}") from None
@@ -78,7 +78,7 @@ class AppEngineBackend:
         from google.api_core import exceptions as gexc
         from google.cloud import appengine_admin_v1 as ae
 
-        from infra.appengine.client import service_state
+        from meshspec.infra.appengine.client import service_state
 
         try:
             got = self._call("services.get", self.api.services.get_service,
@@ -109,7 +109,7 @@ class AppEngineBackend:
 
     def version_address(self, service: str, major: str, version: str) -> str:
         """The version's own address plus the major's path and the health check, as `appengine apply` smokes."""
-        from infra.appengine import smoke
+        from meshspec.infra.appengine import smoke
 
         host = self.api.get_app(self.project).default_hostname
         base = smoke.base_url(version, self.app_service(service, major), self.project, host)
@@ -118,8 +118,8 @@ class AppEngineBackend:
     def set_weights(self, service: str, major: str, weights: Weights, expected_token: str) -> Live:
         from google.api_core import exceptions as gexc
 
-        from infra.appengine import fractions
-        from infra.appengine.client import OperationFailed, describe_error
+        from meshspec.infra.appengine import fractions
+        from meshspec.infra.appengine.client import OperationFailed, describe_error
 
         validate_full(weights, self.places, self.name)  # complete and expressible, before any call
         with write_lock(self.ctx.state_dir, f"appengine/{self._name(service, major)}"):

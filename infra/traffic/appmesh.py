@@ -1,6 +1,6 @@
 """App Mesh backend: a major's weights are the weighted targets of its route(s) in the service's router.
 
-Names come from :mod:`infra.naming` (mesh = ``spec.mesh_name``, router ``{service}-router``, route
+Names come from :mod:`meshspec.infra.naming` (mesh = ``spec.mesh_name``, router ``{service}-router``, route
 ``{service}-{major}``, virtual node ``{service}-{version}``), the same the CDK stacks give.
 UpdateRoute replaces the whole route spec and has no precondition (no etag, no expected version:
 https://docs.aws.amazon.com/app-mesh/latest/APIReference/API_UpdateRoute.html), so the route is re-read
@@ -14,9 +14,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import naming
-from infra.errors import UserError
-from infra.spec.model import Spec
+from meshspec.infra import naming
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Spec
 
 from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
 from .weights import Weights, validate_full

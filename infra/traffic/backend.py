@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
-from infra.errors import UserError
-from infra.spec.model import Service, Spec
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Service, Spec
 
 from .weights import Weights, fmt
 
@@ -83,8 +83,8 @@ class Context:
 
     state_dir: Path
     boto3_session: Any = None   # default: boto3.Session(region_name=spec.aws.region), endpoints from the env
-    appengine_api: Any = None   # default: infra.appengine.client.AdminApi from the environment, made once
-    monitoring_api: Any = None  # default: infra.traffic.cloudmonitoring.MonitoringApi from the environment, made once
+    appengine_api: Any = None   # default: meshspec.infra.appengine.client.AdminApi from the environment, made once
+    monitoring_api: Any = None  # default: meshspec.infra.traffic.cloudmonitoring.MonitoringApi from the environment, made once
     clients: dict[str, Any] = field(default_factory=dict)  # boto3 clients, made once per process
 
     def aws_client(self, spec: Spec, name: str) -> Any:

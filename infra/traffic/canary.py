@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from infra.errors import UserError
+from meshspec.infra.errors import UserError
 
 from . import journal, weights as W
 from .analysis import Decision, Thresholds, decide

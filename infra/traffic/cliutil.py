@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from infra.errors import UserError
-from infra.spec import Spec, load_spec_or_raise
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import Spec, load_spec_or_raise
 
 from .backend import Context, state_dir
 

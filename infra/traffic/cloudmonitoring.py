@@ -1,7 +1,7 @@
 """App Engine figures from Cloud Monitoring API v3 ``projects.timeSeries.list`` (the canary, ``traffic compare``).
 
 The series are App Engine's own, on the monitored resource ``gae_app`` (labels ``module_id``: the App Engine
-service id as meshspec names it, :func:`infra.naming.appengine_service`; ``version_id``):
+service id as meshspec names it, :func:`meshspec.infra.naming.appengine_service`; ``version_id``):
 
 - ``appengine.googleapis.com/http/server/response_count`` (DELTA, INT64, label ``response_code``): aligned with
   ALIGN_DELTA over one period covering the window and summed (REDUCE_SUM) per version and response code, so a
@@ -13,7 +13,7 @@ service id as meshspec names it, :func:`infra.naming.appengine_service`; ``versi
 
 The client is google-api-python-client with the discovery document it ships (``monitoring.v3.json``, static
 discovery: no network to build it), with the timeout and retry policy of the Admin API edge
-(:class:`infra.appengine.client.ClientConfig`) and the same credentials (Application Default Credentials;
+(:class:`meshspec.infra.appengine.client.ClientConfig`) and the same credentials (Application Default Credentials;
 none when ``$MESHSPEC_MONITORING_ENDPOINT`` points at a local server).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Mapping
 
-from infra.errors import UserError
+from meshspec.infra.errors import UserError
 
 from .figures import Figures, period_for
 
@@ -104,7 +104,7 @@ def figures_from(versions: list[str], counts: list[dict[str, Any]], p50: list[di
                  p99: list[dict[str, Any]]) -> dict[str, Figures]:
     """Pure: the TimeSeries of the three calls → Figures per version. Counts of every point are summed (the window
     may straddle two alignment periods); a percentile is the worst point's, as on CloudWatch
-    (:func:`infra.traffic.figures.combine`). A version without series served nothing: 0 requests, no latency."""
+    (:func:`meshspec.infra.traffic.figures.combine`). A version without series served nothing: 0 requests, no latency."""
     requests: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     for series in counts:
@@ -134,7 +134,7 @@ def describe_http_error(exc: BaseException) -> str:
     or what happened to the connection."""
     from googleapiclient.errors import HttpError
 
-    from infra.appengine.client import describe_error
+    from meshspec.infra.appengine.client import describe_error
 
     if isinstance(exc, HttpError):
         status, message = "", str(exc.reason or "")
@@ -171,7 +171,7 @@ class MonitoringApi:
         from google.auth.credentials import AnonymousCredentials
         from googleapiclient.discovery import build
 
-        from infra.appengine.client import ClientConfig, _default_credentials
+        from meshspec.infra.appengine.client import ClientConfig, _default_credentials
 
         self.config = config or replace(ClientConfig(), endpoint=os.environ.get(ENDPOINT_ENV) or None)
         cfg = self.config

@@ -1,7 +1,7 @@
 """Per-version figures (requests, 5xx, p50/p99 latency) from CloudWatch GetMetricData.
 
 App Mesh: the series the per-service dashboards show and the service log group's metric filters write
-(:mod:`infra.metrics`): namespace ``meshspec/Envoy/<major>``, dimensions Service + Version, RequestCount and
+(:mod:`meshspec.infra.metrics`): namespace ``meshspec/Envoy/<major>``, dimensions Service + Version, RequestCount and
 Http5xxCount summed, LatencyMs at p50 and p99. VPC Lattice: its own target-group series (``AWS/VpcLattice``,
 TotalRequestCount, HTTPCode_5XX_Count, RequestTime), one target group per version (:class:`LatticeFigures`).
 One query period covers the whole window; if CloudWatch still splits it into several datapoints (it rounds the
@@ -15,8 +15,8 @@ from typing import Any, Callable, Mapping, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import metrics as M
-from infra.errors import UserError
+from meshspec.infra import metrics as M
+from meshspec.infra.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def _metric_data(client: Any, metric_queries: list[dict[str, Any]], start: dt.da
 
 
 class CloudWatchFigures:
-    """App Mesh: the metric filters' series (:mod:`infra.metrics`)."""
+    """App Mesh: the metric filters' series (:mod:`meshspec.infra.metrics`)."""
 
     def __init__(self, client: Any):
         self.client = client

@@ -1,6 +1,6 @@
 """VPC Lattice backend: a major's weights are the weighted target groups of its listener rule.
 
-Names come from :mod:`infra.naming`, the same the CDK stacks give: Lattice service ``<project>-<service>``,
+Names come from :mod:`meshspec.infra.naming`, the same the CDK stacks give: Lattice service ``<project>-<service>``,
 listener ``<service>-http``, rule ``<service>-<major>``, target group ``<project>-<service>-<version>``.
 UpdateRule replaces the rule's action and, like App Mesh's UpdateRoute, takes no precondition
 (docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_UpdateRule.html), so the rule is re-read under a local
@@ -16,9 +16,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import naming
-from infra.errors import UserError
-from infra.spec.model import Spec
+from meshspec.infra import naming
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Spec
 
 from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
 from .weights import Weights

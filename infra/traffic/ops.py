@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from infra.errors import UserError
-from infra.spec.model import Spec, live_majors, shares
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Spec, live_majors, shares
 
 from . import journal, weights as W
 from .backend import Context, Live, TrafficBackend, backend_for, platform_of

@@ -3,8 +3,8 @@ only while ECS deploys it (canary or linear, aws.mesh.deployment). The traffic t
 with "no backend"."""
 from __future__ import annotations
 
-from infra.errors import UserError
-from infra.spec.model import Spec
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import Spec
 
 from .backend import Context, register
 

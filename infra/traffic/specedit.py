@@ -17,9 +17,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.util import load_yaml_guess_indent
 
-from infra.errors import UserError
-from infra.spec import load_text
-from infra.spec.model import live_majors
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import load_text
+from meshspec.infra.spec.model import live_majors
 
 
 def _number(v: Decimal) -> int | float:

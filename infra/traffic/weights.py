@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Iterable, Mapping
 
-from infra.errors import UserError
+from meshspec.infra.errors import UserError
 
 HUNDRED = Decimal(100)
 Weights = dict[str, Decimal]

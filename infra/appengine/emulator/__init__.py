@@ -2,7 +2,7 @@
 
 Python API (the whole of it; details in docs/appengine-emulator.md)::
 
-    from infra.appengine.emulator import Emulator
+    from meshspec.infra.appengine.emulator import Emulator
     with Emulator(project="demo", operation_delay=0.0) as emu:   # free port on 127.0.0.1
         emu.url                       # http://127.0.0.1:PORT, for client_options={"api_endpoint": ...}
         c = emu.clients()             # c.applications / c.services / c.versions: the real client, REST

@@ -22,13 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs = p.add_subparsers(dest="appengine_command", metavar="VERB")
     verbs.required = True
     for name in VERBS:
-        importlib.import_module(f"infra.cli.commands.appengine_{name}").register(verbs)
+        importlib.import_module(f"meshspec.infra.cli.commands.appengine_{name}").register(verbs)
 
 
 # -- shared by the verbs that talk to the Admin API ---------------------------------------------------------
 def add_client_args(p: argparse.ArgumentParser) -> None:
     """Endpoint, timeouts and the journal's folder, the same for plan, apply, promote and rollback."""
-    from infra.appengine.client import ENDPOINT_ENV
+    from meshspec.infra.appengine.client import ENDPOINT_ENV
 
     p.add_argument("--endpoint", metavar="URL",
                    help=f"Admin API endpoint, e.g. the emulator's http://127.0.0.1:PORT (anonymous credentials). "
@@ -49,8 +49,8 @@ def add_state_dir(p: argparse.ArgumentParser) -> None:
 
 
 def make_api(args: argparse.Namespace):
-    from infra.appengine.client import AdminApi, ClientConfig
-    from infra.errors import UserError
+    from meshspec.infra.appengine.client import AdminApi, ClientConfig
+    from meshspec.infra.errors import UserError
 
     for flag in ("call_timeout", "retry_deadline", "poll_interval", "operation_timeout"):
         if getattr(args, flag) <= 0:
@@ -62,7 +62,7 @@ def make_api(args: argparse.Namespace):
 
 
 def add_smoke_args(p: argparse.ArgumentParser) -> None:
-    from infra.appengine.smoke import URL_ENV
+    from meshspec.infra.appengine.smoke import URL_ENV
 
     p.add_argument("--smoke", action="store_true",
                    help="before traffic moves to a version, GET its own address + the major's path + the health "
@@ -91,8 +91,8 @@ def report_run(args: argparse.Namespace, command: str, result) -> None:
 
 def resolve_app(args: argparse.Namespace, journal) -> str:
     """--app, else --spec's gcp.project, else the application of the journal's last run."""
-    from infra.errors import UserError
-    from infra.spec import load_spec_or_raise
+    from meshspec.infra.errors import UserError
+    from meshspec.infra.spec import load_spec_or_raise
 
     if args.app:
         return args.app

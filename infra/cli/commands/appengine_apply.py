@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 
-from infra.appengine.apply import Options, make_plan, run_plan
-from infra.appengine.journal import Journal
-from infra.appengine.progress import Progress
-from infra.spec import load_spec_or_raise
+from meshspec.infra.appengine.apply import Options, make_plan, run_plan
+from meshspec.infra.appengine.journal import Journal
+from meshspec.infra.appengine.progress import Progress
+from meshspec.infra.spec import load_spec_or_raise
 
 from .. import output
 from .appengine import add_client_args, add_smoke_args, add_state_dir, make_api

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from infra.appengine.emulator import DEFAULT_LOCATION, DEFAULT_PROJECT, Emulator
-from infra.errors import UserError
+from meshspec.infra.appengine.emulator import DEFAULT_LOCATION, DEFAULT_PROJECT, Emulator
+from meshspec.infra.errors import UserError
 
 from .. import output
 

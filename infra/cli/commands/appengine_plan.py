@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from infra.appengine.apply import make_plan
-from infra.appengine.plan import PRUNE_CHOICES
-from infra.spec import load_spec_or_raise
+from meshspec.infra.appengine.apply import make_plan
+from meshspec.infra.appengine.plan import PRUNE_CHOICES
+from meshspec.infra.spec import load_spec_or_raise
 
 from .. import output
 from .appengine import add_client_args, make_api

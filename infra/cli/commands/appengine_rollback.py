@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from infra.appengine.apply import rollback
-from infra.appengine.journal import Journal
-from infra.appengine.progress import Progress
+from meshspec.infra.appengine.apply import rollback
+from meshspec.infra.appengine.journal import Journal
+from meshspec.infra.appengine.progress import Progress
 
 from .. import output
 from .appengine import add_app_args, add_client_args, add_state_dir, make_api, report_run, resolve_app

@@ -5,13 +5,13 @@ import argparse
 import time
 from decimal import Decimal
 
-from infra.errors import UserError
-from infra.spec.model import live_majors
-from infra.traffic import ops, specedit, weights as W
-from infra.traffic.analysis import Thresholds
-from infra.traffic.backend import backend_for, platform_of
-from infra.traffic.canary import Canary, Params, parse_steps, state_path, utcnow
-from infra.traffic.cliutil import add_common, load, metrics_source, parse_duration, parse_percent
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import live_majors
+from meshspec.infra.traffic import ops, specedit, weights as W
+from meshspec.infra.traffic.analysis import Thresholds
+from meshspec.infra.traffic.backend import backend_for, platform_of
+from meshspec.infra.traffic.canary import Canary, Params, parse_steps, state_path, utcnow
+from meshspec.infra.traffic.cliutil import add_common, load, metrics_source, parse_duration, parse_percent
 
 from .. import output
 
@@ -22,7 +22,7 @@ sleep = time.sleep
 
 def smoke(url: str) -> tuple[bool, str]:
     """The same check `meshspec appengine apply --smoke` makes: GET, 2xx passes, 5xx and no answer retried."""
-    from infra.appengine.smoke import check
+    from meshspec.infra.appengine.smoke import check
 
     result = check(url)
     return result.ok, f"GET {url}: {result.detail}"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from infra.contracts import FileBase, GitBase, retire_plan, run_check
-from infra.spec import SpecInvalid, load_spec
+from meshspec.infra.contracts import FileBase, GitBase, retire_plan, run_check
+from meshspec.infra.spec import SpecInvalid, load_spec
 
 from .. import output
 

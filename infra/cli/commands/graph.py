@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from infra.errors import UserError
-from infra.graph import build_graph, to_dot, to_mermaid
-from infra.spec import load_spec_or_raise
+from meshspec.infra.errors import UserError
+from meshspec.infra.graph import build_graph, to_dot, to_mermaid
+from meshspec.infra.spec import load_spec_or_raise
 
 from .. import output
 
@@ -29,7 +29,7 @@ def render(spec_path: str, fmt: str) -> str:
     dot = to_dot(graph)
     if fmt == "dot":
         return dot
-    from infra.graph.svg import render_svg
+    from meshspec.infra.graph.svg import render_svg
 
     return render_svg(dot)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from infra.migrate import TARGETS, plan_migration
-from infra.spec import load_spec_or_raise
+from meshspec.infra.migrate import TARGETS, plan_migration
+from meshspec.infra.spec import load_spec_or_raise
 
 from .. import output
 

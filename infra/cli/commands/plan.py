@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from infra import naming, sharding
-from infra.aws.plan import plan, read_assembly, to_json, to_text
-from infra.spec import live_majors, load_spec_or_raise
-from infra.startup import frozen_imports
+from meshspec.infra import naming, sharding
+from meshspec.infra.aws.plan import plan, read_assembly, to_json, to_text
+from meshspec.infra.spec import live_majors, load_spec_or_raise
+from meshspec.infra.startup import frozen_imports
 
 from .. import output
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with frozen_imports():  # aws-cdk-lib's objects live as long as the process: the collector need not walk them
-        from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+        from meshspec.stacks.app import build, new_app, skip_jsii_type_checks, synthesize
 
     skip_jsii_type_checks()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from infra.spec.schema import schema_text
+from meshspec.infra.spec.schema import schema_text
 
 from .. import output
 

@@ -7,10 +7,10 @@ import argparse
 import difflib
 from pathlib import Path
 
-from infra import sharding
-from infra.errors import UserError
-from infra.spec import Spec, load_spec_or_raise
-from infra.startup import frozen_imports
+from meshspec.infra import sharding
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec import Spec, load_spec_or_raise
+from meshspec.infra.startup import frozen_imports
 
 from .. import output
 
@@ -49,7 +49,7 @@ def selection(spec: Spec, services: list[str], changed_since: str | None, spec_p
                         "AWS services in this spec: " + ", ".join(sorted(aws))[:300])
     touched, removed = set(services), set()
     if changed_since is not None:
-        from infra.changes import changes_since
+        from meshspec.infra.changes import changes_since
 
         changes = changes_since(spec_path, changed_since, spec)
         if changes.global_change:
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         return output.OK
 
     with frozen_imports():  # CDK loads slowly (only here), and its objects live as long as the process
-        from stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+        from meshspec.stacks.app import build, new_app, skip_jsii_type_checks, synthesize
 
     skip_jsii_type_checks()
 

@@ -6,12 +6,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from infra.errors import UserError
-from infra.spec.model import live_majors
-from infra.traffic import ops, specedit, weights as W
-from infra.traffic.backend import backend_for, platform_of
-from infra.traffic.canary import utcnow
-from infra.traffic.cliutil import add_common, load, metrics_source, parse_duration
+from meshspec.infra.errors import UserError
+from meshspec.infra.spec.model import live_majors
+from meshspec.infra.traffic import ops, specedit, weights as W
+from meshspec.infra.traffic.backend import backend_for, platform_of
+from meshspec.infra.traffic.canary import utcnow
+from meshspec.infra.traffic.cliutil import add_common, load, metrics_source, parse_duration
 
 from .. import output
 

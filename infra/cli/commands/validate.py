@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from infra.spec import load_spec
+from meshspec.infra.spec import load_spec
 
 from .. import output
 
