@@ -194,8 +194,9 @@ class MeshedFargateService(Construct):
         region = Stack.of(self).region
         for container in self.task_definition.node.children:
             if isinstance(container, ecs.ContainerDefinition):
+                app = container.node.id == "app"  # jsii hands back another proxy of the same container
                 for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-                    if not (container is self.app and key in given):
+                    if not (app and key in given):
                         container.add_environment(key, region)
 
 

@@ -55,6 +55,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     the field rules; references to the others (``all_services``) are not reported, and quotas are skipped."""
     check_clusters(spec, problems)
     check_ec2_capacity(spec, problems, complete)
+    check_eks_account(spec, problems)
     for name, svc in spec.services.items():
         check_placement(spec, name, svc, problems)
         check_versions(name, svc, problems)
@@ -109,6 +110,20 @@ def check_clusters(spec: Spec, p: Problems) -> None:
                   "capacity-range", given=c.min_capacity, allowed=f"at most {c.max_capacity}")
         if ec2:
             check_instance_type(c, path, p)
+
+
+def check_eks_account(spec: Spec, p: Problems) -> None:
+    """On App Mesh, an EKS pod's Envoy names its virtual node by ARN in the manifests, which are files (no
+    CloudFormation token can resolve there): the account must be known at synth."""
+    if not spec.aws or spec.aws.account is not None or spec.backend != "appmesh":
+        return
+    on_eks = [n for n, s in spec.aws_services().items()
+              if (c := spec.cluster(s.cluster)) is not None and c.platform == "eks"]
+    if on_eks:
+        p.add(("aws",), f"{', '.join(on_eks)} on EKS with App Mesh need aws.account: each pod's Envoy names its "
+              "virtual node's ARN in the Kubernetes manifests meshspec writes", "eks-needs-account",
+              given=D("no account (environment-agnostic stacks)"), allowed="aws.account: the 12-digit account",
+              hint="set aws.account, or use backend: lattice, whose EKS pods need no ARN in their manifests")
 
 
 def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:

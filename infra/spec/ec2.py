@@ -23,7 +23,7 @@ def check_instance_type(cluster: Cluster, path: tuple, p: Problems) -> None:
     p.add(path + key, f"meshspec does not know the instance type {cluster.effective_instance_type}: it cannot check "
           "that tasks fit its CPU, memory and network interfaces", "instance-type-unknown",
           given=cluster.effective_instance_type, allowed=families(),
-          hint="choose one of these; the table, its sources and how to add a type: `meshspec help ec2`")
+          hint="choose one of these; the table, its sources and how to add a type: `meshspec help aws`")
 
 
 def check_service_capacity(spec: Spec, name: str, svc: Service, cluster: Cluster | None, p: Problems) -> None:
