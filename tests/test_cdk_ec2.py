@@ -182,3 +182,12 @@ def test_the_private_image_of_the_shop_variant_has_its_pull_grant(shop_on_ec2):
     assert {"Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
             "Effect": "Allow", "Resource": "arn:aws:ecr:eu-west-1:444455556666:repository/shop/pricing"} in statements
     assert PRIVATE_IMAGE in json.dumps(shop_on_ec2["shop-svc-pricing"])
+
+
+@pytest.mark.parametrize("stack", ["shop-core", "shop-svc-pricing"])
+def test_the_ec2_variant_matches_its_snapshots(shop_on_ec2, stack, snapshot):
+    from syrupy.extensions.json import JSONSnapshotExtension
+
+    from tests.cdk_support import scrub
+
+    assert scrub(shop_on_ec2[stack]) == snapshot.use_extension(JSONSnapshotExtension)(name=stack)
