@@ -77,6 +77,8 @@ class ContractProblem:
     pointer: str
     message: str
     rule: str
+    line: int | None = None  # set where the contract knows it (OpenAPI); else from ``Contract.line``
+    file: str | None = None  # set when the problem is in a file the contract refers to
 
 
 @dataclass

@@ -21,9 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     base = c.add_mutually_exclusive_group(required=True)
     base.add_argument("--base", metavar="REF", help="git ref to compare with (the spec and contracts as committed there)")
     base.add_argument("--base-spec", metavar="OTHER.yaml", help="another spec file to compare with")
-    c.add_argument("--format", choices=("text", "json", "github"), default="text",
-                   help="text for people (default), one JSON document on stdout, or GitHub Actions annotations "
-                        "on stdout")
+    c.add_argument("--format", choices=("text", "json", "github", "junit"), default="text",
+                   help="text for people (default), one JSON document on stdout, GitHub Actions annotations "
+                        "on stdout, or JUnit XML on stdout (CI systems show it as test results)")
     c.set_defaults(func=run_check_cmd)
 
     r = verbs.add_parser("retire-plan", help="the three deploys that retire SERVICE's MAJOR, and which are done")
@@ -43,6 +43,8 @@ def run_check_cmd(args: argparse.Namespace) -> int:
     elif args.format == "github":
         for f in report.findings:
             print(f.github())
+    elif args.format == "junit":
+        print(report.junit(), end="")
     else:
         for f in report.findings:
             output.say(f.render())
