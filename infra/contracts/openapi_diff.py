@@ -261,29 +261,39 @@ class _Op:
 
     # -- security -----------------------------------------------------------------------------------------------
     def security(self) -> None:
+        """Alternatives (OpenAPI's list) of requirements (schemes with scopes, all needed): a caller meeting an old
+        alternative must meet a new one, else the change refuses it."""
         o, ow = _security(self.old, self.o)
         n, nw = _security(self.new, self.n)
         if o == n:
             return
-        if not o or any(not alt for alt in o):
-            if n and all(alt for alt in n):
-                self.add("api-security-added", "error", f"{self.n.key} now requires {_fmt_security(n)}; it "
-                         "took calls without credentials", nw, ow)
+        open_before, open_now = not o or any(not a for a in o), not n or any(not a for a in n)
+        if open_before and not open_now:
+            self.add("api-security-added", "error", f"{self.n.key} now requires {_fmt_security(n)}; it took calls "
+                     "without credentials", nw, ow)
             return
-        for alt in o:
-            if any(_satisfies(alt, other) for other in n) or not n or any(not a for a in n):
+        refused = False
+        for alt in ([] if open_now else o):
+            if any(_satisfies(alt, other) for other in n):
                 continue
-            if any(set(other) <= set(alt) for other in n):
+            refused = True
+            if any(set(other) == set(alt) for other in n):
                 self.add("api-security-scope-added", "error", f"callers with {_fmt_security([alt])} now lack a "
                          f"scope: {_fmt_security(n)} is required", nw, ow)
             else:
                 self.add("api-security-added", "error", f"callers with {_fmt_security([alt])} are refused: "
                          f"{_fmt_security(n)} is required", nw, ow)
+        if refused or open_before:
+            return
+        if open_now:
+            self.add("api-security-removed", "info", f"{self.n.key} now takes calls without credentials", nw, ow)
+            return
         for alt in n:
-            if alt not in o:
-                self.add("api-security-removed" if not alt else "api-security-scope-removed"
-                         if any(set(alt) == set(x) for x in o) else "api-security-removed", "info",
-                         f"{_fmt_security([alt]) if alt else 'calls without credentials'} now accepted", nw, ow)
+            if alt in o:
+                continue
+            fewer = any(set(x) == set(alt) and _satisfies(x, alt) for x in o)
+            self.add("api-security-scope-removed" if fewer else "api-security-removed", "info",
+                     f"{_fmt_security([alt])} is now enough to call {self.n.key}", nw, ow)
 
     # -- schemas ------------------------------------------------------------------------------------------------
     def schema(self, o: Any, n: Any, ow: Where, nw: Where, side: str, subject: str, name: str, depth: int) -> None:

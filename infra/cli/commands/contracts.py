@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import argparse
 
+from pathlib import Path
+
 from meshspec.infra.contracts import FileBase, GitBase, retire_plan, run_check
+from meshspec.infra.contracts.documents import load_contract, operations
+from meshspec.infra.contracts.rules import display, reader
 from meshspec.infra.spec import SpecInvalid, load_spec
 
 from .. import output
@@ -65,7 +69,7 @@ def run_retire_plan(args: argparse.Namespace) -> int:
         raise SpecInvalid(loaded.errors)
     if loaded.errors:  # the plan still reads the spec as it is; the errors say what else is wrong
         output.print_problems(loaded.errors)
-    plan = retire_plan(loaded.spec, args.service, args.major)
+    plan = retire_plan(loaded.spec, args.service, args.major, _operations(loaded.spec, args))
     if args.format == "json":
         output.emit_json(plan.to_json())
     else:
@@ -73,3 +77,13 @@ def run_retire_plan(args: argparse.Namespace) -> int:
     if plan.broken:
         return output.USER_ERROR
     return output.plan_exit(not plan.done, args.detailed_exitcode)
+
+
+def _operations(spec, args: argparse.Namespace):
+    """The operations of the major's contract, so the plan can say who calls each endpoint (None: unreadable)."""
+    m = spec.services[args.service].majors.get(args.major) if args.service in spec.services else None
+    if m is None:
+        return None
+    base = Path(args.spec).parent
+    contract = load_contract(m.contract, reader(base), display(base))
+    return operations(contract) if contract is not None and contract.ok else None
