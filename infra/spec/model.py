@@ -261,21 +261,21 @@ def _use(v: object) -> Use:
         return v
     if isinstance(v, str):
         if not re.match(USES_REF, v):
-            raise PydanticCustomError("uses_ref", "{given!r} is not <service>/<major>", {"given": v, "allowed": allowed})
+            raise PydanticCustomError("uses_ref", "'{given}' is not <service>/<major>", {"given": v, "allowed": allowed})
         return Use(v)
     if not isinstance(v, dict) or len(v) != 1:
         raise PydanticCustomError("uses_entry", "a uses entry is a major, or one major with the operations called",
                                   {"allowed": allowed})
     ref, ops = next(iter(v.items()))
     if not isinstance(ref, str) or not re.match(USES_REF, ref):
-        raise PydanticCustomError("uses_ref", "{given!r} is not <service>/<major>", {"given": ref, "allowed": allowed})
+        raise PydanticCustomError("uses_ref", "'{given}' is not <service>/<major>", {"given": ref, "allowed": allowed})
     if not isinstance(ops, list) or not ops:
         raise PydanticCustomError("uses_operations", "{ref} needs a list of the operations called",
                                   {"ref": ref, "allowed": "a non-empty list of METHOD /path, e.g. [GET /users/{id}]"})
     for op in ops:
         if not isinstance(op, str) or not re.match(OPERATION, op):
             raise PydanticCustomError(
-                "uses_operation", "{op!r} is not METHOD /path", {"op": op, "allowed": "METHOD /path with METHOD one "
+                "uses_operation", "'{op}' is not METHOD /path", {"op": op, "allowed": "METHOD /path with METHOD one "
                 "of GET, PUT, POST, DELETE, OPTIONS, HEAD, PATCH, TRACE and the path relative to the major's prefix, "
                 "e.g. GET /users/{id}"})
     return Use(ref, tuple(ops))
@@ -321,10 +321,10 @@ class Service(_Model):
         None when the entry names only the major: it calls every operation. A major listed twice calls the union."""
         out: dict[str, tuple[str, ...] | None] = {}
         for u in self.use_entries:
-            if u.ref in out and (out[u.ref] is None or u.operations is None):
+            if u.operations is None or (u.ref in out and out[u.ref] is None):
                 out[u.ref] = None
             else:
-                out[u.ref] = tuple(dict.fromkeys((out.get(u.ref) or ()) + (u.operations or ())))
+                out[u.ref] = tuple(dict.fromkeys((out.get(u.ref) or ()) + u.operations))
         return out
 
 
