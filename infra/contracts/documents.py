@@ -38,8 +38,10 @@ class Op:
         return f"{self.method} {template(self.full)}"
 
 
-def load_contract(rel: str, read: Read, display: Callable[[str], str] = lambda r: r) -> AnyContract | None:
-    """The contract at ``rel`` (relative to the spec's folder), checked; None when it cannot be read."""
+def load_contract(rel: str, read: Read, display: Callable[[str], str] = lambda r: r, *,
+                  validate: bool = True) -> AnyContract | None:
+    """The contract at ``rel`` (relative to the spec's folder), checked; None when it cannot be read.
+    ``validate=False``: no openapi-spec-validator run (see :func:`load_openapi`)."""
     text = read(rel)
     if text is None:
         return None
@@ -50,7 +52,7 @@ def load_contract(rel: str, read: Read, display: Callable[[str], str] = lambda r
             data = None
         if not is_openapi(data):
             return parse_contract(text, display(rel))
-    return load_openapi(rel, text, read, display)
+    return load_openapi(rel, text, read, display, validate=validate)
 
 
 def operations(contract: AnyContract) -> dict[str, Op]:
