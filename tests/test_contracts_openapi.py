@@ -449,3 +449,46 @@ def test_openapi_2_and_yaml_errors_are_refused():
 def test_json_documents_read_as_well():
     c = load_openapi("c/svc.json", json.dumps(_doc()), lambda r: None)
     assert c.problems == [] and sorted(o.key for o in c.operations.values()) == [GET, OTHER, PUT]
+
+
+def test_a_contract_beside_the_spec_folder_refers_to_its_siblings():
+    d = _doc()
+    _get(d)["responses"]["404"] = {"$ref": "common.yaml#/NotFound"}
+    files = {"../api/common.yaml": "NotFound:\n  description: no such item\n"}
+    c = load_openapi("../api/svc-v1.yaml", yaml.safe_dump(d, sort_keys=False), files.get)
+    assert c.problems == [] and "../api/common.yaml" in c.files
+
+
+# -- robustness: the base document is not validated again, so odd values must not make the comparison raise ------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, path + (i,))
+
+
+_PLACES = [p for p in _paths(_doc()) if p]
+_JUNK = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=2),
+                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(_PLACES), _JUNK, st.booleans())
+def test_no_odd_value_makes_the_comparison_raise(place, junk, on_old):
+    odd = _doc()
+    parent = odd
+    for part in place[:-1]:
+        parent = parent[part]
+    parent[place[-1]] = junk
+    odd_c = load_openapi("c/svc-v1.yaml", yaml.safe_dump(odd, sort_keys=False), lambda r: None, validate=False)
+    good = _load(_doc())
+    changes = compare_openapi(odd_c, good, TODAY) if on_old else compare_openapi(good, odd_c, TODAY)
+    assert all(c.level in ("error", "warning", "info") for c in changes)

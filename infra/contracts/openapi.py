@@ -27,7 +27,8 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 MAX_REFS = 64  # a chain of $refs longer than this is a loop
 _REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|^//")
 _PARAM = re.compile(r"\{[^}/]*\}")
-_URI_ROOT = "file:///meshspec/"
+# Files are handed to the validator under a deep fake folder, so that a contract's "../" stays inside it.
+_URI_ROOT = "file:///meshspec/1/2/3/4/5/6/7/8/"
 
 Read = Callable[[str], "str | None"]
 
@@ -221,8 +222,9 @@ def load_openapi(rel: str, text: str, read: Read, display: Callable[[str], str] 
         return c
     root = c.doc
     if not is_openapi(root):
-        c.problems.append(_problem(c, Where(rel), "not an OpenAPI document (no top-level openapi field)",
-                                   "contract-openapi"))
+        c.problems.append(_problem(c, Where(rel), "not an OpenAPI document (no top-level openapi field); a "
+                                   "contract is an OpenAPI 3.0/3.1 document (YAML or JSON) or a JSON Schema "
+                                   "contract (a .json file)", "contract-openapi"))
         return c
     version = str(root.get("openapi"))
     if not re.match(r"^3\.[01]\.\d+$", version):
@@ -302,12 +304,13 @@ def _first_error(rel: str, files_json: str, version: str) -> tuple[tuple, str] |
     from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
     files = json.loads(files_json)
+    by_path = {_uri_path(r): data for r, data in files.items()}
 
     def handler(uri: str) -> Any:
-        return files[unquote(urlsplit(uri).path)[len(urlsplit(_URI_ROOT).path):]]
+        return by_path[posixpath.normpath(unquote(urlsplit(uri).path))]
 
     base = OpenAPIV30SpecValidator if version.startswith("3.0") else OpenAPIV31SpecValidator
-    path = SchemaPath.from_dict(files[rel], base_uri=_URI_ROOT + rel, handlers={"file": handler})
+    path = SchemaPath.from_dict(files[rel], base_uri="file://" + _uri_path(rel), handlers={"file": handler})
     try:
         err = best_match(_located_errors(base, path))
     except Exception as exc:  # noqa: BLE001 - a validator crash on odd input is still one error, not a traceback
@@ -316,6 +319,10 @@ def _first_error(rel: str, files_json: str, version: str) -> tuple[tuple, str] |
         return None
     where = tuple(getattr(err, "meshspec_where", ())) + tuple(err.absolute_path)
     return where, _short(err)
+
+
+def _uri_path(rel: str) -> str:
+    return posixpath.normpath(urlsplit(_URI_ROOT).path + rel)
 
 
 def _located_errors(base: type, path: Any) -> Iterator[Any]:
@@ -375,7 +382,8 @@ def server_paths(servers: Any) -> tuple[str, ...]:
         if not isinstance(s, dict) or not isinstance(s.get("url"), str):
             continue
         url = s["url"]
-        for name, var in (s.get("variables") or {}).items():
+        variables = s.get("variables")
+        for name, var in (variables if isinstance(variables, dict) else {}).items():
             if isinstance(var, dict) and "default" in var:
                 url = url.replace("{" + name + "}", str(var["default"]))
         path = urlsplit(url).path if re.match(r"^[a-z][a-z0-9+.-]*://", url, re.I) else url.split("?")[0]
@@ -386,8 +394,8 @@ def server_paths(servers: Any) -> tuple[str, ...]:
 def _index(c: OpenAPIContract) -> None:
     root = c.doc
     top = server_paths(root.get("servers"))
-    paths, paths_where = c.deref(root.get("paths") or {}, Where(c.rel, ("paths",)))
-    for raw, item in (paths or {}).items():
+    paths, paths_where = c.deref(root.get("paths"), Where(c.rel, ("paths",)))
+    for raw, item in (paths if isinstance(paths, dict) else {}).items():
         item, item_where = c.deref(item, Where(paths_where.rel, paths_where.path + (raw,)))
         if not isinstance(item, dict):
             continue

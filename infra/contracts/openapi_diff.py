@@ -158,7 +158,7 @@ class _Op:
                 self.add("request-parameter-became-required", "error", f"the {label} became required", w, ow)
             elif op_.get("required") is True and p.get("required") is not True:
                 self.add("request-parameter-became-optional", "info", f"the {label} became optional", w, ow)
-            if p.get("required") is not True and "default" in p.get("schema", {}) | op_.get("schema", {}):
+            if p.get("required") is not True and "default" in _d(p.get("schema")) | _d(op_.get("schema")):
                 self._default(op_, p, label, ow, w)
             if "schema" in p and "schema" in op_:
                 self.ctx = label
@@ -166,7 +166,7 @@ class _Op:
                             "", 0)
 
     def _default(self, op_: dict, p: dict, label: str, ow: Where, w: Where) -> None:
-        od, nd = (op_.get("schema") or {}).get("default", _NONE), (p.get("schema") or {}).get("default", _NONE)
+        od, nd = _d(op_.get("schema")).get("default", _NONE), _d(p.get("schema")).get("default", _NONE)
         if od == nd:
             return
         verb = "added" if od is _NONE else "removed" if nd is _NONE else "changed"
@@ -195,8 +195,9 @@ class _Op:
         self.content(ob, nb, ow, nw, "request", "request body")
 
     def content(self, ob: dict, nb: dict, ow: Where, nw: Where, side: str, what: str) -> None:
-        oc, ocw = self.old.deref(ob.get("content") or {}, _at(ow, "content"))
-        nc, ncw = self.new.deref(nb.get("content") or {}, _at(nw, "content"))
+        oc, ocw = self.old.deref(ob.get("content"), _at(ow, "content"))
+        nc, ncw = self.new.deref(nb.get("content"), _at(nw, "content"))
+        oc, nc = _d(oc), _d(nc)
         for mt in oc:
             if mt not in nc:
                 self.add(f"{side}-{'body-' if side == 'request' else ''}media-type-removed", "error",
@@ -214,8 +215,9 @@ class _Op:
 
     # -- responses ----------------------------------------------------------------------------------------------
     def responses(self) -> None:
-        ors, orw = self.old.deref(self.o.node.get("responses") or {}, _at(self.o.where, "responses"))
-        nrs, nrw = self.new.deref(self.n.node.get("responses") or {}, _at(self.n.where, "responses"))
+        ors, orw = self.old.deref(self.o.node.get("responses"), _at(self.o.where, "responses"))
+        nrs, nrw = self.new.deref(self.n.node.get("responses"), _at(self.n.where, "responses"))
+        ors, nrs = _d(ors), _d(nrs)
         for code in ors:
             if code not in nrs:
                 ok = _success(code)
@@ -233,8 +235,9 @@ class _Op:
                 self.content(o, n, ow, nw, "response", f"response {code}")
 
     def headers(self, o: dict, n: dict, ow: Where, nw: Where, code: str) -> None:
-        oh, ohw = self.old.deref(o.get("headers") or {}, _at(ow, "headers"))
-        nh, nhw = self.new.deref(n.get("headers") or {}, _at(nw, "headers"))
+        oh, ohw = self.old.deref(o.get("headers"), _at(ow, "headers"))
+        nh, nhw = self.new.deref(n.get("headers"), _at(nw, "headers"))
+        oh, nh = _d(oh), _d(nh)
         lower = {k.lower(): k for k in nh}
         for name, h in oh.items():
             h, hw = self.old.deref(h, _at(ohw, name))
@@ -399,6 +402,8 @@ class _Op:
                 ov, nv = o.get(kw), n.get(kw)
                 if ov == nv:
                     continue
+                if not all(isinstance(v, (int, float, type(None))) for v in (ov, nv)):
+                    continue  # not a number: the validator says so; there is nothing to compare
                 if isinstance(ov, bool) or isinstance(nv, bool):  # OpenAPI 3.0's boolean exclusiveMinimum/Maximum
                     tighter, verb = bool(nv), "set" if nv else "unset"
                 elif ov is None:
@@ -425,8 +430,8 @@ class _Op:
                     else ""), _at(nw, "pattern") if np_ is not None else nw, ow)
 
     def properties(self, o: dict, n: dict, ow: Where, nw: Where, side: str, name: str, depth: int) -> None:
-        op_, np_ = o.get("properties") or {}, n.get("properties") or {}
-        oreq, nreq = set(o.get("required") or ()), set(n.get("required") or ())
+        op_, np_ = _d(o.get("properties")), _d(n.get("properties"))
+        oreq, nreq = _names(o.get("required")), _names(n.get("required"))
         if not op_ and not np_ and not oreq and not nreq:
             return
         opw, npw = _at(ow, "properties"), _at(nw, "properties")
@@ -490,9 +495,9 @@ class _Op:
             return
         label = "any-of" if kw == "anyOf" else "one-of"
         ok = {self._alt_key(self.old, s, _at(_at(ow, kw), i)): (s, _at(_at(ow, kw), i))
-              for i, s in enumerate(oa or [])}
+              for i, s in enumerate(_l(oa))}
         nk = {self._alt_key(self.new, s, _at(_at(nw, kw), i)): (s, _at(_at(nw, kw), i))
-              for i, s in enumerate(na or [])}
+              for i, s in enumerate(_l(na))}
         for k, (s, w) in ok.items():
             if k not in nk:
                 self.add(f"{p}-{label}-removed", "error" if side == "request" else "info",
@@ -512,6 +517,19 @@ class _Op:
 
 
 _NONE = object()
+
+
+def _d(x: Any) -> dict:
+    """The value if it is a mapping, else an empty one: the base document is not validated again."""
+    return x if isinstance(x, dict) else {}
+
+
+def _l(x: Any) -> list:
+    return x if isinstance(x, list) else []
+
+
+def _names(x: Any) -> set[str]:
+    return {v for v in _l(x) if isinstance(v, str)}
 
 
 def _at(w: Where, key: str | int) -> Where:
@@ -542,9 +560,9 @@ def _list(values: list[Any]) -> str:
 
 def _types(s: dict) -> set[str] | None:
     t = s.get("type")
-    if t is None:
-        return None
-    return {t} if isinstance(t, str) else {x for x in t if isinstance(x, str)}
+    if isinstance(t, str):
+        return {t}
+    return {x for x in t if isinstance(x, str)} if isinstance(t, list) else None
 
 
 def _nullable(s: dict, types: set[str] | None) -> bool:
@@ -592,18 +610,18 @@ def _merge_all_of(c: OpenAPIContract, s: dict, where: Where) -> dict:
     if not isinstance(parts, list):
         return s
     merged: dict[str, Any] = {k: v for k, v in s.items() if k != "allOf"}
-    props: dict[str, Any] = dict(s.get("properties") or {})
+    props: dict[str, Any] = dict(_d(s.get("properties")))
     at: dict[str, Where] = {k: _at(_at(where, "properties"), k) for k in props}
-    required = list(s.get("required") or [])
+    required = sorted(_names(s.get("required")))
     for i, part in enumerate(parts):
         part, pw = c.deref(part, _at(_at(where, "allOf"), i))
         if not isinstance(part, dict):
             return s
         part = _merge_all_of(c, part, pw)
-        for k, v in (part.get("properties") or {}).items():
+        for k, v in _d(part.get("properties")).items():
             props.setdefault(k, v)
             at.setdefault(k, part.get("x-meshspec-prop-at", {}).get(k) or _at(_at(pw, "properties"), k))
-        required += [r for r in part.get("required") or [] if r not in required]
+        required += [r for r in sorted(_names(part.get("required"))) if r not in required]
         for k, v in part.items():
             if k not in ("properties", "required", "x-meshspec-prop-at") and k not in merged:
                 merged[k] = v
