@@ -492,3 +492,25 @@ def test_no_odd_value_makes_the_comparison_raise(place, junk, on_old):
     good = _load(_doc())
     changes = compare_openapi(odd_c, good, TODAY) if on_old else compare_openapi(good, odd_c, TODAY)
     assert all(c.level in ("error", "warning", "info") for c in changes)
+
+
+def test_a_validation_verdict_is_kept_on_disk_by_content(tmp_path, monkeypatch):
+    from meshspec.infra.contracts import openapi
+
+    monkeypatch.setenv("MESHSPEC_CACHE_DIR", str(tmp_path))
+    d = _doc()
+    d["info"]["version"] = "9.9.9-cache-test"
+    _item(d)["size"]["type"] = "int"
+    text = yaml.safe_dump(d, sort_keys=False)
+    first = _problems(text)
+    assert [p[0] for p in first] == ["contract-openapi"] and len(list((tmp_path / "openapi").iterdir())) == 1
+    openapi._cached_first_error.cache_clear()  # as a new process would start
+
+    def refuse(*args):
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(openapi, "_first_error", refuse)
+    assert _problems(text) == first  # same verdict, same line, from the cache
+    _item(d)["size"]["type"] = "integer"
+    with pytest.raises(AssertionError, match="validated again"):
+        _problems(yaml.safe_dump(d, sort_keys=False))  # changed content: validated anew

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
+import os
 import posixpath
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urlsplit
@@ -283,7 +286,7 @@ def _located(p: ContractProblem, c: OpenAPIContract, rel: str) -> ContractProble
 
 def _validate(c: OpenAPIContract, version: str) -> ContractProblem | None:
     """openapi-spec-validator on the whole document; the first error, placed in its file and line."""
-    err = _first_error(c.rel, _frozen(c), version)
+    err = _cached_first_error(c.rel, _frozen(c), version)
     if err is None:
         return None
     logical, message = err
@@ -296,7 +299,42 @@ def _frozen(c: OpenAPIContract) -> str:
     return json.dumps({rel: f.data for rel, f in c.files.items()}, sort_keys=True, default=str)
 
 
+def cache_dir() -> Path:
+    """Where validation results are kept between runs: ``$MESHSPEC_CACHE_DIR``, else the user's cache folder."""
+    if os.environ.get("MESHSPEC_CACHE_DIR"):
+        return Path(os.environ["MESHSPEC_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meshspec"
+
+
 @functools.lru_cache(maxsize=256)
+def _cached_first_error(rel: str, files_json: str, version: str) -> tuple[tuple, str] | None:
+    """openapi-spec-validator costs tens of milliseconds a contract (seconds for a large one), so its verdict is
+    kept on disk by content (and the validator's version): a validate run pays only for contracts that changed.
+    The cache holds hashes and verdicts, never contract text; any trouble reading or writing it is ignored."""
+    from importlib.metadata import version as installed
+
+    key = hashlib.sha256("\0".join((installed("openapi-spec-validator"), _CACHE_FORMAT, rel, version,
+                                     files_json)).encode()).hexdigest()
+    path = cache_dir() / "openapi" / f"{key}.json"
+    try:
+        found = json.loads(path.read_text())
+        return None if found is None else (tuple(found[0]), found[1])
+    except (OSError, ValueError, TypeError, IndexError):
+        pass
+    result = _first_error(rel, files_json, version)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(None if result is None else [list(result[0]), result[1]]))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return result
+
+
+_CACHE_FORMAT = "1"
+
+
 def _first_error(rel: str, files_json: str, version: str) -> tuple[tuple, str] | None:
     """Cached by content: validating is the slow part, and in CI most contracts are the same at the base."""
     from jsonschema.exceptions import best_match

@@ -32,17 +32,27 @@ def display(base_dir: Path) -> Callable[[str], str]:
 
 
 def load_all(spec: Spec, base_dir: Path) -> dict[str, AnyContract]:
-    """``service/major`` → its contract, for every live major whose file can be read."""
+    """``service/major`` → its contract, for every live major whose file can be read: every OpenAPI contract,
+    and a JSON Schema contract only where a consumer names operations of it (validate stays fast)."""
     read, show = reader(base_dir), display(base_dir)
+    named = {u.ref for svc in spec.services.values() for u in svc.use_entries if u.operations is not None}
     out: dict[str, AnyContract] = {}
     for name, svc in spec.services.items():
         for major, m in svc.majors.items():
-            if m.status == "retired":
+            ref = f"{name}/{major}"
+            if m.status == "retired" or (ref not in named and not _may_be_openapi(m.contract, read)):
                 continue
             c = load_contract(m.contract, read, show)
             if c is not None:
-                out[f"{name}/{major}"] = c
+                out[ref] = c
     return out
+
+
+def _may_be_openapi(rel: str, read: Callable[[str], str | None]) -> bool:
+    if not rel.endswith(".json"):
+        return True
+    text = read(rel)
+    return text is not None and '"openapi"' in text
 
 
 def check(spec: Spec, problems: Problems, base_dir: Path, today: dt.date) -> None:
