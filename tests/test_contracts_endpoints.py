@@ -227,3 +227,29 @@ def test_retire_plan_text_asks_whole_major_consumers_to_name_their_operations(tm
     assert "  [ ] GET /user-service/v1/users/{userId}: called by recommendations, web-app" in out
     assert "  [ ] GET /user-service/v1/users (deprecated): called by recommendations" in out
     assert "recommendations names only the major, so call every endpoint" in out
+
+
+def _catalog_with_search(spec: Path, search_response: dict) -> None:
+    """catalog/v1 (a JSON Schema contract) gains a second endpoint; web-app names only getProduct."""
+    path = spec.parent / "contracts" / "catalog-v1.json"
+    doc = json.loads(path.read_text())
+    doc["properties"]["search"] = {"type": "object", "x-meshspec-endpoint": "GET /catalog/v1/search", "properties": {
+        "request": {"type": "object", "properties": {"q": {"type": "string"}}},
+        "response": {"type": "object", "properties": search_response, "required": sorted(search_response)}}}
+    path.write_text(json.dumps(doc, indent=2))
+    _replace(spec, "      - catalog/v1\n", "      - catalog/v1: [\"GET /products/{sku}\"]\n")  # quoted: { in flow style
+
+
+def test_json_schema_contracts_are_weighed_per_endpoint_too(tmp_path, capsys):
+    base, head = _copy(tmp_path / "base"), _copy(tmp_path / "head")
+    _catalog_with_search(base, {"hits": {"type": "array"}, "total": {"type": "integer"}})
+    _catalog_with_search(head, {"hits": {"type": "array"}})
+    assert main(["contracts", "check", str(head), "--base-spec", str(base), "--format", "json"]) == 0
+    [f] = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["service"] == "catalog"]
+    assert (f["rule"], f["severity"], f["breaking"]) == ("field-removed", "notice", False)
+    assert "no consumer calls it (web-app names only other operations)" in f["message"]
+    # the endpoint web-app calls still breaks it
+    _replace(head.parent / "contracts" / "catalog-v1.json", '"title": {', '"name": {')
+    assert main(["contracts", "check", str(head), "--base-spec", str(base), "--format", "json"]) == 1
+    broken = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["breaking"]]
+    assert [(f["rule"], f["consumers"]) for f in broken] == [("field-renamed", ["web-app"])]

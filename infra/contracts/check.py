@@ -20,9 +20,9 @@ from meshspec.infra.spec.errors import Problems
 from meshspec.infra.spec.model import Service
 from meshspec.infra.spec.yamlpos import Positions, parse
 
-from .contract import Contract, check_against_spec, pointer
+from .contract import ENDPOINT, Contract, check_against_spec, pointer, unpointer
 from .diff import compare
-from .documents import AnyContract, find, load_contract, operations
+from .documents import AnyContract, Op, find, load_contract, operations
 from .findings import Finding, Report
 from .openapi import OpenAPIContract, template
 from .openapi_diff import OpChange, compare_openapi
@@ -253,14 +253,11 @@ def compare_specs(head: LoadResult, positions: Positions, new: Side, old: Side,
                                    f"({before_c.problems[0].message}); this contract was not compared",
                                    file, "", name, major))
                 continue
-            if isinstance(before_c, Contract) and isinstance(contract, Contract):
-                for c in compare(before_c, contract):
-                    sev = "error" if c.breaking else "warning" if c.breaking is None else "notice"
-                    out.append(Finding(sev, c.rule, c.message, file, c.pointer, name, major, contract.line(c.pointer),
-                                       breaking=c.breaking, consumers=tuple(users) if c.breaking else ()))
-                continue
             callers = _callers(spec, name, major, major_path(name, major, m), [operations(contract),
                                                                                  operations(before_c)])
+            if isinstance(before_c, Contract) and isinstance(contract, Contract):
+                out.extend(_json_findings(before_c, contract, name, major, users, callers))
+                continue
             if isinstance(before_c, OpenAPIContract) and isinstance(contract, OpenAPIContract):
                 changes = compare_openapi(before_c, contract, today or dt.date.today())
             else:
@@ -295,26 +292,50 @@ def _callers(spec: Spec, service: str, major: str, prefix: str, ops: list[dict])
     return out
 
 
+def _weigh(level: str, rule: str, message: str, route: str | None, users: list[str],
+           callers: dict[str | None, list[str]]) -> tuple[str, str, list[str]]:
+    """A change's level weighed against who calls the operation: when every consumer names the operations it
+    calls and none calls this one, nothing breaks; a removed operation someone still calls breaks them,
+    deprecated or not. Returns (level, message, the consumers it breaks)."""
+    who = [u for u in users if u in callers[None] or route is None or u in callers.get(route, ())]
+    if level == "error" and users and not who:
+        return "info", message + (f"; no consumer calls it ({', '.join(users)} name{'s' if len(users) == 1 else ''} "
+                                  "only other operations), so nothing breaks"), []
+    if rule.endswith("-removed-with-deprecation") and who:
+        return "error", message + f", but {', '.join(who)} still call{'s' if len(who) == 1 else ''} it", who
+    return level, message, who
+
+
 def _op_finding(c: OpChange, new: AnyContract, old: AnyContract, service: str, major: str, users: list[str],
                 callers: dict[str | None, list[str]]) -> Finding:
-    """A classified change as a finding, its level weighed against who calls the operation: when every consumer
-    names the operations it calls and none calls this one, nothing breaks; a removed operation someone still
-    calls breaks them, deprecated or not."""
-    who = [u for u in users if u in callers[None] or u in callers.get(c.route, ())]
-    level, message = c.level, c.message
-    if level == "error" and users and not who:
-        level = "info"
-        message += (f"; no consumer calls it ({', '.join(users)} name{'s' if len(users) == 1 else ''} only other "
-                    "operations), so nothing breaks")
-    elif c.rule.endswith("-removed-with-deprecation") and who:
-        level = "error"
-        message += f", but {', '.join(who)} still call it"
-    breaking = {"error": True, "info": False}.get(level)
+    level, message, who = _weigh(c.level, c.rule, c.message, c.route, users, callers)
     nw, ow = c.new, c.old
     return Finding(SEVERITY[level], c.rule, message, _where_file(new, nw), pointer(nw.path) if nw else "",
-                   service, major, _where_line(new, nw), breaking=breaking,
+                   service, major, _where_line(new, nw), breaking={"error": True, "info": False}.get(level),
                    consumers=tuple(who) if level == "error" else (), operation=c.operation,
                    base_file=_where_file(old, ow) if ow else None, base_line=_where_line(old, ow) if ow else None)
+
+
+def _json_findings(old: Contract, new: Contract, service: str, major: str, users: list[str],
+                   callers: dict[str | None, list[str]]) -> list[Finding]:
+    """JSON Schema contracts: the classic rules, weighed per endpoint the same way (the pointer names it)."""
+    routes = {name: op.route for c in (old, new) for name, (endpoint, _) in c.endpoints().items()
+              for op in [_json_op(endpoint)] if op is not None}
+    out = []
+    for c in compare(old, new):
+        parts = unpointer(c.pointer)
+        route = routes.get(parts[1]) if len(parts) > 1 and parts[0] == "properties" else None
+        base_level = "error" if c.breaking else "warning" if c.breaking is None else "info"
+        level, message, who = _weigh(base_level, c.rule, c.message, route, users, callers)
+        out.append(Finding(SEVERITY[level], c.rule, message, new.file, c.pointer, service, major,
+                           new.line(c.pointer), breaking=c.breaking if level == base_level else False,
+                           consumers=tuple(who) if level == "error" else ()))
+    return out
+
+
+def _json_op(endpoint: str) -> Any:
+    m = ENDPOINT.match(endpoint)
+    return Op(m.group(1), m.group(2), False, None, "", None, "") if m else None
 
 
 def _where_file(c: AnyContract, w: Any) -> str:
@@ -408,8 +429,8 @@ def _loader_problems(head: LoadResult, covered: set[str], out: list[Finding]) ->
 
 
 def _uses_ref(spec: Spec, path: tuple) -> str | None:
-    """``services.X.uses[i]`` → the ``service/major`` it names."""
-    if len(path) == 4 and path[0] == "services" and path[2] == "uses" and isinstance(path[3], int):
+    """``services.X.uses[i]`` (or an operation named in it) → the ``service/major`` it names."""
+    if len(path) >= 4 and path[0] == "services" and path[2] == "uses" and isinstance(path[3], int):
         svc = spec.services.get(str(path[1]))
         if svc is not None and path[3] < len(svc.uses):
             return svc.uses[path[3]]
