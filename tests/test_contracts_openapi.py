@@ -11,7 +11,7 @@ import json
 import pytest
 import yaml
 
-from meshspec.infra.contracts.openapi import load_openapi
+from meshspec.infra.contracts.openapi import Where, load_openapi
 from meshspec.infra.contracts.openapi_diff import compare_openapi
 
 TODAY = dt.date(2026, 12, 6)
@@ -514,3 +514,23 @@ def test_a_validation_verdict_is_kept_on_disk_by_content(tmp_path, monkeypatch):
     _item(d)["size"]["type"] = "integer"
     with pytest.raises(AssertionError, match="validated again"):
         _problems(yaml.safe_dump(d, sort_keys=False))  # changed content: validated anew
+
+
+def test_problems_come_in_document_order():
+    d = _doc()
+    _get(d)["responses"]["404"] = {"$ref": "https://a.example/x.yaml#/A"}
+    _put(d)["responses"]["204"] = {"$ref": "https://b.example/x.yaml#/B"}
+    found = _problems(yaml.safe_dump(d, sort_keys=False))
+    assert [p[3].split("'")[1] for p in found] == ["https://a.example/x.yaml#/A", "https://b.example/x.yaml#/B"]
+    assert found[0][2] < found[1][2]
+
+
+def test_a_ref_into_a_list_gives_the_line_of_the_item():
+    d = _doc()
+    d["paths"]["/other"]["get"]["parameters"] = [{"$ref": "#/paths/~1items~1{id}/get/parameters/1"}]
+    c = _load(d)
+    op = c.operations["GET /svc/v1/other"]
+    param, where = c.deref(op.node["parameters"][0], Where(c.rel, ()))
+    assert param["name"] == "q" and where.path == ("paths", "/items/{id}", "get", "parameters", 1)
+    assert c.line(where) is not None and yaml.safe_dump(d, sort_keys=False).splitlines()[c.line(where) - 1].strip() \
+        == "- name: q"

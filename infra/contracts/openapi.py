@@ -140,7 +140,7 @@ class OpenAPIContract:
             if target is None or target[0] not in self.files:
                 return node, where  # refused or missing: already a problem of the document
             rel, path = target
-            found = _walk(self.files[rel].data, path)
+            found, path = _walk_path(self.files[rel].data, path)
             if found is _MISSING:
                 return node, where
             node, where = found, Where(rel, path)
@@ -151,14 +151,22 @@ _MISSING = object()
 
 
 def _walk(data: Any, path: tuple) -> Any:
+    return _walk_path(data, path)[0]
+
+
+def _walk_path(data: Any, path: tuple) -> tuple[Any, tuple]:
+    """The node at a JSON pointer's parts, and the parts with list indexes as numbers (for line lookups)."""
+    out: list[str | int] = []
     for part in path:
         if isinstance(data, dict) and part in data:
             data = data[part]
-        elif isinstance(data, list) and isinstance(part, str) and part.isdigit() and int(part) < len(data):
+            out.append(part)
+        elif isinstance(data, list) and str(part).isdigit() and int(part) < len(data):
             data = data[int(part)]
+            out.append(int(part))
         else:
-            return _MISSING
-    return data
+            return _MISSING, tuple(out)
+    return data, tuple(out)
 
 
 def _target(rel: str, ref: str) -> tuple[str, tuple[str, ...]] | None:
@@ -180,9 +188,9 @@ def _refs(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
             ref = node.get("$ref")
             if isinstance(ref, str):
                 yield path + ("$ref",), ref
-            stack.extend((v, path + (k,)) for k, v in node.items())
+            stack.extend(reversed([(v, path + (k,)) for k, v in node.items()]))  # document order
         elif isinstance(node, list):
-            stack.extend((v, path + (i,)) for i, v in enumerate(node))
+            stack.extend(reversed([(v, path + (i,)) for i, v in enumerate(node)]))
 
 
 def load_openapi(rel: str, text: str, read: Read, display: Callable[[str], str] = lambda r: r, *,
