@@ -253,3 +253,14 @@ def test_json_schema_contracts_are_weighed_per_endpoint_too(tmp_path, capsys):
     assert main(["contracts", "check", str(head), "--base-spec", str(base), "--format", "json"]) == 1
     broken = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["breaking"]]
     assert [(f["rule"], f["consumers"]) for f in broken] == [("field-renamed", ["web-app"])]
+
+
+def test_github_annotations_point_at_the_changed_line_and_the_base(repo, capsys):
+    v1 = repo.parent / "contracts" / "user-service-v1.yaml"
+    _replace(v1, "        lastName:\n          type: string\n", "")
+    assert main(["contracts", "check", "deploy/shop.yaml", "--base", "main", "--format", "github"]) == 1
+    [error] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::error ")]
+    assert error.startswith(f"::error file=deploy/contracts/user-service-v1.yaml,line={_line(v1, '    properties:')},"
+                            "title=meshspec response-required-property-removed::user-service/v1 GET "
+                            "/user-service/v1/users/{userId}: response property 'lastName'")
+    assert "%0Awas: main:contracts/user-service-v1.yaml:61%0Aconsumers: web-app" in error
