@@ -326,7 +326,10 @@ class _Op:
         for kw in ("anyOf", "oneOf"):
             self.alternatives(kw, o, n, ow, nw, side, subject, p, name, depth)
         for kw in _UNCHECKED:
-            if _json(o.get(kw)) != _json(n.get(kw)):
+            ov, nv = o.get(kw), n.get(kw)
+            if ov == nv:
+                continue
+            if _json(ov) != _json(nv):
                 self.add("unchecked-keyword", "warning", f"{self.label(name)}: {kw} changed; meshspec does not classify {kw}, "
                          "check by hand whether consumers break", _at(nw, kw) if kw in n else nw, ow)
 
