@@ -298,8 +298,8 @@ def _weigh(level: str, rule: str, message: str, route: str | None, users: list[s
     calls and none calls this one, nothing breaks; a removed operation someone still calls breaks them,
     deprecated or not. Returns (level, message, the consumers it breaks)."""
     who = [u for u in users if u in callers[None] or route is None or u in callers.get(route, ())]
-    if level == "error" and users and not who:
-        return "info", message + (f"; no consumer calls it ({', '.join(users)} name{'s' if len(users) == 1 else ''} "
+    if level == "error" and users and not who:  # the message's own word on consumers no longer holds
+        return "info", message.split("; consumers")[0] + (f"; no consumer calls it ({', '.join(users)} name{'s' if len(users) == 1 else ''} "
                                   "only other operations), so nothing breaks"), []
     if rule.endswith("-removed-with-deprecation") and who:
         return "error", message + f", but {', '.join(who)} still call{'s' if len(who) == 1 else ''} it", who
