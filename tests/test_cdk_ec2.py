@@ -191,3 +191,8 @@ def test_the_ec2_variant_matches_its_snapshots(shop_on_ec2, stack, snapshot):
     from tests.cdk_support import scrub
 
     assert scrub(shop_on_ec2[stack]) == snapshot.use_extension(JSONSnapshotExtension)(name=stack)
+
+
+def test_fails_when_the_reserved_memory_is_negative():
+    with pytest.raises(PropsError, match="reserved_memory_mib is -1: at least 0"):
+        Ec2Capacity(reserved_memory_mib=-1)

@@ -222,3 +222,9 @@ def test_an_eks_service_on_app_mesh_without_an_account_is_refused_before_synth()
                     "(environment-agnostic stacks); allowed: aws.account: the 12-digit account)\n"
                     "    hint: set aws.account, or use backend: lattice, whose EKS pods need no ARN in their manifests")
     assert rendered(text.replace("  region: eu-west-1\n", "  region: eu-west-1\n  account: '111122223333'\n")) == []
+
+
+def test_a_capacity_that_is_neither_fargate_nor_ec2_is_refused():
+    (line,) = rendered(spec(core=", capacity: gpu"))
+    assert line == ("spec.yaml:7:45: error: aws.clusters[0].capacity: capacity is fargate, ec2 or a list of both "
+                    "(given: 'gpu'; allowed: fargate, ec2, [ec2, fargate] or [fargate, ec2])")
