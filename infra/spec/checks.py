@@ -15,6 +15,8 @@ from pathlib import Path as FsPath
 from .. import naming
 from ..metrics import FILTERS_PER_MAJOR
 from . import quotas as q
+from . import secrets
+from .secrets import SECRET_NAME  # noqa: F401 - tests read it here
 from .errors import Described as D, Problems
 from .model import Service, Spec, live_majors, major_path, metric_majors, shares
 from .stack_quotas import check_cloudformation
@@ -30,7 +32,6 @@ FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122881, 8192)),
 }
 
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY|CLIENT_?SECRET")
 AWS_SECRET_REF = re.compile(
     r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+"
     r"(:[A-Za-z_][A-Za-z0-9_]{0,127}(::)?)?"  # one JSON key, ECS's ARN:key[::] (constructs_lib/secret_refs.py)
@@ -246,12 +247,29 @@ RESERVED_ENV_PREFIX = "MESHSPEC_"
 
 
 def check_env(name: str, svc: Service, p: Problems) -> None:
+    reviewed = set(svc.not_secret)
+    for key, why in secrets.findings(svc.env, reviewed):
+        p.add(("services", name, "env", key), f"{key} looks like a secret: {why}; a literal value would land in "
+              "templates and logs", "secret-literal", given=D(secrets.masked_value(svc.env[key])),
+              allowed="a reference under secrets:",
+              hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS) or a Secret Manager name (GCP); "
+                   f"if it is no secret, list it under notSecret (see `meshspec help spec`)")
+    for i, key in enumerate(svc.not_secret):
+        if key not in svc.env:
+            p.add(("services", name, "notSecret", i), f"notSecret names {key}, which is not under env",
+                  "not-secret-unknown", given=key, allowed=", ".join(svc.env) or "no variable: env is empty")
+        elif not secrets.finding(key, svc.env[key]):
+            p.warn(("services", name, "notSecret", i), f"{key} is not taken for a secret: nothing to mark",
+                   "not-secret-unneeded", given=key, allowed="only variables meshspec would refuse")
+    for i, v in enumerate(svc.versions):
+        for field, value in (("image", v.image), ("source", v.source)):
+            kind = secrets.shape(value) if value else None
+            if kind:
+                p.add(("services", name, "versions", i, field),
+                      f"the {field} has the shape of {kind}; it would land in templates and logs",
+                      "secret-literal", given=D(secrets.masked_value(value)), allowed="no credentials in it",
+                      hint="registries and buckets are read with the service's own role or service account")
     for key in svc.env:
-        if SECRET_NAME.search(key.upper()):
-            p.add(("services", name, "env", key), f"{key} looks like a secret; a literal value would land in "
-                  "templates and logs", "secret-literal", given=D("a literal value (not shown)"),
-                  allowed="a reference under secrets:",
-                  hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS) or a Secret Manager name (GCP)")
         if key in svc.secrets:
             p.add(("services", name, "env", key), f"{key} is given both under env and under secrets",
                   "env-secret-clash", given=key, allowed="each variable once")

@@ -254,6 +254,11 @@ class Service(_Model):
         default_factory=dict, description="References only: a Secrets Manager or SSM parameter ARN, or a GCP Secret Manager name.")
     majors: dict[MajorName, Major] = Field(min_length=1)
     versions: list[Version] = Field(min_length=1)
+    not_secret: list[EnvName] = Field(
+        default_factory=list,
+        description="env variables reviewed as no secret, though their name or value looks like one (a public "
+                    "DSN, a test fixture's example key): validate no longer refuses their literal values. "
+                    "Default: none.")
     uses: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*/v[1-9][0-9]*$")]] = Field(
         default_factory=list, description="Majors this service calls, as <service>/<major>.")
     log_retention_days: int | None = Field(None, description="Default: defaults.logRetentionDays.")
@@ -277,7 +282,8 @@ class Queries(_Model):
 class Spec(_Model):
     """A whole meshspec document."""
 
-    model_config = ConfigDict(title="meshspec v1")
+    # Top-level x-* keys hold YAML anchors for merge keys (`<<: *common`); the loader drops them before these rules.
+    model_config = ConfigDict(title="meshspec v1", json_schema_extra={"patternProperties": {"^x-": {}}})
 
     api_version: Literal["meshspec/v1"]
     project: DnsLabel
