@@ -181,6 +181,7 @@ def check_versions(name: str, svc: Service, p: Problems) -> None:
             if env == "flexible" and bool(v.image) == bool(v.source):
                 p.add(path, "an App Engine flexible version needs exactly one of image or source",
                       "version-artifact", given=D("both" if v.image else "neither"), allowed="image or source")
+            _check_appengine_artifact(path, v.image if env == "flexible" else None, v.source, p)
         else:
             if not v.image:
                 p.add(path, "a version on an AWS cluster needs a container image", "version-artifact",
@@ -193,6 +194,19 @@ def check_versions(name: str, svc: Service, p: Problems) -> None:
                 if major not in svc.majors:
                     p.add(path + ("traffic", major), f"major {major!r} is not defined for service {name!r}",
                           "unknown-major", given=major, allowed=", ".join(svc.majors))
+
+
+def _check_appengine_artifact(path: tuple, image: str | None, source: str | None, p: Problems) -> None:
+    """What the App Engine plan refuses in a version's artifact (meshspec.infra.appengine.plan._artifact)."""
+    from meshspec.infra.appengine.desired import source_url
+    from meshspec.infra.appengine.plan import IMAGE, STORAGE_URL
+
+    if image and not IMAGE.match(image):
+        p.add(path + ("image",), "App Engine deploys a fully qualified image with a tag or digest",
+              "version-artifact", given=image, allowed="REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST")
+    if source and not STORAGE_URL.match(source_url(source)):
+        p.add(path + ("source",), "App Engine deploys source from a Cloud Storage object", "version-artifact",
+              given=source, allowed="gs://BUCKET/OBJECT.zip (or https://storage.googleapis.com/BUCKET/OBJECT)")
 
 
 AWS_WEIGHTS = {
@@ -413,13 +427,58 @@ def check_quotas(spec: Spec, p: Problems) -> None:
                 p.add(("services", name, "uses"), f"{backends} backends per virtual node; App Mesh allows "
                       f"{q.APPMESH_BACKENDS_PER_NODE}", "quota-appmesh", given=backends,
                       allowed=f"at most {q.APPMESH_BACKENDS_PER_NODE}")
+    check_appengine_quotas(spec, p)
+
+
+def check_appengine_quotas(spec: Spec, p: Problems) -> None:
+    """What App Engine's plan would refuse for the whole app, found before it (quotas.py: the figures), each at
+    the service that contributes most."""
+    from meshspec.infra.appengine import dispatch
+    from meshspec.infra.appengine.desired import dispatch_targets
+
     gae = spec.appengine_services()
-    versions = sum(len(s.versions) * (len(live_majors(s)) if s.appengine.majors_as_services else 1)
-                   for s in gae.values())
+    if not gae:
+        return
+    per_service = {n: len(s.versions) * (len(live_majors(s)) if s.appengine.majors_as_services else 1)
+                   for n, s in gae.items()}
+    versions = sum(per_service.values())
     if versions > q.APPENGINE_VERSIONS_PER_APP:
-        p.add(("services",), f"App Engine would hold {versions} versions; an app allows "
-              f"{q.APPENGINE_VERSIONS_PER_APP}", "quota-appengine", given=versions,
-              allowed=f"at most {q.APPENGINE_VERSIONS_PER_APP}", hint="remove versions that take no traffic")
+        top = max(per_service, key=per_service.get)
+        p.add(("services", top, "versions"), f"App Engine would hold {versions} versions ({top}: "
+              f"{per_service[top]}); an app allows {q.APPENGINE_VERSIONS_PER_APP} (App Engine quota: versions per "
+              "app)", "quota-appengine", given=versions, allowed=f"at most {q.APPENGINE_VERSIONS_PER_APP}",
+              hint="remove versions that take no traffic" + (", or set majorsAsServices: false (each major "
+                   "multiplies the versions)" if gae[top].appengine.majors_as_services else ""))
+    targets = dispatch_targets(spec)
+    sids = {sid for _, sid, _, _ in targets} | {
+        naming.appengine_service(n, default=s.appengine.default_service) for n, s in gae.items()
+        if not s.appengine.majors_as_services}
+    if len(sids) > q.APPENGINE_SERVICES_PER_APP:
+        counts = Counter(n for _, _, n, _ in targets if gae[n].appengine.majors_as_services)
+        top = max(counts, key=counts.get) if counts else next(iter(gae))
+        p.add(("services", top) if counts else ("services",), f"App Engine would hold {len(sids)} services; an app "
+              f"allows {q.APPENGINE_SERVICES_PER_APP} (App Engine quota: services per app)", "quota-appengine",
+              given=len(sids), allowed=f"at most {q.APPENGINE_SERVICES_PER_APP}",
+              hint="set majorsAsServices: false where a service's majors can share one split, or move services "
+                   "to another App Engine app (another gcp.project)")
+    rules = dispatch.rules_for((path, sid) for path, sid, _, _ in targets)
+    if len(rules) > q.APPENGINE_DISPATCH_RULES:
+        counts = Counter(n for _, _, n, _ in targets)
+        top = max(counts, key=counts.get)
+        p.add(("services", top, "majors"), f"App Engine would need {len(rules)} dispatch rules, one per live "
+              f"major's path ({', '.join(f'{n}: {c}' for n, c in counts.most_common())}); an app allows "
+              f"{q.APPENGINE_DISPATCH_RULES} (App Engine quota: dispatch rules per app)", "quota-appengine",
+              given=len(rules), allowed=f"at most {q.APPENGINE_DISPATCH_RULES} live majors over all App Engine "
+              "services", hint="retire majors nobody uses (status: retired), or move services to another App "
+                               "Engine app (another gcp.project)")
+    for path, _, name, major in targets:
+        length = len(dispatch.DOMAIN) + len(dispatch.rule_path(path))
+        if length > dispatch.MAX_DOMAIN_PATH:
+            p.add(("services", name, "majors", major, "path"), f"the dispatch rule for {path} is {length} "
+                  f"characters (domain {dispatch.DOMAIN!r} plus path {dispatch.rule_path(path)}); App Engine allows "
+                  f"{dispatch.MAX_DOMAIN_PATH}", "quota-appengine", given=path,
+                  allowed=f"a path of at most {dispatch.MAX_DOMAIN_PATH - len(dispatch.DOMAIN) - 1} characters",
+                  hint="give the major a shorter path (majors.<major>.path)")
 
 
 LATTICE_NAME = re.compile(r"^(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+$")
