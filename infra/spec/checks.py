@@ -46,6 +46,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     """Run every cross-reference rule. With ``complete=False`` the spec holds only the services that passed
     the field rules; references to the others (``all_services``) are not reported, and quotas are skipped."""
     check_clusters(spec, problems)
+    check_log_key(spec, problems)
     for name, svc in spec.services.items():
         check_placement(spec, name, svc, problems)
         check_versions(name, svc, problems)
@@ -79,9 +80,31 @@ def check_clusters(spec: Spec, p: Problems) -> None:
             p.add(path + ("instanceType",), "instanceType needs platform: ecs with capacity: ec2",
                   "instance-type-without-ec2", given=c.instance_type,
                   allowed="instanceType only with capacity: ec2")
+        if c.platform != "eks" and "secrets_encryption" in c.model_fields_set:
+            p.add(path + ("secretsEncryption",), "secretsEncryption applies to EKS clusters only (ECS injects secrets "
+                  "into tasks from Secrets Manager or SSM, encrypted there)", "eks-only",
+                  given=c.secrets_encryption, allowed="leave secretsEncryption out for platform: ecs")
         if c.min_capacity > c.max_capacity:
             p.add(path + ("minCapacity",), f"minCapacity {c.min_capacity} is above maxCapacity {c.max_capacity}",
                   "capacity-range", given=c.min_capacity, allowed=f"at most {c.max_capacity}")
+
+
+def check_log_key(spec: Spec, p: Problems) -> None:
+    """defaults.logKmsKey: only where meshspec creates log groups (AWS), and a key in their region."""
+    key = spec.defaults.log_kms_key
+    if key is None:
+        return
+    path = ("defaults", "logKmsKey")
+    if spec.aws is None:
+        p.add(path, "logKmsKey encrypts the AWS log groups meshspec creates; this spec has no aws section",
+              "log-key-without-aws", given=key, allowed="leave logKmsKey out, or add the aws section",
+              hint="App Engine's logs go to Cloud Logging, which this key does not reach")
+        return
+    if key != "create" and key.split(":")[3] != spec.aws.region:
+        p.add(path, f"CloudWatch Logs uses a KMS key of the log group's own region; this key is in "
+              f"{key.split(':')[3]}, the log groups in {spec.aws.region}", "log-key-region", given=key,
+              allowed=f"a key ARN in {spec.aws.region}, or create",
+              hint="create a key in the spec's region (or a multi-Region replica of this one there)")
 
 
 def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:

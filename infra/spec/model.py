@@ -22,6 +22,7 @@ DNS_LABEL = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 VERSION_ID = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 MAJOR = r"^v[1-9][0-9]{0,2}$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -48,6 +49,11 @@ class Defaults(_Model):
     log_removal_policy: Literal["retain", "destroy"] = Field(
         "retain", description="What happens to log groups when a stack is deleted. Default: retain.")
     tracing: bool = Field(True, description="X-Ray tracing for every service (Envoy and the X-Ray daemon). Default: on.")
+    log_kms_key: Literal["create"] | Annotated[str, StringConstraints(pattern=KMS_KEY_ARN)] | None = Field(
+        None, description="A customer managed KMS key for every AWS log group meshspec creates: `create` (one key "
+                          "in the shared stack, rotated yearly, with the key policy CloudWatch Logs needs) or the "
+                          "ARN of an existing key in the spec's region, whose key policy lets CloudWatch Logs use "
+                          "it. Default: CloudWatch Logs' own encryption.")
 
     @field_validator("log_retention_days")
     @classmethod
@@ -71,6 +77,10 @@ class Cluster(_Model):
     min_capacity: int = Field(1, ge=0, le=1000, description="EC2 capacity only: minimum instances. Default: 1.")
     max_capacity: int = Field(4, ge=1, le=1000, description="EC2 capacity only: maximum instances. Default: 4.")
     kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]{2}$", description="EKS only. Default: 1.33.")
+    secrets_encryption: bool = Field(
+        True, description="EKS only: envelope encryption of Kubernetes Secrets with a KMS key the cluster stack "
+                          "creates. CloudFormation replaces a cluster whose encryption configuration changes: set "
+                          "false on a cluster created without it to keep that cluster. Default: true.")
 
 
 BACKENDS = ("appmesh", "service-connect", "lattice")
