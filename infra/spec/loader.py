@@ -219,6 +219,9 @@ def _validate(data: dict[str, Any], problems: Problems) -> tuple[Spec | None, bo
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     for err in errors:
+        if len(problems.items) >= problems.limit:  # a file of junk: count the rest, do not describe it
+            problems.dropped += 1
+            continue
         _from_pydantic(err, data, problems)
     services = data.get("services")
     bad = {e["loc"][1] for e in errors if len(e["loc"]) > 1 and e["loc"][0] == "services"}

@@ -21,6 +21,7 @@ where it is written and says which merge or alias brought it.
 from __future__ import annotations
 
 import re
+from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +37,12 @@ _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class Limits:
-    """What one document may hold. Default: room for about 4,000 services in the layout of
-    ``benchmarks/gen_spec.py`` (twice what CloudFormation's 2,000 stacks per region let one spec deploy), and a
-    refusal within 1 s and 200 MB of memory whatever the input."""
+    """What one document may hold. Default: room for about 2,000 services in the layout of
+    ``benchmarks/gen_spec.py`` (as many as CloudFormation's 2,000 stacks per region let one spec deploy), and
+    an answer within 1 s and 200 MB of memory whatever the input (tests/test_spec_hostile.py measures both)."""
 
     chars: int = 2 * 1024 * 1024  # the whole document
-    nodes: int = 200_000  # keys, values and list items, counting each alias as the nodes it stands for
+    nodes: int = 100_000  # keys, values and list items, counting each alias as the nodes it stands for
     depth: int = 64  # nested mappings and lists
     scalar_chars: int = 65_536  # one key or value
 
@@ -68,6 +69,8 @@ def resolve(value: str) -> Any:
         return None
     first = value[0]
     if first in _NUMERIC_START:
+        if value.isdigit() and value.isascii():
+            return int(value)
         if _INT.match(value):
             return int(value)
         if _OCT.match(value):
@@ -84,45 +87,56 @@ def resolve(value: str) -> Any:
 
 # -- the position tree: libyaml's events, kept as they came --------------------------------------------------------
 
+# A scalar is kept as the tuple (line, column, text as written, style, tag), 0-based: a few dozen bytes where
+# libyaml's event with its two marks takes about 900.
+Scalar = namedtuple("Scalar", "line column value style tag")  # what Positions.scalar gives (1-based)
+
+
 class _Node:
-    """A mapping (``items``: key → ``(key event, value)`` or ``_Merged``) or a list (``items``: values); a value
-    is a ScalarEvent, a _Node or an _Alias."""
+    """A mapping (``items``: key → ``(key scalar, value)`` or ``_Merged``) or a list (``items``: values); a value
+    is a scalar tuple, a _Node or an _Alias. ``mark``: (line, column), 0-based."""
 
     __slots__ = ("mark", "items")
 
-    def __init__(self, mark: yaml.Mark, items: dict | list):
+    def __init__(self, mark: tuple[int, int], items: dict | list):
         self.mark = mark
         self.items = items
 
 
 class _Alias:
-    """A value written as ``*name``: it stands for the anchored value, written elsewhere."""
+    """A value written as ``*name`` at ``mark``: it stands for the anchored value, written elsewhere."""
 
-    __slots__ = ("event", "target")
+    __slots__ = ("anchor", "mark", "target")
 
-    def __init__(self, event: AliasEvent, target: Any):
-        self.event = event
+    def __init__(self, anchor: str, mark: tuple[int, int], target: Any):
+        self.anchor = anchor
+        self.mark = mark
         self.target = target
 
 
 class _Merged:
-    """A mapping entry that came through a merge key (``<<``)."""
+    """A mapping entry that came through the merge key (``<<``) whose scalar is ``merge``."""
 
     __slots__ = ("entry", "merge")
 
-    def __init__(self, entry: Any, merge: ScalarEvent):
+    def __init__(self, entry: Any, merge: tuple):
         self.entry = entry
         self.merge = merge
 
 
-def _mark(pos: Any) -> yaml.Mark:
+def _mark(pos: Any) -> tuple[int, int]:
     while type(pos) is _Alias:
         pos = pos.target
-    return pos.mark if type(pos) is _Node else pos.start_mark
+    return pos.mark if type(pos) is _Node else (pos[0], pos[1])
 
 
-def _line_col(mark: yaml.Mark) -> tuple[int, int]:
-    return mark.line + 1, mark.column + 1
+def _at(ev: Any) -> tuple[int, int]:
+    m = ev.start_mark
+    return m.line, m.column
+
+
+def _line_col(mark: tuple[int, int]) -> tuple[int, int]:
+    return mark[0] + 1, mark[1] + 1
 
 
 class Positions:
@@ -145,15 +159,17 @@ class Positions:
         mark, _, note = found
         return (*_line_col(mark), note)
 
-    def scalar(self, path: Path) -> ScalarEvent | None:
-        """The scalar at exactly ``path`` as written (its raw text, style and tag), else None."""
+    def scalar(self, path: Path) -> Scalar | None:
+        """The scalar at exactly ``path`` as written (its text, style and tag; 1-based position), else None."""
         found = self._walk(path, False)
         if found is None:
             return None
         pos = found[1]
-        return pos if type(pos) is ScalarEvent else None
+        if type(pos) is not tuple:
+            return None
+        return Scalar(pos[0] + 1, pos[1] + 1, pos[2], pos[3], pos[4])
 
-    def _walk(self, path: Path, at_key: bool) -> tuple[yaml.Mark, Any, str | None] | None:
+    def _walk(self, path: Path, at_key: bool) -> tuple[tuple[int, int], Any, str | None] | None:
         """(the mark; the value at ``path``, or None when the path leads out of the file; the note)."""
         pos = self.root
         if pos is None:
@@ -162,7 +178,7 @@ class Positions:
         mark = _mark(pos)
         for i, part in enumerate(path):
             while type(pos) is _Alias:
-                note = note or f"came through the alias *{pos.event.anchor} on line {pos.event.start_mark.line + 1}"
+                note = note or f"came through the alias *{pos.anchor} on line {pos.mark[0] + 1}"
                 pos = pos.target
             if type(pos) is not _Node:
                 return mark, None, note
@@ -172,18 +188,18 @@ class Positions:
                 if entry is None:
                     return mark, None, note
                 while type(entry) is _Merged:
-                    note = note or f"came through the merge key `<<` on line {entry.merge.start_mark.line + 1}"
+                    note = note or f"came through the merge key `<<` on line {entry.merge[0] + 1}"
                     entry = entry.entry
-                key_event, pos = entry
+                key_scalar, pos = entry
                 last = i == len(path) - 1
-                mark = key_event.start_mark if (last and at_key) else _mark(pos)
+                mark = (key_scalar[0], key_scalar[1]) if (last and at_key) else _mark(pos)
             elif isinstance(part, int) and 0 <= part < len(items):
                 pos = items[part]
                 mark = _mark(pos)
             else:
                 return mark, None, note
         while type(pos) is _Alias:
-            note = note or f"came through the alias *{pos.event.anchor} on line {pos.event.start_mark.line + 1}"
+            note = note or f"came through the alias *{pos.anchor} on line {pos.mark[0] + 1}"
             pos = pos.target
         return mark, pos, note
 
@@ -201,7 +217,7 @@ _BAD_KEY = object()  # a key that cannot be one (a mapping or a list): its value
 class _Frame:
     __slots__ = ("data", "items", "mark", "anchor", "size", "height", "key", "key_event", "merges", "is_map")
 
-    def __init__(self, data: dict | list, mark: yaml.Mark, anchor: str | None, is_map: bool):
+    def __init__(self, data: dict | list, mark: tuple[int, int], anchor: str | None, is_map: bool):
         self.data = data
         self.items: dict | list = {} if is_map else []
         self.mark = mark
@@ -235,14 +251,14 @@ class _Composer:
         self.problems = problems
         self.limits = limits
 
-    def error(self, mark: yaml.Mark | None, path: Path, message: str, code: str, **kw: Any) -> None:
+    def error(self, mark: tuple[int, int] | None, path: Path, message: str, code: str, **kw: Any) -> None:
         line, col = _line_col(mark) if mark is not None else (None, None)
         given = kw.pop("given", None)
         self.problems.items.append(SpecError(
             file=self.problems.file, path=path, line=line, column=col, message=message, code=code,
             given=None if given is None else str(given), **kw))
 
-    def limit(self, mark: yaml.Mark, stack: list[_Frame], message: str, code: str, allowed: str, hint: str) -> None:
+    def limit(self, mark: tuple[int, int], stack: list[_Frame], message: str, code: str, allowed: str, hint: str) -> None:
         self.error(mark, _path(stack), message, code, allowed=allowed, hint=hint)
         raise _Stop
 
@@ -264,31 +280,53 @@ class _Composer:
             if t is ScalarEvent:
                 value = ev.value
                 if len(value) > max_chars:
-                    self.limit(ev.start_mark, stack, f"a scalar of {len(value)} characters is longer than meshspec "
+                    self.limit(_at(ev), stack, f"a scalar of {len(value)} characters is longer than meshspec "
                                "reads", "yaml-scalar-too-long", f"at most {max_chars} characters in one value",
                                "a spec holds names, references and short settings: keep large text in files")
                 count += 1
                 if count > max_nodes:
-                    self._too_many(ev.start_mark, stack, count)
+                    self._too_many(_at(ev), stack, count)
                 tag = ev.tag
+                style = ev.style
                 if tag is None:
-                    data = value if ev.style else resolve(value)
+                    data = value if style else resolve(value)
                 else:
                     data = self._tagged(ev, stack)
-                pos: Any = ev
-                size, height, anchor = 1, 0, ev.anchor
+                anchor = ev.anchor
+                m = ev.start_mark
+                pos: Any = (m.line, m.column, value, style, tag)
+                if anchor is None and stack:  # the common case, inline: most events are such scalars
+                    parent = stack[-1]
+                    if not parent.is_map:
+                        parent.size += 1
+                        parent.data.append(data)
+                        parent.items.append(pos)
+                        continue
+                    key = parent.key
+                    if key is _NO_KEY:
+                        if style or tag is not None or value != "<<":
+                            parent.size += 1
+                            parent.key, parent.key_event = value, pos
+                            continue
+                    elif key is not _BAD_KEY and key != "<<" and key not in parent.items:
+                        parent.size += 1
+                        parent.key = _NO_KEY
+                        parent.data[key] = data
+                        parent.items[key] = (parent.key_event, pos)
+                        continue
+                size, height = 1, 0
             elif t is MappingStartEvent or t is SequenceStartEvent:
                 if len(stack) >= max_depth:
-                    self.limit(ev.start_mark, stack, f"the document is nested more than {max_depth} levels deep",
+                    self.limit(_at(ev), stack, f"the document is nested more than {max_depth} levels deep",
                                "yaml-too-deep", f"at most {max_depth} levels of mappings and lists",
                                "a spec is a few levels deep: look for a runaway indentation or [[[…")
                 count += 1
                 if count > max_nodes:
-                    self._too_many(ev.start_mark, stack, count)
+                    self._too_many(_at(ev), stack, count)
                 is_map = t is MappingStartEvent
                 if ev.tag is not None and ev.tag != "!" and ev.tag != _CORE + ("map" if is_map else "seq"):
                     self._bad_tag(ev, stack)
-                stack.append(_Frame({} if is_map else [], ev.start_mark, ev.anchor, is_map))
+                stack.append(_Frame({} if is_map else [], _at(ev), ev.anchor, is_map))
                 continue
             elif t is MappingEndEvent or t is SequenceEndEvent:
                 f = stack.pop()
@@ -298,22 +336,22 @@ class _Composer:
             elif t is AliasEvent:
                 found = anchors.get(ev.anchor)
                 if found is None:
-                    self.error(ev.start_mark, _path(stack), f"the alias *{ev.anchor} names no anchor written "
+                    self.error(_at(ev), _path(stack), f"the alias *{ev.anchor} names no anchor written "
                                "before it", "yaml-alias", allowed="an alias after its anchor (&name), outside it",
                                hint="an alias can only repeat a value that is complete where the alias is written")
                     raise _Stop
                 data, target, size, height = found
                 count += size
                 if count > max_nodes:
-                    self.limit(ev.start_mark, stack, f"the alias *{ev.anchor} stands for {size} nodes: the document "
+                    self.limit(_at(ev), stack, f"the alias *{ev.anchor} stands for {size} nodes: the document "
                                f"would hold more than {max_nodes} once aliases are expanded", "yaml-alias-limit",
                                f"at most {max_nodes} nodes, aliases counted as the nodes they repeat",
                                "aliases that repeat aliases multiply (a 'billion laughs' document): repeat less")
                 if len(stack) + height > max_depth:
-                    self.limit(ev.start_mark, stack, f"the alias *{ev.anchor} nests the document more than "
+                    self.limit(_at(ev), stack, f"the alias *{ev.anchor} nests the document more than "
                                f"{max_depth} levels deep", "yaml-too-deep", f"at most {max_depth} levels",
                                "an alias repeats its anchor's whole depth where it is written")
-                pos, anchor = _Alias(ev, target), None
+                pos, anchor = _Alias(ev.anchor, _at(ev), target), None
             elif t is DocumentEndEvent:
                 continue
             else:  # pragma: no cover - libyaml sends nothing else inside a document
@@ -325,7 +363,7 @@ class _Composer:
                 while type(nxt) is DocumentEndEvent:
                     nxt = get()
                 if type(nxt) is DocumentStartEvent:
-                    self.error(nxt.start_mark, (), "the spec file holds more than one YAML document", "yaml-syntax",
+                    self.error(_at(nxt), (), "the spec file holds more than one YAML document", "yaml-syntax",
                                allowed="one document", hint="remove the second `---` and what follows, or merge "
                                "the two documents")
                     raise _Stop
@@ -342,7 +380,7 @@ class _Composer:
             else:
                 self._value(parent, stack, data, pos)
 
-    def _too_many(self, mark: yaml.Mark, stack: list[_Frame], count: int) -> None:
+    def _too_many(self, mark: tuple[int, int], stack: list[_Frame], count: int) -> None:
         self.limit(mark, stack, f"the document holds more than {self.limits.nodes} nodes", "yaml-too-many-nodes",
                    f"at most {self.limits.nodes} keys, values and list items",
                    "split the services over several specs")
@@ -356,12 +394,13 @@ class _Composer:
         scalar = pos
         while type(scalar) is _Alias:
             scalar = scalar.target
-        if scalar.value == "<<" and ((scalar.tag is None and not scalar.style) or scalar.tag == _MERGE_TAG):
+        _, _, value, style, tag = scalar
+        if value == "<<" and ((tag is None and not style) or tag == _MERGE_TAG):
             parent.key, parent.key_event = "<<", scalar
             parent.merges = parent.merges if parent.merges is not None else []
             parent.merges.append(None)  # the merged value follows
             return
-        parent.key, parent.key_event = (scalar.value if type(pos) is ScalarEvent else str(data)), pos
+        parent.key, parent.key_event = (value if type(pos) is tuple else str(data)), scalar
 
     def _value(self, parent: _Frame, stack: list[_Frame], data: Any, pos: Any) -> None:
         key = parent.key
@@ -369,19 +408,19 @@ class _Composer:
         if key is _BAD_KEY:
             return
         key_event = parent.key_event
-        if key == "<<" and parent.merges and parent.merges[-1] is None and type(key_event) is ScalarEvent:
+        if key == "<<" and parent.merges and parent.merges[-1] is None:
             self._merge_value(parent, stack, data, pos, key_event)
             return
         entry = parent.items.get(key)
         if entry is not None:
-            first = entry[0].start_mark.line + 1 if type(entry) is tuple else None
+            first = entry[0][0] + 1 if type(entry) is tuple else None
             line, col = _line_col(_mark(key_event))
             self.problems.items.append(_dup_error(self.problems.file, _path(stack) + (key,), line, col, first))
             return
         parent.data[key] = data
         parent.items[key] = (key_event, pos)
 
-    def _merge_value(self, parent: _Frame, stack: list[_Frame], data: Any, pos: Any, merge: ScalarEvent) -> None:
+    def _merge_value(self, parent: _Frame, stack: list[_Frame], data: Any, pos: Any, merge: tuple) -> None:
         """``<<: *a`` or ``<<: [*a, *b]`` (YAML 1.1 merge key): the sources, kept for the mapping's end."""
         parent.merges.pop()
         sources = []
@@ -396,7 +435,7 @@ class _Composer:
                     p = p.target
                 sources.append((d, p.items))
         else:
-            self.error(merge.start_mark, _path(stack) + ("<<",),
+            self.error((merge[0], merge[1]), _path(stack) + ("<<",),
                        "a merge key (<<) takes a mapping or a list of mappings", "yaml-merge",
                        given=Described("a list holding other values" if isinstance(data, list) else "a scalar"),
                        allowed="<<: *anchor, or <<: [*anchor1, *anchor2]")
@@ -431,14 +470,14 @@ class _Composer:
         data = resolve(value)
         want = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[tag[len(_CORE):]]
         if isinstance(data, bool) and tag != _CORE + "bool" or not isinstance(data, want):
-            self.error(ev.start_mark, _path(stack), f"{value!r} is not what its tag {_short_tag(tag)} says",
+            self.error(_at(ev), _path(stack), f"{value!r} is not what its tag {_short_tag(tag)} says",
                        "yaml-tag", given=f"{_short_tag(tag)} {value}",
                        allowed=f"a value of the tag's type, or no tag")
             return value
         return float(data) if tag == _CORE + "float" else data
 
     def _bad_tag(self, ev: Any, stack: list[_Frame]) -> None:
-        self.error(ev.start_mark, _path(stack), f"the tag {_short_tag(ev.tag)} is not allowed: meshspec reads plain "
+        self.error(_at(ev), _path(stack), f"the tag {_short_tag(ev.tag)} is not allowed: meshspec reads plain "
                    "data and never constructs objects from tags", "yaml-tag", given=_short_tag(ev.tag),
                    allowed=_ALLOWED_TAGS, hint="remove the tag; quote the value if it should stay text")
 
