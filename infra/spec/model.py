@@ -49,11 +49,21 @@ class Defaults(_Model):
     log_removal_policy: Literal["retain", "destroy"] = Field(
         "retain", description="What happens to log groups when a stack is deleted. Default: retain.")
     tracing: bool = Field(True, description="X-Ray tracing for every service (Envoy and the X-Ray daemon). Default: on.")
-    log_kms_key: Literal["create"] | Annotated[str, StringConstraints(pattern=KMS_KEY_ARN)] | None = Field(
+    log_kms_key: str | None = Field(
         None, description="A customer managed KMS key for every AWS log group meshspec creates: `create` (one key "
                           "in the shared stack, rotated yearly, with the key policy CloudWatch Logs needs) or the "
                           "ARN of an existing key in the spec's region, whose key policy lets CloudWatch Logs use "
                           "it. Default: CloudWatch Logs' own encryption.")
+
+    @field_validator("log_kms_key", mode="plain", json_schema_input_type=Literal["create"] | Annotated[
+        str, StringConstraints(pattern=KMS_KEY_ARN)] | None)
+    @classmethod
+    def _log_kms_key(cls, v: object) -> str | None:
+        """One clear message instead of pydantic's one per union member."""
+        if v is None or v == "create" or (isinstance(v, str) and re.match(KMS_KEY_ARN, v)):
+            return v
+        raise PydanticCustomError("log_kms_key", "logKmsKey is `create` or the ARN of a KMS key",
+                                  {"allowed": "create, or arn:aws:kms:REGION:ACCOUNT:key/KEY_ID (not an alias)"})
 
     @field_validator("log_retention_days")
     @classmethod

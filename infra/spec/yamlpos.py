@@ -211,11 +211,12 @@ class _Stop(Exception):
 
 
 _NO_KEY = object()  # a mapping waiting for its next key
+_DROPPED = object()  # a value whose tag was refused
 _BAD_KEY = object()  # a key that cannot be one (a mapping or a list): its value is skipped
 
 
 class _Frame:
-    __slots__ = ("data", "items", "mark", "anchor", "size", "height", "key", "key_event", "merges", "is_map")
+    __slots__ = ("data", "items", "mark", "anchor", "size", "height", "key", "key_event", "merges", "is_map", "drop")
 
     def __init__(self, data: dict | list, mark: tuple[int, int], anchor: str | None, is_map: bool):
         self.data = data
@@ -228,6 +229,7 @@ class _Frame:
         self.key_event: Any = None
         self.merges: list | None = None
         self.is_map = is_map
+        self.drop = False
 
 
 def _path(stack: list[_Frame]) -> Path:
@@ -295,7 +297,7 @@ class _Composer:
                 anchor = ev.anchor
                 m = ev.start_mark
                 pos: Any = (m.line, m.column, value, style, tag)
-                if anchor is None and stack:  # the common case, inline: most events are such scalars
+                if anchor is None and stack and tag is None:  # the common case, inline: most events are such
                     parent = stack[-1]
                     if not parent.is_map:
                         parent.size += 1
@@ -324,15 +326,19 @@ class _Composer:
                 if count > max_nodes:
                     self._too_many(_at(ev), stack, count)
                 is_map = t is MappingStartEvent
+                frame = _Frame({} if is_map else [], _at(ev), ev.anchor, is_map)
                 if ev.tag is not None and ev.tag != "!" and ev.tag != _CORE + ("map" if is_map else "seq"):
                     self._bad_tag(ev, stack)
-                stack.append(_Frame({} if is_map else [], _at(ev), ev.anchor, is_map))
+                    frame.drop = True
+                stack.append(frame)
                 continue
             elif t is MappingEndEvent or t is SequenceEndEvent:
                 f = stack.pop()
                 if f.merges:
                     self._merge(f)
                 data, pos, size, height, anchor = f.data, _Node(f.mark, f.items), f.size, f.height, f.anchor
+                if f.drop:
+                    data = _DROPPED
             elif t is AliasEvent:
                 found = anchors.get(ev.anchor)
                 if found is None:
@@ -359,6 +365,8 @@ class _Composer:
             if anchor is not None:
                 anchors[anchor] = (data, pos, size, height)
             if not stack:
+                if data is _DROPPED:
+                    data = None
                 nxt = get()
                 while type(nxt) is DocumentEndEvent:
                     nxt = get()
@@ -372,6 +380,10 @@ class _Composer:
             parent.size += size
             if height >= parent.height:
                 parent.height = height + 1
+            if data is _DROPPED:  # a refused tag: its error is said; the value is left out, so nothing else is
+                if parent.is_map:
+                    parent.key = _BAD_KEY if parent.key is _NO_KEY else _NO_KEY
+                continue
             if not parent.is_map:
                 parent.data.append(data)
                 parent.items.append(pos)
@@ -462,11 +474,11 @@ class _Composer:
 
     def _tagged(self, ev: ScalarEvent, stack: list[_Frame]) -> Any:
         tag, value = ev.tag, ev.value
-        if tag == "!" or tag == _CORE + "str":
+        if tag == "!" or tag == _CORE + "str" or (tag == _MERGE_TAG and value == "<<"):
             return value
         if tag not in _SCALAR_TAGS:
             self._bad_tag(ev, stack)
-            return value if ev.style else resolve(value)
+            return _DROPPED
         data = resolve(value)
         want = {"int": int, "float": (int, float), "bool": bool, "null": type(None)}[tag[len(_CORE):]]
         if isinstance(data, bool) and tag != _CORE + "bool" or not isinstance(data, want):
