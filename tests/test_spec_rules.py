@@ -16,6 +16,7 @@ apiVersion: meshspec/v1
 project: shop
 aws:
   region: eu-west-1
+  account: "111122223333"
   clusters:
     - {name: core, platform: ecs}
 gcp: {project: shop-prod-4711, location: europe-west}
@@ -74,7 +75,8 @@ def test_field_errors_in_one_service_do_not_hide_cross_reference_errors_in_anoth
 
 def test_a_bad_key_outside_the_services_does_not_hide_the_services_cross_reference_errors():
     # GIVEN a typo and a bad value in the aws section, and a service that uses an unknown service
-    text = AWS_HEAD.replace("  region: eu-west-1\n", "  region: eu-west-1\n  regoin: x\n  account: '12'\n") \
+    text = AWS_HEAD.replace('  account: "111122223333"\n', "").replace(
+        "  region: eu-west-1\n", "  region: eu-west-1\n  regoin: x\n  account: '12'\n") \
         + aws_service("a", uses=("nope/v1",))
     result = load(text)
     # THEN the field errors and the cross-reference error come in the same run, each once
@@ -339,3 +341,12 @@ def test_a_secret_reference_with_a_version_stage_is_refused_with_the_forms_allow
     assert err.allowed == ("arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME[:JSON_KEY] or "
                            "arn:aws:ssm:REGION:ACCOUNT:parameter/NAME")
 
+
+
+def test_services_on_eks_with_app_mesh_need_an_account_as_synth_does():
+    text = AWS_HEAD.replace('  account: "111122223333"\n', "").replace(
+        "{name: core, platform: ecs}", "{name: core, platform: eks}") + aws_service("rec")
+    [err] = load(text).errors
+    assert (err.line, err.key_path, err.code) == (4, "aws", "eks-appmesh-account")
+    assert err.given == "no account; on EKS: rec"
+    assert load(text.replace("aws:\n", "aws:\n  mesh: {backend: lattice}\n")).ok  # Lattice's manifests need none

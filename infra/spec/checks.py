@@ -47,6 +47,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     the field rules; references to the others (``all_services``) are not reported, and quotas are skipped."""
     check_clusters(spec, problems)
     check_log_key(spec, problems)
+    check_eks_appmesh_account(spec, problems)
     for name, svc in spec.services.items():
         check_placement(spec, name, svc, problems)
         check_versions(name, svc, problems)
@@ -87,6 +88,21 @@ def check_clusters(spec: Spec, p: Problems) -> None:
         if c.min_capacity > c.max_capacity:
             p.add(path + ("minCapacity",), f"minCapacity {c.min_capacity} is above maxCapacity {c.max_capacity}",
                   "capacity-range", given=c.min_capacity, allowed=f"at most {c.max_capacity}")
+
+
+def check_eks_appmesh_account(spec: Spec, p: Problems) -> None:
+    """What synth refuses (meshspec.constructs_lib.eks.workload): an EKS pod's Envoy on App Mesh names its virtual
+    node by ARN in the Kubernetes manifests, which an environment-agnostic stack knows only at deploy time."""
+    if spec.aws is None or spec.aws.account is not None or spec.backend != "appmesh":
+        return
+    on_eks = [n for n, s in spec.aws_services().items()
+              if (c := spec.cluster(s.cluster)) is not None and c.platform == "eks"]
+    if on_eks:
+        p.add(("aws",), "services on EKS with App Mesh need aws.account: their pods' Envoy names its virtual node "
+              "by ARN in the Kubernetes manifests, known only at deploy time without an account",
+              "eks-appmesh-account", given=D(f"no account; on EKS: {', '.join(on_eks)}"),
+              allowed='aws.account: "123456789012" (12 digits, quoted)',
+              hint="set aws.account; or backend: lattice, whose manifests need no account")
 
 
 def check_log_key(spec: Spec, p: Problems) -> None:
