@@ -46,10 +46,10 @@ def service(name: str, majors: int = 1, *, as_services: bool = False, versions: 
 
 def test_22_majors_need_23_dispatch_rules_and_app_engine_allows_20():
     # the case: the shop's user-service with 22 majors, beside web-app on /
-    text = SHOP.read_text().replace("      v2:\n        contract: contracts/user-service-v2.json\n",
-                                    "      v2:\n        contract: contracts/user-service-v2.json\n" + "".join(
-                                        f"      v{i}:\n        contract: contracts/user-service-v2.json\n"
-                                        for i in range(3, 23)))
+    shop = SHOP.read_text()
+    v2 = shop[shop.index("      v2:\n", shop.index("  user-service:")):]
+    v2 = v2[:v2.index("\n", v2.index("contract:")) + 1]  # the v2 entry as the example writes it
+    text = shop.replace(v2, v2 + "".join(v2.replace("v2:", f"v{i}:", 1) for i in range(3, 23)), 1)
     errs = [e for e in load(text).errors if e.code == "quota-appengine"]
     [err] = errs
     assert (err.line, err.key_path) == (109, "services.user-service.majors")
