@@ -366,3 +366,34 @@ def test_positions_survive_a_bomb_free_large_spec():
 
     result = load(generate(1000))
     assert not [e for e in result.errors if e.code.startswith("yaml-")]
+
+
+def test_folding_weights_refuses_versions_that_came_through_a_merge(tmp_path):
+    # `meshspec traffic ... --write-spec` would otherwise write into an anchor other services share
+    from meshspec.infra.errors import UserError
+    from meshspec.infra.traffic.specedit import plan_edit
+
+    spec = tmp_path / "spec.yaml"
+    text = HEAD + """\
+x-versions: &versions
+  versions: [{name: a, image: img:1, traffic: 90}, {name: b, image: img:2, traffic: 10}]
+services:
+  one:
+    <<: *versions
+    cluster: core
+    majors: {v1: {contract: c.json}}
+  two:
+    <<: *versions
+    cluster: core
+    majors: {v1: {contract: c.json}}
+"""
+    spec.write_text(text)
+    (tmp_path / "c.json").write_text("{}")
+    with pytest.raises(UserError, match=r"services\.one\.versions came through the merge key `<<` on line 10"):
+        plan_edit(spec, "one", ["v1"], {"a": 50, "b": 50}, today=TODAY)
+    # written out in the service, the same edit goes through
+    spec.write_text(text.replace("    <<: *versions\n    cluster: core\n    majors: {v1: {contract: c.json}}\n  two:",
+                                 "    versions: [{name: a, image: img:1, traffic: 90}, {name: b, image: img:2, "
+                                 "traffic: 10}]\n    cluster: core\n    majors: {v1: {contract: c.json}}\n  two:"))
+    _, new, _ = plan_edit(spec, "one", ["v1"], {"a": 50, "b": 50}, today=TODAY)
+    assert "traffic: 50" in new
