@@ -150,3 +150,8 @@ def stack_service(project: str, service: str) -> str:
 def stack_queries(project: str) -> str:
     """Saved queries that span several services' log groups."""
     return f"{project}-queries"
+
+
+def stack_pipeline(project: str) -> str:
+    """The CodePipeline that deploys the others (``aws.pipeline``)."""
+    return f"{project}-pipeline"

@@ -33,7 +33,7 @@ from meshspec.infra.spec.model import Spec
 @dataclass(frozen=True)
 class StackPlacement:
     name: str
-    kind: str  # shared | cluster | service | queries
+    kind: str  # shared | cluster | service | queries | pipeline
     services: tuple[str, ...] = ()  # services whose resources live in this stack
     cluster: str | None = None
     depends_on: tuple[str, ...] = ()  # stacks that must be deployed first
@@ -77,6 +77,8 @@ def layout(spec: Spec) -> list[StackPlacement]:
         members = sorted({s for q in queries for s in query_members(spec, q)})
         out.append(StackPlacement(naming.stack_queries(p), "queries", tuple(members),
                                   depends_on=tuple(stack_of(p, s) for s in members)))
+    if spec.aws.pipeline is not None:  # deployed once by hand, then by itself: no wave deploys it (infra/waves.py)
+        out.append(StackPlacement(naming.stack_pipeline(p), "pipeline"))
     return out
 
 
@@ -88,6 +90,7 @@ def placement(spec: Spec) -> dict[str, str]:
 def for_services(spec: Spec, services: Iterable[str]) -> list[str]:
     """The stacks a partial synth of ``services`` writes, in deployment order: their stacks, and the shared and
     cluster stacks always (an EKS cluster tags the shared VPC's subnets, so the shared stack's template depends
-    on every cluster stack being built; they are small)."""
+    on every cluster stack being built; they are small), and the pipeline stack (it names every stack; one
+    small stack)."""
     want = {stack_of(spec.project, s) for s in services}
-    return [s.name for s in layout(spec) if s.kind in ("shared", "cluster") or s.name in want]
+    return [s.name for s in layout(spec) if s.kind in ("shared", "cluster", "pipeline") or s.name in want]

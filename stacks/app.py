@@ -35,6 +35,7 @@ class BuiltApp:
     clusters: dict[str, ClusterStack] = field(default_factory=dict)
     services: dict[str, ServicesStack] = field(default_factory=dict)  # stack name → stack
     placement: dict[str, str] = field(default_factory=dict)  # service → stack name
+    pipeline: cdk.Stack | None = None  # aws.pipeline's stack
 
 
 # Context every meshspec app gets (also in cdk.json): lock in strong cross-stack references explicitly.
@@ -80,7 +81,7 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
 
     The stacks follow ``meshspec.infra.sharding.layout``: a shared stack, a stack per cluster, a stack per service and a
-    queries stack. ``only``: build just these service and queries stacks (partial synth, see
+    queries stack. ``only``: build just these service, queries and pipeline stacks (partial synth, see
     ``sharding.for_services``); the shared and cluster stacks are always built. Each stack comes out the same as
     in a full build: a service stack depends only on the spec and on exports that the shared and cluster stacks
     make explicitly, and those two kinds are always complete (an EKS cluster tags the shared VPC's subnets)."""
@@ -114,7 +115,19 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     queries = sharding.shared_queries(spec)
     if queries and naming.stack_queries(spec.project) in wanted:
         _queries_stack(app, spec, built, queries, env)
+    pipeline = naming.stack_pipeline(spec.project)
+    if spec.aws.pipeline is not None and pipeline in wanted:
+        built.pipeline = pipeline_stack(app, spec)
     return built
+
+
+def pipeline_stack(app: Construct, spec: Spec) -> cdk.Stack:
+    """The stack of ``aws.pipeline`` (stacks/pipeline.py). It reads only the spec, never the other stacks, so it
+    can be built alone."""
+    from .pipeline import PipelineStack
+
+    return PipelineStack(app, naming.stack_pipeline(spec.project), spec=spec, env=environment(spec),
+                         description=f"meshspec {spec.project}: the pipeline that deploys the other stacks")
 
 
 def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) -> None:

@@ -25,6 +25,7 @@ COMMANDS = [
     "graph",
     "synth",
     "plan",
+    "deploy_plan",
     "appengine",
     "traffic",
     "canary",
@@ -55,7 +56,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     with frozen_imports():  # the command's module and what it imports (pydantic and the spec model for most)
-        parser = build_parser(argv[0] if argv else None)
+        parser = build_parser(argv[0].replace("-", "_") if argv else None)  # deploy-plan: deploy_plan
     args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
     output.reset()
     try:

@@ -72,6 +72,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
         check_contracts(spec, problems, base_dir, today)
     check_queries(spec, problems, known)
     check_backend(spec, problems, known, complete)
+    check_pipeline(spec, problems, complete)
     if complete:
         check_quotas(spec, problems)
 
@@ -819,3 +820,40 @@ def _did_you_mean(word: str, choices: list[str]) -> str | None:
 
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
+
+
+def check_pipeline(spec: Spec, p: Problems, complete: bool = True) -> None:
+    """aws.pipeline: its stack name free, canary only where meshspec moves traffic, and its waves within
+    CodePipeline's fixed quotas (infra/waves.py counts them; quotas.py: the figures and their source)."""
+    pipe = spec.aws.pipeline if spec.aws else None
+    if pipe is None:
+        return
+    path = ("aws", "pipeline")
+    stack = naming.stack_pipeline(spec.project)
+    for i, c in enumerate(spec.aws.clusters):
+        if naming.stack_cluster(spec.project, c.name) == stack:
+            p.add(("aws", "clusters", i, "name"), f"cluster {c.name!r} would get the stack name {stack}, which "
+                  "aws.pipeline's stack takes", "pipeline-stack-name", given=c.name,
+                  allowed="another cluster name (renaming a cluster replaces it: rename it before adding the pipeline)")
+    if "canary" in pipe.model_fields_set and spec.backend == "service-connect":
+        p.add(path + ("canary",), "canary applies to App Mesh and Lattice, whose weights meshspec moves; on "
+              "service-connect ECS shifts the traffic of a new version itself (aws.mesh.deployment)",
+              "pipeline-canary-backend", given=pipe.canary, allowed="leave canary out with backend: service-connect")
+    if not complete:
+        return  # the waves count every service: only on a spec whose services all passed their field rules
+    from meshspec.infra.waves import pipeline_shape
+
+    shape = pipeline_shape(spec)
+    hint = ("deploy more stacks per action (aws.pipeline.stacksPerAction) or run more actions per wave "
+            f"(aws.pipeline.actionsPerWave, up to {q.CODEPIPELINE_ACTIONS_PER_STAGE}); "
+            "see `meshspec help pipelines`")
+    if shape.stages > q.CODEPIPELINE_STAGES_PER_PIPELINE:
+        p.add(path + ("actionsPerWave",), f"the pipeline would have {shape.stages} stages ({len(shape.waves)} "
+              f"deploy waves); CodePipeline allows {q.CODEPIPELINE_STAGES_PER_PIPELINE} per pipeline (a fixed quota)",
+              "quota-codepipeline", given=shape.stages, allowed=f"at most {q.CODEPIPELINE_STAGES_PER_PIPELINE} stages",
+              hint=hint)
+    if shape.actions > q.CODEPIPELINE_ACTIONS_PER_PIPELINE:
+        p.add(path + ("stacksPerAction",), f"the pipeline would have {shape.actions} actions; CodePipeline "
+              f"allows {q.CODEPIPELINE_ACTIONS_PER_PIPELINE} per pipeline (a fixed quota)", "quota-codepipeline",
+              given=shape.actions, allowed=f"at most {q.CODEPIPELINE_ACTIONS_PER_PIPELINE} actions", hint=hint)
+

@@ -28,6 +28,11 @@ _PATTERN_WORDS = {
     model.VERSION_ID: "lowercase letters, digits and hyphens, at most 63, not starting or ending with a hyphen",
     model.MAJOR: "v1, v2, … (a 'v' and a number)",
     model.ENV_NAME: "letters, digits and underscores, not starting with a digit",
+    model.CONNECTION_ARN: "the ARN of a CodeConnections connection, arn:aws:codeconnections:REGION:ACCOUNT:connection/ID",
+    model.PIPELINE_NAME: "at most 100 letters, digits and . @ - _ (CodePipeline's names)",
+    model.REPOSITORY: "owner/name",
+    model.BRANCH: "a git branch name",
+    model.SPEC_PATH: "a relative path to a .yaml or .yml file inside the repository (no leading /, no ..)",
 }
 
 

@@ -18,6 +18,8 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainSeriali
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from .quotas import CODEPIPELINE_ACTIONS_PER_STAGE
+
 API_VERSION = "meshspec/v1"
 
 DNS_LABEL = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -228,6 +230,59 @@ class Mesh(_Model):
         return self.deployment or Deployment()
 
 
+CONNECTION_ARN = r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[A-Za-z0-9-]+$"
+# CodePipeline's names: at most 100 characters of A-Z a-z 0-9 . @ - _ (CodePipeline user guide, quotas).
+PIPELINE_NAME = r"^[A-Za-z0-9.@_-]{1,100}$"
+REPOSITORY = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+BRANCH = r"^[^\s~^:?*\[\\]{1,255}$"
+SPEC_PATH = r"^([A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*\.ya?ml$"
+
+
+class Pipeline(_Model):
+    """A self-mutating AWS CodePipeline (CDK Pipelines) that synthesizes the spec with meshspec and deploys the
+    stacks in waves (`meshspec help pipelines`)."""
+
+    repository: Annotated[str, StringConstraints(pattern=REPOSITORY)] = Field(
+        examples=["acme/infrastructure"], description="The repository that holds the spec, as owner/name.")
+    connection_arn: Annotated[str, StringConstraints(pattern=CONNECTION_ARN)] = Field(
+        examples=["arn:aws:codeconnections:eu-west-1:111122223333:connection/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab"],
+        description="The AWS CodeConnections (CodeStar Connections) connection to the repository's host "
+                    "(GitHub, GitLab, Bitbucket), created and authorized once in the console.")
+    branch: Annotated[str, StringConstraints(pattern=BRANCH)] = Field(
+        "main", examples=["release"], description="The branch whose pushes start the pipeline. Default: main.")
+    spec_path: Annotated[str, StringConstraints(pattern=SPEC_PATH)] = Field(
+        "meshspec.yaml", examples=["infra/meshspec.yaml"],
+        description="Where this spec lives in the repository, relative to its root. Default: meshspec.yaml.")
+    name: Annotated[str, StringConstraints(pattern=PIPELINE_NAME)] | None = Field(
+        None, examples=["shop-delivery"], description="The pipeline's name. Default: <project>-pipeline.")
+    stacks_per_action: int = Field(
+        10, ge=1, description="Stacks one deploy action deploys at once (`cdk deploy --concurrency`). Default: 10.")
+    actions_per_wave: int = Field(
+        10, description="Deploy actions that run in parallel in one wave (a CodePipeline stage: at most 50). "
+                        "Default: 10.")
+    canary: bool = Field(
+        True, description="After a batch of service stacks is deployed, run `meshspec canary` for each code version "
+                          "whose traffic share grew since the last commit the pipeline deployed (App Mesh and "
+                          "Lattice). Default: true.")
+    approval: bool = Field(
+        False, description="A manual approval before the first deploy wave. Default: false.")
+
+    @field_validator("actions_per_wave", mode="plain",
+                     json_schema_input_type=Annotated[int, Field(ge=1, le=CODEPIPELINE_ACTIONS_PER_STAGE)])
+    @classmethod
+    def _actions_per_wave(cls, v: object) -> int:
+        """CodePipeline's quota in the message, not pydantic's bare bound."""
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise PydanticCustomError("actions_per_wave_type", "actionsPerWave is a whole number",
+                                      {"allowed": f"1 to {CODEPIPELINE_ACTIONS_PER_STAGE}"})
+        if not 1 <= v <= CODEPIPELINE_ACTIONS_PER_STAGE:
+            raise PydanticCustomError(
+                "actions_per_wave", "a wave is one CodePipeline stage, which runs at most {limit} actions "
+                "(a fixed quota); more stacks make more waves", {"limit": CODEPIPELINE_ACTIONS_PER_STAGE,
+                                                                "allowed": f"1 to {CODEPIPELINE_ACTIONS_PER_STAGE}"})
+        return v
+
+
 class Aws(_Model):
     region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = Field(
         examples=["eu-west-1", "us-east-1"])
@@ -238,6 +293,9 @@ class Aws(_Model):
         description="Default: <region>a and <region>b, so synth needs no credentials and no lookups.")
     clusters: list[Cluster] = Field(default_factory=list)
     mesh: Mesh = Field(default_factory=Mesh, description="Default: an App Mesh mesh named after the project.")
+    pipeline: Pipeline | None = Field(
+        None, description="A CodePipeline that deploys the stacks in waves. Default: no pipeline (deploy with "
+                          "`cdk deploy` or the GitHub workflow).")
 
 
 class Gcp(_Model):

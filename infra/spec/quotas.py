@@ -48,3 +48,16 @@ CLOUDMAP_INSTANCES_PER_NAMESPACE = 2000
 # computed time exceeds 33 hours (bake time plus the canary or linear step waits).
 ECS_DEPLOYMENT_MAX_MINUTES = 33 * 60
 ECS_LINEAR_STEP_MIN = 3
+
+# Deploying in waves (infra/waves.py, `meshspec help pipelines`).
+# AWS CodePipeline user guide, "Quotas in AWS CodePipeline" (checked 2026-12): these are in its table of fixed quotas.
+CODEPIPELINE_ACTIONS_PER_STAGE = 50      # "Number of actions in a stage: minimum of 1, maximum of 50"; also parallel
+CODEPIPELINE_ACTIONS_PER_PIPELINE = 500  # "Maximum number of actions per pipeline"
+CODEPIPELINE_STAGES_PER_PIPELINE = 50    # "Number of stages in a pipeline: minimum of 2, maximum of 50"
+# AWS CodeBuild user guide, "Quotas for AWS CodeBuild": concurrent running builds per account and Region, 60 by
+# default ("for some platforms and compute types 20"; "for a new account 1-5"); builds past it wait in a queue of
+# five times the quota. Adjustable through AWS Support.
+CODEBUILD_CONCURRENT_BUILDS = 60
+CODEBUILD_CONCURRENT_BUILDS_LOW = 20
+# GitHub Actions, "Actions limits": a job matrix generates at most 256 jobs per workflow run (not adjustable).
+GITHUB_MATRIX_JOBS = 256

@@ -1,0 +1,118 @@
+"""A self-mutating CodePipeline (CDK Pipelines) whose waves are CodeBuild actions deploying a prebuilt assembly.
+
+Why CodeBuild actions and not CDK Pipelines' usual stages of stacks (``Stage`` + one CloudFormation action per
+stack): CodePipeline allows at most 500 actions per pipeline and 50 per stage, both fixed, so one action per
+stack stops short of 500 stacks; and a ``Stage`` moves its stacks under a new construct path, which changes their
+templates (``aws:cdk:path`` metadata) and their default stack names. Here the synth step writes the assembly
+once, exactly as a workstation would, and each deploy action runs the CDK CLI on a batch of its stacks
+(publishing their assets, creating change sets, skipping the unchanged).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_codepipeline as codepipeline, aws_iam as iam, pipelines
+from constructs import Construct
+
+#: The roles ``cdk bootstrap`` creates, found by their tag (as CDK Pipelines' own self-mutation finds them).
+BOOTSTRAP_ROLES = ["deploy", "file-publishing", "image-publishing", "lookup"]
+APPROVAL_WAVE = "Approve"
+
+
+@dataclass(frozen=True)
+class DeployStep:
+    """One deploy action: its id (the action's name) and the shell commands it runs."""
+
+    id: str
+    commands: Sequence[str]
+
+
+@dataclass(frozen=True)
+class DeployWave:
+    """Deploy actions that run in parallel, after every earlier wave (one CodePipeline stage)."""
+
+    name: str
+    steps: Sequence[DeployStep]
+
+
+@dataclass(frozen=True)
+class WavePipelineProps:
+    pipeline_name: str
+    repository: str  # owner/name
+    connection_arn: str  # a CodeConnections connection to the repository's host
+    synth_commands: Sequence[str]  # they write the cloud assembly into ``assembly_dir``
+    waves: Sequence[DeployWave]
+    branch: str = "main"  # Default: main
+    synth_install: Sequence[str] = ()  # Default: nothing installed before the synth commands
+    deploy_install: Sequence[str] = ()  # Default: nothing installed before a deploy action's commands
+    env: Mapping[str, str] = field(default_factory=dict)  # Default: no variables beyond CodeBuild's own
+    synth_statements: Sequence[iam.PolicyStatement] = ()  # Default: only what CDK Pipelines grants the synth
+    deploy_statements: Sequence[iam.PolicyStatement] = ()  # Default: only assuming the CDK bootstrap roles
+    checkout: bool = False  # Default: false: deploy actions see only the assembly (as their working directory);
+    # true: the source is a full clone (its git history in the synth) and deploy actions run in a checkout of
+    # the repository with the assembly in ``assembly_dir``
+    approval: bool = False  # Default: no manual approval
+    assembly_dir: str = "cdk.out"  # Default: cdk.out
+
+
+class WavePipeline(Construct):
+    """Source (a CodeConnections repository), a synth step, UpdatePipeline (self-mutation), then the waves.
+
+    Every deploy action shares one IAM role, which may assume only the CDK bootstrap roles of this account
+    (tagged ``aws-cdk:bootstrap-role``) plus ``deploy_statements``: CloudFormation acts with the bootstrap's
+    execution role, as under ``cdk deploy``."""
+
+    def __init__(self, scope: Construct, id: str, props: WavePipelineProps) -> None:
+        super().__init__(scope, id)
+        self.source = pipelines.CodePipelineSource.connection(
+            props.repository, props.branch, connection_arn=props.connection_arn,
+            code_build_clone_output=props.checkout or None)
+        self.synth = pipelines.CodeBuildStep(
+            "Synth", input=self.source, install_commands=list(props.synth_install),
+            commands=list(props.synth_commands), env=dict(props.env), primary_output_directory=props.assembly_dir,
+            role_policy_statements=list(props.synth_statements) or None)
+        self.pipeline = pipelines.CodePipeline(
+            self, "Pipeline", synth=self.synth, pipeline_name=props.pipeline_name,
+            pipeline_type=codepipeline.PipelineType.V2, cross_account_keys=False)
+        stack = cdk.Stack.of(self)
+        self.projects = project_prefix(props.pipeline_name)
+        self.deploy_role = iam.Role(
+            self, "DeployRole", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=f"{props.pipeline_name}: the deploy actions (cdk deploy through the bootstrap roles)")
+        if props.approval:
+            self.pipeline.add_wave(APPROVAL_WAVE, post=[pipelines.ManualApprovalStep("Approve")])
+        # the deploy actions get the role as it is: every project would otherwise add its own log and artifact
+        # statements to it, past IAM's policy sizes at a few dozen projects; granted once, for all, below
+        shared = self.deploy_role.without_policy_updates()
+        for wave in props.waves:
+            self.pipeline.add_wave(wave.name, post=[self._deploy_step(props, wave, s, shared) for s in wave.steps])
+        self.pipeline.build_pipeline()
+        logs = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/{self.projects}-*"
+        for statement in [
+            iam.PolicyStatement(actions=["sts:AssumeRole"],
+                                resources=[f"arn:{stack.partition}:iam::{stack.account}:role/*"],
+                                conditions={"ForAnyValue:StringEquals": {
+                                    "iam:ResourceTag/aws-cdk:bootstrap-role": BOOTSTRAP_ROLES}}),
+            iam.PolicyStatement(actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                                resources=[logs, f"{logs}:*"]),
+            *([iam.PolicyStatement(actions=["codestar-connections:UseConnection", "codeconnections:UseConnection"],
+                                   resources=[props.connection_arn])] if props.checkout else []),
+            *props.deploy_statements]:
+            self.deploy_role.add_to_policy(statement)
+        self.pipeline.pipeline.artifact_bucket.grant_read(self.deploy_role)
+
+    def _deploy_step(self, props: WavePipelineProps, wave: DeployWave, step: DeployStep,
+                     role: iam.IRole) -> pipelines.CodeBuildStep:
+        inputs = {"input": self.source, "additional_inputs": {props.assembly_dir: self.synth}} if props.checkout \
+            else {"input": self.synth}
+        return pipelines.CodeBuildStep(step.id, **inputs, install_commands=list(props.deploy_install),
+                                       commands=list(step.commands), env=dict(props.env), role=role,
+                                       project_name=f"{self.projects}-{wave.name}-{step.id}")
+
+
+def project_prefix(pipeline_name: str) -> str:
+    """CodeBuild project names take letters, digits, - and _ (a pipeline's name also . and @)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", pipeline_name)

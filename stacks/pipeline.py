@@ -1,0 +1,119 @@
+"""The pipeline stack of ``aws.pipeline``: CDK Pipelines with meshspec's synth and its waves (infra/waves.py).
+
+The application's stacks stay where ``meshspec synth`` puts them, at the root of the app, byte for byte; this
+stack sits beside them and names them. Its commands are built here from the spec, as pure functions.
+"""
+from __future__ import annotations
+
+import shlex
+from importlib.metadata import PackageNotFoundError, version
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from meshspec.constructs_lib.pipeline import DeployStep, DeployWave, WavePipeline, WavePipelineProps
+from meshspec.infra import naming, sharding, waves as W
+from meshspec.infra.spec.model import Spec
+
+#: where the deploy plan (`meshspec deploy-plan`) lands inside the assembly, for the deploy actions' canaries
+PLAN_FILE = "meshspec-deploy.json"
+SPEC_VARIABLE = "MESHSPEC_SPEC"
+#: the CDK CLI as the deploy actions run it (any 2.x release reads the assembly of an older aws-cdk-lib)
+CDK = "npx --yes aws-cdk@2"
+
+
+def meshspec_version() -> str:
+    try:
+        return version("meshspec")
+    except PackageNotFoundError:  # pragma: no cover - a checkout without install
+        return "0+unknown"
+
+
+def pipeline_name(spec: Spec) -> str:
+    return spec.aws.pipeline.name or naming.stack_pipeline(spec.project)
+
+
+def install_commands() -> list[str]:
+    """What a CodeBuild action installs: this meshspec, as a pip user would."""
+    return [f"pip install meshspec=={meshspec_version()}"]
+
+
+def synth_commands(spec: Spec) -> list[str]:
+    """The assembly, as `meshspec synth` writes it, and the deploy plan beside it. With canaries: the plan compares
+    with the commit of the pipeline's last successful run (none on the first run: no canary then)."""
+    out = [f'meshspec synth "${SPEC_VARIABLE}" --out cdk.out']
+    if not spec.aws.pipeline.canary:
+        return out
+    query = "pipelineExecutionSummaries[?status=='Succeeded'] | [0].sourceRevisions[0].revisionId"
+    return out + [
+        f"BASE=$(aws codepipeline list-pipeline-executions --pipeline-name {shlex.quote(pipeline_name(spec))} "
+        f"--query {shlex.quote(query)} --output text)",
+        'if [ "$BASE" = None ] || ! git cat-file -e "$BASE^{commit}" 2>/dev/null; then BASE=; fi',
+        f'meshspec deploy-plan "${SPEC_VARIABLE}" --assembly cdk.out ${{BASE:+--changed-since "$BASE"}} '
+        f"--format json > cdk.out/{PLAN_FILE}",
+    ]
+
+
+def deploy_commands(batch: W.Batch, app: str, canary: bool) -> list[str]:
+    """Deploy the batch's stacks at once; then, with canaries, `meshspec canary` for each version of the batch's
+    services whose share grew (the plan's ``canaries``), all at once, failing when one rolls back."""
+    out = [f"{CDK} deploy --app {app} --exclusively --require-approval never --concurrency {len(batch.stacks)} "
+           + " ".join(batch.stacks)]
+    if not (canary and batch.services):
+        return out
+    wanted = shlex.quote("[" + ",".join(f'"{s}"' for s in batch.services) + "]")
+    select = shlex.quote(".canaries[] | select(.service as $s | $mine | index($s)) "
+                         "| [.service, .major, .version, .steps] | @tsv")
+    return out + [
+        f"jq -r --argjson mine {wanted} {select} {app}/{PLAN_FILE} > canaries.tsv",
+        'pids=""; while IFS="$(printf \'\\t\')" read -r s m v steps; do '
+        f'meshspec canary "${SPEC_VARIABLE}" "$s" --major "$m" --version "$v" --steps "$steps" & pids="$pids $!"; '
+        'done < canaries.tsv; failed=0; for p in $pids; do wait "$p" || failed=1; done; test "$failed" = 0',
+    ]
+
+
+def canary_statements(spec: Spec) -> list[iam.PolicyStatement]:
+    """What `meshspec canary` calls on the backends it moves weights on (infra/traffic), and CloudWatch's figures
+    (GetMetricData and ListMetrics take no resource-level permissions)."""
+    stack_arn = "arn:${AWS::Partition}:appmesh:${AWS::Region}:${AWS::AccountId}"
+    backends = {spec.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
+    out = [iam.PolicyStatement(actions=["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], resources=["*"])]
+    if "appmesh" in backends:
+        out.append(iam.PolicyStatement(
+            actions=["appmesh:DescribeRoute", "appmesh:UpdateRoute", "appmesh:DescribeVirtualNode"],
+            resources=[cdk.Fn.sub(f"{stack_arn}:mesh/{spec.mesh_name}/*")]))
+    if "lattice" in backends:
+        out.append(iam.PolicyStatement(
+            actions=["vpc-lattice:ListServices", "vpc-lattice:ListListeners", "vpc-lattice:ListRules",
+                     "vpc-lattice:ListTargetGroups", "vpc-lattice:GetRule", "vpc-lattice:UpdateRule"],
+            resources=["*"]))
+    return out
+
+
+def pipeline_props(spec: Spec, stack: cdk.Stack) -> WavePipelineProps:
+    p = spec.aws.pipeline
+    canary = p.canary and spec.backend != "service-connect"
+    app = "cdk.out" if canary else "."
+    name = pipeline_name(spec)
+    pipeline_arn = f"arn:{stack.partition}:codepipeline:{stack.region}:{stack.account}:{name}"
+    waves = [DeployWave(w.name, [DeployStep(b.name, deploy_commands(b, app, canary)) for b in w.batches])
+             for w in W.pipeline_waves(sharding.layout(spec), p.stacks_per_action, p.actions_per_wave)]
+    return WavePipelineProps(
+        pipeline_name=name, repository=p.repository, branch=p.branch, connection_arn=p.connection_arn,
+        synth_install=install_commands(), synth_commands=synth_commands(spec), waves=waves,
+        deploy_install=install_commands() if canary else [], env={SPEC_VARIABLE: p.spec_path},
+        synth_statements=[iam.PolicyStatement(actions=["codepipeline:ListPipelineExecutions"],
+                                              resources=[pipeline_arn])] if canary else [],
+        deploy_statements=canary_statements(spec) if canary else [], checkout=canary, approval=p.approval)
+
+
+class PipelineStack(cdk.Stack):
+    """The pipeline stack: deployed once with `cdk deploy`, then it updates itself from the repository."""
+
+    def __init__(self, scope: Construct, id: str, *, spec: Spec, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        # one statement per action and resource kind instead of one per project (the pipeline's role starts
+        # every build): this stack's policies only, the application's stacks keep the app's flags
+        self.node.set_context("@aws-cdk/aws-iam:minimizePolicies", True)
+        self.pipeline = WavePipeline(self, "Pipeline", pipeline_props(spec, self))
