@@ -9,7 +9,6 @@ once, exactly as a workstation would, and each deploy action runs the CDK CLI on
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -40,7 +39,7 @@ class DeployWave:
 
 @dataclass(frozen=True)
 class WavePipelineProps:
-    pipeline_name: str
+    pipeline_name: str  # also the start of the deploy projects' names: letters, digits, - and _
     repository: str  # owner/name
     connection_arn: str  # a CodeConnections connection to the repository's host
     synth_commands: Sequence[str]  # they write the cloud assembly into ``assembly_dir``
@@ -74,22 +73,29 @@ class WavePipeline(Construct):
             "Synth", input=self.source, install_commands=list(props.synth_install),
             commands=list(props.synth_commands), env=dict(props.env), primary_output_directory=props.assembly_dir,
             role_policy_statements=list(props.synth_statements) or None)
+        self.pipeline_role = iam.Role(self, "PipelineRole", assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com"))
         self.pipeline = pipelines.CodePipeline(
-            self, "Pipeline", synth=self.synth, pipeline_name=props.pipeline_name,
+            self, "Pipeline", synth=self.synth, pipeline_name=props.pipeline_name, role=self.pipeline_role,
             pipeline_type=codepipeline.PipelineType.V2, cross_account_keys=False)
         stack = cdk.Stack.of(self)
-        self.projects = project_prefix(props.pipeline_name)
+        self.projects = props.pipeline_name  # the deploy projects' names start with it (CodeBuild's characters)
+        # Two roles for all deploy actions, granted once for all below, and handed out as they are: each action
+        # and project would otherwise add its own statements (its logs, its project), and the policies would outgrow
+        # IAM's sizes and its 10 managed policies per role at a few hundred actions.
         self.deploy_role = iam.Role(
             self, "DeployRole", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description=f"{props.pipeline_name}: the deploy actions (cdk deploy through the bootstrap roles)")
+        self.action_role = iam.Role(self, "DeployActionRole", assumed_by=self.pipeline_role,
+                                    description=f"{props.pipeline_name}: starts the deploy actions' builds")
         if props.approval:
             self.pipeline.add_wave(APPROVAL_WAVE, post=[pipelines.ManualApprovalStep("Approve")])
-        # the deploy actions get the role as it is: every project would otherwise add its own log and artifact
-        # statements to it, past IAM's policy sizes at a few dozen projects; granted once, for all, below
-        shared = self.deploy_role.without_policy_updates()
+        roles = (self.deploy_role.without_policy_updates(), self.action_role.without_policy_updates())
         for wave in props.waves:
-            self.pipeline.add_wave(wave.name, post=[self._deploy_step(props, wave, s, shared) for s in wave.steps])
+            self.pipeline.add_wave(wave.name, post=[self._deploy_step(props, wave, s, *roles) for s in wave.steps])
         self.pipeline.build_pipeline()
+        projects = f"arn:{stack.partition}:codebuild:{stack.region}:{stack.account}:project/{self.projects}-*"
+        self.action_role.add_to_policy(iam.PolicyStatement(
+            actions=["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"], resources=[projects]))
         logs = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/{self.projects}-*"
         for statement in [
             iam.PolicyStatement(actions=["sts:AssumeRole"],
@@ -105,14 +111,9 @@ class WavePipeline(Construct):
         self.pipeline.pipeline.artifact_bucket.grant_read(self.deploy_role)
 
     def _deploy_step(self, props: WavePipelineProps, wave: DeployWave, step: DeployStep,
-                     role: iam.IRole) -> pipelines.CodeBuildStep:
+                     role: iam.IRole, action_role: iam.IRole) -> pipelines.CodeBuildStep:
         inputs = {"input": self.source, "additional_inputs": {props.assembly_dir: self.synth}} if props.checkout \
             else {"input": self.synth}
         return pipelines.CodeBuildStep(step.id, **inputs, install_commands=list(props.deploy_install),
                                        commands=list(step.commands), env=dict(props.env), role=role,
-                                       project_name=f"{self.projects}-{wave.name}-{step.id}")
-
-
-def project_prefix(pipeline_name: str) -> str:
-    """CodeBuild project names take letters, digits, - and _ (a pipeline's name also . and @)."""
-    return re.sub(r"[^A-Za-z0-9_-]", "-", pipeline_name)
+                                       action_role=action_role, project_name=f"{self.projects}-{wave.name}-{step.id}")

@@ -245,7 +245,19 @@ def _not_secret(doc: dict, spot: Spot) -> None:
     put(doc, spot.key, spot.path, ["WALK_REVIEWED"])
 
 
+def _one_stack_per_action(doc: dict, spot: Spot) -> None:
+    """The walk's spec has two service stacks: one per action makes two actions of what one action held."""
+    put(doc, spot.key, spot.path, 1)
+
+
+def _one_action_per_wave(doc: dict, spot: Spot) -> None:
+    """One action per wave: the two service stacks (one per action, PREPARE) deploy in two waves, not one."""
+    put(doc, spot.key, spot.path, 1)
+
+
 EDITS: dict[tuple, Edit] = {
+    ("aws", "pipeline", "stacksPerAction"): _one_stack_per_action,
+    ("aws", "pipeline", "actionsPerWave"): _one_action_per_wave,
     ("services", "*", "cluster"): _cluster,
     ("services", "*", "versions", "[]", "traffic"): _traffic,
     ("services", "*", "appengine", "defaultService"): _default_service,
@@ -272,7 +284,12 @@ def _reviewed_env(doc: dict, spot: Spot) -> None:
     doc["services"][spot.path[1]].setdefault("env", {})["WALK_REVIEWED"] = "plain"
 
 
+def _stack_per_action(doc: dict, spot: Spot) -> None:
+    doc["aws"]["pipeline"]["stacksPerAction"] = 1
+
+
 PREPARE: dict[tuple, Edit] = {
+    ("aws", "pipeline", "actionsPerWave"): _stack_per_action,
     ("services", "*", "notSecret"): _reviewed_env,
     ("services", "*", "majors", "*", "sunset"): _deprecated,
     ("services", "*", "appengine", "migrateTraffic"): _one_version_takes_all,

@@ -94,9 +94,24 @@ def test_fails_when_the_waves_need_more_stages_than_codepipeline_allows():
 def test_fails_when_the_waves_need_more_actions_than_codepipeline_allows():
     errors = _errors(pipeline_spec_text(500, backend="service-connect", versions=1,
                                         pipeline="    stacksPerAction: 1\n    actionsPerWave: 50\n"))
-    assert len(errors) == 1 and errors[0].startswith(
+    assert [e.split(" (given")[0] for e in errors] == [
         "spec.yaml:10:22: error: aws.pipeline.stacksPerAction: the pipeline would have 505 actions; CodePipeline "
-        "allows 500 per pipeline (a fixed quota) (given: 505; allowed: at most 500 actions)")
+        "allows 500 per pipeline (a fixed quota)",
+        "spec.yaml:10:22: error: aws.pipeline.stacksPerAction: stack big-pipeline would hold about 522 resources, "
+        "505 of them from here; CloudFormation allows 500 per stack"]
+    assert errors[0].endswith("(given: 505; allowed: at most 500 actions)\n    hint: deploy more stacks per action "
+                              "(aws.pipeline.stacksPerAction) or run more actions per wave (aws.pipeline.actionsPerWave, "
+                              "up to 50); see `meshspec help pipelines`")
+
+
+def test_fails_when_the_pipeline_stack_would_hold_more_resources_than_cloudformation_allows():
+    # one CodeBuild project per action: at one stack per action, CloudFormation's 500 resources come first
+    errors = _errors(pipeline_spec_text(485, backend="service-connect", versions=1,
+                                        pipeline="    stacksPerAction: 1\n    actionsPerWave: 50\n"))
+    assert errors == [
+        "spec.yaml:10:22: error: aws.pipeline.stacksPerAction: stack big-pipeline would hold about 507 resources, 490 "
+        "of them from here; CloudFormation allows 500 per stack (given: 507; allowed: at most 500)\n"
+        "    hint: deploy more stacks per action (aws.pipeline.stacksPerAction): fewer actions, fewer projects"]
 
 
 def test_fails_when_a_wave_has_more_actions_than_a_stage_takes():
@@ -129,7 +144,8 @@ def test_fails_when_canary_is_written_on_service_connect():
     ("repository", "just-a-name", "owner/name"),
     ("specPath", "../outside.yaml", "a relative path to a .yaml or .yml file inside the repository"),
     ("specPath", "/abs/meshspec.yaml", "a relative path to a .yaml or .yml file inside the repository"),
-    ("name", "has space", "at most 100 letters, digits and . @ - _"),
+    ("name", "has space", "at most 80 letters, digits, - and _"),
+    ("name", "with.dot", "at most 80 letters, digits, - and _"),
     ("branch", "a b", "a git branch name"),
     ("stacksPerAction", "0", "greater than or equal to 1"),
 ])

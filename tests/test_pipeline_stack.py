@@ -191,3 +191,20 @@ def test_the_application_stacks_are_byte_for_byte_those_of_a_spec_without_pipeli
                (tmp_path / "b" / f"{name}.template.json").read_bytes(), name
     assert [s for _, actions in deployed(a.stacks["big-pipeline"]) for _, _, st in actions for s in st] == \
            [s.name for s in sharding.layout(with_pipeline) if s.kind != "pipeline"]
+
+
+@pytest.mark.parametrize("n, backend, keys", [
+    (2, None, ""), (60, "lattice", "    stacksPerAction: 3\n"), (120, "service-connect", "    approval: true\n"),
+    (250, "lattice", "    stacksPerAction: 2\n    actionsPerWave: 50\n    name: a-much-longer-pipeline-name\n"),
+])
+def test_validates_estimate_of_the_pipeline_stack_matches_its_template(tmp_path, n, backend, keys):
+    """The estimate validate checks against CloudFormation's quotas (infra/spec/stack_quotas.py): resources
+    exactly, bytes within 15 %, as for every other stack (tests/test_stack_quotas.py)."""
+    from meshspec.infra.spec.stack_quotas import pipeline_estimate
+
+    spec = _spec(pipeline_spec_text(n, backend=backend, versions=1, pipeline=keys))
+    template = synth_pipeline(spec, tmp_path)
+    size = len((tmp_path / "big-pipeline.template.json").read_bytes())
+    e = pipeline_estimate(spec, "big-pipeline")
+    assert e.resources == len(template["Resources"])
+    assert abs(e.template_bytes - size) / size < 0.15, (e.template_bytes, size)

@@ -29,7 +29,8 @@ _PATTERN_WORDS = {
     model.MAJOR: "v1, v2, … (a 'v' and a number)",
     model.ENV_NAME: "letters, digits and underscores, not starting with a digit",
     model.CONNECTION_ARN: "the ARN of a CodeConnections connection, arn:aws:codeconnections:REGION:ACCOUNT:connection/ID",
-    model.PIPELINE_NAME: "at most 100 letters, digits and . @ - _ (CodePipeline's names)",
+    model.PIPELINE_NAME: "at most 80 letters, digits, - and _ (CodePipeline's names, which its CodeBuild projects' "
+                         "names start with)",
     model.REPOSITORY: "owner/name",
     model.BRANCH: "a git branch name",
     model.SPEC_PATH: "a relative path to a .yaml or .yml file inside the repository (no leading /, no ..)",

@@ -231,8 +231,9 @@ class Mesh(_Model):
 
 
 CONNECTION_ARN = r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:connection/[A-Za-z0-9-]+$"
-# CodePipeline's names: at most 100 characters of A-Z a-z 0-9 . @ - _ (CodePipeline user guide, quotas).
-PIPELINE_NAME = r"^[A-Za-z0-9.@_-]{1,100}$"
+# CodePipeline's names take at most 100 characters of A-Z a-z 0-9 . @ - _ (CodePipeline user guide, quotas); its
+# CodeBuild projects' names, which start with it, no . or @ (CodeBuild user guide, quotas).
+PIPELINE_NAME = r"^[A-Za-z0-9_-]{1,80}$"
 REPOSITORY = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
 BRANCH = r"^[^\s~^:?*\[\\]{1,255}$"
 SPEC_PATH = r"^([A-Za-z0-9_][A-Za-z0-9._-]*/)*[A-Za-z0-9_][A-Za-z0-9._-]*\.ya?ml$"

@@ -81,6 +81,14 @@ LOG_KEY_PER_GROUP_BYTES = 130
 # An EKS cluster on Lattice (or migrating to it): one ingress rule from Lattice's range per distinct service port
 LATTICE_INGRESS_BYTES = 560
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
+# aws.pipeline's stack (stacks/pipeline.py), measured on pipelines of 2 to 250 services (tests/test_pipeline_stack.py
+# compares): its fixed part (artifact bucket and policy, the pipeline, its roles and policies, the synth and
+# self-mutation projects, CDKMetadata), then per action one resource (a deploy action's CodeBuild project) and its
+# bytes; per stack name character 1 byte (the deploy commands); with canaries the synth's plan step, per service
+# action its canary commands and 1.6 bytes per character of its services' names. The roles are shared by all
+# actions, so the policies do not grow with them. One action per stack stops near 480 stacks on the 500 resources.
+PIPELINE_RESOURCES, PIPELINE_BYTES, PIPELINE_BYTES_ACTION = 16, 20_700, 1_840
+PIPELINE_BYTES_CANARY, PIPELINE_BYTES_CANARY_ACTION = 2_200, 1_010
 
 
 @dataclass
@@ -179,6 +187,8 @@ def estimate(spec: Spec) -> list[StackEstimate]:
                 ports = {svc.port for svc in spec.aws_services().values() if svc.cluster == c.name}
                 e.add(("aws", "clusters"), len(ports), LATTICE_INGRESS_BYTES * len(ports))
             out.append(e)
+        elif s.kind == "pipeline":
+            out.append(pipeline_estimate(spec, s.name))
         else:
             e = StackEstimate(s.name)
             e.add(("queries", "custom"), 0, QUERIES_STACK_BYTES)
@@ -189,6 +199,22 @@ def estimate(spec: Spec) -> list[StackEstimate]:
                         BYTES_QUERY_LOG_GROUP + len(spec.project) + len(g) for g in groups))
             out.append(e)
     return out
+
+
+def pipeline_estimate(spec: Spec, stack: str) -> StackEstimate:
+    """aws.pipeline's stack: its size grows with its actions (infra/waves.py), which stacksPerAction sets."""
+    from meshspec.infra.waves import pipeline_shape
+
+    shape = pipeline_shape(spec)
+    canary = spec.aws.pipeline.canary and spec.backend != "service-connect"  # as stacks/pipeline.py decides
+    e = StackEstimate(stack)
+    e.add(("aws", "pipeline"), PIPELINE_RESOURCES, PIPELINE_BYTES + (PIPELINE_BYTES_CANARY if canary else 0))
+    names = sum(len(n) + 1 for w in shape.waves for n in w.stacks)
+    service_actions = [b for w in shape.waves for b in w.batches if b.services] if canary else []
+    e.add(("aws", "pipeline", "stacksPerAction"), shape.actions, shape.actions * PIPELINE_BYTES_ACTION + names
+          + len(service_actions) * PIPELINE_BYTES_CANARY_ACTION
+          + int(1.6 * sum(len(m) + 3 for b in service_actions for m in b.services)))
+    return e
 
 
 def check_cloudformation(spec: Spec, p: Problems) -> None:
@@ -234,6 +260,7 @@ def _hint(path: tuple) -> str:
         "secrets": "group secrets into one Secrets Manager secret with several keys",
         "majors": "retire majors nobody uses",
         "uses": "drop uses the service no longer calls",
+        "stacksPerAction": "deploy more stacks per action (aws.pipeline.stacksPerAction): fewer actions, fewer projects",
     }.get(last, "split the service into smaller services")
 
 

@@ -54,6 +54,7 @@ def layout_text(stacks: list[sharding.StackPlacement]) -> list[str]:
     for s in stacks:
         what = {"shared": "VPC, Cloud Map namespace, mesh", "cluster": f"cluster {s.cluster}",
                 "service": f"service {', '.join(s.services)} on {s.cluster}",
-                "queries": f"saved queries over {len(s.services)} service(s)"}[s.kind]
+                "queries": f"saved queries over {len(s.services)} service(s)",
+                "pipeline": "the CodePipeline that deploys the others (cdk deploy it once; then it updates itself)"}[s.kind]
         lines.append(f"  {s.name}: {what}")
     return lines
