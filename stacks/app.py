@@ -37,8 +37,11 @@ class BuiltApp:
     placement: dict[str, str] = field(default_factory=dict)  # service → stack name
 
 
-# Context every meshspec app gets (also in cdk.json): lock in strong cross-stack references explicitly.
-APP_CONTEXT = {"@aws-cdk/core:defaultCrossStackReferences": "strong"}
+# Context every meshspec app gets (also in cdk.json): lock in strong cross-stack references explicitly; no stack
+# traces in the metadata (they hold the jsii kernel's random temporary paths, so two synths of one spec would
+# differ; without them the cloud assembly is reproducible byte for byte, which the synth cache relies on).
+APP_CONTEXT = {"@aws-cdk/core:defaultCrossStackReferences": "strong", "aws:cdk:disable-stack-trace": True,
+               "aws:cdk:disable-creation-stack-traces": True}
 
 
 # What the CDK CLI passes to every app, so `meshspec synth` writes the same templates as `cdk synth`.
@@ -76,56 +79,72 @@ def environment(spec: Spec) -> cdk.Environment:
     return cdk.Environment(account=spec.aws.account, region=spec.aws.region)
 
 
-def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None) -> BuiltApp:
+def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None,
+          pruned: bool = True) -> BuiltApp:
     """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
 
-    The stacks follow ``meshspec.infra.sharding.layout``: a shared stack, a stack per cluster, a stack per service and a
-    queries stack. ``only``: build just these service and queries stacks (partial synth, see
-    ``sharding.for_services``); the shared and cluster stacks are always built. Each stack comes out the same as
-    in a full build: a service stack depends only on the spec and on exports that the shared and cluster stacks
-    make explicitly, and those two kinds are always complete (an EKS cluster tags the shared VPC's subnets)."""
+    The stacks follow ``meshspec.infra.sharding.layout``, and each is built from its own view of the spec
+    (``sharding.views``): what it reads is what its inputs hold, so a stack whose inputs did not change comes
+    out the same. ``only``: build just these stacks (partial synth: ``sharding.closure``; a synth worker: its
+    share); the shared and cluster stacks are always built (the others are built against them), and a
+    dependency by name outside ``only`` (the queries stack's) gets an empty stand-in stack of that name, whose
+    artifact the caller leaves out. ``pruned=False``: every stack from the whole spec (the reference the tests
+    compare the views with)."""
     if spec.aws is None:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
     app = app or new_app()
-    env = environment(spec)
+    views = sharding.views(spec, pruned=pruned)
     layout = sharding.layout(spec)
-    wanted = {s.name for s in layout} if only is None else set(only)
-    shared = SharedStack(app, naming.stack_shared(spec.project), spec=spec, env=env,
-                         description=f"meshspec {spec.project}: network, Cloud Map namespace, mesh")
+    wanted = set(views) if only is None else set(only)
+    placement = next(s for s in layout if s.kind == "shared")
+    v = views[placement.name]
+    shared = SharedStack(app, placement.name, spec=v.spec, meshed=v.facts["meshed"], env=environment(v.spec),
+                         description=f"meshspec {v.spec.project}: network, Cloud Map namespace, mesh")
     built = BuiltApp(app, shared)
     if shared.mesh is not None:
         cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3696, reason=W3696_REASON))
     cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
-    for c in spec.aws.clusters:
+    for s in layout:
+        if s.kind != "cluster":
+            continue
+        v = views[s.name]
+        c = v.spec.cluster(s.cluster)
         built.clusters[c.name] = ClusterStack(
-            app, naming.stack_cluster(spec.project, c.name), spec=spec, cluster=c, vpc=shared.vpc,
-            namespace=shared.namespace, env=env, description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
+            app, s.name, spec=v.spec, cluster=c, vpc=shared.vpc, namespace=shared.namespace,
+            ports=v.facts.get("ports"), env=environment(v.spec),
+            description=f"meshspec {v.spec.project}: {c.platform} cluster {c.name}")
     for s in layout:
         if s.kind != "service" or s.name not in wanted:
             continue
-        stack = ServicesStack(app, s.name, spec=spec, cluster=built.clusters[s.cluster], services=list(s.services),
-                              namespace=shared.namespace, shared=shared, env=env,
-                              description=f"meshspec {spec.project}: service {s.services[0]} on {s.cluster}")
+        v = views[s.name]
+        stack = ServicesStack(app, s.name, spec=v.spec, cluster=built.clusters[s.cluster], services=list(s.services),
+                              namespace=shared.namespace, shared=shared, env=environment(v.spec),
+                              description=f"meshspec {v.spec.project}: service {s.services[0]} on {s.cluster}")
         stack.add_stack_dependency(shared)  # the mesh is referenced by name
         built.services[s.name] = stack
         built.placement.update({m: s.name for m in s.services})
-    queries = sharding.shared_queries(spec)
-    if queries and naming.stack_queries(spec.project) in wanted:
-        _queries_stack(app, spec, built, queries, env)
+    for s in layout:
+        if s.kind == "queries" and s.name in wanted:
+            _queries_stack(app, views[s.name].spec, built, s)
     return built
 
 
-def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) -> None:
+def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, placement: sharding.StackPlacement) -> None:
     """Saved queries over several services' log groups, after the stacks that create those log groups."""
-    stack = cdk.Stack(app, naming.stack_queries(spec.project), env=env,
+    env = environment(spec)
+    stack = cdk.Stack(app, placement.name, env=env,
                       description=f"meshspec {spec.project}: saved queries across services")
-    for q in queries:
+    stand_ins: dict[str, cdk.Stack] = {}
+    for q in sharding.shared_queries(spec):
         members = sharding.query_members(spec, q)
         saved_query(stack, f"Query-{q.name}", f"{spec.project}/{q.name}", q.query,
                     [naming.log_group(spec.project, s) for s in members])
         for s in members:
-            stack.add_stack_dependency(built.services[built.placement[s]])
+            name = sharding.stack_of(spec.project, s)
+            if name not in built.services and name not in stand_ins:  # a synth worker's share without it
+                stand_ins[name] = cdk.Stack(app, name, env=env)
+            stack.add_stack_dependency(built.services.get(name) or stand_ins[name])
 
 
 OVERFLOW_HINT = ("remove code versions that take no traffic, or merge a service's saved queries "

@@ -24,10 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "default: off, run cfn-lint in CI instead)")
     p.add_argument("--no-validation", action="store_true", help=argparse.SUPPRESS)  # the default; kept for scripts
     p.add_argument("--service", action="append", default=[], metavar="NAME",
-                   help="synthesize only this service's stack and the stacks it depends on (repeatable)")
+                   help="synthesize only the stacks this service's entry feeds (its own, those of the services it "
+                        "uses and of those that use it) and the stacks they depend on (repeatable)")
     p.add_argument("--changed-since", metavar="REF",
-                   help="synthesize only the stacks touched by what changed since git REF (the spec's service "
-                        "entries and their contract files; any other change synthesizes everything)")
+                   help="synthesize only the stacks whose inputs changed since git REF, and the stacks they depend "
+                        "on: every stack whose template a full synth would change")
     output.add_format(p)
     p.set_defaults(func=run)
 
@@ -47,18 +48,21 @@ def selection(spec: Spec, services: list[str], changed_since: str | None, spec_p
         raise UserError(f"service {name!r} is not in {spec_path}",
                         hint=f"did you mean {close[0]!r}?" if close else
                         "AWS services in this spec: " + ", ".join(sorted(aws))[:300])
-    touched, removed = set(services), set()
+    aws_names = set(aws)
+    changed = set(sharding.fed_by(spec, services))
+    touched, removed, removed_stacks, contracts = set(services), [], [], []
     if changed_since is not None:
         from meshspec.infra.changes import changes_since
 
         changes = changes_since(spec_path, changed_since, spec)
-        if changes.global_change:
-            return None  # a project-wide setting changed: every stack is touched
-        touched |= {s for s in changes.services if s in aws}
-        removed = set(changes.removed)
-    stacks = sharding.for_services(spec, touched) if touched else []
-    return {"services": sorted(touched), "removed": sorted(removed),
-            "removedStacks": [sharding.stack_of(spec.project, s) for s in sorted(removed)], "stacks": stacks}
+        changed |= set(changes.stacks)
+        touched |= changes.services & aws_names
+        removed, removed_stacks = sorted(changes.removed), list(changes.removed_stacks)
+        contracts = sorted(changes.contracts)
+    order = [s.name for s in sharding.layout(spec)]
+    return {"services": sorted(touched), "removed": removed, "removedStacks": removed_stacks,
+            "changed": [s for s in order if s in changed], "stacks": sharding.closure(spec, changed),
+            "contracts": contracts}
 
 
 def run(args: argparse.Namespace) -> int:
