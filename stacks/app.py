@@ -5,7 +5,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import aws_cdk as cdk
 from constructs import Construct
@@ -16,7 +16,8 @@ from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec
 
 from .cluster import ClusterStack
-from .limits import size
+from .context import APP_CONTEXT, CLI_CONTEXT  # noqa: F401: CDK-free, for the synth engine too
+from .limits import OVERFLOW_HINT, size
 from .services import ServicesStack
 from .shared import SharedStack
 
@@ -35,18 +36,6 @@ class BuiltApp:
     clusters: dict[str, ClusterStack] = field(default_factory=dict)
     services: dict[str, ServicesStack] = field(default_factory=dict)  # stack name → stack
     placement: dict[str, str] = field(default_factory=dict)  # service → stack name
-
-
-# Context every meshspec app gets (also in cdk.json): lock in strong cross-stack references explicitly; no stack
-# traces in the metadata (they hold the jsii kernel's random temporary paths, so two synths of one spec would
-# differ; without them the cloud assembly is reproducible byte for byte, which the synth cache relies on).
-APP_CONTEXT = {"@aws-cdk/core:defaultCrossStackReferences": "strong", "aws:cdk:disable-stack-trace": True,
-               "aws:cdk:disable-creation-stack-traces": True}
-
-
-# What the CDK CLI passes to every app, so `meshspec synth` writes the same templates as `cdk synth`.
-CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
-               "aws:cdk:version-reporting": True}
 
 
 def new_app(outdir: str | None = None, *, validation: bool | None = None, context: dict | None = None) -> cdk.App:
@@ -80,7 +69,7 @@ def environment(spec: Spec) -> cdk.Environment:
 
 
 def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None,
-          pruned: bool = True) -> BuiltApp:
+          pruned: bool = True, progress: Callable[[str], None] | None = None) -> BuiltApp:
     """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
 
     The stacks follow ``meshspec.infra.sharding.layout``, and each is built from its own view of the spec
@@ -89,7 +78,7 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     share); the shared and cluster stacks are always built (the others are built against them), and a
     dependency by name outside ``only`` (the queries stack's) gets an empty stand-in stack of that name, whose
     artifact the caller leaves out. ``pruned=False``: every stack from the whole spec (the reference the tests
-    compare the views with)."""
+    compare the views with). ``progress``: called with each stack's name once it is built."""
     if spec.aws is None:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
@@ -102,6 +91,8 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     shared = SharedStack(app, placement.name, spec=v.spec, meshed=v.facts["meshed"], env=environment(v.spec),
                          description=f"meshspec {v.spec.project}: network, Cloud Map namespace, mesh")
     built = BuiltApp(app, shared)
+    done = progress or (lambda _name: None)
+    done(placement.name)
     if shared.mesh is not None:
         cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3696, reason=W3696_REASON))
     cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
@@ -114,6 +105,7 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
             app, s.name, spec=v.spec, cluster=c, vpc=shared.vpc, namespace=shared.namespace,
             ports=v.facts.get("ports"), env=environment(v.spec),
             description=f"meshspec {v.spec.project}: {c.platform} cluster {c.name}")
+        done(s.name)
     for s in layout:
         if s.kind != "service" or s.name not in wanted:
             continue
@@ -124,9 +116,11 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
         stack.add_stack_dependency(shared)  # the mesh is referenced by name
         built.services[s.name] = stack
         built.placement.update({m: s.name for m in s.services})
+        done(s.name)
     for s in layout:
         if s.kind == "queries" and s.name in wanted:
             _queries_stack(app, views[s.name].spec, built, s)
+            done(s.name)
     return built
 
 
@@ -147,10 +141,6 @@ def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, placement: shard
             stack.add_stack_dependency(built.services.get(name) or stand_ins[name])
 
 
-OVERFLOW_HINT = ("remove code versions that take no traffic, or merge a service's saved queries "
-                 "(meshspec validate estimates every stack's size before synth: docs/scale.md)")
-
-
 @dataclass
 class Synthesized:
     directory: str
@@ -164,26 +154,49 @@ def synthesize(built: BuiltApp) -> Synthesized:
 
     After the one ``app.synth()`` call everything is read from the cloud assembly on disk (manifest, templates,
     metadata files) rather than through jsii: at 500 services that saves more than a thousand round trips."""
-    from meshspec.constructs_lib.eks import write_manifests
-    from meshspec.constructs_lib.errors import PropsError
-
-    try:
-        directory = built.app.synth().directory
-    except RuntimeError as exc:  # CDK checks the 500-resource limit itself, before templates are written
-        if "TooManyResourcesInStack" not in str(exc):
-            raise
-        raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
-    workloads = [w for s in built.services.values() for w in s.workloads]
-    workloads += [c.log_router for c in built.clusters.values() if c.log_router is not None]
-    try:
-        files = [str(p) for p in write_manifests(None, directory, workloads=workloads)]
-    except PropsError as exc:
-        raise UserError(str(exc), hint="set aws.account in the spec: the pods' Envoy needs its virtual node's "
-                        "ARN, which an environment-agnostic stack only knows at deploy time") from None
+    directory = _synth(built)
+    files = _write_manifests(built, directory, None)
     stacks, warnings, problems = read_assembly(directory)
     if problems:
         raise UserError("; ".join(problems), hint=OVERFLOW_HINT)
     return Synthesized(directory, stacks, files, warnings)
+
+
+def synth_part(spec: Spec, stacks: list[str], outdir: str, *, validation: bool = False,
+               progress: Callable[[str], None] | None = None):
+    """Build and synthesize ``stacks`` (and what they are built against) into ``outdir``, and cut the assembly
+    into their fragments (``meshspec.stacks.assembly``): a synth worker's share, or the missing stacks of a
+    cached synth. Returns (fragments by stack, the app's fragment)."""
+    from .assembly import split
+
+    built = build(spec, new_app(outdir, validation=validation), only=stacks, progress=progress)
+    directory = _synth(built)
+    _write_manifests(built, directory, set(stacks))
+    return split(directory, stacks)
+
+
+def _synth(built: BuiltApp) -> str:
+    try:
+        return built.app.synth().directory
+    except RuntimeError as exc:  # CDK checks the 500-resource limit itself, before templates are written
+        if "TooManyResourcesInStack" not in str(exc):
+            raise
+        raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
+
+
+def _write_manifests(built: BuiltApp, directory: str, stacks: set[str] | None) -> list[str]:
+    """The Kubernetes manifests of the workloads in ``stacks`` (every stack when None)."""
+    from meshspec.constructs_lib.eks import write_manifests
+    from meshspec.constructs_lib.errors import PropsError
+
+    workloads = [w for n, s in built.services.items() if stacks is None or n in stacks for w in s.workloads]
+    workloads += [c.log_router for c in built.clusters.values() if c.log_router is not None
+                  and (stacks is None or c.stack_name in stacks)]
+    try:
+        return [str(p) for p in write_manifests(None, directory, workloads=workloads)]
+    except PropsError as exc:
+        raise UserError(str(exc), hint="set aws.account in the spec: the pods' Envoy needs its virtual node's "
+                        "ARN, which an environment-agnostic stack only knows at deploy time") from None
 
 
 def read_assembly(directory: str) -> tuple[dict[str, dict], list[str], list[str]]:
