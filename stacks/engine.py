@@ -125,18 +125,21 @@ def _shares(spec: Spec, stacks: list[str], n: int) -> list[list[str]]:
 
 def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs: int | None = None,
           cache: Cache | None = None, validation: bool = False, context: dict | None = None,
-          workers: list[Worker] | None = None, progress: Callable[[str, str], None] | None = None) -> Result:
+          workers: list[Worker] | None = None, progress: Callable[[str, str], None] | None = None,
+          min_share: int = MIN_STACKS_PER_WORKER) -> Result:
     """Synthesize ``stacks`` (default: all, in the layout's order) of ``spec`` into ``out``.
 
     ``jobs``: worker processes at most (default: one per core). ``cache``: where stack fragments are looked up
     and stored (default: none). ``workers``: started early by the caller (:func:`prestart`); those not needed
     are dismissed. ``progress(event, stack)``: ``total`` once with the count, then ``cached`` or ``built`` per
-    stack."""
+    stack. ``min_share``: stacks a worker gets at least (tests lower it to run workers on small specs)."""
     if spec.aws is None:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
     layout = [s.name for s in sharding.layout(spec)]
     wanted = layout if stacks is None else [s for s in layout if s in set(stacks)]
+    if not wanted:
+        return Result(str(out), [], {}, [], [])
     report = progress or (lambda _e, _s: None)
     report("total", str(len(wanted)))
     env_key = environment_key({**CLI_CONTEXT, **APP_CONTEXT, **(context or {})}, validation=validation)
@@ -156,7 +159,7 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
         missing = wanted[:1]  # the app's own part is rebuilt with the smallest work at hand
         fragments.pop(wanted[0], None)
     jobs = jobs or default_jobs()
-    n = max(1, min(jobs, len(missing) // MIN_STACKS_PER_WORKER)) if missing else 0
+    n = max(1, min(jobs, len(missing) // min_share)) if missing else 0
     pool = list(workers or [])
     used = 0
     with tempfile.TemporaryDirectory(prefix="meshspec-synth-") as tmp:

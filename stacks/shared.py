@@ -85,10 +85,13 @@ class SharedStack(Stack):
             self.lattice_zone = route53.PrivateHostedZone(
                 self, "LatticeZone", zone_name=naming.lattice_zone(spec.project), vpc=self.vpc,
                 comment="meshspec: custom names of the VPC Lattice services")
+            # exported explicitly like the values above, so the template is the same whichever services exist
             self.export_value(self.lattice_zone.hosted_zone_id)
+            self.export_value(self.lattice_network.network_id)
         if meshed and "service-connect" in kinds:
             self.service_connect_namespace = ServiceConnectNamespace(
                 self, "ServiceConnectNamespace", name=naming.service_connect_namespace(spec.project))
+            self.export_value(self.service_connect_namespace.arn)
         if meshed and spec.aws.mesh.backend == "appmesh":
             self.mesh = Mesh(self, "Mesh", MeshProps(mesh_name=spec.mesh_name, egress_filter=spec.aws.mesh.egress_filter))
             Annotations.of(self.mesh).add_warning_v2(APPMESH_WARNING_ID, APPMESH_WARNING)
