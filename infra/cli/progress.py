@@ -17,6 +17,7 @@ class Progress:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.bar = None
         self.cached = 0
+        self.done = 0
 
     def __call__(self, event: str, stack: str) -> None:
         if not self.enabled:
@@ -27,6 +28,7 @@ class Progress:
             self.bar = tqdm(total=int(stack), desc=self.what, unit="stack", file=sys.stderr, leave=False,
                             bar_format="{desc}: {bar} {n_fmt}/{total_fmt} stacks, {elapsed} {postfix}")
         elif self.bar is not None:
+            self.done += 1
             if event == "cached":
                 self.cached += 1
                 self.bar.set_postfix_str(f"{self.cached} from the cache", refresh=False)
