@@ -30,6 +30,7 @@ from typing import Callable
 from meshspec.infra import sharding
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec
+from meshspec.infra.startup import frozen_imports
 
 from . import assembly
 from .cache import Cache, environment_key, stack_key
@@ -168,8 +169,10 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
         if n and (jobs == 1 or (n == 1 and "aws_cdk" in sys.modules and not pool)):
             for w in pool:
                 w.dismiss()
-            from .app import synth_part
+            with frozen_imports():  # aws-cdk-lib's objects live as long as the process
+                from .app import skip_jsii_type_checks, synth_part
 
+            skip_jsii_type_checks()
             made, made_app = synth_part(spec, missing, str(Path(tmp) / "w0"), validation=validation,
                                         progress=lambda s: report("built", s) if s in set(missing) else None)
             new.update(made)
