@@ -211,19 +211,20 @@ def _pruned(spec: Spec, *, what: str, aws, services, defaults=True, queries=None
         "queries": queries if queries is not None else NotAnInput(f"queries (in the view of {what})")})
 
 
-def _service_view(spec: Spec, name: str, stack: str) -> StackView:
+def _service_view(spec: Spec, name: str, stack: str, callers: Mapping[str, dict[str, list[str]]],
+                  position: Mapping[str, int]) -> StackView:
     svc = spec.services[name]
     uses = {ref.split("/", 1)[0] for ref in svc.uses}
+    mine = callers.get(name, {})  # service → its uses that name this one
     services: dict[str, Any] = {}
-    for other, o in spec.services.items():  # in the spec's order: it orders what the stack iterates
+    # in the spec's order: it orders what the stack iterates (Lattice's auth policy lists callers in it)
+    for other in sorted({name, *(u for u in uses if u in position), *mine}, key=position.__getitem__):
         if other == name:
             services[other] = svc
             continue
-        mine = [ref for ref in o.uses if ref.split("/", 1)[0] == name]
-        if other not in uses and not mine:
-            continue
+        o = spec.services[other]
         fields = {f: getattr(o, f) for f in CALLER_FIELDS}
-        fields["uses"] = mine  # only the uses that name this service (empty for a service it only calls)
+        fields["uses"] = mine.get(other, [])  # only the uses that name this service (empty for one it only calls)
         if other in uses:
             fields.update((f, getattr(o, f)) for f in TARGET_FIELDS)
         services[other] = Neighbour(other, fields)
@@ -242,6 +243,11 @@ def views(spec: Spec, *, pruned: bool = True) -> dict[str, StackView]:
         return out
     aws_services = spec.aws_services()
     not_moved = NotAnInput("aws.mesh.migration.moved (read per service)")
+    position = {n: i for i, n in enumerate(spec.services)}
+    callers: dict[str, dict[str, list[str]]] = {}
+    for caller, svc in spec.services.items():
+        for ref in svc.uses:
+            callers.setdefault(ref.split("/", 1)[0], {}).setdefault(caller, []).append(ref)
     for s in layout(spec):
         if s.kind == "shared":
             view = _pruned(spec, what=s.name, aws=_aws(spec, clusters=NotAnInput("aws.clusters"), moved=not_moved),
@@ -257,7 +263,7 @@ def views(spec: Spec, *, pruned: bool = True) -> dict[str, StackView]:
                            defaults=False)
             out[s.name] = StackView(s.name, s.kind, view, facts=facts)
         elif s.kind == "service":
-            out[s.name] = _service_view(spec, s.services[0], s.name)
+            out[s.name] = _service_view(spec, s.services[0], s.name, callers, position)
         else:  # queries: the shared saved queries over the AWS services' log groups
             named = {n for q in shared_queries(spec) for n in (q.services or aws_services)}
             services = {n: Neighbour(n, {f: getattr(svc, f) for f in WITNESS_FIELDS})
@@ -280,21 +286,27 @@ def canonical(view: StackView) -> str:
 
 
 def _plain(v: Any) -> Any:
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
     if isinstance(v, NotAnInput):
         return "<not an input>"
     if isinstance(v, Neighbour):
         return {"neighbour": _plain(v._fields)}
     if isinstance(v, BaseModel):
         return {k: _plain(v.__dict__[k]) for k in type(v).model_fields}
-    if isinstance(v, Mapping):
+    if isinstance(v, dict):
         return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, set, frozenset)):
-        return [_plain(x) for x in (sorted(v) if isinstance(v, (set, frozenset)) else v)]
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, (set, frozenset)):
+        return [_plain(x) for x in sorted(v)]
     if isinstance(v, Decimal):
         return {"decimal": str(v)}
     if isinstance(v, (dt.date, dt.datetime)):
         return v.isoformat()
-    return v
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    raise TypeError(f"cannot take a digest of {type(v).__name__}")
 
 
 def inputs(spec: Spec) -> dict[str, str]:

@@ -6,8 +6,9 @@ what determines every template (:func:`environment_key`): meshspec's version and
 aws-cdk-lib's, constructs', jsii's and cdk-nag's versions, the CDK context (feature flags included) and
 ``CDK_CONTEXT_JSON``. Nothing else feeds a template: the stacks read no clock, no file and no environment.
 
-An entry is a directory named by its key, holding the stack's files and ``entry.json`` (the key and stack it was
-made for, the SHA-256 of every file, its manifest and tree text, and a digest of all that). An entry is never
+An entry is a directory named by its key, holding the stack's files, the text of its manifest.json entries and
+tree.json subtree, and ``entry.json`` (the key and stack it was made for, the SHA-256 of every file, and a digest
+of all that). An entry is never
 trusted on its name: reading one checks its digest, key, stack, file names and every file's SHA-256; anything
 that does not match (a corrupt, truncated or foreign entry) is deleted and the stack rebuilt. Entries are written
 in a temporary directory and renamed into place, so two synths sharing a cache never see half an entry (the
@@ -33,6 +34,7 @@ from .assembly import AppFragment, Fragment, safe_path
 FORMAT = "meshspec-synth-cache/1"
 MAX_AGE_DAYS = 14
 ENV_DIR = "MESHSPEC_CACHE_DIR"
+PARTS = ".meshspec"  # an entry's manifest and tree text, kept as files (hashed like the others), never written out
 
 
 def default_dir() -> Path:
@@ -94,7 +96,8 @@ class Cache:
         if entry is None:
             return None
         doc, files = entry
-        return Fragment(stack, files, doc["artifacts"], doc["tree"], doc["resources"], tuple(doc["warnings"]),
+        parts = {k: files.pop(f"{PARTS}/{k}").decode("utf-8") for k in ("artifacts", "tree")}
+        return Fragment(stack, files, parts["artifacts"], parts["tree"], doc["resources"], tuple(doc["warnings"]),
                         tuple(doc["problems"]))
 
     def get_app(self, key: str) -> AppFragment | None:
@@ -125,7 +128,7 @@ class Cache:
                 if _sha(data) != digest:
                     raise ValueError(f"file {name}")
                 if stack and not (name.startswith(f"{stack}.") or name.startswith(f"k8s/{stack}/")
-                                  or name.startswith("asset.")):
+                                  or name.startswith("asset.") or name.startswith(f"{PARTS}/")):
                     raise ValueError(f"file {name} is not {stack}'s")
                 files[name] = data
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -150,9 +153,11 @@ class Cache:
 
     # -- writing ----------------------------------------------------------------------------------------------
     def put(self, key: str, fragment: Fragment) -> None:
-        self._write(key, fragment.stack, fragment.files, {
-            "artifacts": fragment.artifacts, "tree": fragment.tree, "resources": fragment.resources,
-            "warnings": list(fragment.warnings), "problems": list(fragment.problems)})
+        files = {**fragment.files, f"{PARTS}/artifacts": fragment.artifacts.encode("utf-8"),
+                 f"{PARTS}/tree": fragment.tree.encode("utf-8")}
+        self._write(key, fragment.stack, files, {"resources": fragment.resources,
+                                                 "warnings": list(fragment.warnings),
+                                                 "problems": list(fragment.problems)})
 
     def put_app(self, key: str, app: AppFragment) -> None:
         doc = asdict(app)
