@@ -177,19 +177,30 @@ def safe_path(name: str) -> PurePosixPath:
     return p
 
 
-def assemble(directory: str | Path, fragments: list[Fragment], app: AppFragment) -> list[str]:
-    """Write one cloud assembly from ``fragments`` (in the layout's order) and the app's part; returns the
-    Kubernetes manifest files written."""
+def write_files(directory: str | Path, fragments: list[Fragment]) -> list[str]:
+    """Write the fragments' own files (before the rest of them is known); returns the Kubernetes manifests."""
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
-    manifests = []
+    manifests, made = [], set()
     for f in fragments:
         for name, body in f.files.items():
             path = root / safe_path(name)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             path.write_bytes(body)
             if name.startswith("k8s/"):
                 manifests.append(str(path))
+    return manifests
+
+
+def assemble(directory: str | Path, fragments: list[Fragment], app: AppFragment, *,
+             written: frozenset[str] = frozenset()) -> list[str]:
+    """Write one cloud assembly from ``fragments`` (in the layout's order) and the app's part; returns the
+    Kubernetes manifest files written. ``written``: stacks whose files :func:`write_files` wrote already."""
+    root = Path(directory)
+    manifests = write_files(root, [f for f in fragments if f.stack not in written])
+    manifests += [str(root / n) for f in fragments if f.stack in written for n in f.files if n.startswith("k8s/")]
     for name, body in app.files.items():
         (root / safe_path(name)).write_bytes(body)
     parts = [f.artifacts for f in fragments if f.artifacts] + ([app.manifest_app] if app.manifest_app else [])
@@ -197,4 +208,4 @@ def assemble(directory: str | Path, fragments: list[Fragment], app: AppFragment)
                                  encoding="utf-8")
     parts = [f.tree for f in fragments] + ([app.tree_app] if app.tree_app else [])
     (root / TREE).write_text(app.tree_head + app.tree_sep.join(parts) + app.tree_tail, encoding="utf-8")
-    return manifests
+    return sorted(manifests)

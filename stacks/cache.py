@@ -151,6 +151,17 @@ class Cache:
             return  # gone already, or another synth is dropping it
         shutil.rmtree(trash, ignore_errors=True)
 
+    def seen(self, environment: str) -> bool:
+        """Whether a synth with this meshspec, CDK and context used the cache before (then most stacks hit)."""
+        return (self.root / "seen" / environment).exists()
+
+    def mark_seen(self, environment: str) -> None:
+        try:
+            (self.root / "seen").mkdir(parents=True, exist_ok=True)
+            (self.root / "seen" / environment).touch()
+        except OSError:
+            pass
+
     # -- writing ----------------------------------------------------------------------------------------------
     def put(self, key: str, fragment: Fragment) -> None:
         files = {**fragment.files, f"{PARTS}/artifacts": fragment.artifacts.encode("utf-8"),

@@ -103,9 +103,24 @@ class Worker:
         return result
 
 
-def prestart(jobs: int) -> list[Worker]:
-    """Workers to start before the spec is read (a fresh process: nothing of CDK loaded yet)."""
-    return [Worker() for _ in range(max(0, jobs))]
+SPEC_BYTES_PER_STACK = 400  # about what a service takes in a spec file: to guess the shares before reading it
+
+
+def prestart(jobs: int, spec_path: str | Path | None = None, cache: Cache | None = None) -> list[Worker]:
+    """Workers to start before the spec is read, so their aws-cdk-lib import overlaps reading it: one, or as
+    many shares as the spec file's size suggests when the cache has never seen this meshspec and CDK (a cold
+    synth). Those not needed are stopped once the cache has been read."""
+    if jobs <= 1 or "aws_cdk" in sys.modules:  # one process, or CDK loaded here already
+        return []
+    n = 1
+    if spec_path is not None and (cache is None or not cache.seen(environment_key(
+            {**CLI_CONTEXT, **APP_CONTEXT}, validation=False))):
+        try:
+            guess = Path(spec_path).stat().st_size // SPEC_BYTES_PER_STACK
+        except OSError:
+            guess = 0
+        n = max(1, min(jobs, guess // MIN_STACKS_PER_WORKER))
+    return [Worker() for _ in range(n)]
 
 
 def _shares(spec: Spec, stacks: list[str], n: int) -> list[list[str]]:
@@ -149,6 +164,7 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
     fragments: dict[str, assembly.Fragment] = {}
     app: assembly.AppFragment | None = None
     if cache is not None:
+        cache.mark_seen(env_key)
         for s in wanted:
             f = cache.get(keys[s], s)
             if f is not None:
@@ -163,6 +179,7 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
     n = max(1, min(jobs, len(missing) // min_share)) if missing else 0
     pool = list(workers or [])
     used = 0
+    early: frozenset[str] = frozenset()
     with tempfile.TemporaryDirectory(prefix="meshspec-synth-") as tmp:
         new: dict[str, assembly.Fragment] = {}
         # --jobs 1: this process, no worker; one share with CDK loaded here already: no process to start either
@@ -190,6 +207,9 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
                 w.outdir.mkdir()
                 w.send({"spec": spec, "stacks": share, "outdir": str(w.outdir), "validation": validation})
                 threading.Thread(target=_read_events, args=(w, set(share), events), daemon=True).start()
+            # while they work: the cached stacks' files
+            early = frozenset(fragments)
+            assembly.write_files(out, [fragments[s] for s in wanted if s in early])
             done = 0
             while done < len(active):
                 item = events.get()
@@ -215,7 +235,7 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
         problems = [p for f in ordered for p in f.problems]
         if problems:
             raise UserError("; ".join(problems), hint=OVERFLOW_HINT)
-        manifests = assembly.assemble(out, ordered, app)
+        manifests = assembly.assemble(out, ordered, app, written=early)
     return Result(str(out), wanted, {f.stack: f.resources for f in ordered},
                   [w for f in ordered for w in f.warnings], manifests, sorted(new, key=wanted.index),
                   [s for s in wanted if s not in new], list(cache.rejected) if cache else [], used)

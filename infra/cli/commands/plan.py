@@ -3,7 +3,6 @@ per service and major the App Mesh routes with their weights."""
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 
 from meshspec.infra import naming, sharding
@@ -28,14 +27,15 @@ def run(args: argparse.Namespace) -> int:
     from meshspec.stacks import engine
     from meshspec.stacks.cache import Cache, default_dir
 
-    early = engine.prestart(1) if engine.default_jobs() > 1 and "aws_cdk" not in sys.modules else []
+    cache = Cache(default_dir())
+    early = engine.prestart(engine.default_jobs(), args.spec, cache)
     try:
         spec = load_spec_or_raise(args.spec)
         old = read_assembly(args.against) if args.against else None  # refuse a bad --against before synthesizing
         with tempfile.TemporaryDirectory(prefix="meshspec-plan-") as out:
             # the synth's engine: parallel, and the synth cache (its templates are the ones synth writes)
             with Progress("plan", enabled=None if args.format == "text" else False) as bar:
-                engine.synth(spec, out, cache=Cache(default_dir()), workers=early, progress=bar)
+                engine.synth(spec, out, cache=cache, workers=early, progress=bar)
             new = read_assembly(out)
     finally:
         for w in early:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import sys
 from pathlib import Path
 
 from meshspec.infra import sharding
@@ -79,19 +78,21 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: give at least 1 (1: synthesize in this process)")
     from meshspec.stacks import engine
+    from meshspec.stacks.cache import Cache, default_dir
 
     jobs = args.jobs or engine.default_jobs()
-    # a worker starts importing aws-cdk-lib while this process reads the spec (dismissed if not needed)
-    early = engine.prestart(1) if jobs > 1 and not args.validation and "aws_cdk" not in sys.modules else []
+    # workers start importing aws-cdk-lib while this process reads the spec (stopped if not needed)
+    cache = None if args.no_cache or args.validation else Cache(args.cache_dir or default_dir())
+    early = [] if args.validation else engine.prestart(jobs, args.spec, cache)
     try:
-        return _run(args, jobs, early)
+        return _run(args, jobs, early, cache)
     finally:
         for w in early:
             w.dismiss()
 
 
-def _run(args: argparse.Namespace, jobs: int, early: list) -> int:
-    from meshspec.stacks.cache import Cache, default_dir
+def _run(args: argparse.Namespace, jobs: int, early: list, cache) -> int:
+    from meshspec.stacks.cache import default_dir
 
     spec = load_spec_or_raise(args.spec)
     partial = selection(spec, args.service, args.changed_since, Path(args.spec))
@@ -117,7 +118,6 @@ def _run(args: argparse.Namespace, jobs: int, early: list) -> int:
     else:
         from meshspec.stacks import engine
 
-        cache = None if args.no_cache else Cache(args.cache_dir or default_dir())
         with Progress("synth", enabled=None if args.format == "text" else False) as bar:
             result = engine.synth(spec, args.out, stacks=None if partial is None else partial["stacks"], jobs=jobs,
                                   cache=cache, workers=early, progress=bar)
