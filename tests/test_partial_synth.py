@@ -83,18 +83,25 @@ def test_changed_since_synthesizes_the_stacks_a_change_touches(repo, full, capsy
     assert b"pricing:43" in part["shop-svc-pricing.template.json"]
 
 
+def partial_against_full(spec: Path, repo: Path, before: dict[str, bytes], capsys, differ: set[str]):
+    """--changed-since HEAD, then a full synth: the templates that differ from ``before`` are ``differ``, and
+    the partial synth wrote all of them, each as the full synth did."""
+    partial = changed_since(spec, repo / "part", capsys)
+    after = full_synth(spec, repo / "full", capsys)
+    assert {n for n, body in after.items() if body != before[n]} == differ
+    part = templates(repo / "part")
+    assert differ <= set(part) and all(part[n] == after[n] for n in part)
+    return partial, part
+
+
 def test_a_port_change_writes_its_callers_stacks_too(repo, full, capsys):
     """Issue 16: catalog calls pricing, so pricing's port is in catalog's MESHSPEC_UPSTREAM_PRICING."""
     spec = repo / "examples" / "shop.yaml"
     text = spec.read_text()
     start = text.index("  pricing:\n")
     spec.write_text(text[:start] + text[start:].replace("port: 8080", "port: 8081", 1))
-    partial = changed_since(spec, repo / "part", capsys)
-    after = full_synth(spec, repo / "full", capsys)
-    differ = {n for n, body in after.items() if body != full[n]}
-    assert differ == {"shop-svc-pricing.template.json", "shop-svc-catalog.template.json"}
-    part = templates(repo / "part")
-    assert differ <= set(part) and all(part[n] == after[n] for n in part)
+    partial, part = partial_against_full(spec, repo, full, capsys,
+                                         {"shop-svc-pricing.template.json", "shop-svc-catalog.template.json"})
     assert partial["changed"] == ["shop-svc-catalog", "shop-svc-pricing"]
     assert b"pricing.shop.local:8081" in part["shop-svc-catalog.template.json"]
 
@@ -106,12 +113,8 @@ def test_a_new_consumer_on_lattice_writes_the_providers_auth_policy(repo, capsys
     text = spec.read_text()
     at = text.index("    versions:", text.index("  erp-connector:"))
     spec.write_text(text[:at] + "    uses: [catalog/v1]\n" + text[at:])
-    partial = changed_since(spec, repo / "part", capsys)
-    after = full_synth(spec, repo / "after", capsys)
-    differ = {n for n, body in after.items() if body != before[n]}
-    assert differ == {"shop-svc-catalog.template.json", "shop-svc-erp-connector.template.json"}
-    part = templates(repo / "part")
-    assert differ <= set(part) and all(part[n] == after[n] for n in part)
+    partial, _ = partial_against_full(spec, repo, before, capsys,
+                                      {"shop-svc-catalog.template.json", "shop-svc-erp-connector.template.json"})
     assert partial["changed"] == ["shop-svc-catalog", "shop-svc-erp-connector"]
 
 
