@@ -14,8 +14,8 @@ that does not match (a corrupt, truncated or foreign entry) is deleted and the s
 in a temporary directory and renamed into place, so two synths sharing a cache never see half an entry (the
 first rename wins; the other drops its copy). Entries unused for ``MAX_AGE_DAYS`` are pruned.
 
-Location: ``--cache-dir``, else ``MESHSPEC_CACHE_DIR``, else ``$XDG_CACHE_HOME/meshspec/synth`` (by default
-``~/.cache/meshspec/synth``). Pure file work: no CDK import.
+Location: ``--cache-dir``, else ``synth`` in meshspec's cache folder: ``$MESHSPEC_CACHE_DIR``, else
+``$XDG_CACHE_HOME/meshspec`` (by default ``~/.cache/meshspec/synth``). Pure file work: no CDK import.
 """
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ PARTS = ".meshspec"  # an entry's manifest and tree text, kept as files (hashed 
 
 
 def default_dir() -> Path:
+    """``synth`` in meshspec's cache folder (``$MESHSPEC_CACHE_DIR``, else ``$XDG_CACHE_HOME/meshspec``, else
+    ``~/.cache/meshspec``), beside the OpenAPI verdicts (``meshspec.infra.contracts.openapi.cache_dir``)."""
     if os.environ.get(ENV_DIR):
-        return Path(os.environ[ENV_DIR])
+        return Path(os.environ[ENV_DIR]) / "synth"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "meshspec" / "synth"
 

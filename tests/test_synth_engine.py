@@ -99,7 +99,7 @@ def test_two_synths_at_once_share_one_cache(cold, tmp_path):
     doc = json.loads(third.stdout)
     assert doc["cache"]["built"] == [] and doc["cache"]["rejected"] == [] and len(doc["cache"]["cached"]) == 8
     assert files(tmp_path / "o2") == cold
-    assert not list((tmp_path / "cache" / "tmp").glob("new-*"))  # no half-written entry left behind
+    assert not list((tmp_path / "cache" / "synth" / "tmp").glob("new-*"))  # no half-written entry left behind
 
 
 def test_no_cache_synthesizes_everything_and_keeps_nothing(capsys, tmp_path, monkeypatch):
@@ -108,7 +108,7 @@ def test_no_cache_synthesizes_everything_and_keeps_nothing(capsys, tmp_path, mon
                  "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["cache"]["dir"] is None and len(doc["cache"]["built"]) == 8
-    assert not (tmp_path / "cache").exists()
+    assert not (tmp_path / "cache" / "synth").exists()
 
 
 def test_fails_for_jobs_below_one(capsys):

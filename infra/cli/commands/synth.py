@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true",
                    help="synthesize every stack, and keep nothing in the synth cache")
     p.add_argument("--cache-dir", metavar="DIR",
-                   help="the synth cache (default: $MESHSPEC_CACHE_DIR, else ~/.cache/meshspec/synth); see "
+                   help="the synth cache (default: synth in $MESHSPEC_CACHE_DIR, else ~/.cache/meshspec/synth); see "
                         "`meshspec help scale`")
     p.add_argument("--changed-since", metavar="REF",
                    help="synthesize only the stacks whose inputs changed since git REF, and the stacks they depend "
