@@ -33,6 +33,7 @@ this layout and builds each stack from its view.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -304,6 +305,8 @@ def _plain(v: Any) -> Any:
         return {"decimal": str(v)}
     if isinstance(v, (dt.date, dt.datetime)):
         return v.isoformat()
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):  # e.g. a ``uses`` entry with its operations
+        return {type(v).__name__: {f.name: _plain(getattr(v, f.name)) for f in dataclasses.fields(v)}}
     if isinstance(v, Mapping):
         return {str(k): _plain(x) for k, x in v.items()}
     raise TypeError(f"cannot take a digest of {type(v).__name__}")

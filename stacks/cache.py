@@ -6,13 +6,12 @@ what determines every template (:func:`environment_key`): meshspec's version and
 aws-cdk-lib's, constructs', jsii's and cdk-nag's versions, the CDK context (feature flags included) and
 ``CDK_CONTEXT_JSON``. Nothing else feeds a template: the stacks read no clock, no file and no environment.
 
-An entry is a directory named by its key, holding the stack's files, the text of its manifest.json entries and
-tree.json subtree, and ``entry.json`` (the key and stack it was made for, the SHA-256 of every file, and a digest
-of all that). An entry is never
-trusted on its name: reading one checks its digest, key, stack, file names and every file's SHA-256; anything
-that does not match (a corrupt, truncated or foreign entry) is deleted and the stack rebuilt. Entries are written
-in a temporary directory and renamed into place, so two synths sharing a cache never see half an entry (the
-first rename wins; the other drops its copy). Entries unused for ``MAX_AGE_DAYS`` are pruned.
+An entry is one file named by its key: a header (the key and stack it was made for, each file's place and SHA-256,
+and a digest of the header) and then the stack's files and the text of its manifest.json entries and tree.json
+subtree. An entry is never trusted on its name: reading one checks the header's digest, key, stack, file names
+and every file's SHA-256; anything that does not match (a corrupt, truncated or foreign entry) is deleted and the
+stack rebuilt. Entries are written to a temporary file and renamed into place, so two synths sharing a cache
+never see half an entry. Entries unused for ``MAX_AGE_DAYS`` are pruned.
 
 Location: ``--cache-dir``, else ``synth`` in meshspec's cache folder: ``$MESHSPEC_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/meshspec`` (by default ``~/.cache/meshspec/synth``). Pure file work: no CDK import.
@@ -22,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 import uuid
 from dataclasses import asdict
@@ -31,7 +29,7 @@ from pathlib import Path
 
 from .assembly import AppFragment, Fragment, safe_path
 
-FORMAT = "meshspec-synth-cache/1"
+FORMAT = "meshspec-synth-cache/2"
 MAX_AGE_DAYS = 14
 ENV_DIR = "MESHSPEC_CACHE_DIR"
 PARTS = ".meshspec"  # an entry's manifest and tree text, kept as files (hashed like the others), never written out
@@ -83,14 +81,16 @@ def _sha(body: bytes) -> str:
 
 
 class Cache:
-    """Stack fragments by key, verified on every read."""
+    """Stack fragments by key, verified on every read. An entry is one file: a header line (JSON: format, key,
+    stack, each file's offset, length and SHA-256, the header's own digest) and the files' bytes after it; one
+    file to read per stack, and one rename to write it."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.rejected: list[str] = []  # stacks whose entry was corrupt or foreign (deleted, to be rebuilt)
 
-    def _dir(self, key: str) -> Path:
-        return self.root / "v1" / key[:2] / key
+    def _path(self, key: str) -> Path:
+        return self.root / "v2" / key[:2] / key
 
     # -- reading ----------------------------------------------------------------------------------------------
     def get(self, key: str, stack: str) -> Fragment | None:
@@ -112,47 +112,46 @@ class Cache:
             "tree_tail")})
 
     def _read(self, key: str, stack: str) -> tuple[dict, dict[str, bytes]] | None:
-        d = self._dir(key)
+        path = self._path(key)
         try:
-            raw = (d / "entry.json").read_bytes()
+            blob = path.read_bytes()
         except OSError:
             return None  # no entry
         try:
-            doc = json.loads(raw)
-            body = {k: v for k, v in doc.items() if k != "digest"}
-            if doc.get("digest") != _sha(json.dumps(body, sort_keys=True).encode()):
-                raise ValueError("entry digest")
+            head, _, body = blob.partition(b"\n")
+            doc = json.loads(head)
+            fields = {k: v for k, v in doc.items() if k != "digest"}
+            if doc.get("digest") != _sha(json.dumps(fields, sort_keys=True).encode()):
+                raise ValueError("header digest")
             if doc.get("format") != FORMAT or doc.get("key") != key or doc.get("stack") != stack:
                 raise ValueError("foreign entry")
             files = {}
-            for name, digest in doc["files"].items():
-                data = (d / "files" / safe_path(name)).read_bytes()
-                if _sha(data) != digest:
+            for name, (offset, length, digest) in doc["files"].items():
+                safe_path(name)
+                data = body[offset:offset + length]
+                if len(data) != length or _sha(data) != digest:
                     raise ValueError(f"file {name}")
                 if stack and not (name.startswith(f"{stack}.") or name.startswith(f"k8s/{stack}/")
                                   or name.startswith("asset.") or name.startswith(f"{PARTS}/")):
                     raise ValueError(f"file {name} is not {stack}'s")
                 files[name] = data
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             self.rejected.append(stack or "(app)")
-            self._drop(d)
+            self._drop(path)
             return None
         try:
-            os.utime(d)  # last use, for pruning
+            os.utime(path)  # last use, for pruning
         except OSError:
             pass
         return doc, files
 
-    def _drop(self, d: Path) -> None:
-        """Delete an entry (moved aside first, so no reader sees it half deleted)."""
-        trash = self.root / "tmp" / f"drop-{uuid.uuid4().hex}"
+    def _drop(self, path: Path) -> None:
         try:
-            trash.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(d, trash)
+            path.unlink()
         except OSError:
-            return  # gone already, or another synth is dropping it
-        shutil.rmtree(trash, ignore_errors=True)
+            pass  # gone already: another synth dropped it
 
+    # -- writing ----------------------------------------------------------------------------------------------
     def seen(self, environment: str) -> bool:
         """Whether a synth with this meshspec, CDK and context used the cache before (then most stacks hit)."""
         return (self.root / "seen" / environment).exists()
@@ -164,7 +163,6 @@ class Cache:
         except OSError:
             pass
 
-    # -- writing ----------------------------------------------------------------------------------------------
     def put(self, key: str, fragment: Fragment) -> None:
         files = {**fragment.files, f"{PARTS}/artifacts": fragment.artifacts.encode("utf-8"),
                  f"{PARTS}/tree": fragment.tree.encode("utf-8")}
@@ -178,23 +176,29 @@ class Cache:
         self._write(key, "", files, doc)
 
     def _write(self, key: str, stack: str, files: dict[str, bytes], extra: dict) -> None:
-        final = self._dir(key)
+        final = self._path(key)
         if final.exists():
             return
+        table, offset = {}, 0
+        for name, data in files.items():
+            table[name] = [offset, len(data), _sha(data)]
+            offset += len(data)
+        fields = {"format": FORMAT, "key": key, "stack": stack, "files": table, **extra}
+        head = json.dumps({**fields, "digest": _sha(json.dumps(fields, sort_keys=True).encode())}, sort_keys=True)
         tmp = self.root / "tmp" / f"new-{uuid.uuid4().hex}"
         try:
-            for name, data in files.items():
-                p = tmp / "files" / safe_path(name)
-                p.parent.mkdir(parents=True, exist_ok=True)
-                p.write_bytes(data)
-            body = {"format": FORMAT, "key": key, "stack": stack,
-                    "files": {n: _sha(b) for n, b in files.items()}, **extra}
-            doc = {**body, "digest": _sha(json.dumps(body, sort_keys=True).encode())}
-            (tmp / "entry.json").write_text(json.dumps(doc, sort_keys=True), encoding="utf-8")
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(head.encode("utf-8") + b"\n")
+                for data in files.values():
+                    f.write(data)
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(tmp, final)  # atomic; fails when another synth got there first
+            os.replace(tmp, final)  # atomic: a reader sees the old entry, the new one, or none
         except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
 
     def prune(self, max_age_days: int = MAX_AGE_DAYS) -> int:
         """Delete entries unused for ``max_age_days`` (at most once a day); returns how many."""
@@ -206,17 +210,12 @@ class Cache:
         except OSError:
             pass
         removed = 0
-        for d in (self.root / "v1").glob("*/*"):
-            try:
-                if now - d.stat().st_mtime > max_age_days * 86400:
-                    self._drop(d)
+        for path in [*(self.root / "v2").glob("*/*"), *(self.root / "tmp").glob("*")]:
+            try:  # an entry unused for long, or a file left by a synth killed while writing
+                age = now - path.stat().st_mtime
+                if age > (max_age_days * 86400 if path.parent.parent.name == "v2" else 86400):
+                    self._drop(path)
                     removed += 1
-            except OSError:
-                continue
-        for d in (self.root / "tmp").glob("*"):  # left by a synth that was killed while writing
-            try:
-                if now - d.stat().st_mtime > 86400:
-                    shutil.rmtree(d, ignore_errors=True)
             except OSError:
                 continue
         try:

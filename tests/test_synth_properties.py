@@ -43,7 +43,7 @@ from .conftest import EXAMPLES, ROOT, TODAY
 
 EXAMPLES_N = int(os.environ.get("MESHSPEC_SYNTH_EXAMPLES", "4"))
 BACKENDS = ("shop.yaml", "shop-service-connect.yaml", "shop-lattice.yaml")
-ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:token"
+ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:token-AbCdEf"
 
 # Another valid value for every key of the schema's objects (None: leave the key out).
 VALUES: dict[str, dict[str, list]] = {
@@ -85,6 +85,11 @@ def test_every_key_of_the_schema_gets_edited():
     for name, d in schema["$defs"].items():
         keys = set(d.get("properties", {})) - set(VALUES.get(name, {})) - STRUCTURAL.get(name, set())
         assert not keys, f"{name}: no edit for {sorted(keys)}"
+
+
+def _ref(use) -> str:
+    """A ``uses`` entry's major: ``svc/v1``, or ``{svc/v1: [operations]}``."""
+    return use if isinstance(use, str) else next(iter(use))
 
 
 def _aws(doc):
@@ -162,7 +167,7 @@ def _structural(doc, data) -> str:
         name = data.draw(st.sampled_from(aws))
         del services[name]
         for s in services.values():
-            s["uses"] = [u for u in s.get("uses", []) if u.split("/")[0] != name]
+            s["uses"] = [u for u in s.get("uses", []) if _ref(u).split("/")[0] != name]
         for q in doc.get("queries", {}).get("custom", []):
             if q.get("services"):
                 q["services"] = [s for s in q["services"] if s != name] or None
@@ -196,14 +201,14 @@ def _structural(doc, data) -> str:
     if kind == "add use":
         target = data.draw(st.sampled_from(sorted(services)))
         ref = f"{target}/{sorted(services[target]['majors'])[0]}"
-        assume(target != name and ref not in svc.get("uses", []))
+        assume(target != name and ref not in map(_ref, svc.get("uses", [])))
         svc.setdefault("uses", []).append(ref)
         return f"{name} uses {ref}"
     if kind == "remove use":
         assume(svc.get("uses"))
-        ref = data.draw(st.sampled_from(svc["uses"]))
-        svc["uses"].remove(ref)
-        return f"{name} no longer uses {ref}"
+        use = data.draw(st.sampled_from(svc["uses"]))
+        svc["uses"].remove(use)
+        return f"{name} no longer uses {_ref(use)}"
     clusters = [c["name"] for c in doc["aws"]["clusters"]]
     if kind == "move service":
         svc["cluster"] = data.draw(st.sampled_from(clusters))
