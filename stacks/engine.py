@@ -15,6 +15,7 @@ This module loads no CDK: the parent process only reads, hashes and copies.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import subprocess
@@ -57,6 +58,7 @@ class Result:
     cached: list[str] = field(default_factory=list)  # copied from the cache
     rejected: list[str] = field(default_factory=list)  # cache entries found corrupt or foreign, rebuilt
     workers: int = 0
+    templates: dict[str, bytes] = field(default_factory=dict)  # stack → SHA-256 of the template written
 
 
 class Worker:
@@ -235,9 +237,10 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
         if problems:
             raise UserError("; ".join(problems), hint=OVERFLOW_HINT)
         manifests = assembly.assemble(out, ordered, app, written=early)
+    digests = {f.stack: hashlib.sha256(f.files[f"{f.stack}.template.json"]).digest() for f in ordered}
     return Result(str(out), wanted, {f.stack: f.resources for f in ordered},
                   [w for f in ordered for w in f.warnings], manifests, sorted(new, key=wanted.index),
-                  [s for s in wanted if s not in new], list(cache.rejected) if cache else [], used)
+                  [s for s in wanted if s not in new], list(cache.rejected) if cache else [], used, digests)
 
 
 def _read_events(w: Worker, mine: set[str], events: queue.Queue) -> None:

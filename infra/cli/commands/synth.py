@@ -125,9 +125,9 @@ def _run(args: argparse.Namespace, jobs: int, early: list, cache) -> int:
             cache.prune()
         stacks = result.resources
         run = {"built": result.built, "cached": result.cached, "rejected": result.rejected,
-               "workers": result.workers}
+               "workers": result.workers, "templates": result.templates}
         directory, manifests, warnings = result.directory, result.manifests, result.warnings
-    after = _templates(Path(directory), spec)
+    after = run.get("templates") or _templates(Path(directory), spec)
     changed = [n for n in stacks if after.get(n) != before.get(n)]
     if args.format == "json":
         output.emit_json({
@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace, jobs: int, early: list, cache) -> int:
             "stacks": [{"name": n, "resources": count, "template": f"{n}.template.json", "changed": n in changed,
                         "cached": n in run["cached"]} for n, count in stacks.items()],
             "cache": {"dir": None if args.validation or args.no_cache else str(args.cache_dir or default_dir()),
-                      **run},
+                      **{k: v for k, v in run.items() if k != "templates"}},
             "kubernetesManifests": manifests, "warnings": warnings})
     for w in warnings:
         output.say(f"warning: {w}")
