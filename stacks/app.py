@@ -105,7 +105,7 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
         c = v.spec.cluster(s.cluster)
         built.clusters[c.name] = ClusterStack(
             app, s.name, spec=v.spec, cluster=c, vpc=shared.vpc, namespace=shared.namespace,
-            ports=v.facts.get("ports"), env=environment(v.spec),
+            ports=v.facts.get("ports"), log_key_arn=shared.log_key_arn, env=environment(v.spec),
             description=f"meshspec {v.spec.project}: {c.platform} cluster {c.name}")
         done(s.name)
     for s in layout:
