@@ -47,12 +47,14 @@ ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:token-AbCdEf"
 
 # Another valid value for every key of the schema's objects (None: leave the key out).
 VALUES: dict[str, dict[str, list]] = {
-    "Defaults": {"logRetentionDays": [1, 90], "logRemovalPolicy": ["retain", "destroy"], "tracing": [True, False]},
+    "Defaults": {"logRetentionDays": [1, 90], "logRemovalPolicy": ["retain", "destroy"], "tracing": [True, False],
+                 "logKmsKey": [None, "create", "arn:aws:kms:eu-west-1:111122223333:key/abc-123"]},
     "Aws": {"region": ["eu-west-1", "eu-central-1"], "account": [None, "444455556666"],
             "availabilityZones": [None, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]]},
-    "Cluster": {"platform": ["ecs", "eks"], "capacity": [None, "fargate", "ec2"],
+    "Cluster": {"platform": ["ecs", "eks"], "capacity": [None, "fargate", "ec2", ["fargate", "ec2"]],
                 "containerInsights": ["off", "on", "enhanced"], "instanceType": [None, "c6i.large"],
-                "minCapacity": [0, 2], "maxCapacity": [2, 8], "kubernetesVersion": ["1.32", "1.33"]},
+                "minCapacity": [0, 2], "maxCapacity": [2, 8], "kubernetesVersion": ["1.32", "1.33"],
+                "secretsEncryption": [True, False], "eniTrunking": [True, False]},
     "Mesh": {"name": [None, "othermesh"], "backend": ["appmesh", "service-connect", "lattice"],
              "egressFilter": ["DROP_ALL", "ALLOW_ALL"], "deployment": [None, {}],
              "migration": [None, {"to": "lattice"}, {"to": "service-connect"}],
@@ -62,7 +64,8 @@ VALUES: dict[str, dict[str, list]] = {
     "Migration": {"to": ["lattice", "service-connect"], "moved": [[], "<first aws service>"]},
     "Service": {"port": [8081, 9090], "protocol": ["http", "http2", "grpc"], "healthCheck": ["/ready"],
                 "cpu": [512, 1024], "memory": [1024, 2048], "desiredCount": [0, 1, 3], "env": [{}, {"NEW": "1"}],
-                "secrets": [{}, {"TOKEN": ARN}], "logRetentionDays": [None, 7, 90]},
+                "secrets": [{}, {"TOKEN": ARN}], "logRetentionDays": [None, 7, 90], "capacity": [None, "fargate", "ec2"],
+                "notSecret": [[], ["LOG_LEVEL"]]},
     "Version": {"image": ["public.ecr.aws/shop/other:99"], "source": [None]},
     "Major": {"path": [None, "/elsewhere/"], "status": ["active", "deprecated", "retired"],
               "sunset": [None, "2027-06-30"], "contract": ["<another contract>"]},
