@@ -69,14 +69,14 @@ def environment(spec: Spec) -> cdk.Environment:
 
 
 def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None,
-          pruned: bool = True, progress: Callable[[str], None] | None = None) -> BuiltApp:
+          pruned: bool = True, progress: Callable[[str], None] | None = None, lean: bool = False) -> BuiltApp:
     """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
 
     The stacks follow ``meshspec.infra.sharding.layout``, and each is built from its own view of the spec
     (``sharding.views``): what it reads is what its inputs hold, so a stack whose inputs did not change comes
     out the same. ``only``: build just these stacks (partial synth: ``sharding.closure``; a synth worker: its
-    share); the shared stack and the clusters they are built against are always built (with the shared stack in
-    ``only``, every cluster: they change its template), and a dependency by name outside ``only`` (the queries stack's) gets an empty stand-in stack of that name, whose
+    share); the shared and cluster stacks are always built (the others are built against them; ``lean``: only the
+    clusters the wanted stacks need, every one with the shared stack, a synth worker's way), and a dependency by name outside ``only`` (the queries stack's) gets an empty stand-in stack of that name, whose
     artifact the caller leaves out. ``pruned=False``: every stack from the whole spec (the reference the tests
     compare the views with). ``progress``: called with each stack's name once it is built."""
     if spec.aws is None:
@@ -96,8 +96,10 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     if shared.mesh is not None:
         cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3696, reason=W3696_REASON))
     cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
-    # the clusters the wanted stacks are built against; every one with the shared stack (they change its template)
-    needed = {s.cluster for s in layout if s.name in wanted and s.cluster} if placement.name not in wanted else None
+    # lean: only the clusters the wanted stacks are built against (all of them with the shared stack: they change
+    # its template); else every cluster, as partial synth and the tests expect
+    needed = ({s.cluster for s in layout if s.name in wanted and s.cluster}
+              if lean and placement.name not in wanted else None)
     for s in layout:
         if s.kind != "cluster" or (needed is not None and s.cluster not in needed):
             continue
@@ -171,7 +173,7 @@ def synth_part(spec: Spec, stacks: list[str], outdir: str, *, validation: bool =
     cached synth. Returns (fragments by stack, the app's fragment)."""
     from .assembly import split
 
-    built = build(spec, new_app(outdir, validation=validation), only=stacks, progress=progress)
+    built = build(spec, new_app(outdir, validation=validation), only=stacks, progress=progress, lean=True)
     directory = _synth(built)
     _write_manifests(built, directory, set(stacks))
     return split(directory, stacks)
