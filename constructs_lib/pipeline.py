@@ -10,6 +10,7 @@ once, exactly as a workstation would, and each deploy action runs the CDK CLI on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import aws_cdk as cdk
@@ -93,6 +94,11 @@ class WavePipeline(Construct):
         for wave in props.waves:
             self.pipeline.add_wave(wave.name, post=[self._deploy_step(props, wave, s, *roles) for s in wave.steps])
         self.pipeline.build_pipeline()
+        # CDK Pipelines writes a Graphviz picture of its graph into the assembly's folder as it builds; no artifact
+        # names it, so an assembly put together from parts (meshspec's parallel synth) would lack it: removed, so
+        # the assembly is the same however it is synthesized
+        dot = Path(cdk.Stage.of(self).outdir) / f"{cdk.Names.unique_id(self.pipeline)}.dot"
+        dot.unlink(missing_ok=True)
         projects = f"arn:{stack.partition}:codebuild:{stack.region}:{stack.account}:project/{self.projects}-*"
         self.action_role.add_to_policy(iam.PolicyStatement(
             actions=["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"], resources=[projects]))

@@ -131,6 +131,13 @@ def test_deploy_actions_share_one_role_that_assumes_only_the_bootstrap_roles(big
     assert not [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
 
 
+def test_the_assembly_holds_only_what_its_manifest_names(big):
+    # CDK Pipelines' own picture of its graph (a .dot file) is not left beside the assembly: the parallel synth
+    # joins artifacts, and an assembly must be the same however it is synthesized
+    _, _, out = big
+    assert not list(out.glob("*.dot"))
+
+
 def test_cfn_lint_passes_on_the_pipeline_template_for_500_services(big):
     spec, _, out = big
     cfn_lint = Path(sys.executable).parent / "cfn-lint"

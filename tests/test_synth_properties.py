@@ -44,13 +44,19 @@ from .conftest import EXAMPLES, ROOT, TODAY
 EXAMPLES_N = int(os.environ.get("MESHSPEC_SYNTH_EXAMPLES", "4"))
 BACKENDS = ("shop.yaml", "shop-service-connect.yaml", "shop-lattice.yaml")
 ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:token-AbCdEf"
+CONNECTION = "arn:aws:codeconnections:eu-west-1:111122223333:connection/abc-123"
+PIPELINE = {"repository": "acme/infrastructure", "connectionArn": CONNECTION}
 
 # Another valid value for every key of the schema's objects (None: leave the key out).
 VALUES: dict[str, dict[str, list]] = {
     "Defaults": {"logRetentionDays": [1, 90], "logRemovalPolicy": ["retain", "destroy"], "tracing": [True, False],
                  "logKmsKey": [None, "create", "arn:aws:kms:eu-west-1:111122223333:key/abc-123"]},
     "Aws": {"region": ["eu-west-1", "eu-central-1"], "account": [None, "444455556666"],
-            "availabilityZones": [None, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]]},
+            "availabilityZones": [None, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]], "pipeline": [None, PIPELINE]},
+    "Pipeline": {"repository": ["acme/other"], "connectionArn": [CONNECTION.replace("abc", "def")],
+                 "branch": ["main", "release"], "specPath": ["meshspec.yaml", "infra/shop.yaml"],
+                 "name": [None, "shop-delivery"], "stacksPerAction": [1, 10], "actionsPerWave": [1, 10],
+                 "canary": [True, False], "approval": [True, False]},
     "Cluster": {"platform": ["ecs", "eks"], "capacity": [None, "fargate", "ec2", ["fargate", "ec2"]],
                 "containerInsights": ["off", "on", "enhanced"], "instanceType": [None, "c6i.large"],
                 "minCapacity": [0, 2], "maxCapacity": [2, 8], "kubernetesVersion": ["1.32", "1.33"],
@@ -110,6 +116,8 @@ def _place(doc, data, which: str):
         return data.draw(st.sampled_from(aws["clusters"])) if aws and aws.get("clusters") else None
     if which == "Mesh":
         return aws.setdefault("mesh", {}) if aws is not None else None
+    if which == "Pipeline":
+        return aws.setdefault("pipeline", dict(PIPELINE)) if aws is not None else None
     if which in ("Deployment", "Migration"):
         mesh = aws.setdefault("mesh", {}) if aws is not None else None
         key = which.lower()
