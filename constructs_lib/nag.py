@@ -5,7 +5,7 @@ cdk-nag 3 uses CDK's own ``Validations.of(construct).acknowledge``; each finding
 """
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Token, Validations
 from constructs import IConstruct
 
 
@@ -26,3 +26,19 @@ def skip_checkov(resource: CfnResource, check: str, reason: str) -> None:
     current = resource.get_metadata("checkov") or {}
     skips = [s for s in current.get("skip", []) if s.get("id") != check] + [{"id": check, "comment": reason}]
     resource.add_metadata("checkov", {**current, "skip": skips})
+
+
+def rendered_arn(scope: IConstruct, service: str, resource: str) -> str:
+    """An ARN of this stack's partition, Region and account as cdk-nag names it in a finding
+    (``arn:<AWS::Partition>:SERVICE:REGION:ACCOUNT:RESOURCE``, a token for an environment-agnostic stack)."""
+    stack = Stack.of(scope)
+    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}"
+
+
+def logical_id(construct: IConstruct) -> str:
+    """The logical id of a construct's resource, as cdk-nag names it in a finding (``<LogicalId.Arn>`` …)."""
+    stack = Stack.of(construct)
+    return stack.resolve(stack.get_logical_id(construct.node.default_child))
+

@@ -17,6 +17,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline, aws_iam as iam, pipelines
 from constructs import Construct
 
+from .nag import logical_id, rendered_arn, suppress
+
 #: The roles ``cdk bootstrap`` creates, found by their tag (as CDK Pipelines' own self-mutation finds them).
 BOOTSTRAP_ROLES = ["deploy", "file-publishing", "image-publishing", "lookup"]
 APPROVAL_WAVE = "Approve"
@@ -115,6 +117,41 @@ class WavePipeline(Construct):
             *props.deploy_statements]:
             self.deploy_role.add_to_policy(statement)
         self.pipeline.pipeline.artifact_bucket.grant_read(self.deploy_role)
+        self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        """cdk-nag's findings on what CDK Pipelines and this construct create, each with its reason."""
+        bucket = logical_id(self.pipeline.pipeline.artifact_bucket)
+        builds = [logical_id(self.pipeline.synth_project), logical_id(self.pipeline.self_mutation_project)]
+        stack = cdk.Stack.of(self)
+        account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
+        suppress(self, "AwsSolutions-IAM5", "CDK Pipelines' grants on the pipeline's own artifact bucket: S3's "
+                 "read and write action groups, on this pipeline's artifacts only",
+                 applies_to=[*(f"Action::s3:{a}" for a in ("Abort*", "DeleteObject*", "GetBucket*", "GetObject*",
+                                                          "List*")), f"Resource::<{bucket}.Arn>/*"])
+        suppress(self, "AwsSolutions-IAM5", "CodeBuild's own log group and report groups of a project, named after "
+                 "it (CDK Pipelines' grant to its synth and self-mutation projects)", applies_to=[
+                     *(f"Resource::{rendered_arn(self, 'logs', f'log-group:/aws/codebuild/<{b}>:*')}" for b in builds),
+                     *(f"Resource::{rendered_arn(self, 'codebuild', f'report-group/<{b}>-*')}" for b in builds)])
+        suppress(self, "AwsSolutions-IAM5", "this pipeline's deploy projects and their log groups, by the prefix "
+                 "of their names (the pipeline's name): one grant for all actions, so the policies do not grow "
+                 "with them", applies_to=[
+                     f"Resource::{rendered_arn(self, 'codebuild', f'project/{self.projects}-*')}",
+                     f"Resource::{rendered_arn(self, 'logs', f'log-group:/aws/codebuild/{self.projects}-*')}",
+                     f"Resource::{rendered_arn(self, 'logs', f'log-group:/aws/codebuild/{self.projects}-*:*')}"])
+        suppress(self, "AwsSolutions-IAM5", "only the CDK bootstrap roles of this account: the statement's "
+                 "condition requires their aws-cdk:bootstrap-role tag (deploy, file-publishing, image-publishing, "
+                 "lookup), as CDK Pipelines' self-mutation does", applies_to=[
+                     f"Resource::arn:*:iam::{account}:role/*", f"Resource::arn:<AWS::Partition>:iam::{account}:role/*"])
+        suppress(self, "AwsSolutions-IAM5", "calls that take no resource-level permissions: "
+                 "cloudformation:DescribeStacks and s3:ListBucket (CDK Pipelines' self-mutation, the CDK CLI's "
+                 "lookups), cloudwatch:GetMetricData and ListMetrics, VPC Lattice's List calls (the canaries)",
+                 applies_to=["Resource::*"])
+        suppress(self, "AwsSolutions-S1", "the artifact bucket holds only this pipeline's artifacts (the source and "
+                 "the cloud assembly), written and read by its own roles; CodePipeline keeps each run's history")
+        suppress(self, "AwsSolutions-CB4", "CodeBuild encrypts the builds' artifacts with the AWS managed key for "
+                 "Amazon S3; they hold the repository and the synthesized templates, which meshspec keeps free of "
+                 "secrets (references only)")
 
     def _deploy_step(self, props: WavePipelineProps, wave: DeployWave, step: DeployStep,
                      role: iam.IRole, action_role: iam.IRole) -> pipelines.CodeBuildStep:

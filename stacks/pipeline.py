@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from meshspec.constructs_lib.nag import rendered_arn, suppress
 from meshspec.constructs_lib.pipeline import DeployStep, DeployWave, WavePipeline, WavePipelineProps
 from meshspec.infra import naming, sharding, waves as W
 from meshspec.infra.spec.model import Spec
@@ -73,16 +74,18 @@ def deploy_commands(batch: W.Batch, app: str, canary: bool) -> list[str]:
     ]
 
 
-def canary_statements(spec: Spec) -> list[iam.PolicyStatement]:
+def canary_statements(spec: Spec, stack: cdk.Stack) -> list[iam.PolicyStatement]:
     """What `meshspec canary` calls on the backends it moves weights on (infra/traffic), and CloudWatch's figures
     (GetMetricData and ListMetrics take no resource-level permissions)."""
-    stack_arn = "arn:${AWS::Partition}:appmesh:${AWS::Region}:${AWS::AccountId}"
     backends = {spec.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
     out = [iam.PolicyStatement(actions=["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], resources=["*"])]
     if "appmesh" in backends:
         out.append(iam.PolicyStatement(
             actions=["appmesh:DescribeRoute", "appmesh:UpdateRoute", "appmesh:DescribeVirtualNode"],
-            resources=[cdk.Fn.sub(f"{stack_arn}:mesh/{spec.mesh_name}/*")]))
+            resources=[f"arn:{stack.partition}:appmesh:{stack.region}:{stack.account}:mesh/{spec.mesh_name}/*"]))
+        suppress(stack, "AwsSolutions-IAM5", "the routes and virtual nodes of the spec's own mesh, which `meshspec "
+                 "canary` reads and moves", applies_to=[
+                     f"Resource::{rendered_arn(stack, 'appmesh', f'mesh/{spec.mesh_name}/*')}"])
     if "lattice" in backends:
         out.append(iam.PolicyStatement(
             actions=["vpc-lattice:ListServices", "vpc-lattice:ListListeners", "vpc-lattice:ListRules",
@@ -105,7 +108,7 @@ def pipeline_props(spec: Spec, stack: cdk.Stack) -> WavePipelineProps:
         deploy_install=install_commands() if canary else [], env={SPEC_VARIABLE: p.spec_path},
         synth_statements=[iam.PolicyStatement(actions=["codepipeline:ListPipelineExecutions"],
                                               resources=[pipeline_arn])] if canary else [],
-        deploy_statements=canary_statements(spec) if canary else [], checkout=canary, approval=p.approval)
+        deploy_statements=canary_statements(spec, stack) if canary else [], checkout=canary, approval=p.approval)
 
 
 class PipelineStack(cdk.Stack):

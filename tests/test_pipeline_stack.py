@@ -215,3 +215,16 @@ def test_validates_estimate_of_the_pipeline_stack_matches_its_template(tmp_path,
     e = pipeline_estimate(spec, "big-pipeline")
     assert e.resources == len(template["Resources"])
     assert abs(e.template_bytes - size) / size < 0.15, (e.template_bytes, size)
+
+
+@pytest.mark.parametrize("backend, agnostic", [(None, False), ("lattice", True), ("service-connect", False)])
+def test_cdk_nag_finds_nothing_unexplained_on_the_pipeline_stack(tmp_path, backend, agnostic):
+    from meshspec.stacks.app import new_app, pipeline_stack
+    from tests.test_cdk_nag import nag
+
+    text = pipeline_spec_text(12, backend=backend, versions=1, pipeline="    approval: true\n")
+    if agnostic:
+        text = text.replace("  account: '111122223333'\n", "")
+    app = new_app(str(tmp_path), validation=False)
+    pipeline_stack(app, _spec(text))
+    assert nag(app) == []
