@@ -17,7 +17,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline, aws_iam as iam, pipelines
 from constructs import Construct
 
-from .nag import logical_id, rendered_arn, suppress
+from .nag import logical_id, rendered_arn, skip_checkov, suppress
 
 #: The roles ``cdk bootstrap`` creates, found by their tag (as CDK Pipelines' own self-mutation finds them).
 BOOTSTRAP_ROLES = ["deploy", "file-publishing", "image-publishing", "lookup"]
@@ -147,8 +147,13 @@ class WavePipeline(Construct):
                  "cloudformation:DescribeStacks and s3:ListBucket (CDK Pipelines' self-mutation, the CDK CLI's "
                  "lookups), cloudwatch:GetMetricData and ListMetrics, VPC Lattice's List calls (the canaries)",
                  applies_to=["Resource::*"])
-        suppress(self, "AwsSolutions-S1", "the artifact bucket holds only this pipeline's artifacts (the source and "
-                 "the cloud assembly), written and read by its own roles; CodePipeline keeps each run's history")
+        only_artifacts = ("the artifact bucket holds only this pipeline's artifacts (the source and the cloud "
+                          "assembly), written and read by its own roles; CodePipeline keeps each run's history")
+        suppress(self, "AwsSolutions-S1", only_artifacts)
+        bucket_resource = self.pipeline.pipeline.artifact_bucket.node.default_child
+        skip_checkov(bucket_resource, "CKV_AWS_18", only_artifacts)
+        skip_checkov(bucket_resource, "CKV_AWS_21", "each run writes its artifacts under new names and reads only "
+                     "its own: no earlier version of an object is ever read back (CDK Pipelines' artifact store)")
         suppress(self, "AwsSolutions-CB4", "CodeBuild encrypts the builds' artifacts with the AWS managed key for "
                  "Amazon S3; they hold the repository and the synthesized templates, which meshspec keeps free of "
                  "secrets (references only)")

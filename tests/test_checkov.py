@@ -22,6 +22,8 @@ from .conftest import EXAMPLES, ROOT, TODAY
 # Skips meshspec writes on purpose, with where they come from.
 EXPECTED_SKIPS = {
     "CKV_AWS_158": "a log group when the spec names no defaults.logKmsKey (CloudWatch Logs' own encryption)",
+    "CKV_AWS_18": "aws.pipeline's artifact bucket: no access log (only the pipeline's own artifacts)",
+    "CKV_AWS_21": "aws.pipeline's artifact bucket: no versioning (no object is read back at an earlier version)",
 }
 
 
@@ -40,7 +42,7 @@ CANARY = {"Resources": {"Plain": {"Type": "AWS::Logs::LogGroup", "Properties": {
 
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory):
-    from meshspec.infra.spec import load_spec
+    from meshspec.infra.spec import load_spec, load_text
 
     root = tmp_path_factory.mktemp("checkov")
     examples = sorted(EXAMPLES.glob("*.yaml"))
@@ -49,6 +51,11 @@ def scan(tmp_path_factory):
         spec = load_spec(example, today=TODAY).spec
         result = synthesize(build(spec, new_app(str(root / example.stem), validation=False)))
         templates += [root / example.stem / f"{n}.template.json" for n in result.stacks]
+    # aws.pipeline's stack (no example has one: it names a repository and a connection of its own)
+    from tests.pipeline_support import pipeline_spec_text, synth_pipeline
+
+    synth_pipeline(load_text(pipeline_spec_text(3), today=TODAY).spec, root / "pipeline")
+    templates.append(root / "pipeline" / "big-pipeline.template.json")
     # a log group with no key and no skip: shows the scan can fail
     (root / "canary").mkdir()
     (root / "canary" / "canary.template.json").write_text(json.dumps(CANARY))
@@ -90,7 +97,7 @@ def test_every_skip_is_expected_and_names_its_reason(scan):
 def test_a_key_in_the_spec_leaves_nothing_to_skip(scan):
     # shop-lattice.yaml names defaults.logKmsKey: create; shop.yaml leaves it out
     _, _, results = scan
-    skipped = Counter(_file(c).split("/")[0] for c in results["skipped_checks"])
+    skipped = Counter(_file(c).split("/")[0] for c in results["skipped_checks"] if c["check_id"] == "CKV_AWS_158")
     passed = Counter(_file(c).split("/")[0] for c in results["passed_checks"])
     assert skipped["shop-lattice"] == 0 and passed["shop-lattice"] > 0
     _, templates, _ = scan
@@ -116,3 +123,12 @@ def _only_unchecked(template: Path) -> bool:
     """Templates whose resources no CloudFormation check of checkov looks at (saved queries only)."""
     kinds = {r["Type"] for r in json.loads(template.read_text())["Resources"].values()}
     return kinds <= {"AWS::CDK::Metadata", "AWS::Logs::QueryDefinition"}
+
+
+def test_the_pipelines_artifact_bucket_is_the_only_skip_of_its_stack(scan):
+    _, _, results = scan
+    skips = [(c["check_id"], c["resource"]) for c in results["skipped_checks"] if _file(c).startswith("pipeline/")]
+    assert sorted(skips) == [("CKV_AWS_18", "AWS::S3::Bucket.PipelineArtifactsBucket7F53AAE0"),
+                             ("CKV_AWS_21", "AWS::S3::Bucket.PipelineArtifactsBucket7F53AAE0")]
+    assert [c for c in results["passed_checks"] if _file(c).startswith("pipeline/")]
+
