@@ -30,7 +30,7 @@ def route(name="api-v1", prefix="/api/v1/", **weights) -> LatticeRoute:
     (["a"], [route(a=0)], "route api-v1: at least one version needs a weight above 0"),
 ])
 def test_validate_routes_fails_with_a_message(versions, routes, message):
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(PropsError) as exc:
         validate_routes(versions, routes)
     assert str(exc.value).startswith(message)
 
@@ -60,7 +60,7 @@ def test_auth_policy_names_callers_per_path_and_denies_when_nobody_is_declared()
      "the deployment would take 2040 minutes; CloudFormation refuses more than 1980"),
 ])
 def test_deployment_strategy_fails_with_a_message(strategy, message):
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(PropsError) as exc:
         strategy.validate()
     assert str(exc.value).startswith(message)
 
@@ -101,10 +101,10 @@ def fargate(stack, version="a", name="pricing", port_name="app"):
 
 def test_lattice_service_fails_on_a_name_lattice_refuses(stack):
     network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
-    with pytest.raises(ValueError, match="VPC Lattice service name 'a--b' is not allowed: 3 to 40 characters"):
+    with pytest.raises(PropsError, match="VPC Lattice service name 'a--b' is not allowed: 3 to 40 characters"):
         LatticeService(stack, "S", service_network_id=network.network_id, name="a--b", vpc=stack.vpc, port=80,
                        versions=["a"], routes=[route()])
-    with pytest.raises(ValueError, match="VPC Lattice service network name 'x' is not allowed: 3 to 63"):
+    with pytest.raises(PropsError, match="VPC Lattice service network name 'x' is not allowed: 3 to 63"):
         LatticeServiceNetwork(stack, "Net2", name="x", vpc=stack.vpc)
 
 
@@ -113,7 +113,7 @@ def test_lattice_service_puts_the_longest_prefix_first_and_allows_late_callers(s
     svc = LatticeService(stack, "S", service_network_id=network.network_id, name="web", vpc=stack.vpc, port=80,
                          versions=["a"], routes=[route("root", "/"), route("api", "/api/v1/")])
     svc.allow("api", "cart")
-    with pytest.raises(ValueError, match="no route 'nope' on Lattice service web; routes are \\['root', 'api'\\]"):
+    with pytest.raises(PropsError, match="no route 'nope' on Lattice service web; routes are \\['root', 'api'\\]"):
         svc.allow("nope", "cart")
     t = Template.from_stack(stack)
     t.has_resource_properties("AWS::VpcLattice::Rule", {"Name": "api", "Priority": 1})
@@ -257,7 +257,7 @@ def test_lattice_fails_when_hosted_zone_is_given_without_custom_domain_name(stac
 
     zone = route53.PrivateHostedZone(stack, "Zone", zone_name="shop.lattice.internal", vpc=stack.vpc)
     network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
-    with pytest.raises(ValueError, match="Lattice service shop-web: hosted_zone is given but custom_domain_name is "
+    with pytest.raises(PropsError, match="Lattice service shop-web: hosted_zone is given but custom_domain_name is "
                                          "not"):
         LatticeService(stack, "S", service_network_id=network.network_id, name="shop-web", vpc=stack.vpc, port=80,
                        versions=["a"], routes=[route()], hosted_zone=zone)
@@ -281,7 +281,7 @@ def test_lattice_certificate_goes_only_on_services_with_an_https_listener(stack)
     with pytest.raises(PropsError, match="certificate_arn is given but custom_domain_name is not"):
         LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc, certificate_arn=cert)
     network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
-    with pytest.raises(ValueError, match="Lattice service shop-web: certificate_arn is given but custom_domain_name"):
+    with pytest.raises(PropsError, match="Lattice service shop-web: certificate_arn is given but custom_domain_name"):
         LatticeService(stack, "S", service_network_id=network.network_id, name="shop-web", vpc=stack.vpc, port=80,
                        versions=["a"], routes=[route()], certificate_arn=cert)
 

@@ -55,7 +55,7 @@ class LatticeServiceBinding(Construct):
                 access_log_group=backend.access_log_group(props.name),
                 custom_domain_name=backend.custom_domain_name(props.name), hosted_zone=backend.hosted_zone,
                 certificate_arn=backend.certificate_arn if props.protocol != "http" else None)
-        except ValueError as exc:
+        except PropsError as exc:
             raise PropsError(f"{props.name}: {exc}") from None
         if backend.network_access_log_group_name is not None:
             LatticeAccessLogQueries(self, "AccessLogQueries", service=self.service,
