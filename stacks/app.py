@@ -1,10 +1,8 @@
 """Compose a whole CDK app from a loaded spec: shared stack, a stack per cluster, a stack per service."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable
 
 import aws_cdk as cdk
@@ -12,6 +10,7 @@ from constructs import Construct
 
 from meshspec.constructs_lib.logs import saved_query
 from meshspec.infra import naming, sharding
+from meshspec.infra.aws.assembly import read_assembly
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec
 
@@ -161,27 +160,9 @@ def synthesize(built: BuiltApp) -> Synthesized:
     except PropsError as exc:
         raise UserError(str(exc), hint="set aws.account in the spec: the pods' Envoy needs its virtual node's "
                         "ARN, which an environment-agnostic stack only knows at deploy time") from None
-    stacks, warnings, problems = read_assembly(directory)
+    assembly = read_assembly(directory, warnings=True)
+    problems = [p for name, t in assembly.stacks.items()
+                for p in size(name, t, template_bytes=assembly.template_bytes[name]).problems()]
     if problems:
         raise UserError("; ".join(problems), hint=OVERFLOW_HINT)
-    return Synthesized(directory, stacks, files, warnings)
-
-
-def read_assembly(directory: str) -> tuple[dict[str, dict], list[str], list[str]]:
-    """Templates by stack name, warning annotations ("path: message") and CloudFormation limit problems."""
-    root = Path(directory)
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    stacks, warnings, problems = {}, [], []
-    for art_id, art in manifest.get("artifacts", {}).items():
-        if art.get("type") != "aws:cloudformation:stack":
-            continue
-        name = art.get("properties", {}).get("stackName") or art.get("displayName") or art_id
-        body = (root / art["properties"]["templateFile"]).read_bytes()
-        stacks[name] = template = json.loads(body)
-        problems += size(name, template, template_bytes=len(body)).problems()
-        metadata = dict(art.get("metadata", {}))
-        if art.get("additionalMetadataFile"):
-            metadata.update(json.loads((root / art["additionalMetadataFile"]).read_text(encoding="utf-8")))
-        warnings += [f"{path}: {e['data']}" for path, entries in metadata.items() for e in entries
-                     if e.get("type") == "aws:cdk:warning"]
-    return stacks, warnings, problems
+    return Synthesized(directory, assembly.stacks, files, assembly.warnings)

@@ -6,34 +6,10 @@ The JSON shape (``to_json``) is documented in docs/aws.md and stable.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
-from meshspec.infra.errors import UserError
-
 Templates = Mapping[str, Mapping[str, Any]]  # stack name → template
-
-
-def read_assembly(directory: str | Path) -> dict[str, dict[str, Any]]:
-    """Stack templates of a cloud assembly directory (cdk.out), by stack name."""
-    d = Path(directory)
-    try:
-        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{d} is not a cloud assembly: it has no manifest.json",
-                        hint="give the directory `cdk synth` or `meshspec synth --out` wrote") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {d / 'manifest.json'}: {exc}") from None
-    out = {}
-    for art in manifest.get("artifacts", {}).values():
-        if art.get("type") != "aws:cloudformation:stack":
-            continue
-        props = art.get("properties", {})
-        name = props.get("stackName") or art.get("displayName")
-        out[name] = json.loads((d / props["templateFile"]).read_text(encoding="utf-8"))
-    return out
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import argparse
 import tempfile
 
 from meshspec.infra import naming, sharding
-from meshspec.infra.aws.plan import plan, read_assembly, to_json, to_text
+from meshspec.infra.aws.assembly import read_assembly
+from meshspec.infra.aws.plan import plan, to_json, to_text
 from meshspec.infra.spec import live_majors, load_spec_or_raise
 from meshspec.infra.startup import frozen_imports
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     skip_jsii_type_checks()
 
     spec = load_spec_or_raise(args.spec)
-    old = read_assembly(args.against) if args.against else None  # refuse a bad --against before synthesizing
+    old = read_assembly(args.against).stacks if args.against else None  # refuse a bad --against before synthesizing
     with tempfile.TemporaryDirectory(prefix="meshspec-plan-") as out:
         new = synthesize(build(spec, new_app(out, validation=False))).stacks
     labels = {naming.route(s, m): (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)}
