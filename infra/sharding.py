@@ -24,10 +24,12 @@ Everything here is pure: a spec (or names) in, stack names out. ``meshspec.stack
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from meshspec.infra import naming
-from meshspec.infra.spec.model import Spec
+
+if TYPE_CHECKING:  # a type only: the spec's quota checks import this module (stack_quotas)
+    from meshspec.infra.spec.model import Spec
 
 
 @dataclass(frozen=True)

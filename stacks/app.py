@@ -19,9 +19,6 @@ from .limits import size
 from .services import ServicesStack
 from .shared import SharedStack
 
-W3696 = "CloudFormation-Validate::W3696"
-W3696_REASON = ("App Mesh's end of support (2026-09-30) is reported once by meshspec's own synth warning "
-                "(meshspec:appmesh-end-of-support) instead of once per App Mesh resource.")
 W3010 = "CloudFormation-Validate::W3010"
 W3010_REASON = ("The subnets' availability zones come from the spec (aws.availabilityZones) on purpose, so synth "
                 "needs no credentials and no lookups.")
@@ -93,8 +90,8 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     shared = SharedStack(app, naming.stack_shared(spec.project), spec=spec, env=env,
                          description=f"meshspec {spec.project}: network, Cloud Map namespace, mesh")
     built = BuiltApp(app, shared)
-    if shared.mesh is not None:
-        cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3696, reason=W3696_REASON))
+    for finding, reason in shared.acknowledgements:  # a mesh backend's findings it reports in its own way
+        cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
     cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
     for c in spec.aws.clusters:
         built.clusters[c.name] = ClusterStack(
@@ -106,7 +103,7 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
         stack = ServicesStack(app, s.name, spec=spec, cluster=built.clusters[s.cluster], services=list(s.services),
                               namespace=shared.namespace, shared=shared, env=env,
                               description=f"meshspec {spec.project}: service {s.services[0]} on {s.cluster}")
-        stack.add_stack_dependency(shared)  # the mesh is referenced by name
+        stack.add_stack_dependency(shared)  # the mesh backend's shared parts may be referenced by name
         built.services[s.name] = stack
         built.placement.update({m: s.name for m in s.services})
     queries = sharding.shared_queries(spec)

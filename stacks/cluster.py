@@ -9,10 +9,10 @@ from constructs import Construct
 from meshspec.constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
 from meshspec.constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
 from meshspec.infra import naming
+from meshspec.infra.mesh import registry
 from meshspec.infra.spec.model import Cluster, Spec
 
 from .convert import INSIGHTS
-
 
 
 class ClusterStack(Stack):
@@ -40,21 +40,7 @@ class ClusterStack(Stack):
             self.log_router = PodLogRouter(self, "PodLogs", cluster=self.eks, props=PodLogRouterProps(
                 log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name))
             self.ecs = None
-            self._lattice_ingress(spec, cluster)
+        for backend in registry.active(spec):  # what a mesh backend needs of the cluster (security group rules)
+            backend.add_to_cluster(self, spec, cluster, self.eks)
         # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.
         self.export_value((self.ecs or self.eks).cluster.cluster_name)
-
-    def _lattice_ingress(self, spec: Spec, cluster: Cluster) -> None:
-        """Pods registered in Lattice target groups receive traffic and health checks from Lattice's link-local
-        range; EKS Auto Mode nodes (and so their pods) use the cluster security group, which admits only itself."""
-        kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
-        if "lattice" not in kinds:
-            return
-        # Lattice's traffic and health checks reach targets from it (imported here: aws_vpclattice only when used)
-        from meshspec.constructs_lib.lattice import LINK_LOCAL_IPV4
-
-        ports = sorted({svc.port for svc in spec.aws_services().values() if svc.cluster == cluster.name})
-        group = self.eks.cluster.cluster_security_group
-        for port in ports:
-            group.add_ingress_rule(ec2.Peer.ipv4(LINK_LOCAL_IPV4), ec2.Port.tcp(port),
-                                   f"VPC Lattice traffic and health checks to pods on port {port}")

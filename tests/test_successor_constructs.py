@@ -5,12 +5,12 @@ import pytest
 from aws_cdk import App, Duration, Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from meshspec.constructs_lib.lattice import (LatticeRoute, LatticeService, LatticeServiceNetwork, policy_json,
+from meshspec.backends.lattice.constructs.service import (LatticeRoute, LatticeService, LatticeServiceNetwork, policy_json,
                                     render_auth_policy, render_rule_action, validate_routes)
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps, PropsError
-from meshspec.constructs_lib.mesh.lattice import LatticeBackend
-from meshspec.constructs_lib.mesh.service_connect import ServiceConnectBackend
-from meshspec.constructs_lib.service_connect import (ServiceConnectDeploymentStrategy, ServiceConnectFargateService,
+from meshspec.backends.lattice.constructs.binding import LatticeBackend
+from meshspec.backends.service_connect.constructs.binding import ServiceConnectBackend
+from meshspec.backends.service_connect.constructs.deployment import (ServiceConnectDeploymentStrategy, ServiceConnectFargateService,
                                             ServiceConnectNamespace)
 
 
@@ -204,7 +204,7 @@ def test_the_spec_check_estimate_bounds_the_rendered_auth_policy():
     """meshspec.infra.spec.checks estimates the policy without CDK; the estimate must not be below what is rendered."""
     import json as _json
 
-    from meshspec.infra.spec.checks import auth_policy_estimate
+    from meshspec.backends.lattice.rules import auth_policy_estimate
     from meshspec.infra.spec.loader import load_text
 
     from .conftest import TODAY
@@ -297,6 +297,7 @@ def test_lattice_binding_admits_lattice_requests_from_its_link_local_range(stack
 
 
 def test_beside_binding_lets_a_moved_caller_reach_the_incoming_backend_past_envoy():
+    from meshspec.backends.appmesh.constructs import ENVOY_REDIRECT
     from meshspec.constructs_lib.eks.workload import KubernetesWorkloadProps, WorkloadVersion, render_manifests
     from meshspec.constructs_lib.mesh.base import ProxyRequirements
     from meshspec.constructs_lib.mesh.beside import BesideBinding
@@ -308,7 +309,10 @@ def test_beside_binding_lets_a_moved_caller_reach_the_incoming_backend_past_envo
         def proxy(self, version):
             return self._proxy
 
-    envoy = ProxyRequirements(image="envoy", environment={}, policy_statements=())
+        def pod_registration(self, version):
+            return None
+
+    envoy = ProxyRequirements(image="envoy", environment={}, policy_statements=(), redirect=ENVOY_REDIRECT)
     # GIVEN a caller that has moved: its Envoy must not intercept Lattice's addresses
     moved = BesideBinding(Fake(envoy), Fake(None), proxy_bypass=("169.254.171.0/24",))
     assert moved.proxy("a").egress_ignored_ips == ("169.254.171.0/24",)
@@ -339,6 +343,9 @@ def test_beside_binding_refuses_a_second_sidecar_and_binds_both():
         def allow(self, major, caller):
             self.allowed.append((major, caller))
 
+        def deploys(self, version):
+            return True
+
     envoy = ProxyRequirements(image="envoy", environment={}, policy_statements=())
     with pytest.raises(PropsError, match="the incoming backend asks for a sidecar of its own"):
         BesideBinding(Fake(envoy), Fake(envoy)).proxy("a")
@@ -347,7 +354,8 @@ def test_beside_binding_refuses_a_second_sidecar_and_binds_both():
     assert beside.proxy("a") is envoy and beside.deploys("a")
     beside.bind_ecs_service("a", None, None)
     beside.allow("v1", "cart")
-    assert primary.bound == incoming.bound == ["a"] and incoming.allowed == [("v1", "cart")]
+    assert primary.bound == incoming.bound == ["a"]
+    assert primary.allowed == incoming.allowed == [("v1", "cart")]
 
 
 def test_lattice_grpc_with_several_majors_matches_x_api_major(stack):

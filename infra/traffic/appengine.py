@@ -20,7 +20,7 @@ from meshspec.infra import naming
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec, live_majors, major_path
 
-from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
+from .base import Conflict, Context, Live, NotDeployed, write_lock
 from .weights import Weights, validate_full
 
 
@@ -33,7 +33,10 @@ def _api(ctx: Context) -> Any:
 
 
 class AppEngineBackend:
+    """Implements :class:`~.backend.TrafficBackend` on App Engine traffic splits."""
+
     name = "appengine"
+    missing = "no such version"
 
     def __init__(self, spec: Spec, service: str, ctx: Context, api: Any = None):
         svc = spec.services[service]
@@ -144,8 +147,3 @@ def app_service_id(svc: Any, service: str, major: str) -> str:
 def _percent(fraction: Decimal) -> Decimal:
     p = (Decimal(fraction) * 100).normalize()
     return p.quantize(Decimal(1)) if p == p.to_integral_value() else p
-
-
-@register("appengine")
-def _factory(spec: Spec, service: str, ctx: Context) -> AppEngineBackend:
-    return AppEngineBackend(spec, service, ctx)

@@ -22,7 +22,7 @@ from meshspec.infra.errors import UserError
 
 from . import journal, weights as W
 from .analysis import Decision, Thresholds, decide
-from .backend import Conflict, Context, TrafficBackend
+from .base import Conflict, Context, TrafficBackend
 from .figures import MetricsSource
 
 Clock = Callable[[], dt.datetime]
@@ -180,9 +180,8 @@ class Canary:
             "liveToken": live.token, "step": 0, "status": "running", "events": [],
         }
         self._event(action="start", weights=W.to_json(start), token=live.token)
-        address_check = getattr(self.backend, "version_address", None)
-        if self.smoke is not None and address_check is not None:
-            url = address_check(svc, major, version)
+        url = self.backend.version_address(svc, major, version) if self.smoke is not None else None
+        if url is not None:
             ok, what = self.smoke(url)
             self._event(action="smoke", ok=ok, detail=what)
             self.say(f"smoke check: {what}")
@@ -254,10 +253,10 @@ class Canary:
     def _with_smoke(self, decision: Decision) -> Decision:
         """App Engine: the version's own address is checked again after every interval; failing it rolls back
         whatever the figures say (they arrive minutes late, the smoke check does not)."""
-        address = getattr(self.backend, "version_address", None)
-        if self.smoke is None or address is None:
+        url = self.backend.version_address(self.p.service, self.p.major, self.p.version) if self.smoke else None
+        if url is None:
             return decision
-        ok, what = self.smoke(address(self.p.service, self.p.major, self.p.version))
+        ok, what = self.smoke(url)
         reasons = [*decision.reasons, f"smoke check: {what}"]
         return Decision(decision.action if ok else "rollback", reasons)
 

@@ -141,7 +141,7 @@ def plan(spec: Spec, backend: TrafficBackend, service: str, major: str, kind: st
     missing = backend.check_versions(service, major, [v for v, w in after.items() if w > 0 and not live.weights.get(v)])
     if missing:
         raise UserError(f"{service}: nothing is deployed for version(s) {', '.join(missing)} on {backend.name} "
-                        f"({'no virtual node' if backend.name == 'appmesh' else 'no such version'}); "
+                        f"({backend.missing}); "
                         "nothing was changed", hint="deploy the version first, then shift traffic to it")
     return Change(service, major, kind, backend.target(service, major), dict(live.weights), after, live.token,
                   shared_with=live.shared_with)

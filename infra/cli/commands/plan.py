@@ -1,14 +1,16 @@
 """``meshspec plan SPEC``: per stack the resources to create (update, delete against ``--against DIR``), and
-per service and major the App Mesh routes with their weights."""
+per service and major the mesh backend's routes with their weights."""
 from __future__ import annotations
 
 import argparse
 import tempfile
 
-from meshspec.infra import naming, sharding
+from meshspec.infra import sharding
 from meshspec.infra.aws.assembly import read_assembly
 from meshspec.infra.aws.plan import plan, to_json, to_text
+from meshspec.infra.mesh import registry
 from meshspec.infra.spec import live_majors, load_spec_or_raise
+from meshspec.infra.node import use_project_node
 from meshspec.infra.startup import frozen_imports
 
 from .. import output
@@ -25,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    use_project_node()  # jsii starts the project's Node, not the host's, when aws-cdk-lib is first imported
     with frozen_imports():  # aws-cdk-lib's objects live as long as the process: the collector need not walk them
         from meshspec.stacks.app import build, new_app, skip_jsii_type_checks, synthesize
 
@@ -34,8 +37,12 @@ def run(args: argparse.Namespace) -> int:
     old = read_assembly(args.against).stacks if args.against else None  # refuse a bad --against before synthesizing
     with tempfile.TemporaryDirectory(prefix="meshspec-plan-") as out:
         new = synthesize(build(spec, new_app(out, validation=False))).stacks
-    labels = {naming.route(s, m): (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)}
-    p = plan(new, old, against=args.against)
+    backend = registry.primary(spec)
+    labels = {route: (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)
+              if (route := backend.route_name(s, m)) is not None}
+    # the spec's backend reads last, so its route wins a name another backend's resource also has (a migration)
+    readers = [b.plan_routes for b in registry.all_backends() if b is not backend] + [backend.plan_routes]
+    p = plan(new, old, against=args.against, readers=readers)
     stacks = sharding.layout(spec)
     if args.format == "json":
         output.emit_json({**to_json(p, labels), "layout": layout_json(stacks)})

@@ -10,6 +10,7 @@ from pathlib import Path
 from meshspec.infra import sharding
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec import Spec, load_spec_or_raise
+from meshspec.infra.node import use_project_node
 from meshspec.infra.startup import frozen_imports
 
 from .. import output
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         output.say("no stack is touched: nothing to synthesize")
         return output.OK
 
+    use_project_node()  # jsii starts the project's Node, not the host's, when aws-cdk-lib is first imported
     with frozen_imports():  # CDK loads slowly (only here), and its objects live as long as the process
         from meshspec.stacks.app import build, new_app, skip_jsii_type_checks, synthesize
 

@@ -18,11 +18,9 @@ from aws_cdk import Duration, aws_cloudwatch as cw, aws_ec2 as ec2, aws_ecs as e
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from .errors import PropsError
+from meshspec.constructs_lib.errors import PropsError
 
-MAX_WAIT_MINUTES = 1440
-MAX_DEPLOYMENT_MINUTES = 33 * 60
-LINEAR_STEP_MIN = 3
+from ..quotas import DEPLOYMENT_MAX_MINUTES as MAX_DEPLOYMENT_MINUTES, LINEAR_STEP_MIN, MAX_WAIT_MINUTES
 
 
 class ServiceConnectNamespace(Construct):
