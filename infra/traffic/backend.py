@@ -9,12 +9,10 @@ from typing import Callable
 
 from meshspec.infra.spec.model import Service, Spec
 
-from .base import (Conflict, Context, Live, NotDeployed, TrafficBackend, state_dir,  # noqa: F401 (re-exported)
-                   write_lock)
+from .base import (APPENGINE, Conflict, Context, Live, NotDeployed, TrafficBackend,  # noqa: F401 (re-exported)
+                   cloud_of, state_dir, write_lock)
 
 BackendFactory = Callable[[Spec, str, Context], TrafficBackend]
-
-APPENGINE = "appengine"
 
 
 def platform_of(spec: Spec, service: Service) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
+from meshspec.infra import journal
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec
 
@@ -35,6 +36,8 @@ class Live:
     resources: tuple[str, ...]
     # Other majors that share this split (App Engine without majorsAsServices): they change together.
     shared_with: tuple[str, ...] = ()
+    # App Engine: how the split is sharded (the journal keeps it, so `appengine rollback` restores it exactly).
+    shard_by: str | None = None
 
 
 class Conflict(UserError):
@@ -106,13 +109,17 @@ class Context:
 
 # -- a lock shared by every meshspec process on this machine ------------------------------------------------
 def state_dir(spec_file: str | os.PathLike | None = None) -> Path:
-    """Where meshspec keeps the shift journal, canary state and locks: ``$MESHSPEC_STATE_DIR`` or
-    ``.meshspec/`` beside the spec file."""
-    env = os.environ.get("MESHSPEC_STATE_DIR")
-    if env:
-        return Path(env)
-    base = Path(spec_file).resolve().parent if spec_file else Path.cwd()
-    return base / ".meshspec"
+    """Where meshspec keeps the journal, canary state and locks (:func:`meshspec.infra.journal.state_dir`, the one
+    location rule): ``$MESHSPEC_STATE_DIR`` or ``.meshspec/`` beside the spec file."""
+    return journal.state_dir(spec_file=spec_file)
+
+
+APPENGINE = "appengine"
+
+
+def cloud_of(backend: TrafficBackend) -> journal.Cloud:
+    """Which cloud's journal a backend's moves go to: App Engine's are Google's, every mesh backend's AWS's."""
+    return "gcp" if backend.name == APPENGINE else "aws"
 
 
 @contextlib.contextmanager

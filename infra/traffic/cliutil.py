@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from meshspec.infra import journal
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec import Spec, load_spec_or_raise
 
-from .base import Context, state_dir
+from .base import Context
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -45,7 +46,7 @@ def add_common(p: argparse.ArgumentParser, service: bool = True) -> None:
 
 def load(args: argparse.Namespace) -> tuple[Spec, Context]:
     spec = load_spec_or_raise(args.spec)
-    return spec, Context(state_dir=args.state_dir or state_dir(args.spec))
+    return spec, Context(state_dir=journal.state_dir(args.state_dir, args.spec))
 
 
 def cloudwatch(spec: Spec, ctx: Context) -> Any:
