@@ -8,6 +8,8 @@ dimensions Service and Version. Dashboards and filters (constructs_lib), the can
 spec's quota checks take every name from here, so they read and write the very same series. Pure constants: no
 aws-cdk-lib, so ``meshspec validate`` may import it.
 """
+from typing import Mapping
+
 NAMESPACE_PREFIX = "meshspec/Envoy"
 
 DIM_SERVICE = "Service"
@@ -44,3 +46,28 @@ FILTERS_PER_MAJOR = 3
 def namespace(major: str, prefix: str = NAMESPACE_PREFIX) -> str:
     """The namespace of one API major's series, e.g. ``meshspec/Envoy/v1``."""
     return f"{prefix}/{major}"
+
+
+def filter_pattern(service: str, majors: Mapping[str, str | None], major: str, metric: str,
+                   inbound_cluster_prefix: str | None = INBOUND_CLUSTER_PREFIX) -> str:
+    """The lines that count for ``major``'s ``metric`` (pure text; ``majors``: major → its path prefix, None for
+    every line). ``{ ($.service = "svc") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/svc/v1/*")
+    && ($.path != "/svc/v1/admin/*") }``, plus ``($.response_code >= 500)`` for Http5xxCount: the text
+    ``logs.FilterPattern.all(string_value(...), number_value(...))`` renders, and what the spec's checks measure
+    against ``FILTER_PATTERN_MAX``."""
+    prefix = majors[major]
+    parts = [f"$.{FIELD_SERVICE} = {_quote(service)}"]
+    if inbound_cluster_prefix is not None:
+        parts.append(f"$.{FIELD_UPSTREAM_CLUSTER} = {_quote(inbound_cluster_prefix + '*')}")
+    if prefix is not None:
+        parts.append(f"$.{FIELD_PATH} = {_quote(prefix + '*')}")
+        longer = sorted(p for p in majors.values() if p is not None and p != prefix and p.startswith(prefix))
+        parts += [f"$.{FIELD_PATH} != {_quote(p + '*')}" for p in longer]
+    if metric == ERRORS_5XX:
+        parts.append(f"$.{FIELD_RESPONSE_CODE} >= 500")
+    return "{ " + " && ".join(f"({p})" for p in parts) + " }"
+
+
+def _quote(value: str) -> str:
+    """A quoted string term: backslash and double quote escaped (as aws_logs' quoteTerm does)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

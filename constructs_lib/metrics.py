@@ -95,29 +95,11 @@ class ServiceMetricFiltersProps:
 
 
 def filter_pattern(props: ServiceMetricFiltersProps, major: str, metric: str) -> str:
-    """The lines that count for ``major``'s ``metric`` (pure: no construct, no jsii call).
-
-    ``{ ($.service = "svc") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/svc/v1/*")
-    && ($.path != "/svc/v1/admin/*") }``, plus ``($.response_code >= 500)`` for Http5xxCount. Rendered as ``logs.FilterPattern.all(string_value(...),
-    number_value(...))`` renders it (tests compare both), without a jsii round trip per clause.
-    """
-    this = next(x for x in props.majors if x.name == major)
-    parts = [f"$.{m.FIELD_SERVICE} = {_quote(props.service_name)}"]
-    if props.inbound_cluster_prefix is not None:
-        parts.append(f"$.{m.FIELD_UPSTREAM_CLUSTER} = {_quote(props.inbound_cluster_prefix + '*')}")
-    if this.path_prefix is not None:
-        parts.append(f"$.{m.FIELD_PATH} = {_quote(this.path_prefix + '*')}")
-        longer = sorted(x.path_prefix for x in props.majors if x.path_prefix is not None
-                        and x.path_prefix != this.path_prefix and x.path_prefix.startswith(this.path_prefix))
-        parts += [f"$.{m.FIELD_PATH} != {_quote(p + '*')}" for p in longer]
-    if metric == m.ERRORS_5XX:
-        parts.append(f"$.{m.FIELD_RESPONSE_CODE} >= 500")
-    return "{ " + " && ".join(f"({p})" for p in parts) + " }"
-
-
-def _quote(value: str) -> str:
-    """A quoted string term: backslash and double quote escaped (as aws_logs' quoteTerm does)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """The lines that count for ``major``'s ``metric`` (pure: no construct, no jsii call;
+    :func:`meshspec.constructs_lib.metric_names.filter_pattern`, which tests compare with what
+    ``logs.FilterPattern`` renders)."""
+    return m.filter_pattern(props.service_name, {x.name: x.path_prefix for x in props.majors}, major, metric,
+                            props.inbound_cluster_prefix)
 
 
 # (metric, construct id part, value, unit as CloudWatch names it)

@@ -9,7 +9,7 @@ import pytest
 from meshspec.infra.spec import load_spec
 from meshspec.infra.spec.loader import load_text
 from meshspec.backends.lattice import quotas as lattice_q
-from meshspec.backends.service_connect import quotas as sc_q
+from meshspec.infra.spec import quotas as sc_q
 from meshspec.backends.service_connect.settings import deployment_of
 
 from .conftest import SHOP, TODAY

@@ -21,5 +21,7 @@ ROW = CapabilityRow({
     "Runtime weight changes": "`meshspec traffic` (UpdateRoute)",
     "Limits meshspec checks":
         "200 virtual nodes/routers/services per mesh, 50 routes per router, 10 targets per route, 50 backends"
-        " per node, 33 live majors per ECS service (3 metric filters each, 100 per log group)",
+        " per node, 50 connected Envoys per node (tasks or pods of a version during a deployment), 33 live majors"
+        " per service (3 metric filters each, 100 per log group), 1,024-character filter patterns; Cloud Map: 2,000"
+        " instances per namespace",
 })

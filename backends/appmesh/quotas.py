@@ -11,5 +11,8 @@ ROUTES_PER_ROUTER = 50
 TARGETS_PER_ROUTE = 10
 BACKENDS_PER_NODE = 50
 WEIGHT_MAX = 100
+# Every task's or pod's Envoy holds a connection to App Mesh for its virtual node (Service Quotas: "Connected Envoy
+# processes per virtual node", adjustable): one code version's tasks, a deployment's extra ones included.
+ENVOYS_PER_NODE = 50
 # docs.aws.amazon.com/app-mesh/latest/userguide/what-is-app-mesh.html: AWS ends support for App Mesh on this day.
 END_OF_SUPPORT = "2026-09-30"

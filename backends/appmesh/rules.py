@@ -1,8 +1,13 @@
 """What App Mesh would refuse (its quotas, counted on the spec), and its settings when another backend runs."""
 from __future__ import annotations
 
+import math
+
+from meshspec.constructs_lib import metric_names as m
 from meshspec.constructs_lib.metric_names import FILTERS_PER_MAJOR, METRIC_FILTERS_PER_LOG_GROUP
+from meshspec.infra import naming
 from meshspec.infra.mesh import registry
+from meshspec.infra.spec import quotas as cloud
 from meshspec.infra.spec.errors import Problems
 from meshspec.infra.spec.model import Spec, live_majors, metric_majors
 
@@ -57,6 +62,49 @@ def check_quotas(spec: Spec, p: Problems) -> None:
             p.add(("services", name, "uses"), f"{backends} backends per virtual node; App Mesh allows "
                   f"{q.BACKENDS_PER_NODE}", "quota-appmesh", given=backends,
                   allowed=f"at most {q.BACKENDS_PER_NODE}")
+        majors = metric_majors(spec, name)
+        for major in majors:
+            for metric in (m.REQUESTS, m.ERRORS_5XX):
+                size = len(m.filter_pattern(name, majors, major, metric))
+                if size > m.FILTER_PATTERN_MAX:
+                    p.add(("services", name, "majors", major, "path"), f"the {metric} metric filter of {major} "
+                          f"would have a {size}-character pattern (the path prefix and the longer ones under it); "
+                          f"CloudWatch Logs allows {m.FILTER_PATTERN_MAX} per filter pattern", "quota-logs",
+                          given=size, allowed=f"at most {m.FILTER_PATTERN_MAX} characters",
+                          hint="shorten the major's path prefix, or those that start with it")
+                    break
+        platform = spec.cluster(svc.cluster).platform if spec.cluster(svc.cluster) else "ecs"
+        envoys, when = peak_tasks(svc.desired_count, platform)
+        if envoys > q.ENVOYS_PER_NODE:
+            p.add(("services", name, "desiredCount"), f"{envoys} Envoys of one code version connect to its "
+                  f"virtual node {when}; App Mesh allows {q.ENVOYS_PER_NODE} connected Envoy processes per virtual "
+                  "node", "quota-appmesh", given=svc.desired_count,
+                  allowed=f"desiredCount at most {max_desired(q.ENVOYS_PER_NODE, platform)}",
+                  hint="request a quota increase (connected Envoy processes per virtual node), or split the "
+                       "service")
+    instances = len(meshed) + sum(peak_tasks(s.desired_count, spec.cluster(s.cluster).platform
+                                             if spec.cluster(s.cluster) else "ecs")[0] * len(s.versions)
+                                  for s in meshed.values())
+    if instances > cloud.CLOUDMAP_INSTANCES_PER_NAMESPACE:
+        p.add(("services",), f"{instances} tasks and pods during deployments, and a name per service, register in "
+              f"the Cloud Map namespace {naming.namespace(spec.project)}; it allows "
+              f"{cloud.CLOUDMAP_INSTANCES_PER_NAMESPACE} instances", "quota-appmesh", given=instances,
+              allowed=f"at most {cloud.CLOUDMAP_INSTANCES_PER_NAMESPACE}",
+              hint="request a Cloud Map quota increase (instances per namespace), or split the spec")
+
+
+def peak_tasks(desired: int, platform: str) -> tuple[int, str]:
+    """The most tasks or pods of one code version at once, and when: during an ECS deployment (maximumPercent
+    200) or a Kubernetes rolling update (25 % surge)."""
+    if platform == "eks":
+        return desired + math.ceil(desired * cloud.K8S_SURGE_PERCENT / 100), \
+            "during a rolling update (replicas plus the 25 % surge)"
+    return desired * cloud.ECS_MAX_PERCENT // 100, "during a deployment (twice desiredCount)"
+
+
+def max_desired(limit: int, platform: str) -> int:
+    """The largest desiredCount whose peak stays within ``limit``."""
+    return max(d for d in range(limit + 1) if peak_tasks(d, platform)[0] <= limit)
 
 
 def synth_warnings(spec: Spec, name: str) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ import math
 from decimal import Decimal
 
 from meshspec.infra.mesh import registry
+from meshspec.infra.spec import quotas as cloud
 from meshspec.infra.spec.errors import Described as D, Problems
 from meshspec.infra.spec.model import Spec, live_majors, shares
 
@@ -75,14 +76,14 @@ def check(spec: Spec, p: Problems, complete: bool = True) -> None:
                        "service-connect (ECS runs one revision per service)", "version-not-deployed", given=v.name)
         tasks = 2 * svc.desired_count  # old and new revision side by side during a deployment
         instances += tasks
-        if tasks > q.CLOUDMAP_INSTANCES_PER_SERVICE:
+        if tasks > cloud.CLOUDMAP_INSTANCES_PER_SERVICE:
             p.add(spath + ("desiredCount",), f"{tasks} tasks during a deployment (twice desiredCount) register in "
-                  f"Cloud Map; a service allows {q.CLOUDMAP_INSTANCES_PER_SERVICE} instances",
+                  f"Cloud Map; a service allows {cloud.CLOUDMAP_INSTANCES_PER_SERVICE} instances",
                   "quota-service-connect", given=svc.desired_count,
-                  allowed=f"desiredCount at most {q.CLOUDMAP_INSTANCES_PER_SERVICE // 2}",
+                  allowed=f"desiredCount at most {cloud.CLOUDMAP_INSTANCES_PER_SERVICE // 2}",
                   hint="request a Cloud Map quota increase (instances per service)")
-    if complete and instances > q.CLOUDMAP_INSTANCES_PER_NAMESPACE:
+    if complete and instances > cloud.CLOUDMAP_INSTANCES_PER_NAMESPACE:
         p.add(("services",), f"{instances} tasks during deployments (twice each desiredCount) register in one "
-              f"Cloud Map namespace; it allows {q.CLOUDMAP_INSTANCES_PER_NAMESPACE} instances",
-              "quota-service-connect", given=instances, allowed=f"at most {q.CLOUDMAP_INSTANCES_PER_NAMESPACE}",
+              f"Cloud Map namespace; it allows {cloud.CLOUDMAP_INSTANCES_PER_NAMESPACE} instances",
+              "quota-service-connect", given=instances, allowed=f"at most {cloud.CLOUDMAP_INSTANCES_PER_NAMESPACE}",
               hint="request a Cloud Map quota increase (instances per namespace) or split the spec")

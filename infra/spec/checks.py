@@ -268,6 +268,11 @@ def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) 
         if m.sunset is not None and m.status != "deprecated":
             p.warn(path + ("sunset",), f"a sunset date only takes effect on a deprecated major; {major} is {m.status}",
                    "sunset-not-deprecated", given=str(m.sunset))
+    if svc.cluster is not None and not live_majors(svc):
+        p.add(("services", name, "majors"), f"every major of {name} is retired: a service on an AWS cluster routes "
+              "its live majors, and has none", "no-live-major", given=D(f"{len(svc.majors)} retired major(s)"),
+              allowed="at least one major with status active or deprecated",
+              hint=f"remove {name} from the spec to take it down, or keep one major live")
 
 
 def check_contracts(spec: Spec, p: Problems, base_dir: FsPath, today: dt.date) -> None:

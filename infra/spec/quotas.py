@@ -12,3 +12,11 @@ CFN_TEMPLATE_BYTES = 1_000_000
 CFN_PARAMETERS_PER_STACK = 200
 CFN_STACKS_PER_REGION = 2000  # adjustable on request
 CFN_STACK_NAME_LENGTH = 128
+# AWS Cloud Map (docs.aws.amazon.com/general/latest/gr/cloud_map.html; Service Quotas): instances per service 1,000
+# (fixed), per namespace 2,000 (adjustable). Mesh backends that register tasks and pods in Cloud Map count them.
+CLOUDMAP_INSTANCES_PER_SERVICE = 1000
+CLOUDMAP_INSTANCES_PER_NAMESPACE = 2000
+# A deployment runs a version's old and new tasks side by side: ECS services take up to 200 % of desiredCount
+# (meshspec's maximumPercent), a Kubernetes Deployment one more pod per four (RollingUpdate's default 25 % surge).
+ECS_MAX_PERCENT = 200
+K8S_SURGE_PERCENT = 25
