@@ -38,6 +38,8 @@ def check_quotas(spec: Spec, p: Problems) -> None:
             p.add(("services",), f"the mesh would hold {count} {what}; App Mesh allows {limit} per mesh",
                   "quota-appmesh", given=count, allowed=f"at most {limit}",
                   hint="remove code versions that take no traffic, or split the services over several specs")
+    platforms = {c.name: c.platform for c in spec.aws.clusters} if spec.aws else {}
+    instances = len(meshed)  # a name per service (the virtual service's DNS record)
     for name, svc in meshed.items():
         routes = len(live_majors(svc))
         if routes > q.ROUTES_PER_ROUTER:
@@ -49,32 +51,24 @@ def check_quotas(spec: Spec, p: Problems) -> None:
                   f"of each route; App Mesh allows {q.TARGETS_PER_ROUTE}", "quota-appmesh",
                   given=len(svc.versions), allowed=f"at most {q.TARGETS_PER_ROUTE}",
                   hint="remove versions that take no traffic")
-        filtered = len(metric_majors(spec, name))
-        filters = filtered * FILTERS_PER_MAJOR
+        majors = metric_majors(spec, name)
+        filters = len(majors) * FILTERS_PER_MAJOR
         if filters > METRIC_FILTERS_PER_LOG_GROUP:
-            p.add(("services", name, "majors"), f"{filtered} live majors need {filters} metric filters on the "
+            p.add(("services", name, "majors"), f"{len(majors)} live majors need {filters} metric filters on the "
                   f"service's log group ({FILTERS_PER_MAJOR} per major: requests, 5xx, latency); CloudWatch "
                   f"Logs allows {METRIC_FILTERS_PER_LOG_GROUP} per log group", "quota-logs",
-                  given=filtered, allowed=f"at most {METRIC_FILTERS_PER_LOG_GROUP // FILTERS_PER_MAJOR} "
+                  given=len(majors), allowed=f"at most {METRIC_FILTERS_PER_LOG_GROUP // FILTERS_PER_MAJOR} "
                   "live majors", hint="retire majors nobody uses")
         backends = len({u.split("/")[0] for u in svc.uses})
         if backends > q.BACKENDS_PER_NODE:
             p.add(("services", name, "uses"), f"{backends} backends per virtual node; App Mesh allows "
                   f"{q.BACKENDS_PER_NODE}", "quota-appmesh", given=backends,
                   allowed=f"at most {q.BACKENDS_PER_NODE}")
-        majors = metric_majors(spec, name)
-        for major in majors:
-            for metric in (m.REQUESTS, m.ERRORS_5XX):
-                size = len(m.filter_pattern(name, majors, major, metric))
-                if size > m.FILTER_PATTERN_MAX:
-                    p.add(("services", name, "majors", major, "path"), f"the {metric} metric filter of {major} "
-                          f"would have a {size}-character pattern (the path prefix and the longer ones under it); "
-                          f"CloudWatch Logs allows {m.FILTER_PATTERN_MAX} per filter pattern", "quota-logs",
-                          given=size, allowed=f"at most {m.FILTER_PATTERN_MAX} characters",
-                          hint="shorten the major's path prefix, or those that start with it")
-                    break
-        platform = spec.cluster(svc.cluster).platform if spec.cluster(svc.cluster) else "ecs"
+        if _patterns_may_be_long(name, majors):
+            _check_filter_patterns(name, majors, p)
+        platform = platforms.get(svc.cluster, "ecs")
         envoys, when = peak_tasks(svc.desired_count, platform)
+        instances += envoys * len(svc.versions)
         if envoys > q.ENVOYS_PER_NODE:
             p.add(("services", name, "desiredCount"), f"{envoys} Envoys of one code version connect to its "
                   f"virtual node {when}; App Mesh allows {q.ENVOYS_PER_NODE} connected Envoy processes per virtual "
@@ -82,15 +76,38 @@ def check_quotas(spec: Spec, p: Problems) -> None:
                   allowed=f"desiredCount at most {max_desired(q.ENVOYS_PER_NODE, platform)}",
                   hint="request a quota increase (connected Envoy processes per virtual node), or split the "
                        "service")
-    instances = len(meshed) + sum(peak_tasks(s.desired_count, spec.cluster(s.cluster).platform
-                                             if spec.cluster(s.cluster) else "ecs")[0] * len(s.versions)
-                                  for s in meshed.values())
     if instances > cloud.CLOUDMAP_INSTANCES_PER_NAMESPACE:
         p.add(("services",), f"{instances} tasks and pods during deployments, and a name per service, register in "
               f"the Cloud Map namespace {naming.namespace(spec.project)}; it allows "
               f"{cloud.CLOUDMAP_INSTANCES_PER_NAMESPACE} instances", "quota-appmesh", given=instances,
               allowed=f"at most {cloud.CLOUDMAP_INSTANCES_PER_NAMESPACE}",
               hint="request a Cloud Map quota increase (instances per namespace), or split the spec")
+
+
+# A filter pattern's text besides its quoted values (field names, operators, the 5xx clause) stays under this, and
+# each path clause under _CLAUSE_MAX plus its value, escaped (at most twice as long): a bound above any pattern's
+# length, so a service whose bound fits spends no time rendering its patterns.
+_PATTERN_FIXED_MAX = 200
+_CLAUSE_MAX = 24
+
+
+def _patterns_may_be_long(name: str, majors: dict[str, str | None]) -> bool:
+    values = 2 * (len(name) + len(m.INBOUND_CLUSTER_PREFIX)) + sum(2 * len(x) + _CLAUSE_MAX
+                                                                    for x in majors.values() if x)
+    return values + _PATTERN_FIXED_MAX > m.FILTER_PATTERN_MAX
+
+
+def _check_filter_patterns(name: str, majors: dict[str, str | None], p: Problems) -> None:
+    for major in majors:
+        for metric in (m.REQUESTS, m.ERRORS_5XX):
+            size = len(m.filter_pattern(name, majors, major, metric))
+            if size > m.FILTER_PATTERN_MAX:
+                p.add(("services", name, "majors", major, "path"), f"the {metric} metric filter of {major} "
+                      f"would have a {size}-character pattern (the path prefix and the longer ones under it); "
+                      f"CloudWatch Logs allows {m.FILTER_PATTERN_MAX} per filter pattern", "quota-logs",
+                      given=size, allowed=f"at most {m.FILTER_PATTERN_MAX} characters",
+                      hint="shorten the major's path prefix, or those that start with it")
+                break
 
 
 def peak_tasks(desired: int, platform: str) -> tuple[int, str]:
