@@ -154,6 +154,10 @@ class Target(abc.ABC):
     def move_step(self, spec: Spec, host: Host, group: list[str], before: list[str], moved: list[str],
                   validate: str, deploy: str, moved_now: list[str]) -> Step: ...
 
+    def retire_edits(self, spec: Spec) -> list[Edit]:
+        """Settings of the host's it has no use for, which the retire step removes. Default: none."""
+        return []
+
     @abc.abstractmethod
     def retire_effect(self) -> tuple[str, ...]:
         """What stays of each service once the host's resources go."""
@@ -212,7 +216,8 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> Migration
         before = list(moved)
         moved.extend(group)
         steps.append(target.move_step(spec, host, group, before, list(moved), validate, deploy, moved_now))
-    retire = [Edit("aws.mesh.backend", "set", to), Edit("aws.mesh.migration", "remove"), *host.retire_edits(spec)]
+    retire = [Edit("aws.mesh.backend", "set", to), Edit("aws.mesh.migration", "remove"), *host.retire_edits(spec),
+              *target.retire_edits(spec)]
     services_first = f"cdk deploy --exclusively '{naming.stack_service(spec.project, '*')}'"
     steps.append(Step(
         id="retire", title=f"Retire {host.title}", why=host.retire_why(), edits=tuple(retire),

@@ -11,7 +11,7 @@ from constructs import Construct
 from meshspec.constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
 from meshspec.constructs_lib.ecs import MeshedFargateService, MeshedFargateServiceProps
 from meshspec.constructs_lib.eks import KubernetesWorkload, KubernetesWorkloadProps, WorkloadVersion
-from meshspec.constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps
+from meshspec.constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps, imported_key
 from meshspec.constructs_lib.mesh.base import MeshBackend, MeshServiceBinding
 from meshspec.constructs_lib.mesh.beside import BesideBinding
 from meshspec.constructs_lib.metrics import ServiceMetricFilters
@@ -51,6 +51,7 @@ class ServicesStack(Stack):
         self.workloads: list[KubernetesWorkload] = []  # kept for write_manifests (no walk over the tree)
         self._vpc_peer = ec2.Peer.ipv4(VPC_CIDR)  # one for every version's ingress rule
         self._registrar_parts = None  # every backend's part of the pod registrar, read once if an EKS service needs it
+        self._log_key = imported_key(self, "LogsKey", shared.log_key_arn if shared else spec.defaults.log_kms_key)
         for name in services:
             self._service(spec, name, cluster, backend)
 
@@ -62,7 +63,7 @@ class ServicesStack(Stack):
             service_name=name, log_group_name=naming.log_group(spec.project, name),
             retention_days=convert.retention_days(spec, svc), removal_policy=spec.defaults.log_removal_policy,
             builtin_queries=tuple(spec.queries.builtin), custom_queries=own_queries,
-            query_folder=naming.query_folder(spec.project, name)))
+            query_folder=naming.query_folder(spec.project, name), encryption_key=self._log_key))
         if (filters := convert.metric_filters_props(spec, name, logs.log_group)) is not None:
             ServiceMetricFilters(scope, "Metrics", filters)  # publishes what the dashboard and the canary read
         binding: MeshServiceBinding = backend.add_service(scope, "Mesh", convert.mesh_service_props(spec, name))
@@ -89,7 +90,7 @@ class ServicesStack(Stack):
                     desired_count=count, environment=env,
                     secrets=dict(svc.secrets), tracing=tracing,
                     ecs_service_name=name if single else naming.ecs_service(name, v.name),
-                    ingress_peer=self._vpc_peer))
+                    ingress_peer=self._vpc_peer, **convert.ecs_placement(spec, svc)))
             if self.twins is not None:  # a migration: the workload the service keeps once the host retires
                 twin = self.twins.add_service(scope, "Incoming", convert.mesh_service_props(spec, name))
                 v = next(v for v in svc.versions if twin.deploys(v.name))
@@ -97,7 +98,7 @@ class ServicesStack(Stack):
                     cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
                     log_group=logs.log_group, binding=twin, cpu=svc.cpu, memory_mib=svc.memory,
                     desired_count=svc.desired_count, environment=env, secrets=dict(svc.secrets), tracing=tracing,
-                    ecs_service_name=name, ingress_peer=self._vpc_peer))
+                    ecs_service_name=name, ingress_peer=self._vpc_peer, **convert.ecs_placement(spec, svc)))
         else:
             self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,

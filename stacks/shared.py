@@ -12,6 +12,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
+from meshspec.constructs_lib.logs import acknowledge_default_encryption, log_encryption_key
 from meshspec.infra import naming
 from meshspec.infra.mesh import registry
 from meshspec.infra.spec.model import Spec
@@ -37,7 +38,14 @@ class SharedStack(Stack):
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
                                         cidr_mask=20)])
-        self.vpc.add_flow_log("FlowLog")
+        # defaults.logKmsKey: one key for every log group meshspec creates (created here, or the spec's own key)
+        self.log_key = log_encryption_key(self, "LogsKey") if spec.defaults.log_kms_key == "create" else None
+        self.log_key_arn: str | None = self.log_key.key_arn if self.log_key else spec.defaults.log_kms_key
+        flow_log = self.vpc.add_flow_log("FlowLog")
+        if self.log_key_arn:
+            flow_log.log_group.node.default_child.kms_key_id = self.log_key_arn
+        else:
+            acknowledge_default_encryption(flow_log.log_group)
         self.namespace = sd.PrivateDnsNamespace(self, "Namespace", name=naming.namespace(spec.project), vpc=self.vpc)
         # Explicit exports of everything cluster and service stacks import (CDK gives them the names its automatic
         # references would get): they no longer come and go with the consumers, so removing the last service of
@@ -45,6 +53,8 @@ class SharedStack(Stack):
         for value in (self.vpc.vpc_id, self.vpc.vpc_cidr_block, self.namespace.namespace_id,
                       *(s.subnet_id for s in [*self.vpc.public_subnets, *self.vpc.private_subnets])):
             self.export_value(value)
+        if self.log_key is not None:
+            self.export_value(self.log_key.key_arn)
         self.mesh_name = spec.mesh_name
         # The mesh backends' shared parts: the one coming in during a migration first, then the spec's own.
         self.backend_parts: dict[str, Any] = {}

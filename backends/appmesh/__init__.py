@@ -46,6 +46,11 @@ class AppMesh(Backend):
 
         check_unused(spec, problems)
 
+    def check_placement(self, spec, problems):
+        from .rules import check_eks_account
+
+        check_eks_account(spec, problems)
+
     def check_quotas(self, spec, problems):
         from .rules import check_quotas
 

@@ -8,7 +8,7 @@ from meshspec.constructs_lib.metric_names import FILTERS_PER_MAJOR, METRIC_FILTE
 from meshspec.infra import naming
 from meshspec.infra.mesh import registry
 from meshspec.infra.spec import quotas as cloud
-from meshspec.infra.spec.errors import Problems
+from meshspec.infra.spec.errors import Described as D, Problems
 from meshspec.infra.spec.model import Spec, live_majors, metric_majors
 
 from . import quotas as q
@@ -22,6 +22,20 @@ def check_unused(spec: Spec, p: Problems) -> None:
               "setting", "backend-unsupported", given=mesh.egress_filter, allowed="leave egressFilter out",
               hint=f"only backend: appmesh filters calls that leave the mesh; on {others} restrict egress with "
                    "security groups")
+
+
+def check_eks_account(spec: Spec, p: Problems) -> None:
+    """On App Mesh, an EKS pod's Envoy names its virtual node by ARN in the manifests, which are files (no
+    CloudFormation token can resolve there): the account must be known at synth."""
+    if spec.aws.account is not None:
+        return
+    on_eks = [n for n, s in spec.aws_services().items()
+              if (c := spec.cluster(s.cluster)) is not None and c.platform == "eks"]
+    if on_eks:
+        p.add(("aws",), f"{', '.join(on_eks)} on EKS with App Mesh need aws.account: each pod's Envoy names its "
+              "virtual node's ARN in the Kubernetes manifests meshspec writes", "eks-needs-account",
+              given=D("no account (environment-agnostic stacks)"), allowed="aws.account: the 12-digit account",
+              hint="set aws.account, or use backend: lattice, whose EKS pods need no ARN in their manifests")
 
 
 def check_quotas(spec: Spec, p: Problems) -> None:

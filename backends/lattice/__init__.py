@@ -23,6 +23,7 @@ class Lattice(Backend):
     platforms = frozenset({"ecs", "eks"})
     features = frozenset({"lasting-weights", "per-major-versions", "path-match", "header-match", "auth-policy"})
     weight_rule = "VPC Lattice target group weights are integers (meshspec sends percentages)"
+    shared_log_groups = 1  # its access log group
     joins = "same-tasks"
     migration_moved = "their MESHSPEC_UPSTREAM_* variables name the Lattice services"
 

@@ -3,7 +3,7 @@ position."""
 from __future__ import annotations
 
 from meshspec.infra.spec.checks import consumers
-from meshspec.infra.spec.errors import Problems
+from meshspec.infra.spec.errors import Described as D, Problems
 from meshspec.infra.spec.model import Spec, live_majors, major_path
 
 from . import names
@@ -51,6 +51,11 @@ def _name(p: Problems, path: tuple, what: str, name: str, limit: int, reserved: 
 
 def check(spec: Spec, p: Problems, complete: bool = True) -> None:
     meshed = spec.aws_services()
+    if spec.aws.mesh.certificate_arn is not None and complete and not any(s.protocol != "http"
+                                                                          for s in meshed.values()):
+        p.add(("aws", "mesh", "certificateArn"), "certificateArn is presented by the HTTPS listeners of http2 and "
+              "grpc services; no service on AWS has one", "certificate-unused", given=D("a certificate ARN"),
+              allowed="certificateArn with an http2 or grpc service on AWS, or leave it out")
     if spec.aws.mesh.certificate_arn is None:
         callers_of = consumers(spec)
         for name, svc in meshed.items():

@@ -11,7 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 
-from meshspec.constructs_lib.logs import RETENTION
+from meshspec.constructs_lib.logs import RETENTION, acknowledge_default_encryption, imported_key
 from meshspec.infra import naming
 from meshspec.infra.spec.model import Cluster, Spec
 
@@ -31,7 +31,9 @@ def add_shared(stack: Any, spec: Spec, vpc: ec2.IVpc, vpc_cidr: str) -> Shared:
         stack, "LatticeAccessLogs", log_group_name=names.access_log_group(spec.project),
         retention=RETENTION[spec.defaults.log_retention_days],
         removal_policy=RemovalPolicy.RETAIN if spec.defaults.log_removal_policy == "retain"
-        else RemovalPolicy.DESTROY)
+        else RemovalPolicy.DESTROY, encryption_key=imported_key(stack, "LatticeLogsKey", stack.log_key_arn))
+    if stack.log_key_arn is None:
+        acknowledge_default_encryption(access_logs)
     network = LatticeServiceNetwork(
         stack, "LatticeNetwork", name=names.service_network(spec.mesh_name), vpc=vpc,
         client_peer=ec2.Peer.ipv4(vpc_cidr), access_log_group=access_logs)

@@ -18,6 +18,7 @@ class ServiceConnect(Backend):
     position = 20
     platforms = frozenset({"ecs"})
     features = frozenset({"deployment-strategies", "mtls"})
+    single_revision = True
     weight_rule = "meshspec gives whole percentages to the service-connect backend"
     joins = "twin"
     migration_moved = "their App Mesh tasks stop, so each comes after every service that calls it"
@@ -38,8 +39,10 @@ class ServiceConnect(Backend):
         check_unused(spec, problems)
 
     def check(self, spec, problems, *, role, complete):
-        from .rules import check
+        from .rules import check, check_primary
 
+        if role == "primary":
+            check_primary(spec, problems)
         check(spec, problems, complete)
 
     def stack_model(self, platform):

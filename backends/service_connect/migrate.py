@@ -51,6 +51,10 @@ class ServiceConnectTarget(Target):
         return [Edit("aws.mesh.deployment", "set", {
             "strategy": "canary", "percent": 5, "stepMinutes": 10, "bakeMinutes": 10, "rollbackOnAlarm": True})]
 
+    def retire_edits(self, spec: Spec) -> list[Edit]:
+        """The host named the mesh; Service Connect's namespace is the project's (validate refuses name on it)."""
+        return [Edit("aws.mesh.name", "remove")] if spec.aws.mesh.name is not None else []
+
     def beside_effect(self, spec: Spec) -> tuple[str, ...]:
         ecs = [n for n, s in spec.aws_services().items() if spec.cluster(s.cluster).platform == "ecs"]
         return (f"the shared stack adds the Cloud Map namespace {names.namespace(spec.project)}",

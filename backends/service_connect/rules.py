@@ -9,7 +9,7 @@ from meshspec.infra.spec import quotas as cloud
 from meshspec.infra.spec.errors import Described as D, Problems
 from meshspec.infra.spec.model import Spec, live_majors, shares
 
-from . import quotas as q
+from . import names, quotas as q
 from .settings import deployment_of
 
 
@@ -21,6 +21,15 @@ def check_unused(spec: Spec, p: Problems) -> None:
               "not use it", "backend-unsupported", given=mesh.backend,
               allowed="backend: service-connect, or leave deployment out",
               hint=f"on {weighted}, `meshspec traffic canary` shifts the route weights")
+
+
+def check_primary(spec: Spec, p: Problems) -> None:
+    """Settings of other backends it has no use for when the services run on it."""
+    mesh = spec.aws.mesh
+    if mesh.name is not None:
+        p.add(("aws", "mesh", "name"), "name applies to backend: appmesh (the mesh) and lattice (the service "
+              f"network); service-connect's namespace is named after the project ({names.namespace(spec.project)})",
+              "backend-unsupported", given=mesh.name, allowed="backend: appmesh or lattice, or leave name out")
 
 
 def check(spec: Spec, p: Problems, complete: bool = True) -> None:

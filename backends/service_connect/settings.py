@@ -23,7 +23,7 @@ class Deployment(SpecModel):
         "canary", description="canary: one step of `percent`, then the rest; linear: equal steps of `percent`. "
                               "Default: canary.")
     percent: Decimal | None = Field(
-        None, description="Canary: share of traffic in the canary step (0.1 to 100, in tenths). Linear: the step "
+        None, examples=[25], description="Canary: share of traffic in the canary step (0.1 to 100, in tenths). Linear: the step "
                     "(3 to 100). Default: 5 for canary, 10 for linear.")
     step_minutes: int = Field(
         10, ge=0, le=MAX_WAIT_MINUTES, description="Minutes to wait after the canary step, or between linear steps. Default: 10.")

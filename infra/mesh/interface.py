@@ -84,6 +84,9 @@ class Backend:
     access_log_metrics: ClassVar[bool] = False
     """Its sidecar writes meshspec's Envoy access log, which metric filters turn into per-version series
     (meshspec.constructs_lib.metrics); without it a service's log group has no such lines."""
+    single_revision: ClassVar[bool] = False
+    """It runs one revision per service (one ECS service, the version that takes the traffic), not one per code
+    version."""
     hosts_migration: ClassVar[bool] = False
     """A spec on this backend can move off it with ``meshspec migrate`` (``aws.mesh.migration``)."""
     joins: ClassVar[Join | None] = None
@@ -105,6 +108,10 @@ class Backend:
     def check_unused(self, spec: "Spec", problems: "Problems") -> None:
         """Report its settings when the spec sets them but does not use this backend. Default: nothing."""
 
+    def check_placement(self, spec: "Spec", problems: "Problems") -> None:
+        """What it needs of the account and the clusters, when the spec's services run on it now (its primary
+        backend); checked with the clusters, before each service's rules. Default: nothing."""
+
     def check(self, spec: "Spec", problems: "Problems", *, role: Role, complete: bool) -> None:
         """What it cannot express or would refuse, when it runs the spec (``primary``) or comes in beside the
         host during a migration (``incoming``). ``complete=False``: services that failed the field rules are
@@ -123,6 +130,9 @@ class Backend:
         default backend's figures stand in."""
         return None
 
+    shared_log_groups: ClassVar[int] = 0
+    """Log groups it adds to the shared stack (each names ``defaults.logKmsKey`` when set). Default: none."""
+
     def cluster_stack_extra(self, spec: "Spec", cluster: "Cluster") -> tuple[int, int]:
         """(resources, bytes) it adds to a cluster's stack (:meth:`add_to_cluster`). Default: none."""
         return 0, 0
@@ -140,7 +150,8 @@ class Backend:
     # -- synth (aws-cdk-lib, imported by the backend inside these) ---------------------------------------
     def add_shared(self, stack: Any, spec: "Spec", vpc: Any, vpc_cidr: str) -> Any:
         """Add what the services share (a mesh, a namespace, a service network) to the shared stack (``vpc``
-        and its literal ``vpc_cidr``); return what :meth:`mesh_backend` needs of it. Default: nothing."""
+        and its literal ``vpc_cidr``; ``stack.log_key_arn``: the KMS key every log group it creates names, or
+        None); return what :meth:`mesh_backend` needs of it. Default: nothing."""
         return None
 
     def validation_acknowledgements(self) -> list[tuple[str, str]]:

@@ -4,8 +4,9 @@ keeps its own in ``backends/<name>/quotas.py``).
 Sources: App Engine quotas (cloud.google.com/appengine/docs/standard/quotas), CloudFormation quotas
 (docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
 """
-APPENGINE_VERSIONS_PER_APP = 210
-APPENGINE_DISPATCH_RULES = 20
+APPENGINE_VERSIONS_PER_APP = 210  # paid apps (free: 15)
+APPENGINE_DISPATCH_RULES = 20  # per application (Admin API: Application.dispatchRules)
+APPENGINE_SERVICES_PER_APP = 105  # paid apps (free: 5)
 CFN_RESOURCES_PER_STACK = 500
 CFN_OUTPUTS_PER_STACK = 200
 CFN_TEMPLATE_BYTES = 1_000_000
