@@ -113,7 +113,7 @@ def test_rolling_back_the_default_service_after_apply_says_it_did_not_exist(gae_
     monkeypatch.setenv("MESHSPEC_APPENGINE_ENDPOINT", gae_emulator.url)
     monkeypatch.delenv("MESHSPEC_STATE_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
-    spec = write_spec(tmp_path, SPEC.replace("gs://b/", "gs://shop-builds/users/"))
+    spec = write_spec(tmp_path, SPEC.replace("location: europe-west", "location: us-central"))  # the emulator's
     code, err = run(capsys, "appengine", "apply", spec, "--poll-interval", "0.05")
     assert code == 0, err
     # WHEN the default service is rolled back, by its spec name, from the folder apply ran in
