@@ -1,6 +1,8 @@
 """A core stack per cluster: the ECS or EKS cluster in the shared VPC."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
@@ -19,7 +21,11 @@ from .convert import INSIGHTS
 
 class ClusterStack(Stack):
     def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: Cluster, vpc: ec2.IVpc,
-                 namespace: sd.INamespace, log_key_arn: str | None = None, **kwargs) -> None:
+                 namespace: sd.INamespace, facts: Mapping[str, Any] | None = None, log_key_arn: str | None = None,
+                 **kwargs) -> None:
+        """``spec``: the cluster stack's view (``meshspec.infra.sharding.views``, it holds no services); ``facts``:
+        what the mesh backends need to know of its services (``Backend.cluster_facts``, in the view). Default:
+        none. ``log_key_arn``: the shared stack's key for log groups. Default: none."""
         super().__init__(scope, id, **kwargs)
         self.spec_cluster = cluster
         self.vpc = vpc
@@ -41,6 +47,6 @@ class ClusterStack(Stack):
                 encryption_key=imported_key(self, "LogsKey", log_key_arn)))
             self.ecs = None
         for backend in registry.active(spec):  # what a mesh backend needs of the cluster (security group rules)
-            backend.add_to_cluster(self, spec, cluster, self.eks)
+            backend.add_to_cluster(self, spec, cluster, self.eks, facts or {})
         # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.
         self.export_value((self.ecs or self.eks).cluster.cluster_name)

@@ -28,7 +28,9 @@ class SharedStack(Stack):
         """The spec's AZs: with an explicit account, CDK would otherwise look them up (credentials)."""
         return self._azs
 
-    def __init__(self, scope: Construct, id: str, *, spec: Spec, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, *, spec: Spec, meshed: bool = True, **kwargs) -> None:
+        """``spec``: the shared stack's view (``meshspec.infra.sharding.views``); ``meshed``: whether any service
+        runs on AWS (the view holds no services). Default: true."""
         self._azs = availability_zones(spec)
         super().__init__(scope, id, **kwargs)
         self.vpc = ec2.Vpc(
@@ -59,7 +61,7 @@ class SharedStack(Stack):
         # The mesh backends' shared parts: the one coming in during a migration first, then the spec's own.
         self.backend_parts: dict[str, Any] = {}
         self.acknowledgements: list[tuple[str, str]] = []
-        if spec.aws_services():
+        if meshed:
             for backend in reversed(registry.active(spec)):
                 part = backend.add_shared(self, spec, self.vpc, VPC_CIDR)
                 if part is not None:

@@ -71,10 +71,17 @@ class Lattice(Backend):
 
         return add_shared(stack, spec, vpc, vpc_cidr)
 
-    def add_to_cluster(self, stack, spec, cluster, eks):
+    def cluster_facts(self, spec, cluster):
+        """An EKS cluster's services' ports, which it opens to Lattice (stack.add_to_cluster)."""
+        if cluster.platform != "eks":
+            return {}
+        return {"ports": tuple(sorted({svc.port for svc in spec.aws_services().values()
+                                       if svc.cluster == cluster.name}))}
+
+    def add_to_cluster(self, stack, spec, cluster, eks, facts):
         from .stack import add_to_cluster
 
-        add_to_cluster(stack, spec, cluster, eks)
+        add_to_cluster(stack, cluster, eks, facts.get("ports"))
 
     def mesh_backend(self, spec, scope, *, shared, vpc, namespace, twin=False):
         from .stack import mesh_backend

@@ -40,16 +40,21 @@ def add_shared(stack: Any, spec: Spec, vpc: ec2.IVpc, vpc_cidr: str) -> Shared:
     # The Lattice services' custom names resolve here (Lattice creates no record for them)
     zone = route53.PrivateHostedZone(stack, "LatticeZone", zone_name=names.zone(spec.project), vpc=vpc,
                                      comment="meshspec: custom names of the VPC Lattice services")
+    # exported explicitly like the shared stack's other values, so its template is the same whichever services exist
     stack.export_value(zone.hosted_zone_id)
+    stack.export_value(network.network_id)
     return Shared(network, zone)
 
 
-def add_to_cluster(stack: Any, spec: Spec, cluster: Cluster, eks: Any) -> None:
+def add_to_cluster(stack: Any, cluster: Cluster, eks: Any, ports: tuple[int, ...] | None) -> None:
     """Pods registered in Lattice target groups receive traffic and health checks from Lattice's link-local
-    range; EKS Auto Mode nodes (and so their pods) use the cluster security group, which admits only itself."""
+    range; EKS Auto Mode nodes (and so their pods) use the cluster security group, which admits only itself.
+    ``ports``: the cluster's services' ports (a fact of the cluster stack's view: ``cluster_facts``)."""
     if eks is None:
         return
-    ports = sorted({svc.port for svc in spec.aws_services().values() if svc.cluster == cluster.name})
+    if ports is None:
+        raise ValueError(f"cluster {cluster.name}: its services' ports are a fact of its view "
+                         "(meshspec.infra.sharding.views) where Lattice reaches pods; none was given")
     group = eks.cluster.cluster_security_group
     for port in ports:
         group.add_ingress_rule(ec2.Peer.ipv4(LINK_LOCAL_IPV4), ec2.Port.tcp(port),

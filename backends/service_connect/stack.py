@@ -22,7 +22,10 @@ def deployment_strategy(spec: Spec) -> ServiceConnectDeploymentStrategy:
 
 
 def add_shared(stack: Any, spec: Spec) -> ServiceConnectNamespace:
-    return ServiceConnectNamespace(stack, "ServiceConnectNamespace", name=names.namespace(spec.project))
+    namespace = ServiceConnectNamespace(stack, "ServiceConnectNamespace", name=names.namespace(spec.project))
+    # exported explicitly like the shared stack's other values, so its template is the same whichever services exist
+    stack.export_value(namespace.arn)
+    return namespace
 
 
 def mesh_backend(spec: Spec, shared: ServiceConnectNamespace | None, twin: bool) -> ServiceConnectBackend:

@@ -1,8 +1,9 @@
 """The one reader of a cloud assembly (the directory ``cdk synth`` or ``meshspec synth --out`` writes): its stack
 templates by stack name, each template's size as written, and the synth's warning annotations.
 
-Pure file reading, no aws-cdk-lib: ``meshspec synth`` reads what it just wrote (rather than asking jsii, which
-costs a round trip per value), and ``meshspec plan --against`` reads a previous assembly.
+Pure file reading, no aws-cdk-lib: ``meshspec synth`` and ``meshspec plan`` read what they just wrote (rather than
+asking jsii, which costs a round trip per value), ``meshspec plan --against`` reads a previous assembly, and the
+synth engine's fragments (meshspec.stacks.assembly) take each stack's warnings with :func:`stack_warnings`.
 """
 from __future__ import annotations
 
@@ -43,9 +44,16 @@ def read_assembly(directory: str | Path, *, warnings: bool = False) -> Assembly:
         out.stacks[name] = json.loads(body)
         out.template_bytes[name] = len(body)
         if warnings:
-            metadata = dict(art.get("metadata", {}))
-            if art.get("additionalMetadataFile"):
-                metadata.update(json.loads((root / art["additionalMetadataFile"]).read_text(encoding="utf-8")))
-            out.warnings += [f"{path}: {e['data']}" for path, entries in metadata.items() for e in entries
-                             if e.get("type") == "aws:cdk:warning"]
+            extra = art.get("additionalMetadataFile")
+            out.warnings += stack_warnings(art, (root / extra).read_bytes() if extra else None)
     return out
+
+
+def stack_warnings(artifact: dict[str, Any], additional_metadata: bytes | None) -> list[str]:
+    """A stack artifact's ``aws:cdk:warning`` annotations, "path: message": those in the manifest and those in
+    its additional metadata file (``additional_metadata``: the file's bytes, None when it has none)."""
+    metadata = dict(artifact.get("metadata", {}))
+    if additional_metadata is not None:
+        metadata.update(json.loads(additional_metadata))
+    return [f"{path}: {e['data']}" for path, entries in metadata.items() for e in entries
+            if e.get("type") == "aws:cdk:warning"]

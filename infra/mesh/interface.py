@@ -158,8 +158,17 @@ class Backend:
         """(id, reason) of CDK validation findings to acknowledge when its shared part exists. Default: none."""
         return []
 
-    def add_to_cluster(self, stack: Any, spec: "Spec", cluster: "Cluster", eks: Any) -> None:
-        """Add to a cluster's stack (``eks``: the EKS cluster construct, None on ECS). Default: nothing."""
+    def cluster_facts(self, spec: "Spec", cluster: "Cluster") -> dict[str, Any]:
+        """What :meth:`add_to_cluster` needs to know of the services on ``cluster`` (read from the whole spec):
+        a cluster stack's view holds no services, so meshspec.infra.sharding keeps these facts in it, and a change
+        to them re-synthesizes the cluster's stack. Keys are the backend's own. Default: none."""
+        return {}
+
+    def add_to_cluster(self, stack: Any, spec: "Spec", cluster: "Cluster", eks: Any,
+                       facts: Mapping[str, Any]) -> None:
+        """Add to a cluster's stack (``spec``: the stack's view, without services; ``eks``: the EKS cluster
+        construct, None on ECS; ``facts``: what :meth:`cluster_facts` of the active backends said). Default:
+        nothing."""
 
     def mesh_backend(self, spec: "Spec", scope: Any, *, shared: Any, vpc: Any, namespace: Any,
                      twin: bool = False) -> Any:

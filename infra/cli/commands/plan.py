@@ -7,13 +7,13 @@ import tempfile
 
 from meshspec.infra import sharding
 from meshspec.infra.aws.assembly import read_assembly
-from meshspec.infra.aws.plan import plan, to_json, to_text
+from meshspec.infra.aws.plan import SHOWN, plan, to_json, to_text
 from meshspec.infra.mesh import registry
-from meshspec.infra.spec import live_majors, load_spec_or_raise
 from meshspec.infra.node import use_project_node
-from meshspec.infra.startup import frozen_imports
+from meshspec.infra.spec import live_majors, load_spec_or_raise
 
 from .. import output
+from ..progress import Progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,16 +27,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    use_project_node()  # jsii starts the project's Node, not the host's, when aws-cdk-lib is first imported
-    with frozen_imports():  # aws-cdk-lib's objects live as long as the process: the collector need not walk them
-        from meshspec.stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+    use_project_node()  # jsii (here, or in the synth workers) runs the project's Node, not the host's
+    from meshspec.stacks import engine
+    from meshspec.stacks.cache import Cache, default_dir
 
-    skip_jsii_type_checks()
-
-    spec = load_spec_or_raise(args.spec)
-    old = read_assembly(args.against).stacks if args.against else None  # refuse a bad --against before synthesizing
-    with tempfile.TemporaryDirectory(prefix="meshspec-plan-") as out:
-        new = synthesize(build(spec, new_app(out, validation=False))).stacks
+    cache = Cache(default_dir())
+    early = engine.prestart(engine.default_jobs(), args.spec, cache)
+    try:
+        spec = load_spec_or_raise(args.spec)
+        old = read_assembly(args.against).stacks if args.against else None  # refuse a bad --against before synthesizing
+        with tempfile.TemporaryDirectory(prefix="meshspec-plan-") as out:
+            # the synth's engine: parallel, and the synth cache (its templates are the ones synth writes)
+            with Progress("plan", enabled=None if args.format == "text" else False) as bar:
+                engine.synth(spec, out, cache=cache, workers=early, progress=bar)
+            new = read_assembly(out).stacks
+    finally:
+        for w in early:
+            w.dismiss()
     backend = registry.primary(spec)
     labels = {route: (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)
               if (route := backend.route_name(s, m)) is not None}
@@ -58,8 +65,16 @@ def layout_json(stacks: list[sharding.StackPlacement]) -> list[dict]:
 
 
 def layout_text(stacks: list[sharding.StackPlacement]) -> list[str]:
+    """Every stack when there are few; past ``SHOWN`` the service stacks in one line."""
     lines = ["stacks (deployment order; a stack per service, see docs/scale.md):"]
+    many = len(stacks) > SHOWN
+    if many:
+        services = [s for s in stacks if s.kind == "service"]
+        lines.append(f"  {len(services)} service stacks, one per service ({services[0].name}, …): "
+                     "--format json lists them")
     for s in stacks:
+        if many and s.kind == "service":
+            continue
         what = {"shared": "VPC, Cloud Map namespace, mesh", "cluster": f"cluster {s.cluster}",
                 "service": f"service {', '.join(s.services)} on {s.cluster}",
                 "queries": f"saved queries over {len(s.services)} service(s)"}[s.kind]
