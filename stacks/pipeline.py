@@ -15,6 +15,7 @@ from constructs import Construct
 from meshspec.constructs_lib.nag import rendered_arn, suppress
 from meshspec.constructs_lib.pipeline import DeployStep, DeployWave, WavePipeline, WavePipelineProps
 from meshspec.infra import naming, sharding, waves as W
+from meshspec.infra.mesh import registry
 from meshspec.infra.spec.model import Spec
 
 #: where the deploy plan (`meshspec deploy-plan`) lands inside the assembly, for the deploy actions' canaries
@@ -75,28 +76,31 @@ def deploy_commands(batch: W.Batch, app: str, canary: bool) -> list[str]:
 
 
 def canary_statements(spec: Spec, stack: cdk.Stack) -> list[iam.PolicyStatement]:
-    """What `meshspec canary` calls on the backends it moves weights on (infra/traffic), and CloudWatch's figures
-    (GetMetricData and ListMetrics take no resource-level permissions)."""
-    backends = {spec.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
+    """What `meshspec canary` calls: each active backend's traffic adapter (its ``traffic_permissions``), and
+    CloudWatch's figures (GetMetricData and ListMetrics take no resource-level permissions)."""
     out = [iam.PolicyStatement(actions=["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"], resources=["*"])]
-    if "appmesh" in backends:
-        out.append(iam.PolicyStatement(
-            actions=["appmesh:DescribeRoute", "appmesh:UpdateRoute", "appmesh:DescribeVirtualNode"],
-            resources=[f"arn:{stack.partition}:appmesh:{stack.region}:{stack.account}:mesh/{spec.mesh_name}/*"]))
-        suppress(stack, "AwsSolutions-IAM5", "the routes and virtual nodes of the spec's own mesh, which `meshspec "
-                 "canary` reads and moves", applies_to=[
-                     f"Resource::{rendered_arn(stack, 'appmesh', f'mesh/{spec.mesh_name}/*')}"])
-    if "lattice" in backends:
-        out.append(iam.PolicyStatement(
-            actions=["vpc-lattice:ListServices", "vpc-lattice:ListListeners", "vpc-lattice:ListRules",
-                     "vpc-lattice:ListTargetGroups", "vpc-lattice:GetRule", "vpc-lattice:UpdateRule"],
-            resources=["*"]))
+    for backend in registry.active(spec):
+        for actions, resource in backend.traffic_permissions(spec):
+            if resource is None:
+                out.append(iam.PolicyStatement(actions=list(actions), resources=["*"]))
+                continue
+            service, rest = resource.split(":", 1)
+            out.append(iam.PolicyStatement(actions=list(actions), resources=[
+                f"arn:{stack.partition}:{service}:{stack.region}:{stack.account}:{rest}"]))
+            if "*" in rest:
+                suppress(stack, "AwsSolutions-IAM5", f"what `meshspec canary` reads and moves on {backend.title} "
+                         f"({rest})", applies_to=[f"Resource::{rendered_arn(stack, service, rest)}"])
     return out
+
+
+def moves_weights(spec: Spec) -> bool:
+    """Whether meshspec keeps weights it can move on the spec's backend (what a canary shifts)."""
+    return "lasting-weights" in registry.primary(spec).features
 
 
 def pipeline_props(spec: Spec, stack: cdk.Stack) -> WavePipelineProps:
     p = spec.aws.pipeline
-    canary = p.canary and spec.backend != "service-connect"
+    canary = p.canary and moves_weights(spec)
     app = "cdk.out" if canary else "."
     name = pipeline_name(spec)
     pipeline_arn = f"arn:{stack.partition}:codepipeline:{stack.region}:{stack.account}:{name}"

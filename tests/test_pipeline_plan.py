@@ -133,9 +133,9 @@ def test_fails_when_a_cluster_takes_the_pipelines_stack_name():
 
 def test_fails_when_canary_is_written_on_service_connect():
     errors = _errors(pipeline_spec_text(2, backend="service-connect", versions=1, pipeline="    canary: false\n"))
-    assert errors == ["spec.yaml:10:13: error: aws.pipeline.canary: canary applies to App Mesh and Lattice, whose "
-                      "weights meshspec moves; on service-connect ECS shifts the traffic of a new version itself "
-                      "(aws.mesh.deployment) (given: false; allowed: leave canary out with backend: service-connect)"]
+    assert errors == ["spec.yaml:10:13: error: aws.pipeline.canary: canary applies to App Mesh or VPC Lattice, whose "
+                      "weights meshspec moves; ECS Service Connect keeps none (meshspec canary refuses it) "
+                      "(given: false; allowed: leave canary out with backend: service-connect)"]
 
 
 @pytest.mark.parametrize("key, value, words", [

@@ -228,3 +228,15 @@ def test_cdk_nag_finds_nothing_unexplained_on_the_pipeline_stack(tmp_path, backe
     app = new_app(str(tmp_path), validation=False)
     pipeline_stack(app, _spec(text))
     assert nag(app) == []
+
+
+def test_on_app_mesh_the_canaries_may_move_only_the_routes_of_the_specs_mesh(tmp_path):
+    # the permissions come from the backend's traffic adapter (Backend.traffic_permissions), not from the core
+    template = synth_pipeline(_spec(pipeline_spec_text(3)), tmp_path)
+    Template.from_json(template).has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {
+        "Statement": Match.array_with([{
+            "Action": ["appmesh:DescribeRoute", "appmesh:UpdateRoute", "appmesh:DescribeVirtualNode"],
+            "Effect": "Allow",
+            "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":appmesh:eu-west-1:111122223333:mesh/big/*"]]},
+        }])}})
+    assert "vpc-lattice" not in json.dumps(template)

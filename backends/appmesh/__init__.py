@@ -103,6 +103,11 @@ class AppMesh(Backend):
 
         return AppMeshBackend(spec, service, ctx)
 
+    def traffic_permissions(self, spec):
+        from .traffic import permissions
+
+        return permissions(spec)
+
     def migration_host(self):
         from .migrate import AppMeshHost
 

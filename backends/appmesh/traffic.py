@@ -24,6 +24,12 @@ from meshspec.infra.traffic.weights import Weights, validate_full
 ROUTE_KINDS = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute")
 
 
+def permissions(spec: Spec) -> list[tuple[tuple[str, ...], str | None]]:
+    """The calls below, on the spec's own mesh (its routes and virtual nodes)."""
+    return [(("appmesh:DescribeRoute", "appmesh:UpdateRoute", "appmesh:DescribeVirtualNode"),
+             f"appmesh:mesh/{spec.mesh_name}/*")]
+
+
 def _not_found(exc: ClientError) -> bool:
     code = exc.response.get("Error", {}).get("Code", "")
     return code == "NotFoundException" or code.endswith("NotFound")

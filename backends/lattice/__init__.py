@@ -106,6 +106,11 @@ class Lattice(Backend):
 
         return LatticeBackend(spec, service, ctx)
 
+    def traffic_permissions(self, spec):
+        from .traffic import permissions
+
+        return permissions(spec)
+
     def metrics_source(self, spec, service, ctx):
         from .figures import LatticeFigures
         from .traffic import LatticeBackend

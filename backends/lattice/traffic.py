@@ -25,6 +25,12 @@ from . import names
 from .quotas import TARGET_GROUPS_PER_ACTION as MAX_TARGET_GROUPS
 
 
+def permissions(spec: Spec) -> list[tuple[tuple[str, ...], str | None]]:
+    """The calls below: the List calls take no resource-level permissions, and the rules are found through them."""
+    return [(("vpc-lattice:ListServices", "vpc-lattice:ListListeners", "vpc-lattice:ListRules",
+              "vpc-lattice:ListTargetGroups", "vpc-lattice:GetRule", "vpc-lattice:UpdateRule"), None)]
+
+
 def _not_found(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code", "") in ("ResourceNotFoundException", "NotFoundException")
 

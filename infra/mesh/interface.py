@@ -202,6 +202,13 @@ class Backend:
 
         raise UserError(f"{service} runs on {self.title}, which keeps no weights meshspec can shift")
 
+    def traffic_permissions(self, spec: "Spec") -> list[tuple[tuple[str, ...], str | None]]:
+        """What the traffic adapter calls, for a role that runs `meshspec canary` (aws.pipeline's deploy actions):
+        (IAM actions, the resource: an ARN of this account and Region without its ``arn:PARTITION:SERVICE:REGION:
+        ACCOUNT:`` head, written ``SERVICE:RESOURCE``; None for calls that take no resource-level permissions).
+        Default: none (no weights to move)."""
+        return []
+
     def metrics_source(self, spec: "Spec", service: str, ctx: "Context") -> "MetricsSource | None":
         """Where the canary and ``traffic compare`` read per-version figures. Default: None, the series the
         service log group's metric filters publish."""

@@ -610,10 +610,12 @@ def check_pipeline(spec: Spec, p: Problems, complete: bool = True) -> None:
             p.add(("aws", "clusters", i, "name"), f"cluster {c.name!r} would get the stack name {stack}, which "
                   "aws.pipeline's stack takes", "pipeline-stack-name", given=c.name,
                   allowed="another cluster name (renaming a cluster replaces it: rename it before adding the pipeline)")
-    if "canary" in pipe.model_fields_set and spec.backend == "service-connect":
-        p.add(path + ("canary",), "canary applies to App Mesh and Lattice, whose weights meshspec moves; on "
-              "service-connect ECS shifts the traffic of a new version itself (aws.mesh.deployment)",
-              "pipeline-canary-backend", given=pipe.canary, allowed="leave canary out with backend: service-connect")
+    backend = registry.primary(spec)
+    if "canary" in pipe.model_fields_set and "lasting-weights" not in backend.features:
+        movers = [b for b in registry.all_backends() if "lasting-weights" in b.features]
+        p.add(path + ("canary",), f"canary applies to {registry.titles(movers)}, whose weights meshspec moves; "
+              f"{backend.title} keeps none (meshspec canary refuses it)", "pipeline-canary-backend",
+              given=pipe.canary, allowed=f"leave canary out with backend: {backend.name}")
     if not complete:
         return  # the waves count every service: only on a spec whose services all passed their field rules
     from meshspec.infra.waves import pipeline_shape

@@ -200,7 +200,10 @@ def pipeline_estimate(spec: Spec, stack: str) -> StackEstimate:
     from meshspec.infra.waves import pipeline_shape
 
     shape = pipeline_shape(spec)
-    canary = spec.aws.pipeline.canary and spec.backend != "service-connect"  # as stacks/pipeline.py decides
+    from meshspec.infra.mesh import registry
+
+    # as stacks/pipeline.py decides: on a backend whose weights meshspec moves
+    canary = spec.aws.pipeline.canary and "lasting-weights" in registry.primary(spec).features
     e = StackEstimate(stack)
     e.add(("aws", "pipeline"), PIPELINE_RESOURCES, PIPELINE_BYTES + (PIPELINE_BYTES_CANARY if canary else 0))
     names = sum(len(n) + 1 for w in shape.waves for n in w.stacks)
