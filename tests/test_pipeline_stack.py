@@ -235,7 +235,7 @@ def test_on_app_mesh_the_canaries_may_move_only_the_routes_of_the_specs_mesh(tmp
     template = synth_pipeline(_spec(pipeline_spec_text(3)), tmp_path)
     Template.from_json(template).has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {
         "Statement": Match.array_with([{
-            "Action": ["appmesh:DescribeRoute", "appmesh:UpdateRoute", "appmesh:DescribeVirtualNode"],
+            "Action": ["appmesh:DescribeRoute", "appmesh:DescribeVirtualNode", "appmesh:UpdateRoute"],
             "Effect": "Allow",
             "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":appmesh:eu-west-1:111122223333:mesh/big/*"]]},
         }])}})
