@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from meshspec.infra import sharding
-from meshspec.infra.spec import quotas as q
-from meshspec.infra.spec.model import Spec
+
+if TYPE_CHECKING:  # the spec package counts the waves (validate): no import back at run time
+    from meshspec.infra.spec.model import Spec
+
+#: GitHub Actions' "Actions limits": a job matrix generates at most 256 jobs per workflow run (not adjustable)
+GITHUB_MATRIX_JOBS = 256
 
 #: what a wave is called after the kind of stacks it deploys (CodePipeline stage names: letters, digits, . @ - _)
 WAVE_NAMES = {"shared": "Shared", "cluster": "Clusters", "service": "Services", "queries": "Queries"}
@@ -119,7 +123,7 @@ class PipelineShape:
     stacks_at_once: int  # stacks deployed at once in the widest wave
 
 
-def pipeline_shape(spec: Spec) -> PipelineShape:
+def pipeline_shape(spec: "Spec") -> PipelineShape:
     """The waves of ``spec``'s pipeline and their counts: Source, Build and UpdatePipeline (one action each), an
     Approve stage when asked for, then the deploy waves."""
     p = spec.aws.pipeline
@@ -135,5 +139,5 @@ def github_levels(layout: Sequence[sharding.StackPlacement], only: Iterable[str]
                   stacks_per_job: int) -> list[list[Batch]]:
     """GitHub Actions' levels: per level the matrix of jobs (a job deploys ``stacks_per_job`` stacks, more when
     the level would need over 256 jobs, GitHub's limit per matrix)."""
-    return [batches(level, stacks_per_job, limit=q.GITHUB_MATRIX_JOBS, prefix=f"level{i}")
+    return [batches(level, stacks_per_job, limit=GITHUB_MATRIX_JOBS, prefix=f"level{i}")
             for i, level in enumerate(levels(layout, only))]

@@ -32,5 +32,3 @@ CODEPIPELINE_STAGES_PER_PIPELINE = 50    # "Number of stages in a pipeline: mini
 # five times the quota. Adjustable through AWS Support.
 CODEBUILD_CONCURRENT_BUILDS = 60
 CODEBUILD_CONCURRENT_BUILDS_LOW = 20
-# GitHub Actions, "Actions limits": a job matrix generates at most 256 jobs per workflow run (not adjustable).
-GITHUB_MATRIX_JOBS = 256

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from meshspec.infra import sharding, waves
 from meshspec.infra.errors import UserError
-from meshspec.infra.spec import Spec, load_spec_or_raise, quotas
+from meshspec.infra.spec import Spec, load_spec_or_raise
 
 from .. import output
 
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "synth --changed-since` selects them")
     p.add_argument("--stacks-per-job", type=int, default=10, metavar="N",
                    help="stacks one job deploys at once (default: 10; more when a level would need over "
-                        f"{quotas.GITHUB_MATRIX_JOBS} jobs, GitHub's matrix limit)")
+                        f"{waves.GITHUB_MATRIX_JOBS} jobs, GitHub's matrix limit)")
     output.add_format(p)
     p.set_defaults(func=run)
 
