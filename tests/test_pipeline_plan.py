@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from meshspec.infra import sharding, waves
 from meshspec.infra.cli.main import main
-from meshspec.infra.spec import load_text, quotas
+from meshspec.infra.spec import load_text
 from meshspec.infra.spec.model import Spec
 from tests.conftest import EXAMPLES, TODAY
 from tests.pipeline_support import CONNECTION, pipeline_spec_text
