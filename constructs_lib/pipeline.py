@@ -145,7 +145,7 @@ class WavePipeline(Construct):
                      f"Resource::arn:*:iam::{account}:role/*", f"Resource::arn:<AWS::Partition>:iam::{account}:role/*"])
         suppress(self, "AwsSolutions-IAM5", "calls that take no resource-level permissions: "
                  "cloudformation:DescribeStacks and s3:ListBucket (CDK Pipelines' self-mutation, the CDK CLI's "
-                 "lookups), cloudwatch:GetMetricData and ListMetrics, VPC Lattice's List calls (the canaries)",
+                 "lookups), cloudwatch:GetMetricData and ListMetrics, and a mesh's List calls (the canaries find what they move)",
                  applies_to=["Resource::*"])
         only_artifacts = ("the artifact bucket holds only this pipeline's artifacts (the source and the cloud "
                           "assembly), written and read by its own roles; CodePipeline keeps each run's history")

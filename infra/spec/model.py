@@ -254,8 +254,8 @@ class Pipeline(_Model):
                         "Default: 10.")
     canary: bool = Field(
         True, description="After a batch of service stacks is deployed, run `meshspec canary` for each code version "
-                          "whose traffic share grew since the last commit the pipeline deployed (App Mesh and "
-                          "Lattice). Default: true.")
+                          "whose traffic share grew since the last commit the pipeline deployed (on a mesh backend "
+                          "whose weights meshspec moves; refused on the others). Default: true.")
     approval: bool = Field(
         False, description="A manual approval before the first deploy wave. Default: false.")
 
