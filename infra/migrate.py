@@ -91,8 +91,9 @@ class MigrationPlan:
         return "\n".join(lines) + "\n"
 
 
-def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> MigrationPlan:
-    """The steps from the spec as it is to ``aws.mesh.backend: <to>``, resuming a migration already under way."""
+def plan_migration(spec: Spec, to: str, *, spec_file: str = "meshspec.yaml") -> MigrationPlan:
+    """The steps from the spec as it is to ``aws.mesh.backend: <to>``, resuming a migration already under way;
+    the commands name ``spec_file`` (the CLI gives the spec's real path; default: the file `meshspec init` writes)."""
     if to not in TARGETS:
         raise UserError(f"cannot migrate to {to!r}", hint=f"choose one of: {', '.join(TARGETS)}")
     aws_services = spec.aws_services()
@@ -170,7 +171,7 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> Migration
              "App Mesh side goes with the last step"] if others else []
     if to == "lattice":
         notes.append("EKS pods join Lattice through meshspec's registrar sidecar, which registers each pod in "
-                     "its version's target group (no controller needed; docs/aws.md)")
+                     "its version's target group (no controller needed; see `meshspec help aws`)")
         notes.append("a moved caller signs its requests with SigV4 (service vpc-lattice-svcs, its task role): "
                      "Lattice's auth policies refuse unsigned calls; that is the one change in the app beyond "
                      "reading MESHSPEC_UPSTREAM_<SERVICE>")
@@ -364,7 +365,7 @@ def _ready_checks(to: str) -> tuple[str, ...]:
         return ("every target group shows its tasks healthy (aws vpc-lattice list-targets)",
                 "a test call from a task in the VPC to http://<service>.<project>.lattice.internal answers 2xx under "
                 "the auth policy (signed with SigV4; http2 and grpc services answer HTTPS on 443, see "
-                "docs/backends.md)")
+                "`meshspec help backends`)")
     return ("each ECS service <service> (Service Connect) reports a steady state (aws ecs describe-services)",
             "a test call from a task of one of them to <service>.<project>.local through the Service Connect "
             "proxy answers 2xx")

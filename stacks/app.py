@@ -129,7 +129,7 @@ def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) ->
 
 
 OVERFLOW_HINT = ("remove code versions that take no traffic, or merge a service's saved queries "
-                 "(meshspec validate estimates every stack's size before synth: docs/scale.md)")
+                 "(meshspec validate estimates every stack's size before synth; see `meshspec help scale`)")
 
 
 @dataclass

@@ -105,5 +105,6 @@ def resolve_app(args: argparse.Namespace, journal) -> str:
     runs = journal.runs()
     if not runs:
         raise UserError(f"no application given and no journal at {journal.path}",
-                        hint="give --app APP_ID or --spec SPEC, or run it where apply ran (or --state-dir)")
+                        hint="give --app APP_ID, or --spec with the path of the spec apply ran with, or run it where apply "
+                                 "ran (or --state-dir)")
     return runs[-1].app

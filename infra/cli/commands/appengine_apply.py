@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Plan, refuse anything App Engine would refuse before the first write, then "
                                    "create versions, move splits, update dispatch rules and prune old versions, in "
                                    "that order, journaling each step under .meshspec/appengine/. A rerun continues "
-                                   "from the live state. See docs/appengine.md.")
+                                   "from the live state. See `meshspec help appengine`.")
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
     add_prune(p)
     add_smoke_args(p)

@@ -50,7 +50,7 @@ def layout_json(stacks: list[sharding.StackPlacement]) -> list[dict]:
 
 
 def layout_text(stacks: list[sharding.StackPlacement]) -> list[str]:
-    lines = ["stacks (deployment order; a stack per service, see docs/scale.md):"]
+    lines = ["stacks (deployment order; a stack per service, see `meshspec help scale`):"]
     for s in stacks:
         what = {"shared": "VPC, Cloud Map namespace, mesh", "cluster": f"cluster {s.cluster}",
                 "service": f"service {', '.join(s.services)} on {s.cluster}",

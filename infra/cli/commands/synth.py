@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also run CDK's built-in CloudFormation validation (about doubles synth time; "
                         "default: off, run cfn-lint in CI instead)")
     p.add_argument("--no-validation", action="store_true", help=argparse.SUPPRESS)  # the default; kept for scripts
+    p.add_argument("--nag", action="store_true",
+                   help="also run cdk-nag's AwsSolutions checks; exit 1 listing every unacknowledged finding")
     p.add_argument("--service", action="append", default=[], metavar="NAME",
                    help="synthesize only this service's stack and the stacks it depends on (repeatable)")
     p.add_argument("--changed-since", metavar="REF",
@@ -61,6 +63,17 @@ def selection(spec: Spec, services: list[str], changed_since: str | None, spec_p
             "removedStacks": [sharding.stack_of(spec.project, s) for s in sorted(removed)], "stacks": stacks}
 
 
+def _nag_failed(args: argparse.Namespace) -> None:
+    from meshspec.constructs_lib.nag import findings
+
+    found = findings(args.out)
+    for f in found:
+        output.say(f"cdk-nag {f['rule']}: {', '.join(f['paths'])}: {f['message']}")
+    raise UserError(f"cdk-nag: {len(found)} finding(s) not acknowledged",
+                    hint="fix the resource, or acknowledge the finding with its reason "
+                         "(meshspec.constructs_lib.nag.suppress; see `meshspec help aws`)")
+
+
 def run(args: argparse.Namespace) -> int:
     spec = load_spec_or_raise(args.spec)
     partial = selection(spec, args.service, args.changed_since, Path(args.spec))
@@ -79,7 +92,17 @@ def run(args: argparse.Namespace) -> int:
     skip_jsii_type_checks()
 
     only = None if partial is None else partial["stacks"]
-    result = synthesize(build(spec, new_app(args.out, validation=args.validation), only=only))
+    app = new_app(args.out, validation=args.validation)
+    if args.nag:
+        from meshspec.constructs_lib.nag import check_aws_solutions
+
+        check_aws_solutions(app)
+    try:
+        result = synthesize(build(spec, app, only=only))
+    except RuntimeError as exc:
+        if not args.nag or "ValidationFailed" not in str(exc):
+            raise
+        _nag_failed(args)
     if args.format == "json":
         output.emit_json({
             "command": "synth", "spec": args.spec, "out": result.directory, "partial": partial,
