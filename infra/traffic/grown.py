@@ -7,10 +7,19 @@ from meshspec.infra.spec import Spec
 from meshspec.infra.spec.model import live_majors, shares
 
 
+#: the canary's default steps (``meshspec canary --steps``) above the share a deploy gave the version
+STEPS = (Decimal(10), Decimal(50), Decimal(100))
+
+
+def canary_steps(share: Decimal) -> str:
+    """``--steps`` for a version deployed at ``share``: first judged there, then the default steps above it."""
+    return ",".join(f"{s:g}" for s in [share, *(s for s in STEPS if s > share)])
+
+
 def grown_versions(old: Spec | None, new: Spec) -> list[dict]:
-    """Per service and live major, each version whose share is larger in ``new`` than in ``old`` (a version or
-    major that did not exist counts from 0). A version the only one of its major (100 % from the start) has
-    nothing to compare with and is left out: a canary needs a baseline that takes traffic."""
+    """Per service and live major, each version whose share is larger in ``new`` than in ``old`` (a version new
+    to the major counts from 0), with the canary's ``steps`` from that share on. A major that took no traffic
+    before (new, or a service new to the spec) is left out: a canary needs a baseline version."""
     out = []
     for name, svc in new.services.items():
         before = old.services.get(name) if old is not None else None
@@ -23,5 +32,5 @@ def grown_versions(old: Spec | None, new: Spec) -> list[dict]:
                 prev = was.get(version, Decimal(0))
                 if share > prev:
                     out.append({"service": name, "major": major, "version": version,
-                                "from": float(prev), "to": float(share)})
+                                "from": float(prev), "to": float(share), "steps": canary_steps(share)})
     return out
