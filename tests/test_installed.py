@@ -124,9 +124,10 @@ def test_a_template_change_fails_the_snapshot_test_until_updated(installed, repo
     spec = repo / "meshspec.yaml"
     original = spec.read_text()
     try:
-        spec.write_text(original.replace("nginx/nginx:1.27", "nginx/nginx:1.28"))
+        # GIVEN orders moved to another port (the test's own Template assertion still holds)
+        spec.write_text(original.replace("    port: 8080\n", "    port: 8181\n", 1))
         failed = installed.run("python", "-m", "pytest", "-q", cwd=repo, check=False)
-        assert failed.returncode == 1 and "nginx/nginx:1.28" in failed.stdout and "1 snapshot failed" in failed.stdout
+        assert failed.returncode == 1 and "8181" in failed.stdout and "snapshot failed" in failed.stdout
         installed.run("python", "-m", "pytest", "-q", "--snapshot-update", cwd=repo)
         assert "3 snapshots passed" in installed.run("python", "-m", "pytest", "-q", cwd=repo).stdout
     finally:

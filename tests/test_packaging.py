@@ -127,6 +127,8 @@ HELP_TOPIC = re.compile(r"meshspec help ([a-z0-9-]+)")
 #: string constants that name files of the package itself, not places to send a person
 NOT_MESSAGES = {("infra/cli/commands/help.py", "*.md"), ("infra/cli/commands/help.py", ".md"),
                 ("infra/cdkcli.py", "node_modules")}
+#: modules whose strings name files of the user's repository that `meshspec init` writes (tests/, README.md)
+USER_REPOSITORY = {"infra/init/__init__.py", "infra/cli/commands/init.py"}
 
 
 def messages() -> list[tuple[str, int, str]]:
@@ -144,7 +146,8 @@ def messages() -> list[tuple[str, int, str]]:
 
 
 def test_no_message_points_into_this_repository():
-    found = [f"{f}:{line}: {text[:120]!r}" for f, line, text in messages() if REPO_PATH.search(text)]
+    found = [f"{f}:{line}: {text[:120]!r}" for f, line, text in messages()
+             if REPO_PATH.search(text) and f not in USER_REPOSITORY]
     assert found == [], "name a `meshspec help TOPIC` instead of a repository path"
 
 

@@ -36,7 +36,7 @@ def first_line(path: Path) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("help", help="read meshspec's documentation (meshspec help TOPIC; the topics without one)")
-    p.add_argument("topic", nargs="?", metavar="TOPIC", help="a topic (meshspec help lists them)")
+    p.add_argument("topic", nargs="?", metavar="TOPIC", help="a topic (list them with `meshspec help`)")
     p.set_defaults(func=run)
 
 
