@@ -135,14 +135,18 @@ def test_a_template_change_fails_the_snapshot_test_until_updated(installed, repo
         git(repo, "checkout", "-q", "--", "tests")
 
 
-def test_a_broken_spec_fails_the_tests_with_the_spec_errors(installed, repo, tmp_path):
-    bad = tmp_path / "bad.yaml"
+def test_a_broken_spec_fails_the_tests_with_the_spec_errors(installed, repo):
+    bad = repo / "bad.yaml"
     bad.write_text((repo / "meshspec.yaml").read_text().replace("traffic: 100", "traffic: 90", 1))
-    proc = installed.run("python", "-m", "pytest", "-q", f"--meshspec-spec={bad}", cwd=repo, check=False)
+    try:
+        proc = installed.run("python", "-m", "pytest", "-q", f"--meshspec-spec={bad}", cwd=repo, check=False)
+    finally:
+        bad.unlink()
     assert proc.returncode == 1
-    assert f"meshspec: {bad} cannot be synthesized:" in proc.stdout
-    assert "the shares of v1 sum to 90%, not 100%" in proc.stdout and "1 error(s) in" in proc.stdout
-    assert "Traceback" not in proc.stdout and "site-packages" not in proc.stdout
+    assert f"meshspec: {bad} cannot be synthesized:\n{bad}:32:7: error: services.orders.versions: the shares of " \
+           "v1 sum to 90%, not 100%" in proc.stdout
+    assert f"\n1 error(s) in {bad}\n" in proc.stdout and "2 errors in" in proc.stdout
+    assert "Traceback" not in proc.stdout and "During handling" not in proc.stdout and "site-packages" not in proc.stdout
 
 
 def test_cdk_synth_installs_the_matching_cli_once_and_writes_meshspec_synths_templates(installed, repo):
@@ -290,12 +294,14 @@ def test_every_workflow_step_that_needs_no_cloud_account_runs_on_the_repository(
     base = git(repo, "rev-parse", "HEAD").strip()
     git(repo, "checkout", "-q", "-b", "feature")
     try:
-        # GIVEN a pull request that adds orders' version o-2 at 10 % (its snapshots updated in the same change)
+        # GIVEN a pull request that moves orders to port 8181 (its snapshots updated in the same change) and
+        # gives web's new version w-2 10 % (App Engine keeps splits; Service Connect would refuse one)
         spec = repo / "meshspec.yaml"
-        spec.write_text(spec.read_text().replace(
-            "      - name: o-1\n        image: public.ecr.aws/nginx/nginx:1.27\n        traffic: 100\n",
-            "      - name: o-1\n        image: public.ecr.aws/nginx/nginx:1.27\n        traffic: 90\n"
-            "      - name: o-2\n        image: public.ecr.aws/nginx/nginx:1.28\n        traffic: 10\n"))
+        text = spec.read_text().replace("    port: 8080\n", "    port: 8181\n", 1)
+        spec.write_text(text.replace(
+            "        source: gs://platform-builds/web/w-1.zip\n        traffic: 100\n",
+            "        source: gs://platform-builds/web/w-1.zip\n        traffic: 90\n"
+            "      - name: w-2\n        source: gs://platform-builds/web/w-2.zip\n        traffic: 10\n"))
         installed.run("python", "-m", "pytest", "-q", "--snapshot-update", cwd=repo)
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "orders o-2 at 10 %")
@@ -312,7 +318,7 @@ def test_every_workflow_step_that_needs_no_cloud_account_runs_on_the_repository(
         stacks = json.loads(changes["synth.stacks"])
         assert stacks and all(s.startswith(repo.name) for s in stacks) and f"{repo.name}-svc-orders" in stacks
         assert json.loads(changes["grown.canaries"]) == [
-            {"service": "orders", "major": "v1", "version": "o-2", "from": 0.0, "to": 10.0, "steps": "10,50,100"}]
+            {"service": "web", "major": "v1", "version": "w-2", "from": 0.0, "to": 10.0, "steps": "10,50,100"}]
     finally:
         git(repo, "checkout", "-q", "main")
         git(repo, "clean", "-qfdx", "-e", "cdk.out")

@@ -59,7 +59,9 @@ def meshspec_synth(meshspec_spec_path: Path, tmp_path_factory: pytest.TempPathFa
     try:
         return synthesize_spec(meshspec_spec_path, tmp_path_factory.mktemp("meshspec-synth"))
     except SpecFailed as exc:
-        pytest.fail(f"meshspec: {meshspec_spec_path} cannot be synthesized:\n{exc}", pytrace=False)
+        problem = str(exc)
+    # outside the except block, so pytest shows the spec's errors alone, not a chain of exceptions
+    pytest.fail(f"meshspec: {meshspec_spec_path} cannot be synthesized:\n{problem}", pytrace=False)
 
 
 @pytest.fixture
