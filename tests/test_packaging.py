@@ -121,7 +121,7 @@ def test_the_dev_environment_is_pinned_by_the_constraints_file():
 
 
 # -- messages ---------------------------------------------------------------------------------------------
-REPO_PATH = re.compile(r"docs/|\.md\b|\./dev\b|examples/|benchmarks/|FACTS\b|node_modules|\btests/")
+REPO_PATH = re.compile(r"(?<![\w./-])schema/|docs/|\.md\b|\./dev\b|examples/|benchmarks/|FACTS\b|node_modules|\btests/")
 LITERAL_SPEC = re.compile(r"meshspec [a-z -]*\bSPEC\b|--spec SPEC")
 HELP_TOPIC = re.compile(r"meshspec help ([a-z0-9-]+)")
 #: string constants that name files of the package itself, not places to send a person
@@ -165,6 +165,7 @@ def test_every_help_topic_a_message_names_exists():
 
 def test_the_message_checks_can_fail():
     assert REPO_PATH.search("see docs/scale.md") and REPO_PATH.search("run ./dev once")
+    assert REPO_PATH.search("write schema/meshspec.schema.json") and not REPO_PATH.search("https://x.dev/schema/a")
     assert LITERAL_SPEC.search("(meshspec contracts retire-plan SPEC a v1)")
     assert not LITERAL_SPEC.search("(meshspec contracts retire-plan shop.yaml a v1)")
 
