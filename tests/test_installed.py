@@ -208,9 +208,10 @@ def test_every_runtime_command_runs_from_the_wheel(installed, repo, tmp_path):
         assert "listening on" in emulator.stderr.readline()
         endpoint = f"http://127.0.0.1:{port}"
         state = ["--endpoint", endpoint, "--state-dir", str(tmp_path / "state")]
-        assert run("appengine", "plan", "meshspec.yaml", *state, "--detailed-exitcode", check=False).returncode == 2
+        plan = ["appengine", "plan", "meshspec.yaml", "--endpoint", endpoint, "--detailed-exitcode"]
+        assert run(*plan, check=False).returncode == 2
         run("appengine", "apply", "meshspec.yaml", *state)
-        assert run("appengine", "plan", "meshspec.yaml", *state, "--detailed-exitcode").returncode == 0
+        assert run(*plan).returncode == 0
         run("appengine", "promote", "web", "w-1", "--spec", "meshspec.yaml", *state)
         rollback = run("appengine", "rollback", "web", "--spec", "meshspec.yaml", *state, check=False)
         no_traceback(rollback)  # web is the defaultService: see issue #15's rollback note (another change)
