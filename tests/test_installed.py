@@ -212,8 +212,9 @@ def test_every_runtime_command_runs_from_the_wheel(installed, repo, tmp_path):
         assert run(*plan, check=False).returncode == 2
         run("appengine", "apply", "meshspec.yaml", *state)
         assert run(*plan).returncode == 0
-        run("appengine", "promote", "web", "w-1", "--spec", "meshspec.yaml", *state)
-        rollback = run("appengine", "rollback", "web", "--spec", "meshspec.yaml", *state, check=False)
+        # web is the spec's defaultService: App Engine's service `default`
+        run("appengine", "promote", "default", "w-1", "--spec", "meshspec.yaml", *state)
+        rollback = run("appengine", "rollback", "default", "--spec", "meshspec.yaml", *state, check=False)
         no_traceback(rollback)  # web is the defaultService: see issue #15's rollback note (another change)
         status = run("traffic", "status", "meshspec.yaml", "web", "--state-dir", str(tmp_path / "state"),
                      check=False, MESHSPEC_APPENGINE_ENDPOINT=endpoint)
