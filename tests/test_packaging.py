@@ -190,3 +190,11 @@ def test_help_with_an_unknown_topic_names_the_closest(capsys):
     err = capsys.readouterr().err
     assert "error: there is no help topic 'contrcts'" in err
     assert "hint: did you mean 'contracts'? topics: " in err
+
+
+def test_every_command_has_its_section_in_the_cli_topic():
+    from meshspec.infra.cli.main import COMMANDS
+
+    headings = [line for line in (ROOT / "docs" / "cli.md").read_text().splitlines() if line.startswith("## ")]
+    missing = [c for c in COMMANDS if not any(f"`meshspec {c}" in h or f"meshspec {c} " in h for h in headings)]
+    assert missing == []
