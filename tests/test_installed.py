@@ -201,9 +201,10 @@ def test_every_runtime_command_runs_from_the_wheel(installed, repo, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    gcp = YAML(typ="safe").load((repo / "meshspec.yaml").read_text())["gcp"]["project"]
+    gcp = YAML(typ="safe").load((repo / "meshspec.yaml").read_text())["gcp"]
     emulator = subprocess.Popen([str(installed.bin / "meshspec"), "appengine", "emulator", "--port", str(port),
-                                 "--project", gcp], env=installed.env(), stderr=subprocess.PIPE, text=True)
+                                 "--project", gcp["project"], "--location", gcp["location"]], env=installed.env(),
+                                stderr=subprocess.PIPE, text=True)
     try:
         assert "listening on" in emulator.stderr.readline()
         endpoint = f"http://127.0.0.1:{port}"
