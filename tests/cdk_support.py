@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
 from meshspec.infra.spec import load_text
+from meshspec.infra.testing import scrub  # noqa: F401  (re-exported: the one scrub is the package's, users' too)
 from tests.conftest import TODAY
 
 def stack(app: cdk.App | None = None, *, account: str = "111122223333", region: str = "eu-west-1") -> cdk.Stack:
