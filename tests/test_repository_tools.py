@@ -89,13 +89,13 @@ services:
     appengine: {environment: standard, runtime: python312, defaultService: true}
     majors: {v1: {contract: c.json}}
     versions:
-      - {name: x, source: gs://b/x.zip, traffic: 100}
+      - {name: x, source: gs://bkt/x.zip, traffic: 100}
 """
 
 
 def test_grown_lists_each_version_whose_share_grew_with_its_canary_steps():
     old = load(BASE)
-    new = load(BASE.replace("traffic: 100}", "traffic: 90}\n      - {name: y, source: gs://b/y.zip, traffic: 10}"))
+    new = load(BASE.replace("traffic: 100}", "traffic: 90}\n      - {name: y, source: gs://bkt/y.zip, traffic: 10}"))
     assert grown_versions(old, new) == [
         {"service": "a", "major": "v1", "version": "y", "from": 0.0, "to": 10.0, "steps": "10,50,100"}]
     assert grown_versions(old, old) == []
