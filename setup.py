@@ -1,6 +1,6 @@
 """Map the repository's layout onto one installed package: ``infra/`` → ``meshspec.infra``, ``stacks/`` →
-``meshspec.stacks``, ``constructs_lib/`` → ``meshspec.constructs_lib``, ``docs/`` → ``meshspec.docs`` (read by
-``meshspec help TOPIC``); everything else is in pyproject.toml.
+``meshspec.stacks``, ``constructs_lib/`` → ``meshspec.constructs_lib``, ``backends/`` → ``meshspec.backends``,
+``docs/`` → ``meshspec.docs`` (read by ``meshspec help TOPIC``); everything else is in pyproject.toml.
 
 setuptools' ``packages.find`` cannot rename a folder, so the package list is computed here. The build's
 scratch folder goes to a temporary directory, so ``pip install .`` leaves no ``build/`` in the checkout."""
@@ -10,7 +10,7 @@ import tempfile
 
 from setuptools import find_packages, setup
 
-LAYERS = ("infra", "stacks", "constructs_lib")
+LAYERS = ("infra", "stacks", "constructs_lib", "backends")
 
 packages = ["meshspec", "meshspec.docs"]
 package_dir = {"meshspec": "meshspec", "meshspec.docs": "docs"}

@@ -18,7 +18,7 @@ from meshspec.infra.cli.commands.help import topics
 from meshspec.infra.cli.main import main
 from tests.conftest import ROOT
 
-LAYERS = ("meshspec", "infra", "stacks", "constructs_lib")
+LAYERS = ("meshspec", "infra", "stacks", "constructs_lib", "backends")
 #: modules that run only in pytest, with the `testing` extra (their imports are checked against it)
 TESTING_ONLY = ("infra/testing/plugin.py",)
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
