@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from meshspec.infra.cli.main import _version
+    from importlib.metadata import version
+
     from meshspec.infra.init import PROJECT, conflicts, project_name, render
 
     directory = Path(args.directory)
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if not PROJECT.match(project):
         raise UserError(f"--project {project!r} is not a usable project name",
                         hint="2 to 20 lowercase letters, digits and dashes, starting with a letter")
-    files = render(project, _version())
+    files = render(project, version("meshspec"))
     clash = conflicts(directory, files)
     if clash:
         for path in clash:
