@@ -15,7 +15,7 @@ from .. import output
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("init", help="start a repository: spec, contracts, cdk.json, snapshot tests, CI workflow",
-                       description="Write meshspec.yaml (a service on ECS Fargate behind ECS Service Connect and "
+                       description="Write meshspec.yaml (a service on ECS Fargate behind a supported mesh backend and "
                                    "one on App Engine, each with a contract), contracts/, cdk.json, tests/, "
                                    ".github/workflows/meshspec.yml, .gitignore and a README into DIR; synthesize "
                                    "it into DIR/cdk.out and record the tests' snapshots. Writes nothing if any "
