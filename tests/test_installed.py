@@ -281,13 +281,23 @@ def test_the_workflow_is_valid_and_deploys_through_oidc(repo):
     assert list(validator.iter_errors(broken))  # the schema can fail
     text = (repo / ".github" / "workflows" / "meshspec.yml").read_text()
     assert "aws-access-key-id" not in text and "secrets." not in text
-    for job in ("deploy-aws", "deploy-appengine", "canary", "plan-appengine"):
+    levels = [f"deploy-level{i}" for i in range(4)]
+    for job in (*levels, "deploy-appengine", "canary", "plan-appengine"):
         assert workflow["jobs"][job]["permissions"]["id-token"] == "write"
-    aws = workflow["jobs"]["deploy-aws"]
-    assert aws["env"]["STACKS"] == "${{ needs.changes.outputs.stacks }}"
-    assert any(s.get("with", {}).get("role-to-assume") == "${{ vars.AWS_ROLE_ARN }}" for s in aws["steps"])
+    # AWS: one matrix job per dependency level, each after the one before, each job deploying its plan's stacks
+    for i, job in enumerate(levels):
+        aws = workflow["jobs"][job]
+        assert aws["strategy"]["matrix"]["include"] == f"${{{{ fromJSON(needs.changes.outputs.level{i}) }}}}"
+        assert aws["needs"] == ("changes" if i == 0 else ["changes", levels[i - 1]])
+        assert f"needs.changes.outputs.level{i} != '[]'" in aws["if"]
+        assert aws["env"]["STACKS"] == "${{ join(matrix.stacks, ' ') }}"
+        assert any(s.get("with", {}).get("role-to-assume") == "${{ vars.AWS_ROLE_ARN }}" for s in aws["steps"])
+        assert any(s.get("with", {}).get("name") == "cdk-out" for s in aws["steps"])  # the assembly, as an artifact
+        assert "meshspec cdk deploy --app cdk.out" in aws["steps"][-1]["run"]
+    assert workflow["jobs"]["changes"]["outputs"]["level2"] == "${{ steps.plan.outputs.level2 }}"
     assert workflow["jobs"]["canary"]["strategy"]["matrix"]["include"] == \
         "${{ fromJSON(needs.changes.outputs.canaries) }}"
+    assert set(levels) <= set(workflow["jobs"]["canary"]["needs"])
 
 
 def test_every_workflow_step_that_needs_no_cloud_account_runs_on_the_repository(installed, repo, tmp_path):
@@ -320,6 +330,14 @@ def test_every_workflow_step_that_needs_no_cloud_account_runs_on_the_repository(
                                                                   "github.ref": "refs/heads/main"}, tmp_path)
         stacks = json.loads(changes["synth.stacks"])
         assert stacks and all(s.startswith(repo.name) for s in stacks) and f"{repo.name}-svc-orders" in stacks
+        # … by dependency level, as the deploy jobs' matrices: every stack synth wrote, once, each after its
+        # dependencies (the shared stack, then the cluster, then orders)
+        levels = [json.loads(changes[f"plan.level{i}"]) for i in range(4)]
+        assert sorted(s for jobs in levels for job in jobs for s in job["stacks"]) == sorted(stacks)
+        assert [[s for job in jobs for s in job["stacks"]] for jobs in levels][:3] == [
+            [f"{repo.name}-shared"], [s for s in stacks if s not in (f"{repo.name}-shared", f"{repo.name}-svc-orders")],
+            [f"{repo.name}-svc-orders"]]
+        assert levels[2][0]["services"] == ["orders"]
         assert json.loads(changes["grown.canaries"]) == [
             {"service": "web", "major": "v1", "version": "w-2", "from": 0.0, "to": 10.0, "steps": "10,50,100"}]
     finally:
