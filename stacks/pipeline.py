@@ -18,11 +18,12 @@ from meshspec.infra import naming, sharding, waves as W
 from meshspec.infra.mesh import registry
 from meshspec.infra.spec.model import Spec
 
-#: where the deploy plan (`meshspec deploy-plan`) lands inside the assembly, for the deploy actions' canaries
-PLAN_FILE = "meshspec-deploy.json"
+#: where the versions whose share grew (`meshspec traffic grown`) land inside the assembly, for the canaries
+CANARIES_FILE = "meshspec-canaries.json"
+NO_CANARIES = '{"versions": []}'
 SPEC_VARIABLE = "MESHSPEC_SPEC"
-#: the CDK CLI as the deploy actions run it (any 2.x release reads the assembly of an older aws-cdk-lib)
-CDK = "npx --yes aws-cdk@2"
+#: the CDK CLI as the deploy actions run it: the release built for meshspec's aws-cdk-lib, on meshspec's Node
+CDK = "meshspec cdk"
 
 
 def meshspec_version() -> str:
@@ -37,38 +38,40 @@ def pipeline_name(spec: Spec) -> str:
 
 
 def install_commands() -> list[str]:
-    """What a CodeBuild action installs: this meshspec, as a pip user would."""
+    """What a CodeBuild action installs: this meshspec, as a pip user would (its `meshspec cdk` brings the CDK CLI
+    release built for its aws-cdk-lib, on its own Node)."""
     return [f"pip install meshspec=={meshspec_version()}"]
 
 
-def synth_commands(spec: Spec) -> list[str]:
-    """The assembly, as `meshspec synth` writes it, and the deploy plan beside it. With canaries: the plan compares
-    with the commit of the pipeline's last successful run (none on the first run: no canary then)."""
+def synth_commands(spec: Spec, canary: bool) -> list[str]:
+    """The assembly, as `meshspec synth` writes it. With canaries, beside it the versions whose traffic share grew
+    since the commit of the pipeline's last successful run (`meshspec traffic grown`; none on the first run, or
+    when git does not know that commit: no canary then)."""
     out = [f'meshspec synth "${SPEC_VARIABLE}" --out cdk.out']
-    if not spec.aws.pipeline.canary:
+    if not canary:
         return out
     query = "pipelineExecutionSummaries[?status=='Succeeded'] | [0].sourceRevisions[0].revisionId"
     return out + [
         f"BASE=$(aws codepipeline list-pipeline-executions --pipeline-name {shlex.quote(pipeline_name(spec))} "
         f"--query {shlex.quote(query)} --output text)",
         'if [ "$BASE" = None ] || ! git cat-file -e "$BASE^{commit}" 2>/dev/null; then BASE=; fi',
-        f'meshspec deploy-plan "${SPEC_VARIABLE}" --assembly cdk.out ${{BASE:+--changed-since "$BASE"}} '
-        f"--format json > cdk.out/{PLAN_FILE}",
+        f'if [ -n "$BASE" ]; then meshspec traffic grown "${SPEC_VARIABLE}" --since "$BASE" --format json '
+        f"> cdk.out/{CANARIES_FILE}; else echo {shlex.quote(NO_CANARIES)} > cdk.out/{CANARIES_FILE}; fi",
     ]
 
 
 def deploy_commands(batch: W.Batch, app: str, canary: bool) -> list[str]:
     """Deploy the batch's stacks at once; then, with canaries, `meshspec canary` for each version of the batch's
-    services whose share grew (the plan's ``canaries``), all at once, failing when one rolls back."""
+    services whose share grew (``CANARIES_FILE``), all at once, failing when one rolls back."""
     out = [f"{CDK} deploy --app {app} --exclusively --require-approval never --concurrency {len(batch.stacks)} "
            + " ".join(batch.stacks)]
     if not (canary and batch.services):
         return out
     wanted = shlex.quote("[" + ",".join(f'"{s}"' for s in batch.services) + "]")
-    select = shlex.quote(".canaries[] | select(.service as $s | $mine | index($s)) "
+    select = shlex.quote(".versions[] | select(.service as $s | $mine | index($s)) "
                          "| [.service, .major, .version, .steps] | @tsv")
     return out + [
-        f"jq -r --argjson mine {wanted} {select} {app}/{PLAN_FILE} > canaries.tsv",
+        f"jq -r --argjson mine {wanted} {select} {app}/{CANARIES_FILE} > canaries.tsv",
         'pids=""; while IFS="$(printf \'\\t\')" read -r s m v steps; do '
         f'meshspec canary "${SPEC_VARIABLE}" "$s" --major "$m" --version "$v" --steps "$steps" & pids="$pids $!"; '
         'done < canaries.tsv; failed=0; for p in $pids; do wait "$p" || failed=1; done; test "$failed" = 0',
@@ -108,8 +111,8 @@ def pipeline_props(spec: Spec, stack: cdk.Stack) -> WavePipelineProps:
              for w in W.pipeline_waves(sharding.layout(spec), p.stacks_per_action, p.actions_per_wave)]
     return WavePipelineProps(
         pipeline_name=name, repository=p.repository, branch=p.branch, connection_arn=p.connection_arn,
-        synth_install=install_commands(), synth_commands=synth_commands(spec), waves=waves,
-        deploy_install=install_commands() if canary else [], env={SPEC_VARIABLE: p.spec_path},
+        synth_install=install_commands(), synth_commands=synth_commands(spec, canary), waves=waves,
+        deploy_install=install_commands(), env={SPEC_VARIABLE: p.spec_path},
         synth_statements=[iam.PolicyStatement(actions=["codepipeline:ListPipelineExecutions"],
                                               resources=[pipeline_arn])] if canary else [],
         deploy_statements=canary_statements(spec, stack) if canary else [], checkout=canary, approval=p.approval)

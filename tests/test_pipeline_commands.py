@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from meshspec.infra import waves
-from meshspec.stacks.pipeline import CDK, PLAN_FILE, deploy_commands, synth_commands
+from meshspec.stacks.pipeline import CANARIES_FILE, CDK, deploy_commands, synth_commands
 from tests.conftest import TODAY
 from tests.pipeline_support import pipeline_spec_text
 
@@ -28,10 +28,9 @@ def sandbox(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "calls.log"
-    # npx (the CDK CLI) and meshspec log what they were asked; a canary of service "bad" rolls back (exit 1)
-    _tool(bin_dir, "npx", f'echo "npx $*" >> {log}\n')
+    # meshspec (and through it the CDK CLI) logs what it was asked; a canary of service "bad" rolls back (exit 1)
     _tool(bin_dir, "meshspec", f'echo "meshspec $*" >> {log}\ncase "$*" in *"canary"*" bad "*) exit 1;; esac\n'
-                               'case "$1" in deploy-plan) echo "{}";; esac\n')
+                               'case "$1 $2" in "traffic grown") echo \'{"versions": ["grown"]}\';; esac\n')
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "MESHSPEC_SPEC": "meshspec.yaml"}
     return tmp_path, bin_dir, log, env
 
@@ -42,8 +41,9 @@ def _run(commands: list[str], cwd: Path, env: dict) -> subprocess.CompletedProce
 
 
 def _plan(app: Path, canaries: list[dict]) -> None:
+    """What `meshspec traffic grown --format json` wrote beside the assembly."""
     app.mkdir(exist_ok=True)
-    (app / PLAN_FILE).write_text(json.dumps({"command": "deploy-plan", "canaries": canaries}))
+    (app / CANARIES_FILE).write_text(json.dumps({"command": "traffic grown", "versions": canaries}))
 
 
 BATCH = waves.Batch("Deploy-01", ("big-svc-a", "big-svc-b"), ("a", "b"))
@@ -103,11 +103,20 @@ def test_the_synth_compares_with_the_last_successful_run_when_git_knows_it(sandb
     answer = {"None": "None", "unknown": "0" * 40, "known": head}[last_success]
     _tool(bin_dir, "aws", f'echo "aws $*" >> {log}\necho {answer}\n')
     (cwd / "cdk.out").mkdir()
-    proc = _run(synth_commands(_spec()), cwd, env)
+    proc = _run(synth_commands(_spec(), canary=True), cwd, env)
     assert proc.returncode == 0, proc.stderr
     calls = log.read_text().splitlines()
     assert calls[0] == 'meshspec synth meshspec.yaml --out cdk.out'
     assert calls[1].startswith("aws codepipeline list-pipeline-executions --pipeline-name big-pipeline --query ")
-    since = f" --changed-since {head}" if last_success == "known" else ""
-    assert calls[2] == f"meshspec deploy-plan meshspec.yaml --assembly cdk.out{since} --format json"
-    assert (cwd / "cdk.out" / PLAN_FILE).read_text() == "{}\n"
+    written = json.loads((cwd / "cdk.out" / CANARIES_FILE).read_text())
+    if last_success == "known":
+        assert calls[2:] == [f"meshspec traffic grown meshspec.yaml --since {head} --format json"]
+        assert written == {"versions": ["grown"]}
+    else:  # the first run, or a commit git does not know (a rewritten history): no canary, nothing to compare with
+        assert calls[2:] == [] and written == {"versions": []}
+
+
+def test_without_canaries_the_synth_only_synthesizes(sandbox):
+    cwd, _, log, env = sandbox
+    proc = _run(synth_commands(_spec(), canary=False), cwd, env)
+    assert proc.returncode == 0 and log.read_text().splitlines() == ["meshspec synth meshspec.yaml --out cdk.out"]

@@ -96,7 +96,7 @@ def test_the_synth_step_runs_meshspec_as_a_pip_user_would(big):
     commands = synth["phases"]["build"]["commands"]
     assert commands[0] == 'meshspec synth "$MESHSPEC_SPEC" --out cdk.out'
     assert "list-pipeline-executions --pipeline-name big-pipeline" in commands[1]
-    assert commands[-1].startswith('meshspec deploy-plan "$MESHSPEC_SPEC" --assembly cdk.out ${BASE:+--changed-since')
+    assert commands[-1].startswith('if [ -n "$BASE" ]; then meshspec traffic grown "$MESHSPEC_SPEC" --since "$BASE"')
     assert synth["artifacts"]["base-directory"] == "cdk.out"
     t.has_resource_properties("AWS::CodeBuild::Project", {"Environment": Match.object_like({
         "EnvironmentVariables": [{"Name": "MESHSPEC_SPEC", "Type": "PLAINTEXT", "Value": "meshspec.yaml"}]})})
@@ -108,8 +108,11 @@ def test_the_synth_step_runs_meshspec_as_a_pip_user_would(big):
 def test_each_service_batch_is_followed_by_its_canaries(big):
     _, template, _ = big
     stages = {s["Name"]: s for s in pipeline_resource(template)["Properties"]["Stages"]}
-    first = buildspec(template, stages["Services-1"]["Actions"][0])["phases"]["build"]["commands"]
-    assert len(first) == 3 and "meshspec canary" in first[2]
+    spec = buildspec(template, stages["Services-1"]["Actions"][0])
+    first = spec["phases"]["build"]["commands"]
+    assert first[0].startswith("meshspec cdk deploy --app cdk.out ")  # the CLI built for meshspec's aws-cdk-lib
+    assert spec["phases"]["install"]["commands"][-1] == f"pip install meshspec=={meshspec_version()}"
+    assert len(first) == 3 and "meshspec canary" in first[2] and "meshspec-canaries.json" in first[1]
     assert '"svc-000","svc-001"' in first[1] and "svc-010" not in first[1]
     shared = buildspec(template, stages["Shared"]["Actions"][0])["phases"]["build"]["commands"]
     assert len(shared) == 1 and "canary" not in shared[0]  # no service in the shared stack
