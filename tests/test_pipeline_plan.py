@@ -212,7 +212,9 @@ def test_deploy_plan_refuses_an_assembly_of_another_spec(capsys, tmp_path):
 def test_deploy_plan_refuses_a_folder_without_assembly(capsys, tmp_path):
     code, out, err = run(capsys, "deploy-plan", str(EXAMPLES / "shop.yaml"), "--assembly", str(tmp_path / "none"),
                          "--format", "json")
-    assert code == 1 and json.loads(out)["error"]["message"] == f"{tmp_path / 'none'} holds no cloud assembly (no manifest.json)"
+    error = json.loads(out)["error"]
+    assert code == 1 and error["message"] == f"{tmp_path / 'none'} holds no cloud assembly (no manifest.json)"
+    assert error["hint"] == f"write one first: meshspec synth {EXAMPLES / 'shop.yaml'} --out {tmp_path / 'none'}"
 
 
 def test_deploy_plan_refuses_zero_stacks_per_job(capsys):

@@ -25,7 +25,7 @@ COMMANDS = [
     "graph",
     "synth",
     "plan",
-    "deploy_plan",
+    "deploy-plan",
     "appengine",
     "traffic",
     "canary",
@@ -52,14 +52,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in [command] if command in COMMANDS else COMMANDS:
-        importlib.import_module(f"meshspec.infra.cli.commands.{name}").register(sub)
+        importlib.import_module(f"meshspec.infra.cli.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     with frozen_imports():  # the command's module and what it imports (pydantic and the spec model for most)
-        parser = build_parser(argv[0].replace("-", "_") if argv else None)  # deploy-plan: deploy_plan
+        parser = build_parser(argv[0] if argv else None)
     if argv[:1] == ["cdk"]:  # every argument after `cdk` is the CDK CLI's, --help and --version included
         from .commands import cdk
 

@@ -28,14 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def assembly_stacks(directory: str) -> list[str]:
+def assembly_stacks(directory: str, spec_path: str) -> list[str]:
     """The stack names in a cloud assembly's manifest (nested assemblies are not meshspec's)."""
     manifest = Path(directory) / "manifest.json"
     try:
         doc = json.loads(manifest.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{directory} holds no cloud assembly (no manifest.json)",
-                        hint=f"write one first: meshspec synth SPEC --out {directory}") from None
+                        hint=f"write one first: meshspec synth {spec_path} --out {directory}") from None
     except (OSError, ValueError) as exc:
         raise UserError(f"{manifest} cannot be read: {exc}") from None
     return [a.get("properties", {}).get("stackName") or a.get("displayName") or name
@@ -53,7 +53,7 @@ def selected(spec: Spec, args: argparse.Namespace) -> tuple[list[str] | None, li
         if partial is not None:
             chosen, removed = partial["stacks"], partial["removedStacks"]
     if args.assembly is not None:
-        names = assembly_stacks(args.assembly)
+        names = assembly_stacks(args.assembly, args.spec)
         known = {s.name for s in sharding.layout(spec)}
         strangers = [n for n in names if n not in known]
         if strangers:
