@@ -197,12 +197,14 @@ class StackView:
     facts: Mapping[str, Any] = field(default_factory=dict)  # shared: meshed; cluster: ports (Lattice on EKS)
 
 
-def _aws(spec: Spec, *, clusters, moved) -> Any:
-    """The aws section with its clusters and the migration's moved services replaced."""
+def _aws(spec: Spec, *, clusters, moved, pipeline=None) -> Any:
+    """The aws section with its clusters and the migration's moved services replaced; ``aws.pipeline`` only in the
+    pipeline stack's view (no other stack reads it: a new pipeline setting rebuilds that stack alone)."""
     mesh = spec.aws.mesh
     if mesh.migration is not None:
         mesh = mesh.model_copy(update={"migration": mesh.migration.model_copy(update={"moved": moved})})
-    return spec.aws.model_copy(update={"clusters": clusters, "mesh": mesh})
+    return spec.aws.model_copy(update={"clusters": clusters, "mesh": mesh, "pipeline": pipeline if pipeline is not None
+                                       else NotAnInput("aws.pipeline (only the pipeline stack reads it)")})
 
 
 def _pruned(spec: Spec, *, what: str, aws, services, defaults=True, queries=None) -> Spec:
@@ -242,7 +244,7 @@ def _pipeline_view(spec: Spec, stack: str) -> StackView:
     own entry, so a new image does not touch it but a new service does."""
     services = {n: Neighbour(n, {f: getattr(svc, f) for f in WITNESS_FIELDS}) for n, svc in spec.services.items()}
     queries = spec.queries.model_copy(update={"builtin": NotAnInput("queries.builtin")})
-    view = _pruned(spec, what=stack, aws=_aws(spec, clusters=spec.aws.clusters,
+    view = _pruned(spec, what=stack, aws=_aws(spec, clusters=spec.aws.clusters, pipeline=spec.aws.pipeline,
                                               moved=NotAnInput("aws.mesh.migration.moved")),
                    services=services, defaults=False, queries=queries)
     return StackView(stack, "pipeline", view, frozenset(spec.aws_services()))

@@ -243,3 +243,34 @@ def test_on_app_mesh_the_canaries_may_move_only_the_routes_of_the_specs_mesh(tmp
             "Resource": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":appmesh:eu-west-1:111122223333:mesh/big/*"]]},
         }])}})
     assert "vpc-lattice" not in json.dumps(template)
+
+
+def test_the_pipeline_stacks_inputs_change_with_the_layout_not_with_a_services_entry():
+    """Partial synth and the synth cache follow the pipeline stack's view (infra/sharding.py): a new image leaves
+    it out, a new service (one more stack to deploy) or a pipeline key touches it."""
+    from meshspec.infra.changes import diff_specs
+
+    base = pipeline_spec_text(4)
+    old = _spec(base)
+    image = _spec(base.replace("public.ecr.aws/big/svc-1:0", "public.ecr.aws/big/svc-1:9"))
+    assert diff_specs(old, image).stacks == ("big-svc-svc-001",)
+    more = _spec(pipeline_spec_text(5))
+    assert "big-pipeline" in diff_specs(old, more).stacks
+    keyed = _spec(pipeline_spec_text(4, pipeline="    approval: true\n"))
+    assert diff_specs(old, keyed).stacks == ("big-pipeline",)
+
+
+def test_a_parallel_cached_synth_writes_the_pipeline_like_a_cold_one(tmp_path):
+    from meshspec.stacks import engine
+    from meshspec.stacks.cache import Cache
+
+    def files(out):
+        return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    spec = _spec(pipeline_spec_text(4, queries=True))
+    engine.synth(spec, tmp_path / "cold", jobs=1)
+    run = engine.synth(spec, tmp_path / "parallel", jobs=2, cache=Cache(tmp_path / "cache"), min_share=1)
+    assert "big-pipeline" in run.stacks and run.workers == 2
+    assert files(tmp_path / "parallel") == files(tmp_path / "cold")
+    again = engine.synth(spec, tmp_path / "cached", jobs=2, cache=Cache(tmp_path / "cache"), min_share=1)
+    assert "big-pipeline" in again.cached and files(tmp_path / "cached") == files(tmp_path / "cold")
