@@ -15,6 +15,8 @@ DIM_VERSION = "Version"
 REQUESTS = "RequestCount"      # Sum per period
 ERRORS_5XX = "Http5xxCount"    # Sum per period
 LATENCY_MS = "LatencyMs"       # statistics p50 / p99
+# Only for a major with a latency objective of its own (its SLO counts the requests slower than the threshold).
+SLOW_REQUESTS = "SlowRequestCount"  # Sum per period
 
 # The access log fields the filters read (meshspec.constructs_lib.mesh.appmesh.access_log_format).
 FIELD_SERVICE = "service"
@@ -31,7 +33,7 @@ FIELD_UPSTREAM_CLUSTER = "upstream_cluster"
 INBOUND_CLUSTER_PREFIX = "cds_ingress_"
 
 # A metric filter has exactly one metric transformation (PutMetricFilter: metricTransformations, 1 item), so each
-# major takes one filter per metric: requests, 5xx, latency.
+# major takes one filter per metric: requests, 5xx, latency (and slow requests, with a latency objective).
 FILTERS_PER_MAJOR = 3
 
 
@@ -48,3 +50,13 @@ LATTICE_DIM_TARGET_GROUP = "TargetGroup"
 LATTICE_REQUESTS = "TotalRequestCount"   # Sum per period
 LATTICE_ERRORS_5XX = "HTTPCode_5XX_Count"  # Sum per period
 LATTICE_LATENCY_MS = "RequestTime"       # milliseconds; statistics p50 / p99
+
+
+# CloudWatch Application Signals' standard application metrics (namespace ApplicationSignals; CloudWatch user guide,
+# "Metrics collected by Application Signals"): a service's own requests, as the server, by Environment and Service.
+# Latency's SampleCount is the request count; Fault counts 5xx answers and faulted spans.
+APPSIGNALS_NAMESPACE = "ApplicationSignals"
+APPSIGNALS_DIM_SERVICE = "Service"
+APPSIGNALS_DIM_ENVIRONMENT = "Environment"
+APPSIGNALS_LATENCY = "Latency"  # milliseconds
+APPSIGNALS_FAULT = "Fault"

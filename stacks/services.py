@@ -1,6 +1,7 @@
 """A service stack: one shard of one cluster's services. It only composes constructs."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aws_cdk import Annotations, Stack
@@ -17,6 +18,7 @@ from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend
 from meshspec.constructs_lib.mesh.base import MeshBackend
 from meshspec.constructs_lib.mesh.beside import BesideBinding
 from meshspec.constructs_lib.metrics import ServiceMetricFilters
+from meshspec.constructs_lib.slo import ServiceLevelObjective
 from meshspec.infra import naming
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec, live_majors
@@ -85,6 +87,7 @@ class ServicesStack(Stack):
                 f"{name} uses {', '.join(outside)} outside the mesh; the mesh's egress filter DROP_ALL blocks "
                 "those calls (set aws.mesh.egressFilter: ALLOW_ALL, or reach them through an egress gateway)")
         tracing = spec.defaults.tracing
+        telemetry = convert.telemetry(spec, name)
         env = {**convert.environment(svc), **convert.upstream_environment(spec, name)}
         if cluster.ecs is not None:
             single = single_revision(backend)
@@ -95,7 +98,7 @@ class ServicesStack(Stack):
                     cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
                     log_group=logs.log_group, binding=binding, cpu=svc.cpu, memory_mib=svc.memory,
                     desired_count=app_mesh_count(spec, name, svc.desired_count), environment=env,
-                    secrets=dict(svc.secrets), tracing=tracing,
+                    secrets=dict(svc.secrets), tracing=tracing, telemetry=replace(telemetry, version=v.name),
                     ecs_service_name=name if single else naming.ecs_service(name, v.name),
                     ingress_peer=self._vpc_peer))
             if self.twins is not None:  # a migration to Service Connect: the workload it keeps after App Mesh
@@ -105,16 +108,20 @@ class ServicesStack(Stack):
                     cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
                     log_group=logs.log_group, binding=twin, cpu=svc.cpu, memory_mib=svc.memory,
                     desired_count=svc.desired_count, environment=env, secrets=dict(svc.secrets), tracing=tracing,
-                    ecs_service_name=name, ingress_peer=self._vpc_peer))
+                    telemetry=replace(telemetry, version=v.name), ecs_service_name=name, ingress_peer=self._vpc_peer))
         else:
             self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
                 versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),
                 cpu_millicores=svc.cpu, memory_mib=svc.memory, environment=env,
-                tracing=tracing, secrets=dict(svc.secrets), log_group_name=naming.log_group(spec.project, name))))
+                tracing=tracing, telemetry=telemetry, secrets=dict(svc.secrets),
+                log_group_name=naming.log_group(spec.project, name))))
+        for cid, objective in convert.objectives(spec, name):  # with their burn-rate alarms
+            ServiceLevelObjective(scope, f"Slo-{cid}", objective)
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
             dashboard_name=naming.dashboard(spec.project, name),
             target_groups=getattr(binding, "target_group_ids", None),  # Lattice: its own series
             service_connect=convert.service_connect_series(backend.kind, cluster.ecs.cluster.cluster_name, name)
-            if cluster.ecs is not None else None))
+            if cluster.ecs is not None else None,
+            dependencies=convert.dependency_panels(spec, name), alarms=convert.slo_alarms(spec, name)))

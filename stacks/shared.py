@@ -27,6 +27,12 @@ if TYPE_CHECKING:  # imported where a spec uses VPC Lattice: aws_vpclattice and 
     from meshspec.constructs_lib.lattice import LatticeServiceNetwork
 
 VPC_CIDR = "10.0.0.0/16"
+XRAY_END_OF_SUPPORT = "2027-02-25"
+XRAY_WARNING_ID = "meshspec:xray-daemon-end-of-support"
+XRAY_WARNING = (f"the X-Ray daemon reaches end of support on {XRAY_END_OF_SUPPORT} (maintenance since 2026-02-25): "
+                "aws.observability.agent: xray-daemon keeps it as the spec asks, without instrumentation or the "
+                "services' SLOs; remove that line for the CloudWatch agent with Application Signals, whose traces "
+                "still land in X-Ray (see `meshspec help observability`).")
 APPMESH_WARNING_ID = "meshspec:appmesh-end-of-support"
 APPMESH_WARNING = (f"App Mesh reached end of support on {END_OF_SUPPORT}: this mesh is generated as the spec "
                    "asks, but plan the move to a supported backend (aws.mesh.backend: service-connect or "
@@ -87,6 +93,18 @@ class SharedStack(Stack):
         if spec.aws_services() and "service-connect" in kinds:
             self.service_connect_namespace = ServiceConnectNamespace(
                 self, "ServiceConnectNamespace", name=naming.service_connect_namespace(spec.project))
+        if spec.aws_services():
+            self._observability(spec)
         if spec.aws_services() and spec.aws.mesh.backend == "appmesh":
             self.mesh = Mesh(self, "Mesh", MeshProps(mesh_name=spec.mesh_name, egress_filter=spec.aws.mesh.egress_filter))
             Annotations.of(self.mesh).add_warning_v2(APPMESH_WARNING_ID, APPMESH_WARNING)
+
+    def _observability(self, spec: Spec) -> None:
+        """Application Signals' one-time enablement (its service-linked role; StartDiscovery is idempotent, so
+        another project in the account may declare it too), or the X-Ray daemon's end-of-support warning."""
+        if spec.observability.agent == "xray-daemon":
+            Annotations.of(self).add_warning_v2(XRAY_WARNING_ID, XRAY_WARNING)
+            return
+        from aws_cdk import aws_applicationsignals as appsignals
+
+        appsignals.CfnDiscovery(self, "ApplicationSignals")

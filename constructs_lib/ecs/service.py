@@ -8,20 +8,16 @@ from typing import Mapping
 from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from .. import observability
 from ..errors import PropsError, contradiction
 from ..mesh.base import MeshServiceBinding
-from ..nag import XRAY_REASON, suppress
+from ..nag import suppress
 from ..secret_refs import parse_ref
 
-XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
-# X-Ray has no resource-level permissions (docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html).
-XRAY_WRITE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-                      "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries")
 ENVOY_HEALTH = ["CMD-SHELL", "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE"]
 
 
@@ -37,7 +33,10 @@ class MeshedFargateServiceProps:
     - ``secrets``: variable → Secrets Manager secret ARN (``ARN:key`` selects one JSON key) or SSM parameter
       ARN, injected by ECS at start;
       a literal value is refused. Default: none.
-    - ``tracing``: the X-Ray daemon sidecar and Envoy's X-Ray tracing. Default: True.
+    - ``tracing``: traces from Envoy and the app (shorthand for ``telemetry.tracing``). Default: True.
+    - ``telemetry``: the agent and instrumentation (:class:`~meshspec.constructs_lib.observability.TelemetryProps`).
+      Default: the CloudWatch agent with Application Signals, Python, environment ``ecs:<cluster name>``,
+      ``version`` as the service version, 5 % of traces kept.
     - ``ecs_service_name``: Default: ``{service_name}-{version}``.
     - ``ingress_peer``: who may connect to the app port. Default: the VPC's CIDR block.
     - ``capacity_provider``: ``FARGATE`` (default) or ``FARGATE_SPOT``.
@@ -56,6 +55,7 @@ class MeshedFargateServiceProps:
     environment: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
     tracing: bool = True
+    telemetry: observability.TelemetryProps | None = None
     ecs_service_name: str | None = None
     ingress_peer: ec2.IPeer | None = None
     capacity_provider: str = "FARGATE"
@@ -68,6 +68,9 @@ class MeshedFargateServiceProps:
         clash = sorted(set(self.secrets) & set(self.environment))
         if clash:
             raise contradiction("environment", clash, "secrets", clash, "a variable comes from one place only")
+        if self.telemetry is not None and self.telemetry.tracing != self.tracing:
+            raise contradiction("tracing", self.tracing, "telemetry.tracing", self.telemetry.tracing,
+                                "give tracing once, in telemetry")
         if self.capacity_provider not in ("FARGATE", "FARGATE_SPOT"):
             raise PropsError(f"capacity_provider is {self.capacity_provider!r}: allowed FARGATE or FARGATE_SPOT")
 
@@ -99,21 +102,27 @@ def ecs_secret(scope: Construct, id: str, ref: str) -> ecs.Secret:
 
 
 class MeshedFargateService(Construct):
-    """Task definition (app, Envoy, X-Ray daemon), the ECS service, and a task role with only what it needs."""
+    """Task definition (app, Envoy, the CloudWatch agent and ADOT's init container), the ECS service, and a task
+    role with only what it needs."""
 
     def __init__(self, scope: Construct, id: str, props: MeshedFargateServiceProps) -> None:
         super().__init__(scope, id)
         p = props
+        telemetry = p.telemetry or observability.TelemetryProps(
+            service_name=p.service_name, environment=f"ecs:{p.cluster.cluster_name}", version=p.version,
+            tracing=p.tracing)
         proxy = p.binding.proxy(p.version) if p.binding is not None else None
         proxy_config = None
         if proxy is not None:  # EgressIgnoredIPs takes addresses and CIDR blocks (ECS's aws-appmesh CNI plugin)
             proxy_config = ecs.AppMeshProxyConfiguration(container_name="envoy", properties=ecs.AppMeshProxyConfigurationProps(
                 app_ports=[p.port], proxy_ingress_port=proxy.ingress_port, proxy_egress_port=proxy.egress_port,
-                ignored_uid=proxy.ignored_uid, egress_ignored_i_ps=["169.254.170.2", "169.254.169.254", *proxy.egress_ignored_ips]))
+                ignored_uid=proxy.ignored_uid, ignored_gid=observability.proxy_ignored_gid(telemetry),
+                egress_ignored_i_ps=["169.254.170.2", "169.254.169.254", *proxy.egress_ignored_ips]))
         self.task_definition = ecs.FargateTaskDefinition(
             self, "TaskDefinition", cpu=p.cpu, memory_limit_mib=p.memory_mib, proxy_configuration=proxy_config,
             family=p.ecs_service_name or f"{p.service_name}-{p.version}")
-        env = {**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": p.version}
+        env = observability.app_environment(
+            telemetry, {**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": p.version})
 
         def log(container: str) -> ecs.LogDriver:
             return ecs.LogDrivers.aws_logs(stream_prefix=f"{p.version}/{container}", log_group=p.log_group)
@@ -123,9 +132,7 @@ class MeshedFargateService(Construct):
             secrets={k: ecs_secret(self, f"Secret-{k}", ref) for k, ref in sorted(p.secrets.items())},
             port_mappings=[ecs.PortMapping(container_port=p.port, name="app")], logging=log("app"))
         if proxy is not None:
-            envoy_env = dict(proxy.environment)
-            if not p.tracing:
-                envoy_env.pop("ENABLE_ENVOY_XRAY_TRACING", None)
+            envoy_env = observability.envoy_environment(telemetry, proxy.environment)
             self.envoy = self.task_definition.add_container(
                 "envoy", image=registry_image(proxy.image), essential=True, user=str(proxy.ignored_uid),
                 environment=envoy_env, memory_reservation_mib=128, logging=log("envoy"),
@@ -136,14 +143,7 @@ class MeshedFargateService(Construct):
                 # the task definition's method returns nothing; the role's returns a struct that jsii reads
                 # back property by property: two more round trips per statement
                 self.task_definition.add_to_task_role_policy(statement)
-        if p.tracing:
-            self.xray = self.task_definition.add_container(
-                "xray-daemon", image=registry_image(XRAY_IMAGE), essential=False, user="1337",
-                memory_reservation_mib=64, logging=log("xray"),
-                port_mappings=[ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP)])
-            self.task_definition.add_to_task_role_policy(
-                iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
-            suppress(self.task_definition.task_role, "AwsSolutions-IAM5", XRAY_REASON, applies_to=["Resource::*"])
+        observability.add_to_task(self.task_definition, self.app, telemetry, log=log)
         suppress(self.task_definition, "AwsSolutions-ECS2",
                  "environment holds only plain settings; secrets are refused as literals in the props and "
                  "injected from Secrets Manager or SSM through ecs.Secret")

@@ -16,7 +16,7 @@ from .. import naming
 from ..metrics import FILTERS_PER_MAJOR
 from . import quotas as q
 from .errors import Described as D, Problems
-from .model import Service, Spec, live_majors, major_path, metric_majors, shares
+from .model import Service, Spec, live_majors, major_path, metric_majors, shares, slow_thresholds
 from .stack_quotas import check_cloudformation
 
 # Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
@@ -57,6 +57,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     check_uses(spec, problems, today, known)
     check_queries(spec, problems, known)
     check_backend(spec, problems, known, complete)
+    check_observability(spec, problems)
     if complete:
         check_quotas(spec, problems)
 
@@ -356,6 +357,59 @@ def check_queries(spec: Spec, p: Problems, known: set[str]) -> None:
                       "unknown-service", given=s, hint=_did_you_mean(s, list(spec.services)))
 
 
+def check_observability(spec: Spec, p: Problems) -> None:
+    """Instrumentation and objectives only where meshspec can measure them (meshspec help observability)."""
+    obs = spec.observability
+    legacy = obs.agent == "xray-daemon"
+    if spec.aws is not None and "sampling_percent" in obs.model_fields_set and not spec.defaults.tracing:
+        p.add(("aws", "observability", "samplingPercent"), "samplingPercent has no effect: defaults.tracing is false, "
+              "so no trace is kept", "observability-unused", given=str(obs.sampling_percent),
+              allowed="leave samplingPercent out, or set defaults.tracing: true")
+    for name, svc in spec.services.items():
+        base = ("services", name)
+        on_aws = svc.cluster is not None
+        if not on_aws and "language" in svc.model_fields_set:
+            p.add(base + ("language",), "language applies to services on an AWS cluster (meshspec instruments their "
+                  "tasks and pods); App Engine runs its own runtime", "aws-only", given=svc.language,
+                  allowed="leave language out on App Engine services")
+        elif legacy and "language" in svc.model_fields_set:
+            p.add(base + ("language",), "language needs the CloudWatch agent: with the X-Ray daemon nothing is "
+                  "instrumented", "observability-unused", given=svc.language,
+                  allowed="aws.observability.agent: cloudwatch, or leave language out")
+        if svc.slo is not None:
+            _check_slo(base + ("slo",), svc.slo, p)
+            if not on_aws:
+                p.add(base + ("slo",), "objectives are measured by CloudWatch Application Signals, on AWS services",
+                      "aws-only", given=D("an slo on an App Engine service"),
+                      allowed="slo on services with a cluster", hint="meshspec status still reads App Engine's "
+                      "figures from Cloud Monitoring")
+            elif legacy:
+                p.add(base + ("slo",), "a service's objectives are measured by Application Signals, which the X-Ray "
+                      "daemon does not feed", "observability-unused", given=D("aws.observability.agent: xray-daemon"),
+                      allowed="aws.observability.agent: cloudwatch", hint="objectives of a major (majors.vN.slo) "
+                      "are measured on the mesh's series and work with either agent")
+        measured = metric_majors(spec, name) if on_aws else {}
+        for major, m in svc.majors.items():
+            if m.slo is None:
+                continue
+            where = base + ("majors", major, "slo")
+            _check_slo(where, m.slo, p)
+            if major not in measured:
+                why = ("it is retired" if m.status == "retired" else "it runs on App Engine" if not on_aws
+                       else f"the {spec.backend} backend publishes no series per major" if spec.backend != "appmesh"
+                       else "a gRPC service with several majors is routed on a header its access log omits")
+                p.add(where, f"{name}/{major} has no series of its own to measure an objective on: {why}",
+                      "slo-unmeasured", given=D(f"slo on {name}/{major}"),
+                      allowed="slo on path-routed majors of App Mesh services, or the service's slo",
+                      hint=f"put the objective on services.{name}.slo (Application Signals measures the service)")
+
+
+def _check_slo(path: tuple, slo, p: Problems) -> None:
+    if slo.availability is None and slo.latency is None:
+        p.add(path, "an slo needs an objective", "slo-empty", given=D("neither availability nor latency"),
+              allowed="availability: 99.9, latency: {thresholdMs: 300}, or both")
+
+
 def check_quotas(spec: Spec, p: Problems) -> None:
     """App Mesh, App Engine and CloudFormation quotas, counted on the spec so nothing is sent that would be
     refused (CloudFormation's per stack: infra/spec/stack_quotas.py)."""
@@ -383,10 +437,12 @@ def check_quotas(spec: Spec, p: Problems) -> None:
                       given=len(svc.versions), allowed=f"at most {q.APPMESH_TARGETS_PER_ROUTE}",
                       hint="remove versions that take no traffic")
             filtered = len(metric_majors(spec, name))
-            filters = filtered * FILTERS_PER_MAJOR
+            slow = len(slow_thresholds(spec, name))
+            filters = filtered * FILTERS_PER_MAJOR + slow
             if filters > q.LOGS_METRIC_FILTERS_PER_LOG_GROUP:
                 p.add(("services", name, "majors"), f"{filtered} live majors need {filters} metric filters on the "
-                      f"service's log group ({FILTERS_PER_MAJOR} per major: requests, 5xx, latency); CloudWatch "
+                      f"service's log group ({FILTERS_PER_MAJOR} per major: requests, 5xx, latency"
+                      f"{f'; {slow} more for latency objectives' if slow else ''}); CloudWatch "
                       f"Logs allows {q.LOGS_METRIC_FILTERS_PER_LOG_GROUP} per log group", "quota-logs",
                       given=filtered, allowed=f"at most {q.LOGS_METRIC_FILTERS_PER_LOG_GROUP // FILTERS_PER_MAJOR} "
                       "live majors", hint="retire majors nobody uses")

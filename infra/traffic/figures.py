@@ -133,7 +133,7 @@ def _metric_data(client: Any, metric_queries: list[dict[str, Any]], start: dt.da
             kwargs["NextToken"] = page["NextToken"]
     except (ClientError, BotoCoreError) as exc:
         raise UserError(f"CloudWatch GetMetricData failed: {exc}",
-                        hint="the canary needs cloudwatch:GetMetricData on the account") from None
+                        hint="the canary and `meshspec status` need cloudwatch:GetMetricData on the account") from None
     return values
 
 
@@ -180,3 +180,32 @@ class LatticeFigures:
         dims = target_group_dimensions(self._listed(), groups)
         period = period_for(start, end)
         return combine(versions, _metric_data(self.client, lattice_queries(versions, dims, period), start, end))
+
+
+def application_signals_queries(service: str, environment: str, period: int, percentile: str = "p99",
+                                ) -> list[dict[str, Any]]:
+    """Pure: a service's own figures in Application Signals' series (:mod:`meshspec.infra.metrics`): requests
+    (Latency's SampleCount), faults (Fault's Sum) and a latency percentile, over one period."""
+    dims = [{"Name": M.APPSIGNALS_DIM_ENVIRONMENT, "Value": environment},
+            {"Name": M.APPSIGNALS_DIM_SERVICE, "Value": service}]
+    return [{"Id": qid, "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": M.APPSIGNALS_NAMESPACE, "MetricName": metric, "Dimensions": dims},
+                "Period": period, "Stat": stat}}
+            for qid, metric, stat in (("req0", M.APPSIGNALS_LATENCY, "SampleCount"),
+                                      ("err0", M.APPSIGNALS_FAULT, "Sum"),
+                                      ("p99x0", M.APPSIGNALS_LATENCY, percentile))]
+
+
+class ApplicationSignalsFigures:
+    """A service's figures as the server, from CloudWatch Application Signals (every backend, ECS and EKS).
+    ``percentile`` (``p99``, ``p99.9``) fills ``Figures.p99_ms``."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def service_figures(self, service: str, environment: str, start: dt.datetime, end: dt.datetime,
+                        percentile: str = "p99") -> Figures:
+        period = period_for(start, end)
+        values = _metric_data(self.client, application_signals_queries(service, environment, period, percentile),
+                              start, end)
+        return combine(["all"], values)["all"]
