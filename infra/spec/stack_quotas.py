@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..metrics import FILTERS_PER_MAJOR
 from . import quotas as q
 from .errors import Problems
-from .model import Spec, live_majors, metric_majors
+from .model import Spec, live_majors, metric_majors, slow_thresholds
 
 PER_QUERY = 1  # a saved query (built-in, or custom on this service alone)
 
@@ -36,14 +36,21 @@ class ServiceModel:
     # ~100 bytes, is left out)
 
 
-MODELS = {
-    ("appmesh", "ecs"): ServiceModel(6, 9, 1, 3_115, 12_785, 2_005, True),
-    ("appmesh", "eks"): ServiceModel(9, 2, 1, 4_860, 3_995, 2_005, None),
-    ("lattice", "ecs"): ServiceModel(10, 8, 1, 5_495, 8_846, 2_145, True),  # incl. 2 access-log queries
-    ("lattice", "eks"): ServiceModel(12, 1, 1, 6_470, 1_450, 2_145, None),
-    ("service-connect", "ecs"): ServiceModel(10, 0, 0, 10_550, 10, 0, False),  # one ECS service per service
+MODELS = {  # measured with the CloudWatch agent and ADOT's init container in every task (Application Signals)
+    ("appmesh", "ecs"): ServiceModel(6, 9, 1, 3_115, 16_865, 2_005, True),
+    ("appmesh", "eks"): ServiceModel(9, 2, 1, 5_340, 4_920, 2_005, None),
+    ("lattice", "ecs"): ServiceModel(10, 8, 1, 5_320, 13_225, 2_145, True),  # incl. 2 access-log queries
+    ("lattice", "eks"): ServiceModel(12, 1, 1, 6_505, 2_205, 2_145, None),
+    ("service-connect", "ecs"): ServiceModel(10, 0, 0, 15_490, 10, 0, False),  # one ECS service per service
 }
-BYTES_BUILTIN_QUERY = 610
+BYTES_BUILTIN_QUERY = 805  # on average: trace-lookup carries its query parameter
+# An objective (meshspec.constructs_lib.slo): the SLO and its two burn-rate alarms, and its alarms on the dashboard
+PER_OBJECTIVE, BYTES_OBJECTIVE = 3, 4_885
+BYTES_SLOW_FILTER = 700  # a major's fourth metric filter, with a latency objective of its own
+# A dependency's row on the dashboard (meshspec.constructs_lib.dashboard.dependency_rows), the rows' heading, and
+# each of the dependency's alarms named in it; beyond MAX_DEPENDENCY_ROWS only its name
+BYTES_DEPENDENCY_ROW, BYTES_DEPENDENCY_HEADING, BYTES_DEPENDENCY_ALARM = 1_265, 150, 120
+MAX_DEPENDENCY_ROWS = 20
 # Per major with metric filters (meshspec.infra.spec.model.metric_majors: services on App Mesh), its FILTERS_PER_MAJOR
 # AWS::Logs::MetricFilter (measured as the "+1 major" delta minus bytes_major), and how often the name appears in
 # them (patterns, default path prefixes, logical ids, the log group's Ref).
@@ -58,7 +65,9 @@ PROJECT_USES = 27
 PARAMETERS = 1  # BootstrapVersion, in every stack CDK's default synthesizer writes
 CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK CLI): a resource in every stack
 # The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents.
-SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (33, 9, 18_900)}
+# (Application Signals' discovery is one of them when the CloudWatch agent runs: SHARED_DISCOVERY)
+SHARED = {"appmesh": (28, 7, 15_260), "service-connect": (28, 8, 15_580), "lattice": (34, 9, 19_080)}
+SHARED_DISCOVERY = (1, 160)
 SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
 # (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI
 CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (13, 1, 10_400, 1)}
@@ -109,10 +118,15 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
     filtered = len(metric_majors(spec, name))
     e.add(base + ("majors",), filtered * FILTERS_PER_MAJOR,
           filtered * (BYTES_METRIC_FILTERS + n_extra * NAME_USES_METRIC_FILTERS))
+    slow = len(slow_thresholds(spec, name))
+    e.add(base + ("majors",), slow, slow * BYTES_SLOW_FILTER)
+    own = objective_count(spec, name)
+    e.add(base + ("slo",), own * PER_OBJECTIVE, own * BYTES_OBJECTIVE)
+    e.add(base + ("uses",), 0, dependency_bytes(spec, name))
     builtin = len(spec.queries.builtin)
     e.add(("queries", "builtin"), builtin * PER_QUERY, builtin * BYTES_BUILTIN_QUERY)
-    own = [cq for cq in spec.queries.custom if cq.services == [name]]
-    e.add(("queries", "custom"), len(own) * PER_QUERY, sum(BYTES_QUERY + len(cq.query) for cq in own))
+    mine = [cq for cq in spec.queries.custom if cq.services == [name]]
+    e.add(("queries", "custom"), len(mine) * PER_QUERY, sum(BYTES_QUERY + len(cq.query) for cq in mine))
     if model.env_per_version is not None:
         copies = v if model.env_per_version else 1
         e.add(base + ("env",), 0, copies * sum(BYTES_ENV + len(k) + len(str(x)) for k, x in svc.env.items()))
@@ -123,6 +137,33 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
         copies = v if model.env_per_version else 1
         e.add(base + ("uses",), 0, copies * sum(BYTES_ENV + 2 * len(b) + len(spec.project) + 40 for b in backends))
     return e
+
+
+def objective_count(spec: Spec, name: str) -> int:
+    """The SLOs of a service's stack: its own objectives (Application Signals, with the CloudWatch agent) and
+    those of its majors measured on the mesh (``meshspec.stacks.convert.objectives`` builds them)."""
+    svc = spec.services[name]
+    count = 0
+    if svc.slo is not None and spec.observability.agent == "cloudwatch":
+        count += (svc.slo.availability is not None) + (svc.slo.latency is not None)
+    for major in metric_majors(spec, name):
+        slo = svc.majors[major].slo
+        if slo is not None:
+            count += (slo.availability is not None) + (slo.latency is not None)
+    return count
+
+
+def dependency_bytes(spec: Spec, name: str) -> int:
+    """The dashboard's rows for the services beneath ``name`` (:func:`meshspec.infra.dependencies.chain`)."""
+    from meshspec.infra.dependencies import chain  # it imports this package's model
+
+    deps = chain(spec, name)
+    if not deps:
+        return 0
+    shown, rest = deps[:MAX_DEPENDENCY_ROWS], deps[MAX_DEPENDENCY_ROWS:]
+    return (BYTES_DEPENDENCY_HEADING + sum(BYTES_DEPENDENCY_ROW + 3 * len(d.name) + sum(map(len, d.path))
+                                           + 2 * objective_count(spec, d.name) * BYTES_DEPENDENCY_ALARM
+                                           for d in shown) + sum(len(d.name) + 2 for d in rest))
 
 
 def estimate(spec: Spec) -> list[StackEstimate]:
@@ -137,6 +178,8 @@ def estimate(spec: Spec) -> list[StackEstimate]:
                 out.append(service_estimate(spec, s.services[0], s.name, aws))
         elif s.kind == "shared":
             r, o, b = SHARED.get(spec.aws.mesh.backend, SHARED["appmesh"]) if spec.aws_services() else SHARED_NO_MESH
+            if spec.aws_services() and spec.observability.agent != "cloudwatch":
+                r, b = r - SHARED_DISCOVERY[0], b - SHARED_DISCOVERY[1]
             e = StackEstimate(s.name, outputs=o)
             e.add(("aws",), r, b)
             out.append(e)
@@ -205,6 +248,7 @@ def _hint(path: tuple) -> str:
         "secrets": "group secrets into one Secrets Manager secret with several keys",
         "majors": "retire majors nobody uses",
         "uses": "drop uses the service no longer calls",
+        "slo": "keep the objectives that matter most (each is an SLO and two alarms)",
     }.get(last, "split the service into smaller services")
 
 
