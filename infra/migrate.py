@@ -305,6 +305,11 @@ def _refuse_blockers(spec: Spec, to: str, prepare: list[Edit]) -> None:
     trial = Spec.model_validate(data)
     problems = Problems(file="(plan)")
     (checks._check_service_connect if to == "service-connect" else checks._check_lattice)(trial, problems)
+    # objectives of a major are measured on App Mesh's per-major series, which the target does not publish
+    data["aws"].setdefault("mesh", {})["backend"] = to
+    unmeasured = Problems(file="(plan)")
+    checks.check_observability(Spec.model_validate(data), unmeasured)
+    problems.items += [e for e in unmeasured.errors if e.code == "slo-unmeasured"]
     if problems.errors:
         details = "; ".join(f"{e.key_path}: {e.message}" for e in problems.errors)
         hint = (problems.errors[0].hint or "") if len(problems.errors) == 1 else \

@@ -76,7 +76,7 @@ def test_the_slos_and_their_alarms_are_in_the_templates(shops):
     slos = {r["Properties"]["Name"]: r["Properties"] for t in stacks.values() for r in t["Resources"].values()
             if r["Type"] == "AWS::ApplicationSignals::ServiceLevelObjective"}
     assert sorted(slos) == ["shop-catalog-availability", "shop-catalog-latency", "shop-erp-connector-availability",
-                            "shop-pricing-availability", "shop-pricing-latency", "shop-pricing-v1-availability"]
+                            "shop-pricing-availability", "shop-pricing-latency"]
     assert slos["shop-pricing-latency"]["RequestBasedSli"]["MetricThreshold"] == 200
     assert slos["shop-catalog-availability"]["RequestBasedSli"]["RequestBasedSliMetric"]["KeyAttributes"] == {
         "Type": "Service", "Name": "catalog", "Environment": "ecs:shop-core"}
