@@ -38,12 +38,12 @@ def _merge_names(doc):
 
 
 def _shop_without_v2(tmp_path: Path) -> Path:
-    """The example as it was before user-service/v2 existed: v1 only, used by web-app (App Engine) and
-    recommendations (EKS)."""
+    """The example as it was before user-service/v2 existed: v1 only (with the JSON Schema contract of it), used by
+    web-app (App Engine, one operation) and recommendations (EKS, all of v1)."""
     spec = _copy(EXAMPLES / "shop.yaml", tmp_path)
-    text = spec.read_text()
+    text = spec.read_text().replace("user-service-v1.yaml", "user-service-v1.json")  # its JSON Schema contract
     text = text.replace("        status: deprecated\n        sunset: 2027-06-30\n", "")
-    text = text.replace("      v2:\n        contract: contracts/user-service-v2.json\n", "")
+    text = text.replace("      v2:\n        contract: contracts/user-service-v2.yaml\n", "")
     text = text.replace("uses: [user-service/v2]", "uses: [user-service/v1]")
     spec.write_text(text)
     return spec

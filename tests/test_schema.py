@@ -27,8 +27,9 @@ def test_schema_validates_every_example(example):
     jsonschema.Draft202012Validator(schema).validate(data)
 
 
-@pytest.mark.parametrize("example", sorted(EXAMPLES.rglob("*.yaml")), ids=lambda p: p.name)
-def test_examples_name_the_schema_in_their_first_line(example):
+@pytest.mark.parametrize("example", sorted(p for p in EXAMPLES.rglob("*.yaml") if "contracts" not in p.relative_to(EXAMPLES).parts),
+                         ids=lambda p: p.name)
+def test_examples_name_the_schema_in_their_first_line(example):  # specs; contracts/*.yaml are OpenAPI documents
     first = example.read_text().splitlines()[0]
     assert first.startswith("# yaml-language-server: $schema=")
     target = (example.parent / first.split("=", 1)[1]).resolve()

@@ -12,7 +12,7 @@ import posixpath
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec import LoadResult, Spec, SpecInvalid, load_spec, load_text, major_path
@@ -20,9 +20,14 @@ from meshspec.infra.spec.errors import Problems
 from meshspec.infra.spec.model import Service
 from meshspec.infra.spec.yamlpos import Positions, parse
 
-from .contract import check_against_spec, parse_contract, pointer
+from .contract import ENDPOINT, Contract, check_against_spec, pointer, unpointer
 from .diff import compare
+from .documents import AnyContract, Op, find, load_contract, operations
 from .findings import Finding, Report
+from .openapi import OpenAPIContract, template
+from .openapi_diff import OpChange, compare_openapi
+
+SEVERITY = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 class Base(Protocol):
@@ -51,6 +56,9 @@ class FileBase:
             return (self.path.parent / rel).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+
+    def display(self, rel: str) -> str:
+        return os.path.normpath(self.path.parent / rel)
 
 
 class GitBase:
@@ -87,6 +95,9 @@ class GitBase:
     def read(self, rel: str) -> str | None:
         return self._show(rel)
 
+    def display(self, rel: str) -> str:
+        return f"{self.ref}:{posixpath.normpath(rel)}"
+
 
 @dataclass(frozen=True)
 class Side:
@@ -95,6 +106,7 @@ class Side:
     spec: Spec | None
     read: Callable[[str], str | None]
     label: str
+    display: Callable[[str], str] | None = None  # how a person finds a file of this side; default: label/rel
 
 
 def platform(spec: Spec, name: str) -> str:
@@ -165,7 +177,8 @@ def run_check(spec_path: str | Path, base: Base, *, today: dt.date | None = None
     except Exception:  # pragma: no cover - the loader read it a moment ago
         positions = Positions()
     report = compare_specs(head, positions, Side(head.spec, read_head, str(spec_path)),
-                           Side(base_spec, base.read, base.label), display=lambda rel: _display(spec_path, rel))
+                           Side(base_spec, base.read, base.label, getattr(base, "display", None)), display=lambda rel: _display(spec_path, rel),
+                           today=today or dt.date.today())
     if base_spec is None:
         report.findings.insert(0, Finding("notice", "base-missing", f"there is no spec at {base.label}: every major "
                                           "is new", str(spec_path)))
@@ -180,7 +193,7 @@ def _display(spec_path: Path, rel: str) -> str:
 
 
 def compare_specs(head: LoadResult, positions: Positions, new: Side, old: Side,
-                  display: Callable[[str], str] = lambda rel: rel) -> Report:
+                  display: Callable[[str], str] = lambda rel: rel, today: dt.date | None = None) -> Report:
     """Every finding for one spec against its base, without touching the file system (``read`` does)."""
     spec = new.spec
     assert spec is not None
@@ -198,13 +211,16 @@ def compare_specs(head: LoadResult, positions: Positions, new: Side, old: Side,
                 continue
             users = consumers(spec, name, major)
             file = display(m.contract)
-            text = new.read(m.contract)
-            contract = None
-            if text is not None:  # a missing file is the loader's contract-missing, passed through below
-                contract = parse_contract(text, file)
+            report.checked.append((name, major))
+            # a missing file is the loader's contract-missing, passed through below
+            contract = load_contract(m.contract, new.read, display)
+            if isinstance(contract, Contract):
                 for p in contract.problems + check_against_spec(contract, name, major, major_path(name, major, m)):
                     out.append(Finding("error", p.rule, p.message, file, p.pointer, name, major,
                                        contract.line(p.pointer)))
+            elif contract is not None:  # OpenAPI: every problem here; the loader said only the first
+                for p in contract.problems:
+                    out.append(Finding("error", p.rule, p.message, p.file or file, p.pointer, name, major, p.line))
             before = old.spec.services.get(name) if old.spec else None
             was = before.majors.get(major) if before else None
             if was is None:
@@ -223,27 +239,131 @@ def compare_specs(head: LoadResult, positions: Positions, new: Side, old: Side,
                                    breaking=True, consumers=tuple(users)))
             if contract is None or not contract.ok:
                 continue
-            old_text = old.read(was.contract)
-            if old_text is None:
+            # the base was validated when it was merged: not again (openapi-spec-validator is the slow part)
+            before_c = load_contract(was.contract, old.read, old.display or (lambda rel: f"{old.label}/{rel}"),
+                                     validate=False)
+            if before_c is None:
                 out.append(Finding("warning", "base-contract-missing",
                                    f"{was.contract} is not in {old.label}; this contract was not compared",
                                    file, "", name, major))
                 continue
-            before_c = parse_contract(old_text, f"{old.label}/{was.contract}")
             if not before_c.ok:
                 out.append(Finding("warning", "base-contract-invalid",
                                    f"{was.contract} at {old.label} is not a valid contract "
                                    f"({before_c.problems[0].message}); this contract was not compared",
                                    file, "", name, major))
                 continue
-            for c in compare(before_c, contract):
-                sev = "error" if c.breaking else "warning" if c.breaking is None else "notice"
-                out.append(Finding(sev, c.rule, c.message, file, c.pointer, name, major, contract.line(c.pointer),
-                                   breaking=c.breaking, consumers=tuple(users) if c.breaking else ()))
+            callers = _callers(spec, name, major, major_path(name, major, m), [operations(contract),
+                                                                                 operations(before_c)])
+            if isinstance(before_c, Contract) and isinstance(contract, Contract):
+                out.extend(_json_findings(before_c, contract, name, major, users, callers))
+                continue
+            if isinstance(before_c, OpenAPIContract) and isinstance(contract, OpenAPIContract):
+                changes = compare_openapi(before_c, contract, today or dt.date.today())
+            else:
+                changes = _kind_changed(before_c, contract)
+                out.append(Finding("warning", "contract-kind-changed", "the contract changed from "
+                                   f"{_kind(before_c)} to {_kind(contract)}: only its operations were compared; "
+                                   "compare the messages by hand", file, "", name, major))
+            for c in changes:
+                out.append(_op_finding(c, contract, before_c, name, major, users, callers))
     covered = _retirement(spec, old.spec, spec_file, spec_line, out)
     _loader_problems(head, covered, out)
     report.majors = _summaries(spec, out)
     return report
+
+
+def _callers(spec: Spec, service: str, major: str, prefix: str, ops: list[dict]) -> dict[str | None, list[str]]:
+    """Route → the consumers that call it; under None, the consumers that use the whole major (they call all).
+    A named operation is looked up in the new contract, then in the base (where a removed one still is)."""
+    ref = f"{service}/{major}"
+    out: dict[str | None, list[str]] = {None: []}
+    for name, svc in spec.services.items():
+        calls = svc.calls.get(ref, ())
+        if calls is None:
+            out[None].append(name)
+            continue
+        for named in calls:
+            op = next((o for o in (find(x, prefix, named) for x in ops) if o is not None), None)
+            route = op.route if op is not None else f"{named.split(' ', 1)[0]} {template(prefix.rstrip('/') + named.split(' ', 1)[-1])}"
+            out.setdefault(route, [])
+            if name not in out[route]:
+                out[route].append(name)
+    return out
+
+
+def _weigh(level: str, rule: str, message: str, route: str | None, users: list[str],
+           callers: dict[str | None, list[str]]) -> tuple[str, str, list[str]]:
+    """A change's level weighed against who calls the operation: when every consumer names the operations it
+    calls and none calls this one, nothing breaks; a removed operation someone still calls breaks them,
+    deprecated or not. Returns (level, message, the consumers it breaks)."""
+    who = [u for u in users if u in callers[None] or route is None or u in callers.get(route, ())]
+    if level == "error" and users and not who:  # the message's own word on consumers no longer holds
+        return "info", message.split("; consumers")[0] + (f"; no consumer calls it ({', '.join(users)} name{'s' if len(users) == 1 else ''} "
+                                  "only other operations), so nothing breaks"), []
+    if rule.endswith("-removed-with-deprecation") and who:
+        return "error", message + f", but {', '.join(who)} still call{'s' if len(who) == 1 else ''} it", who
+    return level, message, who
+
+
+def _op_finding(c: OpChange, new: AnyContract, old: AnyContract, service: str, major: str, users: list[str],
+                callers: dict[str | None, list[str]]) -> Finding:
+    level, message, who = _weigh(c.level, c.rule, c.message, c.route, users, callers)
+    nw, ow = c.new, c.old
+    return Finding(SEVERITY[level], c.rule, message, _where_file(new, nw), pointer(nw.path) if nw else "",
+                   service, major, _where_line(new, nw), breaking={"error": True, "info": False}.get(level),
+                   consumers=tuple(who) if level == "error" else (), operation=c.operation,
+                   base_file=_where_file(old, ow) if ow else None, base_line=_where_line(old, ow) if ow else None)
+
+
+def _json_findings(old: Contract, new: Contract, service: str, major: str, users: list[str],
+                   callers: dict[str | None, list[str]]) -> list[Finding]:
+    """JSON Schema contracts: the classic rules, weighed per endpoint the same way (the pointer names it)."""
+    routes = {name: op.route for c in (old, new) for name, (endpoint, _) in c.endpoints().items()
+              for op in [_json_op(endpoint)] if op is not None}
+    out = []
+    for c in compare(old, new):
+        parts = unpointer(c.pointer)
+        route = routes.get(parts[1]) if len(parts) > 1 and parts[0] == "properties" else None
+        base_level = "error" if c.breaking else "warning" if c.breaking is None else "info"
+        level, message, who = _weigh(base_level, c.rule, c.message, route, users, callers)
+        out.append(Finding(SEVERITY[level], c.rule, message, new.file, c.pointer, service, major,
+                           new.line(c.pointer), breaking=c.breaking if level == base_level else False,
+                           consumers=tuple(who) if level == "error" else ()))
+    return out
+
+
+def _json_op(endpoint: str) -> Any:
+    m = ENDPOINT.match(endpoint)
+    return Op(m.group(1), m.group(2), False, None, "", None, "") if m else None
+
+
+def _where_file(c: AnyContract, w: Any) -> str:
+    return c.display(w) if isinstance(c, OpenAPIContract) and w is not None else c.file
+
+
+def _where_line(c: AnyContract, w: Any) -> int | None:
+    if w is None:
+        return None
+    return c.line(w) if isinstance(c, OpenAPIContract) else c.line(pointer(w.path))
+
+
+def _kind(c: AnyContract) -> str:
+    return "OpenAPI" if isinstance(c, OpenAPIContract) else "JSON Schema"
+
+
+def _kind_changed(old: AnyContract, new: AnyContract) -> list[OpChange]:
+    """A contract rewritten in the other language: its operations still compare, by route."""
+    o, n = operations(old), operations(new)
+    out = []
+    for route, op in o.items():
+        if route not in n:
+            out.append(OpChange("api-removed-without-deprecation", "error", op.key, route, f"{op.key} was removed",
+                                None, None))
+    for route, op in n.items():
+        if route not in o:
+            out.append(OpChange("endpoint-added", "info", op.key, route, f"{op.key} was added", None, None))
+    return out
 
 
 def _retirement(spec: Spec, before: Spec | None, spec_file: str, spec_line: Callable[[tuple], int | None],
@@ -290,6 +410,8 @@ def _loader_problems(head: LoadResult, covered: set[str], out: list[Finding]) ->
     spec = head.spec
     assert spec is not None
     for p in head.problems:
+        if p.code == "contract-invalid":
+            continue  # compare_specs lists every problem of the contract, where the loader gave the first
         service = major = None
         consumers_: tuple[str, ...] = ()
         ref = _uses_ref(spec, p.path)
@@ -307,8 +429,8 @@ def _loader_problems(head: LoadResult, covered: set[str], out: list[Finding]) ->
 
 
 def _uses_ref(spec: Spec, path: tuple) -> str | None:
-    """``services.X.uses[i]`` → the ``service/major`` it names."""
-    if len(path) == 4 and path[0] == "services" and path[2] == "uses" and isinstance(path[3], int):
+    """``services.X.uses[i]`` (or an operation named in it) → the ``service/major`` it names."""
+    if len(path) >= 4 and path[0] == "services" and path[2] == "uses" and isinstance(path[3], int):
         svc = spec.services.get(str(path[1]))
         if svc is not None and path[3] < len(svc.uses):
             return svc.uses[path[3]]

@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from jsonschema import Draft202012Validator
-
 from meshspec.infra.spec.errors import Problems
 from meshspec.infra.spec.yamlpos import Positions, parse
 
@@ -57,8 +55,14 @@ CONTRACT_SHAPE: dict[str, Any] = {
     },
 }
 
-_META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
-_SHAPE = Draft202012Validator(CONTRACT_SHAPE)
+
+
+@functools.cache
+def _validators() -> tuple[Any, Any]:
+    """The meta-schema and shape validators, built on first use: importing jsonschema costs validate time."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA), Draft202012Validator(CONTRACT_SHAPE)
 
 
 def pointer(path: tuple[str | int, ...] | list[str | int]) -> str:
@@ -77,6 +81,8 @@ class ContractProblem:
     pointer: str
     message: str
     rule: str
+    line: int | None = None  # set where the contract knows it (OpenAPI); else from ``Contract.line``
+    file: str | None = None  # set when the problem is in a file the contract refers to
 
 
 @dataclass
@@ -134,13 +140,14 @@ def _parse(text: str) -> tuple[Any, Positions, tuple[ContractProblem, ...]]:
 
 
 def _schema_problems(doc: Any) -> Iterator[ContractProblem]:
-    meta = sorted(_META.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    meta_validator, shape_validator = _validators()
+    meta = sorted(meta_validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
     for err in meta:
         yield ContractProblem(pointer(list(err.absolute_path)), f"not a valid JSON Schema 2020-12: {err.message}",
                               "contract-schema")
     if meta:
         return
-    for err in sorted(_SHAPE.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+    for err in sorted(shape_validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
         yield ContractProblem(pointer(list(err.absolute_path)), _shape_message(err), "contract-shape")
 
 

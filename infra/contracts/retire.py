@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from meshspec.infra.errors import UserError
-from meshspec.infra.spec import Spec
+from meshspec.infra.spec import Spec, major_path
 
 from .check import consumers, major_number, next_major, platform
+from .documents import Op, find
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,19 @@ class Deploy:
     blocked: str | None = None  # why it cannot go out yet; None when it can (or is done)
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """One operation of the major and who still calls it: with no caller it can go now, before the major does."""
+
+    operation: str
+    callers: tuple[str, ...]
+    deprecated: bool = False
+
+    @property
+    def removable(self) -> bool:
+        return not self.callers
+
+
 @dataclass
 class RetirePlan:
     service: str
@@ -38,6 +52,8 @@ class RetirePlan:
     successor: str | None
     deploys: list[Deploy] = field(default_factory=list)
     broken: str | None = None  # the spec already breaks the retirement rule
+    endpoints: list[Endpoint] = field(default_factory=list)  # empty when the contract was not read
+    whole: tuple[str, ...] = ()  # consumers that name only the major: they call every endpoint
 
     @property
     def done(self) -> bool:
@@ -58,6 +74,9 @@ class RetirePlan:
             "broken": self.broken,
             "deploys": [{"number": d.number, "title": d.title, "done": d.done, "blocked": d.blocked,
                          "steps": [{"text": s.text, "done": s.done} for s in d.steps]} for d in self.deploys],
+            "endpoints": [{"operation": e.operation, "callers": list(e.callers), "removable": e.removable,
+                           "deprecated": e.deprecated} for e in self.endpoints],
+            "callsEverything": list(self.whole),
         }
 
     def render(self) -> str:
@@ -67,6 +86,17 @@ class RetirePlan:
             lines.extend(f"      {'[x]' if s.done else '[ ]'} {s.text}" for s in d.steps)
             if d.blocked:
                 lines.append(f"      blocked: {d.blocked}")
+        if self.endpoints:
+            lines.append(f"endpoints of {self.service}/{self.major} (each can go once nobody calls it):")
+            for e in self.endpoints:
+                mark = "[x]" if e.removable else "[ ]"
+                who = "nobody calls it: remove it from the contract now (not breaking)" if e.removable else \
+                    f"called by {', '.join(e.callers)}"
+                lines.append(f"  {mark} {e.operation}{' (deprecated)' if e.deprecated else ''}: {who}")
+            if self.whole:
+                lines.append(f"  {', '.join(self.whole)} name{'s' if len(self.whole) == 1 else ''} only the major, "
+                             "so call every endpoint: list the operations called (uses: - "
+                             f"{self.service}/{self.major}: [METHOD /path, ...]) to retire it endpoint by endpoint")
         if self.broken:
             lines.append(f"error: {self.broken}")
         nxt = self.next
@@ -80,8 +110,9 @@ class RetirePlan:
         return "\n".join(lines)
 
 
-def retire_plan(spec: Spec, service: str, major: str) -> RetirePlan:
-    """Pure: the plan for retiring ``service/major`` as far as the spec tells."""
+def retire_plan(spec: Spec, service: str, major: str, ops: dict[str, Op] | None = None) -> RetirePlan:
+    """Pure: the plan for retiring ``service/major`` as far as the spec tells; with the operations of its
+    contract (``documents.operations``), who calls each endpoint too."""
     svc = spec.services.get(service)
     if svc is None:
         raise UserError(f"{service!r} is not a service in this spec",
@@ -122,7 +153,24 @@ def retire_plan(spec: Spec, service: str, major: str) -> RetirePlan:
                 blocked=f"{len(users)} consumer(s) still use {ref}: {waiting}" if users else None)
 
     plan = RetirePlan(service, major, successor, [d1, d2, d3])
+    if ops and m is not None and not removed:
+        plan.endpoints, plan.whole = _endpoints(spec, service, major, major_path(service, major, m), ops, users)
     if removed and users:
         plan.broken = (f"{ref} is already {'retired' if m else 'removed'}, but {waiting} still use it: the "
                        "retirement rule is broken; put the major back or move them in this change")
     return plan
+
+
+def _endpoints(spec: Spec, service: str, major: str, prefix: str, ops: dict[str, Op],
+               users: list[str]) -> tuple[list[Endpoint], tuple[str, ...]]:
+    ref = f"{service}/{major}"
+    whole = tuple(u for u in users if spec.services[u].calls.get(ref, ()) is None)
+    named: dict[str, list[str]] = {}
+    for u in users:
+        for n in spec.services[u].calls.get(ref) or ():
+            op = find(ops, prefix, n)
+            if op is not None:
+                named.setdefault(op.route, []).append(u)
+    out = [Endpoint(op.key, tuple(u for u in users if u in whole or u in named.get(route, ())), op.deprecated)
+           for route, op in ops.items()]
+    return out, whole

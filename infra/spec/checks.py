@@ -55,6 +55,8 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     check_appengine_default(spec, problems)
     known = all_services or set(spec.services)
     check_uses(spec, problems, today, known)
+    if base_dir is not None:
+        check_contracts(spec, problems, base_dir, today)
     check_queries(spec, problems, known)
     check_backend(spec, problems, known, complete)
     check_observability(spec, problems)
@@ -274,6 +276,15 @@ def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) 
         if m.sunset is not None and m.status != "deprecated":
             p.warn(path + ("sunset",), f"a sunset date only takes effect on a deprecated major; {major} is {m.status}",
                    "sunset-not-deprecated", given=str(m.sunset))
+
+
+def check_contracts(spec: Spec, p: Problems, base_dir: FsPath, today: dt.date) -> None:
+    """The contract files themselves: readable, paths under their major's prefix, operations that consumers name
+    present, deprecated and sunset operations (:mod:`meshspec.infra.contracts.rules`; imported here because the
+    contracts package imports the spec)."""
+    from meshspec.infra.contracts import rules
+
+    rules.check(spec, p, base_dir, today)
 
 
 def check_appengine_default(spec: Spec, p: Problems) -> None:

@@ -7,12 +7,13 @@ YAML keys are camelCase; Python attributes are snake_case.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -316,6 +317,54 @@ class Version(_Model):
 
 SecretRef = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 
+USES_REF = r"^[a-z][a-z0-9-]*/v[1-9][0-9]*$"
+OPERATION = r"^(GET|PUT|POST|DELETE|OPTIONS|HEAD|PATCH|TRACE) /\S*$"
+UsesRef = Annotated[str, StringConstraints(pattern=USES_REF)]
+OperationName = Annotated[str, StringConstraints(pattern=OPERATION)]
+
+
+@dataclass(frozen=True)
+class Use:
+    """One ``uses`` entry: a major, and the operations the consumer calls (None: every one of them)."""
+
+    ref: str
+    operations: tuple[str, ...] | None = None
+
+
+def _use(v: object) -> Use:
+    """``svc/v1`` or ``{svc/v1: [GET /path, …]}``, each with one clear message (not one per union member)."""
+    allowed = "<service>/<major> (e.g. user-service/v2), or <service>/<major>: [METHOD /path, …]"
+    if isinstance(v, Use):
+        return v
+    if isinstance(v, str):
+        if not re.match(USES_REF, v):
+            raise PydanticCustomError("uses_ref", "'{given}' is not <service>/<major>", {"given": v, "allowed": allowed})
+        return Use(v)
+    if not isinstance(v, dict) or len(v) != 1:
+        raise PydanticCustomError("uses_entry", "a uses entry is a major, or one major with the operations called",
+                                  {"allowed": allowed})
+    ref, ops = next(iter(v.items()))
+    if not isinstance(ref, str) or not re.match(USES_REF, ref):
+        raise PydanticCustomError("uses_ref", "'{given}' is not <service>/<major>", {"given": ref, "allowed": allowed})
+    if not isinstance(ops, list) or not ops:
+        raise PydanticCustomError("uses_operations", "{ref} needs a list of the operations called",
+                                  {"ref": ref, "allowed": "a non-empty list of METHOD /path, e.g. [GET /users/{id}]"})
+    for op in ops:
+        if not isinstance(op, str) or not re.match(OPERATION, op):
+            raise PydanticCustomError(
+                "uses_operation", "'{op}' is not METHOD /path", {"op": op, "allowed": "METHOD /path with METHOD one "
+                "of GET, PUT, POST, DELETE, OPTIONS, HEAD, PATCH, TRACE and the path relative to the major's prefix, "
+                "e.g. GET /users/{id}"})
+    return Use(ref, tuple(ops))
+
+
+UseEntry = Annotated[
+    Use,
+    PlainValidator(_use, json_schema_input_type=UsesRef | Annotated[
+        dict[UsesRef, Annotated[list[OperationName], Field(min_length=1)]], Field(min_length=1, max_length=1)]),
+    PlainSerializer(lambda u: u.ref if u.operations is None else {u.ref: list(u.operations)}, return_type=Any),
+]
+
 
 class Service(_Model):
     cluster: DnsLabel | None = Field(None, description="The AWS cluster it runs on (give this or appengine).")
@@ -331,14 +380,34 @@ class Service(_Model):
         default_factory=dict, description="References only: a Secrets Manager or SSM parameter ARN, or a GCP Secret Manager name.")
     majors: dict[MajorName, Major] = Field(min_length=1)
     versions: list[Version] = Field(min_length=1)
-    uses: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*/v[1-9][0-9]*$")]] = Field(
-        default_factory=list, description="Majors this service calls, as <service>/<major>.")
+    use_entries: list[UseEntry] = Field(
+        default_factory=list, alias="uses",
+        description="Majors this service calls: <service>/<major> (every operation of it), or "
+                    "<service>/<major>: [METHOD /path, ...] naming the operations it calls, paths relative to the "
+                    "major's prefix (see `meshspec help contracts`). Default: none.")
     log_retention_days: int | None = Field(None, description="Default: defaults.logRetentionDays.")
     language: Literal["python", "java", "nodejs", "dotnet", "none"] = Field(
         "python", description="AWS services: the language meshspec instruments without code changes "
                               "(OpenTelemetry, CloudWatch Application Signals); none: the team instruments it "
                               "itself. Default: python.")
     slo: Slo | None = Field(None, description="The service's objectives (Application Signals). Default: none.")
+
+    @property
+    def uses(self) -> list[str]:
+        """Every major this service calls, as ``<service>/<major>``, whichever form each entry has."""
+        return [u.ref for u in self.use_entries]
+
+    @property
+    def calls(self) -> dict[str, tuple[str, ...] | None]:
+        """``<service>/<major>`` → the operations called (``METHOD /path`` relative to the major's prefix), or
+        None when the entry names only the major: it calls every operation. A major listed twice calls the union."""
+        out: dict[str, tuple[str, ...] | None] = {}
+        for u in self.use_entries:
+            if u.operations is None or (u.ref in out and out[u.ref] is None):
+                out[u.ref] = None
+            else:
+                out[u.ref] = tuple(dict.fromkeys((out.get(u.ref) or ()) + u.operations))
+        return out
 
 
 class CustomQuery(_Model):

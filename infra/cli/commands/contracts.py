@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import argparse
 
+from pathlib import Path
+
 from meshspec.infra.contracts import FileBase, GitBase, retire_plan, run_check
+from meshspec.infra.contracts.documents import load_contract, operations
+from meshspec.infra.contracts.rules import display, reader
 from meshspec.infra.spec import SpecInvalid, load_spec
 
 from .. import output
@@ -21,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     base = c.add_mutually_exclusive_group(required=True)
     base.add_argument("--base", metavar="REF", help="git ref to compare with (the spec and contracts as committed there)")
     base.add_argument("--base-spec", metavar="OTHER.yaml", help="another spec file to compare with")
-    c.add_argument("--format", choices=("text", "json", "github"), default="text",
-                   help="text for people (default), one JSON document on stdout, or GitHub Actions annotations "
-                        "on stdout")
+    c.add_argument("--format", choices=("text", "json", "github", "junit"), default="text",
+                   help="text for people (default), one JSON document on stdout, GitHub Actions annotations "
+                        "on stdout, or JUnit XML on stdout (CI systems show it as test results)")
     c.set_defaults(func=run_check_cmd)
 
     r = verbs.add_parser("retire-plan", help="the three deploys that retire SERVICE's MAJOR, and which are done")
@@ -43,6 +47,8 @@ def run_check_cmd(args: argparse.Namespace) -> int:
     elif args.format == "github":
         for f in report.findings:
             print(f.github())
+    elif args.format == "junit":
+        print(report.junit(), end="")
     else:
         for f in report.findings:
             output.say(f.render())
@@ -63,7 +69,7 @@ def run_retire_plan(args: argparse.Namespace) -> int:
         raise SpecInvalid(loaded.errors)
     if loaded.errors:  # the plan still reads the spec as it is; the errors say what else is wrong
         output.print_problems(loaded.errors)
-    plan = retire_plan(loaded.spec, args.service, args.major)
+    plan = retire_plan(loaded.spec, args.service, args.major, _operations(loaded.spec, args))
     if args.format == "json":
         output.emit_json(plan.to_json())
     else:
@@ -71,3 +77,13 @@ def run_retire_plan(args: argparse.Namespace) -> int:
     if plan.broken:
         return output.USER_ERROR
     return output.plan_exit(not plan.done, args.detailed_exitcode)
+
+
+def _operations(spec, args: argparse.Namespace):
+    """The operations of the major's contract, so the plan can say who calls each endpoint (None: unreadable)."""
+    m = spec.services[args.service].majors.get(args.major) if args.service in spec.services else None
+    if m is None:
+        return None
+    base = Path(args.spec).parent
+    contract = load_contract(m.contract, reader(base), display(base))
+    return operations(contract) if contract is not None and contract.ok else None
