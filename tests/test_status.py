@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from meshspec.infra.cli.main import main
 from tests.appengine_fixtures import GAE_PROJECT
 from tests.conftest import SHOP
 from tests.monitoring_support import _monitoring_server, monitoring  # noqa: F401
-from tests.traffic_support import aws, cloudwatch, moto_server, write_spec  # noqa: F401
+from tests.traffic_support import aws, cloudwatch, moto_server  # noqa: F401
 
 NOW = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.timezone.utc)
 ECS, EKS = "ecs:shop-core", "eks:shop-ml/default"
@@ -25,8 +26,10 @@ ECS, EKS = "ecs:shop-core", "eks:shop-ml/default"
 def spec_file(tmp_path: Path, aws: str, monitoring, monkeypatch) -> Path:  # noqa: F811
     """The shipped shop, its App Engine part in the fake's project; "now" fixed."""
     monkeypatch.setattr(status_cmd, "clock", lambda: NOW)
-    text = SHOP.read_text().replace("project: shop-prod-4711", f"project: {GAE_PROJECT}")
-    return write_spec(tmp_path, text)
+    shutil.copytree(SHOP.parent / "contracts", tmp_path / "contracts")
+    path = tmp_path / "shop.yaml"
+    path.write_text(SHOP.read_text().replace("project: shop-prod-4711", f"project: {GAE_PROJECT}"))
+    return path
 
 
 def put_service(service: str, *, requests: int, faults: int, latencies: dict[float, int] | None = None,
