@@ -22,12 +22,13 @@ choice ``xray-daemon`` keeps the X-Ray daemon sidecar (end of support 2027-02-25
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Literal, Mapping
 
-from aws_cdk import ArnFormat, Stack, Token
+from aws_cdk import Aws
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 
@@ -260,10 +261,9 @@ def add_to_task(task_definition: ecs.TaskDefinition, app: ecs.ContainerDefinitio
         AGENT_CONTAINER, image=_registry(AGENT_IMAGE), essential=False, user=AGENT_USER,
         memory_reservation_mib=64, logging=log(AGENT_CONTAINER),
         environment={"CW_CONFIG_CONTENT": json.dumps(config, separators=(",", ":"), sort_keys=True)})
-    stack = Stack.of(task_definition)
-    for statement in agent_statements(stack):
+    for statement in agent_statements():
         task_definition.add_to_task_role_policy(statement)
-    suppress(role, "AwsSolutions-IAM5", AGENT_REASON, applies_to=["Resource::*", f"Resource::{_log_arn_shown(stack)}:*"])
+    suppress(role, "AwsSolutions-IAM5", AGENT_REASON, applies_to=["Resource::*", f"Resource::{LOG_GROUP_SHOWN}:*"])
     if props.instruments:
         adot = ADOT[props.language]
         task_definition.add_volume(name=VOLUME)
@@ -282,20 +282,23 @@ AGENT_REASON = ("the CloudWatch agent writes X-Ray segments (X-Ray has no resour
                 "streams (created by the agent; the statement names that group only)")
 
 
-def agent_statements(stack: Stack) -> tuple[iam.PolicyStatement, ...]:
+def agent_statements() -> tuple[iam.PolicyStatement, ...]:
     """What the agent needs: X-Ray writes and sampling reads, and Application Signals' log group, nothing more
-    (AWS's guide attaches CloudWatchAgentServerPolicy, which may write any log group and metric)."""
-    group = stack.format_arn(service="logs", resource="log-group", resource_name=APPLICATION_SIGNALS_LOG_GROUP,
-                             arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    (AWS's guide attaches CloudWatchAgentServerPolicy, which may write any log group and metric). The group's ARN
+    in the task's own partition, region and account (pseudo parameters: no lookup per task)."""
+    group = _log_group_arn()
     return (iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]),
             iam.PolicyStatement(actions=list(APPLICATION_SIGNALS_LOG_ACTIONS), resources=[group, f"{group}:*"]))
 
 
-def _log_arn_shown(stack: Stack) -> str:
-    """The log group's ARN as cdk-nag prints it (pseudo parameters in angle brackets, literals as they are)."""
-    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
-    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
-    return f"arn:<AWS::Partition>:logs:{region}:{account}:log-group:{APPLICATION_SIGNALS_LOG_GROUP}"
+# The log group's ARN as cdk-nag prints it: pseudo parameters in angle brackets.
+LOG_GROUP_SHOWN = f"arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{APPLICATION_SIGNALS_LOG_GROUP}"
+
+
+@functools.cache
+def _log_group_arn() -> str:
+    """Read once per process: each read of a pseudo parameter is a jsii round trip."""
+    return f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{APPLICATION_SIGNALS_LOG_GROUP}"
 
 
 def _registry(name: str) -> ecs.ContainerImage:

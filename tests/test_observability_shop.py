@@ -55,6 +55,8 @@ def test_no_x_ray_daemon_and_every_ecs_service_is_instrumented(shops, variant):
                if r["Type"] == "AWS::ECS::TaskDefinition")
     init = next(c for c in erp["ContainerDefinitions"] if c["Name"] == "adot-init")
     assert "adot-autoinstrumentation-java" in init["Image"]  # language: java
+    env = {c["Name"]: {e["Name"]: e["Value"] for e in c.get("Environment", [])} for c in erp["ContainerDefinitions"]}
+    assert env["envoy"]["XRAY_SAMPLING_RATE"] == env["app"]["OTEL_TRACES_SAMPLER_ARG"] == "0.05"  # samplingPercent: 5
 
 
 def test_the_eks_service_is_instrumented_by_the_addon_and_envoys_segments_reach_the_agent(shops):

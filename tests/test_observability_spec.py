@@ -147,3 +147,15 @@ def test_a_cycle_still_lists_every_service_once():
     assert [d.name for d in chain(spec, "a")] == ["b", "c"]
     assert [d.name for d in chain(spec, "c")] == ["b"]  # the root itself is left out
     assert sorted(d.name for d in everything(spec)) == ["a", "b", "c", "front"]
+
+
+def test_the_stacks_take_agent_language_sampling_and_environment_from_the_spec():
+    from meshspec.stacks.convert import telemetry
+
+    head = AWS_HEAD.replace("    - {name: core, platform: ecs}\n", "    - {name: core, platform: ecs}\n"
+                            "    - {name: k8s, platform: eks}\n  observability: {samplingPercent: 12.5}\n")
+    spec = load(head + aws_service("api", extra="    language: nodejs\n")
+                + aws_service("ml", extra="    language: none\n").replace("cluster: core", "cluster: k8s")).spec
+    api, ml = telemetry(spec, "api"), telemetry(spec, "ml")
+    assert (api.language, api.environment, api.ratio, api.agent) == ("nodejs", "ecs:shop-core", "0.125", "cloudwatch")
+    assert (ml.language, ml.environment) == ("none", "eks:shop-k8s/default")
