@@ -9,7 +9,7 @@ from meshspec.infra.dependencies import chain
 from meshspec.infra.spec.model import (Service, Slo, Spec, live_majors, major_path, metric_majors, shares,
                                        slow_thresholds)
 
-from meshspec.constructs_lib.dashboard import DependencyPanel, ServiceConnectSeries
+from meshspec.constructs_lib.dashboard import MAX_DEPENDENCY_ROWS, DependencyPanel, ServiceConnectSeries
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
 from meshspec.constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
 from meshspec.constructs_lib.observability import TelemetryProps
@@ -191,18 +191,20 @@ def slo_alarms(spec: Spec, name: str) -> tuple[str, ...]:
 
 def dependency_panels(spec: Spec, name: str) -> tuple[DependencyPanel, ...]:
     """A dashboard row per service beneath ``name`` (:func:`meshspec.infra.dependencies.chain`): Application Signals'
-    series where meshspec instruments it, a note where there are none to graph."""
-    out = []
-    for d in chain(spec, name):
-        svc = spec.services[d.name]
-        words = objective_words(svc.slo)
-        if svc.cluster is None:
-            out.append(DependencyPanel(d.name, d.path, objectives=words, note=(
-                "runs on App Engine: its figures are in Cloud Monitoring, `meshspec status` reads them")))
-        elif spec.observability.agent != "cloudwatch":
-            out.append(DependencyPanel(d.name, d.path, objectives=words, note=(
-                "no Application Signals series: the spec keeps the X-Ray daemon (aws.observability.agent)")))
-        else:
-            out.append(DependencyPanel(d.name, d.path, environment=telemetry(spec, d.name).environment,
-                                       objectives=words, alarms=slo_alarms(spec, d.name)))
-    return tuple(out)
+    series where meshspec instruments it, a note where there are none to graph; past the rows the dashboard
+    graphs, only names (nothing more is worked out for them)."""
+    return tuple(_panel(spec, d) if i < MAX_DEPENDENCY_ROWS else DependencyPanel(d.name, d.path)
+                 for i, d in enumerate(chain(spec, name)))
+
+
+def _panel(spec: Spec, d) -> DependencyPanel:
+    svc = spec.services[d.name]
+    words = objective_words(svc.slo)
+    if svc.cluster is None:
+        return DependencyPanel(d.name, d.path, objectives=words, note=(
+            "runs on App Engine: its figures are in Cloud Monitoring, `meshspec status` reads them"))
+    if spec.observability.agent != "cloudwatch":
+        return DependencyPanel(d.name, d.path, objectives=words, note=(
+            "no Application Signals series: the spec keeps the X-Ray daemon (aws.observability.agent)"))
+    return DependencyPanel(d.name, d.path, environment=telemetry(spec, d.name).environment, objectives=words,
+                           alarms=slo_alarms(spec, d.name))

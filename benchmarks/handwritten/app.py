@@ -55,6 +55,9 @@ class SharedStack(cdk.Stack):
         self.namespace = sd.PrivateDnsNamespace(self, "Namespace", name=f"{project}.local", vpc=self.vpc)
         self.mesh = appmesh.Mesh(self, "Mesh", mesh_name=project,
                                  egress_filter=appmesh.MeshFilterType.DROP_ALL)
+        from aws_cdk import aws_applicationsignals as appsignals
+
+        appsignals.CfnDiscovery(self, "ApplicationSignals")  # Application Signals, enabled once
 
     @property
     def availability_zones(self) -> list[str]:
