@@ -6,41 +6,41 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from meshspec.constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
+from meshspec.constructs_lib.ecs import EcsCluster, EcsClusterProps
 from meshspec.constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
+from meshspec.constructs_lib.logs import imported_key
 from meshspec.infra import naming
 from meshspec.infra.spec.model import Cluster, Spec
 
+from . import convert
 from .convert import INSIGHTS
 
 
 
 class ClusterStack(Stack):
     def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: Cluster, vpc: ec2.IVpc,
-                 namespace: sd.INamespace, **kwargs) -> None:
+                 namespace: sd.INamespace, log_key_arn: str | None = None, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         self.spec_cluster = cluster
         self.vpc = vpc
         self.log_router: PodLogRouter | None = None  # kept for write_manifests
         name = naming.cluster(spec.project, cluster.name)
         if cluster.platform == "ecs":
-            ec2_capacity = None
-            if cluster.capacity == "ec2":
-                ec2_capacity = Ec2Capacity(instance_type=cluster.instance_type or "m6i.large",
-                                           min_capacity=cluster.min_capacity, max_capacity=cluster.max_capacity)
             self.ecs = EcsCluster(self, "Cluster", EcsClusterProps(
                 vpc=vpc, cluster_name=name, container_insights=INSIGHTS[cluster.container_insights],
-                namespace=namespace, ec2_capacity=ec2_capacity))
+                namespace=namespace, fargate="fargate" in cluster.capacities,
+                ec2_capacity=convert.ec2_capacity(spec, cluster)))
             self.eks = None
         else:
             self.eks = EksCluster(self, "Cluster", EksClusterProps(
                 vpc=vpc, cluster_name=name, kubernetes_version=cluster.kubernetes_version,
                 container_insights=cluster.container_insights != "off",
                 container_insights_enhanced=cluster.container_insights == "enhanced",
-                application_signals=spec.observability.agent == "cloudwatch"))
+                application_signals=spec.observability.agent == "cloudwatch", encrypt_secrets=cluster.secrets_encryption))
             # pods' stdout into their service's log group, as awslogs does on ECS (constructs_lib/eks/pod_logs.py)
             self.log_router = PodLogRouter(self, "PodLogs", cluster=self.eks, props=PodLogRouterProps(
-                log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name))
+                log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name,
+                encryption_key=imported_key(self, "LogsKey", log_key_arn)))
             self.ecs = None
             self._lattice_ingress(spec, cluster)
         # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.

@@ -6,16 +6,36 @@ from aws_cdk.aws_logs import ILogGroup
 from meshspec.infra import metrics as M
 from meshspec.infra import naming
 from meshspec.infra.dependencies import chain
-from meshspec.infra.spec.model import (Service, Slo, Spec, live_majors, major_path, metric_majors, shares,
-                                       slow_thresholds)
+from meshspec.infra.spec import instance_types
+from meshspec.infra.spec.model import (Cluster, Service, Slo, Spec, capacity_of, live_majors, major_path,
+                                       metric_majors, shares, slow_thresholds)
 
 from meshspec.constructs_lib.dashboard import MAX_DEPENDENCY_ROWS, DependencyPanel, ServiceConnectSeries
+from meshspec.constructs_lib.ecs import Ec2Capacity
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
 from meshspec.constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
 from meshspec.constructs_lib.observability import TelemetryProps
 from meshspec.constructs_lib.slo import MetricSeries, ServiceLevelObjectiveProps
 
 INSIGHTS = {"enhanced": "ENHANCED", "on": "ENABLED", "off": "DISABLED"}
+
+
+def ec2_capacity(spec: Spec, cluster: Cluster) -> Ec2Capacity | None:
+    """An ECS cluster's EC2 capacity, when it offers one."""
+    if "ec2" not in cluster.capacities:
+        return None
+    return Ec2Capacity(instance_type=cluster.effective_instance_type, min_capacity=cluster.min_capacity,
+                       max_capacity=cluster.max_capacity, eni_trunking=cluster.eni_trunking,
+                       capacity_provider_name=naming.capacity_provider(spec.project, cluster.name),
+                       reserved_memory_mib=instance_types.RESERVED_MEMORY_MIB)
+
+
+def ecs_placement(spec: Spec, svc: Service) -> dict:
+    """Where an ECS service's tasks run, as props of ``MeshedEcsService``: on EC2 its cluster's capacity provider
+    (the instances' architecture is the AMI's: images must match it); on Fargate none, the defaults."""
+    if capacity_of(spec, svc) != "ec2":
+        return {}
+    return {"ec2_capacity_provider": naming.capacity_provider(spec.project, svc.cluster)}
 
 
 def availability_zones(spec: Spec) -> list[str]:

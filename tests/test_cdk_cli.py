@@ -108,7 +108,7 @@ def test_synth_fails_when_the_spec_has_no_aws_section(tmp_path, capsys):
     spec.write_text("apiVersion: meshspec/v1\nproject: p\ngcp: {project: proj-12345, location: europe-west}\n"
                     "services:\n  a:\n    appengine: {environment: standard, runtime: python312, defaultService: true}\n"
                     "    majors: {v1: {contract: c.json}}\n"
-                    "    versions: [{name: x, source: gs://b/x.zip, traffic: 100}]\n", encoding="utf-8")
+                    "    versions: [{name: x, source: gs://bkt/x.zip, traffic: 100}]\n", encoding="utf-8")
     (tmp_path / "c.json").write_text("{}", encoding="utf-8")
     code, _, err = run(capsys, "synth", str(spec), "--out", str(tmp_path / "o"))
     assert code == 1
@@ -120,11 +120,13 @@ def test_synth_fails_when_eks_manifests_need_an_account(tmp_path, capsys):
     shutil.copytree(EXAMPLES / "contracts", tmp_path / "contracts")
     text = SHOP.read_text(encoding="utf-8").replace('  account: "111122223333"\n', "")
     (tmp_path / "shop.yaml").write_text(text, encoding="utf-8")
-    # WHEN synthesized / THEN refused with what to do, not an internal error
+    # WHEN synthesized / THEN refused by validate, before synth, with what to do (no internal error)
     code, _, err = run(capsys, "synth", str(tmp_path / "shop.yaml"), "--out", str(tmp_path / "o"), "--no-validation")
     assert code == 1
-    assert "error: the manifests of 'recommendations' hold values known only at deploy time" in err
-    assert "hint: set aws.account in the spec" in err
+    assert ("error: aws: recommendations on EKS with App Mesh need aws.account: each pod's Envoy names its virtual "
+            "node's ARN in the Kubernetes manifests meshspec writes") in err
+    assert "hint: set aws.account, or use backend: lattice" in err
+    assert not (tmp_path / "o").exists()  # nothing written
 
 
 @pytest.mark.skipif(not (ROOT / "node_modules" / ".bin" / "cdk").exists(), reason="the CDK CLI is installed by ./dev")

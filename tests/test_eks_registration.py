@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from typing import Any, Callable
 
@@ -317,8 +318,12 @@ def test_script_keeps_trying_when_its_service_does_not_exist_yet(aws):
     # GIVEN no namespace yet (the pod started before the stack) / WHEN the registrar runs / THEN it says so and
     # registers once the service exists
     proc = _start(CLOUDMAP, "rec-r-3-abc", "10.0.3.7")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
     try:
-        time.sleep(2)
+        # its first try must fail before the namespace exists (however slowly the aws CLI starts under load)
+        _wait("a first try without the namespace", lambda: any("no Cloud Map namespace shop.local" in x for x in lines))
         sdc = boto3.client("servicediscovery", region_name=REGION)
         sdc.create_private_dns_namespace(Name="shop.local", Vpc="vpc-0123456789abcdef0")
         (ns,) = sdc.list_namespaces()["Namespaces"]
@@ -327,5 +332,8 @@ def test_script_keeps_trying_when_its_service_does_not_exist_yet(aws):
         _wait("late registration", lambda: [i["Id"] for i in sdc.list_instances(ServiceId=sid)["Instances"]] == [
             "rec-r-3-abc"])
     finally:
-        out = _stop(proc)
-    assert "no Cloud Map namespace shop.local" in out
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=40)
+        reader.join(timeout=10)
+    assert proc.returncode == 0, "".join(lines)
+    assert "no Cloud Map namespace shop.local" in "".join(lines)

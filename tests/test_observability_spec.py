@@ -34,7 +34,7 @@ def test_objectives_of_a_major_win_over_the_services():
 def test_language_on_an_app_engine_service_is_refused_where_it_is_written():
     text = AWS_HEAD.replace("defaultService: true}\n", "defaultService: true}\n    language: java\n")
     (line,) = rendered(load(text))
-    assert line == ("spec.yaml:11:15: error: services.front.language: language applies to services on an AWS cluster "
+    assert line == ("spec.yaml:12:15: error: services.front.language: language applies to services on an AWS cluster "
                     "(meshspec instruments their tasks and pods); App Engine runs its own runtime (given: 'java'; "
                     "allowed: leave language out on App Engine services)")
 

@@ -15,8 +15,11 @@ from pathlib import Path as FsPath
 from .. import naming
 from ..metrics import FILTERS_PER_MAJOR
 from . import quotas as q
+from . import secrets
+from .secrets import SECRET_NAME  # noqa: F401 - tests read it here
 from .errors import Described as D, Problems
-from .model import Service, Spec, live_majors, major_path, metric_majors, shares, slow_thresholds
+from .ec2 import check_ec2_capacity, check_instance_type, check_service_capacity
+from .model import Service, Spec, capacity_of, live_majors, major_path, metric_majors, shares, slow_thresholds
 from .stack_quotas import check_cloudformation
 
 # Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
@@ -30,14 +33,21 @@ FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122881, 8192)),
 }
 
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY|CLIENT_?SECRET")
 AWS_SECRET_REF = re.compile(
     r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+"
     r"(:[A-Za-z_][A-Za-z0-9_]{0,127}(::)?)?"  # one JSON key, ECS's ARN:key[::] (constructs_lib/secret_refs.py)
     r"|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$")
-GCP_SECRET_REF = re.compile(r"^(projects/[a-z0-9-]+/secrets/[A-Za-z0-9_-]{1,255}(/versions/([0-9]+|latest))?"
-                            r"|[A-Za-z0-9_-]{1,255})$")
 APPENGINE_RESERVED_VERSIONS = ("default", "latest")
+# Service keys App Engine has no use for (what meshspec sends it: desired.py), each with why, refused there.
+AWS_ONLY_SERVICE_KEYS = {
+    ("port", "port"): "routes to the port its runtime listens on ($PORT)",
+    ("protocol", "protocol"): "serves HTTP(S) through its own front end, outside the mesh",
+    ("cpu", "cpu"): "sizes instances by instance class and scaling settings, which meshspec does not send",
+    ("memory", "memory"): "sizes instances by instance class and scaling settings, which meshspec does not send",
+    ("desired_count", "desiredCount"): "scales versions itself (meshspec sends no scaling settings)",
+    ("secrets", "secrets"): "takes no secret references in a version",
+    ("log_retention_days", "logRetentionDays"): "logs to Cloud Logging, not to a CloudWatch log group",
+}
 
 
 def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: dt.date,
@@ -45,6 +55,9 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     """Run every cross-reference rule. With ``complete=False`` the spec holds only the services that passed
     the field rules; references to the others (``all_services``) are not reported, and quotas are skipped."""
     check_clusters(spec, problems)
+    check_ec2_capacity(spec, problems, complete)
+    check_eks_account(spec, problems)
+    check_log_key(spec, problems)
     for name, svc in spec.services.items():
         check_placement(spec, name, svc, problems)
         check_versions(name, svc, problems)
@@ -64,7 +77,14 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
         check_quotas(spec, problems)
 
 
+# Cluster keys that apply to one kind of cluster only: (attribute, YAML key, where it applies, code).
+EC2_CLUSTER_KEYS = (("instance_type", "instanceType"), ("min_capacity", "minCapacity"),
+                    ("max_capacity", "maxCapacity"), ("eni_trunking", "eniTrunking"))
+
+
 def check_clusters(spec: Spec, p: Problems) -> None:
+    """Names unique; every key written only where it takes effect (EC2 keys on EC2 capacity, kubernetesVersion
+    on EKS), so a key that would do nothing is refused where it is written."""
     if not spec.aws:
         return
     seen: dict[str, int] = {}
@@ -74,16 +94,63 @@ def check_clusters(spec: Spec, p: Problems) -> None:
             p.add(path + ("name",), f"cluster name {c.name!r} is already used by aws.clusters[{seen[c.name]}]",
                   "duplicate-cluster", given=c.name, allowed="a unique name per cluster")
         seen.setdefault(c.name, i)
+        written = c.model_fields_set
         if c.platform == "eks" and c.capacity is not None:
             p.add(path + ("capacity",), "capacity applies to ECS clusters only; EKS runs on Auto Mode compute",
                   "eks-capacity", given=c.capacity, allowed="leave capacity out for platform: eks")
-        if c.instance_type is not None and (c.platform != "ecs" or c.capacity != "ec2"):
-            p.add(path + ("instanceType",), "instanceType needs platform: ecs with capacity: ec2",
-                  "instance-type-without-ec2", given=c.instance_type,
-                  allowed="instanceType only with capacity: ec2")
-        if c.min_capacity > c.max_capacity:
+        ec2 = "ec2" in c.capacities
+        where = ("an EKS cluster (Auto Mode compute)" if c.platform == "eks"
+                 else f"cluster {c.name} offers only {', '.join(c.capacities)}")
+        for attr, key in EC2_CLUSTER_KEYS:
+            if attr in written and not ec2:
+                p.add(path + (key,), f"{key} applies to ECS clusters with EC2 capacity; {where}",
+                      "instance-type-without-ec2" if attr == "instance_type" else "ec2-only",
+                      given=getattr(c, attr),
+                      allowed=f"{key} with platform: ecs and capacity: ec2 (or a list with ec2), or leave it out")
+        if "kubernetes_version" in written and c.platform != "eks":
+            p.add(path + ("kubernetesVersion",), "kubernetesVersion applies to EKS clusters; this cluster runs ECS",
+                  "eks-only", given=c.kubernetes_version, allowed="kubernetesVersion with platform: eks, or leave it out")
+        if c.platform != "eks" and "secrets_encryption" in c.model_fields_set:
+            p.add(path + ("secretsEncryption",), "secretsEncryption applies to EKS clusters only (ECS injects secrets "
+                  "into tasks from Secrets Manager or SSM, encrypted there)", "eks-only",
+                  given=c.secrets_encryption, allowed="leave secretsEncryption out for platform: ecs")
+        if ec2 and c.min_capacity > c.max_capacity:
             p.add(path + ("minCapacity",), f"minCapacity {c.min_capacity} is above maxCapacity {c.max_capacity}",
                   "capacity-range", given=c.min_capacity, allowed=f"at most {c.max_capacity}")
+        if ec2:
+            check_instance_type(c, path, p)
+
+
+def check_eks_account(spec: Spec, p: Problems) -> None:
+    """On App Mesh, an EKS pod's Envoy names its virtual node by ARN in the manifests, which are files (no
+    CloudFormation token can resolve there): the account must be known at synth."""
+    if not spec.aws or spec.aws.account is not None or spec.backend != "appmesh":
+        return
+    on_eks = [n for n, s in spec.aws_services().items()
+              if (c := spec.cluster(s.cluster)) is not None and c.platform == "eks"]
+    if on_eks:
+        p.add(("aws",), f"{', '.join(on_eks)} on EKS with App Mesh need aws.account: each pod's Envoy names its "
+              "virtual node's ARN in the Kubernetes manifests meshspec writes", "eks-needs-account",
+              given=D("no account (environment-agnostic stacks)"), allowed="aws.account: the 12-digit account",
+              hint="set aws.account, or use backend: lattice, whose EKS pods need no ARN in their manifests")
+
+
+def check_log_key(spec: Spec, p: Problems) -> None:
+    """defaults.logKmsKey: only where meshspec creates log groups (AWS), and a key in their region."""
+    key = spec.defaults.log_kms_key
+    if key is None:
+        return
+    path = ("defaults", "logKmsKey")
+    if spec.aws is None:
+        p.add(path, "logKmsKey encrypts the AWS log groups meshspec creates; this spec has no aws section",
+              "log-key-without-aws", given=key, allowed="leave logKmsKey out, or add the aws section",
+              hint="App Engine's logs go to Cloud Logging, which this key does not reach")
+        return
+    if key != "create" and key.split(":")[3] != spec.aws.region:
+        p.add(path, f"CloudWatch Logs uses a KMS key of the log group's own region; this key is in "
+              f"{key.split(':')[3]}, the log groups in {spec.aws.region}", "log-key-region", given=key,
+              allowed=f"a key ARN in {spec.aws.region}, or create",
+              hint="create a key in the spec's region (or a multi-Region replica of this one there)")
 
 
 def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
@@ -101,7 +168,8 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
                   "unknown-cluster", given=svc.cluster, allowed=", ".join(known) or "no cluster is defined",
                   hint=_did_you_mean(svc.cluster, known) or "add it under aws.clusters")
             return
-        if cluster.platform == "ecs" and (cluster.capacity or "fargate") == "fargate":
+        check_service_capacity(spec, name, svc, cluster, p)
+        if capacity_of(spec, svc) == "fargate":
             allowed = FARGATE_MEMORY.get(svc.cpu)
             if allowed is None:
                 p.add(path + ("cpu",), f"Fargate has no {svc.cpu} CPU units size", "fargate-cpu",
@@ -123,6 +191,15 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
                   hint="replicate the secrets to one region (Secrets Manager replica secrets), or run the service "
                        "on an ECS cluster, which reads each reference from its own region")
     else:
+        check_service_capacity(spec, name, svc, None, p)
+        for attr, key in AWS_ONLY_SERVICE_KEYS:
+            if attr in svc.model_fields_set:
+                p.add(path + (key,), f"{key} applies to services on AWS clusters; {name} runs on App Engine, "
+                      f"which {AWS_ONLY_SERVICE_KEYS[(attr, key)]}", "aws-only",
+                      given=D("a reference (not shown)") if attr == "secrets" else getattr(svc, attr),
+                      allowed=f"leave {key} out on App Engine, or run the service on an AWS cluster",
+                      hint="read secrets from Secret Manager in the app (its service account needs "
+                           "roles/secretmanager.secretAccessor)" if attr == "secrets" else None)
         if spec.gcp is None:
             p.add(path + ("appengine",), "services on App Engine need the gcp section (project and location)",
                   "missing-gcp", allowed="a top-level gcp: {project, location}")
@@ -144,9 +221,6 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
             p.add(path + ("appengine", "migrateTraffic"),
                   "gradual migration moves all traffic to one version; this service splits it between several",
                   "migrate-split", allowed="migrateTraffic with exactly one version taking traffic")
-        for key in [k for k, ref in svc.secrets.items() if not GCP_SECRET_REF.match(ref)]:
-            p.add(path + ("secrets", key), "a secret on App Engine is a Secret Manager name", "secret-ref",
-                  given=_shown_ref(svc.secrets[key]), allowed="projects/PROJECT/secrets/NAME[/versions/N] or NAME")
 
 
 def _shown_ref(ref: str) -> object:
@@ -183,6 +257,7 @@ def check_versions(name: str, svc: Service, p: Problems) -> None:
             if env == "flexible" and bool(v.image) == bool(v.source):
                 p.add(path, "an App Engine flexible version needs exactly one of image or source",
                       "version-artifact", given=D("both" if v.image else "neither"), allowed="image or source")
+            _check_appengine_artifact(path, v.image if env == "flexible" else None, v.source, p)
         else:
             if not v.image:
                 p.add(path, "a version on an AWS cluster needs a container image", "version-artifact",
@@ -195,6 +270,19 @@ def check_versions(name: str, svc: Service, p: Problems) -> None:
                 if major not in svc.majors:
                     p.add(path + ("traffic", major), f"major {major!r} is not defined for service {name!r}",
                           "unknown-major", given=major, allowed=", ".join(svc.majors))
+
+
+def _check_appengine_artifact(path: tuple, image: str | None, source: str | None, p: Problems) -> None:
+    """What the App Engine plan refuses in a version's artifact (meshspec.infra.appengine.plan._artifact)."""
+    from meshspec.infra.appengine.desired import source_url
+    from meshspec.infra.appengine.plan import IMAGE, STORAGE_URL
+
+    if image and not IMAGE.match(image):
+        p.add(path + ("image",), "App Engine deploys a fully qualified image with a tag or digest",
+              "version-artifact", given=image, allowed="REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST")
+    if source and not STORAGE_URL.match(source_url(source)):
+        p.add(path + ("source",), "App Engine deploys source from a Cloud Storage object", "version-artifact",
+              given=source, allowed="gs://BUCKET/OBJECT.zip (or https://storage.googleapis.com/BUCKET/OBJECT)")
 
 
 AWS_WEIGHTS = {
@@ -249,12 +337,29 @@ RESERVED_ENV_PREFIX = "MESHSPEC_"
 
 
 def check_env(name: str, svc: Service, p: Problems) -> None:
+    reviewed = set(svc.not_secret)
+    for key, why in secrets.findings(svc.env, reviewed):
+        p.add(("services", name, "env", key), f"{key} looks like a secret: {why}; a literal value would land in "
+              "templates and logs", "secret-literal", given=D(secrets.masked_value(svc.env[key])),
+              allowed="a reference under secrets:",
+              hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS) or a Secret Manager name (GCP); "
+                   f"if it is no secret, list it under notSecret (see `meshspec help spec`)")
+    for i, key in enumerate(svc.not_secret):
+        if key not in svc.env:
+            p.add(("services", name, "notSecret", i), f"notSecret names {key}, which is not under env",
+                  "not-secret-unknown", given=key, allowed=", ".join(svc.env) or "no variable: env is empty")
+        elif not secrets.finding(key, svc.env[key]):
+            p.warn(("services", name, "notSecret", i), f"{key} is not taken for a secret: nothing to mark",
+                   "not-secret-unneeded", given=key, allowed="only variables meshspec would refuse")
+    for i, v in enumerate(svc.versions):
+        for field, value in (("image", v.image), ("source", v.source)):
+            kind = secrets.shape(value) if value else None
+            if kind:
+                p.add(("services", name, "versions", i, field),
+                      f"the {field} has the shape of {kind}; it would land in templates and logs",
+                      "secret-literal", given=D(secrets.masked_value(value)), allowed="no credentials in it",
+                      hint="registries and buckets are read with the service's own role or service account")
     for key in svc.env:
-        if SECRET_NAME.search(key.upper()):
-            p.add(("services", name, "env", key), f"{key} looks like a secret; a literal value would land in "
-                  "templates and logs", "secret-literal", given=D("a literal value (not shown)"),
-                  allowed="a reference under secrets:",
-                  hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS) or a Secret Manager name (GCP)")
         if key in svc.secrets:
             p.add(("services", name, "env", key), f"{key} is given both under env and under secrets",
                   "env-secret-clash", given=key, allowed="each variable once")
@@ -274,8 +379,9 @@ def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) 
             p.add(path + ("contract",), f"contract file {m.contract!r} does not exist", "contract-missing",
                   given=str(m.contract), allowed=f"a file relative to {base_dir}")
         if m.sunset is not None and m.status != "deprecated":
-            p.warn(path + ("sunset",), f"a sunset date only takes effect on a deprecated major; {major} is {m.status}",
-                   "sunset-not-deprecated", given=str(m.sunset))
+            p.add(path + ("sunset",), f"a sunset date only takes effect on a deprecated major; {major} is {m.status}",
+                  "sunset-not-deprecated", given=str(m.sunset), allowed="sunset with status: deprecated",
+                  hint=f"set status: deprecated on {major}, or remove sunset")
 
 
 def check_contracts(spec: Spec, p: Problems, base_dir: FsPath, today: dt.date) -> None:
@@ -462,13 +568,58 @@ def check_quotas(spec: Spec, p: Problems) -> None:
                 p.add(("services", name, "uses"), f"{backends} backends per virtual node; App Mesh allows "
                       f"{q.APPMESH_BACKENDS_PER_NODE}", "quota-appmesh", given=backends,
                       allowed=f"at most {q.APPMESH_BACKENDS_PER_NODE}")
+    check_appengine_quotas(spec, p)
+
+
+def check_appengine_quotas(spec: Spec, p: Problems) -> None:
+    """What App Engine's plan would refuse for the whole app, found before it (quotas.py: the figures), each at
+    the service that contributes most."""
+    from meshspec.infra.appengine import dispatch
+    from meshspec.infra.appengine.desired import dispatch_targets
+
     gae = spec.appengine_services()
-    versions = sum(len(s.versions) * (len(live_majors(s)) if s.appengine.majors_as_services else 1)
-                   for s in gae.values())
+    if not gae:
+        return
+    per_service = {n: len(s.versions) * (len(live_majors(s)) if s.appengine.majors_as_services else 1)
+                   for n, s in gae.items()}
+    versions = sum(per_service.values())
     if versions > q.APPENGINE_VERSIONS_PER_APP:
-        p.add(("services",), f"App Engine would hold {versions} versions; an app allows "
-              f"{q.APPENGINE_VERSIONS_PER_APP}", "quota-appengine", given=versions,
-              allowed=f"at most {q.APPENGINE_VERSIONS_PER_APP}", hint="remove versions that take no traffic")
+        top = max(per_service, key=per_service.get)
+        p.add(("services", top, "versions"), f"App Engine would hold {versions} versions ({top}: "
+              f"{per_service[top]}); an app allows {q.APPENGINE_VERSIONS_PER_APP} (App Engine quota: versions per "
+              "app)", "quota-appengine", given=versions, allowed=f"at most {q.APPENGINE_VERSIONS_PER_APP}",
+              hint="remove versions that take no traffic" + (", or set majorsAsServices: false (each major "
+                   "multiplies the versions)" if gae[top].appengine.majors_as_services else ""))
+    targets = dispatch_targets(spec)
+    sids = {sid for _, sid, _, _ in targets} | {
+        naming.appengine_service(n, default=s.appengine.default_service) for n, s in gae.items()
+        if not s.appengine.majors_as_services}
+    if len(sids) > q.APPENGINE_SERVICES_PER_APP:
+        counts = Counter(n for _, _, n, _ in targets if gae[n].appengine.majors_as_services)
+        top = max(counts, key=counts.get) if counts else next(iter(gae))
+        p.add(("services", top) if counts else ("services",), f"App Engine would hold {len(sids)} services; an app "
+              f"allows {q.APPENGINE_SERVICES_PER_APP} (App Engine quota: services per app)", "quota-appengine",
+              given=len(sids), allowed=f"at most {q.APPENGINE_SERVICES_PER_APP}",
+              hint="set majorsAsServices: false where a service's majors can share one split, or move services "
+                   "to another App Engine app (another gcp.project)")
+    rules = dispatch.rules_for((path, sid) for path, sid, _, _ in targets)
+    if len(rules) > q.APPENGINE_DISPATCH_RULES:
+        counts = Counter(n for _, _, n, _ in targets)
+        top = max(counts, key=counts.get)
+        p.add(("services", top, "majors"), f"App Engine would need {len(rules)} dispatch rules, one per live "
+              f"major's path ({', '.join(f'{n}: {c}' for n, c in counts.most_common())}); an app allows "
+              f"{q.APPENGINE_DISPATCH_RULES} (App Engine quota: dispatch rules per app)", "quota-appengine",
+              given=len(rules), allowed=f"at most {q.APPENGINE_DISPATCH_RULES} live majors over all App Engine "
+              "services", hint="retire majors nobody uses (status: retired), or move services to another App "
+                               "Engine app (another gcp.project)")
+    for path, _, name, major in targets:
+        length = len(dispatch.DOMAIN) + len(dispatch.rule_path(path))
+        if length > dispatch.MAX_DOMAIN_PATH:
+            p.add(("services", name, "majors", major, "path"), f"the dispatch rule for {path} is {length} "
+                  f"characters (domain {dispatch.DOMAIN!r} plus path {dispatch.rule_path(path)}); App Engine allows "
+                  f"{dispatch.MAX_DOMAIN_PATH}", "quota-appengine", given=path,
+                  allowed=f"a path of at most {dispatch.MAX_DOMAIN_PATH - len(dispatch.DOMAIN) - 1} characters",
+                  hint="give the major a shorter path (majors.<major>.path)")
 
 
 LATTICE_NAME = re.compile(r"^(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+$")
@@ -520,6 +671,15 @@ def check_backend(spec: Spec, p: Problems, known: set[str] | None = None, comple
     if mesh.certificate_arn is not None and "lattice" not in (backend, target):
         p.add(where + ("certificateArn",), f"certificateArn applies to backend: lattice; {backend} does not use it",
               "backend-unsupported", given=backend, allowed="backend: lattice, or leave certificateArn out")
+    elif mesh.certificate_arn is not None and complete and not any(
+            s.protocol != "http" for s in spec.aws_services().values()):
+        p.add(where + ("certificateArn",), "certificateArn is presented by the HTTPS listeners of http2 and grpc "
+              "services; no service on AWS has one", "certificate-unused", given=D("a certificate ARN"),
+              allowed="certificateArn with an http2 or grpc service on AWS, or leave it out")
+    if mesh.name is not None and backend == "service-connect":
+        p.add(where + ("name",), "name applies to backend: appmesh (the mesh) and lattice (the service network); "
+              f"service-connect's namespace is named after the project ({naming.service_connect_namespace(spec.project)})",
+              "backend-unsupported", given=mesh.name, allowed="backend: appmesh or lattice, or leave name out")
     if mesh.migration is not None:
         _check_migration(spec, p, known or set(spec.services))
     # The backend in use, and during a migration the one coming in, must both express the spec.

@@ -69,8 +69,24 @@ CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK C
 SHARED = {"appmesh": (28, 7, 15_260), "service-connect": (28, 8, 15_580), "lattice": (34, 9, 19_080)}
 SHARED_DISCOVERY = (1, 160)
 SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
-# (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI
-CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (13, 1, 10_400, 1)}
+# (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI, ENI
+# trunking its custom resource (a Lambda function and its role)
+CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (8, 1, 7_750, 2),
+           ("ecs", "ec2", "trunking"): (12, 1, 11_000, 2), ("eks", None): (13, 1, 10_400, 1)}
+
+
+def cluster_kind(c) -> tuple:
+    """The row of :data:`CLUSTER` a cluster's stack is measured by (with or without Fargate: the same size)."""
+    if c.platform != "ecs":
+        return ("eks", None)
+    if "ec2" not in c.capacities:
+        return ("ecs", "fargate")
+    return ("ecs", "ec2", "trunking") if c.eni_trunking else ("ecs", "ec2")
+# clusters[].secretsEncryption (on by default): an EKS cluster's KMS key and its encryption configuration
+EKS_SECRETS_KEY = (1, 900)
+# defaults.logKmsKey: create adds the key and its export to the shared stack; every log group then names the key
+LOG_KEY_CREATED = (1, 1, 1_600)  # resources, outputs, bytes
+LOG_KEY_PER_GROUP_BYTES = 130
 # An EKS cluster on Lattice (or migrating to it): one ingress rule from Lattice's range per distinct service port
 LATTICE_INGRESS_BYTES = 560
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
@@ -110,7 +126,8 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
     majors = len(live_majors(svc))
     n_extra = len(name) - 3
     e.add(base, model.per_service, model.bytes_service + n_extra * NAME_USES_SERVICE
-          + (len(spec.project) - 3) * PROJECT_USES)
+          + (len(spec.project) - 3) * PROJECT_USES
+          + (LOG_KEY_PER_GROUP_BYTES if spec.defaults.log_kms_key else 0))
     e.add(base + ("versions",), v * model.per_version,
           v * (model.bytes_version + n_extra * NAME_USES_VERSION)
           + sum(len(x.name) + len(x.image or "") for x in svc.versions))
@@ -182,12 +199,24 @@ def estimate(spec: Spec) -> list[StackEstimate]:
                 r, b = r - SHARED_DISCOVERY[0], b - SHARED_DISCOVERY[1]
             e = StackEstimate(s.name, outputs=o)
             e.add(("aws",), r, b)
+            if spec.defaults.log_kms_key == "create":
+                kr, ko, kb = LOG_KEY_CREATED
+                e.outputs += ko
+                e.add(("defaults", "logKmsKey"), kr, kb)
+            if spec.defaults.log_kms_key:  # the flow log's group, and Lattice's access log group
+                groups = 1 + (spec.aws.mesh.backend == "lattice" or bool(spec.aws.mesh.migration
+                                                                          and spec.aws.mesh.migration.to == "lattice"))
+                e.add(("defaults", "logKmsKey"), 0, groups * LOG_KEY_PER_GROUP_BYTES)
             out.append(e)
         elif s.kind == "cluster":
             c = spec.cluster(s.cluster)
-            r, o, b, params = CLUSTER[(c.platform, (c.capacity or "fargate") if c.platform == "ecs" else None)]
+            r, o, b, params = CLUSTER[cluster_kind(c)]
             e = StackEstimate(s.name, outputs=o, parameters=params)
             e.add(("aws", "clusters"), r, b)
+            if c.platform == "eks" and c.secrets_encryption:
+                e.add(("aws", "clusters"), *EKS_SECRETS_KEY)
+            if c.platform == "eks" and spec.defaults.log_kms_key:  # the router's fallback log group
+                e.add(("defaults", "logKmsKey"), 0, LOG_KEY_PER_GROUP_BYTES)
             kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
             if c.platform == "eks" and "lattice" in kinds:  # stacks/cluster.py: _lattice_ingress
                 ports = {svc.port for svc in spec.aws_services().values() if svc.cluster == c.name}
