@@ -67,7 +67,7 @@ class Defaults(_Model):
     tracing: bool = Field(True, description="Traces for every AWS service: Envoy's spans and the applications' "
                                             "(Application Signals keeps its metrics and SLOs either way). Default: on.")
     log_kms_key: str | None = Field(
-        None, description="A customer managed KMS key for every AWS log group meshspec creates: `create` (one key "
+        None, examples=["create"], description="A customer managed KMS key for every AWS log group meshspec creates: `create` (one key "
                           "in the shared stack, rotated yearly, with the key policy CloudWatch Logs needs) or the "
                           "ARN of an existing key in the spec's region, whose key policy lets CloudWatch Logs use "
                           "it. Default: CloudWatch Logs' own encryption.")
