@@ -271,7 +271,7 @@ class LatencyObjective(_Model):
 
     threshold_ms: int = Field(ge=1, le=600_000, description="The latency, in milliseconds, requests must stay under.")
     percentile: Decimal = Field(
-        Decimal(99), json_schema_extra={"default": 99},
+        Decimal(99), json_schema_extra={"default": 99, "examples": [99.9]},
         description="Percent of requests that must answer within thresholdMs, above 0 and below 100, at most 2 "
                     "decimals. Default: 99.")
 
