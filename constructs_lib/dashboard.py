@@ -36,7 +36,9 @@ class ServiceConnectSeries:
 class DependencyPanel:
     """One service the dashboard's service depends on.
 
-    - ``name``: the service. ``path``: the ``uses`` path to it, this dashboard's service first. Required.
+    - ``name``: the service. Required.
+    - ``path``: the ``uses`` path to it, this dashboard's service first. Default: none (a row past
+      ``max_dependency_rows`` shows only the name).
     - ``environment``: its Application Signals environment: the row graphs its series (``ApplicationSignals``,
       by Environment and Service). Default: None, the row shows ``note`` instead.
     - ``note``: what to show when there are no series (a service on App Engine). Default: none.
@@ -45,7 +47,7 @@ class DependencyPanel:
     """
 
     name: str
-    path: tuple[str, ...]
+    path: tuple[str, ...] = ()
     environment: str | None = None
     note: str | None = None
     objectives: tuple[str, ...] = ()

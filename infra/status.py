@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Callable, Literal
 
 from . import naming
-from .dependencies import Dependency, chain, everything
+from .dependencies import Dependency, chain, everything, top, uses_graph
 from .spec.model import Slo, Spec, live_majors, metric_majors
 from .traffic.figures import Figures
 
@@ -206,8 +206,8 @@ def figures_reader(spec: Spec, ctx: Any) -> Reader:
 def status(spec: Spec, service: str | None, read: Reader, start: dt.datetime, end: dt.datetime,
            limits: Limits) -> Report:
     """Read and judge ``service`` and everything beneath it (every service when ``service`` is None)."""
-    tree: list[Dependency] = ([Dependency(service, 0, (service,)), *chain(spec, service)] if service is not None
-                              else everything(spec))
+    graph = uses_graph(spec)
+    tree: list[Dependency] = [top(service), *chain(spec, service, graph)] if service is not None else everything(spec)
     report = Report(service, start, end, limits)
     for d in tree:
         slo = spec.services[d.name].slo
@@ -220,7 +220,7 @@ def status(spec: Spec, service: str | None, read: Reader, start: dt.datetime, en
                        "(aws.observability.agent: cloudwatch gives Application Signals')"]
         report.rows.append(Row(d.name, d.depth, d.path, source, state, reasons, fig, percentile, burn))
     names = {r.name for r in report.rows}
-    report.causes = likely_causes(report.rows, lambda n: {d.name for d in chain(spec, n)} & names)
+    report.causes = likely_causes(report.rows, lambda n: {d.name for d in chain(spec, n, graph)} & names)
     return report
 
 

@@ -5,7 +5,7 @@ from aws_cdk.aws_logs import ILogGroup
 
 from meshspec.infra import metrics as M
 from meshspec.infra import naming
-from meshspec.infra.dependencies import chain
+from meshspec.infra.dependencies import chain, uses_graph
 from meshspec.infra.spec import instance_types
 from meshspec.infra.spec.model import (Cluster, Service, Slo, Spec, capacity_of, live_majors, major_path,
                                        metric_majors, shares, slow_thresholds)
@@ -213,8 +213,21 @@ def dependency_panels(spec: Spec, name: str) -> tuple[DependencyPanel, ...]:
     """A dashboard row per service beneath ``name`` (:func:`meshspec.infra.dependencies.chain`): Application Signals'
     series where meshspec instruments it, a note where there are none to graph; past the rows the dashboard
     graphs, only names (nothing more is worked out for them)."""
-    return tuple(_panel(spec, d) if i < MAX_DEPENDENCY_ROWS else DependencyPanel(d.name, d.path)
-                 for i, d in enumerate(chain(spec, name)))
+    return tuple(_panel(spec, d) if i < MAX_DEPENDENCY_ROWS else DependencyPanel(d.name)
+                 for i, d in enumerate(chain(spec, name, _graph(spec))))
+
+
+_GRAPHS: dict[int, tuple[Spec, dict[str, list[str]]]] = {}
+
+
+def _graph(spec: Spec) -> dict[str, list[str]]:
+    """Who uses whom, worked out once per spec (every service stack asks; the spec is kept with it, so its id
+    cannot be reused while cached)."""
+    cached = _GRAPHS.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        _GRAPHS.clear()
+        _GRAPHS[id(spec)] = cached = (spec, uses_graph(spec))
+    return cached[1]
 
 
 def _panel(spec: Spec, d) -> DependencyPanel:

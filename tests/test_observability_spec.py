@@ -159,3 +159,26 @@ def test_the_stacks_take_agent_language_sampling_and_environment_from_the_spec()
     api, ml = telemetry(spec, "api"), telemetry(spec, "ml")
     assert (api.language, api.environment, api.ratio, api.agent) == ("nodejs", "ecs:shop-core", "0.125", "cloudwatch")
     assert (ml.language, ml.environment) == ("none", "eks:shop-k8s/default")
+
+
+def test_a_thousand_services_in_one_cycle_need_no_recursion_and_counts_match_the_chains():
+    import sys
+    import time
+
+    from meshspec.infra.dependencies import reach_counts, uses_graph
+    from .conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from gen_spec import generate
+
+    spec = load(generate(1000)).spec  # every service uses the next three, around: one cycle of 1000
+    graph = uses_graph(spec)
+    started = time.perf_counter()
+    counts = reach_counts(graph)
+    assert time.perf_counter() - started < 1  # milliseconds on a quiet machine: no chain per service
+    deps = chain(spec, "svc-0000", graph)
+    assert len(deps) == counts["svc-0000"] == 999
+    assert deps[1].path[:3] == ("svc-0000", "svc-0001", "svc-0002")
+    small = _graph({"a": ["b", "c"], "b": ["d"], "c": ["d", "a"], "d": [], "e": ["a"]})
+    g = uses_graph(small)
+    assert reach_counts(g) == {n: len(chain(small, n, g)) for n in small.services}

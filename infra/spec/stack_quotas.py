@@ -115,8 +115,10 @@ def model_for(spec: Spec, platform: str) -> ServiceModel:
     return MODELS.get((spec.aws.mesh.backend, platform)) or MODELS[("appmesh", platform)]
 
 
-def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | None = None) -> StackEstimate:
-    """``aws``: the names of the AWS services (computed once by ``estimate``). Default: from the spec."""
+def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | None = None,
+                     beneath: "Beneath | None" = None) -> StackEstimate:
+    """``aws``: the names of the AWS services, ``beneath``: what the dependency rows need (both computed once by
+    ``estimate``). Default: from the spec."""
     svc = spec.services[name]
     aws = frozenset(spec.aws_services()) if aws is None else aws
     model = model_for(spec, spec.cluster(svc.cluster).platform)
@@ -139,7 +141,7 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
     e.add(base + ("majors",), slow, slow * BYTES_SLOW_FILTER)
     own = objective_count(spec, name)
     e.add(base + ("slo",), own * PER_OBJECTIVE, own * BYTES_OBJECTIVE)
-    e.add(base + ("uses",), 0, dependency_bytes(spec, name))
+    e.add(base + ("uses",), 0, dependency_bytes(spec, name, beneath))
     builtin = len(spec.queries.builtin)
     e.add(("queries", "builtin"), builtin * PER_QUERY, builtin * BYTES_BUILTIN_QUERY)
     mine = [cq for cq in spec.queries.custom if cq.services == [name]]
@@ -170,17 +172,36 @@ def objective_count(spec: Spec, name: str) -> int:
     return count
 
 
-def dependency_bytes(spec: Spec, name: str) -> int:
-    """The dashboard's rows for the services beneath ``name`` (:func:`meshspec.infra.dependencies.chain`)."""
-    from meshspec.infra.dependencies import chain  # it imports this package's model
+@dataclass(frozen=True)
+class Beneath:
+    """What the dashboards' dependency rows need, worked out once for the spec: how many services each one
+    depends on (:func:`meshspec.infra.dependencies.reach_counts`), and a row's and a name's average bytes."""
 
-    deps = chain(spec, name)
-    if not deps:
+    counts: dict[str, int]
+    row: float
+    name: float
+
+    @classmethod
+    def of(cls, spec: Spec) -> "Beneath":
+        from meshspec.infra.dependencies import reach_counts, uses_graph  # they import this package's model
+
+        names = list(spec.services)
+        extra = [4 * len(n) + 2 * objective_count(spec, n) * BYTES_DEPENDENCY_ALARM if spec.services[n].cluster
+                 else 4 * len(n) for n in names]
+        return cls(reach_counts(uses_graph(spec)), sum(extra) / len(extra), sum(map(len, names)) / len(names))
+
+
+def dependency_bytes(spec: Spec, name: str, beneath: Beneath | None = None) -> int:
+    """The dashboard's rows for the services beneath ``name``: a row each up to ``MAX_DEPENDENCY_ROWS`` (text,
+    graphs and alarms, on average), then a name each. Estimated from counts, not from each service's chain, so a
+    thousand services in one cycle cost milliseconds."""
+    beneath = beneath or Beneath.of(spec)
+    k = beneath.counts.get(name, 0)
+    if not k:
         return 0
-    shown, rest = deps[:MAX_DEPENDENCY_ROWS], deps[MAX_DEPENDENCY_ROWS:]
-    return (BYTES_DEPENDENCY_HEADING + sum(BYTES_DEPENDENCY_ROW + 3 * len(d.name) + sum(map(len, d.path))
-                                           + 2 * objective_count(spec, d.name) * BYTES_DEPENDENCY_ALARM
-                                           for d in shown) + sum(len(d.name) + 2 for d in rest))
+    rows = min(k, MAX_DEPENDENCY_ROWS)
+    return int(BYTES_DEPENDENCY_HEADING + rows * (BYTES_DEPENDENCY_ROW + beneath.row + len(name))
+               + (k - rows) * (beneath.name + 2))
 
 
 def estimate(spec: Spec) -> list[StackEstimate]:
@@ -189,10 +210,11 @@ def estimate(spec: Spec) -> list[StackEstimate]:
 
     out = []
     aws = frozenset(spec.aws_services())
+    beneath = Beneath.of(spec)
     for s in sharding.layout(spec):
         if s.kind == "service":
             if spec.cluster(s.cluster) is not None:  # an unknown cluster is reported by check_placement
-                out.append(service_estimate(spec, s.services[0], s.name, aws))
+                out.append(service_estimate(spec, s.services[0], s.name, aws, beneath))
         elif s.kind == "shared":
             r, o, b = SHARED.get(spec.aws.mesh.backend, SHARED["appmesh"]) if spec.aws_services() else SHARED_NO_MESH
             if spec.aws_services() and spec.observability.agent != "cloudwatch":
