@@ -11,7 +11,8 @@ import heapq
 from dataclasses import dataclass
 from typing import Mapping
 
-from .spec.model import Spec
+from . import naming
+from .spec.model import Spec, measured_objectives
 
 Graph = Mapping[str, list[str]]
 
@@ -183,3 +184,68 @@ def reach_counts(graph: Graph) -> dict[str, int]:
                     mask |= reach[component[t]]
         reach.append(mask)
     return {name: reach[component[name]].bit_count() - 1 for name in graph}  # less itself
+
+
+DASHBOARD_ROWS = 20  # a service's dashboard graphs this many dependencies; the rest it names (500 widgets at most)
+
+
+@dataclass(frozen=True)
+class Row:
+    """What a dashboard shows of one service beneath it: pure data, a fact of the service stack's view
+    (``meshspec.infra.sharding``), so the stack reads nothing of the other services' entries. ``environment``:
+    where Application Signals has its series (None: ``note`` says why there are none); past the graphed rows,
+    the name alone."""
+
+    name: str
+    path: tuple[str, ...] = ()
+    environment: str | None = None
+    note: str | None = None
+    objectives: tuple[str, ...] = ()
+    alarms: tuple[str, ...] = ()
+
+
+def objective_words(spec: Spec, name: str) -> tuple[str, ...]:
+    """``availability 99.9 %``, ``p99 under 300 ms``: the service's own objectives in words."""
+    slo = spec.services[name].slo
+    if slo is None:
+        return ()
+    out = []
+    if slo.availability is not None:
+        out.append(f"availability {slo.availability} %")
+    if slo.latency is not None:
+        out.append(f"p{slo.latency.percentile} under {slo.latency.threshold_ms} ms")
+    return tuple(out)
+
+
+def alarm_names(spec: Spec, name: str) -> tuple[str, ...]:
+    """Every burn-rate alarm of the service's SLOs (``measured_objectives``), as its stack names them."""
+    return tuple(naming.slo_alarm(naming.slo(spec.project, name, kind, major), speed)
+                 for major, kind in measured_objectives(spec, name) for speed in ("fast", "slow"))
+
+
+def rows(spec: Spec, name: str, graph: Graph | None = None, limit: int = DASHBOARD_ROWS) -> tuple[Row, ...]:
+    """A row per service beneath ``name``, in dependency order (:func:`chain`); the first ``limit`` complete."""
+    out = []
+    for i, d in enumerate(chain(spec, name, graph)):
+        if i >= limit:
+            out.append(Row(d.name))
+            continue
+        svc = spec.services[d.name]
+        words = objective_words(spec, d.name)
+        if svc.cluster is None:
+            out.append(Row(d.name, d.path, objectives=words, note=(
+                "runs on App Engine: its figures are in Cloud Monitoring, `meshspec status` reads them")))
+        elif spec.observability.agent != "cloudwatch":
+            out.append(Row(d.name, d.path, objectives=words, note=(
+                "no Application Signals series: the spec keeps the X-Ray daemon (aws.observability.agent)")))
+        else:
+            out.append(Row(d.name, d.path, environment=environment_of(spec, d.name), objectives=words,
+                           alarms=alarm_names(spec, d.name)))
+    return tuple(out)
+
+
+def environment_of(spec: Spec, name: str) -> str:
+    """The Application Signals environment an AWS service reports in (``naming.application_signals_environment``
+    of its cluster): where its SLOs, dashboards and ``meshspec status`` find its series."""
+    cluster = spec.cluster(spec.services[name].cluster)
+    return naming.application_signals_environment(cluster.platform, naming.cluster(spec.project, cluster.name))

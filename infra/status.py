@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Callable, Literal
 
 from . import naming
-from .dependencies import Dependency, chain, everything, top, uses_graph
+from .dependencies import Dependency, chain, environment_of, everything, top, uses_graph
 from .spec.model import Slo, Spec, live_majors, metric_majors
 from .traffic.figures import Figures
 
@@ -148,13 +148,6 @@ def source_of(spec: Spec, name: str) -> Source:
     if spec.backend in ("appmesh", "lattice"):
         return "mesh"
     return "none"  # Service Connect with the X-Ray daemon: no per-service series meshspec can name
-
-
-def environment_of(spec: Spec, name: str) -> str:
-    """The Application Signals environment the service reports in (as the stacks configure it)."""
-    svc = spec.services[name]
-    cluster = spec.cluster(svc.cluster)
-    return naming.application_signals_environment(cluster.platform, naming.cluster(spec.project, cluster.name))
 
 
 def _majors_to_read(spec: Spec, name: str) -> list[str]:

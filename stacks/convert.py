@@ -5,12 +5,12 @@ from aws_cdk.aws_logs import ILogGroup
 
 from meshspec.infra import metrics as M
 from meshspec.infra import naming
-from meshspec.infra.dependencies import chain, uses_graph
+from meshspec.infra.dependencies import Row, environment_of
 from meshspec.infra.spec import instance_types
 from meshspec.infra.spec.model import (Cluster, Service, Slo, Spec, capacity_of, live_majors, major_path,
                                        metric_majors, shares, slow_thresholds)
 
-from meshspec.constructs_lib.dashboard import MAX_DEPENDENCY_ROWS, DependencyPanel, ServiceConnectSeries
+from meshspec.constructs_lib.dashboard import DependencyPanel, ServiceConnectSeries
 from meshspec.constructs_lib.ecs import Ec2Capacity
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
 from meshspec.constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
@@ -140,12 +140,10 @@ def telemetry(spec: Spec, name: str) -> TelemetryProps:
     """How an AWS service reports: the spec's agent, the service's language, its Application Signals environment
     (``naming.application_signals_environment``), the sampling rate and ``defaults.tracing``."""
     svc = spec.services[name]
-    cluster = spec.cluster(svc.cluster)
     obs = spec.observability
     return TelemetryProps(
         service_name=name, agent=obs.agent, language=svc.language, sampling_percent=obs.sampling_percent,
-        tracing=spec.defaults.tracing, environment=naming.application_signals_environment(
-            cluster.platform, naming.cluster(spec.project, cluster.name)))
+        tracing=spec.defaults.tracing, environment=environment_of(spec, name))
 
 
 def objectives(spec: Spec, name: str) -> list[tuple[str, ServiceLevelObjectiveProps]]:
@@ -153,7 +151,7 @@ def objectives(spec: Spec, name: str) -> list[tuple[str, ServiceLevelObjectivePr
     each major's on the mesh's series of that major (its versions' counts summed)."""
     svc = spec.services[name]
     out: list[tuple[str, ServiceLevelObjectiveProps]] = []
-    if svc.slo is not None:
+    if svc.slo is not None and spec.observability.agent == "cloudwatch":  # as model.measured_objectives
         service = (name, telemetry(spec, name).environment)
         out += [(kind, props) for kind, props in _objectives(spec, name, None, svc.slo, service=service)]
     measured = metric_majors(spec, name)
@@ -192,52 +190,12 @@ def _objectives(spec: Spec, name: str, major: str | None, slo: Slo, *, service: 
     return out
 
 
-def objective_words(slo: Slo | None) -> tuple[str, ...]:
-    """``availability 99.9 %``, ``p99 under 300 ms``: for the dashboards."""
-    if slo is None:
-        return ()
-    out = []
-    if slo.availability is not None:
-        out.append(f"availability {slo.availability} %")
-    if slo.latency is not None:
-        out.append(f"p{slo.latency.percentile} under {slo.latency.threshold_ms} ms")
-    return tuple(out)
-
-
 def slo_alarms(spec: Spec, name: str) -> tuple[str, ...]:
     """The names of every burn-rate alarm of the service's objectives (its own and its majors')."""
     return tuple(props.alarm_name(a) for _, props in objectives(spec, name) for a in ("fast", "slow"))
 
 
-def dependency_panels(spec: Spec, name: str) -> tuple[DependencyPanel, ...]:
-    """A dashboard row per service beneath ``name`` (:func:`meshspec.infra.dependencies.chain`): Application Signals'
-    series where meshspec instruments it, a note where there are none to graph; past the rows the dashboard
-    graphs, only names (nothing more is worked out for them)."""
-    return tuple(_panel(spec, d) if i < MAX_DEPENDENCY_ROWS else DependencyPanel(d.name)
-                 for i, d in enumerate(chain(spec, name, _graph(spec))))
-
-
-_GRAPHS: dict[int, tuple[Spec, dict[str, list[str]]]] = {}
-
-
-def _graph(spec: Spec) -> dict[str, list[str]]:
-    """Who uses whom, worked out once per spec (every service stack asks; the spec is kept with it, so its id
-    cannot be reused while cached)."""
-    cached = _GRAPHS.get(id(spec))
-    if cached is None or cached[0] is not spec:
-        _GRAPHS.clear()
-        _GRAPHS[id(spec)] = cached = (spec, uses_graph(spec))
-    return cached[1]
-
-
-def _panel(spec: Spec, d) -> DependencyPanel:
-    svc = spec.services[d.name]
-    words = objective_words(svc.slo)
-    if svc.cluster is None:
-        return DependencyPanel(d.name, d.path, objectives=words, note=(
-            "runs on App Engine: its figures are in Cloud Monitoring, `meshspec status` reads them"))
-    if spec.observability.agent != "cloudwatch":
-        return DependencyPanel(d.name, d.path, objectives=words, note=(
-            "no Application Signals series: the spec keeps the X-Ray daemon (aws.observability.agent)"))
-    return DependencyPanel(d.name, d.path, environment=telemetry(spec, d.name).environment, objectives=words,
-                           alarms=slo_alarms(spec, d.name))
+def dependency_panels(beneath: tuple[Row, ...]) -> tuple[DependencyPanel, ...]:
+    """The dashboard's rows from the view's fact ``beneath`` (:func:`meshspec.infra.dependencies.rows`)."""
+    return tuple(DependencyPanel(r.name, r.path, environment=r.environment, note=r.note, objectives=r.objectives,
+                                 alarms=r.alarms) for r in beneath)

@@ -20,6 +20,7 @@ from meshspec.constructs_lib.mesh.beside import BesideBinding
 from meshspec.constructs_lib.metrics import ServiceMetricFilters
 from meshspec.constructs_lib.slo import ServiceLevelObjective
 from meshspec.infra import naming
+from meshspec.infra.dependencies import DASHBOARD_ROWS
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec, live_majors
 
@@ -50,8 +51,12 @@ def backend_for(spec: Spec, scope: Construct, namespace: sd.INamespace, shared: 
 
 class ServicesStack(Stack):
     def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: ClusterStack, services: list[str],
-                 namespace: sd.INamespace, shared: "SharedStack | None" = None, **kwargs) -> None:
+                 namespace: sd.INamespace, shared: "SharedStack | None" = None, beneath: tuple = (),
+                 **kwargs) -> None:
+        """``beneath``: the dashboard's rows of the services beneath the stack's service (its view's fact,
+        ``meshspec.infra.dependencies.rows``). Default: none."""
         super().__init__(scope, id, **kwargs)
+        self._beneath = beneath
         backend = backend_for(spec, self, namespace, shared, cluster.vpc)
         self.incoming = incoming_backend(
             spec, vpc=cluster.vpc,
@@ -126,4 +131,5 @@ class ServicesStack(Stack):
             target_groups=getattr(binding, "target_group_ids", None),  # Lattice: its own series
             service_connect=convert.service_connect_series(backend.kind, cluster.ecs.cluster.cluster_name, name)
             if cluster.ecs is not None else None,
-            dependencies=convert.dependency_panels(spec, name), alarms=convert.slo_alarms(spec, name)))
+            dependencies=convert.dependency_panels(self._beneath), alarms=convert.slo_alarms(spec, name),
+            max_dependency_rows=DASHBOARD_ROWS))

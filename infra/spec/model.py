@@ -614,3 +614,15 @@ def slow_thresholds(spec: Spec, name: str) -> dict[str, int]:
     svc = spec.services[name]
     return {major: svc.majors[major].slo.latency.threshold_ms for major in metric_majors(spec, name)
             if svc.majors[major].slo is not None and svc.majors[major].slo.latency is not None}
+
+
+def measured_objectives(spec: Spec, name: str) -> list[tuple[str | None, str]]:
+    """``(major or None, kind)`` of every SLO the service's stack holds, in the order the stack builds them: its
+    own (with the CloudWatch agent: Application Signals measures them), then its majors' measured on the mesh
+    (``metric_majors``); kind ``availability`` before ``latency``."""
+    svc = spec.services[name]
+    own = [(None, svc.slo)] if svc.slo is not None and spec.observability.agent == "cloudwatch" else []
+    measured = metric_majors(spec, name)
+    majors = [(major, m.slo) for major, m in svc.majors.items() if m.slo is not None and major in measured]
+    return [(major, kind) for major, slo in own + majors
+            for kind, goal in (("availability", slo.availability), ("latency", slo.latency)) if goal is not None]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ..metrics import FILTERS_PER_MAJOR
 from . import quotas as q
 from .errors import Problems
-from .model import Spec, live_majors, metric_majors, slow_thresholds
+from .model import Spec, live_majors, measured_objectives, metric_majors, slow_thresholds
 
 PER_QUERY = 1  # a saved query (built-in, or custom on this service alone)
 
@@ -48,9 +48,8 @@ BYTES_BUILTIN_QUERY = 805  # on average: trace-lookup carries its query paramete
 PER_OBJECTIVE, BYTES_OBJECTIVE = 3, 4_885
 BYTES_SLOW_FILTER = 700  # a major's fourth metric filter, with a latency objective of its own
 # A dependency's row on the dashboard (meshspec.constructs_lib.dashboard.dependency_rows), the rows' heading, and
-# each of the dependency's alarms named in it; beyond MAX_DEPENDENCY_ROWS only its name
+# each of the dependency's alarms named in it; beyond meshspec.infra.dependencies.DASHBOARD_ROWS only its name
 BYTES_DEPENDENCY_ROW, BYTES_DEPENDENCY_HEADING, BYTES_DEPENDENCY_ALARM = 1_265, 150, 120
-MAX_DEPENDENCY_ROWS = 20
 # Per major with metric filters (meshspec.infra.spec.model.metric_majors: services on App Mesh), its FILTERS_PER_MAJOR
 # AWS::Logs::MetricFilter (measured as the "+1 major" delta minus bytes_major), and how often the name appears in
 # them (patterns, default path prefixes, logical ids, the log group's Ref).
@@ -159,17 +158,8 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
 
 
 def objective_count(spec: Spec, name: str) -> int:
-    """The SLOs of a service's stack: its own objectives (Application Signals, with the CloudWatch agent) and
-    those of its majors measured on the mesh (``meshspec.stacks.convert.objectives`` builds them)."""
-    svc = spec.services[name]
-    count = 0
-    if svc.slo is not None and spec.observability.agent == "cloudwatch":
-        count += (svc.slo.availability is not None) + (svc.slo.latency is not None)
-    for major in metric_majors(spec, name):
-        slo = svc.majors[major].slo
-        if slo is not None:
-            count += (slo.availability is not None) + (slo.latency is not None)
-    return count
+    """The SLOs of a service's stack (``meshspec.infra.spec.model.measured_objectives``)."""
+    return len(measured_objectives(spec, name))
 
 
 @dataclass(frozen=True)
@@ -192,14 +182,16 @@ class Beneath:
 
 
 def dependency_bytes(spec: Spec, name: str, beneath: Beneath | None = None) -> int:
-    """The dashboard's rows for the services beneath ``name``: a row each up to ``MAX_DEPENDENCY_ROWS`` (text,
+    """The dashboard's rows for the services beneath ``name``: a row each up to ``DASHBOARD_ROWS`` (text,
     graphs and alarms, on average), then a name each. Estimated from counts, not from each service's chain, so a
     thousand services in one cycle cost milliseconds."""
+    from meshspec.infra.dependencies import DASHBOARD_ROWS
+
     beneath = beneath or Beneath.of(spec)
     k = beneath.counts.get(name, 0)
     if not k:
         return 0
-    rows = min(k, MAX_DEPENDENCY_ROWS)
+    rows = min(k, DASHBOARD_ROWS)
     return int(BYTES_DEPENDENCY_HEADING + rows * (BYTES_DEPENDENCY_ROW + beneath.row + len(name))
                + (k - rows) * (beneath.name + 2))
 
