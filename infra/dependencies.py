@@ -61,7 +61,17 @@ def chain(spec: Spec, root: str, graph: Graph | None = None) -> list[Dependency]
     ready at the same time, the one reached first depth-first along ``uses``). A cycle cannot be ordered: its
     services follow, depth-first, each under the service that reached it. ``graph``: :func:`uses_graph`, when
     the caller has it."""
-    graph = graph if graph is not None else uses_graph(spec)
+    names, parent, depth = _order(graph if graph is not None else uses_graph(spec), root)
+    made: dict[str, Dependency] = {}
+    for n in names:  # a service's parent comes before it
+        up = parent[n]
+        made[n] = Dependency(n, depth[n], root, made[up] if up is not None else None)
+    return [made[n] for n in names]
+
+
+def _order(graph: Graph, root: str) -> tuple[list[str], dict[str, str | None], dict[str, int]]:
+    """:func:`chain`'s order as plain data: the names, each one's parent on its longest path (None: the root)
+    and its depth. Linear in what lies beneath the root."""
     preorder: dict[str, int] = {}
     reached_by: dict[str, str] = {}
     stack = [(root, iter(graph[root]))]
@@ -74,30 +84,36 @@ def chain(spec: Spec, root: str, graph: Graph | None = None) -> list[Dependency]
             preorder[target] = len(preorder)
             reached_by[target] = name
             stack.append((target, iter(graph[target])))
-    callers: dict[str, list[str]] = {n: [] for n in preorder}
-    for caller in preorder:  # in preorder, so ties between paths resolve the same way every run
+    waiting = dict.fromkeys(preorder, 0)
+    for caller in preorder:
         for target in graph[caller]:
-            if target in callers:
-                callers[target].append(caller)
-    waiting = {n: len(callers[n]) for n in preorder}
-    ready = [(preorder[n], n) for n in preorder if not waiting[n]]
+            if target in waiting:
+                waiting[target] += 1
+    ready = [(preorder[n], n) for n, w in waiting.items() if not w]
     heapq.heapify(ready)
-    done: dict[str, Dependency] = {}
+    names: list[str] = []
+    parent: dict[str, str | None] = {}
+    depth: dict[str, int] = {}
     while ready:
         _, n = heapq.heappop(ready)
-        via = max((done[c] for c in callers[n]), key=lambda d: d.depth, default=None)  # the first deepest
-        done[n] = Dependency(n, via.depth + 1 if via else 1, root, via)
+        names.append(n)
+        if n not in parent:  # no caller beneath the root: the root calls it
+            parent[n], depth[n] = None, 1
         for target in graph[n]:
             if target in waiting and waiting[target]:
+                # the first deepest caller (callers are placed in order, ties keep the first)
+                if target not in depth or depth[n] + 1 > depth[target]:
+                    parent[target], depth[target] = n, depth[n] + 1
                 waiting[target] -= 1
                 if not waiting[target]:
                     heapq.heappush(ready, (preorder[target], target))
-    order = list(done.values())
-    for n in sorted(set(preorder) - set(done), key=preorder.__getitem__):  # cycles
-        parent = done.get(reached_by[n])
-        done[n] = Dependency(n, parent.depth + 1 if parent else 1, root, parent)
-        order.append(done[n])
-    return order
+    if len(names) < len(preorder):  # cycles: depth-first, under the service that reached them
+        for n in sorted((n for n in preorder if waiting[n]), key=preorder.__getitem__):
+            up = reached_by[n]
+            parent[n] = None if up == root else up
+            depth[n] = depth[up] + 1 if up != root else 1
+            names.append(n)
+    return names, parent, depth
 
 
 def everything(spec: Spec) -> list[Dependency]:
@@ -193,8 +209,7 @@ DASHBOARD_ROWS = 20  # a service's dashboard graphs this many dependencies; the 
 class Row:
     """What a dashboard shows of one service beneath it: pure data, a fact of the service stack's view
     (``meshspec.infra.sharding``), so the stack reads nothing of the other services' entries. ``environment``:
-    where Application Signals has its series (None: ``note`` says why there are none); past the graphed rows,
-    the name alone."""
+    where Application Signals has its series (None: ``note`` says why there are none)."""
 
     name: str
     path: tuple[str, ...] = ()
@@ -223,25 +238,29 @@ def alarm_names(spec: Spec, name: str) -> tuple[str, ...]:
                  for major, kind in measured_objectives(spec, name) for speed in ("fast", "slow"))
 
 
-def rows(spec: Spec, name: str, graph: Graph | None = None, limit: int = DASHBOARD_ROWS) -> tuple[Row, ...]:
-    """A row per service beneath ``name``, in dependency order (:func:`chain`); the first ``limit`` complete."""
+def rows(spec: Spec, name: str, graph: Graph | None = None, limit: int = DASHBOARD_ROWS,
+         ) -> tuple[Row | str, ...]:
+    """A row per service beneath ``name``, in dependency order (:func:`chain`): the first ``limit`` complete, the
+    rest only their names (nothing more is worked out for them)."""
+    names, parent, _ = _order(graph if graph is not None else uses_graph(spec), name)
     out = []
-    for i, d in enumerate(chain(spec, name, graph)):
-        if i >= limit:
-            out.append(Row(d.name))
-            continue
-        svc = spec.services[d.name]
-        words = objective_words(spec, d.name)
+    for n in names[:limit]:
+        path = [n]
+        while parent[path[-1]] is not None:
+            path.append(parent[path[-1]])
+        path = (name, *reversed(path))
+        svc = spec.services[n]
+        words = objective_words(spec, n)
         if svc.cluster is None:
-            out.append(Row(d.name, d.path, objectives=words, note=(
+            out.append(Row(n, path, objectives=words, note=(
                 "runs on App Engine: its figures are in Cloud Monitoring, `meshspec status` reads them")))
         elif spec.observability.agent != "cloudwatch":
-            out.append(Row(d.name, d.path, objectives=words, note=(
+            out.append(Row(n, path, objectives=words, note=(
                 "no Application Signals series: the spec keeps the X-Ray daemon (aws.observability.agent)")))
         else:
-            out.append(Row(d.name, d.path, environment=environment_of(spec, d.name), objectives=words,
-                           alarms=alarm_names(spec, d.name)))
-    return tuple(out)
+            out.append(Row(n, path, environment=environment_of(spec, n), objectives=words,
+                           alarms=alarm_names(spec, n)))
+    return (*out, *names[limit:])
 
 
 def environment_of(spec: Spec, name: str) -> str:

@@ -237,7 +237,7 @@ def _service_view(spec: Spec, name: str, stack: str, callers: Mapping[str, dict[
                    services=services, queries=queries)
     # the dashboard's rows of every service beneath it, as a fact: those services' entries feed this stack
     beneath = rows(spec, name, graph)
-    return StackView(stack, "service", view, frozenset(services) | {r.name for r in beneath},
+    return StackView(stack, "service", view, frozenset(services) | {getattr(r, "name", r) for r in beneath},
                      facts={"beneath": beneath})
 
 

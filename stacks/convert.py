@@ -195,7 +195,9 @@ def slo_alarms(spec: Spec, name: str) -> tuple[str, ...]:
     return tuple(props.alarm_name(a) for _, props in objectives(spec, name) for a in ("fast", "slow"))
 
 
-def dependency_panels(beneath: tuple[Row, ...]) -> tuple[DependencyPanel, ...]:
-    """The dashboard's rows from the view's fact ``beneath`` (:func:`meshspec.infra.dependencies.rows`)."""
-    return tuple(DependencyPanel(r.name, r.path, environment=r.environment, note=r.note, objectives=r.objectives,
-                                 alarms=r.alarms) for r in beneath)
+def dependency_panels(beneath: tuple[Row | str, ...]) -> tuple[DependencyPanel, ...]:
+    """The dashboard's rows from the view's fact ``beneath`` (:func:`meshspec.infra.dependencies.rows`): a row,
+    or past the graphed ones a name."""
+    return tuple(DependencyPanel(r) if isinstance(r, str) else DependencyPanel(
+        r.name, r.path, environment=r.environment, note=r.note, objectives=r.objectives, alarms=r.alarms)
+        for r in beneath)
