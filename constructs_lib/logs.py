@@ -1,10 +1,9 @@
 """A log group per service and the Logs Insights queries an on-call engineer needs first.
 
-The errors and latency queries read Envoy's JSON access log lines
-(:func:`meshspec.constructs_lib.mesh.appmesh.access_log_format`: ``service``, ``version``, ``path``, ``response_code``,
-``duration`` in ms, ``trace_id``, ``upstream_cluster``) and count the requests the service received (App Mesh's
-inbound clusters, ``cds_ingress_*``), not the calls it made to its backends, which the same Envoy logs with the
-callee's status and time.
+The built-in queries read Envoy's JSON access log lines (the fields :mod:`meshspec.constructs_lib.metric_names` names:
+``service``, ``version``, ``path``, ``response_code``, ``duration`` in ms, ``trace_id``, ``upstream_cluster``).
+Errors and latency count the requests the service received (App Mesh's inbound clusters, ``cds_ingress_*``),
+not the calls it made to its backends, which the same Envoy logs with the callee's status and time.
 
 ``trace-lookup`` finds every line of one trace in the log group, Envoy's and the app's: a trace id has the same 24
 hex digits at its end in every form it is written in. Envoy logs X-Ray's header (``Root=1-5759e988-

@@ -301,10 +301,11 @@ def _log_group_arn() -> str:
     return f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{APPLICATION_SIGNALS_LOG_GROUP}"
 
 
+@functools.cache
 def _registry(name: str) -> ecs.ContainerImage:
-    from .ecs.service import registry_image  # the shared, cached image (no construct in it)
-
-    return registry_image(name)
+    """A public registry image, created once per process (it holds no construct, so every task definition shares
+    it), as ``meshspec.constructs_lib.ecs.service.registry_image`` does for Envoy's."""
+    return ecs.ContainerImage.from_registry(name)
 
 
 # -- EKS -----------------------------------------------------------------------------------------------------
@@ -314,12 +315,12 @@ INJECT_ANNOTATION = "instrumentation.opentelemetry.io/inject-{language}"
 @dataclass(frozen=True)
 class PodTelemetry:
     """What a pod of one code version gets: annotations on its template, variables for the app container,
-    sidecar containers (each writes X-Ray segments), variables for the App Mesh proxy-init container."""
+    sidecar containers (each writes X-Ray segments), the group whose traffic goes past the proxy (the agent's)."""
 
     annotations: dict[str, str]
     app_env: dict[str, str]
     sidecars: list[dict[str, Any]]
-    proxy_init_env: dict[str, str]
+    ignored_gid: int | None = None
 
 
 def pod_telemetry(props: TelemetryProps, *, region: str) -> PodTelemetry:
@@ -330,7 +331,7 @@ def pod_telemetry(props: TelemetryProps, *, region: str) -> PodTelemetry:
     if props.agent == "xray-daemon":
         sidecars = [{"name": XRAY_DAEMON_CONTAINER, "image": XRAY_DAEMON_IMAGE,
                      "ports": [{"containerPort": 2000, "protocol": "UDP"}]}] if props.tracing else []
-        return PodTelemetry({}, {}, sidecars, {})
+        return PodTelemetry({}, {}, sidecars)
     annotations = {INJECT_ANNOTATION.format(language=props.language): "true"} if props.instruments else {}
     env: dict[str, str] = {}
     if props.instruments:
@@ -339,7 +340,7 @@ def pod_telemetry(props: TelemetryProps, *, region: str) -> PodTelemetry:
         if props.language == "python":
             env["OTEL_PYTHON_LOG_CORRELATION"] = "true"
     sidecars: list[dict[str, Any]] = []
-    proxy_init: dict[str, str] = {}
+    ignored_gid: int | None = None
     if props.tracing:
         sidecars.append({
             "name": AGENT_CONTAINER, "image": AGENT_IMAGE,
@@ -348,8 +349,8 @@ def pod_telemetry(props: TelemetryProps, *, region: str) -> PodTelemetry:
                         agent_config(application_signals=False, xray=True), separators=(",", ":"), sort_keys=True)}],
             "securityContext": {"runAsUser": 0, "runAsGroup": AGENT_GID},
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}})
-        proxy_init = {"APPMESH_IGNORE_GID": str(AGENT_GID)}
-    return PodTelemetry(annotations, env, sidecars, proxy_init)
+        ignored_gid = AGENT_GID
+    return PodTelemetry(annotations, env, sidecars, ignored_gid)
 
 
 # -- EKS: the Amazon CloudWatch Observability add-on -----------------------------------------------------------

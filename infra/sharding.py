@@ -39,13 +39,16 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pydantic import BaseModel
 
 from meshspec.infra import naming
 from meshspec.infra.dependencies import rows, uses_graph
-from meshspec.infra.spec.model import Spec
+from meshspec.infra.mesh import registry
+
+if TYPE_CHECKING:  # a type only: the spec's quota checks import this module (stack_quotas)
+    from meshspec.infra.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -194,11 +197,6 @@ class StackView:
     #                                                       service: beneath (its dashboard's dependency rows)
 
 
-def _kinds(spec: Spec) -> set[str]:
-    mesh = spec.aws.mesh
-    return {mesh.backend} | ({mesh.migration.to} if mesh.migration else set())
-
-
 def _aws(spec: Spec, *, clusters, moved) -> Any:
     """The aws section with its clusters and the migration's moved services replaced."""
     mesh = spec.aws.mesh
@@ -263,8 +261,8 @@ def views(spec: Spec, *, pruned: bool = True) -> dict[str, StackView]:
         elif s.kind == "cluster":
             c = spec.cluster(s.cluster)
             facts = {}
-            if c.platform == "eks" and "lattice" in _kinds(spec):  # the pods' ports open to Lattice
-                facts["ports"] = tuple(sorted({svc.port for svc in aws_services.values() if svc.cluster == c.name}))
+            for backend in registry.active(spec):  # what a backend needs of the cluster's services
+                facts.update(backend.cluster_facts(spec, c))
             view = _pruned(spec, what=s.name, aws=_aws(spec, clusters=[c], moved=not_moved),
                            services=NotAnInput("services (a cluster stack reads only their ports, as a fact)"),
                            defaults=False)

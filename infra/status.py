@@ -18,6 +18,7 @@ from typing import Any, Callable, Literal
 
 from . import naming
 from .dependencies import Dependency, chain, environment_of, everything, top, uses_graph
+from .mesh import Backend, registry
 from .spec.model import Slo, Spec, live_majors, metric_majors
 from .traffic.figures import Figures
 
@@ -145,9 +146,10 @@ def source_of(spec: Spec, name: str) -> Source:
         return "cloud-monitoring"
     if spec.observability.agent == "cloudwatch":
         return "application-signals"
-    if spec.backend in ("appmesh", "lattice"):
+    backend = registry.primary(spec)
+    if backend.access_log_metrics or type(backend).metrics_source is not Backend.metrics_source:
         return "mesh"
-    return "none"  # Service Connect with the X-Ray daemon: no per-service series meshspec can name
+    return "none"  # a backend with series of neither kind, with the X-Ray daemon: nothing meshspec can name
 
 
 def _majors_to_read(spec: Spec, name: str) -> list[str]:
@@ -157,7 +159,7 @@ def _majors_to_read(spec: Spec, name: str) -> list[str]:
     majors = list(live_majors(svc))
     if svc.appengine is not None:
         return majors if svc.appengine.majors_as_services else majors[:1]
-    if spec.backend == "appmesh":
+    if registry.primary(spec).access_log_metrics:
         return list(metric_majors(spec, name))
     return majors[:1]
 
@@ -209,8 +211,8 @@ def status(spec: Spec, service: str | None, read: Reader, start: dt.datetime, en
         fig = read(d.name, source, percentile, start, end)
         state, reasons, burn = judge(fig, slo, limits)
         if source == "none":
-            reasons = ["no figures: Service Connect with the X-Ray daemon has no per-service series meshspec reads "
-                       "(aws.observability.agent: cloudwatch gives Application Signals')"]
+            reasons = [f"no figures: {registry.primary(spec).title} with the X-Ray daemon has no per-service series "
+                       "meshspec reads (aws.observability.agent: cloudwatch gives Application Signals')"]
         report.rows.append(Row(d.name, d.depth, d.path, source, state, reasons, fig, percentile, burn))
     names = {r.name for r in report.rows}
     report.causes = likely_causes(report.rows, lambda n: {d.name for d in chain(spec, n, graph)} & names)

@@ -109,7 +109,7 @@ def test_a_pod_is_annotated_for_the_addon_and_runs_an_agent_for_x_ray_segments()
     assert agent["image"] == AGENT_IMAGE and agent["securityContext"] == {"runAsUser": 0, "runAsGroup": 1338}
     config = json.loads(next(e["value"] for e in agent["env"] if e["name"] == "CW_CONFIG_CONTENT"))
     assert set(config["traces"]["traces_collected"]) == {"xray"}  # the node's agent takes Application Signals
-    assert pod.proxy_init_env == {"APPMESH_IGNORE_GID": "1338"}
+    assert pod.ignored_gid == 1338  # the App Mesh proxy init container lets the agent past Envoy
     legacy = pod_telemetry(TelemetryProps(service_name="rec", environment="e", agent="xray-daemon"), region="r")
     assert [c["name"] for c in legacy.sidecars] == ["xray-daemon"] and legacy.annotations == {}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from meshspec.infra import metrics as M
+from meshspec.constructs_lib import metric_names as M
 from meshspec.infra.cli.commands import status as status_cmd
 from meshspec.infra.cli.main import main
 from tests.appengine_fixtures import GAE_PROJECT

@@ -13,8 +13,10 @@ from typing import Any, Callable, Mapping
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec, live_majors, shares
 
-from . import journal, weights as W
-from .backend import Context, Live, TrafficBackend, backend_for, platform_of
+from meshspec.infra import journal
+
+from . import weights as W
+from .backend import Context, Live, TrafficBackend, backend_for, cloud_of, platform_of
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str | None:
@@ -123,6 +125,7 @@ class Change:
     shared_with: tuple[str, ...] = ()
     written: bool = False
     warnings: list[str] = field(default_factory=list)
+    shard_before: str | None = None  # App Engine: the split's sharding when read (for the journal)
 
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "major": self.major, "kind": self.kind, "target": self.target,
@@ -141,10 +144,10 @@ def plan(spec: Spec, backend: TrafficBackend, service: str, major: str, kind: st
     missing = backend.check_versions(service, major, [v for v, w in after.items() if w > 0 and not live.weights.get(v)])
     if missing:
         raise UserError(f"{service}: nothing is deployed for version(s) {', '.join(missing)} on {backend.name} "
-                        f"({'no virtual node' if backend.name == 'appmesh' else 'no such version'}); "
+                        f"({backend.missing}); "
                         "nothing was changed", hint="deploy the version first, then shift traffic to it")
     return Change(service, major, kind, backend.target(service, major), dict(live.weights), after, live.token,
-                  shared_with=live.shared_with)
+                  shared_with=live.shared_with, shard_before=live.shard_by)
 
 
 def shift_weights(spec: Spec, service: str, to: Mapping[str, Decimal],
@@ -160,7 +163,8 @@ def promote_weights(spec: Spec, service: str, version: str) -> Callable[[Live], 
     return lambda live: W.promote(live.weights, version)
 
 
-def apply(change: Change, backend: TrafficBackend, ctx: Context, now: str, undoes: int | None = None) -> Change:
+def apply(change: Change, backend: TrafficBackend, ctx: Context, now: str,
+          undoes: tuple[str, int] | None = None) -> Change:
     """The guarded write, then the journal entry. A stale token raises :class:`~.backend.Conflict`."""
     if W.same(change.before, change.after):
         change.token_after = change.token_before
@@ -170,20 +174,34 @@ def apply(change: Change, backend: TrafficBackend, ctx: Context, now: str, undoe
     if not W.same(new.weights, change.after):
         change.warnings.append(f"the live weights read back after the write are {W.fmt(new.weights)}, "
                                f"not {W.fmt(change.after)}")
-    journal.append(ctx.state_dir, service=change.service, major=change.major, kind=change.kind,
-                   before=change.before, before_token=change.token_before, after=new.weights,
-                   after_token=new.token, at=now, undoes=undoes)
+    journal.append(ctx.state_dir, cloud=cloud_of(backend), target=change.target, service=change.service,
+                   major=change.major, kind=change.kind, before=change.before, before_token=change.token_before,
+                   after=new.weights, after_token=new.token, at=now, undoes=undoes,
+                   shard_by=_shards(change.shard_before, new.shard_by))
     return change
 
 
+def _shards(before: str | None, after: str | None) -> dict[str, str] | None:
+    out = {k: v for k, v in (("before", before), ("after", after)) if v}
+    return out or None
+
+
 def plan_rollback(spec: Spec, backend: TrafficBackend, ctx: Context, service: str, major: str,
-                  force: bool = False) -> tuple[Change, int]:
-    found = journal.last_undoable(ctx.state_dir, service, major)
+                  force: bool = False) -> tuple[Change, tuple[str, int]]:
+    """Undo the newest move of the major's weights that is not undone yet, whichever command made it (a shift, a
+    canary, or on App Engine `meshspec appengine promote` or `apply`): they share the cloud's journal."""
+    book = journal.Journal(ctx.state_dir, cloud_of(backend))
+    target = backend.target(service, major)
+    found = book.last_undoable(target=target, service=service, major=major)
     if found is None:
-        raise UserError(f"no shift of {service}/{major} is recorded in {ctx.state_dir / journal.FILE}",
+        raise UserError(f"no shift of {service}/{major} is recorded in {book.path}",
                         hint="rollback undoes shifts made by meshspec from this state directory; "
                              "use `meshspec traffic shift` with explicit weights instead")
     entry, expected = found
+    if entry.before is None:
+        raise UserError(f"{service}/{major}: the last recorded move (#{entry.index}, {entry.kind} at {entry.at}) "
+                        f"created {target}; there are no weights from before it to go back to",
+                        hint="use `meshspec traffic shift` with explicit weights instead")
     live = backend.read_weights(service, major)
     if live.token != expected and not force:
         raise UserError(f"{service}/{major} changed since the last recorded shift (#{entry.index} at {entry.at}): "
@@ -193,6 +211,5 @@ def plan_rollback(spec: Spec, backend: TrafficBackend, ctx: Context, service: st
                              f"{W.fmt(entry.before)} anyway")
     before = {**{v: Decimal(0) for v in live.weights}, **entry.before}
     W.validate_full(before, backend.places, backend.name)
-    return Change(service, major, "rollback", backend.target(service, major), dict(live.weights), before,
-                  live.token, shared_with=live.shared_with), entry.index
-
+    return Change(service, major, "rollback", target, dict(live.weights), before,
+                  live.token, shared_with=live.shared_with, shard_before=live.shard_by), entry.key
