@@ -195,7 +195,7 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "meshspec.yaml") -> 
     _refuse_blockers(spec, to, prepare)
 
     validate = f"meshspec validate {spec_file}"
-    deploy = "cdk deploy --all"
+    deploy = "meshspec cdk deploy --all"
     steps: list[Step] = []
     in_progress = mesh.migration is not None
     if prepare:
@@ -219,7 +219,7 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "meshspec.yaml") -> 
         steps.append(target.move_step(spec, host, group, before, list(moved), validate, deploy, moved_now))
     retire = [Edit("aws.mesh.backend", "set", to), Edit("aws.mesh.migration", "remove"), *host.retire_edits(spec),
               *target.retire_edits(spec)]
-    services_first = f"cdk deploy --exclusively '{naming.stack_service(spec.project, '*')}'"
+    services_first = f"meshspec cdk deploy --exclusively '{naming.stack_service(spec.project, '*')}'"
     steps.append(Step(
         id="retire", title=f"Retire {host.title}", why=host.retire_why(), edits=tuple(retire),
         run=(validate, services_first, deploy), effect=(*host.retire_effect(), *target.retire_effect()),

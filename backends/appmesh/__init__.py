@@ -26,7 +26,7 @@ class AppMesh(Backend):
     end_of_support = END_OF_SUPPORT
     platforms = frozenset({"ecs", "eks"})
     features = frozenset({"lasting-weights", "per-major-versions", "egress-filter", "path-match", "header-match",
-                          "retries", "mtls"})
+                          "retries", "mtls", "health-path"})
     weight_rule = "App Mesh route weights are integers"
     access_log_metrics = True
     hosts_migration = True
