@@ -19,6 +19,7 @@ from typing import Any, Literal
 from meshspec.infra import naming
 from meshspec.infra.errors import UserError
 from meshspec.infra.mesh import registry
+from meshspec.infra.spec import checks
 from meshspec.infra.spec.errors import Problems
 from meshspec.infra.spec.model import Spec
 
@@ -251,6 +252,11 @@ def _refuse_blockers(spec: Spec, to: str, prepare: list[Edit]) -> None:
     problems = Problems(file="(plan)")
     incoming = registry.get(to)
     incoming.check(trial, problems, role="incoming", complete=True)
+    # objectives of a major are measured on per-major series, which the target may not publish
+    data["aws"].setdefault("mesh", {})["backend"] = to
+    unmeasured = Problems(file="(plan)")
+    checks.check_observability(Spec.model_validate(data), unmeasured)
+    problems.items += [e for e in unmeasured.errors if e.code == "slo-unmeasured"]
     if problems.errors:
         details = "; ".join(f"{e.key_path}: {e.message}" for e in problems.errors)
         hint = (problems.errors[0].hint or "") if len(problems.errors) == 1 else \

@@ -29,6 +29,7 @@ COMMANDS = [
     "appengine",
     "traffic",
     "canary",
+    "status",
     "migrate",
     "init",
     "cdk",
