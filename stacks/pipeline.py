@@ -17,11 +17,12 @@ from meshspec.constructs_lib.pipeline import DeployStep, DeployWave, WavePipelin
 from meshspec.infra import naming, sharding, waves as W
 from meshspec.infra.mesh import registry
 from meshspec.infra.spec.model import Spec
+from meshspec.infra.traffic.grown import CANARY_COMMAND, CANARY_VARIABLES
 
 #: where the versions whose share grew (`meshspec traffic grown`) land inside the assembly, for the canaries
 CANARIES_FILE = "meshspec-canaries.json"
 NO_CANARIES = '{"versions": []}'
-SPEC_VARIABLE = "MESHSPEC_SPEC"
+SPEC_VARIABLE = CANARY_VARIABLES[0]  # the spec's path in the repository, as the GitHub workflow names it
 #: the CDK CLI as the deploy actions run it: the release built for meshspec's aws-cdk-lib, on meshspec's Node
 CDK = "meshspec cdk"
 
@@ -61,19 +62,22 @@ def synth_commands(spec: Spec, canary: bool) -> list[str]:
 
 
 def deploy_commands(batch: W.Batch, app: str, canary: bool) -> list[str]:
-    """Deploy the batch's stacks at once; then, with canaries, `meshspec canary` for each version of the batch's
-    services whose share grew (``CANARIES_FILE``), all at once, failing when one rolls back."""
+    """Deploy the batch's stacks at once; then, with canaries, for each version of the batch's services whose
+    share grew (``CANARIES_FILE``), the canary CI runs (``CANARY_COMMAND``: judged at the spec's share, held there),
+    all at once, failing when one rolls back."""
     out = [f"{CDK} deploy --app {app} --exclusively --require-approval never --concurrency {len(batch.stacks)} "
            + " ".join(batch.stacks)]
     if not (canary and batch.services):
         return out
     wanted = shlex.quote("[" + ",".join(f'"{s}"' for s in batch.services) + "]")
+    fields = CANARY_VARIABLES[1:]  # each a field of `traffic grown`'s versions: SERVICE is .service
     select = shlex.quote(".versions[] | select(.service as $s | $mine | index($s)) "
-                         "| [.service, .major, .version, .steps] | @tsv")
+                         f"| [{', '.join('.' + f.lower() for f in fields)}] | @tsv")
+    names = " ".join(fields)
     return out + [
         f"jq -r --argjson mine {wanted} {select} {app}/{CANARIES_FILE} > canaries.tsv",
-        'pids=""; while IFS="$(printf \'\\t\')" read -r s m v steps; do '
-        f'meshspec canary "${SPEC_VARIABLE}" "$s" --major "$m" --version "$v" --steps "$steps" & pids="$pids $!"; '
+        f'pids=""; while IFS="$(printf \'\\t\')" read -r {names}; do '
+        f'{CANARY_COMMAND} & pids="$pids $!"; '
         'done < canaries.tsv; failed=0; for p in $pids; do wait "$p" || failed=1; done; test "$failed" = 0',
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -51,24 +52,25 @@ BATCH = waves.Batch("Deploy-01", ("big-svc-a", "big-svc-b"), ("a", "b"))
 
 def test_a_batch_deploys_its_stacks_at_once_then_runs_the_canaries_of_its_services(sandbox):
     cwd, _, log, env = sandbox
-    _plan(cwd / "cdk.out", [{"service": "a", "major": "v1", "version": "a2", "steps": "10,50,100"},
-                            {"service": "b", "major": "v2", "version": "b7", "steps": "25,50,100"},
-                            {"service": "elsewhere", "major": "v1", "version": "x", "steps": "10,50,100"}])
+    _plan(cwd / "cdk.out", [{"service": "a", "major": "v1", "version": "a2", "steps": "10"},
+                            {"service": "b", "major": "v2", "version": "b7", "steps": "25"},
+                            {"service": "elsewhere", "major": "v1", "version": "x", "steps": "10"}])
     proc = _run(deploy_commands(BATCH, "cdk.out", canary=True), cwd, env)
     assert proc.returncode == 0, proc.stderr
     calls = log.read_text().splitlines()
     assert calls[0] == f"{CDK} deploy --app cdk.out --exclusively --require-approval never --concurrency 2 " \
                        "big-svc-a big-svc-b"
+    # each judged at the spec's share and held there (CI never moves traffic past the spec), not another batch's
     assert sorted(calls[1:]) == [
-        "meshspec canary meshspec.yaml a --major v1 --version a2 --steps 10,50,100",
-        "meshspec canary meshspec.yaml b --major v2 --version b7 --steps 25,50,100"]  # not another batch's
+        "meshspec canary meshspec.yaml a --major v1 --version a2 --steps 10 --hold",
+        "meshspec canary meshspec.yaml b --major v2 --version b7 --steps 25 --hold"]
 
 
 def test_a_batch_fails_when_one_canary_rolls_back_after_all_have_run(sandbox):
     cwd, _, log, env = sandbox
     batch = waves.Batch("Deploy-01", ("big-svc-bad", "big-svc-a"), ("bad", "a"))
-    _plan(cwd / "cdk.out", [{"service": "bad", "major": "v1", "version": "b2", "steps": "10,50,100"},
-                            {"service": "a", "major": "v1", "version": "a2", "steps": "10,50,100"}])
+    _plan(cwd / "cdk.out", [{"service": "bad", "major": "v1", "version": "b2", "steps": "10"},
+                            {"service": "a", "major": "v1", "version": "a2", "steps": "10"}])
     proc = _run(deploy_commands(batch, "cdk.out", canary=True), cwd, env)
     assert proc.returncode != 0
     assert len([c for c in log.read_text().splitlines() if "canary" in c]) == 2
@@ -79,6 +81,30 @@ def test_a_batch_without_grown_versions_runs_no_canary(sandbox):
     _plan(cwd / "cdk.out", [])
     proc = _run(deploy_commands(BATCH, "cdk.out", canary=True), cwd, env)
     assert proc.returncode == 0 and not [c for c in log.read_text().splitlines() if "canary" in c]
+
+
+def test_the_pipeline_runs_each_canary_as_the_workflow_meshspec_init_writes_does(sandbox):
+    """One command line for CI's canary (``grown.CANARY_COMMAND``): the GitHub workflow's canary job, given a
+    version of `traffic grown`'s list as its matrix entry, and a deploy action, given the same list, call
+    meshspec alike."""
+    from ruamel.yaml import YAML
+
+    from meshspec.infra.init import render
+
+    cwd, _, log, env = sandbox
+    grown = {"service": "a", "major": "v1", "version": "a2", "from": 0.0, "to": 10.0, "steps": "10"}
+    workflow = YAML(typ="safe").load(render("shop", "1.0")[".github/workflows/meshspec.yml"])
+    job = workflow["jobs"]["canary"]
+    (step,) = [s for s in job["steps"] if "meshspec canary" in s.get("run", "")]
+    job_env = {k: str(grown[re.fullmatch(r"\$\{\{ matrix\.(\w+) \}\}", v).group(1)]) for k, v in job["env"].items()}
+    assert _run([step["run"]], cwd, {**env, **job_env}).returncode == 0
+    from_workflow = log.read_text().splitlines()
+    log.write_text("")
+    _plan(cwd / "cdk.out", [grown])
+    assert _run(deploy_commands(BATCH, "cdk.out", canary=True), cwd, env).returncode == 0
+    from_pipeline = [c for c in log.read_text().splitlines() if " canary " in c]
+    assert from_workflow == from_pipeline == [
+        "meshspec canary meshspec.yaml a --major v1 --version a2 --steps 10 --hold"]
 
 
 def _spec():

@@ -16,6 +16,7 @@ from aws_cdk.assertions import Match, Template
 
 from meshspec.infra import sharding
 from meshspec.infra.spec import load_text, quotas
+from meshspec.infra.traffic.grown import CANARY_COMMAND
 from meshspec.stacks.pipeline import meshspec_version
 from tests.conftest import TODAY
 from tests.pipeline_support import CONNECTION, buildspec, deployed, pipeline_resource, pipeline_spec_text, \
@@ -112,7 +113,7 @@ def test_each_service_batch_is_followed_by_its_canaries(big):
     first = spec["phases"]["build"]["commands"]
     assert first[0].startswith("meshspec cdk deploy --app cdk.out ")  # the CLI built for meshspec's aws-cdk-lib
     assert spec["phases"]["install"]["commands"][-1] == f"pip install meshspec=={meshspec_version()}"
-    assert len(first) == 3 and "meshspec canary" in first[2] and "meshspec-canaries.json" in first[1]
+    assert len(first) == 3 and CANARY_COMMAND in first[2] and "meshspec-canaries.json" in first[1]
     assert '"svc-000","svc-001"' in first[1] and "svc-010" not in first[1]
     shared = buildspec(template, stages["Shared"]["Actions"][0])["phases"]["build"]["commands"]
     assert len(shared) == 1 and "canary" not in shared[0]  # no service in the shared stack

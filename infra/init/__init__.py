@@ -8,8 +8,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from meshspec.infra.traffic.grown import CANARY_COMMAND
+
 TEMPLATES = Path(__file__).with_name("template")
-#: file written (relative to the repository) → its template; placeholders __PROJECT__ and __MESHSPEC_VERSION__
+#: file written (relative to the repository) → its template; placeholders __PROJECT__, __MESHSPEC_VERSION__ and
+#: __CANARY_COMMAND__ (how CI runs a canary, shared with aws.pipeline's deploy actions)
 FILES = {
     "meshspec.yaml": "meshspec.yaml",
     "contracts/orders-v1.json": "orders-v1.json",
@@ -39,7 +42,8 @@ def project_name(directory: Path) -> str:
 def render(project: str, version: str) -> dict[str, str]:
     """Each file's text, placeholders filled."""
     return {target: (TEMPLATES / source).read_text(encoding="utf-8").replace("__PROJECT__", project)
-            .replace("__MESHSPEC_VERSION__", version) for target, source in FILES.items()}
+            .replace("__MESHSPEC_VERSION__", version).replace("__CANARY_COMMAND__", CANARY_COMMAND)
+            for target, source in FILES.items()}
 
 
 def conflicts(directory: Path, files: dict[str, str]) -> list[str]:

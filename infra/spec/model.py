@@ -254,9 +254,10 @@ class Pipeline(_Model):
         10, description="Deploy actions that run in parallel in one wave (a CodePipeline stage: at most 50). "
                         "Default: 10.")
     canary: bool = Field(
-        True, description="After a batch of service stacks is deployed, run `meshspec canary` for each code version "
-                          "whose traffic share grew since the last commit the pipeline deployed (on a mesh backend "
-                          "whose weights meshspec moves; refused on the others). Default: true.")
+        True, description="After a batch of service stacks is deployed, run `meshspec canary --hold` for each code "
+                          "version whose traffic share grew since the last commit the pipeline deployed: judged at "
+                          "the share the spec gives it and held there, or rolled back (on a mesh backend whose "
+                          "weights meshspec moves; refused on the others). Default: true.")
     approval: bool = Field(
         False, description="A manual approval before the first deploy wave. Default: false.")
 

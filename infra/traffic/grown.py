@@ -7,6 +7,14 @@ from meshspec.infra.spec import Spec
 from meshspec.infra.spec.model import live_majors, shares
 
 
+#: the shell variables CI's canary reads: the spec's path and, per grown version, the fields of `traffic grown`
+CANARY_VARIABLES = ("MESHSPEC_SPEC", "SERVICE", "MAJOR", "VERSION", "STEPS")
+#: how CI runs the canary of each grown version, in the workflow `meshspec init` writes and in aws.pipeline's
+#: deploy actions alike: judged at the share the spec gives it and held there, never moved past the spec
+CANARY_COMMAND = ('meshspec canary "$MESHSPEC_SPEC" "$SERVICE" --major "$MAJOR" --version "$VERSION" '
+                  '--steps "$STEPS" --hold')
+
+
 def canary_steps(share: Decimal) -> str:
     """``--steps`` for a version deployed at ``share``: judged there and held there (CI runs ``meshspec canary
     --hold``). The spec stays the source of truth: a larger share is the next change to the spec, judged in turn."""
