@@ -197,6 +197,8 @@ def test_every_runtime_command_runs_from_the_wheel(installed, repo, tmp_path):
     assert "stack " in run("plan", "meshspec.yaml").stdout
     assert run("contracts", "check", "meshspec.yaml", "--base", "HEAD").returncode == 0
     assert "meshspec help TOPIC" in run("help").stdout and "pytest" in run("help", "testing").stdout
+    # the topic validate's pipeline hints name ships with the wheel
+    assert "## Throughput for 500 services" in run("help", "pipelines").stdout
     # App Engine against the emulator, started from the wheel too
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

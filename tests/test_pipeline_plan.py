@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -12,7 +13,7 @@ from meshspec.infra import sharding, waves
 from meshspec.infra.cli.main import main
 from meshspec.infra.spec import load_text
 from meshspec.infra.spec.model import Spec
-from tests.conftest import EXAMPLES, TODAY
+from tests.conftest import EXAMPLES, ROOT, TODAY
 from tests.pipeline_support import CONNECTION, pipeline_spec_text
 
 
@@ -246,3 +247,93 @@ def test_deploy_plan_since_a_ref_without_change_deploys_nothing(repo, capsys):
     code, out, err = run(capsys, "deploy-plan", str(repo / "shop.yaml"), "--changed-since", "HEAD", "--format", "json")
     assert code == 0 and all(lv["stacks"] == [] for lv in json.loads(out)["levels"])
     assert "nothing to deploy" in err
+
+
+# -- docs/pipelines.md: the arithmetic is the code's --------------------------------------------------------------
+def _doc() -> str:
+    """docs/pipelines.md with its lines joined: a figure may be wrapped anywhere."""
+    return " ".join((ROOT / "docs" / "pipelines.md").read_text(encoding="utf-8").split())
+
+
+def test_the_throughput_arithmetic_of_the_docs_is_what_the_code_plans():
+    from meshspec.infra.spec import quotas
+    from meshspec.infra.spec.model import Pipeline
+    from meshspec.infra.spec.stack_quotas import CDK_METADATA, PIPELINE_BYTES_ACTION, PIPELINE_RESOURCES, estimate
+
+    doc = _doc()
+    # GIVEN 500 services on one cluster, saved queries across services; the defaults
+    spec = _spec(pipeline_spec_text(500, backend="lattice", versions=1, queries=True))
+    defaults = Pipeline.model_fields
+    per_action, per_wave = defaults["stacks_per_action"].default, defaults["actions_per_wave"].default
+    stacks = [s for s in sharding.layout(spec) if s.kind not in waves.NOT_IN_WAVES]
+    shape = waves.pipeline_shape(spec)
+    sizes = [(w.name, len(w.batches)) for w in shape.waves]
+    services = [w for w in shape.waves if w.name.startswith("Services")]
+    # THEN the docs give the code's figures
+    assert f"500 services on one cluster, with saved queries across services, are {len(stacks)} stacks" in doc
+    assert (f"**CodePipeline, defaults** (`stacksPerAction: {per_action}`, `actionsPerWave: {per_wave}`): "
+            f"{len(stacks)} stacks make the waves") in doc
+    assert sizes == [("Shared", 1), ("Clusters", 1), *[(f"Services-{i}", per_wave) for i in range(1, 6)],
+                     ("Queries", 1)]
+    assert (f"Shared (1 action), Clusters (1), Services-1 … Services-{len(services)} ({per_wave} actions of "
+            f"{per_action} stacks each), Queries (1): {shape.stages} stages and {shape.actions} actions, well within "
+            f"{quotas.CODEPIPELINE_STAGES_PER_PIPELINE} stages and {quotas.CODEPIPELINE_ACTIONS_PER_PIPELINE} actions; "
+            f"the pipeline stack holds {PIPELINE_RESOURCES + CDK_METADATA + shape.actions} resources") in doc
+    # in flight: builds, stacks, and resources by validate's estimate of a service stack on each backend
+    def service_resources(backend, versions):
+        small = _spec(pipeline_spec_text(3, backend=backend, versions=versions))
+        return next(e.resources for e in estimate(small) if e.stack == "big-svc-svc-001")
+
+    fewest, one, most = service_resources("service-connect", 1), service_resources("lattice", 1), \
+        service_resources(None, 2)
+    assert (f"In flight: {shape.widest} builds (within CodeBuild's {quotas.CODEBUILD_CONCURRENT_BUILDS_LOW}–"
+            f"{quotas.CODEBUILD_CONCURRENT_BUILDS}), {shape.stacks_at_once} stacks, from about "
+            f"{round(shape.stacks_at_once * fewest, -2):,} resources in concurrent stack operations (services on "
+            f"Service Connect) to about {round(shape.stacks_at_once * most, -2):,} (two code versions each on "
+            f"App Mesh)") in doc
+    assert (f"{fewest} for a service on Service Connect, {one} with one code version on Lattice, {most} with two on "
+            f"App Mesh") in doc
+    assert f"stacks in flight ({per_action * per_wave} by default)" in doc
+    assert f"A wave runs `actionsPerWave` builds at once ({per_wave} by default)" in doc
+    assert f"A one-service change costs about {len(shape.waves)} waves" in doc
+    assert f"A change to every service (say, a new sidecar image): {len(services)} service waves" in doc
+    assert (f"the stack holds {PIPELINE_RESOURCES + CDK_METADATA} resources plus one CodeBuild project per action "
+            f"(about {round(PIPELINE_BYTES_ACTION / 1000)} KB each)") in doc
+    # wider waves: all the services in one wave
+    wide = waves.pipeline_waves(sharding.layout(spec), per_action, quotas.CODEPIPELINE_ACTIONS_PER_STAGE)
+    (wide_services,) = [w for w in wide if w.name.startswith("Services")]
+    assert (f"`actionsPerWave: {quotas.CODEPIPELINE_ACTIONS_PER_STAGE}` deploys the 500 services in 1 wave of "
+            f"{len(wide_services.batches)} actions") in doc
+    # GitHub Actions: the services' level as a matrix of jobs
+    jobs = waves.github_levels(sharding.layout(spec), None, 10)
+    assert f"level 2 is a matrix of {len(jobs[2])} jobs of 10 stacks" in doc
+    assert f"GitHub runs at most {waves.GITHUB_MATRIX_JOBS} jobs in a matrix" in doc
+
+
+def test_one_stack_per_action_stops_where_the_docs_say():
+    # GIVEN one stack per action in waves of 50: the pipeline stack grows by a CodeBuild project per stack
+    doc = _doc()
+    keys = "    stacksPerAction: 1\n    actionsPerWave: 50\n"
+    limit = int(re.search(r"gives each stack its own action, up to (\d+) stacks", doc).group(1))
+    # THEN validate takes that many stacks (the shared stack, the cluster, the services) and refuses one more
+    assert _errors(pipeline_spec_text(limit - 2, backend="service-connect", versions=1, pipeline=keys)) == []
+    errors = _errors(pipeline_spec_text(limit - 1, backend="service-connect", versions=1, pipeline=keys))
+    assert len(errors) == 1 and "stack big-pipeline would hold about 501 resources" in errors[0]
+
+
+def test_the_deploy_plan_of_the_docs_is_the_commands_output(capsys):
+    doc = (ROOT / "docs" / "pipelines.md").read_text(encoding="utf-8")
+    block = re.search(r"```console\n\$ meshspec deploy-plan shop.yaml (.*?)\n(.*?)```", doc, re.S)
+    args, shown = block.group(1).split(), block.group(2)
+    code, out, err = run(capsys, "deploy-plan", str(EXAMPLES / "shop.yaml"), *args)
+    assert code == 0 and out == "" and err == shown  # the text report goes to stderr
+
+
+def test_the_pipelines_hints_reach_the_pipelines_topic(capsys):
+    # GIVEN a pipeline too long for CodePipeline: validate's hint names a help topic
+    (error,) = _errors(pipeline_spec_text(500, backend="service-connect", versions=1,
+                                          pipeline="    actionsPerWave: 1\n"))
+    (topic,) = re.findall(r"`meshspec help (\w+)`", error)
+    # THEN that topic prints this document, the one whose arithmetic the tests above check
+    code, out, _ = run(capsys, "help", topic)
+    assert code == 0 and out == (ROOT / "docs" / "pipelines.md").read_text(encoding="utf-8")
