@@ -143,3 +143,44 @@ def test_help_topics_the_hints_name_ship_in_the_package():
     from meshspec.infra.cli.commands.help import docs_dir
 
     assert (docs_dir() / "repository.md").is_file() and Path(docs_dir(), "testing.md").is_file()
+
+
+def test_each_deploy_levels_matrix_holds_valid_jobs_for_github_at_500_services():
+    """The init workflow's level matrices, filled with the jobs `meshspec deploy-plan` gives, against SchemaStore's
+    GitHub workflow schema (as check-jsonschema ships it): the expressions alone say nothing about the entries."""
+    import copy
+    from importlib.resources import files
+
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    from meshspec.infra import waves
+    from meshspec.infra.cli.commands.deploy_plan import plan_json
+    from tests.pipeline_support import pipeline_spec_text
+
+    schema = json.loads(files("check_jsonschema.builtin_schemas.vendor").joinpath("github-workflows.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    workflow = YAML(typ="safe").load(render("shop", "1.0")[".github/workflows/meshspec.yml"])
+    # GIVEN every stack of 500 services (the shared stack, a cluster, the services, the saved queries), 10 a job
+    levels = plan_json(load(pipeline_spec_text(500, backend="lattice", versions=1, queries=True)), None, 10)
+    assert [len(level["jobs"]) for level in levels] == [1, 1, 50, 1]
+    # WHEN each level's job gets its jobs as the matrix GitHub expands from the changes job's output
+    filled = copy.deepcopy(workflow)
+    jobs = [j for j in filled["jobs"] if j.startswith("deploy-level")]
+    assert len(jobs) == len(levels)  # a deploy job for every level a layout can have
+    for job, level in zip(jobs, levels):
+        spec = filled["jobs"][job]
+        assert spec["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.changes.outputs.level%d) }}" % level["level"]
+        spec["strategy"]["matrix"]["include"] = level["jobs"]
+        assert len(level["jobs"]) <= waves.GITHUB_MATRIX_JOBS
+        # what the job reads of an entry: its name in the job's title, its stacks in STACKS
+        assert "${{ matrix.name }}" in spec["name"] and spec["env"]["STACKS"] == "${{ join(matrix.stacks, ' ') }}"
+        assert all(isinstance(e["name"], str) and e["stacks"] for e in level["jobs"])
+    # THEN the workflow is still valid
+    assert [e.message for e in validator.iter_errors(filled)] == []
+    # and the schema does look at the entries: bare stack names, or an empty level, are refused (an empty level
+    # is why each deploy job is skipped when its level is '[]')
+    for bad in (levels[2]["stacks"], []):
+        broken = copy.deepcopy(filled)
+        broken["jobs"]["deploy-level2"]["strategy"]["matrix"]["include"] = bad
+        assert list(validator.iter_errors(broken)), bad
