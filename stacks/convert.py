@@ -4,6 +4,7 @@ from __future__ import annotations
 from aws_cdk.aws_logs import ILogGroup
 
 from meshspec.infra import naming
+from meshspec.infra.spec import cohorts
 from meshspec.infra.spec.model import Service, Spec, live_majors, major_path, metric_majors, shares
 
 from meshspec.constructs_lib.dashboard import ServiceConnectSeries
@@ -84,8 +85,11 @@ def upstream_environment(spec: Spec, name: str) -> dict[str, str]:
 
 
 def environment(svc: Service) -> dict[str, str]:
-    """Env values as strings, as containers take them (booleans as true/false)."""
-    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in svc.env.items()}
+    """Env values as strings, as containers take them (booleans as true/false), and the name of each live
+    major's sticky cohort cookie, which the application sets (``MESHSPEC_COHORT_COOKIE_<MAJOR>``)."""
+    env = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in svc.env.items()}
+    env.update({cohorts.cookie_variable(major): cookie for major, cookie in cohorts.sticky_cookies(svc).items()})
+    return env
 
 
 def retention_days(spec: Spec, svc: Service) -> int:

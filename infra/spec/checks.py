@@ -14,7 +14,7 @@ from pathlib import Path as FsPath
 
 from .. import naming
 from ..metrics import FILTERS_PER_MAJOR
-from . import quotas as q
+from . import cohorts, quotas as q
 from .errors import Described as D, Problems
 from .model import Service, Spec, live_majors, major_path, metric_majors, shares
 from .stack_quotas import check_cloudformation
@@ -59,6 +59,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
         check_contracts(spec, problems, base_dir, today)
     check_queries(spec, problems, known)
     check_backend(spec, problems, known, complete)
+    cohorts.check(spec, problems)
     if complete:
         check_quotas(spec, problems)
 

@@ -47,3 +47,19 @@ CLOUDMAP_INSTANCES_PER_NAMESPACE = 2000
 # computed time exceeds 33 hours (bake time plus the canary or linear step waits).
 ECS_DEPLOYMENT_MAX_MINUTES = 33 * 60
 ECS_LINEAR_STEP_MIN = 3
+
+# Cohort routes (A/B tests). App Mesh API reference: HttpRouteHeader.name 1 to 50 characters, HeaderMatchMethod
+# exact/regex 1 to 255 characters, Route priority 0 to 1000. VPC Lattice (CloudFormation AWS::VpcLattice::Rule):
+# HeaderMatch.Name 1 to 40 characters, HeaderMatchType values 1 to 128 characters, Rule.Priority 1 to 100,
+# Rule.Name 3 to 63 characters; a value match only (exact, prefix, contains): no "header present".
+APPMESH_HEADER_NAME_MAX = 50
+APPMESH_HEADER_MATCH_MAX = 255
+APPMESH_ROUTE_PRIORITY_MAX = 1000
+APPMESH_ROUTE_NAME_MAX = 255
+LATTICE_HEADER_NAME_MAX = 40
+LATTICE_HEADER_MATCH_MAX = 128
+LATTICE_RULE_PRIORITY_MAX = 100
+LATTICE_RULE_NAME_MAX = 63
+# App Engine's cookie split diverts on its own cookie, GOOGAPPUID (TrafficSplit.ShardBy.COOKIE), and on nothing
+# else: no header, no other cookie.
+APPENGINE_SPLIT_COOKIE = "GOOGAPPUID"
