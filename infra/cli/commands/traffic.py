@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import live_majors
-from meshspec.infra.traffic import ops, specedit, weights as W
+from meshspec.infra.traffic import compare, ops, specedit, weights as W
 from meshspec.infra.traffic.backend import backend_for, platform_of
 from meshspec.infra.traffic.canary import utcnow
 from meshspec.infra.traffic.cliutil import add_common, load, metrics_source, parse_duration
@@ -19,9 +20,25 @@ from .. import output
 clock = utcnow
 
 
+class _Intermixed(argparse.ArgumentParser):
+    """Positionals after options (``compare SPEC checkout --major v1 apple banana``): plain argparse gives an
+    optional list of positionals (VERSION...) nothing once an option comes between."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._inside:  # parse_known_intermixed_args parses in two passes through this method
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("traffic", help="live traffic weights: status, shift, promote, rollback, compare")
-    tsub = p.add_subparsers(dest="traffic_command", metavar="ACTION")
+    tsub = p.add_subparsers(dest="traffic_command", metavar="ACTION", parser_class=_Intermixed)
     tsub.required = True
 
     s = tsub.add_parser("status", help="live weights per service and major beside the spec's, drift marked")
@@ -51,12 +68,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     _write_args(rb)
     rb.set_defaults(func=run_rollback)
 
-    cp = tsub.add_parser("compare", help="A/B figures of two versions from CloudWatch or Cloud Monitoring, "
-                                         "side by side")
+    cp = tsub.add_parser("compare", help="A/B cohorts side by side from CloudWatch or Cloud Monitoring, each "
+                                         "against the control with a verdict of significance")
     add_common(cp)
-    cp.add_argument("a", metavar="A", help="a version")
-    cp.add_argument("b", metavar="B", help="another version")
+    cp.add_argument("versions", metavar="VERSION", nargs="*",
+                    help="the versions to compare, the first the control (default: every cohort of the major: "
+                         "versions taking a share or a cohort route)")
+    cp.add_argument("--control", metavar="VERSION",
+                    help="the version the others are judged against (default: the first named, else the largest "
+                         "share)")
     cp.add_argument("--since", default="1h", help="the window up to now (default: 1h)")
+    cp.add_argument("--alpha", type=float, default=0.05,
+                    help="the significance level over the whole run (Holm-adjusted; default: 0.05)")
     output.add_format(cp)
     cp.set_defaults(func=run_compare)
 
@@ -177,33 +200,59 @@ def run_rollback(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     spec, ctx = load(args)
     service, major = ops.resolve(spec, args.service, args.major)
-    ops.check_known_versions(spec, service, [args.a, args.b])
-    if args.a == args.b:
+    svc = spec.services[service]
+    if len(args.versions) == 1:
+        raise UserError("compare needs two versions or more, or none (every cohort of the major)")
+    ops.check_known_versions(spec, service, args.versions + ([args.control] if args.control else []))
+    if len(set(args.versions)) != len(args.versions):
         raise UserError("compare two different versions")
+    if not 0 < args.alpha < 1:
+        raise UserError(f"--alpha {args.alpha:g} is not a significance level", hint="a number between 0 and 1, "
+                        "e.g. 0.05")
+    cohorts = compare.cohorts_of(svc, major, args.versions or None)
+    if len(cohorts) < 2:
+        raise UserError(f"{service}/{major} has one cohort ({', '.join(c.version for c in cohorts) or 'none'}): "
+                        "nothing to compare", hint="name the versions to compare")
+    control = compare.pick_control(cohorts, args.control or (args.versions[0] if args.versions else None))
     seconds = parse_duration(args.since, "--since")
     end = clock().replace(microsecond=0)
     start = end - dt.timedelta(seconds=seconds)
-    figs = metrics_source(spec, service, ctx).figures(service, major, [args.a, args.b], start, end)
-    svc = spec.services[service]
+    period = compare.period_for_pairs(seconds)
+    source = metrics_source(spec, service, ctx)
+    names = [c.version for c in cohorts]
+    figs = source.figures(service, major, names, start, end)
+    periods = source.series(service, major, names, start, end, period)
+    cohorts = [replace(c, figures=figs[c.version], periods=periods.get(c.version, {})) for c in cohorts]
+    verdicts = compare.compare(cohorts, control, args.alpha)
     if platform_of(spec, svc) == "appengine" and not svc.appengine.majors_as_services and len(live_majors(svc)) > 1:
         output.say(f"note: on App Engine {service} is one App Engine service for all its majors: the figures are "
                    f"the versions' across {', '.join(live_majors(svc))}")
-    a, b = figs[args.a], figs[args.b]
     if args.format == "json":
         output.emit_json({"command": "traffic compare", "service": service, "major": major,
-                          "window": {"start": start.isoformat(), "end": end.isoformat()},
-                          "versions": {args.a: a.to_json(), args.b: b.to_json()}})
+                          "window": {"start": start.isoformat(), "end": end.isoformat(), "period": period},
+                          "control": control, "alpha": args.alpha,
+                          "versions": {c.version: c.figures.to_json() for c in cohorts},
+                          "cohorts": {c.version: c.to_json() for c in cohorts},
+                          "verdicts": [v.to_json() for v in verdicts]})
         return output.OK
-    rows = [("", args.a, args.b),
-            ("requests", f"{a.requests:g}", f"{b.requests:g}"),
-            ("5xx", f"{a.errors_5xx:g}", f"{b.errors_5xx:g}"),
-            ("5xx rate", _rate(a.error_rate), _rate(b.error_rate)),
-            ("p50 ms", _ms(a.p50_ms), _ms(b.p50_ms)),
-            ("p99 ms", _ms(a.p99_ms), _ms(b.p99_ms))]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    rows = [("", *names),
+            ("requests", *(f"{c.figures.requests:g}" for c in cohorts)),
+            ("5xx", *(f"{c.figures.errors_5xx:g}" for c in cohorts)),
+            ("5xx rate", *(_rate(c.figures.error_rate) for c in cohorts)),
+            ("p50 ms", *(_ms(c.figures.p50_ms) for c in cohorts)),
+            ("p99 ms", *(_ms(c.figures.p99_ms) for c in cohorts))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(f"{service}/{major}, {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC")
     for r in rows:
         print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    print()
+    print("cohorts:")
+    for c in cohorts:
+        print(f"  {c.version}{' (control)' if c.version == control else ''}: {c.describe()}")
+    print(f"verdicts (alpha {args.alpha:g} over the {sum(v.p_value is not None for v in verdicts)} tests of this run, "
+          f"Holm-adjusted; periods of {period} s):")
+    for v in verdicts:
+        print(f"  {v.version} against {v.against}: {v.sentence()}")
     return output.OK
 
 
