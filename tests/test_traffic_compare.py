@@ -226,3 +226,30 @@ def test_compare_refusals(ab_spec, capsys, args, message):
 def test_compare_refuses_a_major_with_one_cohort(ab_spec, capsys):
     code = main(["traffic", "compare", str(ab_spec), "pricing"])
     assert code == 1 and "pricing/v1 has one cohort (p-41): nothing to compare" in capsys.readouterr()[1]
+
+
+# -- the sticky cookie's reference middleware (docs/traffic.md) ------------------------------------------------------
+def test_the_documented_middleware_sets_the_cohort_cookie_once(monkeypatch):
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "traffic.md").read_text()
+    section = doc[doc.index("## Sticky cohorts: setting the cookie"):]
+    code = section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 9)]
+    monkeypatch.setenv("MESHSPEC_COHORT_COOKIE_V1", "shop-ab")
+    monkeypatch.setenv("MESHSPEC_VERSION", "p-42")
+    scope: dict = {}
+    exec(compile(code, "docs/traffic.md", "exec"), scope)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    def call(cookie: str | None) -> list[tuple[str, str]]:
+        seen = []
+        environ = {"HTTP_COOKIE": cookie} if cookie is not None else {}
+        scope["sticky_cohort"](app)(environ, lambda status, headers, exc_info=None: seen.extend(headers))
+        return [h for h in seen if h[0] == "Set-Cookie"]
+
+    assert call(None) == [("Set-Cookie", "shop-ab=p-42; Path=/pricing/v1/; Max-Age=2592000; HttpOnly; Secure; "
+                                         "SameSite=Lax")]
+    assert call("a=1; xshop-ab=p-41") and call("a=1; shop-ab=p-41") == []  # a user drawn before keeps the cohort
