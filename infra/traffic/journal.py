@@ -32,10 +32,12 @@ class Entry:
     after_token: str
     at: str
     undoes: int | None = None
+    cohort: str | None = None  # a cohort route of the major (A/B test), else the major's weighted route
 
 
 def append(directory: Path, *, service: str, major: str, kind: str, before: Weights, before_token: str,
-           after: Weights, after_token: str, at: str, undoes: int | None = None) -> Entry:
+           after: Weights, after_token: str, at: str, undoes: int | None = None,
+           cohort: str | None = None) -> Entry:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / FILE
     doc: dict[str, Any] = {"index": -1, "service": service, "major": major, "kind": kind,
@@ -43,6 +45,8 @@ def append(directory: Path, *, service: str, major: str, kind: str, before: Weig
                            "after": to_json(after), "afterToken": after_token, "at": at}
     if undoes is not None:
         doc["undoes"] = undoes
+    if cohort is not None:
+        doc["cohort"] = cohort
     with path.open("a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # index and append as one step between processes
         try:
@@ -60,7 +64,7 @@ def _entry(doc: dict[str, Any]) -> Entry:
     w = lambda d: {k: Decimal(str(v)) for k, v in d.items()}  # noqa: E731
     return Entry(index=doc["index"], service=doc["service"], major=doc["major"], kind=doc["kind"],
                  before=w(doc["before"]), before_token=doc["beforeToken"], after=w(doc["after"]),
-                 after_token=doc["afterToken"], at=doc["at"], undoes=doc.get("undoes"))
+                 after_token=doc["afterToken"], at=doc["at"], undoes=doc.get("undoes"), cohort=doc.get("cohort"))
 
 
 def entries(directory: Path) -> list[Entry]:
@@ -70,12 +74,13 @@ def entries(directory: Path) -> list[Entry]:
     return [_entry(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
-def last_undoable(directory: Path, service: str, major: str) -> tuple[Entry, str] | None:
-    """The newest write of ``service/major`` that no rollback has undone yet, and the token the live state
-    must still have for the undo to be safe (the entry's own, or that of the rollback that led back to it)."""
+def last_undoable(directory: Path, service: str, major: str, cohort: str | None = None) -> tuple[Entry, str] | None:
+    """The newest write of ``service/major`` (or of one of its cohort routes) that no rollback has undone yet,
+    and the token the live state must still have for the undo to be safe (the entry's own, or that of the
+    rollback that led back to it)."""
     stack: list[tuple[Entry, str]] = []
     for e in entries(directory):
-        if (e.service, e.major) != (service, major):
+        if (e.service, e.major, e.cohort) != (service, major, cohort):
             continue
         if e.kind == "rollback":
             if stack and stack[-1][0].index == e.undoes:

@@ -52,12 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(sh)
     sh.add_argument("--to", action="append", required=True, metavar="VERSION=PERCENT",
                     help="e.g. banana=10 or apple=80,banana=20 (repeatable)")
+    _cohort_arg(sh)
     _write_args(sh)
     sh.set_defaults(func=run_shift)
 
     pr = tsub.add_parser("promote", help="send all of a major's traffic to one version")
     add_common(pr)
     pr.add_argument("--version", required=True, help="the version that gets 100%%")
+    _cohort_arg(pr)
     _write_args(pr)
     pr.set_defaults(func=run_promote)
 
@@ -65,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(rb)
     rb.add_argument("--force", action="store_true",
                     help="restore even if the weights changed since the recorded shift (overwrites that change)")
+    _cohort_arg(rb)
     _write_args(rb)
     rb.set_defaults(func=run_rollback)
 
@@ -82,6 +85,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="the significance level over the whole run (Holm-adjusted; default: 0.05)")
     output.add_format(cp)
     cp.set_defaults(func=run_compare)
+
+
+def _cohort_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cohort", metavar="NAME",
+                   help="a cohort route of the major (a cohort's name, or sticky-VERSION) instead of its weights")
 
 
 def _write_args(p: argparse.ArgumentParser) -> None:
@@ -102,7 +110,7 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         _print_status(rows)
     for r in errors:
-        output.say(f"{r['service']}/{r['major']}: {r['error']}")
+        output.say(f"{r['service']}/{r['major']}{' cohort ' + r['cohort'] if r.get('cohort') else ''}: {r['error']}")
     if errors and len(errors) == len(rows):
         return output.USER_ERROR
     return output.plan_exit(drift, args.detailed_exitcode)
@@ -115,7 +123,8 @@ def _print_status(rows: list[dict[str, Any]]) -> None:
         mark = "DRIFT" if r["drift"] else ("" if r["drift"] is not None else "?")
         if r.get("sharedWith"):
             mark += (" " if mark else "") + f"(split shared with {', '.join(r['sharedWith'])})"
-        table.append((r["service"], r["major"], r["platform"], W.fmt(_weights(r["spec"])), live, mark))
+        major = r["major"] + (f" cohort {r['cohort']}" if r.get("cohort") else "")
+        table.append((r["service"], major, r["platform"], W.fmt(_weights(r["spec"])), live, mark))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
@@ -131,13 +140,17 @@ def _finish(args: argparse.Namespace, spec, change: ops.Change, ctx, backend, un
     if change.shared_with:
         output.say(f"note: on App Engine {change.service} has one split for all its majors: "
                    f"{', '.join(majors)} change together")
-    output.say(f"{change.service}/{change.major} on {change.target}:",
+    output.say(f"{change.what} on {change.target}:",
                f"  before: {W.fmt(change.before)}  ({change.token_before})",
                f"  after:  {W.fmt(change.after)}")
     # Fold into the spec is planned before anything is written: --write-spec that cannot be honoured refuses.
     fold_error = None
     try:
-        _, new_text, diff = specedit.plan_edit(args.spec, change.service, majors, change.after)
+        if change.cohort is not None:
+            _, new_text, diff = specedit.plan_cohort_edit(args.spec, change.service, change.major, change.cohort,
+                                                          change.after)
+        else:
+            _, new_text, diff = specedit.plan_edit(args.spec, change.service, majors, change.after)
     except UserError as exc:
         if args.write_spec:
             raise UserError(f"--write-spec: {exc.message}; nothing was written", hint=exc.hint) from None
@@ -170,29 +183,32 @@ def _finish(args: argparse.Namespace, spec, change: ops.Change, ctx, backend, un
     return output.OK
 
 
-def run_shift(args: argparse.Namespace) -> int:
+def _target(args: argparse.Namespace):
+    """(spec, context, service, major, cohort, backend): the backend is its view of the cohort route with --cohort."""
     spec, ctx = load(args)
     service, major = ops.resolve(spec, args.service, args.major)
+    cohort = ops.resolve_cohort(spec, service, major, args.cohort) if args.cohort else None
+    return spec, ctx, service, major, cohort, ops.cohort_backend(backend_for(spec, service, ctx), cohort)
+
+
+def run_shift(args: argparse.Namespace) -> int:
+    spec, ctx, service, major, cohort, backend = _target(args)
     to = W.parse_assignments(args.to)
-    backend = backend_for(spec, service, ctx)
     change = ops.plan(spec, backend, service, major, "shift",
-                      ops.shift_weights(spec, service, to, backend))
+                      ops.shift_weights(spec, service, to, backend), cohort=cohort)
     return _finish(args, spec, change, ctx, backend)
 
 
 def run_promote(args: argparse.Namespace) -> int:
-    spec, ctx = load(args)
-    service, major = ops.resolve(spec, args.service, args.major)
-    backend = backend_for(spec, service, ctx)
-    change = ops.plan(spec, backend, service, major, "promote", ops.promote_weights(spec, service, args.version))
+    spec, ctx, service, major, cohort, backend = _target(args)
+    change = ops.plan(spec, backend, service, major, "promote", ops.promote_weights(spec, service, args.version),
+                      cohort=cohort)
     return _finish(args, spec, change, ctx, backend)
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    spec, ctx = load(args)
-    service, major = ops.resolve(spec, args.service, args.major)
-    backend = backend_for(spec, service, ctx)
-    change, undoes = ops.plan_rollback(spec, backend, ctx, service, major, force=args.force)
+    spec, ctx, service, major, cohort, backend = _target(args)
+    change, undoes = ops.plan_rollback(spec, backend, ctx, service, major, force=args.force, cohort=cohort)
     return _finish(args, spec, change, ctx, backend, undoes=undoes)
 
 
