@@ -148,3 +148,55 @@ def test_an_undeployed_cohort_route_says_so(spec_file, capsys):
     assert code == 0  # the other rows were read
     assert ("checkout/v1 cohort testers: checkout/v1: App Mesh has no route checkout-v1-testers in router "
             "checkout-router of mesh shop-mesh") in err
+
+
+# -- VPC Lattice: a cohort is a listener rule --------------------------------------------------------------------
+@pytest.fixture
+def lattice_world(tmp_path: Path, aws: str):  # noqa: F811
+    from tests.lattice_support import build_lattice, install_rule_shim, lattice
+
+    install_rule_shim()
+    ids = build_lattice()
+    c = lattice()
+    for priority, (name, version) in enumerate((("testers", "banana"), ("sticky-banana", "banana"),
+                                                ("sticky-apple", "apple")), start=10):
+        header = {"name": "x-cohort", "match": {"exact": "b"}} if name == "testers" else {
+            "name": "cookie", "match": {"contains": f"shop-ab={version}"}}
+        rule = c.create_rule(serviceIdentifier=ids["service"], listenerIdentifier=ids["listener"],
+                             name=f"checkout-v1-{name}", priority=priority,
+                             match={"httpMatch": {"pathMatch": {"match": {"prefix": "/checkout/v1/"}},
+                                                  "headerMatches": [header]}},
+                             action={"forward": {"targetGroups": [{"targetGroupIdentifier": ids["tg"][version],
+                                                                   "weight": 100}]}})
+        ids[name] = rule["id"]
+    spec = AB_SPEC.replace("    name: shop-mesh   # the mesh the routes live in\n",
+                           "    name: shop-mesh   # the mesh the routes live in\n    backend: lattice\n")
+    return write_spec(tmp_path, spec), ids
+
+
+def test_lattice_cohort_rule_shift_rollback_and_concurrent_change(lattice_world, capsys):
+    from tests.lattice_support import lattice, rule_weights
+
+    spec_file, ids = lattice_world
+    code, out, err = cli(capsys, "traffic", "status", spec_file, "checkout", "--format", "json")
+    rows = {(r["major"], r.get("cohort")): r for r in json.loads(out)["rows"]}
+    assert code == 0 and rows["v1", "testers"]["live"] == {"banana": 100} and rows["v1", "testers"]["drift"] is False
+    assert rows["v1", "testers"]["target"] == "Lattice service shop-checkout rule checkout-http/checkout-v1-testers"
+    # shift the testers' rule to apple: that rule only
+    code, out, err = cli(capsys, "traffic", "shift", spec_file, "checkout", "--major", "v1", "--cohort", "testers",
+                         "--to", "apple=100")
+    assert code == 0, err
+    assert rule_weights(ids, "testers") == {"banana": 0, "apple": 100}
+    assert rule_weights(ids, "v1") == {"apple": 90, "banana": 10} and rule_weights(ids, "sticky-banana") == {"banana": 100}
+    # someone else changes the rule; meshspec's rollback refuses, nothing is written
+    lattice().update_rule(serviceIdentifier=ids["service"], listenerIdentifier=ids["listener"],
+                          ruleIdentifier=ids["testers"], action={"forward": {"targetGroups": [
+                              {"targetGroupIdentifier": ids["tg"]["banana"], "weight": 50},
+                              {"targetGroupIdentifier": ids["tg"]["apple"], "weight": 50}]}})
+    code, out, err = cli(capsys, "traffic", "rollback", spec_file, "checkout", "--major", "v1", "--cohort", "testers")
+    assert code == 1 and "checkout/v1 cohort testers changed since the last recorded shift" in err
+    assert rule_weights(ids, "testers") == {"banana": 50, "apple": 50}
+    code, out, err = cli(capsys, "traffic", "rollback", spec_file, "checkout", "--major", "v1", "--cohort", "testers",
+                         "--force")
+    assert code == 0, err
+    assert rule_weights(ids, "testers") == {"banana": 100, "apple": 0}
