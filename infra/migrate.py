@@ -120,8 +120,8 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> Migration
     if prepare:
         steps.append(Step(
             id="prepare", title="Settle every service on one code version",
-            why=f"{LABEL[to]} runs one revision per service and keeps no lasting split; finish (or roll back) "
-                "running splits while App Mesh still carries the traffic",
+            why=f"{LABEL[to]} runs one revision per service, keeps no lasting split and matches no header or "
+                "cookie; finish (or roll back) running splits and A/B tests while App Mesh still carries the traffic",
             edits=tuple(prepare),
             run=(f"meshspec traffic shift {spec_file} (per service, as the edits say)", validate, deploy),
             verify=("each service's old version takes no traffic (meshspec traffic status)",),
@@ -276,10 +276,15 @@ def _beside_effect(spec: Spec, to: str) -> tuple[str, ...]:
 
 
 def _prepare_edits(spec: Spec, to: str) -> list[Edit]:
-    """Service Connect only: give each service's busiest version 100 % (ties: the later, newer one)."""
+    """Service Connect only: end A/B tests (it matches no header or cookie) and give each service's busiest
+    version 100 % (ties: the later, newer one)."""
     if to != "service-connect":
         return []
     edits: list[Edit] = []
+    for name, svc in spec.aws_services().items():
+        for major, m in svc.majors.items():
+            edits += [Edit(f"services.{name}.majors.{major}.{key}", "remove")
+                      for key, value in (("cohorts", m.cohorts), ("sticky", m.sticky)) if value]
     for name, svc in spec.aws_services().items():
         majors = list(live_majors(svc))
         taking = {m: [v for v, s in shares(svc, m).items() if s > 0] for m in majors}
@@ -305,6 +310,7 @@ def _refuse_blockers(spec: Spec, to: str, prepare: list[Edit]) -> None:
     trial = Spec.model_validate(data)
     problems = Problems(file="(plan)")
     (checks._check_service_connect if to == "service-connect" else checks._check_lattice)(trial, problems)
+    checks.cohorts.BACKEND_RULES[to](trial, problems)  # A/B cohorts the incoming backend cannot match
     if problems.errors:
         details = "; ".join(f"{e.key_path}: {e.message}" for e in problems.errors)
         hint = (problems.errors[0].hint or "") if len(problems.errors) == 1 else \
