@@ -151,6 +151,8 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> Migration
     retire = [Edit("aws.mesh.backend", "set", to), Edit("aws.mesh.migration", "remove")]
     if "egress_filter" in mesh.model_fields_set:
         retire.append(Edit("aws.mesh.egressFilter", "remove"))
+    if to == "service-connect" and mesh.name is not None:  # it named the mesh; Service Connect's namespace is the project's
+        retire.append(Edit("aws.mesh.name", "remove"))
     services_first = f"cdk deploy --exclusively '{naming.stack_service(spec.project, '*')}'"
     steps.append(Step(
         id="retire", title="Retire App Mesh",

@@ -131,6 +131,12 @@ def ecs_service(service: str, version: str) -> str:
     return f"{service}-{version}"
 
 
+def capacity_provider(project: str, cluster: str) -> str:
+    """The EC2 capacity provider of an ECS cluster: a fixed name, so service stacks name it without an import
+    (ECS reserves names starting with aws, ecs or fargate, hence the prefix)."""
+    return f"meshspec-{project}-{cluster}"
+
+
 def dashboard(project: str, service: str) -> str:
     return f"{project}-{service}"
 

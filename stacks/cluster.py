@@ -6,11 +6,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from meshspec.constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps
+from meshspec.constructs_lib.ecs import EcsCluster, EcsClusterProps
 from meshspec.constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
 from meshspec.infra import naming
 from meshspec.infra.spec.model import Cluster, Spec
 
+from . import convert
 from .convert import INSIGHTS
 
 
@@ -24,13 +25,10 @@ class ClusterStack(Stack):
         self.log_router: PodLogRouter | None = None  # kept for write_manifests
         name = f"{spec.project}-{cluster.name}"
         if cluster.platform == "ecs":
-            ec2_capacity = None
-            if cluster.capacity == "ec2":
-                ec2_capacity = Ec2Capacity(instance_type=cluster.instance_type or "m6i.large",
-                                           min_capacity=cluster.min_capacity, max_capacity=cluster.max_capacity)
             self.ecs = EcsCluster(self, "Cluster", EcsClusterProps(
                 vpc=vpc, cluster_name=name, container_insights=INSIGHTS[cluster.container_insights],
-                namespace=namespace, ec2_capacity=ec2_capacity))
+                namespace=namespace, fargate="fargate" in cluster.capacities,
+                ec2_capacity=convert.ec2_capacity(spec, cluster)))
             self.eks = None
         else:
             self.eks = EksCluster(self, "Cluster", EksClusterProps(

@@ -4,14 +4,33 @@ from __future__ import annotations
 from aws_cdk.aws_logs import ILogGroup
 
 from meshspec.infra import naming
-from meshspec.infra.spec import cohorts
-from meshspec.infra.spec.model import Service, Spec, live_majors, major_path, metric_majors, shares
+from meshspec.infra.spec import cohorts, instance_types
+from meshspec.infra.spec.model import Cluster, Service, Spec, capacity_of, live_majors, major_path, metric_majors, shares
 
 from meshspec.constructs_lib.dashboard import ServiceConnectSeries
+from meshspec.constructs_lib.ecs import Ec2Capacity
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
 from meshspec.constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
 
 INSIGHTS = {"enhanced": "ENHANCED", "on": "ENABLED", "off": "DISABLED"}
+
+
+def ec2_capacity(spec: Spec, cluster: Cluster) -> Ec2Capacity | None:
+    """An ECS cluster's EC2 capacity, when it offers one."""
+    if "ec2" not in cluster.capacities:
+        return None
+    return Ec2Capacity(instance_type=cluster.effective_instance_type, min_capacity=cluster.min_capacity,
+                       max_capacity=cluster.max_capacity, eni_trunking=cluster.eni_trunking,
+                       capacity_provider_name=naming.capacity_provider(spec.project, cluster.name),
+                       reserved_memory_mib=instance_types.RESERVED_MEMORY_MIB)
+
+
+def ecs_placement(spec: Spec, svc: Service) -> dict:
+    """Where an ECS service's tasks run, as props of ``MeshedEcsService``: on EC2 its cluster's capacity provider
+    (the instances' architecture is the AMI's: images must match it); on Fargate none, the defaults."""
+    if capacity_of(spec, svc) != "ec2":
+        return {}
+    return {"ec2_capacity_provider": naming.capacity_provider(spec.project, svc.cluster)}
 
 
 def availability_zones(spec: Spec) -> list[str]:

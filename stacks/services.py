@@ -97,7 +97,7 @@ class ServicesStack(Stack):
                     desired_count=app_mesh_count(spec, name, svc.desired_count), environment=env,
                     secrets=dict(svc.secrets), tracing=tracing,
                     ecs_service_name=name if single else naming.ecs_service(name, v.name),
-                    ingress_peer=self._vpc_peer))
+                    ingress_peer=self._vpc_peer, **convert.ecs_placement(spec, svc)))
             if self.twins is not None:  # a migration to Service Connect: the workload it keeps after App Mesh
                 twin = self.twins.add_service(scope, "Incoming", convert.mesh_service_props(spec, name))
                 v = next(v for v in svc.versions if deploys(twin, v.name))
@@ -105,7 +105,7 @@ class ServicesStack(Stack):
                     cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
                     log_group=logs.log_group, binding=twin, cpu=svc.cpu, memory_mib=svc.memory,
                     desired_count=svc.desired_count, environment=env, secrets=dict(svc.secrets), tracing=tracing,
-                    ecs_service_name=name, ingress_peer=self._vpc_peer))
+                    ecs_service_name=name, ingress_peer=self._vpc_peer, **convert.ecs_placement(spec, svc)))
         else:
             self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,

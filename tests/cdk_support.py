@@ -75,10 +75,19 @@ def dump(obj: Any) -> str:
     return json.dumps(obj, indent=1, sort_keys=True)
 
 
+PRIVATE_IMAGE = "444455556666.dkr.ecr.eu-west-1.amazonaws.com/shop/pricing:41"
+
+
 def shop_variant_ec2() -> str:
-    """The shop with its ECS cluster on EC2 capacity (Auto Scaling group capacity provider)."""
+    """The shop with its ECS cluster offering EC2 capacity (c6i.large, the default for its services) and Fargate:
+    catalog and pricing on EC2, erp-connector on Fargate; pricing's p-41 from a private ECR repository in
+    another account."""
     from tests.conftest import SHOP
 
     text = SHOP.read_text(encoding="utf-8")
-    assert "      capacity: fargate\n" in text
-    return text.replace("      capacity: fargate\n", "      capacity: ec2\n      instanceType: c6i.large\n")
+    for old, new in (("      capacity: fargate\n", "      capacity: [ec2, fargate]\n      instanceType: c6i.large\n"),
+                     ("    protocol: http2\n", "    protocol: http2\n    capacity: fargate\n"),
+                     ("image: public.ecr.aws/shop/pricing:41", f"image: {PRIVATE_IMAGE}")):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text

@@ -430,3 +430,16 @@ def test_the_journal_skips_a_line_cut_short_and_an_unfinished_run_lends_its_befo
     assert run.id == second.id and split == Split.of("IP", {"a": 1})
     third = j.start("apply", "app", {"api": Split.of("IP", {"b": 1})}, [])
     assert third.inherited_from is None  # the last run finished
+
+
+def test_fails_when_the_application_is_in_another_location_than_the_spec_says(shop_spec):
+    # GIVEN the shop (gcp.location: europe-west) and an application App Engine created in us-central
+    desired = desired_state(shop_spec)
+    observed_app = Observed(desired.app_id, location="us-central")
+    # WHEN planned / THEN refused before anything is sent, saying where the application is
+    with pytest.raises(PlanRefused) as exc:
+        plan(desired, observed_app)
+    assert "apps/shop-prod-4711 is in us-central, but the spec says gcp.location: europe-west" in str(exc.value)
+    assert exc.value.hint.startswith("App Engine fixes an application's location when it is created: set "
+                                     "gcp.location: us-central")
+    assert plan(desired, Observed(desired.app_id, location="europe-west")).actions  # the same place: planned

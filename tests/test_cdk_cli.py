@@ -120,11 +120,13 @@ def test_synth_fails_when_eks_manifests_need_an_account(tmp_path, capsys):
     shutil.copytree(EXAMPLES / "contracts", tmp_path / "contracts")
     text = SHOP.read_text(encoding="utf-8").replace('  account: "111122223333"\n', "")
     (tmp_path / "shop.yaml").write_text(text, encoding="utf-8")
-    # WHEN synthesized / THEN refused with what to do, not an internal error
+    # WHEN synthesized / THEN refused by validate, before synth, with what to do (no internal error)
     code, _, err = run(capsys, "synth", str(tmp_path / "shop.yaml"), "--out", str(tmp_path / "o"), "--no-validation")
     assert code == 1
-    assert "error: the manifests of 'recommendations' hold values known only at deploy time" in err
-    assert "hint: set aws.account in the spec" in err
+    assert ("error: aws: recommendations on EKS with App Mesh need aws.account: each pod's Envoy names its virtual "
+            "node's ARN in the Kubernetes manifests meshspec writes") in err
+    assert "hint: set aws.account, or use backend: lattice" in err
+    assert not (tmp_path / "o").exists()  # nothing written
 
 
 @pytest.mark.skipif(not (ROOT / "node_modules" / ".bin" / "cdk").exists(), reason="the CDK CLI is installed by ./dev")

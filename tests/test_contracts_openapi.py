@@ -534,3 +534,12 @@ def test_a_ref_into_a_list_gives_the_line_of_the_item():
     assert param["name"] == "q" and where.path == ("paths", "/items/{id}", "get", "parameters", 1)
     assert c.line(where) is not None and yaml.safe_dump(d, sort_keys=False).splitlines()[c.line(where) - 1].strip() \
         == "- name: q"
+
+
+def test_scopes_of_mixed_types_in_an_unvalidated_base_do_not_raise():
+    # found by the hypothesis test above: `security: [{oauth: [0, "read"]}]` made sorting the scopes raise
+    odd = _doc()
+    odd["security"] = [{"oauth": [0, "read"]}]
+    odd_c = load_openapi("c/svc-v1.yaml", yaml.safe_dump(odd, sort_keys=False), lambda r: None, validate=False)
+    changes = compare_openapi(odd_c, _load(_doc()), TODAY)
+    assert all(c.level in ("error", "warning", "info") for c in changes)

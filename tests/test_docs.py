@@ -19,3 +19,34 @@ def test_every_spec_key_is_documented():
     missing = sorted({f"{m.__name__}.{f.alias}" for m in _models() for f in m.model_fields.values()
                       if f"`{f.alias}`" not in doc})
     assert not missing, f"document these keys in docs/spec.md: {missing}"
+
+
+def instance_tables() -> str:
+    """docs/aws.md's tables of the instance types validate knows, rendered from meshspec's own table."""
+    from meshspec.infra.spec.instance_types import INSTANCE_TYPES, OS_SHARE, RESERVED_MEMORY_MIB
+
+    types = list(INSTANCE_TYPES.values())
+    sizes = {f.name.split(".")[1]: f for f in types if f.trunk_tasks is not None}
+    lines = ["| size | vCPU (CPU units) | network interfaces | awsvpc tasks without ENI trunking | with it |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {s} | {f.vcpus} ({f.cpu_units}) | {f.network_interfaces} | {f.tasks(False)} | {f.trunk_tasks} |"
+              for s, f in sizes.items()]
+    families: dict[tuple, list[str]] = {}
+    for f in types:
+        if f.trunk_tasks is not None:
+            key = (f.memory_mib // f.vcpus, f.architecture)
+            families.setdefault(key, [])
+            if (fam := f.name.split(".")[0]) not in families[key]:
+                families[key].append(fam)
+    lines += ["", "| families | memory per vCPU (MiB) | architecture (AMI) |", "|---|---|---|"]
+    lines += [f"| {', '.join(fams)} | {per} | {arch} |" for (per, arch), fams in families.items()]
+    lines += ["", "| burstable (no ENI trunking) | vCPU | memory (MiB) | awsvpc tasks |", "|---|---|---|---|"]
+    lines += [f"| {f.name} | {f.vcpus} | {f.memory_mib} | {f.tasks(False)} |" for f in types if f.trunk_tasks is None]
+    lines += ["", f"Memory for tasks: about {int(OS_SHARE * 100)} % of the installed memory, less "
+                  f"`ECS_RESERVED_MEMORY` ({RESERVED_MEMORY_MIB} MiB)."]
+    return "\n".join(lines)
+
+
+def test_the_instance_types_in_the_docs_are_the_ones_validate_knows():
+    doc = (ROOT / "docs" / "aws.md").read_text()
+    assert instance_tables() in doc, "paste tests/test_docs.py:instance_tables() into docs/aws.md:\n" + instance_tables()

@@ -158,3 +158,12 @@ def test_cli_draws_svg_to_a_file(tmp_path, capsys):
     svg = out.read_text()
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
     assert svg.count('class="cluster"') == 4 and ">accounts<" in svg and ">mailer<" in svg
+
+
+def test_each_ecs_service_shows_the_capacity_its_tasks_run_on():
+    from meshspec.infra.graph.model import build_graph
+    from tests.cdk_support import load, shop_variant_ec2
+
+    g = build_graph(load(shop_variant_ec2()))
+    assert g.box("pricing").platform == "ECS core · ec2"  # the cluster's first
+    assert g.box("erp-connector").platform == "ECS core · fargate"  # its own choice

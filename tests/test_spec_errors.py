@@ -87,7 +87,7 @@ def test_unknown_key_suggests_the_closest_key():
     assert err.hint == "did you mean 'healthCheck'?"
     assert err.render() == (
         f"{err.file}:13:5: error: services.catalog.helthCheck: unknown key 'helthCheck' (given: 'helthCheck'; "
-        "allowed: cluster, appengine, port, protocol, healthCheck, cpu, memory, desiredCount, env, secrets, majors, "
+        "allowed: cluster, appengine, capacity, port, protocol, healthCheck, cpu, memory, desiredCount, env, secrets, majors, "
         "versions, uses, logRetentionDays)\n    hint: did you mean 'healthCheck'?")
 
 

@@ -16,6 +16,7 @@ apiVersion: meshspec/v1
 project: shop
 aws:
   region: eu-west-1
+  account: '111122223333'
   clusters:
     - {name: core, platform: ecs}
 gcp: {project: shop-prod-4711, location: europe-west}
@@ -74,7 +75,7 @@ def test_field_errors_in_one_service_do_not_hide_cross_reference_errors_in_anoth
 
 def test_a_bad_key_outside_the_services_does_not_hide_the_services_cross_reference_errors():
     # GIVEN a typo and a bad value in the aws section, and a service that uses an unknown service
-    text = AWS_HEAD.replace("  region: eu-west-1\n", "  region: eu-west-1\n  regoin: x\n  account: '12'\n") \
+    text = AWS_HEAD.replace("  account: '111122223333'\n", "  regoin: x\n  account: '12'\n") \
         + aws_service("a", uses=("nope/v1",))
     result = load(text)
     # THEN the field errors and the cross-reference error come in the same run, each once

@@ -125,7 +125,8 @@ def test_with_weights_keeps_order_appends_new_versions_and_caps_at_ten():
 
 
 def test_service_connect_explains_that_it_has_no_weights(tmp_path, aws):  # noqa: F811
-    text = LATTICE_SPEC.replace("backend: lattice", "backend: service-connect").replace(
+    text = LATTICE_SPEC.replace("    name: shop-mesh   # the mesh the routes live in\n", "").replace(
+        "backend: lattice", "backend: service-connect").replace(
         "        traffic: 90   # the stable one", "        traffic: 100").replace(
         "        traffic: 10\n", "        traffic: 0\n")
     spec_file = write_spec(tmp_path, text)

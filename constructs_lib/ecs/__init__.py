@@ -1,5 +1,6 @@
-"""ECS: a cluster and a meshed Fargate service per code version."""
+"""ECS: a cluster (Fargate and EC2 capacity) and a meshed service per code version on either."""
 from .cluster import Ec2Capacity, EcsCluster, EcsClusterProps
-from .service import MeshedFargateService, MeshedFargateServiceProps
+from .service import MeshedEcsService, MeshedEcsServiceProps, MeshedFargateService, MeshedFargateServiceProps
 
-__all__ = ["Ec2Capacity", "EcsCluster", "EcsClusterProps", "MeshedFargateService", "MeshedFargateServiceProps"]
+__all__ = ["Ec2Capacity", "EcsCluster", "EcsClusterProps", "MeshedEcsService", "MeshedEcsServiceProps",
+           "MeshedFargateService", "MeshedFargateServiceProps"]

@@ -1,11 +1,12 @@
-"""One code version of a meshed service on Fargate: task definition with sidecars, ECS service, IAM."""
+"""One code version of a meshed service on Fargate or on EC2 capacity: task definition with sidecars, ECS
+service, IAM."""
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -17,6 +18,7 @@ from ..errors import PropsError, contradiction
 from ..mesh.base import MeshServiceBinding
 from ..nag import XRAY_REASON, suppress
 from ..secret_refs import parse_ref
+from .images import container_image
 
 XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 # X-Ray has no resource-level permissions (docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html).
@@ -41,6 +43,13 @@ class MeshedFargateServiceProps:
     - ``ecs_service_name``: Default: ``{service_name}-{version}``.
     - ``ingress_peer``: who may connect to the app port. Default: the VPC's CIDR block.
     - ``capacity_provider``: ``FARGATE`` (default) or ``FARGATE_SPOT``.
+    - ``ec2_capacity_provider``: run on this EC2 capacity provider (an ``AsgCapacityProvider``'s name) instead of
+      Fargate: an EC2-compatible task definition in awsvpc mode (every task its own network interface, as the
+      mesh's proxy and Cloud Map's A records need), tasks spread across availability zones, then packed by memory,
+      and ``AWS_REGION`` set in every container (IMDS is closed to tasks). Default: Fargate.
+
+    The app's image, when it is in a private ECR repository, grants the task's execution role the pull of that
+    repository and ``ecr:GetAuthorizationToken`` (:mod:`.images`); other registries need nothing.
     """
 
     cluster: ecs.ICluster
@@ -59,6 +68,7 @@ class MeshedFargateServiceProps:
     ecs_service_name: str | None = None
     ingress_peer: ec2.IPeer | None = None
     capacity_provider: str = "FARGATE"
+    ec2_capacity_provider: str | None = None
 
     def __post_init__(self) -> None:
         for key, ref in self.secrets.items():
@@ -70,6 +80,9 @@ class MeshedFargateServiceProps:
             raise contradiction("environment", clash, "secrets", clash, "a variable comes from one place only")
         if self.capacity_provider not in ("FARGATE", "FARGATE_SPOT"):
             raise PropsError(f"capacity_provider is {self.capacity_provider!r}: allowed FARGATE or FARGATE_SPOT")
+        if self.ec2_capacity_provider is not None and self.capacity_provider != "FARGATE":
+            raise contradiction("capacity_provider", self.capacity_provider, "ec2_capacity_provider",
+                                self.ec2_capacity_provider, "a service runs on Fargate or on EC2 capacity, not both")
 
 
 @functools.cache
@@ -110,16 +123,22 @@ class MeshedFargateService(Construct):
             proxy_config = ecs.AppMeshProxyConfiguration(container_name="envoy", properties=ecs.AppMeshProxyConfigurationProps(
                 app_ports=[p.port], proxy_ingress_port=proxy.ingress_port, proxy_egress_port=proxy.egress_port,
                 ignored_uid=proxy.ignored_uid, egress_ignored_i_ps=["169.254.170.2", "169.254.169.254", *proxy.egress_ignored_ips]))
-        self.task_definition = ecs.FargateTaskDefinition(
-            self, "TaskDefinition", cpu=p.cpu, memory_limit_mib=p.memory_mib, proxy_configuration=proxy_config,
-            family=p.ecs_service_name or f"{p.service_name}-{p.version}")
+        family = p.ecs_service_name or f"{p.service_name}-{p.version}"
+        if p.ec2_capacity_provider is None:
+            self.task_definition: ecs.TaskDefinition = ecs.FargateTaskDefinition(
+                self, "TaskDefinition", cpu=p.cpu, memory_limit_mib=p.memory_mib, proxy_configuration=proxy_config,
+                family=family)
+        else:  # awsvpc as on Fargate: the App Mesh proxy configuration and Cloud Map's A records need it
+            self.task_definition = ecs.TaskDefinition(
+                self, "TaskDefinition", compatibility=ecs.Compatibility.EC2, network_mode=ecs.NetworkMode.AWS_VPC,
+                cpu=str(p.cpu), memory_mib=str(p.memory_mib), proxy_configuration=proxy_config, family=family)
         env = {**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": p.version}
 
         def log(container: str) -> ecs.LogDriver:
             return ecs.LogDrivers.aws_logs(stream_prefix=f"{p.version}/{container}", log_group=p.log_group)
 
         self.app = self.task_definition.add_container(
-            "app", image=ecs.ContainerImage.from_registry(p.image), essential=True, environment=env,
+            "app", image=container_image(p.image), essential=True, environment=env,
             secrets={k: ecs_secret(self, f"Secret-{k}", ref) for k, ref in sorted(p.secrets.items())},
             port_mappings=[ecs.PortMapping(container_port=p.port, name="app")], logging=log("app"))
         if proxy is not None:
@@ -147,13 +166,40 @@ class MeshedFargateService(Construct):
         suppress(self.task_definition, "AwsSolutions-ECS2",
                  "environment holds only plain settings; secrets are refused as literals in the props and "
                  "injected from Secrets Manager or SSM through ecs.Secret")
-        self.service = ecs.FargateService(
-            self, "Service", cluster=p.cluster, task_definition=self.task_definition, desired_count=p.desired_count,
-            service_name=p.ecs_service_name or f"{p.service_name}-{p.version}", min_healthy_percent=100,
-            max_healthy_percent=200, circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
-            capacity_provider_strategies=[ecs.CapacityProviderStrategy(capacity_provider=p.capacity_provider, weight=1)],
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS))
+        if p.ec2_capacity_provider is not None:
+            self._region_everywhere(given=set(p.environment))
+        common = dict(cluster=p.cluster, task_definition=self.task_definition, desired_count=p.desired_count,
+                      service_name=p.ecs_service_name or f"{p.service_name}-{p.version}", min_healthy_percent=100,
+                      max_healthy_percent=200, circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+                      vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS))
+        if p.ec2_capacity_provider is None:
+            self.service: ecs.BaseService = ecs.FargateService(
+                self, "Service", capacity_provider_strategies=[
+                    ecs.CapacityProviderStrategy(capacity_provider=p.capacity_provider, weight=1)], **common)
+        else:
+            self.service = ecs.Ec2Service(
+                self, "Service", capacity_provider_strategies=[
+                    ecs.CapacityProviderStrategy(capacity_provider=p.ec2_capacity_provider, weight=1)],
+                placement_strategies=[ecs.PlacementStrategy.spread_across(ecs.BuiltInAttributes.AVAILABILITY_ZONE),
+                                      ecs.PlacementStrategy.packed_by_memory()], **common)
         peer = p.ingress_peer or ec2.Peer.ipv4(p.cluster.vpc.vpc_cidr_block)
         self.service.connections.allow_from(peer, ec2.Port.tcp(p.port), f"{p.service_name} app port")
         if p.binding is not None:
             p.binding.bind_ecs_service(p.version, self.service, self.app)
+
+    def _region_everywhere(self, given: set[str]) -> None:
+        """ECS on EC2 sets no AWS_REGION in containers (Fargate does; agents before 2026 do not) and the
+        instances close IMDS to tasks, so every container (the app's SDK, Envoy, the telemetry agent) gets it;
+        a value the app's ``environment`` gives stays."""
+        region = Stack.of(self).region
+        for container in self.task_definition.node.children:
+            if isinstance(container, ecs.ContainerDefinition):
+                app = container.node.id == "app"  # jsii hands back another proxy of the same container
+                for key in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+                    if not (app and key in given):
+                        container.add_environment(key, region)
+
+
+# The construct runs on either capacity; the names say so (the Fargate names stay for existing code).
+MeshedEcsService = MeshedFargateService
+MeshedEcsServiceProps = MeshedFargateServiceProps

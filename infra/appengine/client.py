@@ -173,7 +173,7 @@ class AdminApi:
         for sid, s in listed.items():
             services[sid] = replace(s, versions=self.list_versions(app_id, sid)) if sid in wanted else s
         rules = tuple(DispatchRule(r.domain, r.path, r.service) for r in app.dispatch_rules)
-        return Observed(app_id, app.default_hostname, rules, services)
+        return Observed(app_id, app.default_hostname, rules, services, location=app.location_id)
 
     # -- writes (each waits for its operation) ---------------------------------------------------------
     def create_version(self, app_id: str, service: str, v: DesiredVersion, on_tick=None) -> None:

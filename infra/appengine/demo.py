@@ -19,7 +19,7 @@ def run(spec_path: str) -> int:
     if not spec.appengine_services():
         print(f"{spec_path}: no App Engine services; nothing to do", file=sys.stderr)
         return 0
-    with Emulator(project=spec.gcp.project, operation_delay=0.2) as emu, tempfile.TemporaryDirectory() as state:
+    with Emulator(project=spec.gcp.project, location=spec.gcp.location, operation_delay=0.2) as emu, tempfile.TemporaryDirectory() as state:
         common = ["--endpoint", emu.url, "--poll-interval", "0.05", "--call-timeout", "10"]
         steps = [
             ("plan", ["appengine", "plan", spec_path, *common]),

@@ -65,7 +65,8 @@ def desired_state(spec: Spec) -> Desired:
                                            sticky=sticky))
             targets.extend((p, sid) for p in paths)
     return Desired(app_id=spec.gcp.project, services=tuple(services),
-                   dispatch_rules=dispatch.rules_for(targets), unmanaged_services=tuple(unmanaged))
+                   dispatch_rules=dispatch.rules_for(targets), unmanaged_services=tuple(unmanaged),
+                   location=spec.gcp.location)
 
 
 def _split(version_shares: dict[str, Decimal], split_by: str, sid: str):

@@ -145,6 +145,11 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
     splits: list[Action] = []
     prunes: list[Action] = []
     existing = set(observed.services)
+    if desired.location and observed.location and desired.location != observed.location:
+        refusals.append((f"apps/{desired.app_id} is in {observed.location}, but the spec says gcp.location: "
+                         f"{desired.location}", f"App Engine fixes an application's location when it is created: set "
+                         f"gcp.location: {observed.location}, or use a project whose application is in "
+                         f"{desired.location}"))
 
     for ds in desired.services:
         obs = observed.services.get(ds.id)

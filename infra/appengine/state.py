@@ -105,6 +105,7 @@ class Observed:
     default_hostname: str = ""
     dispatch_rules: tuple[DispatchRule, ...] = ()
     services: Mapping[str, ServiceState] = field(default_factory=dict)
+    location: str = ""  # the application's locationId; "" when not known
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class Desired:
     services: tuple[DesiredService, ...]
     dispatch_rules: tuple[DispatchRule, ...]
     unmanaged_services: tuple[str, ...] = ()  # e.g. services of retired majors: left alone
+    location: str = ""  # gcp.location: where the application must be (App Engine fixes it at creation)
 
     def service(self, sid: str) -> DesiredService | None:
         return next((s for s in self.services if s.id == sid), None)

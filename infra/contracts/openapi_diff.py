@@ -640,7 +640,7 @@ def _security(c: OpenAPIContract, op: Operation) -> tuple[list[dict[str, list[st
     alts = []
     for alt in sec if isinstance(sec, list) else []:
         if isinstance(alt, dict):
-            alts.append({str(k): sorted(v) if isinstance(v, list) else [] for k, v in alt.items()})
+            alts.append({str(k): sorted(map(str, v)) if isinstance(v, list) else [] for k, v in alt.items()})
     return alts, w
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from meshspec.infra.spec import Spec, major_path, shares
+from meshspec.infra.spec.model import capacity_of
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _platform(spec: Spec, name: str) -> str:
     cluster = spec.cluster(svc.cluster or "")
     if cluster is None:
         return f"cluster {svc.cluster}"
-    cap = f" · {cluster.capacity or 'fargate'}" if cluster.platform == "ecs" else ""
+    cap = f" · {capacity_of(spec, svc)}" if cluster.platform == "ecs" else ""  # where its tasks run
     return f"{cluster.platform.upper()} {cluster.name}{cap}"
 
 

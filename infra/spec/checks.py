@@ -16,7 +16,8 @@ from .. import naming
 from ..metrics import FILTERS_PER_MAJOR
 from . import cohorts, quotas as q
 from .errors import Described as D, Problems
-from .model import Service, Spec, live_majors, major_path, metric_majors, shares
+from .ec2 import check_ec2_capacity, check_instance_type, check_service_capacity
+from .model import Service, Spec, capacity_of, live_majors, major_path, metric_majors, shares
 from .stack_quotas import check_cloudformation
 
 # Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
@@ -35,9 +36,17 @@ AWS_SECRET_REF = re.compile(
     r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+"
     r"(:[A-Za-z_][A-Za-z0-9_]{0,127}(::)?)?"  # one JSON key, ECS's ARN:key[::] (constructs_lib/secret_refs.py)
     r"|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$")
-GCP_SECRET_REF = re.compile(r"^(projects/[a-z0-9-]+/secrets/[A-Za-z0-9_-]{1,255}(/versions/([0-9]+|latest))?"
-                            r"|[A-Za-z0-9_-]{1,255})$")
 APPENGINE_RESERVED_VERSIONS = ("default", "latest")
+# Service keys App Engine has no use for (what meshspec sends it: desired.py), each with why, refused there.
+AWS_ONLY_SERVICE_KEYS = {
+    ("port", "port"): "routes to the port its runtime listens on ($PORT)",
+    ("protocol", "protocol"): "serves HTTP(S) through its own front end, outside the mesh",
+    ("cpu", "cpu"): "sizes instances by instance class and scaling settings, which meshspec does not send",
+    ("memory", "memory"): "sizes instances by instance class and scaling settings, which meshspec does not send",
+    ("desired_count", "desiredCount"): "scales versions itself (meshspec sends no scaling settings)",
+    ("secrets", "secrets"): "takes no secret references in a version",
+    ("log_retention_days", "logRetentionDays"): "logs to Cloud Logging, not to a CloudWatch log group",
+}
 
 
 def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: dt.date,
@@ -45,6 +54,8 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     """Run every cross-reference rule. With ``complete=False`` the spec holds only the services that passed
     the field rules; references to the others (``all_services``) are not reported, and quotas are skipped."""
     check_clusters(spec, problems)
+    check_ec2_capacity(spec, problems, complete)
+    check_eks_account(spec, problems)
     for name, svc in spec.services.items():
         check_placement(spec, name, svc, problems)
         check_versions(name, svc, problems)
@@ -64,7 +75,14 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
         check_quotas(spec, problems)
 
 
+# Cluster keys that apply to one kind of cluster only: (attribute, YAML key, where it applies, code).
+EC2_CLUSTER_KEYS = (("instance_type", "instanceType"), ("min_capacity", "minCapacity"),
+                    ("max_capacity", "maxCapacity"), ("eni_trunking", "eniTrunking"))
+
+
 def check_clusters(spec: Spec, p: Problems) -> None:
+    """Names unique; every key written only where it takes effect (EC2 keys on EC2 capacity, kubernetesVersion
+    on EKS), so a key that would do nothing is refused where it is written."""
     if not spec.aws:
         return
     seen: dict[str, int] = {}
@@ -74,16 +92,41 @@ def check_clusters(spec: Spec, p: Problems) -> None:
             p.add(path + ("name",), f"cluster name {c.name!r} is already used by aws.clusters[{seen[c.name]}]",
                   "duplicate-cluster", given=c.name, allowed="a unique name per cluster")
         seen.setdefault(c.name, i)
+        written = c.model_fields_set
         if c.platform == "eks" and c.capacity is not None:
             p.add(path + ("capacity",), "capacity applies to ECS clusters only; EKS runs on Auto Mode compute",
                   "eks-capacity", given=c.capacity, allowed="leave capacity out for platform: eks")
-        if c.instance_type is not None and (c.platform != "ecs" or c.capacity != "ec2"):
-            p.add(path + ("instanceType",), "instanceType needs platform: ecs with capacity: ec2",
-                  "instance-type-without-ec2", given=c.instance_type,
-                  allowed="instanceType only with capacity: ec2")
-        if c.min_capacity > c.max_capacity:
+        ec2 = "ec2" in c.capacities
+        where = ("an EKS cluster (Auto Mode compute)" if c.platform == "eks"
+                 else f"cluster {c.name} offers only {', '.join(c.capacities)}")
+        for attr, key in EC2_CLUSTER_KEYS:
+            if attr in written and not ec2:
+                p.add(path + (key,), f"{key} applies to ECS clusters with EC2 capacity; {where}",
+                      "instance-type-without-ec2" if attr == "instance_type" else "ec2-only",
+                      given=getattr(c, attr),
+                      allowed=f"{key} with platform: ecs and capacity: ec2 (or a list with ec2), or leave it out")
+        if "kubernetes_version" in written and c.platform != "eks":
+            p.add(path + ("kubernetesVersion",), "kubernetesVersion applies to EKS clusters; this cluster runs ECS",
+                  "eks-only", given=c.kubernetes_version, allowed="kubernetesVersion with platform: eks, or leave it out")
+        if ec2 and c.min_capacity > c.max_capacity:
             p.add(path + ("minCapacity",), f"minCapacity {c.min_capacity} is above maxCapacity {c.max_capacity}",
                   "capacity-range", given=c.min_capacity, allowed=f"at most {c.max_capacity}")
+        if ec2:
+            check_instance_type(c, path, p)
+
+
+def check_eks_account(spec: Spec, p: Problems) -> None:
+    """On App Mesh, an EKS pod's Envoy names its virtual node by ARN in the manifests, which are files (no
+    CloudFormation token can resolve there): the account must be known at synth."""
+    if not spec.aws or spec.aws.account is not None or spec.backend != "appmesh":
+        return
+    on_eks = [n for n, s in spec.aws_services().items()
+              if (c := spec.cluster(s.cluster)) is not None and c.platform == "eks"]
+    if on_eks:
+        p.add(("aws",), f"{', '.join(on_eks)} on EKS with App Mesh need aws.account: each pod's Envoy names its "
+              "virtual node's ARN in the Kubernetes manifests meshspec writes", "eks-needs-account",
+              given=D("no account (environment-agnostic stacks)"), allowed="aws.account: the 12-digit account",
+              hint="set aws.account, or use backend: lattice, whose EKS pods need no ARN in their manifests")
 
 
 def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
@@ -101,7 +144,8 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
                   "unknown-cluster", given=svc.cluster, allowed=", ".join(known) or "no cluster is defined",
                   hint=_did_you_mean(svc.cluster, known) or "add it under aws.clusters")
             return
-        if cluster.platform == "ecs" and (cluster.capacity or "fargate") == "fargate":
+        check_service_capacity(spec, name, svc, cluster, p)
+        if capacity_of(spec, svc) == "fargate":
             allowed = FARGATE_MEMORY.get(svc.cpu)
             if allowed is None:
                 p.add(path + ("cpu",), f"Fargate has no {svc.cpu} CPU units size", "fargate-cpu",
@@ -123,6 +167,15 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
                   hint="replicate the secrets to one region (Secrets Manager replica secrets), or run the service "
                        "on an ECS cluster, which reads each reference from its own region")
     else:
+        check_service_capacity(spec, name, svc, None, p)
+        for attr, key in AWS_ONLY_SERVICE_KEYS:
+            if attr in svc.model_fields_set:
+                p.add(path + (key,), f"{key} applies to services on AWS clusters; {name} runs on App Engine, "
+                      f"which {AWS_ONLY_SERVICE_KEYS[(attr, key)]}", "aws-only",
+                      given=D("a reference (not shown)") if attr == "secrets" else getattr(svc, attr),
+                      allowed=f"leave {key} out on App Engine, or run the service on an AWS cluster",
+                      hint="read secrets from Secret Manager in the app (its service account needs "
+                           "roles/secretmanager.secretAccessor)" if attr == "secrets" else None)
         if spec.gcp is None:
             p.add(path + ("appengine",), "services on App Engine need the gcp section (project and location)",
                   "missing-gcp", allowed="a top-level gcp: {project, location}")
@@ -144,9 +197,6 @@ def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
             p.add(path + ("appengine", "migrateTraffic"),
                   "gradual migration moves all traffic to one version; this service splits it between several",
                   "migrate-split", allowed="migrateTraffic with exactly one version taking traffic")
-        for key in [k for k, ref in svc.secrets.items() if not GCP_SECRET_REF.match(ref)]:
-            p.add(path + ("secrets", key), "a secret on App Engine is a Secret Manager name", "secret-ref",
-                  given=_shown_ref(svc.secrets[key]), allowed="projects/PROJECT/secrets/NAME[/versions/N] or NAME")
 
 
 def _shown_ref(ref: str) -> object:
@@ -254,7 +304,8 @@ def check_env(name: str, svc: Service, p: Problems) -> None:
             p.add(("services", name, "env", key), f"{key} looks like a secret; a literal value would land in "
                   "templates and logs", "secret-literal", given=D("a literal value (not shown)"),
                   allowed="a reference under secrets:",
-                  hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS) or a Secret Manager name (GCP)")
+                  hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS); on App Engine the app reads it "
+                       "from Secret Manager")
         if key in svc.secrets:
             p.add(("services", name, "env", key), f"{key} is given both under env and under secrets",
                   "env-secret-clash", given=key, allowed="each variable once")
@@ -274,8 +325,9 @@ def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) 
             p.add(path + ("contract",), f"contract file {m.contract!r} does not exist", "contract-missing",
                   given=str(m.contract), allowed=f"a file relative to {base_dir}")
         if m.sunset is not None and m.status != "deprecated":
-            p.warn(path + ("sunset",), f"a sunset date only takes effect on a deprecated major; {major} is {m.status}",
-                   "sunset-not-deprecated", given=str(m.sunset))
+            p.add(path + ("sunset",), f"a sunset date only takes effect on a deprecated major; {major} is {m.status}",
+                  "sunset-not-deprecated", given=str(m.sunset), allowed="sunset with status: deprecated",
+                  hint=f"set status: deprecated on {major}, or remove sunset")
 
 
 def check_contracts(spec: Spec, p: Problems, base_dir: FsPath, today: dt.date) -> None:
@@ -465,6 +517,15 @@ def check_backend(spec: Spec, p: Problems, known: set[str] | None = None, comple
     if mesh.certificate_arn is not None and "lattice" not in (backend, target):
         p.add(where + ("certificateArn",), f"certificateArn applies to backend: lattice; {backend} does not use it",
               "backend-unsupported", given=backend, allowed="backend: lattice, or leave certificateArn out")
+    elif mesh.certificate_arn is not None and complete and not any(
+            s.protocol != "http" for s in spec.aws_services().values()):
+        p.add(where + ("certificateArn",), "certificateArn is presented by the HTTPS listeners of http2 and grpc "
+              "services; no service on AWS has one", "certificate-unused", given=D("a certificate ARN"),
+              allowed="certificateArn with an http2 or grpc service on AWS, or leave it out")
+    if mesh.name is not None and backend == "service-connect":
+        p.add(where + ("name",), "name applies to backend: appmesh (the mesh) and lattice (the service network); "
+              f"service-connect's namespace is named after the project ({naming.service_connect_namespace(spec.project)})",
+              "backend-unsupported", given=mesh.name, allowed="backend: appmesh or lattice, or leave name out")
     if mesh.migration is not None:
         _check_migration(spec, p, known or set(spec.services))
     # The backend in use, and during a migration the one coming in, must both express the spec.

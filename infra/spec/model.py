@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, StringConstraints, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, StringConstraints,
+                      field_validator)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -38,6 +39,20 @@ Share = Annotated[float, Field(ge=0, le=100)]  # as the JSON Schema shows it; va
 EnvValue = str | int | float | bool
 
 
+def _retention(v: int) -> int:
+    if v not in LOG_RETENTION_DAYS:
+        raise PydanticCustomError("retention", "CloudWatch Logs takes only {allowed} days",
+                                  {"allowed": ", ".join(map(str, LOG_RETENTION_DAYS))})
+    return v
+
+
+# One rule for every retention key (defaults and per service), shown to editors as the list CloudWatch takes.
+RetentionDays = Annotated[int, AfterValidator(_retention), Field(json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})]
+CAPACITIES = ("fargate", "ec2")
+CapacityName = Literal["fargate", "ec2"]
+InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
@@ -45,17 +60,10 @@ class _Model(BaseModel):
 class Defaults(_Model):
     """Project-wide defaults that each service may inherit."""
 
-    log_retention_days: int = Field(30, description="CloudWatch Logs retention in days. Default: 30.")
+    log_retention_days: RetentionDays = Field(30, description="CloudWatch Logs retention in days. Default: 30.")
     log_removal_policy: Literal["retain", "destroy"] = Field(
         "retain", description="What happens to log groups when a stack is deleted. Default: retain.")
     tracing: bool = Field(True, description="X-Ray tracing for every service (Envoy and the X-Ray daemon). Default: on.")
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, v: int) -> int:
-        if v not in LOG_RETENTION_DAYS:
-            raise ValueError(f"CloudWatch Logs takes only {', '.join(map(str, LOG_RETENTION_DAYS))} days")
-        return v
 
 
 class Cluster(_Model):
@@ -63,15 +71,56 @@ class Cluster(_Model):
 
     name: DnsLabel
     platform: Literal["ecs", "eks"]
-    capacity: Literal["fargate", "ec2"] | None = Field(
-        None, description="ECS only. Default: fargate. EKS clusters run on managed compute (Auto Mode).")
+    capacity: CapacityName | tuple[CapacityName, ...] | None = Field(
+        None, examples=["ec2", ["ec2", "fargate"]], description="ECS only: fargate, ec2, or a list of both (a service picks one with its own capacity key; "
+                          "the first listed is the default). Default: fargate. EKS clusters run on managed compute "
+                          "(Auto Mode).")
     container_insights: Literal["off", "on", "enhanced"] = Field(
         "enhanced", description="CloudWatch Container Insights. Default: enhanced.")
-    instance_type: str | None = Field(
-        None, description="EC2 capacity only: the instance type. Default: m6i.large.")
+    instance_type: InstanceType | None = Field(
+        None, examples=["c6i.large", "m7g.xlarge"], description="EC2 capacity only: the instance type, one of those `meshspec validate` knows (its "
+                          "CPU, memory and ENI figures check that tasks fit). Default: m6i.large.")
     min_capacity: int = Field(1, ge=0, le=1000, description="EC2 capacity only: minimum instances. Default: 1.")
     max_capacity: int = Field(4, ge=1, le=1000, description="EC2 capacity only: maximum instances. Default: 4.")
-    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]{2}$", description="EKS only. Default: 1.33.")
+    eni_trunking: bool = Field(
+        True, description="EC2 capacity only: turn on ECS's awsvpcTrunking account setting (the account's default "
+                          "in the region), so each instance runs more awsvpc tasks than it has network interfaces "
+                          "for. false: leave the account setting alone; validate counts tasks against the "
+                          "instance's interfaces. Default: true.")
+    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]{2}$", examples=["1.34"],
+                                    description="EKS only. Default: 1.33.")
+
+    @field_validator("capacity", mode="plain",
+                     json_schema_input_type=CapacityName | Annotated[list[CapacityName], Field(
+                         min_length=1, max_length=2, json_schema_extra={"uniqueItems": True})] | None)
+    @classmethod
+    def _capacity(cls, v: object) -> str | tuple[str, ...] | None:
+        """One clear message for a name or a list of names."""
+        if v is None or (isinstance(v, str) and v in CAPACITIES):
+            return v
+        if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) and x in CAPACITIES for x in v):
+            if len(set(v)) != len(v):
+                raise PydanticCustomError("capacity_repeated", "capacity lists a capacity twice",
+                                          {"allowed": "fargate, ec2, or [ec2, fargate] / [fargate, ec2]"})
+            return tuple(v)
+        raise PydanticCustomError("capacity", "capacity is fargate, ec2 or a list of both",
+                                  {"allowed": "fargate, ec2, [ec2, fargate] or [fargate, ec2]"})
+
+    @property
+    def capacities(self) -> tuple[str, ...]:
+        """The capacities an ECS cluster offers, the default first (nothing on EKS)."""
+        if self.platform != "ecs":
+            return ()
+        if self.capacity is None:
+            return ("fargate",)
+        return (self.capacity,) if isinstance(self.capacity, str) else self.capacity
+
+    @property
+    def effective_instance_type(self) -> str:
+        return self.instance_type or DEFAULT_INSTANCE_TYPE
+
+
+DEFAULT_INSTANCE_TYPE = "m6i.large"
 
 
 BACKENDS = ("appmesh", "service-connect", "lattice")
@@ -88,7 +137,7 @@ class Deployment(_Model):
         "canary", description="canary: one step of `percent`, then the rest; linear: equal steps of `percent`. "
                               "Default: canary.")
     percent: Decimal | None = Field(
-        None, description="Canary: share of traffic in the canary step (0.1 to 100, in tenths). Linear: the step "
+        None, examples=[25], description="Canary: share of traffic in the canary step (0.1 to 100, in tenths). Linear: the step "
                     "(3 to 100). Default: 5 for canary, 10 for linear.")
     step_minutes: int = Field(
         10, ge=0, le=1440, description="Minutes to wait after the canary step, or between linear steps. Default: 10.")
@@ -160,11 +209,12 @@ class Mesh(_Model):
 
 
 class Aws(_Model):
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")]
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = Field(
+        examples=["eu-west-1", "us-east-1"])
     account: Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")] | None = Field(
-        None, description="Default: environment-agnostic stacks (deploy to the CLI's account).")
+        None, examples=["111122223333"], description="Default: environment-agnostic stacks (deploy to the CLI's account).")
     availability_zones: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$")]] | None = Field(
-        None, min_length=2, max_length=6,
+        None, min_length=2, max_length=6, examples=[["eu-west-1a", "eu-west-1b", "eu-west-1c"]],
         description="Default: <region>a and <region>b, so synth needs no credentials and no lookups.")
     clusters: list[Cluster] = Field(default_factory=list)
     mesh: Mesh = Field(default_factory=Mesh, description="Default: an App Mesh mesh named after the project.")
@@ -173,14 +223,15 @@ class Aws(_Model):
 class Gcp(_Model):
     project: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
     location: Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]?$|^[a-z]+[0-9]?$")] = Field(
-        description="App Engine location, e.g. europe-west, us-central.")
+        examples=["europe-west", "us-central"], description="App Engine location, e.g. europe-west, us-central.")
 
 
 class AppEngine(_Model):
     """Where a service runs when it runs on Google App Engine."""
 
     environment: Literal["standard", "flexible"]
-    runtime: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9.-]{1,30}$")]
+    runtime: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9.-]{1,30}$")] = Field(
+        examples=["python312", "nodejs22"])
     split_by: Literal["ip", "cookie", "random"] = Field(
         "cookie", description="How App Engine splits traffic between versions. Default: cookie (sticky per user).")
     migrate_traffic: bool = Field(
@@ -273,9 +324,10 @@ class Major(_Model):
 
     path: Annotated[str, StringConstraints(pattern=r"^/([A-Za-z0-9._~-]+/)*$")] | None = Field(
         None, description="URL path prefix. Default: /<service>/<major>/.")
-    contract: str = Field(description="Contract file (JSON Schema or OpenAPI), relative to the spec file.")
+    contract: str = Field(description="The major's contract file, relative to the spec file: an OpenAPI 3.0/3.1 "
+                                      "document or a JSON Schema 2020-12 contract (`meshspec help contracts`).")
     status: Literal["active", "deprecated", "retired"] = "active"
-    sunset: dt.date | None = Field(None, description="Deprecated majors: the date after which using them is an error.")
+    sunset: dt.date | None = Field(None, examples=["2027-06-30"], description="Deprecated majors: the date after which using them is an error.")
     cohorts: list[Cohort] = Field(
         default_factory=list, max_length=100,
         description="Request attributes that send requests to one version before the weights apply (A/B tests), "
@@ -300,8 +352,12 @@ class Version(_Model):
     """One code version of a service, running beside the others."""
 
     name: VersionId
-    image: str | None = Field(None, description="Container image (AWS, App Engine flexible).")
-    source: str | None = Field(None, description="Source URL (App Engine standard: a Cloud Storage zip).")
+    image: str | None = Field(
+        None, examples=["public.ecr.aws/shop/catalog:2026.11.2", "111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop/catalog:7"],
+        description="Container image (AWS, App Engine flexible). An Amazon ECR image "
+                          "(ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG) gets a pull grant for that "
+                          "repository on ECS; public registries need none.")
+    source: str | None = Field(None, examples=["gs://shop-builds/user-service/apple.zip"], description="Source URL (App Engine standard: a Cloud Storage zip).")
     traffic: Decimal | dict[str, Decimal] = Field(
         Decimal(0), json_schema_extra={"default": 0},
         description="Percent of traffic: one number for every major, or one per major. Default: 0.")
@@ -375,15 +431,24 @@ UseEntry = Annotated[
 class Service(_Model):
     cluster: DnsLabel | None = Field(None, description="The AWS cluster it runs on (give this or appengine).")
     appengine: AppEngine | None = Field(None, description="App Engine placement (give this or cluster).")
+    capacity: CapacityName | None = Field(
+        None, examples=["fargate", "ec2"],
+        description="ECS clusters that offer both capacities only: which one the tasks run on (fargate or ec2). "
+                    "Default: the cluster's first.")
     port: int = Field(8080, ge=1, le=65535)
     protocol: Literal["http", "http2", "grpc"] = "http"
     health_check: Annotated[str, StringConstraints(pattern=r"^/[^\s]*$")] = Field("/healthz", description="Default: /healthz.")
-    cpu: int = Field(256, description="CPU units (Fargate: 256 to 16384). Default: 256.")
-    memory: int = Field(512, description="Memory in MiB. Default: 512.")
+    cpu: int = Field(256, ge=1, le=196608, examples=[512, 1024],
+                     description="CPU units, 1024 to a vCPU (Fargate: 256 to 16384; EC2: at least 256 and what the "
+                                 "instance type offers; EKS: millicores). Default: 256.")
+    memory: int = Field(512, ge=1, le=1048576, examples=[1024, 2048],
+                        description="Memory in MiB (Fargate: the sizes it pairs with cpu; EC2: at least 512 and "
+                                    "what the instance type offers). Default: 512.")
     desired_count: int = Field(2, ge=0, le=1000, description="Tasks or pods per code version. Default: 2.")
-    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict, examples=[{"LOG_LEVEL": "debug"}])
     secrets: dict[EnvName, SecretRef] = Field(
-        default_factory=dict, description="References only: a Secrets Manager or SSM parameter ARN, or a GCP Secret Manager name.")
+        default_factory=dict, examples=[{"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/db-AbCdEf"}],
+        description="References only: a Secrets Manager or SSM parameter ARN, or a GCP Secret Manager name.")
     majors: dict[MajorName, Major] = Field(min_length=1)
     versions: list[Version] = Field(min_length=1)
     use_entries: list[UseEntry] = Field(
@@ -391,7 +456,9 @@ class Service(_Model):
         description="Majors this service calls: <service>/<major> (every operation of it), or "
                     "<service>/<major>: [METHOD /path, ...] naming the operations it calls, paths relative to the "
                     "major's prefix (see `meshspec help contracts`). Default: none.")
-    log_retention_days: int | None = Field(None, description="Default: defaults.logRetentionDays.")
+    log_retention_days: RetentionDays | None = Field(
+        None, description="CloudWatch Logs retention in days for this service's log group. "
+                          "Default: defaults.logRetentionDays.")
 
     @property
     def uses(self) -> list[str]:
@@ -471,6 +538,15 @@ def shares(service: Service, major: str) -> dict[str, Decimal]:
         t = v.traffic
         out[v.name] = t.get(major, Decimal(0)) if isinstance(t, dict) else t
     return out
+
+
+def capacity_of(spec: Spec, service: Service) -> str | None:
+    """The capacity an ECS service's tasks run on (``fargate`` or ``ec2``): its own choice, else its cluster's
+    first. None off ECS (EKS, App Engine) or on an unknown cluster."""
+    cluster = spec.cluster(service.cluster) if service.cluster else None
+    if cluster is None or cluster.platform != "ecs":
+        return None
+    return service.capacity or cluster.capacities[0]
 
 
 def live_majors(service: Service) -> dict[str, Major]:

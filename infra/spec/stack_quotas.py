@@ -60,8 +60,19 @@ CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK C
 # The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents.
 SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (33, 9, 18_900)}
 SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
-# (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI
-CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (17, 1, 17_700, 2), ("eks", None): (13, 1, 10_400, 1)}
+# (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI, ENI
+# trunking its custom resource (a Lambda function and its role)
+CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (8, 1, 7_750, 2),
+           ("ecs", "ec2", "trunking"): (12, 1, 11_000, 2), ("eks", None): (13, 1, 10_400, 1)}
+
+
+def cluster_kind(c) -> tuple:
+    """The row of :data:`CLUSTER` a cluster's stack is measured by (with or without Fargate: the same size)."""
+    if c.platform != "ecs":
+        return ("eks", None)
+    if "ec2" not in c.capacities:
+        return ("ecs", "fargate")
+    return ("ecs", "ec2", "trunking") if c.eni_trunking else ("ecs", "ec2")
 # An EKS cluster on Lattice (or migrating to it): one ingress rule from Lattice's range per distinct service port
 LATTICE_INGRESS_BYTES = 560
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
@@ -142,7 +153,7 @@ def estimate(spec: Spec) -> list[StackEstimate]:
             out.append(e)
         elif s.kind == "cluster":
             c = spec.cluster(s.cluster)
-            r, o, b, params = CLUSTER[(c.platform, (c.capacity or "fargate") if c.platform == "ecs" else None)]
+            r, o, b, params = CLUSTER[cluster_kind(c)]
             e = StackEstimate(s.name, outputs=o, parameters=params)
             e.add(("aws", "clusters"), r, b)
             kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
