@@ -1,11 +1,11 @@
-"""cdk-nag acknowledgements, each with its reason, next to the construct that needs it.
+"""cdk-nag acknowledgements and checkov skips, each with its reason, next to the construct that needs it.
 
 cdk-nag 3 uses CDK's own ``Validations.of(construct).acknowledge``; each finding is acknowledged by its full id
 (``AwsSolutions-IAM5[Resource::*]``), so nothing broader than the finding is silenced.
 """
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, CfnResource, Validations
 from constructs import IConstruct
 
 
@@ -17,3 +17,12 @@ def suppress(construct: IConstruct, rule: str, reason: str, *, applies_to: list[
 
 XRAY_REASON = ("X-Ray has no resource-level permissions: PutTraceSegments, PutTelemetryRecords and the sampling "
                "reads only take Resource '*' (docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html)")
+
+
+def skip_checkov(resource: CfnResource, check: str, reason: str) -> None:
+    """A checkov finding acknowledged with its reason in the resource's metadata (checkov reads
+    ``Metadata.checkov.skip``, a list of ``{id, comment}``), as cdk-nag's acknowledgements sit beside the
+    construct that needs them. Only the one check on the one resource is skipped."""
+    current = resource.get_metadata("checkov") or {}
+    skips = [s for s in current.get("skip", []) if s.get("id") != check] + [{"id": check, "comment": reason}]
+    resource.add_metadata("checkov", {**current, "skip": skips})

@@ -100,7 +100,8 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     for c in spec.aws.clusters:
         built.clusters[c.name] = ClusterStack(
             app, naming.stack_cluster(spec.project, c.name), spec=spec, cluster=c, vpc=shared.vpc,
-            namespace=shared.namespace, env=env, description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
+            namespace=shared.namespace, log_key_arn=shared.log_key_arn, env=env,
+            description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
     for s in layout:
         if s.kind != "service" or s.name not in wanted:
             continue

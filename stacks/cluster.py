@@ -8,6 +8,7 @@ from constructs import Construct
 
 from meshspec.constructs_lib.ecs import EcsCluster, EcsClusterProps
 from meshspec.constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
+from meshspec.constructs_lib.logs import imported_key
 from meshspec.infra import naming
 from meshspec.infra.spec.model import Cluster, Spec
 
@@ -18,7 +19,7 @@ from .convert import INSIGHTS
 
 class ClusterStack(Stack):
     def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: Cluster, vpc: ec2.IVpc,
-                 namespace: sd.INamespace, **kwargs) -> None:
+                 namespace: sd.INamespace, log_key_arn: str | None = None, **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
         self.spec_cluster = cluster
         self.vpc = vpc
@@ -33,10 +34,11 @@ class ClusterStack(Stack):
         else:
             self.eks = EksCluster(self, "Cluster", EksClusterProps(
                 vpc=vpc, cluster_name=name, kubernetes_version=cluster.kubernetes_version,
-                container_insights=cluster.container_insights != "off"))
+                container_insights=cluster.container_insights != "off", encrypt_secrets=cluster.secrets_encryption))
             # pods' stdout into their service's log group, as awslogs does on ECS (constructs_lib/eks/pod_logs.py)
             self.log_router = PodLogRouter(self, "PodLogs", cluster=self.eks, props=PodLogRouterProps(
-                log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name))
+                log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name,
+                encryption_key=imported_key(self, "LogsKey", log_key_arn)))
             self.ecs = None
             self._lattice_ingress(spec, cluster)
         # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.

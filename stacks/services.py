@@ -12,7 +12,7 @@ from constructs import Construct
 from meshspec.constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
 from meshspec.constructs_lib.ecs import MeshedFargateService, MeshedFargateServiceProps
 from meshspec.constructs_lib.eks import KubernetesWorkload, KubernetesWorkloadProps, WorkloadVersion
-from meshspec.constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps
+from meshspec.constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsProps, imported_key
 from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend
 from meshspec.constructs_lib.mesh.base import MeshBackend
 from meshspec.constructs_lib.mesh.beside import BesideBinding
@@ -59,6 +59,7 @@ class ServicesStack(Stack):
                                   if shared and shared.service_connect_namespace else None)
         self.workloads: list[KubernetesWorkload] = []  # kept for write_manifests (no walk over the tree)
         self._vpc_peer = ec2.Peer.ipv4(VPC_CIDR)  # one for every version's ingress rule
+        self._log_key = imported_key(self, "LogsKey", shared.log_key_arn if shared else spec.defaults.log_kms_key)
         for name in services:
             self._service(spec, name, cluster, backend)
 
@@ -70,7 +71,7 @@ class ServicesStack(Stack):
             service_name=name, log_group_name=naming.log_group(spec.project, name),
             retention_days=convert.retention_days(spec, svc), removal_policy=spec.defaults.log_removal_policy,
             builtin_queries=tuple(spec.queries.builtin), custom_queries=own_queries,
-            query_folder=naming.query_folder(spec.project, name)))
+            query_folder=naming.query_folder(spec.project, name), encryption_key=self._log_key))
         if (filters := convert.metric_filters_props(spec, name, logs.log_group)) is not None:
             ServiceMetricFilters(scope, "Metrics", filters)  # publishes what the dashboard and the canary read
         binding = backend.add_service(scope, "Mesh", convert.mesh_service_props(spec, name))

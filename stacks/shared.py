@@ -13,7 +13,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from meshspec.constructs_lib.logs import RETENTION
+from meshspec.constructs_lib.logs import (RETENTION, acknowledge_default_encryption, imported_key,
+                                          log_encryption_key)
 from meshspec.constructs_lib.mesh.appmesh import END_OF_SUPPORT, Mesh, MeshProps
 from meshspec.constructs_lib.service_connect import ServiceConnectNamespace
 from meshspec.infra import naming
@@ -51,7 +52,14 @@ class SharedStack(Stack):
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS,
                                         cidr_mask=20)])
-        self.vpc.add_flow_log("FlowLog")
+        # defaults.logKmsKey: one key for every log group meshspec creates (created here, or the spec's own key)
+        self.log_key = log_encryption_key(self, "LogsKey") if spec.defaults.log_kms_key == "create" else None
+        self.log_key_arn: str | None = self.log_key.key_arn if self.log_key else spec.defaults.log_kms_key
+        flow_log = self.vpc.add_flow_log("FlowLog")
+        if self.log_key_arn:
+            flow_log.log_group.node.default_child.kms_key_id = self.log_key_arn
+        else:
+            acknowledge_default_encryption(flow_log.log_group)
         self.namespace = sd.PrivateDnsNamespace(self, "Namespace", name=naming.namespace(spec.project), vpc=self.vpc)
         # Explicit exports of everything cluster and service stacks import (CDK gives them the names its automatic
         # references would get): they no longer come and go with the consumers, so removing the last service of
@@ -59,6 +67,8 @@ class SharedStack(Stack):
         for value in (self.vpc.vpc_id, self.vpc.vpc_cidr_block, self.namespace.namespace_id,
                       *(s.subnet_id for s in [*self.vpc.public_subnets, *self.vpc.private_subnets])):
             self.export_value(value)
+        if self.log_key is not None:
+            self.export_value(self.log_key.key_arn)
         self.mesh_name = spec.mesh_name
         self.mesh = None
         # The successor backends' shared parts: the one the spec uses, and during a migration the one coming in.
@@ -75,7 +85,9 @@ class SharedStack(Stack):
                 self, "LatticeAccessLogs", log_group_name=naming.lattice_access_log_group(spec.project),
                 retention=RETENTION[spec.defaults.log_retention_days],
                 removal_policy=RemovalPolicy.RETAIN if spec.defaults.log_removal_policy == "retain"
-                else RemovalPolicy.DESTROY)
+                else RemovalPolicy.DESTROY, encryption_key=imported_key(self, "LatticeLogsKey", self.log_key_arn))
+            if self.log_key_arn is None:
+                acknowledge_default_encryption(access_logs)
             self.lattice_network = LatticeServiceNetwork(
                 self, "LatticeNetwork", name=naming.lattice_service_network(spec.mesh_name), vpc=self.vpc,
                 client_peer=ec2.Peer.ipv4(VPC_CIDR), access_log_group=access_logs)

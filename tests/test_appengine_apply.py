@@ -168,10 +168,16 @@ def test_gradual_migration_is_sent_with_migrate_traffic(gae_emulator, api, journ
 
 
 def test_fails_before_any_write_when_the_plan_would_be_refused(gae_emulator, api, journal):
-    """One bad version among good ones: nothing at all is sent, not even the good versions."""
+    """One bad version among good ones: nothing at all is sent, not even the good versions. (validate refuses
+    this source first; the spec is built past it, so the plan's own refusal is what stops the apply.)"""
+    import yaml
+
+    from meshspec.infra.spec import Spec
+
     text = spec_text().replace("source: gs://bkt/banana.zip", "source: http://example.com/banana.zip")
+    assert [e.code for e in load_text(text, today=TODAY).errors] == ["version-artifact"]
     with pytest.raises(UserError, match="source 'http://example.com/banana.zip' is not a Cloud Storage object"):
-        apply(api, load(text), journal)
+        apply(api, Spec.model_validate(yaml.safe_load(text)), journal)
     assert gae_emulator.count(writes=True) == 0
 
 
@@ -393,8 +399,10 @@ def test_cli_refusal_is_a_message_and_exit_1(gae_emulator, spec_file, capsys):
     path = spec_file(spec_text().replace("source: gs://bkt/banana.zip", "source: http://example.com/banana.zip"))
     assert main(["appengine", "plan", path, "--endpoint", gae_emulator.url]) == 1
     err = capsys.readouterr().err
-    assert "error: App Engine would refuse this plan (1 problem(s)); nothing was sent:" in err
-    assert "hint: give the source as gs://BUCKET/OBJECT.zip" in err
+    # validate finds what the plan would refuse, before any call
+    assert "error: services.user-service.versions[1].source: App Engine deploys source from a Cloud Storage object" in err
+    assert "allowed: gs://BUCKET/OBJECT.zip" in err
+    assert gae_emulator.count(writes=True) == 0
 
 
 def test_cli_rollback_without_journal_or_app_says_what_to_give(tmp_path, capsys):

@@ -23,7 +23,9 @@ from meshspec.infra.appengine.plan import (CreateVersion, PlanRefused, SetDispat
                                   plan)
 from meshspec.infra.appengine.state import DispatchRule, Observed, ServiceState, Split, VersionState
 from meshspec.infra.errors import UserError
-from meshspec.infra.spec import load_text
+import yaml
+
+from meshspec.infra.spec import Spec, load_text
 
 GCLOUD_LIB = Path("/usr/lib/google-cloud-sdk/lib")
 
@@ -37,6 +39,24 @@ services:
     result = load_text(text, today=TODAY)
     assert result.ok, [e.render() for e in result.errors]
     return result.spec
+
+
+def unchecked_spec_of(services_yaml: str):
+    """A spec that validate refuses (it finds what the plan would refuse first), built past validate, so the
+    plan's own refusal is tested too."""
+    result = load_text(f"""apiVersion: meshspec/v1
+project: shop
+gcp: {{project: shop-prod-4711, location: europe-west}}
+services:
+{services_yaml}""", today=TODAY)
+    assert result.errors and all(e.code in ("quota-appengine", "version-artifact") for e in result.errors), \
+        [e.render() for e in result.errors]
+    data = yaml.safe_load(f"""apiVersion: meshspec/v1
+project: shop
+gcp: {{project: shop-prod-4711, location: europe-west}}
+services:
+{services_yaml}""")
+    return Spec.model_validate(data)
 
 
 DEFAULT = """  default:
@@ -170,7 +190,7 @@ def test_fails_when_the_spec_needs_more_than_20_dispatch_rules():
     majors: {{v1: {{contract: c.json}}}}
     versions: [{{name: x, source: gs://bkt/x.zip, traffic: 100}}]
 """ for i in range(21))
-    d = desired_state(spec_of(DEFAULT + services))
+    d = desired_state(unchecked_spec_of(DEFAULT + services))
     with pytest.raises(PlanRefused) as err:
         plan(d, observed(svc("default", {"d1": 1}, v("d1"))))
     assert "the spec needs 22 dispatch rules; App Engine allows at most 20 per application" in str(err.value)
@@ -180,7 +200,7 @@ def test_fails_when_the_spec_needs_more_than_20_dispatch_rules():
 
 def test_fails_when_domain_and_path_pass_100_characters():
     long = "/" + "x" * 97 + "/"
-    d = desired_state(spec_of(DEFAULT + f"""  s:
+    d = desired_state(unchecked_spec_of(DEFAULT + f"""  s:
     appengine: {{environment: standard, runtime: python312}}
     majors: {{v1: {{contract: c.json, path: {long}}}}}
     versions: [{{name: x, source: gs://bkt/x.zip, traffic: 100}}]
@@ -395,13 +415,13 @@ def test_rollback_refuses_a_service_that_is_new_since_the_run():
     ("source: gs://bkt/has space.zip", "is not a Cloud Storage object"),
 ])
 def test_fails_when_a_source_is_not_a_cloud_storage_object(artifact, message):
-    spec = spec_of(DEFAULT.replace("source: gs://bkt/d1.zip", artifact))
+    spec = unchecked_spec_of(DEFAULT.replace("source: gs://bkt/d1.zip", artifact))
     with pytest.raises(PlanRefused, match=message):
         plan(desired_state(spec), observed())
 
 
 def test_fails_when_an_image_has_no_tag_or_digest():
-    spec = spec_of(DEFAULT + """  flex:
+    spec = unchecked_spec_of(DEFAULT + """  flex:
     appengine: {environment: flexible, runtime: custom}
     majors: {v1: {contract: c.json}}
     versions: [{name: f1, image: gcr.io/p/flex, traffic: 100}]

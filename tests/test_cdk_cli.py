@@ -108,7 +108,7 @@ def test_synth_fails_when_the_spec_has_no_aws_section(tmp_path, capsys):
     spec.write_text("apiVersion: meshspec/v1\nproject: p\ngcp: {project: proj-12345, location: europe-west}\n"
                     "services:\n  a:\n    appengine: {environment: standard, runtime: python312, defaultService: true}\n"
                     "    majors: {v1: {contract: c.json}}\n"
-                    "    versions: [{name: x, source: gs://b/x.zip, traffic: 100}]\n", encoding="utf-8")
+                    "    versions: [{name: x, source: gs://bkt/x.zip, traffic: 100}]\n", encoding="utf-8")
     (tmp_path / "c.json").write_text("{}", encoding="utf-8")
     code, _, err = run(capsys, "synth", str(spec), "--out", str(tmp_path / "o"))
     assert code == 1

@@ -168,9 +168,34 @@ def test_a_customer_key_encrypts_the_clusters_secrets_when_given():
         "Provider": {"KeyArn": {"Fn::GetAtt": [Match.string_like_regexp("^Key"), "Arn"]}}, "Resources": ["secrets"]}]})
 
 
-def test_by_default_the_cluster_keeps_eks_default_envelope_encryption(pods):
+def test_by_default_the_clusters_secrets_are_encrypted_with_a_rotated_key_of_its_own(pods):
+    # checkov CKV_AWS_58: envelope encryption of Kubernetes Secrets with a customer managed key
     t, _, _, _ = pods
-    t.has_resource_properties("AWS::EKS::Cluster", {"EncryptionConfig": Match.absent()})
+    t.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    t.has_resource_properties("AWS::EKS::Cluster", {"EncryptionConfig": [{
+        "Provider": {"KeyArn": {"Fn::GetAtt": [Match.string_like_regexp("^ClusterSecretsKey"), "Arn"]}},
+        "Resources": ["secrets"]}]})
+    [cluster] = t.find_resources("AWS::EKS::Cluster").values()
+    assert "checkov" not in cluster.get("Metadata", {})  # nothing to skip
+
+
+def test_without_secrets_encryption_the_checkov_finding_is_skipped_with_its_reason():
+    # GIVEN a cluster kept without envelope encryption (an existing one: a change would replace it)
+    s = stack()
+    EksCluster(s, "C", EksClusterProps(vpc=vpc_in(s), encrypt_secrets=False))
+    t = template(s)
+    # THEN no key, no encryption configuration, and the skip says why
+    t.resource_count_is("AWS::KMS::Key", 0)
+    t.has_resource("AWS::EKS::Cluster", {
+        "Properties": {"EncryptionConfig": Match.absent()},
+        "Metadata": Match.object_like({"checkov": {"skip": [{
+            "id": "CKV_AWS_58", "comment": Match.string_like_regexp("replaces a cluster")}]}})})
+
+
+def test_fails_when_a_key_is_given_with_secrets_encryption_off():
+    s = stack()
+    with pytest.raises(PropsError, match="secrets_encryption_key"):
+        EksClusterProps(vpc=vpc_in(s), encrypt_secrets=False, secrets_encryption_key=kms.Key(s, "K"))
 
 
 def test_fails_when_a_secret_is_a_literal_and_never_echoes_it():

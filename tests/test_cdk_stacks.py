@@ -168,7 +168,7 @@ def test_fails_when_a_stack_overflows_even_if_validate_was_skipped(tmp_path):
 def test_fails_when_the_spec_has_no_aws_section():
     spec = load("apiVersion: meshspec/v1\nproject: p\ngcp: {project: proj-12345, location: europe-west}\n"
                 "services:\n  a:\n    appengine: {environment: standard, runtime: python312, defaultService: true}\n"
-                "    majors: {v1: {contract: c.json}}\n    versions: [{name: x, source: gs://b/x.zip, traffic: 100}]\n")
+                "    majors: {v1: {contract: c.json}}\n    versions: [{name: x, source: gs://bkt/x.zip, traffic: 100}]\n")
     with pytest.raises(UserError, match="the spec has no aws section"):
         build(spec, new_app(validation=False))
 

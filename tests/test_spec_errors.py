@@ -58,6 +58,31 @@ EXPECTED = {
     "syntax.yaml": [
         (8, "(document)", "yaml-syntax", "not valid YAML", None),
     ],
+    "alias-bomb.yaml": [
+        (8, "a5[0]", "yaml-alias-limit", "the alias *a4 stands for 66430 nodes", "at most 100000 nodes"),
+    ],
+    "merge-key.yaml": [
+        (13, "services.catalog.memory", "fargate-memory",
+         "Fargate does not offer 4096 MiB with 256 CPU units (came through the merge key `<<` on line 16)",
+         "512, 1024, 2048"),
+    ],
+    "secret-shapes.yaml": [
+        (15, "services.catalog.env.DB_PASS", "secret-literal", "its name says it is a secret (DB_PASS)", "secrets:"),
+        (16, "services.catalog.env.DATABASE_URL", "secret-literal", "the shape of a password inside a URL",
+         "secrets:"),
+    ],
+    "appengine-dispatch-rules.yaml": [
+        (27, "services.user-service.majors", "quota-appengine", "App Engine would need 23 dispatch rules",
+         "at most 20"),
+    ],
+    "account-leading-zero.yaml": [
+        (7, "aws.account", "leading-zero-dropped", "012345678901 as a number and dropped its leading zero",
+         "text"),
+    ],
+    "yaml-tag.yaml": [
+        (14, "services.catalog.env.LOG_LEVEL", "yaml-tag", "the tag !!python/object/apply:os.system is not allowed",
+         "!!str"),
+    ],
     "quota-weighted-targets.yaml": [
         (17, "services.catalog.versions", "quota-appmesh", "11 code versions are weighted targets", "at most 10"),
     ],
@@ -88,13 +113,15 @@ def test_unknown_key_suggests_the_closest_key():
     assert err.render() == (
         f"{err.file}:13:5: error: services.catalog.helthCheck: unknown key 'helthCheck' (given: 'helthCheck'; "
         "allowed: cluster, appengine, capacity, port, protocol, healthCheck, cpu, memory, desiredCount, env, secrets, majors, "
-        "versions, uses, logRetentionDays)\n    hint: did you mean 'healthCheck'?")
+        "versions, notSecret, uses, logRetentionDays)\n    hint: did you mean 'healthCheck'?")
 
 
 def test_secret_value_never_appears_in_the_message():
     [err] = load_spec(BAD / "secret-literal.yaml").errors
     assert "hunter2" not in err.render()
     assert "hunter2" not in str(err.to_json())
+    for err in load_spec(BAD / "secret-shapes.yaml").errors:
+        assert "Zr9#kq2" not in err.render() and "s3cretPassw0rd" not in err.render()
 
 
 def test_unreadable_file_is_an_error_not_a_traceback(tmp_path):

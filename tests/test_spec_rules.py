@@ -24,7 +24,7 @@ services:
   front:
     appengine: {environment: standard, runtime: nodejs22, defaultService: true}
     majors: {v1: {contract: c.json, path: /}}
-    versions: [{name: f-1, source: gs://b/f.zip, traffic: 100}]
+    versions: [{name: f-1, source: gs://bkt/f.zip, traffic: 100}]
 """
 
 
@@ -37,7 +37,7 @@ def aws_service(name, versions=(("a", 100),), uses=(), majors=("v1",), extra="")
 
 def gae_service(name, versions=(("a", 100),), majors=("v1",), appengine="{environment: standard, runtime: python312}",
                 major_block=None):
-    vs = "".join(f"      - {{name: {v}, source: gs://b/{v}.zip, traffic: {t}}}\n" for v, t in versions)
+    vs = "".join(f"      - {{name: {v}, source: gs://bkt/{v}.zip, traffic: {t}}}\n" for v, t in versions)
     ms = major_block or "".join(f"      {m}: {{contract: c.json}}\n" for m in majors)
     return f"  {name}:\n    appengine: {appengine}\n    majors:\n{ms}    versions:\n{vs}"
 
@@ -117,8 +117,8 @@ def test_app_engine_service_without_majors_as_services_needs_one_split_for_all_m
     appengine: {environment: standard, runtime: python312}
     majors: {v1: {contract: c.json}, v2: {contract: c.json}}
     versions:
-      - {name: a, source: gs://b/a.zip, traffic: {v1: 100, v2: 50}}
-      - {name: b, source: gs://b/b.zip, traffic: {v1: 0, v2: 50}}
+      - {name: a, source: gs://bkt/a.zip, traffic: {v1: 100, v2: 50}}
+      - {name: b, source: gs://bkt/b.zip, traffic: {v1: 0, v2: 50}}
 """
     result = load(text)
     assert codes(result) == ["appengine-split-per-major"]
@@ -170,7 +170,7 @@ def test_migrate_traffic_is_refused_for_flexible():
     appengine: {environment: flexible, runtime: custom, migrateTraffic: true}
     majors: {v1: {contract: c.json}}
     versions:
-      - {name: a, image: img/a, traffic: 100}
+      - {name: a, image: gcr.io/p/a:1, traffic: 100}
 """
     result = load(text)
     assert codes(result) == ["migrate-flexible"]
@@ -222,8 +222,8 @@ def test_quota_backends_per_virtual_node():
 
 
 def test_quota_app_engine_versions_per_app():
-    versions = tuple((f"v-{i}", 100 if i == 0 else 0) for i in range(10))
-    text = AWS_HEAD + "".join(gae_service(f"s{i}", versions=versions) for i in range(22))
+    versions = tuple((f"v-{i}", 100 if i == 0 else 0) for i in range(20))
+    text = AWS_HEAD + "".join(gae_service(f"s{i}", versions=versions) for i in range(11))
     result = load(text)
     assert codes(result) == ["quota-appengine"]
     assert "221 versions" in result.errors[0].message
@@ -340,3 +340,12 @@ def test_a_secret_reference_with_a_version_stage_is_refused_with_the_forms_allow
     assert err.allowed == ("arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME[:JSON_KEY] or "
                            "arn:aws:ssm:REGION:ACCOUNT:parameter/NAME")
 
+
+
+def test_services_on_eks_with_app_mesh_need_an_account_as_synth_does():
+    text = AWS_HEAD.replace("  account: '111122223333'\n", "").replace(
+        "{name: core, platform: ecs}", "{name: core, platform: eks}") + aws_service("rec")
+    [err] = load(text).errors
+    assert (err.line, err.key_path, err.code) == (4, "aws", "eks-needs-account")
+    assert err.given == "no account; on EKS: rec"
+    assert load(text.replace("aws:\n", "aws:\n  mesh: {backend: lattice}\n")).ok  # Lattice's manifests need none

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from meshspec.infra.spec import load_text
+from meshspec.infra.spec import load_spec, load_text
 from meshspec.infra.spec import quotas as q
 from meshspec.infra.spec.errors import Problems
 from meshspec.infra.spec.stack_quotas import check_cloudformation, estimate
@@ -53,7 +53,8 @@ def one_version_each(text: str) -> str:
     return text.replace("traffic: 10\n", "traffic: 0\n").replace("traffic: 90\n", "traffic: 100\n")
 
 
-@pytest.mark.parametrize("which", ["example", "example-ec2", "appmesh", "lattice", "service-connect"])
+@pytest.mark.parametrize("which", ["example", "example-ec2", "example-lattice", "appmesh", "lattice",
+                                   "service-connect"])
 def test_estimates_match_the_synthesized_templates(which, shop_spec, tmp_path):
     from meshspec.stacks.limits import size
     from tests.cdk_support import shop_variant_ec2
@@ -62,6 +63,8 @@ def test_estimates_match_the_synthesized_templates(which, shop_spec, tmp_path):
         spec = shop_spec
     elif which == "example-ec2":
         spec = load(shop_variant_ec2()).spec
+    elif which == "example-lattice":  # defaults.logKmsKey: create
+        spec = load_spec(ROOT / "examples" / "shop-lattice.yaml", today=TODAY).spec
     elif which == "service-connect":  # ECS only: every service on the ECS cluster
         spec = load(one_version_each(generate(20, "service-connect")).replace("cluster: ml", "cluster: core")).spec
     else:

@@ -40,13 +40,13 @@ services:
         contract: contracts/users-v2.json
     versions:
       - name: apple
-        source: gs://b/apple.zip
+        source: gs://bkt/apple.zip
         traffic: 90
       - name: banana
-        source: gs://b/banana.zip
+        source: gs://bkt/banana.zip
         traffic: 10
       - name: cherry
-        source: gs://b/cherry.zip
+        source: gs://bkt/cherry.zip
   search:
     appengine:
       environment: standard
@@ -58,10 +58,10 @@ services:
         contract: contracts/search-v1.json
     versions:
       - name: s-1
-        source: gs://b/s1.zip
+        source: gs://bkt/s1.zip
         traffic: 100
       - name: s-2
-        source: gs://b/s2.zip
+        source: gs://bkt/s2.zip
 """
 
 

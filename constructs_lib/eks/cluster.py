@@ -12,7 +12,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..errors import PropsError, contradiction
-from ..nag import suppress
+from ..nag import skip_checkov, suppress
 from .secrets import SECRETS_STORE_ADDON, SECRETS_STORE_CONFIGURATION
 
 if TYPE_CHECKING:  # only props' types: importing aws_lambda and aws_kms costs every synth about 50 ms
@@ -22,6 +22,10 @@ if TYPE_CHECKING:  # only props' types: importing aws_lambda and aws_kms costs e
 EKS_MANAGED_POLICIES = ("AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
                         "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy", "AmazonEKSWorkerNodePolicy",
                         "AmazonEC2ContainerRegistryReadOnly")
+SECRETS_UNENCRYPTED_REASON = (
+    "envelope encryption of Kubernetes Secrets with a customer managed key was turned off (an existing cluster "
+    "kept: CloudFormation replaces a cluster whose encryption configuration changes); EKS still encrypts all "
+    "Kubernetes API data with an AWS owned key (Kubernetes 1.28 and later)")
 OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
 OBSERVABILITY_NAMESPACE, OBSERVABILITY_SERVICE_ACCOUNT = "amazon-cloudwatch", "cloudwatch-agent"
 
@@ -40,10 +44,12 @@ class EksClusterProps:
     - ``secrets_store``: install the ``aws-secrets-store-csi-driver-provider`` add-on (the Secrets Store CSI
       driver and ASCP) with the driver's ``syncSecret`` on, so workloads' ``secrets`` reach their pods.
       Default: True.
-    - ``secrets_encryption_key``: a KMS key for envelope encryption of Kubernetes Secrets (the synced secret
-      values live in Kubernetes Secrets). Default: EKS's default envelope encryption of all Kubernetes API data
-      with an AWS owned key (Kubernetes 1.28 and later). Choose at creation: CloudFormation replaces a cluster
-      whose encryption configuration changes.
+    - ``encrypt_secrets``: envelope encryption of Kubernetes Secrets (the synced secret values live in
+      Kubernetes Secrets) with a customer managed KMS key. Default: True (a key is created unless
+      ``secrets_encryption_key`` is given). Without it EKS still encrypts all Kubernetes API data with an AWS
+      owned key (Kubernetes 1.28 and later). Choose at creation: CloudFormation replaces a cluster whose
+      encryption configuration changes.
+    - ``secrets_encryption_key``: the KMS key for ``encrypt_secrets``. Default: a new key, rotated yearly.
     """
 
     vpc: ec2.IVpc
@@ -55,8 +61,12 @@ class EksClusterProps:
     kubectl_layer: lambda_.ILayerVersion | None = None
     secrets_store: bool = True
     secrets_encryption_key: kms.IKey | None = None
+    encrypt_secrets: bool = True
 
     def __post_init__(self) -> None:
+        if not self.encrypt_secrets and self.secrets_encryption_key is not None:
+            raise contradiction("secrets_encryption_key", "a key", "encrypt_secrets", False,
+                                "give the key only with encrypt_secrets=True")
         if not self.auto_mode and self.node_pools is not None:
             raise contradiction("node_pools", list(self.node_pools), "auto_mode", False,
                                 "node pools are an Auto Mode feature")
@@ -72,9 +82,15 @@ class EksCluster(Construct):
         compute = None
         if props.auto_mode:
             compute = eks.ComputeConfig(node_pools=list(props.node_pools or ("system", "general-purpose")))
+        key = props.secrets_encryption_key
+        if props.encrypt_secrets and key is None:
+            from aws_cdk import aws_kms as kms
+
+            key = kms.Key(self, "SecretsKey", enable_key_rotation=True,
+                          description="meshspec: envelope encryption of the EKS cluster's Kubernetes Secrets")
         self.cluster = eks.Cluster(
             self, "Cluster", version=eks.KubernetesVersion.of(props.kubernetes_version), vpc=props.vpc,
-            cluster_name=props.cluster_name, compute=compute, secrets_encryption_key=props.secrets_encryption_key,
+            cluster_name=props.cluster_name, compute=compute, secrets_encryption_key=key,
             default_capacity_type=eks.DefaultCapacityType.AUTOMODE if props.auto_mode else eks.DefaultCapacityType.NODEGROUP,
             kubectl_provider_options=(eks.KubectlProviderOptions(kubectl_layer=props.kubectl_layer)
                                       if props.kubectl_layer is not None else None),
@@ -82,6 +98,8 @@ class EksCluster(Construct):
                              eks.ClusterLoggingTypes.AUTHENTICATOR, eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
                              eks.ClusterLoggingTypes.SCHEDULER])
         self.applies_manifests = props.kubectl_layer is not None
+        if key is None:
+            skip_checkov(self.cluster.node.default_child, "CKV_AWS_58", SECRETS_UNENCRYPTED_REASON)
         self.secrets_store = props.secrets_store
         if props.secrets_store:
             # ASCP reads with each pod's own Pod Identity role (usePodIdentity in the SecretProviderClass): the

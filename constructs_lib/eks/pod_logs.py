@@ -20,7 +20,7 @@ and later (github.com/aws/aws-for-fluent-bit/pull/888).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import RemovalPolicy, Stack, Token
 from aws_cdk import aws_eks_v2 as eks
@@ -29,8 +29,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from ..errors import PropsError
+from ..logs import acknowledge_default_encryption
 from ..nag import suppress
 from .cluster import EksCluster, pod_identity_principal
+
+if TYPE_CHECKING:
+    from aws_cdk import aws_kms as kms
 
 LOG_GROUP_ANNOTATION = "meshspec.io/log-group"
 VERSION_LABEL = "meshspec.io/version"
@@ -50,12 +54,14 @@ class PodLogRouterProps:
       a line's template cannot be read. ``_`` keeps it apart from service groups (DNS labels have none).
     - ``namespace``: Default: ``meshspec-logging``.
     - ``image``: Default: aws-for-fluent-bit 2.32.5 (the first with EKS Pod Identity credentials).
+    - ``encryption_key``: a KMS key for the fallback log group. Default: CloudWatch Logs' own encryption.
     """
 
     log_group_prefix: str
     name: str
     namespace: str = "meshspec-logging"
     image: str = FLUENT_BIT_IMAGE
+    encryption_key: "kms.IKey | None" = None
 
     def __post_init__(self) -> None:
         if not (self.log_group_prefix.startswith("/") and self.log_group_prefix.endswith("/")):
@@ -145,7 +151,10 @@ class PodLogRouter(Construct):
         self.manifest_name = ROUTER_NAME
         stack = Stack.of(self)
         self.fallback = logs.LogGroup(self, "Unrouted", log_group_name=props.fallback_log_group,
-                                      retention=logs.RetentionDays.ONE_WEEK, removal_policy=RemovalPolicy.DESTROY)
+                                      retention=logs.RetentionDays.ONE_WEEK, removal_policy=RemovalPolicy.DESTROY,
+                                      encryption_key=props.encryption_key)
+        if props.encryption_key is None:
+            acknowledge_default_encryption(self.fallback)
         self.role = iam.Role(self, "Role", assumed_by=pod_identity_principal(),
                              description=f"Fluent Bit: pods' stdout into {props.log_group_prefix}* log groups")
         self.role.assume_role_policy.add_statements(iam.PolicyStatement(

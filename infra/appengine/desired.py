@@ -32,13 +32,25 @@ def _version(svc: Service, name: str, image: str | None, source: str | None) -> 
         env_variables=tuple(sorted((k, _env_value(v)) for k, v in svc.env.items())))
 
 
+def dispatch_targets(spec: Spec) -> list[tuple[str, str, str, str]]:
+    """(path prefix, App Engine service id, spec service, major) for each live major: one dispatch rule each
+    (validate counts them against App Engine's quota with this same function)."""
+    out = []
+    for name, svc in spec.appengine_services().items():
+        ae = svc.appengine
+        for major, m in live_majors(svc).items():
+            sid = (naming.appengine_service(name, major) if ae.majors_as_services
+                   else naming.appengine_service(name, default=ae.default_service))
+            out.append((major_path(name, major, m), sid, name, major))
+    return out
+
+
 def desired_state(spec: Spec) -> Desired:
     """Every App Engine service the spec manages; with majorsAsServices one service per live major."""
     if spec.gcp is None:
         raise UserError("the spec has no gcp section, so it names no App Engine application",
                         hint="add gcp: {project: PROJECT, location: LOCATION}")
     services: list[DesiredService] = []
-    targets: list[tuple[str, str]] = []  # (path prefix, service id)
     unmanaged: list[str] = []
     for name, svc in spec.appengine_services().items():
         ae = svc.appengine
@@ -54,7 +66,6 @@ def desired_state(spec: Spec) -> Desired:
                 split = _split(shares(svc, major), ae.split_by, sid)
                 services.append(DesiredService(sid, name, ae.environment, versions, split, ae.migrate_traffic,
                                                (path,), sticky=m.sticky is not None))
-                targets.append((path, sid))
         else:
             sid = naming.appengine_service(name, default=ae.default_service)
             paths = tuple(major_path(name, major, m) for major, m in live.items())
@@ -63,7 +74,7 @@ def desired_state(spec: Spec) -> Desired:
             sticky = any(m.sticky is not None for m in live.values())
             services.append(DesiredService(sid, name, ae.environment, versions, split, ae.migrate_traffic, paths,
                                            sticky=sticky))
-            targets.extend((p, sid) for p in paths)
+    targets = [(path, sid) for path, sid, _, _ in dispatch_targets(spec)]
     return Desired(app_id=spec.gcp.project, services=tuple(services),
                    dispatch_rules=dispatch.rules_for(targets), unmanaged_services=tuple(unmanaged),
                    location=spec.gcp.location)

@@ -15,6 +15,8 @@ from pathlib import Path as FsPath
 from .. import naming
 from ..metrics import FILTERS_PER_MAJOR
 from . import cohorts, quotas as q
+from . import secrets
+from .secrets import SECRET_NAME  # noqa: F401 - tests read it here
 from .errors import Described as D, Problems
 from .ec2 import check_ec2_capacity, check_instance_type, check_service_capacity
 from .model import Service, Spec, capacity_of, live_majors, major_path, metric_majors, shares
@@ -31,7 +33,6 @@ FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122881, 8192)),
 }
 
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY|CLIENT_?SECRET")
 AWS_SECRET_REF = re.compile(
     r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+"
     r"(:[A-Za-z_][A-Za-z0-9_]{0,127}(::)?)?"  # one JSON key, ECS's ARN:key[::] (constructs_lib/secret_refs.py)
@@ -56,6 +57,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     check_clusters(spec, problems)
     check_ec2_capacity(spec, problems, complete)
     check_eks_account(spec, problems)
+    check_log_key(spec, problems)
     for name, svc in spec.services.items():
         check_placement(spec, name, svc, problems)
         check_versions(name, svc, problems)
@@ -108,6 +110,10 @@ def check_clusters(spec: Spec, p: Problems) -> None:
         if "kubernetes_version" in written and c.platform != "eks":
             p.add(path + ("kubernetesVersion",), "kubernetesVersion applies to EKS clusters; this cluster runs ECS",
                   "eks-only", given=c.kubernetes_version, allowed="kubernetesVersion with platform: eks, or leave it out")
+        if c.platform != "eks" and "secrets_encryption" in c.model_fields_set:
+            p.add(path + ("secretsEncryption",), "secretsEncryption applies to EKS clusters only (ECS injects secrets "
+                  "into tasks from Secrets Manager or SSM, encrypted there)", "eks-only",
+                  given=c.secrets_encryption, allowed="leave secretsEncryption out for platform: ecs")
         if ec2 and c.min_capacity > c.max_capacity:
             p.add(path + ("minCapacity",), f"minCapacity {c.min_capacity} is above maxCapacity {c.max_capacity}",
                   "capacity-range", given=c.min_capacity, allowed=f"at most {c.max_capacity}")
@@ -127,6 +133,24 @@ def check_eks_account(spec: Spec, p: Problems) -> None:
               "virtual node's ARN in the Kubernetes manifests meshspec writes", "eks-needs-account",
               given=D("no account (environment-agnostic stacks)"), allowed="aws.account: the 12-digit account",
               hint="set aws.account, or use backend: lattice, whose EKS pods need no ARN in their manifests")
+
+
+def check_log_key(spec: Spec, p: Problems) -> None:
+    """defaults.logKmsKey: only where meshspec creates log groups (AWS), and a key in their region."""
+    key = spec.defaults.log_kms_key
+    if key is None:
+        return
+    path = ("defaults", "logKmsKey")
+    if spec.aws is None:
+        p.add(path, "logKmsKey encrypts the AWS log groups meshspec creates; this spec has no aws section",
+              "log-key-without-aws", given=key, allowed="leave logKmsKey out, or add the aws section",
+              hint="App Engine's logs go to Cloud Logging, which this key does not reach")
+        return
+    if key != "create" and key.split(":")[3] != spec.aws.region:
+        p.add(path, f"CloudWatch Logs uses a KMS key of the log group's own region; this key is in "
+              f"{key.split(':')[3]}, the log groups in {spec.aws.region}", "log-key-region", given=key,
+              allowed=f"a key ARN in {spec.aws.region}, or create",
+              hint="create a key in the spec's region (or a multi-Region replica of this one there)")
 
 
 def check_placement(spec: Spec, name: str, svc: Service, p: Problems) -> None:
@@ -233,6 +257,7 @@ def check_versions(name: str, svc: Service, p: Problems) -> None:
             if env == "flexible" and bool(v.image) == bool(v.source):
                 p.add(path, "an App Engine flexible version needs exactly one of image or source",
                       "version-artifact", given=D("both" if v.image else "neither"), allowed="image or source")
+            _check_appengine_artifact(path, v.image if env == "flexible" else None, v.source, p)
         else:
             if not v.image:
                 p.add(path, "a version on an AWS cluster needs a container image", "version-artifact",
@@ -245,6 +270,19 @@ def check_versions(name: str, svc: Service, p: Problems) -> None:
                 if major not in svc.majors:
                     p.add(path + ("traffic", major), f"major {major!r} is not defined for service {name!r}",
                           "unknown-major", given=major, allowed=", ".join(svc.majors))
+
+
+def _check_appengine_artifact(path: tuple, image: str | None, source: str | None, p: Problems) -> None:
+    """What the App Engine plan refuses in a version's artifact (meshspec.infra.appengine.plan._artifact)."""
+    from meshspec.infra.appengine.desired import source_url
+    from meshspec.infra.appengine.plan import IMAGE, STORAGE_URL
+
+    if image and not IMAGE.match(image):
+        p.add(path + ("image",), "App Engine deploys a fully qualified image with a tag or digest",
+              "version-artifact", given=image, allowed="REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST")
+    if source and not STORAGE_URL.match(source_url(source)):
+        p.add(path + ("source",), "App Engine deploys source from a Cloud Storage object", "version-artifact",
+              given=source, allowed="gs://BUCKET/OBJECT.zip (or https://storage.googleapis.com/BUCKET/OBJECT)")
 
 
 AWS_WEIGHTS = {
@@ -299,13 +337,29 @@ RESERVED_ENV_PREFIX = "MESHSPEC_"
 
 
 def check_env(name: str, svc: Service, p: Problems) -> None:
+    reviewed = set(svc.not_secret)
+    for key, why in secrets.findings(svc.env, reviewed):
+        p.add(("services", name, "env", key), f"{key} looks like a secret: {why}; a literal value would land in "
+              "templates and logs", "secret-literal", given=D(secrets.masked_value(svc.env[key])),
+              allowed="a reference under secrets:",
+              hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS) or a Secret Manager name (GCP); "
+                   f"if it is no secret, list it under notSecret (see `meshspec help spec`)")
+    for i, key in enumerate(svc.not_secret):
+        if key not in svc.env:
+            p.add(("services", name, "notSecret", i), f"notSecret names {key}, which is not under env",
+                  "not-secret-unknown", given=key, allowed=", ".join(svc.env) or "no variable: env is empty")
+        elif not secrets.finding(key, svc.env[key]):
+            p.warn(("services", name, "notSecret", i), f"{key} is not taken for a secret: nothing to mark",
+                   "not-secret-unneeded", given=key, allowed="only variables meshspec would refuse")
+    for i, v in enumerate(svc.versions):
+        for field, value in (("image", v.image), ("source", v.source)):
+            kind = secrets.shape(value) if value else None
+            if kind:
+                p.add(("services", name, "versions", i, field),
+                      f"the {field} has the shape of {kind}; it would land in templates and logs",
+                      "secret-literal", given=D(secrets.masked_value(value)), allowed="no credentials in it",
+                      hint="registries and buckets are read with the service's own role or service account")
     for key in svc.env:
-        if SECRET_NAME.search(key.upper()):
-            p.add(("services", name, "env", key), f"{key} looks like a secret; a literal value would land in "
-                  "templates and logs", "secret-literal", given=D("a literal value (not shown)"),
-                  allowed="a reference under secrets:",
-                  hint=f"move it to secrets: {{{key}: arn:aws:secretsmanager:…}} (AWS); on App Engine the app reads it "
-                       "from Secret Manager")
         if key in svc.secrets:
             p.add(("services", name, "env", key), f"{key} is given both under env and under secrets",
                   "env-secret-clash", given=key, allowed="each variable once")
@@ -459,13 +513,58 @@ def check_quotas(spec: Spec, p: Problems) -> None:
                 p.add(("services", name, "uses"), f"{backends} backends per virtual node; App Mesh allows "
                       f"{q.APPMESH_BACKENDS_PER_NODE}", "quota-appmesh", given=backends,
                       allowed=f"at most {q.APPMESH_BACKENDS_PER_NODE}")
+    check_appengine_quotas(spec, p)
+
+
+def check_appengine_quotas(spec: Spec, p: Problems) -> None:
+    """What App Engine's plan would refuse for the whole app, found before it (quotas.py: the figures), each at
+    the service that contributes most."""
+    from meshspec.infra.appengine import dispatch
+    from meshspec.infra.appengine.desired import dispatch_targets
+
     gae = spec.appengine_services()
-    versions = sum(len(s.versions) * (len(live_majors(s)) if s.appengine.majors_as_services else 1)
-                   for s in gae.values())
+    if not gae:
+        return
+    per_service = {n: len(s.versions) * (len(live_majors(s)) if s.appengine.majors_as_services else 1)
+                   for n, s in gae.items()}
+    versions = sum(per_service.values())
     if versions > q.APPENGINE_VERSIONS_PER_APP:
-        p.add(("services",), f"App Engine would hold {versions} versions; an app allows "
-              f"{q.APPENGINE_VERSIONS_PER_APP}", "quota-appengine", given=versions,
-              allowed=f"at most {q.APPENGINE_VERSIONS_PER_APP}", hint="remove versions that take no traffic")
+        top = max(per_service, key=per_service.get)
+        p.add(("services", top, "versions"), f"App Engine would hold {versions} versions ({top}: "
+              f"{per_service[top]}); an app allows {q.APPENGINE_VERSIONS_PER_APP} (App Engine quota: versions per "
+              "app)", "quota-appengine", given=versions, allowed=f"at most {q.APPENGINE_VERSIONS_PER_APP}",
+              hint="remove versions that take no traffic" + (", or set majorsAsServices: false (each major "
+                   "multiplies the versions)" if gae[top].appengine.majors_as_services else ""))
+    targets = dispatch_targets(spec)
+    sids = {sid for _, sid, _, _ in targets} | {
+        naming.appengine_service(n, default=s.appengine.default_service) for n, s in gae.items()
+        if not s.appengine.majors_as_services}
+    if len(sids) > q.APPENGINE_SERVICES_PER_APP:
+        counts = Counter(n for _, _, n, _ in targets if gae[n].appengine.majors_as_services)
+        top = max(counts, key=counts.get) if counts else next(iter(gae))
+        p.add(("services", top) if counts else ("services",), f"App Engine would hold {len(sids)} services; an app "
+              f"allows {q.APPENGINE_SERVICES_PER_APP} (App Engine quota: services per app)", "quota-appengine",
+              given=len(sids), allowed=f"at most {q.APPENGINE_SERVICES_PER_APP}",
+              hint="set majorsAsServices: false where a service's majors can share one split, or move services "
+                   "to another App Engine app (another gcp.project)")
+    rules = dispatch.rules_for((path, sid) for path, sid, _, _ in targets)
+    if len(rules) > q.APPENGINE_DISPATCH_RULES:
+        counts = Counter(n for _, _, n, _ in targets)
+        top = max(counts, key=counts.get)
+        p.add(("services", top, "majors"), f"App Engine would need {len(rules)} dispatch rules, one per live "
+              f"major's path ({', '.join(f'{n}: {c}' for n, c in counts.most_common())}); an app allows "
+              f"{q.APPENGINE_DISPATCH_RULES} (App Engine quota: dispatch rules per app)", "quota-appengine",
+              given=len(rules), allowed=f"at most {q.APPENGINE_DISPATCH_RULES} live majors over all App Engine "
+              "services", hint="retire majors nobody uses (status: retired), or move services to another App "
+                               "Engine app (another gcp.project)")
+    for path, _, name, major in targets:
+        length = len(dispatch.DOMAIN) + len(dispatch.rule_path(path))
+        if length > dispatch.MAX_DOMAIN_PATH:
+            p.add(("services", name, "majors", major, "path"), f"the dispatch rule for {path} is {length} "
+                  f"characters (domain {dispatch.DOMAIN!r} plus path {dispatch.rule_path(path)}); App Engine allows "
+                  f"{dispatch.MAX_DOMAIN_PATH}", "quota-appengine", given=path,
+                  allowed=f"a path of at most {dispatch.MAX_DOMAIN_PATH - len(dispatch.DOMAIN) - 1} characters",
+                  hint="give the major a shorter path (majors.<major>.path)")
 
 
 LATTICE_NAME = re.compile(r"^(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+$")

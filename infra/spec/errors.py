@@ -6,10 +6,13 @@ from typing import Any, Sequence
 
 from meshspec.infra.errors import SpecInvalid  # re-exported; defined beside UserError so the CLI needs no pydantic
 
+from .secrets import SECRET_NAME, SECRETISH_NAME, mask, masked_value
+
 __all__ = ["Described", "Path", "Problems", "SpecError", "SpecInvalid", "format_path", "show"]
 
 
 Path = tuple[str | int, ...]
+MAX_PROBLEMS = 500  # per file
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -37,6 +40,15 @@ class SpecError:
     allowed: str | None = None
     hint: str | None = None
     severity: str = "error"
+
+    def __post_init__(self) -> None:
+        # No secret in any message: whatever a check put in, credential shapes are masked here, once.
+        for name in ("message", "given", "allowed", "hint"):
+            text = getattr(self, name)
+            if text:
+                object.__setattr__(self, name, mask(text))
+        if any(isinstance(p, str) and mask(p) != p for p in self.path):
+            object.__setattr__(self, "path", tuple(mask(p) if isinstance(p, str) else p for p in self.path))
 
     @property
     def key_path(self) -> str:
@@ -74,14 +86,23 @@ class Problems:
     file: str
     positions: Any = None  # meshspec.infra.spec.yamlpos.Positions
     items: list[SpecError] = field(default_factory=list)
+    limit: int = MAX_PROBLEMS  # past it, problems are counted, not kept: a file of junk is reported in bounded time
+    dropped: int = 0
 
     def add(self, path: Path, message: str, code: str, *, given: Any = None, allowed: str | None = None,
             hint: str | None = None, severity: str = "error", at_key: bool = False) -> None:
+        if len(self.items) >= self.limit:
+            self.dropped += 1
+            return
+        if given is not None and not isinstance(given, Described) and _secret_env(path):
+            given = Described(masked_value(given))
         line = column = None
         if self.positions is not None:
-            mark = self.positions.find(path, at_key=at_key)
-            if mark is not None:
-                line, column = mark
+            found = self.positions.locate(path, at_key=at_key)
+            if found is not None:
+                line, column, note = found
+                if note:  # the value is written elsewhere (an anchor) and came here through a merge or an alias
+                    message = f"{message} ({note})"
         self.items.append(SpecError(
             file=self.file, path=tuple(path), message=message, code=code, line=line, column=column,
             given=None if given is None else show(given), allowed=allowed, hint=hint, severity=severity))
@@ -96,6 +117,12 @@ class Problems:
     @property
     def warnings(self) -> list[SpecError]:
         return [e for e in self.items if e.severity == "warning"]
+
+
+def _secret_env(path: Path) -> bool:
+    """A path to an env variable whose name says or suggests a secret: its value is never shown."""
+    return (len(path) >= 4 and path[0] == "services" and path[2] == "env" and isinstance(path[3], str)
+            and bool(SECRET_NAME.search(path[3].upper()) or SECRETISH_NAME.search(path[3].upper())))
 
 
 class Described(str):

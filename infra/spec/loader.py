@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,9 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import checks, model
-from .errors import Path, Problems, SpecError, SpecInvalid, format_path
+from .errors import Described, Path, Problems, SpecError, SpecInvalid, format_path
 from .model import Spec
-from .yamlpos import parse
+from .yamlpos import LIMITS, parse
 
 # Pattern → words, so errors say what is allowed instead of printing a regular expression.
 _PATTERN_WORDS = {
@@ -63,24 +64,57 @@ class LoadResult:
 def load_spec(path: str | FsPath, *, today: dt.date | None = None) -> LoadResult:
     """Read and check one spec file; contract paths are resolved against the file's folder."""
     path = FsPath(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        err = SpecError(file=str(path), path=(), code="unreadable", message=f"cannot read the spec: {reason}")
+    text, err = read_spec_text(path)
+    if err is not None:
         return LoadResult(str(path), None, [err])
     return load_text(text, file=str(path), base_dir=path.parent, today=today)
+
+
+def read_spec_text(path: FsPath) -> tuple[str, SpecError | None]:
+    """The file as text: UTF-8, with or without a byte-order mark, any line endings. A file that is not UTF-8
+    is an error at the line and column of its first bad byte; one far over the size limit is not read at all."""
+    try:
+        with path.open("rb") as f:
+            raw = f.read(4 * LIMITS.chars + 4)  # UTF-8 takes at most 4 bytes a character
+            more = bool(f.read(1))
+    except OSError as exc:
+        return "", SpecError(file=str(path), path=(), code="unreadable",
+                             message=f"cannot read the spec: {exc.strerror or exc}")
+    if more:
+        return "", SpecError(file=str(path), path=(), code="yaml-too-large", line=1, column=1,
+                             message="the file is far longer than meshspec reads; it was not read",
+                             given=f"more than {len(raw)} bytes", allowed=f"at most {LIMITS.chars} characters",
+                             hint="split the services over several specs")
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # a UTF-8 byte-order mark
+    try:
+        return body.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return "", _not_utf8(str(path), body, exc)
+
+
+def _not_utf8(file: str, raw: bytes, exc: UnicodeDecodeError) -> SpecError:
+    """Where the first byte that is not UTF-8 is: line, and column in characters (the line's valid start)."""
+    bad = exc.start
+    line_start = raw.rfind(b"\n", 0, bad) + 1
+    line = raw.count(b"\n", 0, bad) + 1
+    column = len(raw[line_start:bad].decode("utf-8", errors="replace")) + 1
+    utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    return SpecError(
+        file=file, path=(), code="not-utf8", line=line, column=column,
+        message="the spec is UTF-16, not UTF-8" if utf16 else
+        f"the spec is not UTF-8: byte 0x{raw[bad]:02x} at this position is not a valid UTF-8 character",
+        given=f"byte 0x{raw[bad]:02x}", allowed="UTF-8 text (a byte-order mark and CRLF line endings are fine)",
+        hint="save the file as UTF-8; from Latin-1: iconv -f latin1 -t utf-8 SPEC > SPEC.new")
 
 
 def load_text(text: str, *, file: str = "<spec>", base_dir: FsPath | None = None,
               today: dt.date | None = None) -> LoadResult:
     problems = Problems(file)
     data, _ = parse(text, problems)
-    if problems.errors:  # syntax errors: nothing further can be said reliably
-        if any(e.code == "yaml-syntax" for e in problems.errors):
-            return LoadResult(file, None, problems.items, base_dir)
-    if data is None and not problems.items:
-        problems.add((), "the spec is empty", "empty", allowed=f"a mapping starting with apiVersion: {model.API_VERSION}")
+    if data is None:  # a syntax error or a crossed limit (nothing further can be said reliably), or nothing at all
+        if not problems.items:
+            problems.add((), "the spec is empty", "empty",
+                         allowed=f"a mapping starting with apiVersion: {model.API_VERSION}")
         return LoadResult(file, None, problems.items, base_dir)
     if not isinstance(data, dict):
         problems.add((), "the spec must be a mapping", "not-a-mapping", given=type(data).__name__,
@@ -90,15 +124,80 @@ def load_text(text: str, *, file: str = "<spec>", base_dir: FsPath | None = None
         problems.add(("apiVersion",), "unsupported apiVersion", "api-version", given=data.get("apiVersion"),
                      allowed=model.API_VERSION)
         return LoadResult(file, None, problems.items, base_dir)
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
     spec, complete, stood_in = _validate(data, problems)
     if spec is not None:
         before = len(problems.items)
         checks.run_all(spec, problems, base_dir=base_dir, today=today or dt.date.today(),
                        all_services=set(data.get("services") or {}) if isinstance(data.get("services"), dict) else set(),
                        complete=complete)
+        _check_typed_env(spec, problems)
         if stood_in:  # a rule about a key whose bad value a default stood in for would repeat that error
             problems.items[before:] = [e for e in problems.items[before:] if not _mentions(e, stood_in)]
+    if problems.dropped:
+        problems.items.append(SpecError(
+            file=file, path=(), code="too-many-problems", severity="error",
+            message=f"{problems.dropped} more problem(s) not shown: meshspec reports the first {problems.limit}",
+            hint="fix these and validate again"))
     return LoadResult(file, spec if complete else None, problems.items, base_dir)
+
+
+# Top-level keys starting with x- are the spec's place for YAML anchors that services merge (`<<: *common`), as
+# in Compose files' extension fields; nothing reads them.
+EXTENSION_PREFIX = "x-"
+
+
+def _typed(raw: Any) -> bool:
+    """Whether a scalar was written plain (no quotes, no tag), so YAML gave it a type."""
+    return raw is not None and not raw.style and raw.tag is None
+
+
+def _as_read(value: Any, raw: str) -> tuple[str, str, bool]:
+    """(what YAML made of an unquoted scalar, how that changed it, whether a leading zero was dropped)."""
+    if isinstance(value, bool):
+        return "true or false", "", False
+    what = "a number"
+    zero = isinstance(value, int) and re.match(r"^[-+]?0[0-9]", raw) is not None
+    if zero:
+        return what, " and dropped its leading zero", True
+    shown = str(value)
+    return what, ("" if shown == raw else f" ({shown})"), False
+
+
+def _quote_needed(loc: Path, given: Any, problems: Problems) -> bool:
+    """A text key given a plain scalar that YAML read as a number or a boolean: say so, with the value as
+    written and a hint to quote it (an account id whose leading zero YAML dropped is an error of its own)."""
+    raw = problems.positions.scalar(loc) if problems.positions is not None else None
+    if not _typed(raw):
+        return False
+    text = raw.value
+    what, change, zero = _as_read(given, text)
+    key = loc[-1] if loc and isinstance(loc[-1], str) else "this value"
+    problems.add(loc, f"YAML reads the unquoted {text} as {what}{change}, but {key} is text",
+                 "leading-zero-dropped" if zero else "quote-needed", given=Described(text), allowed="text (quoted)",
+                 hint=f'quote it: {key}: "{text}"')
+    return True
+
+
+def _check_typed_env(spec: Spec, problems: Problems) -> None:
+    """An unquoted env value that YAML turned into a number the service would see written otherwise (007 → 7,
+    1.10 → 1.1, 1e3 → 1000.0, 0x1F → 31)."""
+    if problems.positions is None:
+        return
+    for name, svc in spec.services.items():
+        for key, value in svc.env.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            loc = ("services", name, "env", key)
+            raw = problems.positions.scalar(loc)
+            if not _typed(raw) or str(value) == raw.value:
+                continue
+            _, change, zero = _as_read(value, raw.value)
+            problems.add(loc, f"YAML reads the unquoted {raw.value} as the number {value}"
+                         f"{' and dropped its leading zero' if zero else ''}: the variable would be {value}",
+                         "leading-zero-dropped" if zero else "quote-needed", given=Described(raw.value),
+                         allowed="a value the service sees as written",
+                         hint=f'quote it: {key}: "{raw.value}"')
 
 
 def _mentions(e: SpecError, paths: list[str]) -> bool:
@@ -120,6 +219,9 @@ def _validate(data: dict[str, Any], problems: Problems) -> tuple[Spec | None, bo
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     for err in errors:
+        if len(problems.items) >= problems.limit:  # a file of junk: count the rest, do not describe it
+            problems.dropped += 1
+            continue
         _from_pydantic(err, data, problems)
     services = data.get("services")
     bad = {e["loc"][1] for e in errors if len(e["loc"]) > 1 and e["loc"][0] == "services"}
@@ -186,6 +288,8 @@ def _from_pydantic(err: dict[str, Any], data: Any, problems: Problems) -> None:
     if kind == "missing":
         problems.add(loc, f"required key {loc[-1]!r} is missing", "missing-key",
                      allowed=f"add {loc[-1]} under {_parent(loc)}")
+        return
+    if kind == "string_type" and isinstance(given, (int, float)) and _quote_needed(loc, given, problems):
         return
     allowed = None
     message = err["msg"]

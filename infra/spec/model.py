@@ -24,6 +24,7 @@ DNS_LABEL = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 VERSION_ID = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 MAJOR = r"^v[1-9][0-9]{0,2}$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -64,6 +65,21 @@ class Defaults(_Model):
     log_removal_policy: Literal["retain", "destroy"] = Field(
         "retain", description="What happens to log groups when a stack is deleted. Default: retain.")
     tracing: bool = Field(True, description="X-Ray tracing for every service (Envoy and the X-Ray daemon). Default: on.")
+    log_kms_key: str | None = Field(
+        None, description="A customer managed KMS key for every AWS log group meshspec creates: `create` (one key "
+                          "in the shared stack, rotated yearly, with the key policy CloudWatch Logs needs) or the "
+                          "ARN of an existing key in the spec's region, whose key policy lets CloudWatch Logs use "
+                          "it. Default: CloudWatch Logs' own encryption.")
+
+    @field_validator("log_kms_key", mode="plain", json_schema_input_type=Literal["create"] | Annotated[
+        str, StringConstraints(pattern=KMS_KEY_ARN)] | None)
+    @classmethod
+    def _log_kms_key(cls, v: object) -> str | None:
+        """One clear message instead of pydantic's one per union member."""
+        if v is None or v == "create" or (isinstance(v, str) and re.match(KMS_KEY_ARN, v)):
+            return v
+        raise PydanticCustomError("log_kms_key", "logKmsKey is `create` or the ARN of a KMS key",
+                                  {"allowed": "create, or arn:aws:kms:REGION:ACCOUNT:key/KEY_ID (not an alias)"})
 
 
 class Cluster(_Model):
@@ -89,6 +105,10 @@ class Cluster(_Model):
                           "instance's interfaces. Default: true.")
     kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]{2}$", examples=["1.34"],
                                     description="EKS only. Default: 1.33.")
+    secrets_encryption: bool = Field(
+        True, description="EKS only: envelope encryption of Kubernetes Secrets with a KMS key the cluster stack "
+                          "creates. CloudFormation replaces a cluster whose encryption configuration changes: set "
+                          "false on a cluster created without it to keep that cluster. Default: true.")
 
     @field_validator("capacity", mode="plain",
                      json_schema_input_type=CapacityName | Annotated[list[CapacityName], Field(
@@ -451,6 +471,11 @@ class Service(_Model):
         description="References only: a Secrets Manager or SSM parameter ARN, or a GCP Secret Manager name.")
     majors: dict[MajorName, Major] = Field(min_length=1)
     versions: list[Version] = Field(min_length=1)
+    not_secret: list[EnvName] = Field(
+        default_factory=list,
+        description="env variables reviewed as no secret, though their name or value looks like one (a public "
+                    "DSN, a test fixture's example key): validate no longer refuses their literal values. "
+                    "Default: none.")
     use_entries: list[UseEntry] = Field(
         default_factory=list, alias="uses",
         description="Majors this service calls: <service>/<major> (every operation of it), or "
@@ -496,7 +521,8 @@ class Queries(_Model):
 class Spec(_Model):
     """A whole meshspec document."""
 
-    model_config = ConfigDict(title="meshspec v1")
+    # Top-level x-* keys hold YAML anchors for merge keys (`<<: *common`); the loader drops them before these rules.
+    model_config = ConfigDict(title="meshspec v1", json_schema_extra={"patternProperties": {"^x-": {}}})
 
     api_version: Literal["meshspec/v1"]
     project: DnsLabel

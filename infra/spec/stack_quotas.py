@@ -73,6 +73,11 @@ def cluster_kind(c) -> tuple:
     if "ec2" not in c.capacities:
         return ("ecs", "fargate")
     return ("ecs", "ec2", "trunking") if c.eni_trunking else ("ecs", "ec2")
+# clusters[].secretsEncryption (on by default): an EKS cluster's KMS key and its encryption configuration
+EKS_SECRETS_KEY = (1, 900)
+# defaults.logKmsKey: create adds the key and its export to the shared stack; every log group then names the key
+LOG_KEY_CREATED = (1, 1, 1_600)  # resources, outputs, bytes
+LOG_KEY_PER_GROUP_BYTES = 130
 # An EKS cluster on Lattice (or migrating to it): one ingress rule from Lattice's range per distinct service port
 LATTICE_INGRESS_BYTES = 560
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
@@ -112,7 +117,8 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
     majors = len(live_majors(svc))
     n_extra = len(name) - 3
     e.add(base, model.per_service, model.bytes_service + n_extra * NAME_USES_SERVICE
-          + (len(spec.project) - 3) * PROJECT_USES)
+          + (len(spec.project) - 3) * PROJECT_USES
+          + (LOG_KEY_PER_GROUP_BYTES if spec.defaults.log_kms_key else 0))
     e.add(base + ("versions",), v * model.per_version,
           v * (model.bytes_version + n_extra * NAME_USES_VERSION)
           + sum(len(x.name) + len(x.image or "") for x in svc.versions))
@@ -150,12 +156,24 @@ def estimate(spec: Spec) -> list[StackEstimate]:
             r, o, b = SHARED.get(spec.aws.mesh.backend, SHARED["appmesh"]) if spec.aws_services() else SHARED_NO_MESH
             e = StackEstimate(s.name, outputs=o)
             e.add(("aws",), r, b)
+            if spec.defaults.log_kms_key == "create":
+                kr, ko, kb = LOG_KEY_CREATED
+                e.outputs += ko
+                e.add(("defaults", "logKmsKey"), kr, kb)
+            if spec.defaults.log_kms_key:  # the flow log's group, and Lattice's access log group
+                groups = 1 + (spec.aws.mesh.backend == "lattice" or bool(spec.aws.mesh.migration
+                                                                          and spec.aws.mesh.migration.to == "lattice"))
+                e.add(("defaults", "logKmsKey"), 0, groups * LOG_KEY_PER_GROUP_BYTES)
             out.append(e)
         elif s.kind == "cluster":
             c = spec.cluster(s.cluster)
             r, o, b, params = CLUSTER[cluster_kind(c)]
             e = StackEstimate(s.name, outputs=o, parameters=params)
             e.add(("aws", "clusters"), r, b)
+            if c.platform == "eks" and c.secrets_encryption:
+                e.add(("aws", "clusters"), *EKS_SECRETS_KEY)
+            if c.platform == "eks" and spec.defaults.log_kms_key:  # the router's fallback log group
+                e.add(("defaults", "logKmsKey"), 0, LOG_KEY_PER_GROUP_BYTES)
             kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
             if c.platform == "eks" and "lattice" in kinds:  # stacks/cluster.py: _lattice_ingress
                 ports = {svc.port for svc in spec.aws_services().values() if svc.cluster == c.name}

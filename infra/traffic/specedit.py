@@ -79,6 +79,7 @@ def plan_edit(spec_file: str | Path, service: str, majors: Iterable[str], weight
     if not result.ok:
         raise UserError(f"{path} is not a valid spec; fix it before folding weights into it")
     live = list(live_majors(result.spec.services[service]))
+    _written_in_place(old, str(path), service, len(result.spec.services[service].versions))
     new = fold(old, service, majors, weights, live)
     check = load_text(new, file=str(path), base_dir=path.parent, today=today)
     if not check.ok:
@@ -115,6 +116,24 @@ def plan_cohort_edit(spec_file: str | Path, service: str, major: str, cohort: st
     new = out.getvalue()
     diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), str(path), str(path)))
     return old, new, diff
+
+
+def _written_in_place(text: str, file: str, service: str, versions: int) -> None:
+    """Refuses to fold weights into versions or traffic that came through an alias or a merge key: writing there
+    would change every service that shares the anchor."""
+    from meshspec.infra.spec.errors import Problems
+    from meshspec.infra.spec.yamlpos import parse
+
+    _, positions = parse(text, Problems(file))
+    paths = [("services", service, "versions")] + [("services", service, "versions", i, "traffic")
+                                                   for i in range(versions)]
+    for path in paths:
+        found = positions.locate(path)
+        if found is not None and found[2]:
+            raise UserError(f"{'.'.join(map(str, path))} {found[2]} (line {found[0]}): meshspec folds weights "
+                            "only into values written in the service itself; the anchor may be shared",
+                            hint="write the service's versions and traffic out in the service, or edit the "
+                                 "anchor by hand (the diff above shows the weights)")
 
 
 def write(spec_file: str | Path, new: str) -> None:
