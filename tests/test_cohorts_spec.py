@@ -38,10 +38,10 @@ def on_appengine(d: dict) -> dict:
     """The same service on App Engine (the default service, standard environment, cookie split)."""
     d = copy.deepcopy(d)
     svc = d["services"]["pricing"]
-    del svc["cluster"]
+    del svc["cluster"], svc["protocol"]
     svc["appengine"] = {"environment": "standard", "runtime": "python312", "defaultService": True}
     for v in svc["versions"]:
-        v["source"] = f"gs://b/{v.pop('image').replace(':', '-')}.zip"
+        v["source"] = f"gs://shop-builds/{v.pop('image').replace(':', '-')}.zip"
     d["gcp"] = {"project": "shop-prod-4711", "location": "europe-west"}
     del d["aws"]
     return d
