@@ -239,6 +239,12 @@ def _sunset(doc: dict, spot: Spot) -> None:
     put(doc, spot.key, spot.path, "2027-06-30")
 
 
+def _not_secret(doc: dict, spot: Spot) -> None:
+    """notSecret names an env variable of the slot (its base has one, PREPARE): validate then reads the review
+    (a literal it would not refuse anyway gets a warning; tests/test_spec_secrets.py tests the acceptance)."""
+    put(doc, spot.key, spot.path, ["WALK_REVIEWED"])
+
+
 EDITS: dict[tuple, Edit] = {
     ("services", "*", "cluster"): _cluster,
     ("services", "*", "versions", "[]", "traffic"): _traffic,
@@ -247,6 +253,7 @@ EDITS: dict[tuple, Edit] = {
     ("services", "*", "uses"): _uses,
     ("aws", "mesh", "migration", "moved"): _moved,
     ("services", "*", "majors", "*", "sunset"): _sunset,
+    ("services", "*", "notSecret"): _not_secret,
 }
 # Keys whose edit touches other objects than the slot: walked one spot at a time, never batched.
 SOLO = {("services", "*", "appengine", "defaultService")}
@@ -261,7 +268,12 @@ def _one_version_takes_all(doc: dict, spot: Spot) -> None:
 
 # Prepared in the base too, so the key alone makes the difference: a sunset applies to a deprecated major; a gradual
 # migration moves all traffic to one version.
+def _reviewed_env(doc: dict, spot: Spot) -> None:
+    doc["services"][spot.path[1]].setdefault("env", {})["WALK_REVIEWED"] = "plain"
+
+
 PREPARE: dict[tuple, Edit] = {
+    ("services", "*", "notSecret"): _reviewed_env,
     ("services", "*", "majors", "*", "sunset"): _deprecated,
     ("services", "*", "appengine", "migrateTraffic"): _one_version_takes_all,
 }

@@ -22,7 +22,7 @@ services:
   front:
     appengine: {{environment: standard, runtime: nodejs22, defaultService: true}}
     majors: {{v1: {{contract: c.json, path: /}}}}
-    versions: [{{name: f-1, source: gs://b/f.zip, traffic: 100}}]{front}
+    versions: [{{name: f-1, source: gs://bkt/f.zip, traffic: 100}}]{front}
   api:
     cluster: {cluster}
     majors: {{v1: {{contract: c.json}}}}

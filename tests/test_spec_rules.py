@@ -347,5 +347,5 @@ def test_services_on_eks_with_app_mesh_need_an_account_as_synth_does():
         "{name: core, platform: ecs}", "{name: core, platform: eks}") + aws_service("rec")
     [err] = load(text).errors
     assert (err.line, err.key_path, err.code) == (4, "aws", "eks-needs-account")
-    assert err.given == "no account; on EKS: rec"
+    assert err.given == "no account (environment-agnostic stacks)" and "rec on EKS with App Mesh" in err.message
     assert load(text.replace("aws:\n", "aws:\n  mesh: {backend: lattice}\n")).ok  # Lattice's manifests need none

@@ -66,7 +66,7 @@ class Defaults(_Model):
         "retain", description="What happens to log groups when a stack is deleted. Default: retain.")
     tracing: bool = Field(True, description="X-Ray tracing for every service (Envoy and the X-Ray daemon). Default: on.")
     log_kms_key: str | None = Field(
-        None, description="A customer managed KMS key for every AWS log group meshspec creates: `create` (one key "
+        None, examples=["create"], description="A customer managed KMS key for every AWS log group meshspec creates: `create` (one key "
                           "in the shared stack, rotated yearly, with the key policy CloudWatch Logs needs) or the "
                           "ARN of an existing key in the spec's region, whose key policy lets CloudWatch Logs use "
                           "it. Default: CloudWatch Logs' own encryption.")
