@@ -1,14 +1,20 @@
 """Time `meshspec synth` against a hand-written CDK app declaring the same resources, and an empty CDK app.
 
 Usage (from the worktree, after ./dev bootstraps .venv):
-    .venv/bin/python benchmarks/synth_bench.py --sizes 10 100 500 --runs 3 --runs-large 2 --out /tmp/meshspec-bench
+    .venv/bin/python benchmarks/synth_bench.py --sizes 100 500 --runs 3 --runs-large 2 --out /tmp/meshspec-bench
+
+meshspec runs as users run it: worker processes (one per core) and the synth cache. "cold" gets a new, empty
+cache directory every run (the cache's writes are timed, its reads never help); "warm" (at the largest N, or
+every N with --warm-all) first fills a cache with the spec, then each run changes one service's image (another
+service each run) and synthesizes the whole spec with that cache, as CI does after a one-line change.
 
 For each N: benchmarks/gen_spec.py writes the spec and services.json (the same services for the hand-written
 app); then, run after run, the three programs are started in turn (the order rotates each run, so drift on a
 shared machine hits all alike), each as its own process tree from a cold Python, as CI would run them.
-Measured: wall time, and peak resident memory of the whole process tree (Python and the jsii Node process),
-polled from /proc every 20 ms. Reported: medians, ratio meshspec / hand-written, and a check that both
-assemblies hold the same resources (count per type).
+Measured: wall time, CPU time and peak resident memory of the whole process tree (Python, the synth workers and
+their jsii Node processes), polled from /proc every 20 ms, and the 1-minute load average before each run (the
+machine may be shared). Reported: medians, ratio meshspec / hand-written, the warm synth against the cold one,
+issue 21's targets, and a check that both assemblies hold the same resources (count per type).
 
 Validation: CDK's built-in CloudFormation validation is off for both (meshspec's default; the hand-written
 app gets CDK_VALIDATION=false), so both do the same work; ``--validation`` turns it on for both.
@@ -81,6 +87,10 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+def load() -> float:
+    return os.getloadavg()[0]
+
+
 def run(cmd: list[str], extra_env: dict[str, str]) -> tuple[float, int, float]:
     """Wall seconds, peak RSS bytes of the process tree, and CPU seconds (user + system) of the tree: Python and
     the Node process it waits for. CPU time is the steadier figure on a machine other people share."""
@@ -109,59 +119,116 @@ def resources(out: Path) -> collections.Counter:
     return c
 
 
-def bench(n: int, runs: int, work: Path, validation: bool) -> dict:
+def one_image_changed(spec: Path, i: int, out: Path) -> Path:
+    """The spec with the i-th service's first image tag changed (another service each run)."""
+    text = spec.read_text()
+    at = -1
+    for _ in range(i + 1):
+        at = text.index("image: ", at + 1)
+    end = text.index("\n", at)
+    out.write_text(text[:end] + f"-r{i}" + text[end:])
+    return out
+
+
+def bench(n: int, runs: int, work: Path, validation: bool, warm: bool) -> dict:
     spec = write(n, work / f"n{n}" / "spec.yaml")
     services = spec.parent / "services.json"
     unchecked = 2 * n > APPMESH_NODES  # gen_spec gives every service two code versions
     # the context `cdk synth` (CLI 2.1148) hands an app; meshspec's new_app sets the same (stacks/app.py CLI_CONTEXT)
     val_env = {"CDK_CONTEXT_JSON": json.dumps(CLI_CONTEXT), **({} if validation else {"CDK_VALIDATION": "false"})}
-    outs = {k: spec.parent / k for k in ("empty", "handwritten", "meshspec")}
+    outs = {k: spec.parent / k for k in ("empty", "handwritten", "meshspec", "warm")}
+
+    def meshspec(spec_file: Path, out: Path) -> list[str]:
+        return (([PY, str(HERE / "synth_unchecked.py"), str(spec_file), str(out)] if unchecked else
+                 [str(ROOT / ".venv" / "bin" / "meshspec"), "synth", str(spec_file), "--out", str(out)])
+                + (["--validation"] if validation else []))
+
+    cold_cache = spec.parent / "cold-cache"
+    warm_cache = spec.parent / "warm-cache"
     cmds = {
         "empty": ([PY, str(HERE / "handwritten" / "app.py"), "--empty"], {"CDK_OUTDIR": str(outs["empty"]), **val_env}),
         "handwritten": ([PY, str(HERE / "handwritten" / "app.py"), str(services)],
                         {"CDK_OUTDIR": str(outs["handwritten"]), **val_env}),
-        "meshspec": (([PY, str(HERE / "synth_unchecked.py"), str(spec), str(outs["meshspec"])] if unchecked else
-                      [str(ROOT / ".venv" / "bin" / "meshspec"), "synth", str(spec), "--out", str(outs["meshspec"])])
-                     + (["--validation"] if validation else []), {}),
+        "meshspec": (meshspec(spec, outs["meshspec"]), {"MESHSPEC_CACHE_DIR": str(cold_cache)}),
     }
+    if warm:
+        shutil.rmtree(warm_cache, ignore_errors=True)
+        run(meshspec(spec, outs["warm"]), {"MESHSPEC_CACHE_DIR": str(warm_cache)})  # fill the cache
     order = list(cmds)
-    times: dict[str, list[float]] = {k: [] for k in cmds}
-    rss: dict[str, list[int]] = {k: [] for k in cmds}
-    cpu: dict[str, list[float]] = {k: [] for k in cmds}
+    times: dict[str, list[float]] = {k: [] for k in [*cmds, "warm"]}
+    rss: dict[str, list[int]] = {k: [] for k in times}
+    cpu: dict[str, list[float]] = {k: [] for k in times}
+    loads: list[float] = []
     for i in range(runs):
-        for k in order[i % 3:] + order[:i % 3]:
+        for k in order[i % 3:] + order[:i % 3] + (["warm"] if warm else []):
             shutil.rmtree(outs[k], ignore_errors=True)
-            w, m, c = run(*cmds[k])
+            shutil.rmtree(cold_cache, ignore_errors=True)  # cold: an empty cache every run
+            if k == "warm":
+                cmd = (meshspec(one_image_changed(spec, i, spec.parent / f"spec-r{i}.yaml"), outs["warm"]),
+                       {"MESHSPEC_CACHE_DIR": str(warm_cache)})
+            else:
+                cmd = cmds[k]
+            loads.append(load())
+            w, m, c = run(*cmd)
             times[k].append(w)
             rss[k].append(m)
             cpu[k].append(c)
-            print(f"N={n} run {i + 1}/{runs} {k}: {w:.2f} s wall, {c:.2f} s CPU, {m / 2**20:.0f} MiB",
-                  file=sys.stderr, flush=True)
+            print(f"N={n} run {i + 1}/{runs} {k}: {w:.2f} s wall, {c:.2f} s CPU, {m / 2**20:.0f} MiB, "
+                  f"load {loads[-1]:.2f}", file=sys.stderr, flush=True)
     same = resources(outs["handwritten"]) == resources(outs["meshspec"])
-    return {"n": n, "runs": runs, "unchecked": unchecked, "same_resources": same,
+    if warm:
+        same = same and resources(outs["warm"]) == resources(outs["meshspec"])
+    times = {k: v for k, v in times.items() if v}
+    return {"n": n, "runs": runs, "unchecked": unchecked, "same_resources": same, "warm": warm,
             "resources": sum(resources(outs["meshspec"]).values()),
             "stacks": len(list(outs["meshspec"].glob("*.template.json"))),
-            "times": times, "rss": rss, "cpu": cpu,
+            "times": times, "rss": rss, "cpu": cpu, "loads": loads, "cores": os.cpu_count(),
             "median_s": {k: statistics.median(v) for k, v in times.items()},
-            "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items()},
-            "median_mib": {k: statistics.median(v) / 2**20 for k, v in rss.items()}}
+            "median_cpu_s": {k: statistics.median(v) for k, v in cpu.items() if v},
+            "median_mib": {k: statistics.median(v) / 2**20 for k, v in rss.items() if v},
+            "max_mib": {k: max(v) / 2**20 for k, v in rss.items() if v}}
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| N | stacks | resources | runs | empty CDK app | hand-written CDK | meshspec synth | ratio (wall) | "
-             "CPU hand-written | CPU meshspec | ratio (CPU) | peak RSS hand-written | peak RSS meshspec |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| N | stacks | resources | runs | load (1 min) | empty CDK app | hand-written CDK | meshspec cold | ratio (wall) | "
+             "CPU hand-written | CPU meshspec | meshspec warm (one image changed) | warm / cold | "
+             "peak RSS hand-written | peak RSS meshspec |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        m, c, mem = r["median_s"], r["median_cpu_s"], r["median_mib"]
+        m, c, mem = r["median_s"], r["median_cpu_s"], r["max_mib"]
         mark = " *" if r["unchecked"] else ""
         same = "" if r["same_resources"] else " (resources differ!)"
-        lines.append(f"| {r['n']} | {r['stacks']} | {r['resources']}{same} | {r['runs']} | {m['empty']:.1f} s | "
+        warm = f"{m['warm']:.1f} s | {m['warm'] / m['meshspec']:.2f}" if "warm" in m else "- | -"
+        lines.append(f"| {r['n']} | {r['stacks']} | {r['resources']}{same} | {r['runs']} | "
+                     f"{min(r['loads']):.1f}–{max(r['loads']):.1f} | {m['empty']:.1f} s | "
                      f"{m['handwritten']:.1f} s | {m['meshspec']:.1f} s{mark} | {m['meshspec'] / m['handwritten']:.2f} | "
-                     f"{c['handwritten']:.1f} s | {c['meshspec']:.1f} s | {c['meshspec'] / c['handwritten']:.2f} | "
+                     f"{c['handwritten']:.1f} s | {c['meshspec']:.1f} s | {warm} | "
                      f"{mem['handwritten']:.0f} MiB | {mem['meshspec']:.0f} MiB |")
     if any(r["unchecked"] for r in rows):
         lines.append("\n\\* App Mesh's quota refuses this spec; timed with benchmarks/synth_unchecked.py (same synth path).")
+    lines.append("")
+    lines.append(targets(rows))
     return "\n".join(lines)
+
+
+TARGETS = {100: 0.7, 500: 0.6}  # issue 21: cold synth against the hand-written app's wall time
+
+
+def targets(rows: list[dict]) -> str:
+    """Issue 21's targets, met or not, from the medians (peak memory: the largest of the runs)."""
+    out = ["| target (issue 21) | measured | met |", "|---|---|---|"]
+    by_n = {r["n"]: r for r in rows}
+    for n, limit in TARGETS.items():
+        if n in by_n:
+            ratio = by_n[n]["median_s"]["meshspec"] / by_n[n]["median_s"]["handwritten"]
+            out.append(f"| cold synth at {n} ≤ {limit}× hand-written | {ratio:.2f}× | {'yes' if ratio <= limit else 'no'} |")
+    if 500 in by_n and "warm" in by_n[500]["median_s"]:
+        ratio = by_n[500]["median_s"]["warm"] / by_n[500]["median_s"]["meshspec"]
+        out.append(f"| one image changed at 500 ≤ 0.1× cold | {ratio:.2f}× | {'yes' if ratio <= 0.1 else 'no'} |")
+    if 500 in by_n:
+        peak = by_n[500]["max_mib"]["meshspec"]
+        out.append(f"| peak memory at 500 < 1.5 GB (process tree) | {peak:.0f} MiB | {'yes' if peak < 1536 else 'no'} |")
+    return "\n".join(out)
 
 
 def compile_meshspec() -> None:
@@ -182,10 +249,14 @@ if __name__ == "__main__":
     ap.add_argument("--runs-large", type=int, default=None, help="runs for N >= 500 (default: --runs)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/meshspec-bench"))
     ap.add_argument("--validation", action="store_true", help="CDK's built-in validation on for both apps")
+    ap.add_argument("--warm-all", action="store_true", help="time the warm synth at every N (default: the largest)")
     a = ap.parse_args()
     compile_meshspec()
     rows = []
+    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}", file=sys.stderr)
     for n in a.sizes:
-        rows.append(bench(n, a.runs_large if (n >= 500 and a.runs_large) else a.runs, a.out, a.validation))
+        rows.append(bench(n, a.runs_large if (n >= 500 and a.runs_large) else a.runs, a.out, a.validation,
+                          a.warm_all or n == max(a.sizes)))
         (a.out / "results.json").write_text(json.dumps(rows, indent=1))
+    print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}", file=sys.stderr)
     print(table(rows))

@@ -17,6 +17,11 @@ SSM_PARAMETER = re.compile(
     r"^(?P<arn>arn:aws[a-z-]*:ssm:(?P<region>[a-z0-9-]+):[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$")
 
 
+# Secrets Manager ends a secret's complete ARN with a hyphen and six random characters; a partial ARN (without
+# them) names the secret too, and IAM matches it only with a wildcard for those characters.
+COMPLETE_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
 @dataclass(frozen=True)
 class SecretRef:
     """``arn``: the secret's or parameter's ARN (without the key); ``kind``: ``secretsmanager`` or
@@ -26,6 +31,16 @@ class SecretRef:
     kind: str
     region: str
     json_key: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """A parameter's ARN always is; a secret's when it ends with Secrets Manager's six-character suffix."""
+        return self.kind != "secretsmanager" or bool(COMPLETE_SUFFIX.search(self.arn))
+
+    @property
+    def policy_arn(self) -> str:
+        """The ARN an IAM statement grants: a partial secret ARN with ``-??????`` for the suffix it lacks."""
+        return self.arn if self.complete else f"{self.arn}-??????"
 
 
 def parse_ref(ref: str) -> SecretRef | None:

@@ -1,7 +1,11 @@
-"""What a change touches: the services whose definition, contract or placement differs between two specs.
+"""What a change touches: the stacks whose inputs differ between two specs, and the services behind them.
 
-Used by partial synth (``meshspec synth --changed-since REF``) and by CI to skip untouched stacks. Pure
-functions over two loaded specs plus the list of changed files; the git edge is ``spec_at_ref``.
+Used by partial synth (``meshspec synth --changed-since REF``) and by CI to skip untouched stacks. A stack is
+touched when its inputs (``meshspec.infra.sharding.inputs``: its own view of the spec and the views of the stacks
+it is built against) differ: the same inputs the stack is built from, so no separate list of who depends on
+whom can fall behind the stack code. Contract files feed no stack: templates hold a major's path, never the
+contract's contents (``meshspec contracts`` reads them). Pure functions over two loaded specs plus the list of
+changed files; the git edge is ``spec_at_ref``.
 """
 from __future__ import annotations
 
@@ -10,41 +14,32 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from meshspec.infra import sharding
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec import Spec, load_text
 
 
 @dataclass(frozen=True)
 class Changes:
-    services: frozenset[str]      # services to rebuild (changed, added)
+    stacks: tuple[str, ...]       # stacks whose inputs differ or that are new, in deployment order
+    services: frozenset[str]      # services whose entry changed, or that are new
     removed: frozenset[str]       # services gone from the spec
-    global_change: bool           # project-wide settings changed: everything is touched
-
-    def touches(self, service: str) -> bool:
-        return self.global_change or service in self.services
+    removed_stacks: tuple[str, ...]  # stacks gone from the layout (their services or clusters were removed)
+    contracts: frozenset[str] = frozenset()  # changed contract files of the spec (no template reads them)
 
 
 def diff_specs(old: Spec | None, new: Spec, *, spec_dir: PurePosixPath = PurePosixPath("."),
                changed_files: frozenset[str] = frozenset()) -> Changes:
-    """Services whose spec entry or contract file changed; a change outside ``services`` touches all."""
-    if old is None:
-        return Changes(frozenset(new.services), frozenset(), True)
-    outside = old.model_dump(exclude={"services"}) != new.model_dump(exclude={"services"})
-    touched = set()
-    for name, svc in new.services.items():
-        before = old.services.get(name)
-        if before is None or before != svc:
-            touched.add(name)
-            continue
-        contracts = {str(spec_dir / m.contract) for m in svc.majors.values()}
-        if contracts & changed_files:
-            touched.add(name)
-    removed = frozenset(old.services) - frozenset(new.services)
-    # A consumer's backends name the services it uses: a removed provider touches its consumers.
-    for name, svc in new.services.items():
-        if any(u.split("/")[0] in removed for u in svc.uses):
-            touched.add(name)
-    return Changes(frozenset(touched), removed, outside)
+    """The stacks whose inputs differ between ``old`` and ``new`` (every stack when ``old`` is None)."""
+    after = sharding.inputs(new)
+    before = sharding.inputs(old) if old is not None else {}
+    stacks = tuple(s for s, digest in after.items() if before.get(s) != digest)
+    old_services = old.services if old is not None else {}
+    services = frozenset(n for n, svc in new.services.items() if old_services.get(n) != svc)
+    contracts = frozenset(str(spec_dir / m.contract) for svc in new.services.values()
+                          for m in svc.majors.values()) & changed_files
+    return Changes(stacks, services, frozenset(old_services) - frozenset(new.services),
+                   tuple(s for s in before if s not in after), contracts)
 
 
 def spec_at_ref(spec_path: Path, ref: str) -> tuple[Spec | None, frozenset[str]]:

@@ -19,12 +19,29 @@ cluster's stack export, and those export it explicitly (``Stack.export_value``),
 when services come or go (CDK would otherwise drop an export with its last consumer, which CloudFormation
 refuses while another stack still imports it).
 
-Everything here is pure: a spec (or names) in, stack names out. ``meshspec.stacks.app.build`` follows this layout.
+What feeds each stack (one source of truth for partial synth and the synth cache). Every stack is built from
+its own *view* of the spec (:func:`views`), never from the whole spec: the project-wide parts it reads, the
+services it holds, and of its neighbours only what it reads of them (a caller's stack reads the port, protocol
+and cluster of the services it uses; a provider's stack reads who uses it, for Lattice's auth policy). A stack's
+*inputs* are its view plus the views of the stacks it is built against (:func:`inputs`): so anything the stack
+code reads is in its inputs by construction, and a stack whose inputs did not change cannot have changed.
+Anything a view leaves out raises when read (:class:`NotAnInput`), naming this module as the place to add it.
+``meshspec.infra.changes`` compares inputs for partial synth; ``meshspec.stacks.cache`` keys templates by them.
+
+Everything here is pure: a spec (or names) in, stack names and views out. ``meshspec.stacks.app.build`` follows
+this layout and builds each stack from its view.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from pydantic import BaseModel
 
 from meshspec.infra import naming
 from meshspec.infra.spec.model import Spec
@@ -37,6 +54,7 @@ class StackPlacement:
     services: tuple[str, ...] = ()  # services whose resources live in this stack
     cluster: str | None = None
     depends_on: tuple[str, ...] = ()  # stacks that must be deployed first
+    built_against: tuple[str, ...] = ()  # stacks whose views also feed this one (see ``inputs``)
 
 
 def stack_of(project: str, service: str) -> str:
@@ -66,12 +84,15 @@ def layout(spec: Spec) -> list[StackPlacement]:
         return []
     p = spec.project
     shared = naming.stack_shared(p)
-    out = [StackPlacement(shared, "shared")]
-    out += [StackPlacement(naming.stack_cluster(p, c.name), "cluster", cluster=c.name, depends_on=(shared,))
+    clusters = tuple(naming.stack_cluster(p, c.name) for c in spec.aws.clusters)
+    # the cluster stacks change the shared stack's template (an EKS cluster tags the VPC's subnets)
+    out = [StackPlacement(shared, "shared", built_against=clusters)]
+    out += [StackPlacement(naming.stack_cluster(p, c.name), "cluster", cluster=c.name, depends_on=(shared,),
+                           built_against=(shared,))
             for c in spec.aws.clusters]
     for name, svc in spec.aws_services().items():
-        out.append(StackPlacement(stack_of(p, name), "service", (name,), svc.cluster,
-                                  (shared, naming.stack_cluster(p, svc.cluster))))
+        mine = (shared, naming.stack_cluster(p, svc.cluster))
+        out.append(StackPlacement(stack_of(p, name), "service", (name,), svc.cluster, mine, mine))
     queries = shared_queries(spec)
     if queries:
         members = sorted({s for q in queries for s in query_members(spec, q)})
@@ -85,9 +106,221 @@ def placement(spec: Spec) -> dict[str, str]:
     return assign(spec.project, spec.aws_services())
 
 
+def closure(spec: Spec, stacks: Iterable[str]) -> list[str]:
+    """``stacks`` and every stack they need in one assembly, in deployment order: what they depend on (a partial
+    assembly deploys on its own) and what changes their templates (the cluster stacks, for the shared stack)."""
+    by_name = {s.name: s for s in layout(spec)}
+    want, todo = set(), [s for s in stacks if s in by_name]
+    while todo:
+        name = todo.pop()
+        if name not in want:
+            want.add(name)
+            todo += [*by_name[name].depends_on, *(d for d in by_name[name].built_against if d in by_name)]
+    return [name for name in by_name if name in want]
+
+
+def fed_by(spec: Spec, services: Iterable[str]) -> list[str]:
+    """The stacks whose view holds one of ``services`` (its own stack, the stacks of the services it uses and of
+    those that use it), in deployment order: what a change to their entries can touch."""
+    names = set(services)
+    return [name for name, v in views(spec).items() if names & v.services]
+
+
 def for_services(spec: Spec, services: Iterable[str]) -> list[str]:
-    """The stacks a partial synth of ``services`` writes, in deployment order: their stacks, and the shared and
-    cluster stacks always (an EKS cluster tags the shared VPC's subnets, so the shared stack's template depends
-    on every cluster stack being built; they are small)."""
-    want = {stack_of(spec.project, s) for s in services}
-    return [s.name for s in layout(spec) if s.kind in ("shared", "cluster") or s.name in want]
+    """The stacks a partial synth of ``services`` writes, in deployment order: :func:`fed_by` and its
+    :func:`closure`."""
+    return closure(spec, fed_by(spec, services))
+
+
+# -- what feeds each stack -----------------------------------------------------------------------------------
+# What a stack reads of a service it does not hold. Add a field here before a stack reads it.
+TARGET_FIELDS = ("cluster", "port", "protocol")  # of a service it uses: where it answers (upstream variables)
+CALLER_FIELDS = ("cluster", "uses")  # of every neighbour: who may call (Lattice's auth policy); ``uses`` holds only
+#                                      the uses that name the stack's own service
+WITNESS_FIELDS = ("cluster",)  # of the services a shared query names (or all): whose log groups it reads
+
+
+class NotAnInput:
+    """A part of the spec that a stack's view leaves out: any use of it raises, so stack code cannot read
+    what its inputs do not hold (partial synth and the cache would then miss a change)."""
+
+    __slots__ = ("_what",)
+
+    def __init__(self, what: str) -> None:
+        object.__setattr__(self, "_what", what)
+
+    def _refuse(self, *_a, **_k):
+        raise AttributeError(f"{self._what} is not among this stack's inputs: add it to its view in "
+                             "meshspec.infra.sharding.views before the stack reads it")
+
+    __getattr__ = __getitem__ = __iter__ = __len__ = __contains__ = __bool__ = __call__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"NotAnInput({self._what!r})"
+
+
+class Neighbour:
+    """What a stack may read of a service it does not hold (``TARGET_FIELDS``, ``CALLER_FIELDS``); reading
+    any other field raises."""
+
+    __slots__ = ("_name", "_fields")
+
+    def __init__(self, name: str, fields: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_fields", dict(fields))
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._fields[key]
+        except KeyError:
+            raise AttributeError(f"{key} of service {self._name!r} is not among this stack's inputs (it holds "
+                                 f"{', '.join(self._fields)} of it): add the field to meshspec.infra.sharding's "
+                                 "TARGET_FIELDS or CALLER_FIELDS before the stack reads it") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError("a neighbour is read-only")
+
+
+@dataclass(frozen=True)
+class StackView:
+    """What one stack is built from: a pruned spec (``spec``) and the facts about other parts it reads."""
+
+    stack: str
+    kind: str
+    spec: Spec
+    services: frozenset[str] = frozenset()  # every service whose entry (or part of it) is in the view
+    facts: Mapping[str, Any] = field(default_factory=dict)  # shared: meshed; cluster: ports (Lattice on EKS)
+
+
+def _kinds(spec: Spec) -> set[str]:
+    mesh = spec.aws.mesh
+    return {mesh.backend} | ({mesh.migration.to} if mesh.migration else set())
+
+
+def _aws(spec: Spec, *, clusters, moved) -> Any:
+    """The aws section with its clusters and the migration's moved services replaced."""
+    mesh = spec.aws.mesh
+    if mesh.migration is not None:
+        mesh = mesh.model_copy(update={"migration": mesh.migration.model_copy(update={"moved": moved})})
+    return spec.aws.model_copy(update={"clusters": clusters, "mesh": mesh})
+
+
+def _pruned(spec: Spec, *, what: str, aws, services, defaults=True, queries=None) -> Spec:
+    return spec.model_copy(update={
+        "aws": aws, "services": services, "gcp": NotAnInput("gcp"),
+        "defaults": spec.defaults if defaults else NotAnInput(f"defaults (in the view of {what})"),
+        "queries": queries if queries is not None else NotAnInput(f"queries (in the view of {what})")})
+
+
+def _service_view(spec: Spec, name: str, stack: str, callers: Mapping[str, dict[str, list[str]]],
+                  position: Mapping[str, int]) -> StackView:
+    svc = spec.services[name]
+    uses = {ref.split("/", 1)[0] for ref in svc.uses}
+    mine = callers.get(name, {})  # service → its uses that name this one
+    services: dict[str, Any] = {}
+    # in the spec's order: it orders what the stack iterates (Lattice's auth policy lists callers in it)
+    for other in sorted({name, *(u for u in uses if u in position), *mine}, key=position.__getitem__):
+        if other == name:
+            services[other] = svc
+            continue
+        o = spec.services[other]
+        fields = {f: getattr(o, f) for f in CALLER_FIELDS}
+        fields["uses"] = mine.get(other, [])  # only the uses that name this service (empty for one it only calls)
+        if other in uses:
+            fields.update((f, getattr(o, f)) for f in TARGET_FIELDS)
+        services[other] = Neighbour(other, fields)
+    moved = [m for m in spec.aws.mesh.migration.moved if m == name] if spec.aws.mesh.migration else []
+    queries = spec.queries.model_copy(update={"custom": [q for q in spec.queries.custom if q.services == [name]]})
+    view = _pruned(spec, what=stack, aws=_aws(spec, clusters=[spec.cluster(svc.cluster)], moved=moved),
+                   services=services, queries=queries)
+    return StackView(stack, "service", view, frozenset(services))
+
+
+def views(spec: Spec, *, pruned: bool = True) -> dict[str, StackView]:
+    """Each stack's view, in deployment order. ``pruned=False``: every view is the whole spec (with the same
+    facts), the reference that tests compare the pruned build with."""
+    out: dict[str, StackView] = {}
+    if spec.aws is None:
+        return out
+    aws_services = spec.aws_services()
+    not_moved = NotAnInput("aws.mesh.migration.moved (read per service)")
+    position = {n: i for i, n in enumerate(spec.services)}
+    callers: dict[str, dict[str, list[str]]] = {}
+    for caller, svc in spec.services.items():
+        for ref in svc.uses:
+            callers.setdefault(ref.split("/", 1)[0], {}).setdefault(caller, []).append(ref)
+    for s in layout(spec):
+        if s.kind == "shared":
+            view = _pruned(spec, what=s.name, aws=_aws(spec, clusters=NotAnInput("aws.clusters"), moved=not_moved),
+                           services=NotAnInput("services (the shared stack reads only whether any runs on AWS)"))
+            out[s.name] = StackView(s.name, s.kind, view, facts={"meshed": bool(aws_services)})
+        elif s.kind == "cluster":
+            c = spec.cluster(s.cluster)
+            facts = {}
+            if c.platform == "eks" and "lattice" in _kinds(spec):  # the pods' ports open to Lattice
+                facts["ports"] = tuple(sorted({svc.port for svc in aws_services.values() if svc.cluster == c.name}))
+            view = _pruned(spec, what=s.name, aws=_aws(spec, clusters=[c], moved=not_moved),
+                           services=NotAnInput("services (a cluster stack reads only their ports, as a fact)"),
+                           defaults=False)
+            out[s.name] = StackView(s.name, s.kind, view, facts=facts)
+        elif s.kind == "service":
+            out[s.name] = _service_view(spec, s.services[0], s.name, callers, position)
+        else:  # queries: the shared saved queries over the AWS services' log groups
+            named = {n for q in shared_queries(spec) for n in (q.services or aws_services)}
+            services = {n: Neighbour(n, {f: getattr(svc, f) for f in WITNESS_FIELDS})
+                        for n, svc in spec.services.items() if n in named}
+            queries = spec.queries.model_copy(update={"custom": shared_queries(spec),
+                                                      "builtin": NotAnInput("queries.builtin")})
+            view = _pruned(spec, what=s.name, aws=_aws(spec, clusters=NotAnInput("aws.clusters"), moved=not_moved),
+                           services=services, defaults=False, queries=queries)
+            out[s.name] = StackView(s.name, s.kind, view, frozenset(services))
+    if not pruned:
+        out = {k: StackView(v.stack, v.kind, spec, v.services, v.facts) for k, v in out.items()}
+    return out
+
+
+def canonical(view: StackView) -> str:
+    """The view as canonical JSON: what its digest is taken of (pruned parts as a marker)."""
+    return json.dumps({"stack": view.stack, "kind": view.kind, "spec": _plain(view.spec),
+                       "facts": _plain(dict(view.facts))}, sort_keys=False, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+def _plain(v: Any) -> Any:
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    if isinstance(v, NotAnInput):
+        return "<not an input>"
+    if isinstance(v, Neighbour):
+        return {"neighbour": _plain(v._fields)}
+    if isinstance(v, BaseModel):
+        return {k: _plain(v.__dict__[k]) for k in type(v).model_fields}
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, (set, frozenset)):
+        return [_plain(x) for x in sorted(v)]
+    if isinstance(v, Decimal):
+        return {"decimal": str(v)}
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):  # e.g. a ``uses`` entry with its operations
+        return {type(v).__name__: {f.name: _plain(getattr(v, f.name)) for f in dataclasses.fields(v)}}
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    raise TypeError(f"cannot take a digest of {type(v).__name__}")
+
+
+def inputs(spec: Spec) -> dict[str, str]:
+    """Stack → digest of its inputs: its own view and the views of the stacks it is built against
+    (``StackPlacement.built_against``). Equal digests, equal templates: partial synth and the cache rely on it."""
+    vs = views(spec)
+    own = {name: hashlib.sha256(canonical(v).encode("utf-8")).hexdigest() for name, v in vs.items()}
+    out = {}
+    for s in layout(spec):
+        h = hashlib.sha256(own[s.name].encode())
+        for other in s.built_against:
+            h.update(b"|" + other.encode() + b"=" + own[other].encode())
+        out[s.name] = h.hexdigest()
+    return out

@@ -5,7 +5,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import aws_cdk as cdk
 from constructs import Construct
@@ -16,7 +16,8 @@ from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec
 
 from .cluster import ClusterStack
-from .limits import size
+from .context import APP_CONTEXT, CLI_CONTEXT  # noqa: F401: CDK-free, for the synth engine too
+from .limits import OVERFLOW_HINT, size
 from .services import ServicesStack
 from .shared import SharedStack
 
@@ -35,15 +36,6 @@ class BuiltApp:
     clusters: dict[str, ClusterStack] = field(default_factory=dict)
     services: dict[str, ServicesStack] = field(default_factory=dict)  # stack name → stack
     placement: dict[str, str] = field(default_factory=dict)  # service → stack name
-
-
-# Context every meshspec app gets (also in cdk.json): lock in strong cross-stack references explicitly.
-APP_CONTEXT = {"@aws-cdk/core:defaultCrossStackReferences": "strong"}
-
-
-# What the CDK CLI passes to every app, so `meshspec synth` writes the same templates as `cdk synth`.
-CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
-               "aws:cdk:version-reporting": True}
 
 
 def new_app(outdir: str | None = None, *, validation: bool | None = None, context: dict | None = None) -> cdk.App:
@@ -76,61 +68,81 @@ def environment(spec: Spec) -> cdk.Environment:
     return cdk.Environment(account=spec.aws.account, region=spec.aws.region)
 
 
-def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None) -> BuiltApp:
+def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None,
+          pruned: bool = True, progress: Callable[[str], None] | None = None, lean: bool = False) -> BuiltApp:
     """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
 
-    The stacks follow ``meshspec.infra.sharding.layout``: a shared stack, a stack per cluster, a stack per service and a
-    queries stack. ``only``: build just these service and queries stacks (partial synth, see
-    ``sharding.for_services``); the shared and cluster stacks are always built. Each stack comes out the same as
-    in a full build: a service stack depends only on the spec and on exports that the shared and cluster stacks
-    make explicitly, and those two kinds are always complete (an EKS cluster tags the shared VPC's subnets)."""
+    The stacks follow ``meshspec.infra.sharding.layout``, and each is built from its own view of the spec
+    (``sharding.views``): what it reads is what its inputs hold, so a stack whose inputs did not change comes
+    out the same. ``only``: build just these stacks (partial synth: ``sharding.closure``; a synth worker: its
+    share); the shared and cluster stacks are always built (the others are built against them; ``lean``: only the
+    clusters the wanted stacks need, every one with the shared stack, a synth worker's way), and a dependency by name outside ``only`` (the queries stack's) gets an empty stand-in stack of that name, whose
+    artifact the caller leaves out. ``pruned=False``: every stack from the whole spec (the reference the tests
+    compare the views with). ``progress``: called with each stack's name once it is built."""
     if spec.aws is None:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
     app = app or new_app()
-    env = environment(spec)
+    views = sharding.views(spec, pruned=pruned)
     layout = sharding.layout(spec)
-    wanted = {s.name for s in layout} if only is None else set(only)
-    shared = SharedStack(app, naming.stack_shared(spec.project), spec=spec, env=env,
-                         description=f"meshspec {spec.project}: network, Cloud Map namespace, mesh")
+    wanted = set(views) if only is None else set(only)
+    placement = next(s for s in layout if s.kind == "shared")
+    v = views[placement.name]
+    shared = SharedStack(app, placement.name, spec=v.spec, meshed=v.facts["meshed"], env=environment(v.spec),
+                         description=f"meshspec {v.spec.project}: network, Cloud Map namespace, mesh")
     built = BuiltApp(app, shared)
+    done = progress or (lambda _name: None)
+    done(placement.name)
     if shared.mesh is not None:
         cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3696, reason=W3696_REASON))
     cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
-    for c in spec.aws.clusters:
+    # lean: only the clusters the wanted stacks are built against (all of them with the shared stack: they change
+    # its template); else every cluster, as partial synth and the tests expect
+    needed = ({s.cluster for s in layout if s.name in wanted and s.cluster}
+              if lean and placement.name not in wanted else None)
+    for s in layout:
+        if s.kind != "cluster" or (needed is not None and s.cluster not in needed):
+            continue
+        v = views[s.name]
+        c = v.spec.cluster(s.cluster)
         built.clusters[c.name] = ClusterStack(
-            app, naming.stack_cluster(spec.project, c.name), spec=spec, cluster=c, vpc=shared.vpc,
-            namespace=shared.namespace, log_key_arn=shared.log_key_arn, env=env,
-            description=f"meshspec {spec.project}: {c.platform} cluster {c.name}")
+            app, s.name, spec=v.spec, cluster=c, vpc=shared.vpc, namespace=shared.namespace,
+            ports=v.facts.get("ports"), log_key_arn=shared.log_key_arn, env=environment(v.spec),
+            description=f"meshspec {v.spec.project}: {c.platform} cluster {c.name}")
+        done(s.name)
     for s in layout:
         if s.kind != "service" or s.name not in wanted:
             continue
-        stack = ServicesStack(app, s.name, spec=spec, cluster=built.clusters[s.cluster], services=list(s.services),
-                              namespace=shared.namespace, shared=shared, env=env,
-                              description=f"meshspec {spec.project}: service {s.services[0]} on {s.cluster}")
+        v = views[s.name]
+        stack = ServicesStack(app, s.name, spec=v.spec, cluster=built.clusters[s.cluster], services=list(s.services),
+                              namespace=shared.namespace, shared=shared, env=environment(v.spec),
+                              description=f"meshspec {v.spec.project}: service {s.services[0]} on {s.cluster}")
         stack.add_stack_dependency(shared)  # the mesh is referenced by name
         built.services[s.name] = stack
         built.placement.update({m: s.name for m in s.services})
-    queries = sharding.shared_queries(spec)
-    if queries and naming.stack_queries(spec.project) in wanted:
-        _queries_stack(app, spec, built, queries, env)
+        done(s.name)
+    for s in layout:
+        if s.kind == "queries" and s.name in wanted:
+            _queries_stack(app, views[s.name].spec, built, s)
+            done(s.name)
     return built
 
 
-def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, queries, env) -> None:
+def _queries_stack(app: Construct, spec: Spec, built: BuiltApp, placement: sharding.StackPlacement) -> None:
     """Saved queries over several services' log groups, after the stacks that create those log groups."""
-    stack = cdk.Stack(app, naming.stack_queries(spec.project), env=env,
+    env = environment(spec)
+    stack = cdk.Stack(app, placement.name, env=env,
                       description=f"meshspec {spec.project}: saved queries across services")
-    for q in queries:
+    stand_ins: dict[str, cdk.Stack] = {}
+    for q in sharding.shared_queries(spec):
         members = sharding.query_members(spec, q)
         saved_query(stack, f"Query-{q.name}", f"{spec.project}/{q.name}", q.query,
                     [naming.log_group(spec.project, s) for s in members])
         for s in members:
-            stack.add_stack_dependency(built.services[built.placement[s]])
-
-
-OVERFLOW_HINT = ("remove code versions that take no traffic, or merge a service's saved queries "
-                 "(meshspec validate estimates every stack's size before synth: docs/scale.md)")
+            name = sharding.stack_of(spec.project, s)
+            if name not in built.services and name not in stand_ins:  # a synth worker's share without it
+                stand_ins[name] = cdk.Stack(app, name, env=env)
+            stack.add_stack_dependency(built.services.get(name) or stand_ins[name])
 
 
 @dataclass
@@ -146,26 +158,49 @@ def synthesize(built: BuiltApp) -> Synthesized:
 
     After the one ``app.synth()`` call everything is read from the cloud assembly on disk (manifest, templates,
     metadata files) rather than through jsii: at 500 services that saves more than a thousand round trips."""
-    from meshspec.constructs_lib.eks import write_manifests
-    from meshspec.constructs_lib.errors import PropsError
-
-    try:
-        directory = built.app.synth().directory
-    except RuntimeError as exc:  # CDK checks the 500-resource limit itself, before templates are written
-        if "TooManyResourcesInStack" not in str(exc):
-            raise
-        raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
-    workloads = [w for s in built.services.values() for w in s.workloads]
-    workloads += [c.log_router for c in built.clusters.values() if c.log_router is not None]
-    try:
-        files = [str(p) for p in write_manifests(None, directory, workloads=workloads)]
-    except PropsError as exc:
-        raise UserError(str(exc), hint="set aws.account in the spec: the pods' Envoy needs its virtual node's "
-                        "ARN, which an environment-agnostic stack only knows at deploy time") from None
+    directory = _synth(built)
+    files = _write_manifests(built, directory, None)
     stacks, warnings, problems = read_assembly(directory)
     if problems:
         raise UserError("; ".join(problems), hint=OVERFLOW_HINT)
     return Synthesized(directory, stacks, files, warnings)
+
+
+def synth_part(spec: Spec, stacks: list[str], outdir: str, *, validation: bool = False,
+               progress: Callable[[str], None] | None = None):
+    """Build and synthesize ``stacks`` (and what they are built against) into ``outdir``, and cut the assembly
+    into their fragments (``meshspec.stacks.assembly``): a synth worker's share, or the missing stacks of a
+    cached synth. Returns (fragments by stack, the app's fragment)."""
+    from .assembly import split
+
+    built = build(spec, new_app(outdir, validation=validation), only=stacks, progress=progress, lean=True)
+    directory = _synth(built)
+    _write_manifests(built, directory, set(stacks))
+    return split(directory, stacks)
+
+
+def _synth(built: BuiltApp) -> str:
+    try:
+        return built.app.synth().directory
+    except RuntimeError as exc:  # CDK checks the 500-resource limit itself, before templates are written
+        if "TooManyResourcesInStack" not in str(exc):
+            raise
+        raise UserError(str(exc).split("TooManyResourcesInStack: ", 1)[-1].split("\n", 1)[0], hint=OVERFLOW_HINT) from None
+
+
+def _write_manifests(built: BuiltApp, directory: str, stacks: set[str] | None) -> list[str]:
+    """The Kubernetes manifests of the workloads in ``stacks`` (every stack when None)."""
+    from meshspec.constructs_lib.eks import write_manifests
+    from meshspec.constructs_lib.errors import PropsError
+
+    workloads = [w for n, s in built.services.items() if stacks is None or n in stacks for w in s.workloads]
+    workloads += [c.log_router for c in built.clusters.values() if c.log_router is not None
+                  and (stacks is None or c.stack_name in stacks)]
+    try:
+        return [str(p) for p in write_manifests(None, directory, workloads=workloads)]
+    except PropsError as exc:
+        raise UserError(str(exc), hint="set aws.account in the spec: the pods' Envoy needs its virtual node's "
+                        "ARN, which an environment-agnostic stack only knows at deploy time") from None
 
 
 def read_assembly(directory: str) -> tuple[dict[str, dict], list[str], list[str]]:

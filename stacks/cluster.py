@@ -16,10 +16,13 @@ from . import convert
 from .convert import INSIGHTS
 
 
-
 class ClusterStack(Stack):
     def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: Cluster, vpc: ec2.IVpc,
-                 namespace: sd.INamespace, log_key_arn: str | None = None, **kwargs) -> None:
+                 namespace: sd.INamespace, ports: tuple[int, ...] | None = None, log_key_arn: str | None = None,
+                 **kwargs) -> None:
+        """``spec``: the cluster stack's view (``meshspec.infra.sharding.views``, it holds no services); ``ports``:
+        its services' ports where it opens them to VPC Lattice (an EKS cluster with Lattice). Default: none.
+        ``log_key_arn``: the shared stack's key for log groups. Default: none."""
         super().__init__(scope, id, **kwargs)
         self.spec_cluster = cluster
         self.vpc = vpc
@@ -40,11 +43,11 @@ class ClusterStack(Stack):
                 log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name,
                 encryption_key=imported_key(self, "LogsKey", log_key_arn)))
             self.ecs = None
-            self._lattice_ingress(spec, cluster)
+            self._lattice_ingress(spec, cluster, ports)
         # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.
         self.export_value((self.ecs or self.eks).cluster.cluster_name)
 
-    def _lattice_ingress(self, spec: Spec, cluster: Cluster) -> None:
+    def _lattice_ingress(self, spec: Spec, cluster: Cluster, ports: tuple[int, ...] | None) -> None:
         """Pods registered in Lattice target groups receive traffic and health checks from Lattice's link-local
         range; EKS Auto Mode nodes (and so their pods) use the cluster security group, which admits only itself."""
         kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
@@ -53,7 +56,9 @@ class ClusterStack(Stack):
         # Lattice's traffic and health checks reach targets from it (imported here: aws_vpclattice only when used)
         from meshspec.constructs_lib.lattice import LINK_LOCAL_IPV4
 
-        ports = sorted({svc.port for svc in spec.aws_services().values() if svc.cluster == cluster.name})
+        if ports is None:
+            raise ValueError(f"cluster {cluster.name}: its services' ports are a fact of its view "
+                             "(meshspec.infra.sharding.views) where Lattice reaches pods; none was given")
         group = self.eks.cluster.cluster_security_group
         for port in ports:
             group.add_ingress_rule(ec2.Peer.ipv4(LINK_LOCAL_IPV4), ec2.Port.tcp(port),

@@ -42,7 +42,9 @@ class SharedStack(Stack):
         """The spec's AZs: with an explicit account, CDK would otherwise look them up (credentials)."""
         return self._azs
 
-    def __init__(self, scope: Construct, id: str, *, spec: Spec, **kwargs) -> None:
+    def __init__(self, scope: Construct, id: str, *, spec: Spec, meshed: bool = True, **kwargs) -> None:
+        """``spec``: the shared stack's view (``meshspec.infra.sharding.views``); ``meshed``: whether any service
+        runs on AWS (the view holds no services). Default: true."""
         self._azs = availability_zones(spec)
         super().__init__(scope, id, **kwargs)
         self.vpc = ec2.Vpc(
@@ -76,7 +78,7 @@ class SharedStack(Stack):
         self.lattice_network: LatticeServiceNetwork | None = None
         self.service_connect_namespace: ServiceConnectNamespace | None = None
         self.lattice_zone: route53.PrivateHostedZone | None = None
-        if spec.aws_services() and "lattice" in kinds:
+        if meshed and "lattice" in kinds:
             from aws_cdk import aws_route53 as route53
 
             from meshspec.constructs_lib.lattice import LatticeServiceNetwork
@@ -95,10 +97,13 @@ class SharedStack(Stack):
             self.lattice_zone = route53.PrivateHostedZone(
                 self, "LatticeZone", zone_name=naming.lattice_zone(spec.project), vpc=self.vpc,
                 comment="meshspec: custom names of the VPC Lattice services")
+            # exported explicitly like the values above, so the template is the same whichever services exist
             self.export_value(self.lattice_zone.hosted_zone_id)
-        if spec.aws_services() and "service-connect" in kinds:
+            self.export_value(self.lattice_network.network_id)
+        if meshed and "service-connect" in kinds:
             self.service_connect_namespace = ServiceConnectNamespace(
                 self, "ServiceConnectNamespace", name=naming.service_connect_namespace(spec.project))
-        if spec.aws_services() and spec.aws.mesh.backend == "appmesh":
+            self.export_value(self.service_connect_namespace.arn)
+        if meshed and spec.aws.mesh.backend == "appmesh":
             self.mesh = Mesh(self, "Mesh", MeshProps(mesh_name=spec.mesh_name, egress_filter=spec.aws.mesh.egress_filter))
             Annotations.of(self.mesh).add_warning_v2(APPMESH_WARNING_ID, APPMESH_WARNING)

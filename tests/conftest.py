@@ -14,8 +14,9 @@ SHOP = EXAMPLES / "shop.yaml"
 # The CLI's synth and plan turn jsii's runtime type checks off for speed (meshspec.stacks.app.skip_jsii_type_checks);
 # tests run the CLI in-process, and keep them on.
 os.environ.setdefault("MESHSPEC_JSII_TYPE_CHECKS", "1")
-# OpenAPI validation verdicts are cached on disk (meshspec.infra.contracts.openapi.cache_dir): not in the home folder.
-os.environ.setdefault("MESHSPEC_CACHE_DIR", tempfile.mkdtemp(prefix="meshspec-test-cache-"))
+# meshspec's caches (the synth cache, OpenAPI validation verdicts): one folder per test process, never the home
+# folder.
+os.environ["MESHSPEC_CACHE_DIR"] = tempfile.mkdtemp(prefix="meshspec-test-cache-")
 
 # Fixed "today" so sunset-date checks do not change with the calendar.
 TODAY = dt.date(2026, 11, 23)

@@ -23,24 +23,36 @@ def spec(text):
 
 def test_unchanged_spec_touches_nothing():
     c = diff_specs(spec(BASE), spec(BASE))
-    assert c.services == frozenset() and not c.global_change and c.removed == frozenset()
+    assert c.stacks == () and c.services == frozenset() and c.removed == frozenset()
 
 
-def test_a_changed_service_is_touched_alone():
+def test_a_changed_image_touches_its_stack_alone():
     new = BASE.replace("image: public.ecr.aws/shop/pricing:42", "image: public.ecr.aws/shop/pricing:43")
     c = diff_specs(spec(BASE), spec(new))
-    assert c.services == {"pricing"} and not c.global_change
+    assert c.services == {"pricing"} and c.stacks == ("shop-svc-pricing",)
 
 
-def test_a_changed_contract_file_touches_its_service():
+def test_a_changed_port_touches_the_callers_stacks():
+    text = BASE[BASE.index("  pricing:\n"):]
+    new = BASE.replace(text, text.replace("port: 8080", "port: 8081", 1))
+    c = diff_specs(spec(BASE), spec(new))
+    assert c.services == {"pricing"} and c.stacks == ("shop-svc-catalog", "shop-svc-pricing")
+
+
+def test_a_changed_contract_file_touches_no_stack():
     c = diff_specs(spec(BASE), spec(BASE), spec_dir=PurePosixPath("examples"),
-                   changed_files=frozenset({"examples/contracts/erp-connector-v1.json"}))
-    assert c.services == {"erp-connector"}
+                   changed_files=frozenset({"examples/contracts/erp-connector-v1.json", "README.md"}))
+    assert c.stacks == () and c.contracts == {"examples/contracts/erp-connector-v1.json"}
 
 
-def test_project_wide_change_touches_everything():
+def test_project_wide_change_touches_the_stacks_that_read_it():
     c = diff_specs(spec(BASE), spec(BASE.replace("logRetentionDays: 30", "logRetentionDays: 60")))
-    assert c.global_change and all(c.touches(s) for s in ("catalog", "web-app"))
+    assert "shop-shared" in c.stacks and "shop-svc-catalog" in c.stacks and "shop-queries" not in c.stacks
+
+
+def test_a_new_spec_touches_every_stack():
+    c = diff_specs(None, spec(BASE))
+    assert c.stacks[0] == "shop-shared" and len(c.stacks) == 8
 
 
 def test_git_ref(tmp_path):

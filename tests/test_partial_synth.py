@@ -27,18 +27,23 @@ def full(tmp_path_factory):
 
 def test_partial_synth_writes_the_same_templates_as_a_full_synth(full, tmp_path, capsys):
     out = tmp_path / "part"
-    assert main(["synth", str(EXAMPLES / "shop.yaml"), "--out", str(out), "--service", "recommendations",
-                 "--service", "pricing", "--format", "json"]) == 0
+    assert main(["synth", str(EXAMPLES / "shop.yaml"), "--out", str(out), "--service", "erp-connector",
+                 "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     part = templates(out)
-    # the touched services' stacks plus the shared and cluster stacks (always: see sharding.for_services)
+    # erp-connector's entry feeds its own stack and pricing's (pricing uses it: its port and protocol), plus
+    # what those depend on (the shared stack, which every cluster stack changes)
     assert sorted(part) == sorted(f"{s}.template.json" for s in (
-        "shop-shared", "shop-core", "shop-ml", "shop-svc-pricing", "shop-svc-recommendations"))
+        "shop-shared", "shop-core", "shop-ml", "shop-svc-pricing", "shop-svc-erp-connector"))
     for name, body in part.items():
         assert body == full[name], name
-    assert doc["partial"]["services"] == ["pricing", "recommendations"]
+    # left out: the stacks erp-connector's entry does not feed
+    assert set(full) - set(part) == {"shop-svc-catalog.template.json", "shop-svc-recommendations.template.json",
+                                     "shop-queries.template.json"}
+    assert doc["partial"]["services"] == ["erp-connector"]
+    assert doc["partial"]["changed"] == ["shop-svc-pricing", "shop-svc-erp-connector"]
     assert doc["partial"]["stacks"] == ["shop-shared", "shop-core", "shop-ml", "shop-svc-pricing",
-                                        "shop-svc-recommendations"]
+                                        "shop-svc-erp-connector"]
 
 
 @pytest.fixture
@@ -52,15 +57,25 @@ def repo(tmp_path):
     return tmp_path
 
 
+def changed_since(spec: Path, out: Path, capsys) -> dict:
+    assert main(["synth", str(spec), "--out", str(out), "--changed-since", "HEAD", "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["partial"]
+
+
+def full_synth(spec: Path, out: Path, capsys) -> dict[str, bytes]:
+    assert main(["synth", str(spec), "--out", str(out)]) == 0
+    capsys.readouterr()
+    return templates(out)
+
+
 def test_changed_since_synthesizes_the_stacks_a_change_touches(repo, full, capsys):
     spec = repo / "examples" / "shop.yaml"
     spec.write_text(spec.read_text().replace("image: public.ecr.aws/shop/pricing:42",
                                              "image: public.ecr.aws/shop/pricing:43"))
-    out = repo / "out"
-    assert main(["synth", str(spec), "--out", str(out), "--changed-since", "HEAD", "--format", "json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert doc["partial"]["services"] == ["pricing"]
-    part = templates(out)
+    partial = changed_since(spec, repo / "out", capsys)
+    assert partial["services"] == ["pricing"]
+    assert partial["changed"] == ["shop-svc-pricing"]  # no other stack reads a version's image
+    part = templates(repo / "out")
     assert sorted(part) == ["shop-core.template.json", "shop-ml.template.json", "shop-shared.template.json",
                             "shop-svc-pricing.template.json"]
     assert part["shop-shared.template.json"] == full["shop-shared.template.json"]
@@ -68,12 +83,52 @@ def test_changed_since_synthesizes_the_stacks_a_change_touches(repo, full, capsy
     assert b"pricing:43" in part["shop-svc-pricing.template.json"]
 
 
-def test_changed_since_a_contract_touches_its_service(repo, capsys):
-    contract = next((repo / "examples" / "contracts").glob("catalog-v1*"))
-    contract.write_text(contract.read_text() + "\n")
-    assert main(["synth", str(repo / "examples" / "shop.yaml"), "--out", str(repo / "out"),
-                 "--changed-since", "HEAD", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["partial"]["services"] == ["catalog"]
+def partial_against_full(spec: Path, repo: Path, before: dict[str, bytes], capsys, differ: set[str]):
+    """--changed-since HEAD, then a full synth: the templates that differ from ``before`` are ``differ``, and
+    the partial synth wrote all of them, each as the full synth did."""
+    partial = changed_since(spec, repo / "part", capsys)
+    after = full_synth(spec, repo / "full", capsys)
+    assert {n for n, body in after.items() if body != before[n]} == differ
+    part = templates(repo / "part")
+    assert differ <= set(part) and all(part[n] == after[n] for n in part)
+    return partial, part
+
+
+def test_a_port_change_writes_its_callers_stacks_too(repo, full, capsys):
+    """Issue 16: catalog calls pricing, so pricing's port is in catalog's MESHSPEC_UPSTREAM_PRICING."""
+    spec = repo / "examples" / "shop.yaml"
+    text = spec.read_text()
+    start = text.index("  pricing:\n")
+    spec.write_text(text[:start] + text[start:].replace("port: 8080", "port: 8081", 1))
+    partial, part = partial_against_full(spec, repo, full, capsys,
+                                         {"shop-svc-pricing.template.json", "shop-svc-catalog.template.json"})
+    assert partial["changed"] == ["shop-svc-catalog", "shop-svc-pricing"]
+    assert b"pricing.shop.local:8081" in part["shop-svc-catalog.template.json"]
+
+
+def test_a_new_consumer_on_lattice_writes_the_providers_auth_policy(repo, capsys):
+    """Issue 16: on VPC Lattice a provider's auth policy names its consumers."""
+    spec = repo / "examples" / "shop-lattice.yaml"
+    before = full_synth(spec, repo / "before", capsys)
+    text = spec.read_text()
+    at = text.index("    versions:", text.index("  erp-connector:"))
+    spec.write_text(text[:at] + "    uses: [catalog/v1]\n" + text[at:])
+    partial, _ = partial_against_full(spec, repo, before, capsys,
+                                      {"shop-svc-catalog.template.json", "shop-svc-erp-connector.template.json"})
+    assert partial["changed"] == ["shop-svc-catalog", "shop-svc-erp-connector"]
+
+
+def test_a_contract_change_touches_no_template(repo, full, capsys):
+    """Templates hold a major's path, never its contract's contents: a contract change writes nothing, says
+    which contract files changed, and a full synth agrees."""
+    for contract in (repo / "examples" / "contracts").glob("*.json"):
+        contract.write_text(contract.read_text().replace("{", '{"description": "changed", ', 1))
+    spec = repo / "examples" / "shop.yaml"
+    assert main(["synth", str(spec), "--out", str(repo / "out"), "--changed-since", "HEAD", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["partial"]["stacks"] == [] and not (repo / "out").exists()
+    assert "examples/contracts/catalog-v1.json" in doc["partial"]["contracts"]
+    assert full_synth(spec, repo / "full", capsys) == full
 
 
 def test_changed_since_with_no_aws_change_synthesizes_nothing(repo, capsys):
@@ -92,17 +147,22 @@ def test_changed_since_a_removed_service_names_its_stack(repo, capsys):
     captured = capsys.readouterr()
     partial = json.loads(captured.out)["partial"]
     assert partial["removedStacks"] == ["shop-svc-erp-connector"]
-    assert partial["services"] == ["pricing"]  # it used erp-connector: its backends change
+    assert partial["services"] == ["pricing"]  # it used erp-connector: its entry changed
+    assert partial["changed"] == ["shop-svc-pricing"]
     assert "shop-svc-erp-connector: its service is gone from the spec; delete the stack" in captured.err
 
 
-def test_changed_since_a_project_wide_setting_synthesizes_everything(repo):
+def test_changed_since_a_project_wide_setting_touches_the_stacks_that_read_it(repo):
     from meshspec.infra.cli.commands.synth import selection
     from meshspec.infra.spec import load_spec_or_raise
 
     spec = repo / "examples" / "shop.yaml"
     spec.write_text(spec.read_text().replace("logRetentionDays: 30", "logRetentionDays: 90"))
-    assert selection(load_spec_or_raise(spec), [], "HEAD", spec) is None  # None: everything
+    partial = selection(load_spec_or_raise(spec), [], "HEAD", spec)
+    # the shared stack (Lattice's access logs would read it) and every service stack (their log groups); the
+    # cluster stacks and the queries stack do not read defaults, and the shared stack feeds the cluster stacks
+    assert partial["changed"] == ["shop-shared", "shop-core", "shop-ml", "shop-svc-catalog", "shop-svc-pricing",
+                                  "shop-svc-erp-connector", "shop-svc-recommendations"]
 
 
 def test_fails_for_an_unknown_service(capsys):

@@ -77,5 +77,44 @@ def test_layout_says_what_each_stack_holds_and_depends_on(shop_spec):
     assert by_name["shop-queries"].depends_on == ("shop-svc-catalog", "shop-svc-pricing")
 
 
-def test_partial_synth_writes_the_services_stacks_and_the_shared_and_cluster_stacks(shop_spec):
-    assert sharding.for_services(shop_spec, ["pricing"]) == ["shop-shared", "shop-core", "shop-ml", "shop-svc-pricing"]
+def test_partial_synth_writes_the_stacks_a_service_feeds_and_what_they_need(shop_spec):
+    # pricing's stack, catalog's (it calls pricing), erp-connector's (pricing calls it: its auth policy on
+    # Lattice), the queries stack (a shared query reads pricing's log group), and what they depend on
+    assert sharding.fed_by(shop_spec, ["pricing"]) == ["shop-svc-catalog", "shop-svc-pricing", "shop-svc-erp-connector",
+                                                       "shop-queries"]
+    assert sharding.for_services(shop_spec, ["recommendations"]) == [
+        "shop-shared", "shop-core", "shop-ml", "shop-svc-catalog", "shop-svc-recommendations"]
+
+
+def test_a_view_holds_only_what_its_stack_reads(shop_spec):
+    views = sharding.views(shop_spec)
+    catalog = views["shop-svc-catalog"].spec
+    # itself, what it uses, and who uses it (web-app, on App Engine: Lattice's auth policy admits AWS callers only)
+    assert list(catalog.services) == ["catalog", "pricing", "recommendations", "web-app"]
+    assert catalog.services["web-app"].uses == ["catalog/v1"] and catalog.services["web-app"].cluster is None
+    assert catalog.services["pricing"].port == 8080
+    with pytest.raises(AttributeError, match="image|versions"):
+        catalog.services["pricing"].versions  # noqa: B018: a neighbour's versions feed no other stack
+    assert [c.name for c in catalog.aws.clusters] == ["core"]
+    with pytest.raises(AttributeError, match="not among this stack's inputs"):
+        views["shop-shared"].spec.services.items()
+    with pytest.raises(AttributeError, match="not among this stack's inputs"):
+        views["shop-core"].spec.defaults.tracing
+    assert views["shop-shared"].facts == {"meshed": True}
+    assert views["shop-ml"].facts == {}  # App Mesh: the cluster opens no ports to Lattice
+
+
+def test_inputs_change_only_where_a_view_changes(shop_spec):
+    before = sharding.inputs(shop_spec)
+    svc = shop_spec.services["erp-connector"]
+    moved = shop_spec.model_copy(update={"services": {**shop_spec.services,
+                                                     "erp-connector": svc.model_copy(update={"cpu": 512})}})
+    after = sharding.inputs(moved)
+    assert [s for s in after if after[s] != before[s]] == ["shop-svc-erp-connector"]
+    cluster = shop_spec.aws.clusters[0].model_copy(update={"container_insights": "on"})
+    aws = shop_spec.aws.model_copy(update={"clusters": [cluster, *shop_spec.aws.clusters[1:]]})
+    after = sharding.inputs(shop_spec.model_copy(update={"aws": aws}))
+    # the core cluster's stack, the shared stack (its clusters change it: EKS tags its subnets) and the stacks
+    # built against core; not ml's stack nor its services' (they are built against the shared stack's own view)
+    assert [s for s in after if after[s] != before[s]] == [
+        "shop-shared", "shop-core", "shop-svc-catalog", "shop-svc-pricing", "shop-svc-erp-connector"]

@@ -349,3 +349,16 @@ def test_services_on_eks_with_app_mesh_need_an_account_as_synth_does():
     assert (err.line, err.key_path, err.code) == (4, "aws", "eks-needs-account")
     assert err.given == "no account (environment-agnostic stacks)" and "rec on EKS with App Mesh" in err.message
     assert load(text.replace("aws:\n", "aws:\n  mesh: {backend: lattice}\n")).ok  # Lattice's manifests need none
+
+
+def test_a_partial_secret_arn_is_granted_with_a_wildcard_for_its_suffix():
+    from meshspec.constructs_lib.secret_refs import parse_ref
+
+    complete = parse_ref("arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/db-AbCdEf:username")
+    partial = parse_ref("arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/db")
+    parameter = parse_ref("arn:aws:ssm:eu-west-1:111122223333:parameter/shop/key")
+    assert (complete.complete, complete.policy_arn) == (
+        True, "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/db-AbCdEf")
+    assert (partial.complete, partial.policy_arn) == (
+        False, "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/db-??????")
+    assert (parameter.complete, parameter.policy_arn) == (True, "arn:aws:ssm:eu-west-1:111122223333:parameter/shop/key")

@@ -107,8 +107,9 @@ def ecs_secret(scope: Construct, id: str, ref: str) -> ecs.Secret:
         from aws_cdk import aws_ssm as ssm  # imported only for a spec that has SSM references
 
         return ecs.Secret.from_ssm_parameter(ssm.StringParameter.from_string_parameter_arn(scope, id, r.arn))
-    return ecs.Secret.from_secrets_manager(secretsmanager.Secret.from_secret_complete_arn(scope, id, r.arn),
-                                           field=r.json_key)
+    secret = (secretsmanager.Secret.from_secret_complete_arn(scope, id, r.arn) if r.complete
+              else secretsmanager.Secret.from_secret_partial_arn(scope, id, r.arn))  # grants cover the suffix
+    return ecs.Secret.from_secrets_manager(secret, field=r.json_key)
 
 
 class MeshedFargateService(Construct):

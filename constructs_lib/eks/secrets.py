@@ -91,7 +91,7 @@ def secret_read_statements(secrets: Mapping[str, str]) -> list[iam.PolicyStateme
     """Least privilege for ASCP on the pod's role: exactly the referenced ARNs, as ASCP's docs list the actions
     (GetSecretValue and DescribeSecret; ssm:GetParameters)."""
     refs = [parse_ref(v) for _, v in sorted(secrets.items())]
-    sm = sorted({r.arn for r in refs if r.kind == "secretsmanager"})
+    sm = sorted({r.policy_arn for r in refs if r.kind == "secretsmanager"})
     ssm = sorted({r.arn for r in refs if r.kind == "ssmparameter"})
     out = []
     if sm:

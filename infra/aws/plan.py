@@ -194,14 +194,27 @@ def to_json(p: Plan, services: Mapping[str, tuple[str, str]] | None = None) -> d
     }
 
 
+SHOWN = 30  # stacks with changes shown in full; the rest in one line each way (--format json has everything)
+
+
 def to_text(p: Plan, services: Mapping[str, tuple[str, str]] | None = None) -> list[str]:
+    """The stacks with changes first (at most ``SHOWN`` in full), one line for the unchanged ones, then routes."""
     services = services or {}
     lines = [f"plan against {p.against}" if p.against else "plan (no previous assembly: everything is new)"]
-    for s in p.stacks:
+    changed = [s for s in p.stacks if s.changed]
+    for s in changed[:SHOWN]:
         lines.append(f"stack {s.name}: {s.action} ({s.resource_count} resources; +{len(s.create)} "
                      f"~{len(s.update)} -{len(s.delete)})")
         for sign, items in (("+", s.create), ("~", s.update), ("-", s.delete)):
             lines += [f"  {sign} {r.type} {r.logical_id}" for r in items]
+    if len(changed) > SHOWN:
+        rest = changed[SHOWN:]
+        lines.append(f"... and {len(rest)} more stack(s) with changes: +{sum(len(s.create) for s in rest)} "
+                     f"~{sum(len(s.update) for s in rest)} -{sum(len(s.delete) for s in rest)} resources "
+                     "(--format json lists every stack)")
+    same = len(p.stacks) - len(changed)
+    if same:
+        lines.append(f"{same} stack(s) unchanged")
     lines.append("routes:")
     for r in p.routes:
         label = "/".join(services[r.route]) if r.route in services else r.route

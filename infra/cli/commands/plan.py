@@ -6,11 +6,11 @@ import argparse
 import tempfile
 
 from meshspec.infra import naming, sharding
-from meshspec.infra.aws.plan import plan, read_assembly, to_json, to_text
+from meshspec.infra.aws.plan import SHOWN, plan, read_assembly, to_json, to_text
 from meshspec.infra.spec import live_majors, load_spec_or_raise
-from meshspec.infra.startup import frozen_imports
 
 from .. import output
+from ..progress import Progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,15 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with frozen_imports():  # aws-cdk-lib's objects live as long as the process: the collector need not walk them
-        from meshspec.stacks.app import build, new_app, skip_jsii_type_checks, synthesize
+    from meshspec.stacks import engine
+    from meshspec.stacks.cache import Cache, default_dir
 
-    skip_jsii_type_checks()
-
-    spec = load_spec_or_raise(args.spec)
-    old = read_assembly(args.against) if args.against else None  # refuse a bad --against before synthesizing
-    with tempfile.TemporaryDirectory(prefix="meshspec-plan-") as out:
-        new = synthesize(build(spec, new_app(out, validation=False))).stacks
+    cache = Cache(default_dir())
+    early = engine.prestart(engine.default_jobs(), args.spec, cache)
+    try:
+        spec = load_spec_or_raise(args.spec)
+        old = read_assembly(args.against) if args.against else None  # refuse a bad --against before synthesizing
+        with tempfile.TemporaryDirectory(prefix="meshspec-plan-") as out:
+            # the synth's engine: parallel, and the synth cache (its templates are the ones synth writes)
+            with Progress("plan", enabled=None if args.format == "text" else False) as bar:
+                engine.synth(spec, out, cache=cache, workers=early, progress=bar)
+            new = read_assembly(out)
+    finally:
+        for w in early:
+            w.dismiss()
     labels = {naming.route(s, m): (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)}
     p = plan(new, old, against=args.against)
     stacks = sharding.layout(spec)
@@ -50,8 +57,16 @@ def layout_json(stacks: list[sharding.StackPlacement]) -> list[dict]:
 
 
 def layout_text(stacks: list[sharding.StackPlacement]) -> list[str]:
+    """Every stack when there are few; past ``SHOWN`` the service stacks in one line."""
     lines = ["stacks (deployment order; a stack per service, see docs/scale.md):"]
+    many = len(stacks) > SHOWN
+    if many:
+        services = [s for s in stacks if s.kind == "service"]
+        lines.append(f"  {len(services)} service stacks, one per service ({services[0].name}, …): "
+                     "--format json lists them")
     for s in stacks:
+        if many and s.kind == "service":
+            continue
         what = {"shared": "VPC, Cloud Map namespace, mesh", "cluster": f"cluster {s.cluster}",
                 "service": f"service {', '.join(s.services)} on {s.cluster}",
                 "queries": f"saved queries over {len(s.services)} service(s)"}[s.kind]

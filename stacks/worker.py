@@ -1,0 +1,42 @@
+"""A synth worker: ``python -m meshspec.stacks.worker``, started by ``meshspec.stacks.engine``.
+
+It imports aws-cdk-lib (its own jsii runtime) as soon as it starts, while the parent still reads the spec, then
+reads one pickled job on stdin: ``{"spec", "stacks", "outdir", "validation"}`` (or None: not needed after all,
+exit). It builds and synthesizes its stacks into ``outdir``, reports each stack built as a line ``built NAME``
+on stdout, and leaves ``outdir/result.pickle``: (fragments, app fragment), or ``{"error": …}`` for a user error.
+"""
+from __future__ import annotations
+
+import pickle
+import sys
+from pathlib import Path
+
+from meshspec.infra.startup import frozen_imports
+
+RESULT = "result.pickle"
+
+
+def main() -> int:
+    with frozen_imports():
+        from meshspec.infra.errors import UserError
+        from meshspec.stacks.app import skip_jsii_type_checks, synth_part
+
+    skip_jsii_type_checks()
+    job = pickle.load(sys.stdin.buffer)
+    if job is None:
+        return 0
+    out = Path(job["outdir"])
+
+    def built(name: str) -> None:
+        print(f"built {name}", flush=True)
+
+    try:
+        result = synth_part(job["spec"], job["stacks"], str(out), validation=job["validation"], progress=built)
+    except UserError as exc:
+        result = {"error": exc.message, "hint": exc.hint}
+    (out / RESULT).write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
