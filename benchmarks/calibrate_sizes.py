@@ -10,6 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from meshspec.infra.node import use_project_node
+
+use_project_node()  # jsii on the project's Node, before aws-cdk-lib is imported
 from meshspec.infra.spec import load_spec_or_raise
 from meshspec.stacks.app import build, new_app
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from meshspec.infra.node import use_project_node  # noqa: E402
+
+use_project_node()  # jsii on the project's Node, before aws-cdk-lib is imported
 from meshspec.stacks.app import build, new_app, synthesize  # noqa: E402
 from meshspec.stacks.limits import size  # noqa: E402
 from tests.cdk_support import big_spec_text, load  # noqa: E402

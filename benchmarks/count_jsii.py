@@ -13,6 +13,9 @@ import tempfile
 import time
 import traceback
 
+from meshspec.infra.node import use_project_node  # noqa: E402
+
+use_project_node()  # jsii on the project's Node, before aws-cdk-lib is imported
 from jsii._kernel.providers import process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

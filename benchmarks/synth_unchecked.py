@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from meshspec.infra.node import use_project_node
+
+use_project_node()  # jsii on the project's Node, before aws-cdk-lib is imported
 from meshspec.infra.startup import frozen_imports
 
 with frozen_imports():  # as the CLI imports them (infra/startup.py)

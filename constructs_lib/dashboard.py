@@ -1,33 +1,25 @@
 """A CloudWatch dashboard per service: its code versions side by side, per API major.
 
-Reads the series named in :mod:`meshspec.infra.metrics` (a namespace per API major, dimensions Service/Version), the same
-the service log group's metric filters (:mod:`meshspec.constructs_lib.metrics`) write and the canary analysis reads; or,
-given each version's VPC Lattice target group, Lattice's own per-target-group series (what the canary reads on
-Lattice, :class:`meshspec.infra.traffic.figures.LatticeFigures`).
+By default it reads the series named in :mod:`meshspec.constructs_lib.metric_names` (a namespace per API major,
+dimensions Service/Version), the same the service log group's metric filters (:mod:`meshspec.constructs_lib.metrics`)
+write and the canary analysis reads; a mesh backend that publishes series of its own hands a
+:class:`DashboardSeries` instead (``MeshServiceBinding.dashboard_series``).
 """
 from __future__ import annotations
 
 import functools
 import json
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Protocol
 
 from aws_cdk import Aws
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from meshspec.infra import metrics as m
+from . import metric_names as m
+from .errors import PropsError
 
-from .errors import PropsError, contradiction
-
-
-@dataclass(frozen=True)
-class ServiceConnectSeries:
-    """Where ECS publishes one Service Connect service's metrics: its cluster, ECS service and discovery name."""
-
-    cluster_name: str
-    service_name: str
-    discovery_name: str
+Graphs = list[tuple[str, list[list]]]  # one row's graphs: (title, the metrics as a dashboard body lists them)
 
 
 @dataclass(frozen=True)
@@ -36,14 +28,10 @@ class ServiceDashboardProps:
     - ``dashboard_name``: Default: a name CloudFormation generates.
     - ``period_minutes``: Default: 1.
     - ``namespace_prefix``: each major's series are in ``{namespace_prefix}/{major}``. Default:
-      ``meshspec.infra.metrics.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceMetricFilters`` writes by default.
-    - ``target_groups``: version → VPC Lattice target group id. With it the graphs read ``AWS/VpcLattice``
-      (TotalRequestCount, HTTPCode_5XX_Count, RequestTime) per target group, in one row for all majors (a
-      target group serves every major of its version). Default: None, the Envoy series per major.
-    - ``service_connect``: the ECS service behind Service Connect. With it the graphs read what its Service
-      Connect proxy publishes (``AWS/ECS``: RequestCount, HTTPCode_Target_5XX_Count, TargetResponseTime by
-      ClusterName, ServiceName, DiscoveryName), one line for the service: ECS shifts whole revisions, there is
-      no lasting per-version split to show. Default: None.
+      ``meshspec.constructs_lib.metric_names.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceMetricFilters``
+      writes by default.
+    - ``series``: what the graphs read when the mesh backend publishes series of its own (its binding's
+      ``dashboard_series``). Default: None, the Envoy access log's series, a row per major.
     """
 
     service_name: str
@@ -52,8 +40,7 @@ class ServiceDashboardProps:
     dashboard_name: str | None = None
     period_minutes: int = 1
     namespace_prefix: str = m.NAMESPACE_PREFIX
-    target_groups: Mapping[str, str] | None = None
-    service_connect: "ServiceConnectSeries | None" = None
+    series: "DashboardSeries | None" = None
 
     def __post_init__(self) -> None:
         if not self.versions or not self.majors:
@@ -61,12 +48,14 @@ class ServiceDashboardProps:
                              f"{list(self.versions)} majors={list(self.majors)}")
         if self.period_minutes < 1:
             raise PropsError(f"period_minutes is {self.period_minutes}: at least 1")
-        if self.target_groups is not None and self.service_connect is not None:
-            raise contradiction("target_groups", dict(self.target_groups), "service_connect", self.service_connect,
-                                "a service is on one backend: VPC Lattice or Service Connect")
-        if self.target_groups is not None and set(self.target_groups) != set(self.versions):
-            raise PropsError(f"target_groups names {sorted(self.target_groups)}, versions are {sorted(self.versions)}: "
-                             "give each version its target group")
+
+
+class DashboardSeries(Protocol):
+    """Series a mesh backend publishes for a service, laid out as the dashboard's rows."""
+
+    def rows(self, props: ServiceDashboardProps) -> list[tuple[str, Graphs]]:
+        """(row name, graphs) for each row under the title row; pure, no construct (see :func:`metric_row`)."""
+        ...
 
 
 def version_metrics(props: ServiceDashboardProps, major: str, metric: str, statistic: str,
@@ -85,51 +74,19 @@ def version_metrics(props: ServiceDashboardProps, major: str, metric: str, stati
     return series
 
 
-def lattice_metrics(props: ServiceDashboardProps, metric: str, statistic: str) -> list[list]:
-    """One series per code version from its Lattice target group, as a SEARCH expression (pure: no construct).
-
-    SEARCH rather than a fixed dimension value: it matches the target group id whether CloudWatch lists the
-    dimension as the id or as an ARN ending in it, and the ``{AWS/VpcLattice,TargetGroup}`` schema keeps the
-    whole-group series, not per-zone slices."""
-    assert props.target_groups is not None
-    period = props.period_minutes * 60
-    series = []
-    for i, v in enumerate(props.versions):
-        search = (f"SEARCH('{{{m.LATTICE_NAMESPACE},{m.LATTICE_DIM_TARGET_GROUP}}} MetricName=\"{metric}\" "
-                  f"{props.target_groups[v]}', '{statistic}', {period})")
-        series.append([{"expression": search, "label": f"{v} {statistic}", "id": f"{statistic.lower()}{i}"}])
-    return series
-
-
-SC_REQUESTS, SC_ERRORS_5XX, SC_LATENCY_MS = "RequestCount", "HTTPCode_Target_5XX_Count", "TargetResponseTime"
-
-
-def service_connect_metrics(props: ServiceDashboardProps, metric: str, statistic: str) -> list[list]:
-    """The service's one series from its Service Connect proxy (pure: no construct)."""
-    sc = props.service_connect
-    assert sc is not None
-    return [["AWS/ECS", metric, "ClusterName", sc.cluster_name, "DiscoveryName", sc.discovery_name,
-             "ServiceName", sc.service_name,
-             {"label": f"{props.service_name} {statistic}", "period": props.period_minutes * 60, "stat": statistic}]]
-
-
-def _row(series: Callable[[str, str], list[list]], requests: str, errors: str, latency: str,
-         ) -> list[tuple[str, list[list]]]:
-    """One row's graphs: requests and 5xx summed, latency at p50 and p99; ``series(metric, statistic)``."""
+def metric_row(series: Callable[[str, str], list[list]], requests: str, errors: str, latency: str) -> Graphs:
+    """One row's graphs: requests and 5xx summed, latency at p50 and p99; ``series(metric, statistic)`` gives the
+    lines of one metric."""
     return [("requests", series(requests, "Sum")), ("5xx", series(errors, "Sum")),
             ("latency (ms)", series(latency, "p50") + series(latency, "p99"))]
 
 
-def _graphs(props: ServiceDashboardProps) -> list[tuple[str, list[tuple[str, list[list]]]]]:
-    """Rows of (row name, graphs): per major on Envoy's series, one row on Lattice's or Service Connect's."""
-    if props.service_connect is not None:
-        return [("all majors", _row(functools.partial(service_connect_metrics, props),
-                                    SC_REQUESTS, SC_ERRORS_5XX, SC_LATENCY_MS))]
-    if props.target_groups is not None:
-        return [("all majors", _row(functools.partial(lattice_metrics, props),
-                                    m.LATTICE_REQUESTS, m.LATTICE_ERRORS_5XX, m.LATTICE_LATENCY_MS))]
-    return [(major, _row(functools.partial(version_metrics, props, major), m.REQUESTS, m.ERRORS_5XX, m.LATENCY_MS))
-            for major in props.majors]
+def _graphs(props: ServiceDashboardProps) -> list[tuple[str, Graphs]]:
+    """Rows of (row name, graphs): the backend's own series, else a row per major on Envoy's."""
+    if props.series is not None:
+        return props.series.rows(props)
+    return [(major, metric_row(functools.partial(version_metrics, props, major), m.REQUESTS, m.ERRORS_5XX,
+                               m.LATENCY_MS)) for major in props.majors]
 
 
 def dashboard_body(props: ServiceDashboardProps, region: str) -> str:

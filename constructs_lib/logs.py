@@ -1,6 +1,6 @@
 """A log group per service and the Logs Insights queries an on-call engineer needs first.
 
-The built-in queries read Envoy's JSON access log lines (:func:`meshspec.constructs_lib.mesh.appmesh.access_log_format`:
+The built-in queries read Envoy's JSON access log lines (the fields :mod:`meshspec.constructs_lib.metric_names` names:
 ``service``, ``version``, ``path``, ``response_code``, ``duration`` in ms, ``trace_id``, ``upstream_cluster``).
 Errors and latency count the requests the service received (App Mesh's inbound clusters, ``cds_ingress_*``),
 not the calls it made to its backends, which the same Envoy logs with the callee's status and time.

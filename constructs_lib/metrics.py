@@ -1,11 +1,11 @@
 """CloudWatch Logs metric filters that turn a service's Envoy access log into its per-version metrics.
 
-Envoy writes one JSON line per request (:func:`meshspec.constructs_lib.mesh.appmesh.access_log_format`: ``service``,
+A sidecar Envoy writes one JSON line per request (the fields of :mod:`meshspec.constructs_lib.metric_names`: ``service``,
 ``version``, ``path``, ``response_code``, ``duration`` in ms) to the service's log group. Per API major three
-filters match the major's path prefix and publish, in the major's namespace (:func:`meshspec.infra.metrics.namespace`),
+filters match the major's path prefix and publish, in the major's namespace (:func:`meshspec.constructs_lib.metric_names.namespace`),
 RequestCount (1 per line), Http5xxCount (1 per line with ``response_code >= 500``) and LatencyMs (``duration``),
 with the dimensions Service and Version taken from the line. These are the series the dashboard
-(:mod:`meshspec.constructs_lib.dashboard`) shows and the canary (:mod:`meshspec.infra.traffic.figures`) reads.
+(:mod:`meshspec.constructs_lib.dashboard`) shows and meshspec's canary reads.
 
 Filter pattern syntax: docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html (JSON
 patterns: ``=``/``!=`` on strings with ``*`` as wildcard, ``>=`` on numbers, ``&&``).
@@ -17,15 +17,12 @@ from dataclasses import dataclass
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from meshspec.infra import metrics as m
-
+from . import metric_names as m
 from .errors import PropsError, contradiction
 
-# PutMetricFilter API reference: at most 100 metric filters per log group; a filter pattern of at most 1024
-# characters.
-METRIC_FILTERS_PER_LOG_GROUP = 100
+METRIC_FILTERS_PER_LOG_GROUP = m.METRIC_FILTERS_PER_LOG_GROUP
 MAX_MAJORS = METRIC_FILTERS_PER_LOG_GROUP // m.FILTERS_PER_MAJOR
-FILTER_PATTERN_MAX = 1024
+FILTER_PATTERN_MAX = m.FILTER_PATTERN_MAX
 
 
 @dataclass(frozen=True)
@@ -46,10 +43,10 @@ class ServiceMetricFiltersProps:
     - ``service_name``: the ``service`` field Envoy writes on each line; only those lines count. Required.
     - ``majors``: at least one, at most 33 (three filters each; CloudWatch Logs allows 100 per log group).
     - ``namespace_prefix``: the series of major ``v1`` go to ``{namespace_prefix}/v1``. Default:
-      ``meshspec.infra.metrics.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceDashboard`` and the canary read.
+      ``meshspec.constructs_lib.metric_names.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceDashboard`` and the canary read.
     - ``inbound_cluster_prefix``: only lines whose ``upstream_cluster`` starts with it count, so the calls the
       service makes to its backends (logged by the same Envoy, with the callee's paths) never count as its own
-      requests. Default: ``cds_ingress_`` (App Mesh's inbound clusters, ``meshspec.infra.metrics.INBOUND_CLUSTER_PREFIX``).
+      requests. Default: ``cds_ingress_`` (App Mesh's inbound clusters, ``meshspec.constructs_lib.metric_names.INBOUND_CLUSTER_PREFIX``).
       ``None``: every line of the service counts (an Envoy that logs inbound requests only).
 
     A major whose prefix starts another major's longer prefix (``/`` and ``/a/v2/``) leaves the longer one's
@@ -98,29 +95,11 @@ class ServiceMetricFiltersProps:
 
 
 def filter_pattern(props: ServiceMetricFiltersProps, major: str, metric: str) -> str:
-    """The lines that count for ``major``'s ``metric`` (pure: no construct, no jsii call).
-
-    ``{ ($.service = "svc") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/svc/v1/*")
-    && ($.path != "/svc/v1/admin/*") }``, plus ``($.response_code >= 500)`` for Http5xxCount. Rendered as ``logs.FilterPattern.all(string_value(...),
-    number_value(...))`` renders it (tests compare both), without a jsii round trip per clause.
-    """
-    this = next(x for x in props.majors if x.name == major)
-    parts = [f"$.{m.FIELD_SERVICE} = {_quote(props.service_name)}"]
-    if props.inbound_cluster_prefix is not None:
-        parts.append(f"$.{m.FIELD_UPSTREAM_CLUSTER} = {_quote(props.inbound_cluster_prefix + '*')}")
-    if this.path_prefix is not None:
-        parts.append(f"$.{m.FIELD_PATH} = {_quote(this.path_prefix + '*')}")
-        longer = sorted(x.path_prefix for x in props.majors if x.path_prefix is not None
-                        and x.path_prefix != this.path_prefix and x.path_prefix.startswith(this.path_prefix))
-        parts += [f"$.{m.FIELD_PATH} != {_quote(p + '*')}" for p in longer]
-    if metric == m.ERRORS_5XX:
-        parts.append(f"$.{m.FIELD_RESPONSE_CODE} >= 500")
-    return "{ " + " && ".join(f"({p})" for p in parts) + " }"
-
-
-def _quote(value: str) -> str:
-    """A quoted string term: backslash and double quote escaped (as aws_logs' quoteTerm does)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """The lines that count for ``major``'s ``metric`` (pure: no construct, no jsii call;
+    :func:`meshspec.constructs_lib.metric_names.filter_pattern`, which tests compare with what
+    ``logs.FilterPattern`` renders)."""
+    return m.filter_pattern(props.service_name, {x.name: x.path_prefix for x in props.majors}, major, metric,
+                            props.inbound_cluster_prefix)
 
 
 # (metric, construct id part, value, unit as CloudWatch names it)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 def virtual_node(service: str, version: str) -> str:
-    """App Mesh virtual node of one code version."""
+    """The mesh's node of one code version (a virtual node, a Cloud Map service)."""
     return f"{service}-{version}"
 
 
@@ -16,7 +16,7 @@ def virtual_router(service: str) -> str:
 
 
 def route(service: str, major: str) -> str:
-    """One App Mesh route per API major, matching its path prefix."""
+    """One route (or listener rule) per API major, matching its path prefix."""
     return f"{service}-{major}"
 
 
@@ -39,7 +39,7 @@ def namespace(project: str) -> str:
 
 
 def virtual_service(service: str, project: str) -> str:
-    """App Mesh virtual service name: the DNS name consumers call."""
+    """The mesh's name of a service: the DNS name consumers call."""
     return f"{service}.{namespace(project)}"
 
 
@@ -60,70 +60,15 @@ def appengine_service(service: str, major: str | None = None, *, default: bool =
     return f"{service}-{major}" if major else service
 
 
-# -- ECS Service Connect ----------------------------------------------------------------------------------
-def service_connect_namespace(project: str) -> str:
-    """Cloud Map HTTP namespace of the Service Connect backend; apart from App Mesh's DNS namespace so both
-    can run side by side during a migration."""
-    return f"{project}-service-connect"
-
-
-# -- Amazon VPC Lattice ------------------------------------------------------------------------------------
-def lattice_service_network(mesh: str) -> str:
-    return mesh
-
-
-def lattice_service(project: str, service: str) -> str:
-    """Lattice service names are unique per account and region, hence the project prefix (3-40 characters)."""
-    return f"{project}-{service}"
-
-
-def lattice_target_group(project: str, service: str, version: str) -> str:
-    """One Lattice target group per code version (3-128 characters, unique per account and region)."""
-    return f"{project}-{service}-{version}"
-
-
-def lattice_zone(project: str) -> str:
-    """Private hosted zone of the Lattice services' custom names (owned by the shared stack). ``.internal`` is
-    reserved for private use, so it never collides with a public name."""
-    return f"{project}.lattice.internal"
-
-
-def lattice_domain(project: str, service: str) -> str:
-    """The literal name callers use for a Lattice service (its custom domain name, a CNAME in ``lattice_zone``)."""
-    return f"{service}.{lattice_zone(project)}"
-
-
-def lattice_endpoint(project: str, service: str, protocol: str) -> str:
-    """Where a Lattice service answers: its custom name on the listener meshspec builds (HTTP on 80; HTTPS on 443
-    for http2 and grpc, which negotiate HTTP/2 by ALPN)."""
-    secure = protocol != "http"
-    return f"{'https' if secure else 'http'}://{lattice_domain(project, service)}:{443 if secure else 80}"
-
-
 def mesh_endpoint(project: str, service: str, port: int) -> str:
-    """Where a service answers through App Mesh (its virtual service) or Service Connect (the same alias)."""
+    """Where a service answers through its virtual service name in the project's namespace (the alias a mesh
+    backend publishes unless it says otherwise: ``meshspec.infra.mesh.Backend.endpoint``)."""
     return f"http://{virtual_service(service, project)}:{port}"
 
 
 def upstream_variable(service: str) -> str:
     """The environment variable that tells a caller where ``service`` answers (``MESHSPEC_UPSTREAM_ERP_CONNECTOR``)."""
     return "MESHSPEC_UPSTREAM_" + service.upper().replace("-", "_")
-
-
-def lattice_access_log_group(project: str) -> str:
-    """The service network's access logs. Under /aws/vendedlogs/ so CloudWatch Logs' delivery policy covers it
-    by one wildcard (a log group elsewhere adds its ARN to a 5,120-character resource policy; CloudWatch Logs
-    user guide, "Logs sent to CloudWatch Logs")."""
-    return f"/aws/vendedlogs/meshspec/{project}/lattice"
-
-
-def lattice_listener(service: str) -> str:
-    return f"{service}-http"
-
-
-def lattice_rule(service: str, major: str) -> str:
-    """One listener rule per API major, matching its path prefix; the runtime tools find it by this name."""
-    return route(service, major)
 
 
 def ecs_service(service: str, version: str) -> str:

@@ -39,12 +39,15 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pydantic import BaseModel
 
 from meshspec.infra import naming
-from meshspec.infra.spec.model import Spec
+from meshspec.infra.mesh import registry
+
+if TYPE_CHECKING:  # a type only: the spec's quota checks import this module (stack_quotas)
+    from meshspec.infra.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -192,11 +195,6 @@ class StackView:
     facts: Mapping[str, Any] = field(default_factory=dict)  # shared: meshed; cluster: ports (Lattice on EKS)
 
 
-def _kinds(spec: Spec) -> set[str]:
-    mesh = spec.aws.mesh
-    return {mesh.backend} | ({mesh.migration.to} if mesh.migration else set())
-
-
 def _aws(spec: Spec, *, clusters, moved) -> Any:
     """The aws section with its clusters and the migration's moved services replaced."""
     mesh = spec.aws.mesh
@@ -257,8 +255,8 @@ def views(spec: Spec, *, pruned: bool = True) -> dict[str, StackView]:
         elif s.kind == "cluster":
             c = spec.cluster(s.cluster)
             facts = {}
-            if c.platform == "eks" and "lattice" in _kinds(spec):  # the pods' ports open to Lattice
-                facts["ports"] = tuple(sorted({svc.port for svc in aws_services.values() if svc.cluster == c.name}))
+            for backend in registry.active(spec):  # what a backend needs of the cluster's services
+                facts.update(backend.cluster_facts(spec, c))
             view = _pruned(spec, what=s.name, aws=_aws(spec, clusters=[c], moved=not_moved),
                            services=NotAnInput("services (a cluster stack reads only their ports, as a fact)"),
                            defaults=False)

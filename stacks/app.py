@@ -1,10 +1,8 @@
 """Compose a whole CDK app from a loaded spec: shared stack, a stack per cluster, a stack per service."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable
 
 import aws_cdk as cdk
@@ -12,6 +10,7 @@ from constructs import Construct
 
 from meshspec.constructs_lib.logs import saved_query
 from meshspec.infra import naming, sharding
+from meshspec.infra.aws.assembly import read_assembly
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec
 
@@ -21,9 +20,6 @@ from .limits import OVERFLOW_HINT, size
 from .services import ServicesStack
 from .shared import SharedStack
 
-W3696 = "CloudFormation-Validate::W3696"
-W3696_REASON = ("App Mesh's end of support (2026-09-30) is reported once by meshspec's own synth warning "
-                "(meshspec:appmesh-end-of-support) instead of once per App Mesh resource.")
 W3010 = "CloudFormation-Validate::W3010"
 W3010_REASON = ("The subnets' availability zones come from the spec (aws.availabilityZones) on purpose, so synth "
                 "needs no credentials and no lookups.")
@@ -93,8 +89,8 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     built = BuiltApp(app, shared)
     done = progress or (lambda _name: None)
     done(placement.name)
-    if shared.mesh is not None:
-        cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3696, reason=W3696_REASON))
+    for finding, reason in shared.acknowledgements:  # a mesh backend's findings it reports in its own way
+        cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
     cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
     # lean: only the clusters the wanted stacks are built against (all of them with the shared stack: they change
     # its template); else every cluster, as partial synth and the tests expect
@@ -107,7 +103,7 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
         c = v.spec.cluster(s.cluster)
         built.clusters[c.name] = ClusterStack(
             app, s.name, spec=v.spec, cluster=c, vpc=shared.vpc, namespace=shared.namespace,
-            ports=v.facts.get("ports"), log_key_arn=shared.log_key_arn, env=environment(v.spec),
+            facts=v.facts, log_key_arn=shared.log_key_arn, env=environment(v.spec),
             description=f"meshspec {v.spec.project}: {c.platform} cluster {c.name}")
         done(s.name)
     for s in layout:
@@ -117,7 +113,7 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
         stack = ServicesStack(app, s.name, spec=v.spec, cluster=built.clusters[s.cluster], services=list(s.services),
                               namespace=shared.namespace, shared=shared, env=environment(v.spec),
                               description=f"meshspec {v.spec.project}: service {s.services[0]} on {s.cluster}")
-        stack.add_stack_dependency(shared)  # the mesh is referenced by name
+        stack.add_stack_dependency(shared)  # the mesh backend's shared parts may be referenced by name
         built.services[s.name] = stack
         built.placement.update({m: s.name for m in s.services})
         done(s.name)
@@ -160,10 +156,12 @@ def synthesize(built: BuiltApp) -> Synthesized:
     metadata files) rather than through jsii: at 500 services that saves more than a thousand round trips."""
     directory = _synth(built)
     files = _write_manifests(built, directory, None)
-    stacks, warnings, problems = read_assembly(directory)
+    assembly = read_assembly(directory, warnings=True)
+    problems = [p for name, t in assembly.stacks.items()
+                for p in size(name, t, template_bytes=assembly.template_bytes[name]).problems()]
     if problems:
         raise UserError("; ".join(problems), hint=OVERFLOW_HINT)
-    return Synthesized(directory, stacks, files, warnings)
+    return Synthesized(directory, assembly.stacks, files, assembly.warnings)
 
 
 def synth_part(spec: Spec, stacks: list[str], outdir: str, *, validation: bool = False,
@@ -201,23 +199,3 @@ def _write_manifests(built: BuiltApp, directory: str, stacks: set[str] | None) -
     except PropsError as exc:
         raise UserError(str(exc), hint="set aws.account in the spec: the pods' Envoy needs its virtual node's "
                         "ARN, which an environment-agnostic stack only knows at deploy time") from None
-
-
-def read_assembly(directory: str) -> tuple[dict[str, dict], list[str], list[str]]:
-    """Templates by stack name, warning annotations ("path: message") and CloudFormation limit problems."""
-    root = Path(directory)
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    stacks, warnings, problems = {}, [], []
-    for art_id, art in manifest.get("artifacts", {}).items():
-        if art.get("type") != "aws:cloudformation:stack":
-            continue
-        name = art.get("properties", {}).get("stackName") or art.get("displayName") or art_id
-        body = (root / art["properties"]["templateFile"]).read_bytes()
-        stacks[name] = template = json.loads(body)
-        problems += size(name, template, template_bytes=len(body)).problems()
-        metadata = dict(art.get("metadata", {}))
-        if art.get("additionalMetadataFile"):
-            metadata.update(json.loads((root / art["additionalMetadataFile"]).read_text(encoding="utf-8")))
-        warnings += [f"{path}: {e['data']}" for path, entries in metadata.items() for e in entries
-                     if e.get("type") == "aws:cdk:warning"]
-    return stacks, warnings, problems

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from meshspec.infra.aws.assembly import stack_warnings
+
 from .limits import size
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -161,12 +163,8 @@ def _files(root: Path, artifacts: dict, stack: str) -> tuple[dict[str, bytes], l
     k8s = root / "k8s" / stack
     if k8s.is_dir():
         files.update({q.relative_to(root).as_posix(): q.read_bytes() for q in sorted(k8s.rglob("*")) if q.is_file()})
-    metadata = dict(art.get("metadata", {}))
-    if art.get("additionalMetadataFile"):
-        metadata.update(json.loads(files[art["additionalMetadataFile"]]))
-    warnings = [f"{path}: {e['data']}" for path, entries in metadata.items() for e in entries
-                if e.get("type") == "aws:cdk:warning"]
-    return files, warnings
+    extra = art.get("additionalMetadataFile")
+    return files, stack_warnings(art, files[extra] if extra else None)
 
 
 def safe_path(name: str) -> PurePosixPath:

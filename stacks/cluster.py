@@ -1,6 +1,8 @@
 """A core stack per cluster: the ECS or EKS cluster in the shared VPC."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
@@ -10,6 +12,7 @@ from meshspec.constructs_lib.ecs import EcsCluster, EcsClusterProps
 from meshspec.constructs_lib.eks import EksCluster, EksClusterProps, PodLogRouter, PodLogRouterProps
 from meshspec.constructs_lib.logs import imported_key
 from meshspec.infra import naming
+from meshspec.infra.mesh import registry
 from meshspec.infra.spec.model import Cluster, Spec
 
 from . import convert
@@ -18,11 +21,11 @@ from .convert import INSIGHTS
 
 class ClusterStack(Stack):
     def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: Cluster, vpc: ec2.IVpc,
-                 namespace: sd.INamespace, ports: tuple[int, ...] | None = None, log_key_arn: str | None = None,
+                 namespace: sd.INamespace, facts: Mapping[str, Any] | None = None, log_key_arn: str | None = None,
                  **kwargs) -> None:
-        """``spec``: the cluster stack's view (``meshspec.infra.sharding.views``, it holds no services); ``ports``:
-        its services' ports where it opens them to VPC Lattice (an EKS cluster with Lattice). Default: none.
-        ``log_key_arn``: the shared stack's key for log groups. Default: none."""
+        """``spec``: the cluster stack's view (``meshspec.infra.sharding.views``, it holds no services); ``facts``:
+        what the mesh backends need to know of its services (``Backend.cluster_facts``, in the view). Default:
+        none. ``log_key_arn``: the shared stack's key for log groups. Default: none."""
         super().__init__(scope, id, **kwargs)
         self.spec_cluster = cluster
         self.vpc = vpc
@@ -43,23 +46,7 @@ class ClusterStack(Stack):
                 log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name,
                 encryption_key=imported_key(self, "LogsKey", log_key_arn)))
             self.ecs = None
-            self._lattice_ingress(spec, cluster, ports)
+        for backend in registry.active(spec):  # what a mesh backend needs of the cluster (security group rules)
+            backend.add_to_cluster(self, spec, cluster, self.eks, facts or {})
         # Exported explicitly, as the shared stack's values are (see stacks/shared.py): stable exports.
         self.export_value((self.ecs or self.eks).cluster.cluster_name)
-
-    def _lattice_ingress(self, spec: Spec, cluster: Cluster, ports: tuple[int, ...] | None) -> None:
-        """Pods registered in Lattice target groups receive traffic and health checks from Lattice's link-local
-        range; EKS Auto Mode nodes (and so their pods) use the cluster security group, which admits only itself."""
-        kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
-        if "lattice" not in kinds:
-            return
-        # Lattice's traffic and health checks reach targets from it (imported here: aws_vpclattice only when used)
-        from meshspec.constructs_lib.lattice import LINK_LOCAL_IPV4
-
-        if ports is None:
-            raise ValueError(f"cluster {cluster.name}: its services' ports are a fact of its view "
-                             "(meshspec.infra.sharding.views) where Lattice reaches pods; none was given")
-        group = self.eks.cluster.cluster_security_group
-        for port in ports:
-            group.add_ingress_rule(ec2.Peer.ipv4(LINK_LOCAL_IPV4), ec2.Port.tcp(port),
-                                   f"VPC Lattice traffic and health checks to pods on port {port}")

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from aws_cdk.aws_logs import ILogGroup
 
-from meshspec.infra import naming
-from meshspec.infra.spec import cohorts, instance_types
-from meshspec.infra.spec.model import Cluster, Service, Spec, capacity_of, live_majors, major_path, metric_majors, shares
-
-from meshspec.constructs_lib.dashboard import ServiceConnectSeries
 from meshspec.constructs_lib.ecs import Ec2Capacity
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
 from meshspec.constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
+from meshspec.infra import naming
+from meshspec.infra.mesh import Backend, registry
+from meshspec.infra.spec import cohorts, instance_types
+from meshspec.infra.spec.model import Cluster, Service, Spec, capacity_of, live_majors, major_path, metric_majors, shares
 
 INSIGHTS = {"enhanced": "ENHANCED", "on": "ENABLED", "off": "DISABLED"}
 
@@ -75,32 +74,25 @@ def mesh_service_props(spec: Spec, name: str) -> MeshServiceProps:
         dns_name=naming.virtual_service(name, spec.project))
 
 
-def calls_through(spec: Spec, name: str) -> str:
-    """The backend ``name``'s calls go through: the spec's, or during a migration to Lattice the incoming one once
-    the caller is listed in ``migration.moved``. Service Connect publishes App Mesh's own names, so a move to it
-    changes no name (its proxy cannot join App Mesh's tasks: docs/backends.md)."""
-    mesh = spec.aws.mesh
-    if mesh.migration is not None and mesh.migration.to == "lattice" and name in mesh.migration.moved:
-        return "lattice"
-    return mesh.backend
+def moved(spec: Spec, name: str) -> bool:
+    """Whether ``name`` is listed in ``aws.mesh.migration.moved``: it calls through the incoming backend."""
+    migration = spec.aws.mesh.migration
+    return migration is not None and name in migration.moved
 
 
-def upstream_url(spec: Spec, target: str, backend: str) -> str:
-    """Where ``target`` answers through ``backend`` (:func:`meshspec.infra.naming.lattice_endpoint`,
-    :func:`meshspec.infra.naming.mesh_endpoint`)."""
-    svc = spec.services[target]
-    if backend == "lattice":
-        return naming.lattice_endpoint(spec.project, target, svc.protocol)
-    return naming.mesh_endpoint(spec.project, target, svc.port)
+def calls_through(spec: Spec, name: str) -> Backend:
+    """The backend ``name``'s calls go through: the spec's, or during a migration the incoming one once the caller
+    is listed in ``migration.moved`` (a backend that publishes the host's own names changes no name then)."""
+    return (registry.incoming(spec) if moved(spec, name) else None) or registry.primary(spec)
 
 
 def upstream_environment(spec: Spec, name: str) -> dict[str, str]:
-    """``MESHSPEC_UPSTREAM_<SERVICE>`` for every meshed service ``name`` uses: the app reads where to call from
-    here, so a migration step that moves it to another backend needs no change in its code."""
+    """``MESHSPEC_UPSTREAM_<SERVICE>`` for every meshed service ``name`` uses (``Backend.endpoint``): the app reads
+    where to call from here, so a migration step that moves it to another backend needs no change in its code."""
     meshed = spec.aws_services()
     backend = calls_through(spec, name)
     targets = dict.fromkeys(ref.split("/", 1)[0] for ref in spec.services[name].uses)
-    return {naming.upstream_variable(t): upstream_url(spec, t, backend) for t in targets if t in meshed}
+    return {naming.upstream_variable(t): backend.endpoint(spec, t) for t in targets if t in meshed}
 
 
 def environment(svc: Service) -> dict[str, str]:
@@ -123,11 +115,3 @@ def metric_filters_props(spec: Spec, name: str, log_group: ILogGroup) -> Service
         return None
     return ServiceMetricFiltersProps(log_group=log_group, service_name=name,
                                      majors=tuple(MetricMajor(m, prefix) for m, prefix in majors.items()))
-
-
-def service_connect_series(backend: str, cluster_name: str, name: str) -> ServiceConnectSeries | None:
-    """On Service Connect, where ECS publishes the service's proxy metrics: the ECS service and the discovery
-    name both carry the service's name (one ECS service per service, ``meshspec.stacks.mesh_backends.single_revision``)."""
-    if backend != "service-connect":
-        return None
-    return ServiceConnectSeries(cluster_name=cluster_name, service_name=name, discovery_name=name)

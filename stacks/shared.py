@@ -1,39 +1,25 @@
-"""The shared stack: the VPC every cluster runs in, the Cloud Map namespace, and the mesh.
+"""The shared stack: the VPC every cluster runs in, the Cloud Map namespace, and what the mesh backends share.
 
 One VPC and one namespace for the project, because services on different clusters call each other through
 the mesh and a private DNS namespace belongs to exactly one VPC.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-from aws_cdk import Annotations, RemovalPolicy, Stack
-from aws_cdk import aws_logs as logs
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from meshspec.constructs_lib.logs import (RETENTION, acknowledge_default_encryption, imported_key,
-                                          log_encryption_key)
-from meshspec.constructs_lib.mesh.appmesh import END_OF_SUPPORT, Mesh, MeshProps
-from meshspec.constructs_lib.service_connect import ServiceConnectNamespace
+from meshspec.constructs_lib.logs import acknowledge_default_encryption, log_encryption_key
 from meshspec.infra import naming
+from meshspec.infra.mesh import registry
 from meshspec.infra.spec.model import Spec
 
 from .convert import availability_zones
 
-if TYPE_CHECKING:  # imported where a spec uses VPC Lattice: aws_vpclattice and aws_route53 are not loaded on every synth
-    from aws_cdk import aws_route53 as route53
-
-    from meshspec.constructs_lib.lattice import LatticeServiceNetwork
-
 VPC_CIDR = "10.0.0.0/16"
-APPMESH_WARNING_ID = "meshspec:appmesh-end-of-support"
-APPMESH_WARNING = (f"App Mesh reached end of support on {END_OF_SUPPORT}: this mesh is generated as the spec "
-                   "asks, but plan the move to a supported backend (aws.mesh.backend: service-connect or "
-                   "lattice): `meshspec migrate SPEC --to lattice` prints a zero-downtime plan (docs/backends.md). "
-                   "CloudFormation's W3696 for each App Mesh resource is "
-                   "acknowledged in favour of this one warning.")
 
 
 class SharedStack(Stack):
@@ -72,38 +58,12 @@ class SharedStack(Stack):
         if self.log_key is not None:
             self.export_value(self.log_key.key_arn)
         self.mesh_name = spec.mesh_name
-        self.mesh = None
-        # The successor backends' shared parts: the one the spec uses, and during a migration the one coming in.
-        kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
-        self.lattice_network: LatticeServiceNetwork | None = None
-        self.service_connect_namespace: ServiceConnectNamespace | None = None
-        self.lattice_zone: route53.PrivateHostedZone | None = None
-        if meshed and "lattice" in kinds:
-            from aws_cdk import aws_route53 as route53
-
-            from meshspec.constructs_lib.lattice import LatticeServiceNetwork
-
-            access_logs = logs.LogGroup(  # read by each service's Lattice queries (LatticeAccessLogQueries)
-                self, "LatticeAccessLogs", log_group_name=naming.lattice_access_log_group(spec.project),
-                retention=RETENTION[spec.defaults.log_retention_days],
-                removal_policy=RemovalPolicy.RETAIN if spec.defaults.log_removal_policy == "retain"
-                else RemovalPolicy.DESTROY, encryption_key=imported_key(self, "LatticeLogsKey", self.log_key_arn))
-            if self.log_key_arn is None:
-                acknowledge_default_encryption(access_logs)
-            self.lattice_network = LatticeServiceNetwork(
-                self, "LatticeNetwork", name=naming.lattice_service_network(spec.mesh_name), vpc=self.vpc,
-                client_peer=ec2.Peer.ipv4(VPC_CIDR), access_log_group=access_logs)
-            # The Lattice services' custom names resolve here (Lattice creates no record for them)
-            self.lattice_zone = route53.PrivateHostedZone(
-                self, "LatticeZone", zone_name=naming.lattice_zone(spec.project), vpc=self.vpc,
-                comment="meshspec: custom names of the VPC Lattice services")
-            # exported explicitly like the values above, so the template is the same whichever services exist
-            self.export_value(self.lattice_zone.hosted_zone_id)
-            self.export_value(self.lattice_network.network_id)
-        if meshed and "service-connect" in kinds:
-            self.service_connect_namespace = ServiceConnectNamespace(
-                self, "ServiceConnectNamespace", name=naming.service_connect_namespace(spec.project))
-            self.export_value(self.service_connect_namespace.arn)
-        if meshed and spec.aws.mesh.backend == "appmesh":
-            self.mesh = Mesh(self, "Mesh", MeshProps(mesh_name=spec.mesh_name, egress_filter=spec.aws.mesh.egress_filter))
-            Annotations.of(self.mesh).add_warning_v2(APPMESH_WARNING_ID, APPMESH_WARNING)
+        # The mesh backends' shared parts: the one coming in during a migration first, then the spec's own.
+        self.backend_parts: dict[str, Any] = {}
+        self.acknowledgements: list[tuple[str, str]] = []
+        if meshed:
+            for backend in reversed(registry.active(spec)):
+                part = backend.add_shared(self, spec, self.vpc, VPC_CIDR)
+                if part is not None:
+                    self.backend_parts[backend.name] = part
+                    self.acknowledgements += backend.validation_acknowledgements()

@@ -11,12 +11,14 @@ import pickle
 import sys
 from pathlib import Path
 
+from meshspec.infra.node import use_project_node
 from meshspec.infra.startup import frozen_imports
 
 RESULT = "result.pickle"
 
 
 def main() -> int:
+    use_project_node()  # a process of its own: jsii on the project's Node, as the CLI that started it chose
     with frozen_imports():
         from meshspec.infra.errors import UserError
         from meshspec.stacks.app import skip_jsii_type_checks, synth_part

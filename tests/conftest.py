@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from meshspec.infra.node import use_project_node
+
+use_project_node()  # the tests' CDK apps run jsii on the project's Node, as `meshspec synth` does
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SHOP = EXAMPLES / "shop.yaml"

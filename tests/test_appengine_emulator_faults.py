@@ -207,3 +207,12 @@ def _quiet_post(url, body):
         requests.post(url, json=body, timeout=5)
     except requests.RequestException:
         pass
+
+
+def test_every_status_the_emulator_answers_with_is_a_google_rpc_code():
+    from google.rpc import code_pb2
+
+    from meshspec.infra.appengine.emulator.rules import HTTP_STATUS, STATUS_FOR_HTTP, ApiError
+
+    assert set(HTTP_STATUS) | set(STATUS_FOR_HTTP.values()) <= set(code_pb2.Code.keys())
+    assert ApiError("FAILED_PRECONDITION", "x").to_status()["code"] == code_pb2.FAILED_PRECONDITION == 9

@@ -401,13 +401,13 @@ def test_fails_to_promote_a_version_that_does_not_exist():
 
 def test_rollback_refuses_when_an_old_version_was_deleted():
     with pytest.raises(UserError) as err:
-        rollback_plan(observed(svc("api", {"b": 1}, v("b"))), "api", Split.of("IP", {"a": 1}), "run1")
+        rollback_plan(observed(svc("api", {"b": 1}, v("b"))), "api", Split.of("IP", {"a": 1}), "run run1")
     assert "version(s) a no longer exist" in err.value.message
 
 
 def test_rollback_refuses_a_service_that_is_new_since_the_run():
     with pytest.raises(UserError, match="did not exist before run run1"):
-        rollback_plan(observed(svc("api", {"b": 1}, v("b"))), "api", None, "run1")
+        rollback_plan(observed(svc("api", {"b": 1}, v("b"))), "api", None, "run run1")
 
 
 @pytest.mark.parametrize("artifact,message", [
@@ -446,8 +446,8 @@ def test_the_journal_skips_a_line_cut_short_and_an_unfinished_run_lends_its_befo
     j.finish(second)
     runs = j.runs()
     assert [(r.outcome, len(r.steps)) for r in runs] == [(None, 1), ("finished", 0)]
-    run, split = j.split_before_last_change("app", "api")
-    assert run.id == second.id and split == Split.of("IP", {"a": 1})
+    change = j.split_before_last_change("app", "api")
+    assert change.label == f"run {second.id}" and change.before == Split.of("IP", {"a": 1})
     third = j.start("apply", "app", {"api": Split.of("IP", {"b": 1})}, [])
     assert third.inherited_from is None  # the last run finished
 

@@ -8,7 +8,9 @@ import pytest
 
 from meshspec.infra.spec import load_spec
 from meshspec.infra.spec.loader import load_text
-from meshspec.infra.spec import quotas as q
+from meshspec.backends.lattice import quotas as lattice_q
+from meshspec.infra.spec import quotas as sc_q
+from meshspec.backends.service_connect.settings import deployment_of
 
 from .conftest import SHOP, TODAY
 
@@ -105,11 +107,11 @@ def test_warns_that_idle_versions_are_not_deployed_on_service_connect():
 
 
 def test_deployment_defaults_to_a_five_percent_canary():
-    d = check(base("service-connect")).spec.aws.mesh.effective_deployment
+    d = deployment_of(check(base("service-connect")).spec)
     assert (d.strategy, d.effective_percent, d.step_minutes, d.bake_minutes, d.rollback_on_alarm) == (
         "canary", 5, 10, 10, True)
-    assert check(base("service-connect", deployment={"strategy": "linear"})).spec.aws.mesh \
-        .effective_deployment.effective_percent == 10
+    assert deployment_of(check(base("service-connect", deployment={"strategy": "linear"})).spec) \
+        .effective_percent == 10
 
 
 def test_fails_when_a_canary_step_has_hundredths():
@@ -156,7 +158,7 @@ def test_fails_when_service_connect_tasks_exceed_cloud_map_quotas():
     r = check(doc)
     (e,) = [x for x in only(r, "quota-service-connect") if x.key_path == "services.pricing.desiredCount"]
     assert e.message == ("1200 tasks during a deployment (twice desiredCount) register in Cloud Map; a service "
-                         f"allows {q.CLOUDMAP_INSTANCES_PER_SERVICE} instances")
+                         f"allows {sc_q.CLOUDMAP_INSTANCES_PER_SERVICE} instances")
     doc = base("service-connect")
     for i in range(3):
         doc["services"][f"s{i}x"] = copy.deepcopy(doc["services"]["pricing"]) | {"desiredCount": 400}
@@ -210,7 +212,7 @@ def test_fails_when_the_service_network_name_is_reserved():
 
 def test_fails_when_majors_exceed_lattice_rules_per_listener():
     doc = base("lattice")
-    n = q.LATTICE_RULES_PER_LISTENER + 1
+    n = lattice_q.RULES_PER_LISTENER + 1
     doc["services"]["pricing"]["majors"] = {f"v{i}": {"contract": "p.json"} for i in range(1, n + 1)}
     (e,) = only(check(doc), "quota-lattice")
     assert e.message == f"{n} listener rules (one per live major); VPC Lattice allows 10 per listener"

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match
 
 from meshspec.constructs_lib.ecs import Ec2Capacity, EcsCluster, EcsClusterProps, MeshedFargateService, MeshedFargateServiceProps
 from meshspec.constructs_lib.errors import PropsError
-from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend
+from meshspec.backends.appmesh.constructs import AppMeshBackend
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
 from tests.cdk_support import stack, template
 

@@ -15,9 +15,9 @@ from meshspec.constructs_lib.eks import (EksCluster, EksClusterProps, Kubernetes
                                 WorkloadVersion, render_manifests, write_manifests)
 from meshspec.constructs_lib.errors import PropsError
 from meshspec.constructs_lib.logs import BUILTIN_QUERIES, CustomQuery, ServiceLogs, ServiceLogsProps
-from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend
+from meshspec.backends.appmesh.constructs import ENVOY_REDIRECT, AppMeshBackend
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps, ProxyRequirements
-from meshspec.infra import metrics
+from meshspec.constructs_lib import metric_names as metrics
 from tests.cdk_support import stack, template
 
 
@@ -93,10 +93,20 @@ def test_render_manifests_without_a_mesh_has_no_sidecar():
 def test_render_manifests_drops_envoy_tracing_when_tracing_is_off():
     props = KubernetesWorkloadProps(service_name="a", port=80, versions=(WorkloadVersion("v", "i"),), tracing=False)
     proxy = ProxyRequirements(image="envoy", environment={"ENABLE_ENVOY_XRAY_TRACING": "1", "X": "y"},
-                              policy_statements=())
+                              policy_statements=(), redirect=ENVOY_REDIRECT)
     (dep,) = [m for m in render_manifests(props, {"v": proxy}) if m["kind"] == "Deployment"]
     envoy = dep["spec"]["template"]["spec"]["containers"][1]
     assert envoy["env"] == [{"name": "X", "value": "y"}]
+
+
+def test_fails_when_a_proxy_says_nothing_of_how_traffic_reaches_it():
+    # GIVEN a sidecar from a backend that gives no redirect (iptables rules, ECS proxy configuration)
+    props = KubernetesWorkloadProps(service_name="a", port=80, versions=(WorkloadVersion("v", "i"),))
+    proxy = ProxyRequirements(image="envoy", environment={}, policy_statements=())
+    # WHEN the pod is rendered / THEN it is refused, naming the missing prop
+    with pytest.raises(PropsError, match="the proxy envoy says nothing of how the app's traffic reaches it: give "
+                                         "ProxyRequirements.redirect"):
+        render_manifests(props, {"v": proxy})
 
 
 def test_fails_when_manifests_need_deploy_time_values(tmp_path):

@@ -6,7 +6,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from aws_cdk.assertions import Match
 
-from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend, Mesh, MeshProps, MeshedService
+from meshspec.backends.appmesh.constructs import AppMeshBackend, Mesh, MeshProps, MeshedService
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshBackend, MeshServiceBinding, MeshServiceProps, PropsError
 from tests.cdk_support import stack, template
 

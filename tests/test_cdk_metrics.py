@@ -7,13 +7,15 @@ import pytest
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match
 
-from meshspec.constructs_lib.dashboard import (ServiceConnectSeries, ServiceDashboard, ServiceDashboardProps, dashboard_body,
-                                      lattice_metrics)
+from meshspec.backends.appmesh.constructs import access_log_format
+from meshspec.backends.lattice import metrics as lattice_names
+from meshspec.backends.lattice.constructs.binding import LatticeSeries, lattice_metrics
+from meshspec.backends.service_connect.constructs.binding import ServiceConnectSeries
+from meshspec.constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps, dashboard_body
 from meshspec.constructs_lib.errors import PropsError
-from meshspec.constructs_lib.mesh.appmesh import access_log_format
 from meshspec.constructs_lib.metrics import (FILTER_PATTERN_MAX, MetricMajor, ServiceMetricFilters, ServiceMetricFiltersProps,
                                     filter_pattern)
-from meshspec.infra import metrics as m
+from meshspec.constructs_lib import metric_names as m
 from meshspec.infra.traffic import figures
 from tests.cdk_support import stack, template
 
@@ -214,10 +216,11 @@ def test_fails_when_a_pattern_is_longer_than_cloudwatch_takes():
 
 def test_a_lattice_dashboard_searches_each_versions_target_group():
     # GIVEN two versions and their Lattice target groups
+    groups = {"p-41": "tg-aaa", "p-42": "tg-bbb"}
     p = ServiceDashboardProps(service_name="pricing", versions=("p-41", "p-42"), majors=("v1", "v2"),
-                              target_groups={"p-41": "tg-aaa", "p-42": "tg-bbb"})
+                              series=LatticeSeries(groups))
     # WHEN the requests series are rendered
-    series = lattice_metrics(p, m.LATTICE_REQUESTS, "Sum")
+    series = lattice_metrics(p, groups, lattice_names.REQUESTS, "Sum")
     # THEN one SEARCH per version, by target group id, whole-group series only, one-minute period
     assert series == [
         [{"expression": "SEARCH('{AWS/VpcLattice,TargetGroup} MetricName=\"TotalRequestCount\" tg-aaa', 'Sum', 60)",
@@ -231,13 +234,22 @@ def test_a_lattice_dashboard_searches_each_versions_target_group():
 
 
 def test_dashboard_fails_when_target_groups_miss_a_version():
+    p = ServiceDashboardProps(service_name="pricing", versions=("p-41", "p-42"), majors=("v1",),
+                              series=LatticeSeries({"p-41": "tg-aaa"}))
     with pytest.raises(PropsError, match=r"target_groups names \['p-41'\], versions are \['p-41', 'p-42'\]"):
-        ServiceDashboardProps(service_name="pricing", versions=("p-41", "p-42"), majors=("v1",),
-                              target_groups={"p-41": "tg-aaa"})
+        dashboard_body(p, "eu-west-1")
 
 
-def test_dashboard_fails_when_given_both_lattice_and_service_connect_series():
-    with pytest.raises(PropsError, match=r"target_groups=.* contradicts service_connect=.*: a service is on one backend"):
-        ServiceDashboardProps(service_name="pricing", versions=("p-41",), majors=("v1",),
-                              target_groups={"p-41": "tg-aaa"},
-                              service_connect=ServiceConnectSeries("core", "pricing", "pricing"))
+def test_a_service_connect_dashboard_graphs_the_services_proxy_in_one_row():
+    # GIVEN the series of an ECS service behind Service Connect
+    p = ServiceDashboardProps(service_name="pricing", versions=("p-41", "p-42"), majors=("v1", "v2"),
+                              series=ServiceConnectSeries("core", "pricing", "pricing"))
+    # WHEN the body is rendered
+    body = json.loads(dashboard_body(p, "eu-west-1"))
+    # THEN one row for all majors, one line for the service (ECS keeps no lasting per-version split)
+    graphs = body["widgets"][1:]
+    assert [w["properties"]["title"] for w in graphs] == [
+        "all majors requests", "all majors 5xx", "all majors latency (ms)"]
+    assert graphs[0]["properties"]["metrics"] == [[
+        "AWS/ECS", "RequestCount", "ClusterName", "core", "DiscoveryName", "pricing", "ServiceName", "pricing",
+        {"label": "pricing Sum", "period": 60, "stat": "Sum"}]]

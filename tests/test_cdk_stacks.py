@@ -11,7 +11,7 @@ from meshspec.infra.errors import UserError
 from meshspec.infra.spec import quotas
 from meshspec.stacks.app import build, new_app, synthesize
 from meshspec.stacks.limits import StackSize, size
-from meshspec.stacks.shared import APPMESH_WARNING_ID
+from meshspec.backends.appmesh.stack import WARNING_ID as APPMESH_WARNING_ID
 from meshspec.infra.spec import load_text
 from tests.cdk_support import big_spec_text, load
 from tests.conftest import TODAY

@@ -19,13 +19,15 @@ from aws_cdk import aws_servicediscovery as sd
 from aws_cdk.assertions import Match
 
 from meshspec.constructs_lib.eks import EksCluster, EksClusterProps, KubernetesWorkload, KubernetesWorkloadProps, WorkloadVersion
-from meshspec.constructs_lib.eks.registration import (REGISTRAR_CONTAINER, REGISTRAR_IMAGE, SCRIPT, add_registrar,
-                                             render_registrar)
+from meshspec.backends.appmesh.registrar import CLOUD_MAP_REGISTRAR
+from meshspec.backends.lattice.registrar import TARGET_GROUP_REGISTRAR
+from meshspec.constructs_lib.eks.registration import (REGISTRAR_CONTAINER, REGISTRAR_IMAGE, Registrar, add_registrar,
+                                                      render_registrar)
 from meshspec.constructs_lib.errors import PropsError as ConstructPropsError
-from meshspec.constructs_lib.mesh.appmesh import AppMeshBackend
+from meshspec.backends.appmesh.constructs import AppMeshBackend
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps, PodRegistration, PropsError
 from meshspec.constructs_lib.mesh.beside import BesideBinding
-from meshspec.constructs_lib.mesh.lattice import LatticeBackend
+from meshspec.backends.lattice.constructs.binding import LatticeBackend
 from tests.cdk_support import stack, template
 
 from .lattice_support import install_targets_shim
@@ -34,15 +36,19 @@ from .traffic_support import REGION, aws, moto_server  # noqa: F401
 install_targets_shim()
 
 CLOUDMAP = PodRegistration(environment={"AWS_REGION": "eu-west-1", "MESHSPEC_CLOUDMAP_NAMESPACE": "shop.local",
-                                        "MESHSPEC_CLOUDMAP_SERVICE": "rec-r-3"}, policy_statements=())
+                                        "MESHSPEC_CLOUDMAP_SERVICE": "rec-r-3"}, policy_statements=(),
+                           parts=(CLOUD_MAP_REGISTRAR,))
 LATTICE = PodRegistration(environment={"AWS_REGION": "eu-west-1", "MESHSPEC_LATTICE_TARGET_GROUP": "shop-rec-r-3",
                                        "MESHSPEC_LATTICE_PORT": "8080"}, policy_statements=(),
-                          role_tags={"meshspec:service": "rec"})
+                          role_tags={"meshspec:service": "rec"}, parts=(TARGET_GROUP_REGISTRAR,))
+# What the stacks give every pod: the parts of every installed backend, so the script is the same everywhere.
+ALL_PARTS = (CLOUD_MAP_REGISTRAR, TARGET_GROUP_REGISTRAR)
+SCRIPT = Registrar(ALL_PARTS).script()
 
 
 # -- the sidecar, pure --------------------------------------------------------------------------------------
 def test_registrar_takes_literals_from_the_backend_and_the_pod_from_the_downward_api():
-    c = render_registrar(CLOUDMAP)
+    c = render_registrar(CLOUDMAP, parts=ALL_PARTS)
     assert c["name"] == REGISTRAR_CONTAINER and c["image"] == REGISTRAR_IMAGE
     assert c["command"] == ["/bin/sh", "-c", SCRIPT]
     assert c["env"] == [
@@ -88,7 +94,17 @@ def test_add_registrar_without_a_registration_changes_nothing():
 ])
 def test_fails_when_a_registration_cannot_be_carried_out(environment, message):
     with pytest.raises(ConstructPropsError, match=message):
-        render_registrar(PodRegistration(environment=environment, policy_statements=()))
+        render_registrar(PodRegistration(environment=environment, policy_statements=()), parts=ALL_PARTS)
+
+
+def test_script_holds_only_the_parts_it_is_given():
+    # GIVEN only App Mesh's part (a pod built without the stacks) / WHEN its registrar is rendered
+    script = render_registrar(CLOUDMAP)["command"][-1]
+    # THEN it speaks Cloud Map and nothing else; with every part it speaks both, in the parts' order
+    assert "servicediscovery register-instance" in script and "vpc-lattice" not in script
+    assert SCRIPT.index("servicediscovery register-instance") < SCRIPT.index("vpc-lattice register-targets")
+    with pytest.raises(ConstructPropsError, match="carries no registrar part and none were given"):
+        render_registrar(PodRegistration(environment={"AWS_REGION": "x"}, policy_statements=()))
 
 
 def test_fails_when_the_interval_or_drain_is_out_of_range():
@@ -243,7 +259,7 @@ def _wait(what: str, check: Callable[[], bool], timeout: float = 40) -> None:
 def _start(registration: PodRegistration, pod_name: str, pod_ip: str) -> subprocess.Popen:
     """The registrar's container as Kubernetes would run it: its command, its env (the downward API's values
     given), a one-second interval so the test does not wait thirty."""
-    c = render_registrar(registration)
+    c = render_registrar(registration, parts=ALL_PARTS)
     env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     env.update(MESHSPEC_INTERVAL_SECONDS="1", POD_NAME=pod_name, POD_IP=pod_ip)
     return subprocess.Popen(c["command"], env={**os.environ, **env}, stdout=subprocess.PIPE,

@@ -9,6 +9,7 @@ from ruamel.yaml import YAML
 from .conftest import SHOP, TODAY
 from meshspec.infra.cli.main import main
 from meshspec.infra.errors import UserError
+from meshspec.backends.service_connect.settings import deployment_of
 from meshspec.infra.migrate import apply_edits, plan_migration
 from meshspec.infra.spec import load_spec
 from meshspec.infra.spec.loader import load_text
@@ -67,7 +68,7 @@ def test_service_connect_plan_settles_splits_first():
     beside = [e.to_json() for e in plan.steps[1].edits]
     assert beside[1]["path"] == "aws.mesh.deployment" and beside[1]["value"]["strategy"] == "canary"
     assert specs[-1].aws.mesh.backend == "service-connect"
-    assert specs[-1].aws.mesh.effective_deployment.effective_percent == 5
+    assert deployment_of(specs[-1]).effective_percent == 5
 
 
 def test_service_connect_plan_moves_callers_before_the_services_they_call():

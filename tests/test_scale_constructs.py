@@ -11,7 +11,7 @@ from constructs import Construct
 
 from meshspec.constructs_lib.dashboard import ServiceDashboard, ServiceDashboardProps
 from meshspec.constructs_lib.logs import saved_query
-from meshspec.infra import metrics as m
+from meshspec.constructs_lib import metric_names as m
 
 
 def l2_dashboard(stack: Stack, props: ServiceDashboardProps) -> None:

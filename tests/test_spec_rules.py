@@ -362,3 +362,66 @@ def test_a_partial_secret_arn_is_granted_with_a_wildcard_for_its_suffix():
     assert (partial.complete, partial.policy_arn) == (
         False, "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/db-??????")
     assert (parameter.complete, parameter.policy_arn) == (True, "arn:aws:ssm:eu-west-1:111122223333:parameter/shop/key")
+
+
+def test_quota_connected_envoys_per_virtual_node():
+    # GIVEN an ECS service on App Mesh whose 26 tasks become 52 during a deployment (maximumPercent 200)
+    text = AWS_HEAD + aws_service("busy", extra="    desiredCount: 26\n")
+    # WHEN loaded
+    result = load(text)
+    # THEN refused at its desiredCount, naming App Mesh's 50 connected Envoys per virtual node
+    assert codes(result) == ["quota-appmesh"]
+    err = result.errors[0]
+    assert err.key_path == "services.busy.desiredCount"
+    assert err.message == ("52 Envoys of one code version connect to its virtual node during a deployment (twice "
+                           "desiredCount); App Mesh allows 50 connected Envoy processes per virtual node")
+    assert err.allowed == "desiredCount at most 25"
+    assert "connected Envoy processes per virtual node" in err.hint
+    assert load(AWS_HEAD + aws_service("busy", extra="    desiredCount: 25\n")).ok
+
+
+def test_quota_connected_envoys_counts_the_rolling_update_surge_on_eks():
+    head = AWS_HEAD.replace("platform: ecs", "platform: eks")
+    result = load(head + aws_service("busy", extra="    desiredCount: 41\n"))
+    assert codes(result) == ["quota-appmesh"]
+    assert result.errors[0].message.startswith("52 Envoys of one code version connect to its virtual node during "
+                                               "a rolling update (replicas plus the 25 % surge)")
+    assert result.errors[0].allowed == "desiredCount at most 40"
+    assert load(head + aws_service("busy", extra="    desiredCount: 40\n")).ok
+
+
+def test_quota_cloud_map_instances_per_namespace_on_app_mesh():
+    # GIVEN 21 App Mesh services of two versions, 25 tasks each: 21 * 2 * 50 tasks during deployments + 21 names
+    text = AWS_HEAD + "".join(aws_service(f"s{i}", versions=(("a", 50), ("b", 50)), extra="    desiredCount: 25\n")
+                              for i in range(21))
+    result = load(text)
+    # THEN refused at services, naming Cloud Map's 2,000 instances per namespace
+    assert codes(result) == ["quota-appmesh"]
+    err = result.errors[0]
+    assert err.key_path == "services"
+    assert err.message == ("2121 tasks and pods during deployments, and a name per service, register in the Cloud "
+                           "Map namespace shop.local; it allows 2000 instances")
+    assert err.allowed == "at most 2000"
+
+
+def test_quota_metric_filter_pattern_length():
+    # GIVEN a major whose path prefix makes its metric filter's pattern longer than CloudWatch Logs' 1,024
+    long = "/" + "p" * 1000 + "/"
+    text = AWS_HEAD + aws_service("m", majors=("v1",)).replace("v1: {contract: c.json}",
+                                                                f"v1: {{contract: c.json, path: '{long}'}}\n"
+                                                                "      v2: {contract: c.json}")
+    result = load(text)
+    assert "quota-logs" in codes(result)
+    (err,) = [e for e in result.errors if e.code == "quota-logs"]
+    assert err.key_path == "services.m.majors.v1.path"
+    assert err.message.startswith("the RequestCount metric filter of v1 would have a ")
+    assert err.message.endswith("CloudWatch Logs allows 1024 per filter pattern")
+
+
+def test_a_service_whose_majors_are_all_retired_fails_validation():
+    text = AWS_HEAD + aws_service("old").replace("v1: {contract: c.json}", "v1: {contract: c.json, status: retired}")
+    result = load(text)
+    assert codes(result) == ["no-live-major"]
+    err = result.errors[0]
+    assert err.key_path == "services.old.majors"
+    assert err.allowed == "at least one major with status active or deprecated"

@@ -5,12 +5,12 @@ import pytest
 from aws_cdk import App, Duration, Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
-from meshspec.constructs_lib.lattice import (LatticeRoute, LatticeService, LatticeServiceNetwork, policy_json,
+from meshspec.backends.lattice.constructs.service import (LatticeRoute, LatticeService, LatticeServiceNetwork, policy_json,
                                     render_auth_policy, render_rule_action, validate_routes)
 from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps, PropsError
-from meshspec.constructs_lib.mesh.lattice import LatticeBackend
-from meshspec.constructs_lib.mesh.service_connect import ServiceConnectBackend
-from meshspec.constructs_lib.service_connect import (ServiceConnectDeploymentStrategy, ServiceConnectFargateService,
+from meshspec.backends.lattice.constructs.binding import LatticeBackend
+from meshspec.backends.service_connect.constructs.binding import ServiceConnectBackend
+from meshspec.backends.service_connect.constructs.deployment import (ServiceConnectDeploymentStrategy, ServiceConnectFargateService,
                                             ServiceConnectNamespace)
 
 
@@ -30,7 +30,7 @@ def route(name="api-v1", prefix="/api/v1/", **weights) -> LatticeRoute:
     (["a"], [route(a=0)], "route api-v1: at least one version needs a weight above 0"),
 ])
 def test_validate_routes_fails_with_a_message(versions, routes, message):
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(PropsError) as exc:
         validate_routes(versions, routes)
     assert str(exc.value).startswith(message)
 
@@ -60,7 +60,7 @@ def test_auth_policy_names_callers_per_path_and_denies_when_nobody_is_declared()
      "the deployment would take 2040 minutes; CloudFormation refuses more than 1980"),
 ])
 def test_deployment_strategy_fails_with_a_message(strategy, message):
-    with pytest.raises(ValueError) as exc:
+    with pytest.raises(PropsError) as exc:
         strategy.validate()
     assert str(exc.value).startswith(message)
 
@@ -101,10 +101,10 @@ def fargate(stack, version="a", name="pricing", port_name="app"):
 
 def test_lattice_service_fails_on_a_name_lattice_refuses(stack):
     network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
-    with pytest.raises(ValueError, match="VPC Lattice service name 'a--b' is not allowed: 3 to 40 characters"):
+    with pytest.raises(PropsError, match="VPC Lattice service name 'a--b' is not allowed: 3 to 40 characters"):
         LatticeService(stack, "S", service_network_id=network.network_id, name="a--b", vpc=stack.vpc, port=80,
                        versions=["a"], routes=[route()])
-    with pytest.raises(ValueError, match="VPC Lattice service network name 'x' is not allowed: 3 to 63"):
+    with pytest.raises(PropsError, match="VPC Lattice service network name 'x' is not allowed: 3 to 63"):
         LatticeServiceNetwork(stack, "Net2", name="x", vpc=stack.vpc)
 
 
@@ -113,7 +113,7 @@ def test_lattice_service_puts_the_longest_prefix_first_and_allows_late_callers(s
     svc = LatticeService(stack, "S", service_network_id=network.network_id, name="web", vpc=stack.vpc, port=80,
                          versions=["a"], routes=[route("root", "/"), route("api", "/api/v1/")])
     svc.allow("api", "cart")
-    with pytest.raises(ValueError, match="no route 'nope' on Lattice service web; routes are \\['root', 'api'\\]"):
+    with pytest.raises(PropsError, match="no route 'nope' on Lattice service web; routes are \\['root', 'api'\\]"):
         svc.allow("nope", "cart")
     t = Template.from_stack(stack)
     t.has_resource_properties("AWS::VpcLattice::Rule", {"Name": "api", "Priority": 1})
@@ -204,7 +204,7 @@ def test_the_spec_check_estimate_bounds_the_rendered_auth_policy():
     """meshspec.infra.spec.checks estimates the policy without CDK; the estimate must not be below what is rendered."""
     import json as _json
 
-    from meshspec.infra.spec.checks import auth_policy_estimate
+    from meshspec.backends.lattice.rules import auth_policy_estimate
     from meshspec.infra.spec.loader import load_text
 
     from .conftest import TODAY
@@ -257,7 +257,7 @@ def test_lattice_fails_when_hosted_zone_is_given_without_custom_domain_name(stac
 
     zone = route53.PrivateHostedZone(stack, "Zone", zone_name="shop.lattice.internal", vpc=stack.vpc)
     network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
-    with pytest.raises(ValueError, match="Lattice service shop-web: hosted_zone is given but custom_domain_name is "
+    with pytest.raises(PropsError, match="Lattice service shop-web: hosted_zone is given but custom_domain_name is "
                                          "not"):
         LatticeService(stack, "S", service_network_id=network.network_id, name="shop-web", vpc=stack.vpc, port=80,
                        versions=["a"], routes=[route()], hosted_zone=zone)
@@ -281,7 +281,7 @@ def test_lattice_certificate_goes_only_on_services_with_an_https_listener(stack)
     with pytest.raises(PropsError, match="certificate_arn is given but custom_domain_name is not"):
         LatticeBackend(service_network_id="sn-0123456789abcdef0", vpc=stack.vpc, certificate_arn=cert)
     network = LatticeServiceNetwork(stack, "Net", name="shop", vpc=stack.vpc)
-    with pytest.raises(ValueError, match="Lattice service shop-web: certificate_arn is given but custom_domain_name"):
+    with pytest.raises(PropsError, match="Lattice service shop-web: certificate_arn is given but custom_domain_name"):
         LatticeService(stack, "S", service_network_id=network.network_id, name="shop-web", vpc=stack.vpc, port=80,
                        versions=["a"], routes=[route()], certificate_arn=cert)
 
@@ -297,6 +297,7 @@ def test_lattice_binding_admits_lattice_requests_from_its_link_local_range(stack
 
 
 def test_beside_binding_lets_a_moved_caller_reach_the_incoming_backend_past_envoy():
+    from meshspec.backends.appmesh.constructs import ENVOY_REDIRECT
     from meshspec.constructs_lib.eks.workload import KubernetesWorkloadProps, WorkloadVersion, render_manifests
     from meshspec.constructs_lib.mesh.base import ProxyRequirements
     from meshspec.constructs_lib.mesh.beside import BesideBinding
@@ -308,7 +309,10 @@ def test_beside_binding_lets_a_moved_caller_reach_the_incoming_backend_past_envo
         def proxy(self, version):
             return self._proxy
 
-    envoy = ProxyRequirements(image="envoy", environment={}, policy_statements=())
+        def pod_registration(self, version):
+            return None
+
+    envoy = ProxyRequirements(image="envoy", environment={}, policy_statements=(), redirect=ENVOY_REDIRECT)
     # GIVEN a caller that has moved: its Envoy must not intercept Lattice's addresses
     moved = BesideBinding(Fake(envoy), Fake(None), proxy_bypass=("169.254.171.0/24",))
     assert moved.proxy("a").egress_ignored_ips == ("169.254.171.0/24",)
@@ -339,6 +343,9 @@ def test_beside_binding_refuses_a_second_sidecar_and_binds_both():
         def allow(self, major, caller):
             self.allowed.append((major, caller))
 
+        def deploys(self, version):
+            return True
+
     envoy = ProxyRequirements(image="envoy", environment={}, policy_statements=())
     with pytest.raises(PropsError, match="the incoming backend asks for a sidecar of its own"):
         BesideBinding(Fake(envoy), Fake(envoy)).proxy("a")
@@ -347,7 +354,8 @@ def test_beside_binding_refuses_a_second_sidecar_and_binds_both():
     assert beside.proxy("a") is envoy and beside.deploys("a")
     beside.bind_ecs_service("a", None, None)
     beside.allow("v1", "cart")
-    assert primary.bound == incoming.bound == ["a"] and incoming.allowed == [("v1", "cart")]
+    assert primary.bound == incoming.bound == ["a"]
+    assert primary.allowed == incoming.allowed == [("v1", "cart")]
 
 
 def test_lattice_grpc_with_several_majors_matches_x_api_major(stack):

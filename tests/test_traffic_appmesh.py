@@ -11,7 +11,7 @@ import pytest
 from meshspec.infra.cli.main import main
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec import load_spec_or_raise
-from meshspec.infra.traffic import journal
+from meshspec.infra import journal
 from meshspec.infra.traffic.backend import Conflict, Context, backend_for
 from tests.conftest import TODAY
 from tests.traffic_support import MESH, appmesh, aws, build_mesh, moto_server, route, write_spec  # noqa: F401

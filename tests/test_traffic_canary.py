@@ -10,7 +10,7 @@ import pytest
 from meshspec.infra.cli.commands import canary as canary_cmd
 from meshspec.infra.cli.commands import traffic as traffic_cmd
 from meshspec.infra.cli.main import main
-from meshspec.infra.traffic import journal
+from meshspec.infra import journal
 from tests.traffic_support import (START, FakeClock, MESH, appmesh, aws, build_mesh, moto_server,  # noqa: F401
                                    put_traffic, route, write_spec)
 

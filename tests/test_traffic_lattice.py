@@ -12,7 +12,7 @@ from meshspec.infra.cli.main import main
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec import load_spec_or_raise
 from meshspec.infra.traffic.backend import Conflict, Context, NotDeployed, backend_for
-from meshspec.infra.traffic.lattice import LatticeBackend, with_weights
+from meshspec.backends.lattice.traffic import LatticeBackend, with_weights
 
 from .conftest import TODAY
 from .lattice_support import build_lattice, install_rule_shim, lattice, rule_weights

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from meshspec.infra import metrics as M
+from meshspec.backends.lattice import metrics as M
 from meshspec.infra.cli.commands import canary as canary_cmd
 from meshspec.infra.cli.commands import traffic as traffic_cmd
 from meshspec.infra.cli.main import main
-from meshspec.infra.traffic.figures import lattice_queries, target_group_dimensions
+from meshspec.backends.lattice.figures import lattice_queries, target_group_dimensions
 
 from .lattice_support import build_lattice, install_rule_shim, rule_weights
 from .test_traffic_lattice import LATTICE_SPEC
@@ -27,11 +27,11 @@ BASELINE = dict(requests_=2000, errors=4, latencies={35.0: 1900, 110.0: 100})
 def put_lattice(at: dt.datetime, target_group: str, *, requests_: int, errors: int,
                 latencies: dict[float, int]) -> None:
     """What VPC Lattice publishes for one target group in one minute."""
-    dims = [{"Name": M.LATTICE_DIM_TARGET_GROUP, "Value": target_group}]
-    cloudwatch().put_metric_data(Namespace=M.LATTICE_NAMESPACE, MetricData=[
-        {"MetricName": M.LATTICE_REQUESTS, "Dimensions": dims, "Timestamp": at, "Value": requests_},
-        {"MetricName": M.LATTICE_ERRORS_5XX, "Dimensions": dims, "Timestamp": at, "Value": errors},
-        {"MetricName": M.LATTICE_LATENCY_MS, "Dimensions": dims, "Timestamp": at,
+    dims = [{"Name": M.DIM_TARGET_GROUP, "Value": target_group}]
+    cloudwatch().put_metric_data(Namespace=M.NAMESPACE, MetricData=[
+        {"MetricName": M.REQUESTS, "Dimensions": dims, "Timestamp": at, "Value": requests_},
+        {"MetricName": M.ERRORS_5XX, "Dimensions": dims, "Timestamp": at, "Value": errors},
+        {"MetricName": M.LATENCY_MS, "Dimensions": dims, "Timestamp": at,
          "Values": list(latencies), "Counts": list(latencies.values())}])
 
 

@@ -6,7 +6,8 @@ from decimal import Decimal as D
 import pytest
 
 from meshspec.infra.errors import UserError
-from meshspec.infra.traffic import figures, journal, specedit, weights as W
+from meshspec.infra import journal
+from meshspec.infra.traffic import figures, specedit, weights as W
 from meshspec.infra.traffic.analysis import Thresholds, decide
 from meshspec.infra.traffic.canary import parse_steps
 from meshspec.infra.traffic.cliutil import parse_duration, parse_percent

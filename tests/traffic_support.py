@@ -22,7 +22,7 @@ import boto3
 import pytest
 import requests
 
-from meshspec.infra import metrics as M
+from meshspec.constructs_lib import metric_names as M
 
 REGION = "eu-west-1"
 MESH = "shop-mesh"
@@ -165,7 +165,7 @@ def route(major: str = "v1", service: str = "checkout") -> tuple[dict[str, int],
 def put_traffic(at: dt.datetime, version: str, *, requests_: int, errors: int, latencies: dict[float, int],
                 service: str = "checkout", major: str = "v1") -> None:
     """What the log group's metric filters would put for one version in one minute: counts and a latency
-    distribution, in the major's namespace (:func:`meshspec.infra.metrics.namespace`)."""
+    distribution, in the major's namespace (:func:`meshspec.constructs_lib.metric_names.namespace`)."""
     dims = [{"Name": M.DIM_SERVICE, "Value": service}, {"Name": M.DIM_VERSION, "Value": version}]
     data = [{"MetricName": M.REQUESTS, "Dimensions": dims, "Timestamp": at, "Value": requests_},
             {"MetricName": M.ERRORS_5XX, "Dimensions": dims, "Timestamp": at, "Value": errors}]

@@ -120,10 +120,8 @@ class MeshedFargateService(Construct):
         p = props
         proxy = p.binding.proxy(p.version) if p.binding is not None else None
         proxy_config = None
-        if proxy is not None:  # EgressIgnoredIPs takes addresses and CIDR blocks (ECS's aws-appmesh CNI plugin)
-            proxy_config = ecs.AppMeshProxyConfiguration(container_name="envoy", properties=ecs.AppMeshProxyConfigurationProps(
-                app_ports=[p.port], proxy_ingress_port=proxy.ingress_port, proxy_egress_port=proxy.egress_port,
-                ignored_uid=proxy.ignored_uid, egress_ignored_i_ps=["169.254.170.2", "169.254.169.254", *proxy.egress_ignored_ips]))
+        if proxy is not None:  # the backend that brings the proxy says how the task's traffic reaches it
+            proxy_config = proxy.ecs_proxy_configuration("envoy", [p.port])
         family = p.ecs_service_name or f"{p.service_name}-{p.version}"
         if p.ec2_capacity_provider is None:
             self.task_definition: ecs.TaskDefinition = ecs.FargateTaskDefinition(

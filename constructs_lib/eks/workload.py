@@ -21,19 +21,11 @@ from constructs import Construct, IConstruct
 from ..ecs.service import XRAY_IMAGE, XRAY_WRITE_ACTIONS
 from ..errors import PropsError
 from ..nag import XRAY_REASON, suppress
-from ..mesh.base import MeshServiceBinding, PodRegistration, ProxyRequirements, pod_registration_of
+from ..mesh.base import MeshServiceBinding, PodRegistration, ProxyRequirements
 from . import secrets as sec
 from .cluster import EksCluster, pod_identity_principal
 from .pod_logs import LOG_GROUP_ANNOTATION, PodLogRouter
-from .registration import add_registrar
-
-REGISTRAR_LOOKUP_REASON = (
-    "the pod registrar finds its Cloud Map service or Lattice target group by name at runtime (AWS generates their "
-    "IDs; manifests hold literals only): servicediscovery:ListNamespaces/ListServices and vpc-lattice:"
-    "ListTargetGroups have no resource-level permissions; route53 record changes on the namespace's hosted zone "
-    "are limited by condition to the version's own A record")
-REGISTRAR_WILDCARDS = ("Resource::*", "Resource::arn:<AWS::Partition>:route53:::hostedzone/*")
-PROXY_INIT_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-proxy-route-manager:v7-prod"
+from .registration import RegistrarPart, add_registrar, registrar_for
 
 
 @dataclass(frozen=True)
@@ -45,7 +37,7 @@ class WorkloadVersion:
 @dataclass(frozen=True)
 class KubernetesWorkloadProps:
     """- ``service_name``, ``port``, ``versions``: required.
-    - ``binding``: the mesh binding; with a proxy, pods get Envoy and the proxy init container.
+    - ``binding``: the mesh binding; with a proxy, pods get Envoy and the proxy's init container.
       Default: no mesh.
     - ``namespace``: Kubernetes namespace. Default: ``default``.
     - ``replicas``: pods per code version. Default: 2.
@@ -59,6 +51,8 @@ class KubernetesWorkloadProps:
     - ``log_group_name``: annotates the pods (``meshspec.io/log-group``) so the cluster's
       :class:`~meshspec.constructs_lib.eks.pod_logs.PodLogRouter` ships their stdout there. Default: no annotation
       (the lines reach only Container Insights' log groups).
+    - ``registrar_parts``: the discovery APIs the pods' registrar speaks (every installed mesh backend's, so the
+      script is the same on every backend). Default: those of the binding's pod registrations.
     """
 
     service_name: str
@@ -73,6 +67,7 @@ class KubernetesWorkloadProps:
     tracing: bool = True
     secrets: Mapping[str, str] = field(default_factory=dict)
     log_group_name: str | None = None
+    registrar_parts: tuple[RegistrarPart, ...] = ()
 
     def __post_init__(self) -> None:
         sec.check_secrets(self.secrets, self.environment)
@@ -121,14 +116,7 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
                                "ports": [{"containerPort": proxy.admin_port, "name": "stats"}],
                                "readinessProbe": {"exec": {"command": [
                                    "sh", "-c", "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE"]}}})
-            init.append({"name": "proxyinit", "image": PROXY_INIT_IMAGE,
-                         "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
-                         "env": _env({"APPMESH_START_ENABLED": "1", "APPMESH_IGNORE_UID": str(proxy.ignored_uid),
-                                      "APPMESH_ENVOY_INGRESS_PORT": str(proxy.ingress_port),
-                                      "APPMESH_ENVOY_EGRESS_PORT": str(proxy.egress_port),
-                                      "APPMESH_APP_PORTS": str(p.port),
-                                      "APPMESH_EGRESS_IGNORED_IP": ",".join(
-                                          ["169.254.169.254", "169.254.170.23", *proxy.egress_ignored_ips])})})
+            init.append(proxy.pod_init_container([p.port]))
         if p.tracing:
             containers.append({"name": "xray-daemon", "image": XRAY_IMAGE,
                                "ports": [{"containerPort": 2000, "protocol": "UDP"}]})
@@ -141,7 +129,8 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
         template_meta: dict[str, Any] = {"labels": vlabels}
         if p.log_group_name is not None:
             template_meta["annotations"] = {LOG_GROUP_ANNOTATION: p.log_group_name}
-        add_registrar(pod, (registrations or {}).get(v.name), run_as_user=proxy.ignored_uid if proxy else None)
+        add_registrar(pod, (registrations or {}).get(v.name), run_as_user=proxy.ignored_uid if proxy else None,
+                      parts=p.registrar_parts)
         docs.append({"apiVersion": "apps/v1", "kind": "Deployment",
                      "metadata": {"name": f"{p.service_name}-{v.name}", "namespace": p.namespace, "labels": vlabels},
                      "spec": {"replicas": p.replicas,
@@ -162,7 +151,8 @@ class KubernetesWorkload(Construct):
         self.cluster_construct = cluster
         self.props = props
         proxies = {v.name: props.binding.proxy(v.name) if props.binding else None for v in props.versions}
-        registrations = {v.name: pod_registration_of(props.binding, v.name) for v in props.versions}
+        registrations = {v.name: props.binding.pod_registration(v.name) if props.binding else None
+                         for v in props.versions}
         self.role = iam.Role(self, "PodRole", assumed_by=pod_identity_principal(),
                              description=f"pods of {props.service_name}")
         self.role.assume_role_policy.add_statements(iam.PolicyStatement(
@@ -193,7 +183,8 @@ class KubernetesWorkload(Construct):
         for key, value in sorted(tags.items()):
             Tags.of(self.role).add(key, value)
         if registrations:
-            suppress(self.role, "AwsSolutions-IAM5", REGISTRAR_LOOKUP_REASON, applies_to=list(REGISTRAR_WILDCARDS))
+            registrar = registrar_for(registrations[0], self.props.registrar_parts)
+            suppress(self.role, "AwsSolutions-IAM5", registrar.lookup_reason(), applies_to=registrar.wildcards())
 
 
 def write_manifests(root: IConstruct | None, outdir: str | Path, *,

@@ -1,17 +1,21 @@
-"""The one interface every mesh backend implements, so stacks never depend on which mesh they build.
+"""The one CDK interface every mesh backend implements, so stacks never depend on which mesh they build.
 
-A backend turns plain, typed props (``MeshServiceProps``) into its resources (App Mesh: virtual nodes,
-router, routes, virtual service; ECS Service Connect or VPC Lattice: their own) and hands back a
-``MeshServiceBinding`` that workloads ask two things of:
+A backend (``meshspec.backends.<name>``) turns plain, typed props (``MeshServiceProps``) into its resources
+(a mesh's virtual nodes, router and routes; a service network's services, rules and target groups; …) and hands
+back a ``MeshServiceBinding``, which workloads and stacks ask everything they need of:
 
 - ``proxy(version)``: what a task or pod of that code version needs to join the mesh (a sidecar proxy
-  with its environment and IAM statements), or ``None`` when the backend needs no sidecar;
-- ``bind_ecs_service(version, service, container)``: wire an ECS service into the backend (App Mesh:
-  register its tasks in the version's Cloud Map service; Service Connect: its service-connect config).
-
-and, optionally (see :func:`pod_registration_of`), ``pod_registration(version)``: how a Kubernetes pod of that
-version registers itself where the backend discovers it (ECS registers tasks; nothing registers pods unless a
-controller is installed), or ``None``.
+  with its environment, IAM statements and how the platform sends the app's traffic through it), or ``None``
+  when the backend needs no sidecar;
+- ``bind_ecs_service(version, service, container)``: wire an ECS service into the backend (register its tasks
+  where the backend discovers them, or configure the service's own proxy);
+- ``pod_registration(version)``: how a Kubernetes pod of that version registers itself where the backend
+  discovers it (ECS registers tasks; nothing registers pods unless a controller is installed), or ``None``;
+- ``deploys(version)``: whether that version gets a workload at all;
+- ``allow(major, caller)``: let a service call one major (backends with an auth policy; others allow anyone in
+  the mesh, or filter by their own means);
+- ``dashboard_series(cluster_name)``: the series the service's dashboard graphs, or ``None`` for the Envoy
+  access log's series (``meshspec.constructs_lib.metrics``).
 
 Props are frozen dataclasses and know nothing of the meshspec spec. Names come from the caller.
 """
@@ -19,11 +23,15 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+if TYPE_CHECKING:
+    from ..dashboard import DashboardSeries
+    from ..eks.registration import RegistrarPart
 
 AppProtocol = Literal["http", "http2", "grpc"]
 
@@ -114,6 +122,8 @@ class ProxyRequirements:
       for the ECS proxy configuration or the pod's init container.
     - ``egress_ignored_ips``: addresses or CIDR ranges the app reaches directly, past the proxy, besides the
       platform's own (task metadata, IMDS). Default: none.
+    - ``redirect``: how ECS and Kubernetes send the app's traffic through the proxy (the task's proxy
+      configuration, the pod's init container). Default: none; a workload then refuses the proxy.
     """
 
     image: str
@@ -124,6 +134,35 @@ class ProxyRequirements:
     ignored_uid: int = 1337
     admin_port: int = 9901
     egress_ignored_ips: tuple[str, ...] = ()
+    redirect: "TrafficRedirect | None" = None
+
+    def ecs_proxy_configuration(self, container_name: str, app_ports: Sequence[int]) -> ecs.ProxyConfiguration:
+        """The task definition's proxy configuration for a sidecar container named ``container_name``."""
+        return self._redirect().ecs_proxy_configuration(self, container_name, app_ports)
+
+    def pod_init_container(self, app_ports: Sequence[int]) -> dict[str, Any]:
+        """The init container that redirects a pod's traffic through the proxy (a manifest's dict)."""
+        return self._redirect().pod_init_container(self, app_ports)
+
+    def _redirect(self) -> "TrafficRedirect":
+        if self.redirect is None:
+            raise PropsError(f"the proxy {self.image} says nothing of how the app's traffic reaches it: give "
+                             "ProxyRequirements.redirect")
+        return self.redirect
+
+
+class TrafficRedirect(Protocol):
+    """How a platform sends a workload's traffic through a sidecar proxy: the backend that brings the proxy knows
+    the mechanism (the iptables rules its proxy expects, which ports and users they leave alone)."""
+
+    def ecs_proxy_configuration(self, proxy: ProxyRequirements, container_name: str,
+                                app_ports: Sequence[int]) -> ecs.ProxyConfiguration:
+        """An ECS task definition's proxy configuration."""
+        ...
+
+    def pod_init_container(self, proxy: ProxyRequirements, app_ports: Sequence[int]) -> dict[str, Any]:
+        """A Kubernetes init container (as a manifest's dict) that sets the pod's redirection up."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -134,13 +173,16 @@ class PodRegistration:
     - ``environment``: the registrar's parameters, literals only (manifests are written as files): which Cloud
       Map service or Lattice target group, found at runtime by name since their IDs are generated by AWS.
     - ``policy_statements``: IAM statements the pod role needs (own service or target group only).
-    - ``role_tags``: tags the pod role carries, e.g. the caller identity Lattice auth policies admit by.
+    - ``role_tags``: tags the pod role carries, e.g. the caller identity an auth policy admits by.
       Default: none.
+    - ``parts``: the registrar's parts that act on this environment (one per discovery API the backend
+      registers pods in). Default: none, the registrar's own parts must cover the environment.
     """
 
     environment: Mapping[str, str]
     policy_statements: tuple[iam.PolicyStatement, ...]
     role_tags: Mapping[str, str] = field(default_factory=dict)
+    parts: "tuple[RegistrarPart, ...]" = ()
 
     def __post_init__(self) -> None:
         if not self.environment:
@@ -158,14 +200,8 @@ class PodRegistration:
             raise PropsError(f"two pod registrations set the same registrar variables differently: {clash}")
         return PodRegistration(environment={**self.environment, **other.environment},
                                policy_statements=(*self.policy_statements, *other.policy_statements),
-                               role_tags={**self.role_tags, **other.role_tags})
-
-
-def pod_registration_of(binding: "MeshServiceBinding | None", version: str) -> PodRegistration | None:
-    """The binding's pod registration for ``version``; None for a backend without one (an optional method, so
-    bindings written before it keep working)."""
-    method = getattr(binding, "pod_registration", None)
-    return None if method is None else method(version)
+                               role_tags={**self.role_tags, **other.role_tags},
+                               parts=(*self.parts, *(p for p in other.parts if p not in self.parts)))
 
 
 @runtime_checkable
@@ -184,14 +220,36 @@ class MeshServiceBinding(Protocol):
         """Wire an ECS service running ``version`` into the backend."""
         ...
 
+    def pod_registration(self, version: str) -> PodRegistration | None:
+        """How a pod of ``version`` registers itself where the backend discovers it, or None when it need not."""
+        ...
+
+    def deploys(self, version: str) -> bool:
+        """Whether ``version`` gets a workload (a backend that runs one revision per service deploys one)."""
+        ...
+
+    def allow(self, major: str, caller: str) -> None:
+        """Let the service ``caller`` call ``major`` (a backend without an auth policy does nothing)."""
+        ...
+
+    def dashboard_series(self, cluster_name: str | None) -> "DashboardSeries | None":
+        """What the service's dashboard graphs (``cluster_name``: its ECS cluster's, None on EKS), or None for the
+        Envoy access log's per-major series."""
+        ...
+
 
 class MeshBackend(abc.ABC):
-    """A mesh: App Mesh today (end of support 2026-09-30); ECS Service Connect and VPC Lattice next.
+    """A mesh: whatever connects the services (App Mesh's mesh, a Service Connect namespace, a service network).
 
-    ``kind`` is the backend's spec name (``appmesh``, ``service-connect``, ``lattice``).
+    - ``single_revision``: each service runs one revision, replaced in place by a new code version (ECS's own
+      deployments shift the traffic), so its workload's name and construct id carry no version. Default: False,
+      a workload per code version.
+    - ``client_cidrs``: where callers' requests to the backend go; a sidecar proxy beside it must let them through
+      (egress-ignored IPs). Default: none.
     """
 
-    kind: str
+    single_revision: bool = False
+    client_cidrs: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def add_service(self, scope: Construct, id: str, props: MeshServiceProps) -> MeshServiceBinding:

@@ -60,7 +60,10 @@ def make_plan(api: AdminApi, spec: Spec, prune: Prune = "stop") -> tuple[Desired
 
 
 def run_plan(api: AdminApi, the_plan: Plan, observed: Observed, desired: Desired | None, journal: Journal,
-             progress: Progress, options: Options | None = None, *, command: str = "apply") -> Result:
+             progress: Progress, options: Options | None = None, *, command: str = "apply",
+             undoes: tuple[str, int] | None = None) -> Result:
+    """Send the plan's writes in order, each journaled once it finished (a split's write also as a move, which
+    ``meshspec traffic rollback`` can undo). ``undoes``: a rollback's, the move it undoes."""
     options = options or Options()
     result = Result(the_plan)
     if not the_plan.actions:
@@ -69,7 +72,7 @@ def run_plan(api: AdminApi, the_plan: Plan, observed: Observed, desired: Desired
     for a in the_plan.actions:
         if isinstance(a, SetSplit):
             before.setdefault(a.service, None)
-    run = journal.start(command, the_plan.app_id, before, [a.to_json() for a in the_plan.actions])
+    run = journal.start(command, the_plan.app_id, before, [a.to_json() for a in the_plan.actions], undoes=undoes)
     result.run_id = run.id
     total = len(the_plan.actions)
     for i, action in enumerate(the_plan.actions, 1):
@@ -86,6 +89,8 @@ def run_plan(api: AdminApi, the_plan: Plan, observed: Observed, desired: Desired
                               hint=_hint(exc, command)) from exc
         progress.end()
         journal.step(run, i, action.to_json())
+        if isinstance(action, SetSplit):
+            journal.move(run, action.service, action.before, action.after)
         result.done.append(action)
         if options.after_step:
             options.after_step(i, action)
@@ -175,16 +180,17 @@ def promote_plan(observed: Observed, service: str, version: str) -> Plan:
     return Plan(observed.app_id, tuple(actions), touched=(service,))
 
 
-def rollback_plan(observed: Observed, service: str, split: Split | None, run_id: str) -> Plan:
-    """Back to ``split`` (pure): start the versions it names that were stopped; refuse if one was deleted."""
+def rollback_plan(observed: Observed, service: str, split: Split | None, label: str) -> Plan:
+    """Back to ``split`` (pure): start the versions it names that were stopped; refuse if one was deleted.
+    ``label`` names the change undone (``run 1a2b3c``, ``shift #4``)."""
     if split is None:
-        raise UserError(f"service {service} did not exist before run {run_id}, so there is no split to go back to",
+        raise UserError(f"service {service} did not exist before {label}, so there is no split to go back to",
                         hint=f"promote a version instead: meshspec appengine promote {service} VERSION")
     svc = observed.services[service]
     actions: list[Action] = []
     missing = [v for v, _ in split.allocations if svc.version(v) is None]
     if missing:
-        raise UserError(f"cannot restore the split of {service} from before run {run_id}: version(s) "
+        raise UserError(f"cannot restore the split of {service} from before {label}: version(s) "
                         f"{', '.join(missing)} no longer exist", hint="deploy them again (apply a spec naming them) "
                         "or promote an existing version; --prune stop (the default) keeps old versions for this")
     for v, _ in split.allocations:
@@ -204,11 +210,26 @@ def promote(api: AdminApi, app: str, service: str, version: str, journal: Journa
 
 def rollback(api: AdminApi, app: str, service: str, journal: Journal, progress: Progress,
              options: Options | None = None) -> Result:
-    found = journal.split_before_last_change(app, service)
-    if found is None:
-        raise UserError(f"the journal {journal.path} records no change to the split of {service} in apps/{app}",
-                        hint="run rollback from the folder where apply ran, or give --state-dir")
-    run, split = found
+    """Back to the split ``service`` had before its last change, whichever command made it (apply, promote,
+    rollback, or a traffic shift, promote or canary: they share the journal)."""
+    change = journal.split_before_last_change(app, service)
+    if change is None:
+        message, hint = _nothing_recorded(journal, app, service)
+        raise UserError(message, hint=hint)
     observed = _observe_one(api, app, service)
-    return run_plan(api, rollback_plan(observed, service, split, run.id), observed, None, journal, progress, options,
-                    command="rollback")
+    return run_plan(api, rollback_plan(observed, service, change.before, change.label), observed, None, journal,
+                    progress, options, command="rollback", undoes=change.undoes)
+
+
+def _nothing_recorded(journal: Journal, app: str, service: str) -> tuple[str, str]:
+    """Why a rollback finds nothing, and what to do: no journal where it looked, or one that records other
+    services of the app (said by name), or none of it."""
+    if not journal.core.exists():
+        return (f"there is no journal at {journal.path}: nothing records a change to the split of {service}",
+                "the journal lives beside the spec apply used: give --spec SPEC, --state-dir DIR or "
+                "$MESHSPEC_STATE_DIR")
+    touched = sorted({a["service"] for r in journal.runs() if r.app == app for a in r.plan
+                      if a.get("kind") in ("set-split", "create-version")} - {service})
+    return (f"the journal {journal.path} records no change to the split of {service} in apps/{app}",
+            f"it records changes to {', '.join(touched)}: give one of them (App Engine service ids)" if touched
+            else "apply, promote and rollback journal the split before they change it; this app has none")

@@ -5,6 +5,8 @@ Both sides use the same small types so the planner compares like with like. Enum
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
@@ -53,6 +55,29 @@ class Split:
 
 def _pct(a: Decimal) -> str:
     return f"{(a * 100).normalize():f}%"
+
+
+def split_target(app: str, service: str) -> str:
+    """How the traffic tools and the journal name one App Engine service's split."""
+    return f"App Engine apps/{app}/services/{service} split"
+
+
+def split_token(split: Split | None) -> str:
+    """A digest of the split: the token its state is read and written under (the Admin API has no etag)."""
+    doc = split.to_json() if split else None
+    return "split:" + hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def percent(split: Split | None) -> dict[str, Decimal] | None:
+    """A split's allocations as percentages (0.1 → 10), as the traffic tools keep weights."""
+    if split is None:
+        return None
+    return {v: percent_of(a) for v, a in split.allocations}
+
+
+def percent_of(fraction: Decimal) -> Decimal:
+    p = (Decimal(fraction) * 100).normalize()
+    return p.quantize(Decimal(1)) if p == p.to_integral_value() else p
 
 
 @dataclass(frozen=True)

@@ -1,39 +1,16 @@
 """What a synthesized cloud assembly would change, compared with a previous one (pure: templates in, plan out).
 
-Per stack: the resources to create, update (properties differ) and delete, by logical id and type. Per
-App Mesh route: its weighted targets by virtual node name, and the previous weights when they differ.
+Per stack: the resources to create, update (properties differ) and delete, by logical id and type. Per route
+(or listener rule) of a mesh backend: its weights by code version resource, and the previous weights when they
+differ.
 The JSON shape (``to_json``) is documented in docs/aws.md and stable.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping
-
-from meshspec.infra.errors import UserError
+from typing import Any, Callable, Mapping, Sequence
 
 Templates = Mapping[str, Mapping[str, Any]]  # stack name → template
-
-
-def read_assembly(directory: str | Path) -> dict[str, dict[str, Any]]:
-    """Stack templates of a cloud assembly directory (cdk.out), by stack name."""
-    d = Path(directory)
-    try:
-        manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{d} is not a cloud assembly: it has no manifest.json",
-                        hint="give the directory `cdk synth` or `meshspec synth --out` wrote") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {d / 'manifest.json'}: {exc}") from None
-    out = {}
-    for art in manifest.get("artifacts", {}).values():
-        if art.get("type") != "aws:cloudformation:stack":
-            continue
-        props = art.get("properties", {})
-        name = props.get("stackName") or art.get("displayName")
-        out[name] = json.loads((d / props["templateFile"]).read_text(encoding="utf-8"))
-    return out
 
 
 @dataclass(frozen=True)
@@ -76,7 +53,7 @@ class Plan:
         return any(s.changed for s in self.stacks) or any(r.action != "none" for r in self.routes)
 
 
-def _resources(t: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+def resources(t: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
     """The stack's resources, without CDK's version-reporting resource (not part of the infrastructure)."""
     return {k: v for k, v in (t or {}).get("Resources", {}).items() if v.get("Type") != "AWS::CDK::Metadata"}
 
@@ -87,7 +64,7 @@ def _strip(resource: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stack_plan(name: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> StackPlan:
-    n, o = _resources(new), _resources(old)
+    n, o = resources(new), resources(old)
     create = [ResourceChange(k, n[k]["Type"]) for k in sorted(n.keys() - o.keys())]
     delete = [ResourceChange(k, o[k]["Type"]) for k in sorted(o.keys() - n.keys())]
     update = [ResourceChange(k, n[k]["Type"]) for k in sorted(n.keys() & o.keys()) if _strip(n[k]) != _strip(o[k])]
@@ -100,40 +77,21 @@ def stack_plan(name: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] 
     return StackPlan(name, action, create, update, delete, len(n))
 
 
-def routes(templates: Templates) -> dict[str, tuple[str | None, dict[str, int]]]:
-    """Route name → (path prefix, {virtual node or target group name: weight}), read from App Mesh routes and
-    VPC Lattice listener rules in the templates (Service Connect has no weights to show)."""
-    nodes: dict[str, str] = {}
-    found: list[Mapping[str, Any]] = []
-    rules: list[Mapping[str, Any]] = []
-    for t in templates.values():
-        for lid, r in _resources(t).items():
-            if r.get("Type") in ("AWS::AppMesh::VirtualNode", "AWS::VpcLattice::TargetGroup"):
-                nodes[lid] = r["Properties"].get("VirtualNodeName") or r["Properties"].get("Name", lid)
-            elif r.get("Type") == "AWS::AppMesh::Route":
-                found.append(r["Properties"])
-            elif r.get("Type") == "AWS::VpcLattice::Rule":
-                rules.append(r["Properties"])
-    out = _lattice_rules(rules, nodes)
-    for props in found:
-        spec = props.get("Spec", {})
-        body = spec.get("HttpRoute") or spec.get("Http2Route") or spec.get("GrpcRoute") or {}
-        match = body.get("Match", {})
-        prefix = match.get("Prefix") or (match.get("Path") or {}).get("Exact")
-        if prefix is None and match.get("Metadata"):  # gRPC: header matches
-            prefix = ", ".join(_header(m) for m in match["Metadata"])
-        weights = {}
-        for target in body.get("Action", {}).get("WeightedTargets", []):
-            ref = target.get("VirtualNode")
-            if isinstance(ref, dict) and "Fn::GetAtt" in ref:
-                ref = nodes.get(ref["Fn::GetAtt"][0], ref["Fn::GetAtt"][0])
-            weights[str(ref)] = int(target.get("Weight", 0))
-        out[str(props.get("RouteName"))] = (prefix, weights)
+Routes = dict[str, tuple[str | None, dict[str, int]]]  # route name → (match, {version resource: weight})
+RouteReader = Callable[[Templates], Routes]
+
+
+def routes(templates: Templates, readers: Sequence[RouteReader]) -> Routes:
+    """Route name → (match, {version resource name: weight}) from every mesh backend's reader
+    (``meshspec.infra.mesh.Backend.plan_routes``); a later reader's route wins a name two readers find."""
+    out: Routes = {}
+    for read in readers:
+        out.update(read(templates))
     return out
 
 
-def _header(m: Mapping[str, Any]) -> str:
-    """``x-api-major=v1``, ``content-type^=application/grpc`` (prefix), from an App Mesh header match."""
+def header_match_text(m: Mapping[str, Any]) -> str:
+    """``x-api-major=v1``, ``content-type^=application/grpc`` (prefix), from a template's header match."""
     how = m.get("Match", {})
     for key, op in (("Exact", "="), ("Prefix", "^="), ("Suffix", "$="), ("Regex", "~=")):
         if key in how:
@@ -141,29 +99,23 @@ def _header(m: Mapping[str, Any]) -> str:
     return f"{m.get('Name')} present"
 
 
-def _lattice_rules(rules: list[Mapping[str, Any]], groups: Mapping[str, str]) -> dict[str, tuple[str | None, dict[str, int]]]:
-    out = {}
-    for props in rules:
-        http = props.get("Match", {}).get("HttpMatch", {})
-        match = dict(http.get("PathMatch", {}).get("Match", {}))
-        if not match and http.get("HeaderMatches"):
-            match["Prefix"] = ", ".join(_header(h) for h in http["HeaderMatches"])
-        weights = {}
-        for target in props.get("Action", {}).get("Forward", {}).get("TargetGroups", []):
-            ref = target.get("TargetGroupIdentifier")
-            if isinstance(ref, dict) and "Fn::GetAtt" in ref:
-                ref = groups.get(ref["Fn::GetAtt"][0], ref["Fn::GetAtt"][0])
-            weights[str(ref)] = int(target.get("Weight", 1))
-        out[str(props.get("Name"))] = (match.get("Prefix") or match.get("Exact"), weights)
-    return out
+def default_readers() -> list[RouteReader]:
+    """Every registered backend's reader, the default backend's last (it wins a name two backends use)."""
+    from meshspec.infra.mesh import registry
+
+    last = registry.default()
+    return [b.plan_routes for b in registry.all_backends() if b is not last] + [last.plan_routes]
 
 
-def plan(new: Templates, old: Templates | None = None, *, against: str | None = None) -> Plan:
-    """Compare two assemblies; without ``old`` everything is to be created."""
+def plan(new: Templates, old: Templates | None = None, *, against: str | None = None,
+         readers: Sequence[RouteReader] | None = None) -> Plan:
+    """Compare two assemblies; without ``old`` everything is to be created. ``readers``: how routes are read from
+    the templates. Default: every mesh backend's (:func:`default_readers`)."""
     old = old or {}
+    readers = default_readers() if readers is None else readers
     names = list(new) + [n for n in old if n not in new]
     stacks = [stack_plan(n, new.get(n), old.get(n)) for n in names]
-    new_routes, old_routes = routes(new), routes(old)
+    new_routes, old_routes = routes(new, readers), routes(old, readers)
     route_plans = []
     for name in sorted(new_routes.keys() | old_routes.keys()):
         cur, prev = new_routes.get(name), old_routes.get(name)

@@ -6,20 +6,20 @@ reports every problem at once.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path as FsPath
 
+from meshspec.infra.mesh import registry
+
 from .. import naming
-from ..metrics import FILTERS_PER_MAJOR
 from . import cohorts, quotas as q
 from . import secrets
 from .secrets import SECRET_NAME  # noqa: F401 - tests read it here
 from .errors import Described as D, Problems
 from .ec2 import check_ec2_capacity, check_instance_type, check_service_capacity
-from .model import Service, Spec, capacity_of, live_majors, major_path, metric_majors, shares
+from .model import Service, Spec, capacity_of, live_majors, major_path, shares
 from .stack_quotas import check_cloudformation
 
 # Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
@@ -56,12 +56,13 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     the field rules; references to the others (``all_services``) are not reported, and quotas are skipped."""
     check_clusters(spec, problems)
     check_ec2_capacity(spec, problems, complete)
-    check_eks_account(spec, problems)
+    if spec.aws is not None:
+        registry.primary(spec).check_placement(spec, problems)
     check_log_key(spec, problems)
     for name, svc in spec.services.items():
         check_placement(spec, name, svc, problems)
         check_versions(name, svc, problems)
-        check_traffic(name, svc, problems, spec.backend)
+        check_traffic(name, svc, problems, registry.primary(spec).weight_rule)
         check_env(name, svc, problems)
         check_majors(name, svc, problems, base_dir)
     check_paths(spec, problems)
@@ -119,20 +120,6 @@ def check_clusters(spec: Spec, p: Problems) -> None:
                   "capacity-range", given=c.min_capacity, allowed=f"at most {c.max_capacity}")
         if ec2:
             check_instance_type(c, path, p)
-
-
-def check_eks_account(spec: Spec, p: Problems) -> None:
-    """On App Mesh, an EKS pod's Envoy names its virtual node by ARN in the manifests, which are files (no
-    CloudFormation token can resolve there): the account must be known at synth."""
-    if not spec.aws or spec.aws.account is not None or spec.backend != "appmesh":
-        return
-    on_eks = [n for n, s in spec.aws_services().items()
-              if (c := spec.cluster(s.cluster)) is not None and c.platform == "eks"]
-    if on_eks:
-        p.add(("aws",), f"{', '.join(on_eks)} on EKS with App Mesh need aws.account: each pod's Envoy names its "
-              "virtual node's ARN in the Kubernetes manifests meshspec writes", "eks-needs-account",
-              given=D("no account (environment-agnostic stacks)"), allowed="aws.account: the 12-digit account",
-              hint="set aws.account, or use backend: lattice, whose EKS pods need no ARN in their manifests")
 
 
 def check_log_key(spec: Spec, p: Problems) -> None:
@@ -285,21 +272,15 @@ def _check_appengine_artifact(path: tuple, image: str | None, source: str | None
               given=source, allowed="gs://BUCKET/OBJECT.zip (or https://storage.googleapis.com/BUCKET/OBJECT)")
 
 
-AWS_WEIGHTS = {
-    "appmesh": "App Mesh route weights are integers",
-    "lattice": "VPC Lattice target group weights are integers (meshspec sends percentages)",
-    "service-connect": "meshspec gives whole percentages to the service-connect backend",
-}
-
-
-def check_traffic(name: str, svc: Service, p: Problems, backend: str = "appmesh") -> None:
-    """Shares per major are percentages summing to 100, expressible on the target platform."""
+def check_traffic(name: str, svc: Service, p: Problems, weight_rule: str | None = None) -> None:
+    """Shares per major are percentages summing to 100, expressible on the target platform. ``weight_rule``: why
+    an AWS service's share must be whole (its mesh backend's ``weight_rule``). Default: the default backend's."""
     if len({v.name for v in svc.versions}) != len(svc.versions):
         return  # duplicate version names are reported by check_versions; sums would mislead
     split_by = svc.appengine.split_by if svc.appengine else None
     # App Mesh and Lattice take integer weights; App Engine fractions take 2 decimals for ip, 3 for cookie and random.
     places = 0 if split_by in (None, "ip") else 1
-    why = (AWS_WEIGHTS[backend] if split_by is None
+    why = ((weight_rule or registry.default().weight_rule) if split_by is None
            else f"App Engine {split_by} splits take fractions with at most {2 + places} decimals")
     majors = live_majors(svc)
     for major in majors:
@@ -382,6 +363,11 @@ def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) 
             p.add(path + ("sunset",), f"a sunset date only takes effect on a deprecated major; {major} is {m.status}",
                   "sunset-not-deprecated", given=str(m.sunset), allowed="sunset with status: deprecated",
                   hint=f"set status: deprecated on {major}, or remove sunset")
+    if svc.cluster is not None and not live_majors(svc):
+        p.add(("services", name, "majors"), f"every major of {name} is retired: a service on an AWS cluster routes "
+              "its live majors, and has none", "no-live-major", given=D(f"{len(svc.majors)} retired major(s)"),
+              allowed="at least one major with status active or deprecated",
+              hint=f"remove {name} from the spec to take it down, or keep one major live")
 
 
 def check_contracts(spec: Spec, p: Problems, base_dir: FsPath, today: dt.date) -> None:
@@ -475,44 +461,12 @@ def check_queries(spec: Spec, p: Problems, known: set[str]) -> None:
 
 
 def check_quotas(spec: Spec, p: Problems) -> None:
-    """App Mesh, App Engine and CloudFormation quotas, counted on the spec so nothing is sent that would be
-    refused (CloudFormation's per stack: infra/spec/stack_quotas.py)."""
+    """The mesh backends', App Engine's and CloudFormation's quotas, counted on the spec so nothing is sent that
+    would be refused (CloudFormation's per stack: infra/spec/stack_quotas.py)."""
     check_cloudformation(spec, p)
-    meshed = spec.aws_services()
-    if meshed and spec.aws and spec.aws.mesh.backend == "appmesh":
-        nodes = sum(len(s.versions) for s in meshed.values())
-        for what, count, limit in (
-                ("virtual nodes (one per code version)", nodes, q.APPMESH_VIRTUAL_NODES_PER_MESH),
-                ("virtual routers (one per service)", len(meshed), q.APPMESH_VIRTUAL_ROUTERS_PER_MESH),
-                ("virtual services (one per service)", len(meshed), q.APPMESH_VIRTUAL_SERVICES_PER_MESH)):
-            if count > limit:
-                p.add(("services",), f"the mesh would hold {count} {what}; App Mesh allows {limit} per mesh",
-                      "quota-appmesh", given=count, allowed=f"at most {limit}",
-                      hint="remove code versions that take no traffic, or split the services over several specs")
-        for name, svc in meshed.items():
-            routes = len(live_majors(svc))
-            if routes > q.APPMESH_ROUTES_PER_ROUTER:
-                p.add(("services", name, "majors"), f"{routes} routes (one per live major); App Mesh allows "
-                      f"{q.APPMESH_ROUTES_PER_ROUTER} per router", "quota-appmesh", given=routes,
-                      allowed=f"at most {q.APPMESH_ROUTES_PER_ROUTER}", hint="retire majors nobody uses")
-            if len(svc.versions) > q.APPMESH_TARGETS_PER_ROUTE:
-                p.add(("services", name, "versions"), f"{len(svc.versions)} code versions are weighted targets "
-                      f"of each route; App Mesh allows {q.APPMESH_TARGETS_PER_ROUTE}", "quota-appmesh",
-                      given=len(svc.versions), allowed=f"at most {q.APPMESH_TARGETS_PER_ROUTE}",
-                      hint="remove versions that take no traffic")
-            filtered = len(metric_majors(spec, name))
-            filters = filtered * FILTERS_PER_MAJOR
-            if filters > q.LOGS_METRIC_FILTERS_PER_LOG_GROUP:
-                p.add(("services", name, "majors"), f"{filtered} live majors need {filters} metric filters on the "
-                      f"service's log group ({FILTERS_PER_MAJOR} per major: requests, 5xx, latency); CloudWatch "
-                      f"Logs allows {q.LOGS_METRIC_FILTERS_PER_LOG_GROUP} per log group", "quota-logs",
-                      given=filtered, allowed=f"at most {q.LOGS_METRIC_FILTERS_PER_LOG_GROUP // FILTERS_PER_MAJOR} "
-                      "live majors", hint="retire majors nobody uses")
-            backends = len({u.split("/")[0] for u in svc.uses})
-            if backends > q.APPMESH_BACKENDS_PER_NODE:
-                p.add(("services", name, "uses"), f"{backends} backends per virtual node; App Mesh allows "
-                      f"{q.APPMESH_BACKENDS_PER_NODE}", "quota-appmesh", given=backends,
-                      allowed=f"at most {q.APPMESH_BACKENDS_PER_NODE}")
+    if spec.aws is not None and spec.aws_services():
+        for backend in registry.active(spec):
+            backend.check_quotas(spec, p)
     check_appengine_quotas(spec, p)
 
 
@@ -567,12 +521,6 @@ def check_appengine_quotas(spec: Spec, p: Problems) -> None:
                   hint="give the major a shorter path (majors.<major>.path)")
 
 
-LATTICE_NAME = re.compile(r"^(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+$")
-# Estimate of a Lattice auth policy's size (its quota is 10 KB): a statement per API major naming its callers by
-# their roles' tag (meshspec.constructs_lib.lattice.render_auth_policy), each name quoted with a comma, and the major's path.
-POLICY_OVERHEAD_BYTES, POLICY_STATEMENT_BYTES, POLICY_CALLER_EXTRA_BYTES = 200, 300, 3
-
-
 def consumers(spec: Spec) -> dict[str, dict[str, list[str]]]:
     """For each service and major, the AWS services that declare they call it (``uses``), in spec order."""
     out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -584,63 +532,30 @@ def consumers(spec: Spec) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-def auth_policy_estimate(service: str, spec: Spec, callers_of: dict | None = None) -> int:
-    """Bytes of the auth policy the lattice backend writes for ``service`` (an upper estimate). Pass
-    ``callers_of`` (from :func:`consumers`) when estimating many services, so each is not a pass over the spec."""
-    callers = (callers_of if callers_of is not None else consumers(spec)).get(service, {})
-    svc = spec.services[service]
-    return POLICY_OVERHEAD_BYTES + sum(
-        POLICY_STATEMENT_BYTES + len(major_path(service, major, svc.majors[major]))
-        + sum(len(name) + POLICY_CALLER_EXTRA_BYTES for name in who)
-        for major, who in callers.items() if major in svc.majors)
-
-
 def check_backend(spec: Spec, p: Problems, known: set[str] | None = None, complete: bool = True) -> None:
     """What the chosen mesh backend cannot express, said with the backend that can. On an incomplete spec
     (services that failed the field rules left out) totals are skipped and their names are not reported."""
     if not spec.aws:
         return
-    mesh = spec.aws.mesh
-    backend = mesh.backend
-    where = ("aws", "mesh")
-    if backend != "appmesh" and "egress_filter" in mesh.model_fields_set:
-        p.add(where + ("egressFilter",), f"{backend} has no egress filter; egressFilter is an App Mesh setting",
-              "backend-unsupported", given=mesh.egress_filter, allowed="leave egressFilter out",
-              hint="only backend: appmesh filters calls that leave the mesh; on service-connect and lattice "
-                   "restrict egress with security groups")
-    target = mesh.migration.to if mesh.migration else None
-    if mesh.deployment is not None and "service-connect" not in (backend, target):
-        p.add(where + ("deployment",), f"deployment applies to backend: service-connect; {backend} does not use it",
-              "backend-unsupported", given=backend, allowed="backend: service-connect, or leave deployment out",
-              hint="on appmesh and lattice, `meshspec traffic canary` shifts the route weights")
-    if mesh.certificate_arn is not None and "lattice" not in (backend, target):
-        p.add(where + ("certificateArn",), f"certificateArn applies to backend: lattice; {backend} does not use it",
-              "backend-unsupported", given=backend, allowed="backend: lattice, or leave certificateArn out")
-    elif mesh.certificate_arn is not None and complete and not any(
-            s.protocol != "http" for s in spec.aws_services().values()):
-        p.add(where + ("certificateArn",), "certificateArn is presented by the HTTPS listeners of http2 and grpc "
-              "services; no service on AWS has one", "certificate-unused", given=D("a certificate ARN"),
-              allowed="certificateArn with an http2 or grpc service on AWS, or leave it out")
-    if mesh.name is not None and backend == "service-connect":
-        p.add(where + ("name",), "name applies to backend: appmesh (the mesh) and lattice (the service network); "
-              f"service-connect's namespace is named after the project ({naming.service_connect_namespace(spec.project)})",
-              "backend-unsupported", given=mesh.name, allowed="backend: appmesh or lattice, or leave name out")
-    if mesh.migration is not None:
+    active = registry.active(spec)
+    for backend in registry.all_backends():
+        if backend not in active:
+            backend.check_unused(spec, p)
+    if spec.aws.mesh.migration is not None:
         _check_migration(spec, p, known or set(spec.services))
     # The backend in use, and during a migration the one coming in, must both express the spec.
-    for kind in dict.fromkeys(k for k in (backend, target) if k):
-        if kind == "service-connect":
-            _check_service_connect(spec, p, complete)
-        elif kind == "lattice":
-            _check_lattice(spec, p, complete)
+    for backend, role in zip(active, ("primary", "incoming")):
+        backend.check(spec, p, role=role, complete=complete)
 
 
 def _check_migration(spec: Spec, p: Problems, known: set[str]) -> None:
     mesh = spec.aws.mesh
     where = ("aws", "mesh", "migration")
-    if mesh.backend != "appmesh":
-        p.add(where, f"a migration moves off App Mesh, but the backend is already {mesh.backend}",
-              "migration-backend", given=mesh.backend, allowed="backend: appmesh while migration is set",
+    hosts = registry.titles(registry.hosts())
+    if not registry.primary(spec).hosts_migration:
+        p.add(where, f"a migration moves off {hosts}, but the backend is already {mesh.backend}",
+              "migration-backend", given=mesh.backend,
+              allowed=" or ".join(f"backend: {b.name}" for b in registry.hosts()) + " while migration is set",
               hint="remove migration: the move is complete")
         return
     aws = spec.aws_services()
@@ -653,160 +568,20 @@ def _check_migration(spec: Spec, p: Problems, known: set[str]) -> None:
             why = "runs on App Engine, outside the mesh" if name in spec.services else "is not a service in this spec"
             p.add(where + ("moved", i), f"{name!r} {why}", "migration-unknown-service", given=name,
                   allowed=", ".join(sorted(aws))[:200] or "no AWS service", hint=_did_you_mean(name, list(aws)))
-    if mesh.migration.to != "service-connect":
-        return  # on Lattice every service answers on both backends: callers move in any order
-    # A service moved to Service Connect stops its App Mesh tasks, so nobody may still call it through App Mesh.
+    if registry.incoming(spec).joins != "twin":
+        return  # joining in the same tasks, every service answers on both backends: callers move in any order
+    # A service moved to a backend that runs its own workload stops the host's tasks, so nobody may still call it
+    # through the host.
+    host = registry.primary(spec).title
     moved = set(mesh.migration.moved)
     callers_of = consumers(spec)
     for i, name in enumerate(mesh.migration.moved):
         left = sorted({c for callers in callers_of.get(name, {}).values() for c in callers} - moved - {name})
         if name in aws and left:
             p.add(where + ("moved", i), f"{name} cannot move before {', '.join(left)}, which still "
-                  f"call{'s' if len(left) == 1 else ''} it through App Mesh; once moved, {name}'s App Mesh tasks stop",
+                  f"call{'s' if len(left) == 1 else ''} it through {host}; once moved, {name}'s {host} tasks stop",
                   "migration-order", given=name, allowed=f"{name} after {', '.join(left)}",
                   hint="move callers before the services they call (meshspec migrate lists that order)")
-
-
-def _check_service_connect(spec: Spec, p: Problems, complete: bool = True) -> None:
-    d = spec.aws.mesh.effective_deployment
-    path = ("aws", "mesh", "deployment")
-    pct = d.effective_percent
-    if d.strategy == "canary" and pct != pct.quantize(Decimal("0.1")):
-        p.add(path + ("percent",), f"an ECS canary step of {pct}% cannot be expressed", "deployment-percent",
-              given=str(pct), allowed="0.1 to 100 in steps of 0.1")
-    if d.strategy == "linear" and pct < q.ECS_LINEAR_STEP_MIN:
-        p.add(path + ("percent",), f"an ECS linear step of {pct}% is below the minimum", "deployment-percent",
-              given=str(pct), allowed=f"{q.ECS_LINEAR_STEP_MIN} to 100")
-    steps = 1 if d.strategy == "canary" else max(1, math.ceil(Decimal(100) / max(pct, Decimal(1))) - 1)
-    minutes = d.bake_minutes + d.step_minutes * steps
-    if minutes > q.ECS_DEPLOYMENT_MAX_MINUTES:
-        p.add(path, f"the deployment would take {minutes} minutes; CloudFormation refuses ECS deployments "
-              f"longer than {q.ECS_DEPLOYMENT_MAX_MINUTES} minutes (33 hours)", "deployment-too-long",
-              given=D(f"{d.strategy}, {pct}% steps, {d.step_minutes} min per step, bake {d.bake_minutes} min"),
-              allowed=f"at most {q.ECS_DEPLOYMENT_MAX_MINUTES} minutes in all",
-              hint="take bigger steps or shorter waits")
-    instances = 0
-    for name, svc in spec.aws_services().items():
-        spath = ("services", name)
-        cluster = spec.cluster(svc.cluster)
-        if cluster is not None and cluster.platform == "eks":
-            p.add(spath + ("cluster",), f"Service Connect connects ECS services only; {name} runs on the EKS "
-                  f"cluster {cluster.name!r}", "backend-unsupported", given=D(f"cluster: {cluster.name} (eks)"),
-                  allowed="a service on an ECS cluster",
-                  hint="backend: lattice takes ECS and EKS targets; or move the service to an ECS cluster")
-        majors = live_majors(svc)
-        taking = {m: [v for v, share in shares(svc, m).items() if share > 0] for m in majors}
-        for major, versions in taking.items():
-            if len(versions) > 1:
-                split = ", ".join(f"{v}={shares(svc, major)[v]}%" for v in versions)
-                p.add(spath + ("versions",), f"service-connect cannot keep a lasting weighted split between code "
-                      f"versions ({major}: {split}); ECS shifts traffic only while a new revision deploys "
-                      "(canary or linear)", "backend-unsupported", given=D(split),
-                      allowed="one version with 100% of every major",
-                      hint="backend: lattice keeps weighted target groups (as appmesh's weighted routes); or give "
-                           "the new version 100% and let aws.mesh.deployment shift traffic to it")
-        winners = {vs[0] for vs in taking.values() if len(vs) == 1}
-        if len(winners) > 1:
-            p.add(spath + ("versions",), "service-connect runs one revision per service for all its majors, but "
-                  f"the majors are served by different versions ({', '.join(sorted(winners))})",
-                  "backend-unsupported", given=D(", ".join(f"{m}: {vs[0]}" for m, vs in taking.items() if vs)),
-                  allowed="the same version for every major",
-                  hint="backend: lattice routes each major's path prefix to its own weighted target groups")
-        live = set().union(*taking.values()) if taking else set()
-        for i, v in enumerate(svc.versions):
-            if v.name not in live:
-                p.warn(("services", name, "versions", i), f"{v.name} takes no traffic and is not deployed on "
-                       "service-connect (ECS runs one revision per service)", "version-not-deployed", given=v.name)
-        tasks = 2 * svc.desired_count  # old and new revision side by side during a deployment
-        instances += tasks
-        if tasks > q.CLOUDMAP_INSTANCES_PER_SERVICE:
-            p.add(spath + ("desiredCount",), f"{tasks} tasks during a deployment (twice desiredCount) register in "
-                  f"Cloud Map; a service allows {q.CLOUDMAP_INSTANCES_PER_SERVICE} instances",
-                  "quota-service-connect", given=svc.desired_count,
-                  allowed=f"desiredCount at most {q.CLOUDMAP_INSTANCES_PER_SERVICE // 2}",
-                  hint="request a Cloud Map quota increase (instances per service)")
-    if complete and instances > q.CLOUDMAP_INSTANCES_PER_NAMESPACE:
-        p.add(("services",), f"{instances} tasks during deployments (twice each desiredCount) register in one "
-              f"Cloud Map namespace; it allows {q.CLOUDMAP_INSTANCES_PER_NAMESPACE} instances",
-              "quota-service-connect", given=instances, allowed=f"at most {q.CLOUDMAP_INSTANCES_PER_NAMESPACE}",
-              hint="request a Cloud Map quota increase (instances per namespace) or split the spec")
-
-
-def _lattice_name(p: Problems, path: tuple, what: str, name: str, limit: int, reserved: str | None) -> None:
-    bad = []
-    if not q.LATTICE_NAME_MIN <= len(name) <= limit:
-        bad.append(f"{len(name)} characters")
-    if not LATTICE_NAME.match(name):
-        bad.append("a double hyphen" if "--" in name else "a leading or trailing hyphen")
-    if reserved and name.startswith(reserved):
-        bad.append(f"the reserved prefix {reserved!r}")
-    if bad:
-        p.add(path, f"the VPC Lattice {what} name {name!r} has {' and '.join(bad)}", "lattice-name", given=name,
-              allowed=f"{q.LATTICE_NAME_MIN} to {limit} characters a-z, 0-9 and single inner hyphens"
-                      + (f", not starting with {reserved!r}" if reserved else ""),
-              hint="shorten the project, service or version name")
-
-
-def _check_lattice(spec: Spec, p: Problems, complete: bool = True) -> None:
-    meshed = spec.aws_services()
-    if spec.aws.mesh.certificate_arn is None:
-        callers_of = consumers(spec)
-        for name, svc in meshed.items():
-            if svc.protocol != "http" and any(callers_of.get(name, {}).values()):
-                p.warn(("services", name, "protocol"), f"callers reach {name} ({svc.protocol}) through Lattice at "
-                       f"{naming.lattice_endpoint(spec.project, name, svc.protocol)}, but Lattice's own certificate "
-                       "covers only its generated name: TLS to the custom name fails", "lattice-https-name",
-                       given=svc.protocol, allowed="aws.mesh.certificateArn set, or protocol: http",
-                       hint=f"give aws.mesh.certificateArn an ACM certificate for *.{naming.lattice_zone(spec.project)}"
-                            " (a private certificate from AWS Private CA, imported or issued)")
-    _lattice_name(p, ("aws", "mesh", "name") if spec.aws.mesh.name else ("project",), "service network",
-                  naming.lattice_service_network(spec.mesh_name), q.LATTICE_NETWORK_NAME_MAX, "servicenetwork-")
-    groups = 0
-    callers_of = consumers(spec)
-    for name, svc in meshed.items():
-        spath = ("services", name)
-        _lattice_name(p, spath, "service", naming.lattice_service(spec.project, name), q.LATTICE_SERVICE_NAME_MAX,
-                      "svc-")
-        for i, v in enumerate(svc.versions):
-            _lattice_name(p, spath + ("versions", i, "name"), "target group",
-                          naming.lattice_target_group(spec.project, name, v.name), q.LATTICE_TARGET_GROUP_NAME_MAX,
-                          "tg-")
-        groups += len(svc.versions)
-        majors = live_majors(svc)
-        if len(majors) > q.LATTICE_RULES_PER_LISTENER:
-            p.add(spath + ("majors",), f"{len(majors)} listener rules (one per live major); VPC Lattice allows "
-                  f"{q.LATTICE_RULES_PER_LISTENER} per listener", "quota-lattice", given=len(majors),
-                  allowed=f"at most {q.LATTICE_RULES_PER_LISTENER}",
-                  hint="retire majors nobody uses, or request a quota increase (rules per listener)")
-        if len(svc.versions) > q.LATTICE_TARGET_GROUPS_PER_ACTION:
-            p.add(spath + ("versions",), f"{len(svc.versions)} code versions are weighted target groups of each "
-                  f"rule; VPC Lattice allows {q.LATTICE_TARGET_GROUPS_PER_ACTION} per forward action",
-                  "quota-lattice", given=len(svc.versions), allowed=f"at most {q.LATTICE_TARGET_GROUPS_PER_ACTION}",
-                  hint="remove versions that take no traffic (this limit cannot be raised)")
-        for major, m in majors.items():
-            prefix = major_path(name, major, m)
-            if len(prefix) > q.LATTICE_PATH_MAX:
-                p.add(spath + ("majors", major, "path"), f"the path prefix is {len(prefix)} characters; a VPC "
-                      f"Lattice path match takes at most {q.LATTICE_PATH_MAX}", "quota-lattice", given=prefix,
-                      allowed=f"at most {q.LATTICE_PATH_MAX} characters")
-        size = auth_policy_estimate(name, spec, callers_of)
-        if size > q.LATTICE_AUTH_POLICY_BYTES:
-            p.add(spath, f"the auth policy naming every consumer would be about {size} bytes; VPC Lattice allows "
-                  f"{q.LATTICE_AUTH_POLICY_BYTES} bytes per policy", "quota-lattice", given=size,
-                  allowed=f"at most {q.LATTICE_AUTH_POLICY_BYTES} bytes (this limit cannot be raised)",
-                  hint="fewer consumers per service: split it, or let consumers share one caller service")
-    if not complete:
-        return
-    if groups > q.LATTICE_TARGET_GROUPS_PER_REGION:
-        p.add(("services",), f"{groups} target groups (one per code version); VPC Lattice allows "
-              f"{q.LATTICE_TARGET_GROUPS_PER_REGION} per region", "quota-lattice", given=groups,
-              allowed=f"at most {q.LATTICE_TARGET_GROUPS_PER_REGION}",
-              hint="remove versions that take no traffic, or request a quota increase (target groups per region)")
-    if len(meshed) > q.LATTICE_SERVICES_PER_NETWORK:
-        p.add(("services",), f"{len(meshed)} services in one service network; VPC Lattice allows "
-              f"{q.LATTICE_SERVICES_PER_NETWORK} service associations per service network", "quota-lattice",
-              given=len(meshed), allowed=f"at most {q.LATTICE_SERVICES_PER_NETWORK}",
-              hint="split the services over several specs, or request a quota increase")
 
 
 def _ranges(values: tuple[int, ...]) -> str:

@@ -11,12 +11,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from meshspec.infra import naming
+from meshspec.infra.mesh import Backend, registry
 
 from . import quotas as q
 from .errors import Described as D, Problems
 from .model import COOKIE_VALUE, HEADER_VALUE, Major, Service, Spec, live_majors, shares
 
 Kind = Literal["header", "header-present", "cookie"]
+# The capability a mesh backend declares (``Backend.features``) to express each kind of cohort route.
+FEATURES: dict[str, str] = {"header": "header-match", "header-present": "header-present-match",
+                            "cookie": "cookie-match"}
+WHAT = {"header": "a request header's value", "header-present": "whether a request header is present",
+        "cookie": "a cookie"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,11 @@ def routes(svc: Service, major: str) -> list[CohortRoute]:
     return out
 
 
+def checkable(svc: Service, major: str) -> list[CohortRoute]:
+    """The routes a backend's limits can be checked on (the malformed ones are reported by the rules here)."""
+    return [r for r in routes(svc, major) if r.field and r.header != "cookie" or r.kind == "cookie" and r.value]
+
+
 def route_count(svc: Service) -> int:
     """Cohort routes over the service's live majors (each is one App Mesh route or one Lattice listener rule)."""
     return sum(len(routes(svc, major)) for major in live_majors(svc))
@@ -75,21 +86,6 @@ def sticky_cookies(svc: Service) -> dict[str, str]:
 def cookie_variable(major: str) -> str:
     """The environment variable that names a major's sticky cookie to the application."""
     return f"MESHSPEC_COHORT_COOKIE_{major.upper()}"
-
-
-_REGEX_SPECIAL = re.compile(r"([.^$*+?()\[\]{}|\\])")
-
-
-def cookie_regex(name: str, value: str) -> str:
-    """A regular expression the whole ``cookie`` header matches when it holds ``name=value`` among its cookies
-    (RFC 6265: pairs separated by ``; ``). App Mesh matches headers with RE2."""
-    esc = lambda s: _REGEX_SPECIAL.sub(r"\\\1", s)  # noqa: E731
-    return rf"^(.*;\s*)?{esc(name)}={esc(value)}(;.*)?$"
-
-
-def cookie_needle(name: str, value: str) -> str:
-    """What VPC Lattice looks for in the ``cookie`` header (a "contains" match: it has no pattern match)."""
-    return f"{name}={value}"
 
 
 # -- rules on every platform -----------------------------------------------------------------------------------
@@ -115,17 +111,16 @@ def path_of(name: str, major: str, m: Major, r: CohortRoute) -> tuple:
 
 
 def check(spec: Spec, p: Problems) -> None:
-    """Every cohort rule: those of any platform, App Engine's, and the AWS mesh backend's (and, during a
-    migration, the incoming backend's)."""
+    """Every cohort rule: those of any platform, App Engine's, and what the AWS mesh backend (and, during a
+    migration, the incoming one) cannot match. Each backend checks its own limits in its ``check`` hook."""
     for name, svc in spec.services.items():
         for major, m in svc.majors.items():
             if has_cohorts(m):
                 _check_major(name, svc, major, m, p)
     _check_appengine(spec, p)
     if spec.aws is not None:
-        kinds = [spec.aws.mesh.backend] + ([spec.aws.mesh.migration.to] if spec.aws.mesh.migration else [])
-        for kind in dict.fromkeys(kinds):
-            BACKEND_RULES.get(kind, lambda spec, p: None)(spec, p)
+        for backend in registry.active(spec):
+            check_backend(spec, p, backend)
 
 
 def _check_major(name: str, svc: Service, major: str, m: Major, p: Problems) -> None:
@@ -222,8 +217,8 @@ def _check_appengine(spec: Spec, p: Problems) -> None:
                 p.add(base + ("sticky", "cookie"), f"App Engine's cookie split reads its own cookie, "
                       f"{q.APPENGINE_SPLIT_COOKIE}, and no other: it cannot keep users by {m.sticky.cookie}",
                       "cohort-unsupported", given=m.sticky.cookie, allowed=q.APPENGINE_SPLIT_COOKIE,
-                      hint=f"write cookie: {q.APPENGINE_SPLIT_COOKIE}; a cookie of your own needs the service on "
-                           "AWS with aws.mesh.backend: lattice (VPC Lattice listener rules match it)")
+                      hint=f"write cookie: {q.APPENGINE_SPLIT_COOKIE}; for a cookie of your own, "
+                           + _who_can("cookie", "the service on AWS"))
             if svc.appengine.split_by != "cookie":
                 p.add(base + ("sticky",), f"sticky keeps users with App Engine's cookie split, but {name} splits by "
                       f"{svc.appengine.split_by}", "cohort-split", given=D(f"appengine.splitBy: "
@@ -232,108 +227,65 @@ def _check_appengine(spec: Spec, p: Problems) -> None:
 
 
 def _who_can(kind: Kind, what: str) -> str:
-    """Where a cohort of this kind can run (App Mesh matched every kind, but AWS ended it: never proposed)."""
-    if kind == "header-present":
-        return ("no supported backend matches a header's mere presence (App Mesh did; its support ended on "
-                "2026-09-30): give the header's value, then run " + what + " with aws.mesh.backend: lattice")
-    return f"run {what} with aws.mesh.backend: lattice, whose listener rules match headers and cookies (VPC Lattice)"
+    """Where a cohort of this kind can run: the supported backends that declare the feature; a backend past its
+    end of support is named only as what once did."""
+    feature = FEATURES[kind]
+    able = registry.supporting(feature=feature, platform="ecs")
+    if able:
+        return (f"run {what} with aws.mesh.backend: {' or '.join(b.name for b in able)} "
+                f"({registry.titles(able)} matches {WHAT[kind]})")
+    ended = [b for b in registry.all_backends() if feature in b.features]
+    was = "; ".join(f"{b.title} did until {b.end_of_support}" for b in ended)
+    header = FEATURES["header"]
+    return (f"no supported backend matches {WHAT[kind]}{f' ({was})' if was else ''}: give the header's value, "
+            f"then run {what} with aws.mesh.backend: {registry.alternatives(feature=header, platform='ecs')}")
 
 
-# -- per mesh backend (each a small function its backend package can own) -------------------------------------
-def _checkable(svc: Service, major: str) -> list[CohortRoute]:
-    """The routes a backend can be asked about: the malformed ones are reported by :func:`_check_major`."""
-    return [r for r in routes(svc, major) if r.field and r.header != "cookie" or r.kind == "cookie" and r.value]
+# -- what a mesh backend cannot match ---------------------------------------------------------------------------
+def _needs(svc: Service, major: str, m: Major) -> list[tuple[tuple, str, str, Kind]]:
+    """(key path, what is asked, given, kind) for each cohort and the sticky cookie of a live major."""
+    out = []
+    for i, c in enumerate(m.cohorts):
+        if (c.header is None) != (c.cookie is None):
+            out.append((("cohorts", i), c.describe(), c.describe(), c.kind))
+    if m.sticky is not None:
+        out.append((("sticky",), "the sticky cookie", m.sticky.cookie, "cookie"))
+    return out
 
 
-def _check_service_connect(spec: Spec, p: Problems) -> None:
-    """Service Connect forwards to one ECS service per name: it matches no header."""
+def unmatched(spec: Spec, backend: Backend) -> list[tuple]:
+    """Key paths of the cohorts and sticky cookies ``backend`` cannot match (what a migration to it must end)."""
+    out = []
     for name, svc in spec.aws_services().items():
         for major, m in live_majors(svc).items():
-            base = ("services", name, "majors", major)
-            for i, c in enumerate(m.cohorts):
-                p.add(base + ("cohorts", i), f"service-connect cannot match headers: it cannot send the requests "
-                      f"with {c.describe()} to one version", "backend-unsupported", given=D(c.describe()),
-                      allowed="no cohorts on service-connect", hint=_who_can(c.kind, "the spec"))
-            if m.sticky is not None:
-                p.add(base + ("sticky",), "service-connect cannot match the cohort cookie, so it cannot keep a user "
-                      "in one version (ECS runs one revision per service)", "backend-unsupported",
-                      given=m.sticky.cookie, allowed="no sticky on service-connect", hint=_who_can("cookie", "the spec"))
+            paths = [("services", name, "majors", major) + rel for rel, _, _, kind in _needs(svc, major, m)
+                     if FEATURES[kind] not in backend.features]
+            out += list(dict.fromkeys(p[:5] if p[4] == "cohorts" else p for p in paths))
+    return out
 
 
-def _check_lattice(spec: Spec, p: Problems) -> None:
+def check_backend(spec: Spec, p: Problems, backend: Backend) -> None:
+    """Refuse each cohort the backend cannot match (it lacks the feature in ``Backend.features``), naming the
+    backends that can."""
     for name, svc in spec.aws_services().items():
-        majors = live_majors(svc)
-        extra = route_count(svc)
-        if extra and len(majors) <= q.LATTICE_RULES_PER_LISTENER < len(majors) + extra:
-            p.add(("services", name, "majors"), f"{len(majors)} major rule(s) and {extra} cohort rule(s) make "
-                  f"{len(majors) + extra} listener rules; VPC Lattice allows {q.LATTICE_RULES_PER_LISTENER} per "
-                  "listener", "quota-lattice", given=len(majors) + extra,
-                  allowed=f"at most {q.LATTICE_RULES_PER_LISTENER} rules: fewer cohorts, or fewer versions taking "
-                          "traffic under sticky (one rule each)",
-                  hint="request a quota increase (rules per listener)")
-        for major, m in majors.items():
-            ordered = _checkable(svc, major)
-            for j, r in enumerate(ordered):
-                path = path_of(name, major, m, r)
-                rule = naming.cohort_route(name, major, r.name)
-                if len(rule) > q.LATTICE_RULE_NAME_MAX:
-                    p.add(path, f"the listener rule name {rule!r} is {len(rule)} characters; VPC Lattice allows "
-                          f"{q.LATTICE_RULE_NAME_MAX}", "quota-lattice", given=rule,
-                          allowed=f"at most {q.LATTICE_RULE_NAME_MAX} characters", hint="shorten the cohort's name")
-                if r.kind == "header-present":
-                    p.add(path + ("value",), f"VPC Lattice matches a header's value (exact, prefix or contains), not "
-                          f"whether {r.field} is present", "backend-unsupported", given=D(r.describe()),
-                          allowed="value: the value the header carries",
-                          hint="App Mesh matched presence, but its support ended on 2026-09-30")
+        for major, m in live_majors(svc).items():
+            for rel, asked, given, kind in _needs(svc, major, m):
+                if FEATURES[kind] in backend.features:
                     continue
-                if r.kind == "header" and len(r.field) > q.LATTICE_HEADER_NAME_MAX:
-                    p.add(path + ("header",), f"the header name is {len(r.field)} characters; a VPC Lattice header "
-                          f"match takes at most {q.LATTICE_HEADER_NAME_MAX}", "quota-lattice", given=r.field,
-                          allowed=f"at most {q.LATTICE_HEADER_NAME_MAX} characters")
-                matched = cookie_needle(r.field, r.value) if r.kind == "cookie" else r.value
-                if len(matched) > q.LATTICE_HEADER_MATCH_MAX:
-                    p.add(path, f"VPC Lattice would match {matched!r} ({len(matched)} characters); a header match "
-                          f"value takes at most {q.LATTICE_HEADER_MATCH_MAX}", "quota-lattice", given=matched,
-                          allowed=f"at most {q.LATTICE_HEADER_MATCH_MAX} characters")
-                if r.kind != "cookie":
-                    continue
-                for earlier in ordered[:j]:
-                    if (earlier.kind == "cookie" and earlier.field + "=" + earlier.value != matched
-                            and cookie_needle(earlier.field, earlier.value) in matched):
-                        p.add(path_of(name, major, m, r if not r.sticky else earlier),
-                              f"VPC Lattice matches a cookie by \"the cookie header contains NAME=VALUE\": cohort "
-                              f"{earlier.name}'s {cookie_needle(earlier.field, earlier.value)!r} is part of "
-                              f"{matched!r}, so its rule, which comes first, catches {r.name}'s requests",
-                              "cohort-shadowed", given=D(r.describe()),
-                              allowed="cookie values that are not part of one another",
-                              hint="give the earlier cohort a value that is not part of the later one's")
-                        break
+                path = ("services", name, "majors", major) + rel
+                if rel == ("sticky",):
+                    message = (f"{backend.title} cannot match a cookie, so it cannot keep a user in one version by "
+                               f"{m.sticky.cookie}")
+                elif kind == "header-present" and FEATURES["header"] in backend.features:
+                    path += ("value",)
+                    message = (f"{backend.title} matches a header's value, not whether "
+                               f"{m.cohorts[rel[1]].header} is present")
+                else:
+                    message = (f"{backend.title} cannot match {WHAT[kind]}: it cannot send the requests with "
+                               f"{asked} to one version")
+                p.add(path, message, "backend-unsupported", given=D(given) if rel != ("sticky",) else given,
+                      allowed=("value: the value the header carries" if path[-1] == "value"
+                               else f"no {'sticky' if rel == ('sticky',) else 'cohorts'} on {backend.name}"),
+                      hint=_who_can(kind, "the spec"))
 
 
-def _check_appmesh(spec: Spec, p: Problems) -> None:
-    for name, svc in spec.aws_services().items():
-        majors = live_majors(svc)
-        extra = route_count(svc)
-        if extra and len(majors) <= q.APPMESH_ROUTES_PER_ROUTER < len(majors) + extra:
-            p.add(("services", name, "majors"), f"{len(majors)} major route(s) and {extra} cohort route(s) make "
-                  f"{len(majors) + extra} routes; App Mesh allows {q.APPMESH_ROUTES_PER_ROUTER} per router",
-                  "quota-appmesh", given=len(majors) + extra,
-                  allowed=f"at most {q.APPMESH_ROUTES_PER_ROUTER} routes: fewer cohorts, or fewer versions taking "
-                          "traffic under sticky (one route each)")
-        for major, m in majors.items():
-            for r in _checkable(svc, major):
-                path = path_of(name, major, m, r)
-                if r.kind != "cookie" and len(r.field) > q.APPMESH_HEADER_NAME_MAX:
-                    p.add(path + ("header",), f"the header name is {len(r.field)} characters; an App Mesh header "
-                          f"match takes at most {q.APPMESH_HEADER_NAME_MAX}", "quota-appmesh", given=r.field,
-                          allowed=f"at most {q.APPMESH_HEADER_NAME_MAX} characters")
-                matched = cookie_regex(r.field, r.value) if r.kind == "cookie" else r.value
-                if matched is not None and len(matched) > q.APPMESH_HEADER_MATCH_MAX:
-                    p.add(path, f"App Mesh would match the {r.header} header against {len(matched)} characters; a "
-                          f"header match takes at most {q.APPMESH_HEADER_MATCH_MAX}", "quota-appmesh",
-                          given=D(f"{len(matched)} characters"),
-                          allowed=f"at most {q.APPMESH_HEADER_MATCH_MAX} characters",
-                          hint="shorten the cookie's name or value" if r.kind == "cookie" else "shorten the value")
-
-
-BACKEND_RULES = {"service-connect": _check_service_connect, "lattice": _check_lattice, "appmesh": _check_appmesh}

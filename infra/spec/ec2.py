@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from meshspec.infra.mesh import registry
+
 from .errors import Described as D, Problems
 from .instance_types import RESERVED_MEMORY_MIB, figures, families
 from .model import Cluster, Service, Spec, capacity_of
@@ -69,8 +71,9 @@ def check_service_capacity(spec: Spec, name: str, svc: Service, cluster: Cluster
 
 
 def deployed_versions(spec: Spec, svc: Service) -> int:
-    """ECS services a meshspec service runs: one per code version, one in all on Service Connect."""
-    return 1 if spec.backend == "service-connect" else len(svc.versions)
+    """ECS services a meshspec service runs: one per code version, one in all on a backend that runs one revision
+    per service (Service Connect)."""
+    return 1 if registry.primary(spec).single_revision else len(svc.versions)
 
 
 def check_ec2_capacity(spec: Spec, p: Problems, complete: bool = True) -> None:

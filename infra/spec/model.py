@@ -13,10 +13,13 @@ from typing import Annotated, Any, Literal
 
 import re
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, StringConstraints,
-                      field_validator)
-from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic import (AfterValidator, ConfigDict, Field, PlainSerializer, PlainValidator, StringConstraints,
+                      create_model, field_validator)
+from pydantic_core import PydanticCustomError, core_schema
+
+from meshspec.infra.mesh import registry
+
+from .base import SpecModel
 
 API_VERSION = "meshspec/v1"
 
@@ -54,8 +57,7 @@ CapacityName = Literal["fargate", "ec2"]
 InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+_Model = SpecModel
 
 
 class Defaults(_Model):
@@ -143,89 +145,78 @@ class Cluster(_Model):
 DEFAULT_INSTANCE_TYPE = "m6i.large"
 
 
-BACKENDS = ("appmesh", "service-connect", "lattice")
+class _RegistryChoice:
+    """A backend's name, checked against the registry when a spec is validated and listed from it when the schema
+    is generated, so a backend registered in process is as valid as a built-in one. Refused values get pydantic's
+    own ``literal_error``, as a ``Literal`` of the names would."""
+
+    def __init__(self, which, describe=None) -> None:
+        self.which = which  # () -> the backends allowed
+        self.describe = describe  # (backends) -> the key's description
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+    def __get_pydantic_json_schema__(self, schema, handler):
+        backends = self.which()
+        out = {"enum": [b.name for b in backends], "type": "string"}
+        if self.describe is not None:
+            out["description"] = self.describe(backends)
+        return out
+
+    def validate(self, value: object) -> str:
+        names = [b.name for b in self.which()]
+        if not isinstance(value, str) or value not in names:
+            expected = " or ".join([", ".join(map(repr, names[:-1])), repr(names[-1])] if len(names) > 1
+                                   else map(repr, names))
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return value
 
 
-class Deployment(_Model):
-    """How ECS moves traffic to a new code version on the service-connect backend.
-
-    ECS's own canary and linear strategies (deployment controller ECS); limits from the ECS API reference
-    (CanaryConfiguration, LinearConfiguration, DeploymentConfiguration.bakeTimeInMinutes).
-    """
-
-    strategy: Literal["canary", "linear"] = Field(
-        "canary", description="canary: one step of `percent`, then the rest; linear: equal steps of `percent`. "
-                              "Default: canary.")
-    percent: Decimal | None = Field(
-        None, examples=[25], description="Canary: share of traffic in the canary step (0.1 to 100, in tenths). Linear: the step "
-                    "(3 to 100). Default: 5 for canary, 10 for linear.")
-    step_minutes: int = Field(
-        10, ge=0, le=1440, description="Minutes to wait after the canary step, or between linear steps. Default: 10.")
-    bake_minutes: int = Field(
-        10, ge=0, le=1440, description="Minutes both revisions keep running after all traffic moved, so a "
-                                       "rollback is instant. Default: 10.")
-    rollback_on_alarm: bool = Field(
-        True, description="Roll back when the service's 5xx alarm fires during the deployment. Default: true.")
-
-    @field_validator("percent", mode="plain",
-                     json_schema_input_type=Annotated[float, Field(ge=0.1, le=100)] | None)
-    @classmethod
-    def _percent(cls, v: object) -> Decimal | None:
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
-            raise PydanticCustomError("percent_type", "percent must be a number from 0.1 to 100",
-                                      {"allowed": "0.1-100"})
-        d = Decimal(str(v))
-        if d < Decimal("0.1") or d > 100:
-            raise PydanticCustomError("percent_range", "percent must be between 0.1 and 100",
-                                      {"allowed": "0.1-100"})
-        return d
-
-    @property
-    def effective_percent(self) -> Decimal:
-        if self.percent is not None:
-            return self.percent
-        return Decimal(5) if self.strategy == "canary" else Decimal(10)
+def _describe_backends(backends) -> str:
+    listed = [f"{b.name} ({b.summary})" for b in backends]
+    text = ", ".join(listed[:-1]) + " or " + listed[-1] if len(listed) > 1 else listed[0]
+    return (f"Mesh backend: {text}. Default: {registry.default().name}, so existing specs do not change.")
 
 
-class Migration(_Model):
-    """A zero-downtime move from App Mesh to a successor backend, written by the steps of ``meshspec migrate``."""
+def _migration_model() -> type[SpecModel]:
+    """``aws.mesh.migration``: its backends and their words come from the registry."""
+    hosts = registry.titles(registry.hosts())
+    targets = registry.migration_targets()
+    moved = "; ".join(f"{b.name}: {b.migration_moved}" for b in sorted(targets, key=lambda b: b.name))
+    return create_model(
+        "Migration", __base__=SpecModel, __module__=__name__,
+        __doc__=f"A zero-downtime move from {hosts} to a successor backend, written by the steps of "
+                "``meshspec migrate``.",
+        to=(Annotated[str, _RegistryChoice(registry.migration_targets)], Field(
+            description=f"The backend being brought in beside {hosts}.")),
+        moved=(list[DnsLabel], Field(
+            default_factory=list,
+            description=f"Services that already run their calls through the new backend ({moved}); the others "
+                        f"still call through {hosts}. Default: none.")))
 
-    to: Literal["service-connect", "lattice"] = Field(description="The backend being brought in beside App Mesh.")
-    moved: list[DnsLabel] = Field(
-        default_factory=list,
-        description="Services that already run their calls through the new backend (lattice: their "
-                    "MESHSPEC_UPSTREAM_* variables name the Lattice services; service-connect: their App Mesh "
-                    "tasks stop, so each comes after every service that calls it); the others still call through "
-                    "App Mesh. Default: none.")
+
+Migration = _migration_model()
 
 
-class Mesh(_Model):
-    """The service mesh that connects the AWS services."""
+def _mesh_model() -> type[SpecModel]:
+    """``aws.mesh``: the backend, each backend's own settings (in listing order), the migration under way."""
+    fields = {
+        "name": (DnsLabel | None, Field(None, description="Mesh name. Default: the project name.")),
+        "backend": (Annotated[str, _RegistryChoice(registry.all_backends, _describe_backends)],
+                    Field(registry.default().name)),
+    }
+    for backend in registry.seal_settings():
+        fields.update(backend.settings())
+    hosts = registry.titles(registry.hosts())
+    fields["migration"] = (Migration | None, Field(
+        None, description=f"A move off {hosts} in progress (meshspec migrate): the new backend runs beside "
+                          f"{hosts}. Default: no migration."))
+    return create_model("Mesh", __base__=SpecModel, __module__=__name__,
+                        __doc__="The service mesh that connects the AWS services.", **fields)
 
-    name: DnsLabel | None = Field(None, description="Mesh name. Default: the project name.")
-    backend: Literal["appmesh", "service-connect", "lattice"] = Field(
-        "appmesh", description="Mesh backend: appmesh (end of support 2026-09-30), service-connect (ECS Service "
-                               "Connect with ECS canary/linear deployments) or lattice (Amazon VPC Lattice, "
-                               "weighted target groups). Default: appmesh, so existing specs do not change.")
-    egress_filter: Literal["DROP_ALL", "ALLOW_ALL"] = Field(
-        "DROP_ALL", description="App Mesh only: whether services may call out of the mesh. Default: DROP_ALL.")
-    deployment: Deployment | None = Field(
-        None, description="service-connect only: how ECS shifts traffic to a new code version. "
-                          "Default: canary, 5 % for 10 minutes, bake 10 minutes, rollback on the 5xx alarm.")
-    migration: Migration | None = Field(
-        None, description="A move off App Mesh in progress (meshspec migrate): the new backend runs beside "
-                          "App Mesh. Default: no migration.")
-    certificate_arn: Annotated[str, StringConstraints(
-        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$")] | None = Field(
-        None, description="lattice only: an ACM certificate for *.<project>.lattice.internal, so the HTTPS "
-                          "listeners of http2 and grpc services answer on their custom names (Lattice's own "
-                          "certificate covers only its generated names). Default: none.")
 
-    @property
-    def effective_deployment(self) -> Deployment:
-        return self.deployment or Deployment()
+Mesh = _mesh_model()
 
 
 class Aws(_Model):
@@ -237,7 +228,7 @@ class Aws(_Model):
         None, min_length=2, max_length=6, examples=[["eu-west-1a", "eu-west-1b", "eu-west-1c"]],
         description="Default: <region>a and <region>b, so synth needs no credentials and no lookups.")
     clusters: list[Cluster] = Field(default_factory=list)
-    mesh: Mesh = Field(default_factory=Mesh, description="Default: an App Mesh mesh named after the project.")
+    mesh: Mesh = Field(default_factory=Mesh, description=f"Default: {registry.default().as_default}.")
 
 
 class Gcp(_Model):
@@ -539,8 +530,8 @@ class Spec(_Model):
 
     @property
     def backend(self) -> str:
-        """The mesh backend the AWS services use (appmesh unless the spec says otherwise)."""
-        return self.aws.mesh.backend if self.aws else "appmesh"
+        """The mesh backend the AWS services use (the registry's default unless the spec says otherwise)."""
+        return self.aws.mesh.backend if self.aws else registry.default().name
 
     def cluster(self, name: str) -> Cluster | None:
         return next((c for c in (self.aws.clusters if self.aws else []) if c.name == name), None)
@@ -584,13 +575,13 @@ def metric_majors(spec: Spec, name: str) -> dict[str, str | None]:
     """The live majors whose per-version metrics the service's log group filters publish
     (``meshspec.constructs_lib.metrics.ServiceMetricFilters``), each with the path prefix its lines match (``None``: every
     line). Envoy's lines reach the log group on ECS (awslogs) and on EKS (the cluster's Fluent Bit router,
-    ``meshspec.constructs_lib.eks.pod_logs``). Empty where the log tells no major apart or holds none: a backend other
-    than App Mesh (no meshspec Envoy access log), a gRPC service with several majors (routed on a header the
-    log omits).
+    ``meshspec.constructs_lib.eks.pod_logs``). Empty where the log tells no major apart or holds none: a backend
+    whose sidecar writes no meshspec Envoy access log (``Backend.access_log_metrics``), a gRPC service with several
+    majors (routed on a header the log omits).
     """
     svc = spec.services[name]
     cluster = spec.cluster(svc.cluster) if svc.cluster else None
-    if cluster is None or spec.backend != "appmesh":
+    if cluster is None or not registry.primary(spec).access_log_metrics:
         return {}
     majors = live_majors(svc)
     if svc.protocol == "grpc":

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..metrics import FILTERS_PER_MAJOR
+from meshspec.constructs_lib.metric_names import FILTERS_PER_MAJOR
+from meshspec.infra.mesh import registry
+
 from . import quotas as q
 from .errors import Problems
 from .model import Spec, live_majors, metric_majors
@@ -36,13 +38,7 @@ class ServiceModel:
     # ~100 bytes, is left out)
 
 
-MODELS = {
-    ("appmesh", "ecs"): ServiceModel(6, 9, 1, 3_115, 12_785, 2_005, True),
-    ("appmesh", "eks"): ServiceModel(9, 2, 1, 4_860, 3_995, 2_005, None),
-    ("lattice", "ecs"): ServiceModel(10, 8, 1, 5_495, 8_846, 2_145, True),  # incl. 2 access-log queries
-    ("lattice", "eks"): ServiceModel(12, 1, 1, 6_470, 1_450, 2_145, None),
-    ("service-connect", "ecs"): ServiceModel(10, 0, 0, 10_550, 10, 0, False),  # one ECS service per service
-}
+# Each mesh backend measures its own ServiceModel per platform (``Backend.stack_model``).
 BYTES_BUILTIN_QUERY = 610
 # Per major with metric filters (meshspec.infra.spec.model.metric_majors: services on App Mesh), its FILTERS_PER_MAJOR
 # AWS::Logs::MetricFilter (measured as the "+1 major" delta minus bytes_major), and how often the name appears in
@@ -57,9 +53,9 @@ NAME_USES_SERVICE, NAME_USES_VERSION = 30, 42  # how often the service name appe
 PROJECT_USES = 27
 PARAMETERS = 1  # BootstrapVersion, in every stack CDK's default synthesizer writes
 CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK CLI): a resource in every stack
-# The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents.
-SHARED = {"appmesh": (27, 7, 15_100), "service-connect": (27, 8, 15_400), "lattice": (33, 9, 18_900)}
-SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh (App Mesh) or service network
+# The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents; the shared stack's with a backend's parts
+# come from the backend (``Backend.shared_stack_size``).
+SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh or service network
 # (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI, ENI
 # trunking its custom resource (a Lambda function and its role)
 CLUSTER = {("ecs", "fargate"): (2, 1, 2_070, 1), ("ecs", "ec2"): (8, 1, 7_750, 2),
@@ -78,8 +74,6 @@ EKS_SECRETS_KEY = (1, 900)
 # defaults.logKmsKey: create adds the key and its export to the shared stack; every log group then names the key
 LOG_KEY_CREATED = (1, 1, 1_600)  # resources, outputs, bytes
 LOG_KEY_PER_GROUP_BYTES = 130
-# An EKS cluster on Lattice (or migrating to it): one ingress rule from Lattice's range per distinct service port
-LATTICE_INGRESS_BYTES = 560
 QUERIES_STACK_BYTES, BYTES_QUERY_LOG_GROUP = 1_200, 12  # plus per query: BYTES_QUERY, text, and per log group its name
 
 
@@ -101,9 +95,9 @@ class StackEstimate:
 
 
 def model_for(spec: Spec, platform: str) -> ServiceModel:
-    """The measured model of a service on this spec's backend (Service Connect takes ECS services only: validate
-    refuses EKS ones; should one get here, App Mesh's EKS model stands in)."""
-    return MODELS.get((spec.aws.mesh.backend, platform)) or MODELS[("appmesh", platform)]
+    """The measured model of a service on this spec's backend (a backend that runs no services on ``platform``,
+    which validate refuses, or has no measurement gets the default backend's)."""
+    return registry.primary(spec).stack_model(platform) or registry.default().stack_model(platform)
 
 
 def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | None = None) -> StackEstimate:
@@ -153,16 +147,16 @@ def estimate(spec: Spec) -> list[StackEstimate]:
             if spec.cluster(s.cluster) is not None:  # an unknown cluster is reported by check_placement
                 out.append(service_estimate(spec, s.services[0], s.name, aws))
         elif s.kind == "shared":
-            r, o, b = SHARED.get(spec.aws.mesh.backend, SHARED["appmesh"]) if spec.aws_services() else SHARED_NO_MESH
+            r, o, b = ((registry.primary(spec).shared_stack_size() or registry.default().shared_stack_size())
+                       if spec.aws_services() else SHARED_NO_MESH)
             e = StackEstimate(s.name, outputs=o)
             e.add(("aws",), r, b)
             if spec.defaults.log_kms_key == "create":
                 kr, ko, kb = LOG_KEY_CREATED
                 e.outputs += ko
                 e.add(("defaults", "logKmsKey"), kr, kb)
-            if spec.defaults.log_kms_key:  # the flow log's group, and Lattice's access log group
-                groups = 1 + (spec.aws.mesh.backend == "lattice" or bool(spec.aws.mesh.migration
-                                                                          and spec.aws.mesh.migration.to == "lattice"))
+            if spec.defaults.log_kms_key:  # the flow log's group, and those the backends add (Backend.shared_log_groups)
+                groups = 1 + sum(b.shared_log_groups for b in registry.active(spec))
                 e.add(("defaults", "logKmsKey"), 0, groups * LOG_KEY_PER_GROUP_BYTES)
             out.append(e)
         elif s.kind == "cluster":
@@ -174,10 +168,10 @@ def estimate(spec: Spec) -> list[StackEstimate]:
                 e.add(("aws", "clusters"), *EKS_SECRETS_KEY)
             if c.platform == "eks" and spec.defaults.log_kms_key:  # the router's fallback log group
                 e.add(("defaults", "logKmsKey"), 0, LOG_KEY_PER_GROUP_BYTES)
-            kinds = {spec.aws.mesh.backend} | ({spec.aws.mesh.migration.to} if spec.aws.mesh.migration else set())
-            if c.platform == "eks" and "lattice" in kinds:  # stacks/cluster.py: _lattice_ingress
-                ports = {svc.port for svc in spec.aws_services().values() if svc.cluster == c.name}
-                e.add(("aws", "clusters"), len(ports), LATTICE_INGRESS_BYTES * len(ports))
+            for backend in registry.active(spec):  # what each adds to the cluster's stack (Backend.add_to_cluster)
+                extra, nbytes = backend.cluster_stack_extra(spec, c)
+                if extra or nbytes:
+                    e.add(("aws", "clusters"), extra, nbytes)
             out.append(e)
         else:
             e = StackEstimate(s.name)

@@ -11,16 +11,14 @@ before the write. Versions at 0 % are not in the split (allocations are in (0, 1
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from decimal import Decimal
 from typing import Any
 
 from meshspec.infra import naming
+from meshspec.infra.appengine.state import percent, split_target, split_token
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec, live_majors, major_path
 
-from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
+from .base import Conflict, Context, Live, NotDeployed, write_lock
 from .weights import Weights, validate_full
 
 
@@ -33,7 +31,10 @@ def _api(ctx: Context) -> Any:
 
 
 class AppEngineBackend:
+    """Implements :class:`~.backend.TrafficBackend` on App Engine traffic splits."""
+
     name = "appengine"
+    missing = "no such version"
 
     def __init__(self, spec: Spec, service: str, ctx: Context, api: Any = None):
         svc = spec.services[service]
@@ -55,7 +56,7 @@ class AppEngineBackend:
         return f"apps/{self.project}/services/{self.app_service(service, major)}"
 
     def target(self, service: str, major: str) -> str:
-        return f"App Engine {self._name(service, major)} split"
+        return split_target(self.project, self.app_service(service, major))
 
     def _call(self, method: str, fn: Any, request: Any) -> Any:
         from google.api_core import exceptions as gexc
@@ -87,11 +88,9 @@ class AppEngineBackend:
             raise NotDeployed(f"{service}/{major}: App Engine has no service {self._name(service, major)}",
                               hint="deploy it first (meshspec appengine apply)") from None
         split = service_state(got).split
-        weights = {v: _percent(a) for v, a in split.allocations} if split else {}
-        doc = split.to_json() if split else None
-        token = "split:" + hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
         shared = () if self.ae.majors_as_services else tuple(m for m in self.majors if m != major)
-        return Live(weights=weights, token=token, resources=(self._name(service, major),), shared_with=shared)
+        return Live(weights=percent(split) or {}, token=split_token(split), resources=(self._name(service, major),),
+                    shared_with=shared, shard_by=split.shard_by if split else None)
 
     def check_versions(self, service: str, major: str, versions: list[str]) -> list[str]:
         """Versions live in the App Engine service of ``major`` (its own with majorsAsServices, else the shared one)."""
@@ -139,13 +138,3 @@ def app_service_id(svc: Any, service: str, major: str) -> str:
     """The App Engine service (Monitoring's ``module_id``) that serves ``major``: its own with majorsAsServices."""
     ae = svc.appengine
     return naming.appengine_service(service, major if ae.majors_as_services else None, default=ae.default_service)
-
-
-def _percent(fraction: Decimal) -> Decimal:
-    p = (Decimal(fraction) * 100).normalize()
-    return p.quantize(Decimal(1)) if p == p.to_integral_value() else p
-
-
-@register("appengine")
-def _factory(spec: Spec, service: str, ctx: Context) -> AppEngineBackend:
-    return AppEngineBackend(spec, service, ctx)

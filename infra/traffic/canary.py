@@ -20,9 +20,11 @@ from typing import Any, Callable
 
 from meshspec.infra.errors import UserError
 
-from . import journal, weights as W
+from meshspec.infra import journal
+
+from . import weights as W
 from .analysis import Decision, Thresholds, decide
-from .backend import Conflict, Context, TrafficBackend
+from .base import Conflict, Context, TrafficBackend, cloud_of
 from .figures import MetricsSource
 
 Clock = Callable[[], dt.datetime]
@@ -149,7 +151,8 @@ class Canary:
 
     def _adopt_last_write(self, live_token: str) -> bool:
         """A canary killed between its write and saving the state: the journal has the write; take it as ours."""
-        found = journal.last_undoable(self.ctx.state_dir, self.p.service, self.p.major)
+        found = journal.last_undoable(self.ctx.state_dir, self.p.service, self.p.major, target=self.state["target"],
+                                      cloud=cloud_of(self.backend))
         if found is None:
             return False
         entry, _ = found
@@ -180,9 +183,8 @@ class Canary:
             "liveToken": live.token, "step": 0, "status": "running", "events": [],
         }
         self._event(action="start", weights=W.to_json(start), token=live.token)
-        address_check = getattr(self.backend, "version_address", None)
-        if self.smoke is not None and address_check is not None:
-            url = address_check(svc, major, version)
+        url = self.backend.version_address(svc, major, version) if self.smoke is not None else None
+        if url is not None:
             ok, what = self.smoke(url)
             self._event(action="smoke", ok=ok, detail=what)
             self.say(f"smoke check: {what}")
@@ -197,8 +199,10 @@ class Canary:
         if W.same(before, weights):
             return
         live = self.backend.set_weights(svc, major, weights, token)
-        journal.append(self.ctx.state_dir, service=svc, major=major, kind="canary", before=before,
-                       before_token=token, after=live.weights, after_token=live.token, at=self.clock().isoformat())
+        journal.append(self.ctx.state_dir, cloud=cloud_of(self.backend), target=self.state["target"], service=svc,
+                       major=major, kind="canary", before=before, before_token=token, after=live.weights,
+                       after_token=live.token, at=self.clock().isoformat(),
+                       shard_by={"after": live.shard_by} if live.shard_by else None)
         self.state["liveWeights"], self.state["liveToken"] = W.to_json(live.weights), live.token
 
     def _loop(self) -> dict[str, Any]:
@@ -254,10 +258,11 @@ class Canary:
     def _with_smoke(self, decision: Decision) -> Decision:
         """App Engine: the version's own address is checked again after every interval; failing it rolls back
         whatever the figures say (they arrive minutes late, the smoke check does not)."""
-        address = getattr(self.backend, "version_address", None)
-        if self.smoke is None or address is None:
+        url = (self.backend.version_address(self.p.service, self.p.major, self.p.version)
+               if self.smoke is not None else None)
+        if url is None:
             return decision
-        ok, what = self.smoke(address(self.p.service, self.p.major, self.p.version))
+        ok, what = self.smoke(url)
         reasons = [*decision.reasons, f"smoke check: {what}"]
         return Decision(decision.action if ok else "rollback", reasons)
 

@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from meshspec.infra import journal
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec import Spec, load_spec_or_raise
 
-from .backend import Context, state_dir
+from .base import Context
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -45,7 +46,7 @@ def add_common(p: argparse.ArgumentParser, service: bool = True) -> None:
 
 def load(args: argparse.Namespace) -> tuple[Spec, Context]:
     spec = load_spec_or_raise(args.spec)
-    return spec, Context(state_dir=args.state_dir or state_dir(args.spec))
+    return spec, Context(state_dir=journal.state_dir(args.state_dir, args.spec))
 
 
 def cloudwatch(spec: Spec, ctx: Context) -> Any:
@@ -54,10 +55,12 @@ def cloudwatch(spec: Spec, ctx: Context) -> Any:
 
 def metrics_source(spec: Spec, service: str, ctx: Context) -> Any:
     """Where the canary and ``traffic compare`` read per-version figures: App Engine's own series in Cloud
-    Monitoring for App Engine services, VPC Lattice's own target-group series on the lattice backend, the metric
-    filters' series from Envoy's access log on App Mesh."""
+    Monitoring for App Engine services, the mesh backend's own series where it has some, else the metric
+    filters' series from the Envoy access log."""
+    from meshspec.infra.mesh import registry
+
     from .backend import platform_of
-    from .figures import CloudWatchFigures, LatticeFigures
+    from .figures import CloudWatchFigures
 
     svc = spec.services[service]
     if platform_of(spec, svc) == "appengine":
@@ -70,9 +73,4 @@ def metrics_source(spec: Spec, service: str, ctx: Context) -> Any:
             ctx.monitoring_api = MonitoringApi()
         return CloudMonitoringFigures(ctx.monitoring_api, spec.gcp.project,
                                       lambda name, major: app_service_id(svc, name, major))
-    if spec.backend == "lattice":
-        from .lattice import LatticeBackend
-
-        groups = LatticeBackend(spec, service, ctx)
-        return LatticeFigures(cloudwatch(spec, ctx), groups.target_groups)
-    return CloudWatchFigures(cloudwatch(spec, ctx))
+    return registry.primary(spec).metrics_source(spec, service, ctx) or CloudWatchFigures(cloudwatch(spec, ctx))

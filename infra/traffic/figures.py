@@ -1,21 +1,20 @@
 """Per-version figures (requests, 5xx, p50/p99 latency) from CloudWatch GetMetricData.
 
-App Mesh: the series the per-service dashboards show and the service log group's metric filters write
-(:mod:`meshspec.infra.metrics`): namespace ``meshspec/Envoy/<major>``, dimensions Service + Version, RequestCount and
-Http5xxCount summed, LatencyMs at p50 and p99. VPC Lattice: its own target-group series (``AWS/VpcLattice``,
-TotalRequestCount, HTTPCode_5XX_Count, RequestTime), one target group per version (:class:`LatticeFigures`).
-One query period covers the whole window; if CloudWatch still splits it into several datapoints (it rounds the
+By default the series the per-service dashboards show and the service log group's metric filters write
+(:mod:`meshspec.constructs_lib.metric_names`): namespace ``meshspec/Envoy/<major>``, dimensions Service + Version,
+RequestCount and Http5xxCount summed, LatencyMs at p50 and p99; a mesh backend whose own series tell the versions
+apart gives its own source (``meshspec.infra.mesh.Backend.metrics_source``). One query period covers the whole window; if CloudWatch still splits it into several datapoints (it rounds the
 start time to the period), counts are summed and a percentile is the worst datapoint's.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from meshspec.infra import metrics as M
+from meshspec.constructs_lib import metric_names as M
 from meshspec.infra.errors import UserError
 
 
@@ -39,7 +38,7 @@ class Figures:
 
 
 class MetricsSource(Protocol):
-    """CloudWatchFigures and LatticeFigures (here), CloudMonitoringFigures for App Engine (cloudmonitoring.py)."""
+    """CloudWatchFigures (here), a mesh backend's own, CloudMonitoringFigures for App Engine (cloudmonitoring.py)."""
 
     def figures(self, service: str, major: str, versions: list[str], start: dt.datetime,
                 end: dt.datetime) -> dict[str, Figures]:
@@ -57,7 +56,7 @@ def period_for(start: dt.datetime, end: dt.datetime) -> int:
     return max(60, -(-seconds // 60) * 60)
 
 
-def _version_queries(i: int, namespace: str, dims: list[dict[str, str]], names: tuple[str, str, str],
+def version_queries(i: int, namespace: str, dims: list[dict[str, str]], names: tuple[str, str, str],
                      period: int) -> list[dict[str, Any]]:
     """The four queries of version number ``i`` (ids ``req{i}``, ``err{i}``, ``p50x{i}``, ``p99x{i}``)."""
     requests, errors, latency = names
@@ -72,39 +71,7 @@ def queries(service: str, major: str, versions: list[str], period: int) -> list[
     out = []
     for i, version in enumerate(versions):
         dims = [{"Name": M.DIM_SERVICE, "Value": service}, {"Name": M.DIM_VERSION, "Value": version}]
-        out += _version_queries(i, M.namespace(major), dims, (M.REQUESTS, M.ERRORS_5XX, M.LATENCY_MS), period)
-    return out
-
-
-def lattice_queries(versions: list[str], dims: Mapping[str, list[dict[str, str]]], period: int,
-                    ) -> list[dict[str, Any]]:
-    """Pure: the queries of the versions whose target group has published series (``dims``: version → the
-    dimension set CloudWatch lists for it); a version without one gets no query, i.e. zero requests."""
-    out = []
-    for i, version in enumerate(versions):
-        if version in dims:
-            out += _version_queries(i, M.LATTICE_NAMESPACE, dims[version],
-                                    (M.LATTICE_REQUESTS, M.LATTICE_ERRORS_5XX, M.LATTICE_LATENCY_MS), period)
-    return out
-
-
-def target_group_dimensions(metrics: list[dict[str, Any]], groups: Mapping[str, str],
-                            ) -> dict[str, list[dict[str, str]]]:
-    """Pure: version → the dimension set of its target group's series among ListMetrics' ``metrics``.
-
-    ``groups`` maps version → target group id. The TargetGroup value is matched as the id or an ARN ending in
-    it, and the set with the fewest dimensions wins (the per-target-group total, not a per-zone slice)."""
-    out: dict[str, list[dict[str, str]]] = {}
-    for version, group in groups.items():
-        best: list[dict[str, str]] | None = None
-        for metric in metrics:
-            dims = metric.get("Dimensions", [])
-            value = next((d["Value"] for d in dims if d["Name"] == M.LATTICE_DIM_TARGET_GROUP), None)
-            if value is not None and (value == group or value.endswith("/" + group)):
-                if best is None or len(dims) < len(best):
-                    best = [{"Name": d["Name"], "Value": d["Value"]} for d in dims]
-        if best is not None:
-            out[version] = best
+        out += version_queries(i, M.namespace(major), dims, (M.REQUESTS, M.ERRORS_5XX, M.LATENCY_MS), period)
     return out
 
 
@@ -120,8 +87,8 @@ def combine(versions: list[str], results: dict[str, list[float]]) -> dict[str, F
     return out
 
 
-def _metric_series(client: Any, metric_queries: list[dict[str, Any]], start: dt.datetime,
-                   end: dt.datetime) -> dict[str, dict[dt.datetime, float]]:
+def metric_series(client: Any, metric_queries: list[dict[str, Any]], start: dt.datetime,
+                  end: dt.datetime) -> dict[str, dict[dt.datetime, float]]:
     """GetMetricData, every page: each query's values by the start of their period."""
     values: dict[str, dict[dt.datetime, float]] = {}
     if not metric_queries:
@@ -142,10 +109,10 @@ def _metric_series(client: Any, metric_queries: list[dict[str, Any]], start: dt.
     return values
 
 
-def _metric_data(client: Any, metric_queries: list[dict[str, Any]], start: dt.datetime,
-                 end: dt.datetime) -> dict[str, list[float]]:
+def metric_data(client: Any, metric_queries: list[dict[str, Any]], start: dt.datetime,
+                end: dt.datetime) -> dict[str, list[float]]:
     """GetMetricData, every page: values by query id."""
-    return {qid: list(points.values()) for qid, points in _metric_series(client, metric_queries, start, end).items()}
+    return {qid: list(points.values()) for qid, points in metric_series(client, metric_queries, start, end).items()}
 
 
 def combine_series(versions: list[str], results: dict[str, dict[dt.datetime, float]],
@@ -162,7 +129,7 @@ def combine_series(versions: list[str], results: dict[str, dict[dt.datetime, flo
 
 
 class CloudWatchFigures:
-    """App Mesh: the metric filters' series (:mod:`meshspec.infra.metrics`)."""
+    """The metric filters' series (:mod:`meshspec.constructs_lib.metric_names`)."""
 
     def __init__(self, client: Any):
         self.client = client
@@ -170,49 +137,9 @@ class CloudWatchFigures:
     def figures(self, service: str, major: str, versions: list[str], start: dt.datetime,
                 end: dt.datetime) -> dict[str, Figures]:
         period = period_for(start, end)
-        return combine(versions, _metric_data(self.client, queries(service, major, versions, period), start, end))
+        return combine(versions, metric_data(self.client, queries(service, major, versions, period), start, end))
 
     def series(self, service: str, major: str, versions: list[str], start: dt.datetime, end: dt.datetime,
                period: int) -> dict[str, dict[dt.datetime, Figures]]:
-        return combine_series(versions, _metric_series(self.client, queries(service, major, versions, period),
-                                                       start, end))
-
-
-class LatticeFigures:
-    """VPC Lattice: each version's target group series. ``target_groups(service)`` gives version → target
-    group id (the traffic backend finds them by name). The major is not a dimension: a target group serves
-    every major of its version, so the figures are the version's across majors."""
-
-    def __init__(self, client: Any, target_groups: Callable[[str], Mapping[str, str]]):
-        self.client = client
-        self.target_groups = target_groups
-
-    def _listed(self) -> list[dict[str, Any]]:
-        """ListMetrics: the target-group series CloudWatch has (their exact dimension sets)."""
-        kwargs: dict[str, Any] = {"Namespace": M.LATTICE_NAMESPACE, "MetricName": M.LATTICE_REQUESTS,
-                                  "Dimensions": [{"Name": M.LATTICE_DIM_TARGET_GROUP}]}
-        out: list[dict[str, Any]] = []
-        try:
-            while True:
-                page = self.client.list_metrics(**kwargs)
-                out += page.get("Metrics", [])
-                if not page.get("NextToken"):
-                    return out
-                kwargs["NextToken"] = page["NextToken"]
-        except (ClientError, BotoCoreError) as exc:
-            raise UserError(f"CloudWatch ListMetrics failed: {exc}",
-                            hint="the canary needs cloudwatch:ListMetrics on the account") from None
-
-    def figures(self, service: str, major: str, versions: list[str], start: dt.datetime,
-                end: dt.datetime) -> dict[str, Figures]:
-        period = period_for(start, end)
-        return combine(versions, _metric_data(self.client, self._queries(service, versions, period), start, end))
-
-    def series(self, service: str, major: str, versions: list[str], start: dt.datetime, end: dt.datetime,
-               period: int) -> dict[str, dict[dt.datetime, Figures]]:
-        return combine_series(versions, _metric_series(self.client, self._queries(service, versions, period),
-                                                       start, end))
-
-    def _queries(self, service: str, versions: list[str], period: int) -> list[dict[str, Any]]:
-        groups = {v: g for v, g in self.target_groups(service).items() if v in versions}
-        return lattice_queries(versions, target_group_dimensions(self._listed(), groups), period)
+        return combine_series(versions, metric_series(self.client, queries(service, major, versions, period),
+                                                      start, end))

@@ -14,8 +14,10 @@ from meshspec.infra.errors import UserError
 from meshspec.infra.spec import cohorts as C
 from meshspec.infra.spec.model import Spec, live_majors, shares
 
-from . import journal, weights as W
-from .backend import Context, Live, TrafficBackend, backend_for, platform_of
+from meshspec.infra import journal
+
+from . import weights as W
+from .backend import Context, Live, TrafficBackend, backend_for, cloud_of, platform_of
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str | None:
@@ -160,6 +162,7 @@ class Change:
     shared_with: tuple[str, ...] = ()
     written: bool = False
     warnings: list[str] = field(default_factory=list)
+    shard_before: str | None = None  # App Engine: the split's sharding when read (for the journal)
     cohort: str | None = None  # a cohort route of the major, else its weighted route
 
     @property
@@ -184,10 +187,10 @@ def plan(spec: Spec, backend: TrafficBackend, service: str, major: str, kind: st
     missing = backend.check_versions(service, major, [v for v, w in after.items() if w > 0 and not live.weights.get(v)])
     if missing:
         raise UserError(f"{service}: nothing is deployed for version(s) {', '.join(missing)} on {backend.name} "
-                        f"({'no virtual node' if backend.name == 'appmesh' else 'no such version'}); "
+                        f"({backend.missing}); "
                         "nothing was changed", hint="deploy the version first, then shift traffic to it")
     return Change(service, major, kind, backend.target(service, major), dict(live.weights), after, live.token,
-                  shared_with=live.shared_with, cohort=cohort)
+                  shared_with=live.shared_with, shard_before=live.shard_by, cohort=cohort)
 
 
 def shift_weights(spec: Spec, service: str, to: Mapping[str, Decimal],
@@ -203,7 +206,8 @@ def promote_weights(spec: Spec, service: str, version: str) -> Callable[[Live], 
     return lambda live: W.promote(live.weights, version)
 
 
-def apply(change: Change, backend: TrafficBackend, ctx: Context, now: str, undoes: int | None = None) -> Change:
+def apply(change: Change, backend: TrafficBackend, ctx: Context, now: str,
+          undoes: tuple[str, int] | None = None) -> Change:
     """The guarded write, then the journal entry. A stale token raises :class:`~.backend.Conflict`."""
     if W.same(change.before, change.after):
         change.token_after = change.token_before
@@ -213,21 +217,36 @@ def apply(change: Change, backend: TrafficBackend, ctx: Context, now: str, undoe
     if not W.same(new.weights, change.after):
         change.warnings.append(f"the live weights read back after the write are {W.fmt(new.weights)}, "
                                f"not {W.fmt(change.after)}")
-    journal.append(ctx.state_dir, service=change.service, major=change.major, kind=change.kind,
-                   before=change.before, before_token=change.token_before, after=new.weights,
-                   after_token=new.token, at=now, undoes=undoes, cohort=change.cohort)
+    journal.append(ctx.state_dir, cloud=cloud_of(backend), target=change.target, service=change.service,
+                   major=change.major, kind=change.kind, before=change.before, before_token=change.token_before,
+                   after=new.weights, after_token=new.token, at=now, undoes=undoes,
+                   shard_by=_shards(change.shard_before, new.shard_by))
     return change
 
 
+def _shards(before: str | None, after: str | None) -> dict[str, str] | None:
+    out = {k: v for k, v in (("before", before), ("after", after)) if v}
+    return out or None
+
+
 def plan_rollback(spec: Spec, backend: TrafficBackend, ctx: Context, service: str, major: str,
-                  force: bool = False, cohort: str | None = None) -> tuple[Change, int]:
-    found = journal.last_undoable(ctx.state_dir, service, major, cohort)
+                  force: bool = False, cohort: str | None = None) -> tuple[Change, tuple[str, int]]:
+    """Undo the newest move of the major's weights (or of its cohort route ``cohort``: pass the backend's view of
+    it) that is not undone yet, whichever command made it (a shift, a canary, or on App Engine `meshspec appengine
+    promote` or `apply`): they share the cloud's journal, keyed by the route or split written."""
+    book = journal.Journal(ctx.state_dir, cloud_of(backend))
+    target = backend.target(service, major)
     what = f"{service}/{major}" + (f" cohort {cohort}" if cohort else "")
+    found = book.last_undoable(target=target, service=service, major=major)
     if found is None:
-        raise UserError(f"no shift of {what} is recorded in {ctx.state_dir / journal.FILE}",
+        raise UserError(f"no shift of {what} is recorded in {book.path}",
                         hint="rollback undoes shifts made by meshspec from this state directory; "
                              "use `meshspec traffic shift` with explicit weights instead")
     entry, expected = found
+    if entry.before is None:
+        raise UserError(f"{what}: the last recorded move (#{entry.index}, {entry.kind} at {entry.at}) "
+                        f"created {target}; there are no weights from before it to go back to",
+                        hint="use `meshspec traffic shift` with explicit weights instead")
     live = backend.read_weights(service, major)
     if live.token != expected and not force:
         raise UserError(f"{what} changed since the last recorded shift (#{entry.index} at {entry.at}): "
@@ -237,6 +256,5 @@ def plan_rollback(spec: Spec, backend: TrafficBackend, ctx: Context, service: st
                              f"{W.fmt(entry.before)} anyway")
     before = {**{v: Decimal(0) for v in live.weights}, **entry.before}
     W.validate_full(before, backend.places, backend.name)
-    return Change(service, major, "rollback", backend.target(service, major), dict(live.weights), before,
-                  live.token, shared_with=live.shared_with, cohort=cohort), entry.index
-
+    return Change(service, major, "rollback", target, dict(live.weights), before,
+                  live.token, shared_with=live.shared_with, shard_before=live.shard_by, cohort=cohort), entry.key

@@ -15,6 +15,8 @@ import math
 import re
 from typing import Iterable, Mapping
 
+from google.rpc import code_pb2
+
 # google.rpc.Code names and the HTTP status Google maps them to
 # (https://cloud.google.com/apis/design/errors#handling_errors).
 HTTP_STATUS = {
@@ -23,13 +25,6 @@ HTTP_STATUS = {
     "ALREADY_EXISTS": 409, "ABORTED": 409, "RESOURCE_EXHAUSTED": 429, "CANCELLED": 499,
     "INTERNAL": 500, "UNKNOWN": 500, "DATA_LOSS": 500, "UNIMPLEMENTED": 501,
     "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504,
-}
-# google.rpc.Code numbers, for Operation.error.code (a Status carries the rpc code, not the HTTP one).
-RPC_CODE = {
-    "OK": 0, "CANCELLED": 1, "UNKNOWN": 2, "INVALID_ARGUMENT": 3, "DEADLINE_EXCEEDED": 4, "NOT_FOUND": 5,
-    "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7, "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9,
-    "ABORTED": 10, "OUT_OF_RANGE": 11, "UNIMPLEMENTED": 12, "INTERNAL": 13, "UNAVAILABLE": 14,
-    "DATA_LOSS": 15, "UNAUTHENTICATED": 16,
 }
 STATUS_FOR_HTTP = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                    404: "NOT_FOUND", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
@@ -60,8 +55,9 @@ class ApiError(Exception):
                           "details": self.details()}}
 
     def to_status(self) -> dict:
-        """google.rpc.Status as it appears in ``Operation.error``."""
-        return {"code": RPC_CODE[self.status], "message": self.message, "details": self.details()}
+        """google.rpc.Status as it appears in ``Operation.error`` (its code is the google.rpc.Code number, not the
+        HTTP status)."""
+        return {"code": code_pb2.Code.Value(self.status), "message": self.message, "details": self.details()}
 
 
 def invalid(message: str, field: str | None = None) -> ApiError:

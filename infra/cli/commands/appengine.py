@@ -45,7 +45,43 @@ def add_client_args(p: argparse.ArgumentParser) -> None:
 
 def add_state_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", metavar="DIR",
-                   help="where the journal lives (default: .meshspec/appengine in the current folder)")
+                   help="where the journal lives (default: $MESHSPEC_STATE_DIR, else .meshspec/ beside the spec, "
+                        "else in the current folder)")
+
+
+def open_journal(args: argparse.Namespace, spec_file: str | None):
+    """The GCP journal by the one location rule (meshspec.infra.journal.state_dir); App Engine's journal of before it
+    (.meshspec/appengine/ in this folder, or journal.jsonl in --state-dir) is read too."""
+    from pathlib import Path
+
+    from meshspec.infra import journal as core
+    from meshspec.infra.appengine.journal import Journal
+
+    legacy = (Path(args.state_dir) / core.LEGACY_RUNS if args.state_dir
+              else Path.cwd() / core.LEGACY_RUNS_DIR / core.LEGACY_RUNS)
+    return Journal(core.state_dir(args.state_dir, spec_file), legacy_runs=legacy)
+
+
+def app_service_id(args: argparse.Namespace, service: str) -> str:
+    """SERVICE as App Engine names it: with --spec, a spec service's name gives its App Engine service
+    (``default`` for the default service); anything else is taken as the App Engine service id."""
+    from meshspec.infra import naming
+    from meshspec.infra.errors import UserError
+    from meshspec.infra.spec import live_majors, load_spec_or_raise
+
+    if not args.spec:
+        return service
+    spec = load_spec_or_raise(args.spec)
+    svc = spec.services.get(service)
+    if svc is None or svc.appengine is None:
+        return service
+    ae = svc.appengine
+    ids = list(dict.fromkeys(naming.appengine_service(service, m if ae.majors_as_services else None,
+                                                      default=ae.default_service) for m in live_majors(svc)))
+    if len(ids) != 1:
+        raise UserError(f"{service} is {len(ids)} App Engine services (majorsAsServices): say which",
+                        hint=f"give one of: {', '.join(ids)}")
+    return ids[0]
 
 
 def make_api(args: argparse.Namespace):
@@ -105,5 +141,5 @@ def resolve_app(args: argparse.Namespace, journal) -> str:
     runs = journal.runs()
     if not runs:
         raise UserError(f"no application given and no journal at {journal.path}",
-                        hint="give --app APP_ID or --spec SPEC, or run it where apply ran (or --state-dir)")
+                        hint="give --app APP_ID or --spec SPEC (the journal lives beside it), or --state-dir")
     return runs[-1].app

@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 
 from meshspec.infra.appengine.apply import Options, make_plan, run_plan
-from meshspec.infra.appengine.journal import Journal
 from meshspec.infra.appengine.progress import Progress
 from meshspec.infra.spec import load_spec_or_raise
 
 from .. import output
-from .appengine import add_client_args, add_smoke_args, add_state_dir, make_api
+from .appengine import add_client_args, add_smoke_args, add_state_dir, make_api, open_journal
 from .appengine_plan import add_prune
 
 
@@ -17,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("apply", help="apply the spec to App Engine: versions, splits, dispatch rules",
                        description="Plan, refuse anything App Engine would refuse before the first write, then "
                                    "create versions, move splits, update dispatch rules and prune old versions, in "
-                                   "that order, journaling each step under .meshspec/appengine/. A rerun continues "
+                                   "that order, journaling each step (.meshspec/ beside SPEC). A rerun continues "
                                    "from the live state. See docs/appengine.md.")
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
     add_prune(p)
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         output.say(*the_plan.render())
     else:
         print("\n".join(the_plan.render()), flush=True)
-    result = run_plan(api, the_plan, observed, desired, Journal(args.state_dir), Progress(),
+    result = run_plan(api, the_plan, observed, desired, open_journal(args, args.spec), Progress(),
                       Options(smoke=args.smoke, smoke_template=args.smoke_url))
     if args.format == "json":
         output.emit_json({"command": "appengine apply", **the_plan.to_json(), "applied": len(result.done),

@@ -4,19 +4,21 @@ from __future__ import annotations
 import argparse
 
 from meshspec.infra.appengine.apply import rollback
-from meshspec.infra.appengine.journal import Journal
 from meshspec.infra.appengine.progress import Progress
 
 from .. import output
-from .appengine import add_app_args, add_client_args, add_state_dir, make_api, report_run, resolve_app
+from .appengine import (add_app_args, add_client_args, add_state_dir, app_service_id, make_api, open_journal,
+                        report_run, resolve_app)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rollback", help="restore a service's split from before the last apply or promote",
-                       description="Read the journal (.meshspec/appengine/ or --state-dir) for the split SERVICE had "
-                                   "before the last run that changed it, start the versions it names if they were "
-                                   "stopped, and set it. A rollback is journaled too: a second one undoes it.")
-    p.add_argument("service", metavar="SERVICE", help="App Engine service id")
+                       description="Read the journal (.meshspec/ beside --spec, $MESHSPEC_STATE_DIR or --state-dir) "
+                                   "for the split SERVICE had before the last change of it (an apply, promote or "
+                                   "rollback, or a `meshspec traffic` shift, promote or canary), start the versions "
+                                   "it names if they were stopped, and set it. A rollback is journaled too: a second "
+                                   "one undoes it.")
+    p.add_argument("service", metavar="SERVICE", help="App Engine service id, or with --spec a service of the spec")
     add_app_args(p)
     add_client_args(p)
     add_state_dir(p)
@@ -25,9 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    journal = Journal(args.state_dir)
+    journal = open_journal(args, args.spec)
     app = resolve_app(args, journal)
     api = make_api(args)
-    result = rollback(api, app, args.service, journal, Progress())
+    result = rollback(api, app, app_service_id(args, args.service), journal, Progress())
     report_run(args, "appengine rollback", result)
     return output.OK

@@ -1,19 +1,22 @@
-"""``meshspec migrate SPEC --to lattice|service-connect``: a zero-downtime plan off App Mesh, with the spec
-edits for each step. Prints only; nothing is changed or sent."""
+"""``meshspec migrate SPEC --to BACKEND``: a zero-downtime plan off the spec's mesh backend, with the spec edits
+for each step. Prints only; nothing is changed or sent."""
 from __future__ import annotations
 
 import argparse
 
-from meshspec.infra.migrate import TARGETS, plan_migration
+from meshspec.infra.migrate import plan_migration, targets
 from meshspec.infra.spec import load_spec_or_raise
 
 from .. import output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("migrate", help="plan a zero-downtime move from App Mesh to Service Connect or VPC Lattice")
+    from meshspec.infra.mesh import registry
+
+    p = sub.add_parser("migrate", help=f"plan a zero-downtime move from {registry.titles(registry.hosts())} to "
+                                       f"{registry.titles(registry.migration_targets())}")
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
-    p.add_argument("--to", required=True, choices=TARGETS, help="the backend to move to")
+    p.add_argument("--to", required=True, choices=targets(), help="the backend to move to")
     output.add_format(p)
     p.set_defaults(func=run)
 

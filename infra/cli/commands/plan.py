@@ -1,12 +1,15 @@
 """``meshspec plan SPEC``: per stack the resources to create (update, delete against ``--against DIR``), and
-per service and major the App Mesh routes with their weights."""
+per service and major the mesh backend's routes with their weights."""
 from __future__ import annotations
 
 import argparse
 import tempfile
 
-from meshspec.infra import naming, sharding
-from meshspec.infra.aws.plan import SHOWN, plan, read_assembly, to_json, to_text
+from meshspec.infra import sharding
+from meshspec.infra.aws.assembly import read_assembly
+from meshspec.infra.aws.plan import SHOWN, plan, to_json, to_text
+from meshspec.infra.mesh import registry
+from meshspec.infra.node import use_project_node
 from meshspec.infra.spec import live_majors, load_spec_or_raise
 
 from .. import output
@@ -24,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    use_project_node()  # jsii (here, or in the synth workers) runs the project's Node, not the host's
     from meshspec.stacks import engine
     from meshspec.stacks.cache import Cache, default_dir
 
@@ -31,17 +35,21 @@ def run(args: argparse.Namespace) -> int:
     early = engine.prestart(engine.default_jobs(), args.spec, cache)
     try:
         spec = load_spec_or_raise(args.spec)
-        old = read_assembly(args.against) if args.against else None  # refuse a bad --against before synthesizing
+        old = read_assembly(args.against).stacks if args.against else None  # refuse a bad --against before synthesizing
         with tempfile.TemporaryDirectory(prefix="meshspec-plan-") as out:
             # the synth's engine: parallel, and the synth cache (its templates are the ones synth writes)
             with Progress("plan", enabled=None if args.format == "text" else False) as bar:
                 engine.synth(spec, out, cache=cache, workers=early, progress=bar)
-            new = read_assembly(out)
+            new = read_assembly(out).stacks
     finally:
         for w in early:
             w.dismiss()
-    labels = {naming.route(s, m): (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)}
-    p = plan(new, old, against=args.against)
+    backend = registry.primary(spec)
+    labels = {route: (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)
+              if (route := backend.route_name(s, m)) is not None}
+    # the spec's backend reads last, so its route wins a name another backend's resource also has (a migration)
+    readers = [b.plan_routes for b in registry.all_backends() if b is not backend] + [backend.plan_routes]
+    p = plan(new, old, against=args.against, readers=readers)
     stacks = sharding.layout(spec)
     if args.format == "json":
         output.emit_json({**to_json(p, labels), "layout": layout_json(stacks)})

@@ -10,6 +10,7 @@ from pathlib import Path
 from meshspec.infra import sharding
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec import Spec, load_spec_or_raise
+from meshspec.infra.node import use_project_node
 from meshspec.infra.startup import frozen_imports
 
 from .. import output
@@ -77,6 +78,7 @@ def selection(spec: Spec, services: list[str], changed_since: str | None, spec_p
 def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: give at least 1 (1: synthesize in this process)")
+    use_project_node()  # jsii (here, or in the synth workers) runs the project's Node, not the host's
     from meshspec.stacks import engine
     from meshspec.stacks.cache import Cache, default_dir
 

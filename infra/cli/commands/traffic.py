@@ -135,7 +135,8 @@ def _weights(doc: dict[str, Any] | None) -> W.Weights:
 
 
 # -- shift / promote / rollback ----------------------------------------------------------------------------
-def _finish(args: argparse.Namespace, spec, change: ops.Change, ctx, backend, undoes: int | None = None) -> int:
+def _finish(args: argparse.Namespace, spec, change: ops.Change, ctx, backend,
+            undoes: tuple[str, int] | None = None) -> int:
     majors = [change.major, *change.shared_with]
     if change.shared_with:
         output.say(f"note: on App Engine {change.service} has one split for all its majors: "

@@ -18,8 +18,8 @@ from meshspec.infra import naming
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec
 
-from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
-from .weights import Weights, validate_full
+from meshspec.infra.traffic.base import Conflict, Context, Live, NotDeployed, write_lock
+from meshspec.infra.traffic.weights import Weights, validate_full
 
 ROUTE_KINDS = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute")
 
@@ -52,8 +52,11 @@ def with_weights(route_spec: dict[str, Any], service: str, weights: Weights) -> 
 
 
 class AppMeshBackend:
+    """Implements :class:`meshspec.infra.traffic.backend.TrafficBackend` on App Mesh routes."""
+
     name = "appmesh"
     places = 0
+    missing = "no virtual node"
 
     def __init__(self, spec: Spec, service: str, ctx: Context, client: Any = None):
         self.mesh = spec.mesh_name
@@ -130,6 +133,10 @@ class AppMeshBackend:
                 missing.append(v)
         return missing
 
+    def version_address(self, service: str, major: str, version: str) -> None:
+        """A version has no address of its own on App Mesh: the canary has nothing to smoke-check."""
+        return None
+
     # -- the write ------------------------------------------------------------------------------------
     def set_weights(self, service: str, major: str, weights: Weights, expected_token: str) -> Live:
         validate_full(weights, self.places, self.name)  # complete and expressible, before any call
@@ -186,8 +193,3 @@ class AppMeshCohortRoute(AppMeshBackend):
 
     def routes(self, service: str, major: str) -> list[str]:
         return [naming.cohort_route(service, major, self.cohort)]
-
-
-@register("appmesh")
-def _factory(spec: Spec, service: str, ctx: Context) -> AppMeshBackend:
-    return AppMeshBackend(spec, service, ctx)

@@ -18,17 +18,11 @@ from aws_cdk import Stack, Tags, aws_ecs as ecs, aws_ec2 as ec2, aws_iam as iam,
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
-from .nag import suppress
+from meshspec.constructs_lib.errors import PropsError
+from meshspec.constructs_lib.nag import suppress
 
-RULES_PER_LISTENER = 10
-TARGET_GROUPS_PER_ACTION = 10
-WEIGHT_MAX = 999
-PATH_MAX = 200
-# Clients reach a Lattice service through link-local addresses the Nitro card intercepts, and targets see Lattice's
-# traffic come from them (the managed prefix list com.amazonaws.<region>.vpc-lattice;
-# docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html). IPv6 clients use fd00:ec2:80::/64.
-LINK_LOCAL_IPV4 = "169.254.171.0/24"
-LINK_LOCAL_IPV6 = "fd00:ec2:80::/64"
+from .. import quotas as q
+from ..quotas import LINK_LOCAL_IPV4, LINK_LOCAL_IPV6
 
 Protocol = Literal["http", "http2", "grpc"]
 _PROTOCOL_VERSION = {"http": "HTTP1", "http2": "HTTP2", "grpc": "GRPC"}
@@ -50,7 +44,7 @@ class LatticeServiceNetwork(Construct):
             (each service can still log its own).
         """
         super().__init__(scope, id)
-        _check_name("service network", name, 63)
+        _check_name("service network", name, q.NETWORK_NAME_MAX)
         self.network = lattice.CfnServiceNetwork(self, "Resource", name=name, auth_type="AWS_IAM")
         if security_groups is None:
             sg = ec2.SecurityGroup(self, "ClientSecurityGroup", vpc=vpc, allow_all_outbound=False,
@@ -106,25 +100,25 @@ def tag_caller(role: iam.IRole, service: str) -> None:
 def validate_routes(versions: Sequence[str], routes: Sequence[LatticeRoute]) -> None:
     """Eager checks, so a bad route fails at synth with a message instead of at deploy time."""
     if not routes:
-        raise ValueError("a Lattice service needs at least one route (received none)")
-    if len(routes) > RULES_PER_LISTENER:
-        raise ValueError(f"{len(routes)} routes, but a VPC Lattice listener takes at most {RULES_PER_LISTENER} "
+        raise PropsError("a Lattice service needs at least one route (received none)")
+    if len(routes) > q.RULES_PER_LISTENER:
+        raise PropsError(f"{len(routes)} routes, but a VPC Lattice listener takes at most {q.RULES_PER_LISTENER} "
                          "rules (adjustable quota)")
-    if len(versions) > TARGET_GROUPS_PER_ACTION:
-        raise ValueError(f"{len(versions)} versions, but a forward action takes at most "
-                         f"{TARGET_GROUPS_PER_ACTION} target groups")
+    if len(versions) > q.TARGET_GROUPS_PER_ACTION:
+        raise PropsError(f"{len(versions)} versions, but a forward action takes at most "
+                         f"{q.TARGET_GROUPS_PER_ACTION} target groups")
     for r in routes:
         unknown = set(r.weights) - set(versions)
         if unknown:
-            raise ValueError(f"route {r.name} weighs unknown versions {sorted(unknown)}; versions are {list(versions)}")
-        if not r.path_prefix.startswith("/") or len(r.path_prefix) > PATH_MAX:
-            raise ValueError(f"route {r.name}: path prefix {r.path_prefix!r} must start with / and have at most "
-                             f"{PATH_MAX} characters")
-        bad = {v: w for v, w in r.weights.items() if not 0 <= w <= WEIGHT_MAX}
+            raise PropsError(f"route {r.name} weighs unknown versions {sorted(unknown)}; versions are {list(versions)}")
+        if not r.path_prefix.startswith("/") or len(r.path_prefix) > q.PATH_MAX:
+            raise PropsError(f"route {r.name}: path prefix {r.path_prefix!r} must start with / and have at most "
+                             f"{q.PATH_MAX} characters")
+        bad = {v: w for v, w in r.weights.items() if not 0 <= w <= q.WEIGHT_MAX}
         if bad:
-            raise ValueError(f"route {r.name}: weights must be 0 to {WEIGHT_MAX}, received {bad}")
+            raise PropsError(f"route {r.name}: weights must be 0 to {q.WEIGHT_MAX}, received {bad}")
         if sum(r.weights.values()) == 0:
-            raise ValueError(f"route {r.name}: at least one version needs a weight above 0")
+            raise PropsError(f"route {r.name}: at least one version needs a weight above 0")
 
 
 def _http_match(r: LatticeRoute) -> lattice.CfnRule.HttpMatchProperty:
@@ -201,12 +195,12 @@ class LatticeService(Construct):
             on it. Default: none (an HTTPS listener then answers TLS only on the generated name).
         """
         super().__init__(scope, id)
-        _check_name("service", name, 40)
+        _check_name("service", name, q.SERVICE_NAME_MAX)
         if hosted_zone is not None and custom_domain_name is None:
-            raise ValueError(f"Lattice service {name}: hosted_zone is given but custom_domain_name is not; the record "
+            raise PropsError(f"Lattice service {name}: hosted_zone is given but custom_domain_name is not; the record "
                              "needs a name (give custom_domain_name, or leave hosted_zone out)")
         if certificate_arn is not None and custom_domain_name is None:
-            raise ValueError(f"Lattice service {name}: certificate_arn is given but custom_domain_name is not; "
+            raise PropsError(f"Lattice service {name}: certificate_arn is given but custom_domain_name is not; "
                              "Lattice presents its own certificate on the generated name")
         versions = list(versions)
         validate_routes(versions, routes)
@@ -226,7 +220,7 @@ class LatticeService(Construct):
             service_network_identifier=service_network_id)
         self.target_groups: dict[str, lattice.CfnTargetGroup] = {}
         for v in versions:
-            _check_name("target group", tg_names[v], 128)
+            _check_name("target group", tg_names[v], q.TARGET_GROUP_NAME_MAX)
             self.target_groups[v] = lattice.CfnTargetGroup(
                 self, f"TargetGroup-{v}", name=tg_names[v], type="IP",
                 config=lattice.CfnTargetGroup.TargetGroupConfigProperty(
@@ -270,7 +264,7 @@ class LatticeService(Construct):
     def allow(self, route: str, caller: str) -> None:
         """Let the service ``caller`` (roles tagged ``CALLER_TAG=caller``) call the route's path prefix."""
         if route not in self._callers:
-            raise ValueError(f"no route {route!r} on Lattice service {self.name}; routes are {list(self._callers)}")
+            raise PropsError(f"no route {route!r} on Lattice service {self.name}; routes are {list(self._callers)}")
         if caller not in self._callers[route]:
             self._callers[route].append(caller)
             self.auth_policy.policy = self.render_policy()
@@ -282,7 +276,7 @@ class LatticeService(Construct):
         try:
             return self.target_groups[version]
         except KeyError:
-            raise ValueError(f"no target group for version {version!r}; versions are "
+            raise PropsError(f"no target group for version {version!r}; versions are "
                              f"{list(self.target_groups)}") from None
 
 
@@ -318,10 +312,8 @@ class LatticeEcsTarget(Construct):
 
 
 def _check_name(what: str, name: str, limit: int) -> None:
-    import re
-
-    if not (3 <= len(name) <= limit and re.match(r"^(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+$", name)):
-        raise ValueError(f"VPC Lattice {what} name {name!r} is not allowed: 3 to {limit} characters a-z, 0-9 and "
+    if not (q.NAME_MIN <= len(name) <= limit and q.NAME.match(name)):
+        raise PropsError(f"VPC Lattice {what} name {name!r} is not allowed: {q.NAME_MIN} to {limit} characters a-z, 0-9 and "
                          "single inner hyphens")
 
 

@@ -6,7 +6,7 @@ the same ``MeshBackend`` interface takes ECS Service Connect and VPC Lattice bac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Sequence
 
 from aws_cdk import Aws, Stack, Token
 from aws_cdk import aws_appmesh as appmesh
@@ -15,12 +15,46 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from .base import MeshBackend, MeshServiceProps, PodRegistration, PropsError, ProxyRequirements
+from meshspec.constructs_lib.mesh.base import (MeshBackend, MeshServiceProps, PodRegistration, PropsError,
+                                               ProxyRequirements)
 
-END_OF_SUPPORT = "2026-09-30"
+from .quotas import END_OF_SUPPORT
+from .registrar import CLOUD_MAP_REGISTRAR, CLOUDMAP_NAMESPACE, CLOUDMAP_SERVICE
+
 # Any address works: Envoy's iptables rules intercept the connection before it leaves the task or pod.
 PLACEHOLDER_IP = "10.10.10.10"
 DEFAULT_ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
+PROXY_INIT_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-proxy-route-manager:v7-prod"
+# What the app reaches past Envoy on each platform: ECS's task metadata endpoint and IMDS; on EKS IMDS and the Pod
+# Identity agent.
+ECS_PLATFORM_IPS = ("169.254.170.2", "169.254.169.254")
+EKS_PLATFORM_IPS = ("169.254.169.254", "169.254.170.23")
+
+
+class EnvoyRedirect:
+    """How App Mesh's Envoy gets the app's traffic: ECS's App Mesh proxy configuration (the task's CNI plugin
+    sets the iptables rules; EgressIgnoredIPs takes addresses and CIDR blocks), and on EKS App Mesh's
+    proxy-route-manager init container with the same parameters. Implements
+    :class:`~meshspec.constructs_lib.mesh.base.TrafficRedirect`."""
+
+    def ecs_proxy_configuration(self, proxy: ProxyRequirements, container_name: str,
+                                app_ports: Sequence[int]) -> ecs.ProxyConfiguration:
+        return ecs.AppMeshProxyConfiguration(container_name=container_name, properties=ecs.AppMeshProxyConfigurationProps(
+            app_ports=list(app_ports), proxy_ingress_port=proxy.ingress_port, proxy_egress_port=proxy.egress_port,
+            ignored_uid=proxy.ignored_uid, egress_ignored_i_ps=[*ECS_PLATFORM_IPS, *proxy.egress_ignored_ips]))
+
+    def pod_init_container(self, proxy: ProxyRequirements, app_ports: Sequence[int]) -> dict[str, Any]:
+        env = {"APPMESH_START_ENABLED": "1", "APPMESH_IGNORE_UID": str(proxy.ignored_uid),
+               "APPMESH_ENVOY_INGRESS_PORT": str(proxy.ingress_port),
+               "APPMESH_ENVOY_EGRESS_PORT": str(proxy.egress_port),
+               "APPMESH_APP_PORTS": ",".join(str(p) for p in app_ports),
+               "APPMESH_EGRESS_IGNORED_IP": ",".join([*EKS_PLATFORM_IPS, *proxy.egress_ignored_ips])}
+        return {"name": "proxyinit", "image": PROXY_INIT_IMAGE,
+                "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
+                "env": [{"name": k, "value": v} for k, v in sorted(env.items())]}
+
+
+ENVOY_REDIRECT = EnvoyRedirect()
 
 
 @dataclass(frozen=True)
@@ -166,7 +200,19 @@ class MeshedService(Construct):
             image=self._envoy_image,
             environment={"APPMESH_RESOURCE_ARN": arn, "ENABLE_ENVOY_XRAY_TRACING": "1", "ENVOY_LOG_LEVEL": "info"},
             policy_statements=(iam.PolicyStatement(actions=["appmesh:StreamAggregatedResources"],
-                                                   resources=[arn]),))
+                                                   resources=[arn]),),
+            redirect=ENVOY_REDIRECT)
+
+    def deploys(self, version: str) -> bool:
+        """Every code version runs side by side behind its own virtual node."""
+        return version in self.props.versions
+
+    def allow(self, major: str, caller: str) -> None:
+        """App Mesh lets any node that lists this service as a backend call it (``MeshServiceProps.backends``)."""
+
+    def dashboard_series(self, cluster_name: str | None) -> None:
+        """Envoy's access log feeds the service's metric filters: the dashboard's default series."""
+        return None
 
     def pod_registration(self, version: str) -> PodRegistration:
         """Pods register themselves in the version's Cloud Map service (the registrar sidecar), found by the
@@ -182,8 +228,9 @@ class MeshedService(Construct):
         record = f"{self.props.node_name(version)}.{self._namespace_name}".lower()
         zones = stack.format_arn(service="route53", region="", account="", resource="hostedzone", resource_name="*")
         return PodRegistration(
-            environment={"AWS_REGION": stack.region, "MESHSPEC_CLOUDMAP_NAMESPACE": self._namespace_name,
-                         "MESHSPEC_CLOUDMAP_SERVICE": self.props.node_name(version)},
+            environment={"AWS_REGION": stack.region, CLOUDMAP_NAMESPACE: self._namespace_name,
+                         CLOUDMAP_SERVICE: self.props.node_name(version)},
+            parts=(CLOUD_MAP_REGISTRAR,),
             policy_statements=(
                 iam.PolicyStatement(actions=["servicediscovery:RegisterInstance", "servicediscovery:DeregisterInstance",
                                              "servicediscovery:ListInstances"],
@@ -228,8 +275,6 @@ class MeshedService(Construct):
 class AppMeshBackend(MeshBackend):
     """The App Mesh implementation of :class:`MeshBackend`: a mesh plus the Cloud Map namespace to register in."""
 
-    kind = "appmesh"
-
     def __init__(self, mesh: appmesh.IMesh, namespace: sd.INamespace, *, envoy_image: str = DEFAULT_ENVOY_IMAGE):
         """``envoy_image``: Default: ``DEFAULT_ENVOY_IMAGE``."""
         self.mesh = mesh
@@ -262,4 +307,5 @@ def _cid(name: str) -> str:
     return "-" + name
 
 
-__all__ = ["AppMeshBackend", "END_OF_SUPPORT", "Mesh", "MeshProps", "MeshedService", "access_log_format"]
+__all__ = ["AppMeshBackend", "END_OF_SUPPORT", "ENVOY_REDIRECT", "Mesh", "MeshProps", "MeshedService",
+           "access_log_format"]

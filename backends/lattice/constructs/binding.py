@@ -7,16 +7,24 @@ themselves in their version's target group (``pod_registration``) and their role
 """
 from __future__ import annotations
 
-from typing import Callable
+import functools
+from dataclasses import dataclass
+from typing import Callable, Mapping
 
 from aws_cdk import Stack, aws_ec2 as ec2, aws_ecs as ecs, aws_iam as iam, aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
-from ..nag import suppress
-from ..lattice import (CALLER_TAG, LINK_LOCAL_IPV4, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute,
-                       LatticeService, tag_caller)
-from .base import MeshBackend, MeshServiceProps, PodRegistration, PropsError, ProxyRequirements
+from meshspec.constructs_lib.dashboard import Graphs, ServiceDashboardProps, metric_row
+from meshspec.constructs_lib.mesh.base import (MeshBackend, MeshServiceProps, PodRegistration, PropsError,
+                                               ProxyRequirements)
+from meshspec.constructs_lib.nag import suppress
+
+from .. import metrics as m
+from ..registrar import PORT, TARGET_GROUP, TARGET_GROUP_REGISTRAR
+
+from .service import (CALLER_TAG, LINK_LOCAL_IPV4, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute,
+                      LatticeService, tag_caller)
 
 
 INFRA_ROLE_REASON = ("ECS's documented role for registering tasks in VPC Lattice target groups "
@@ -55,7 +63,7 @@ class LatticeServiceBinding(Construct):
                 access_log_group=backend.access_log_group(props.name),
                 custom_domain_name=backend.custom_domain_name(props.name), hosted_zone=backend.hosted_zone,
                 certificate_arn=backend.certificate_arn if props.protocol != "http" else None)
-        except ValueError as exc:
+        except PropsError as exc:
             raise PropsError(f"{props.name}: {exc}") from None
         if backend.network_access_log_group_name is not None:
             LatticeAccessLogQueries(self, "AccessLogQueries", service=self.service,
@@ -73,8 +81,8 @@ class LatticeServiceBinding(Construct):
         roles are."""
         group = self.service.target_group(version)
         return PodRegistration(
-            environment={"AWS_REGION": Stack.of(self).region, "MESHSPEC_LATTICE_TARGET_GROUP": group.name,
-                         "MESHSPEC_LATTICE_PORT": str(self.props.port)},
+            environment={"AWS_REGION": Stack.of(self).region, TARGET_GROUP: group.name, PORT: str(self.props.port)},
+            parts=(TARGET_GROUP_REGISTRAR,),
             policy_statements=(
                 iam.PolicyStatement(actions=["vpc-lattice:RegisterTargets", "vpc-lattice:DeregisterTargets",
                                              "vpc-lattice:ListTargets"], resources=[group.attr_arn]),
@@ -109,6 +117,10 @@ class LatticeServiceBinding(Construct):
             raise PropsError(f"{self.props.name} has no major {major!r} (majors: {list(self._route_of_major)})") from None
         self.service.allow(route, caller)
 
+    def dashboard_series(self, cluster_name: str | None) -> "LatticeSeries":
+        """Lattice's own series of each version's target group."""
+        return LatticeSeries(self.target_group_ids)
+
     @property
     def dns_name(self) -> str:
         return self.service.dns_name
@@ -119,10 +131,40 @@ class LatticeServiceBinding(Construct):
         return {v: self.service.target_group(v).attr_id for v in self.props.versions}
 
 
+@dataclass(frozen=True)
+class LatticeSeries:
+    """A service's dashboard on Lattice's own series (``AWS/VpcLattice``: TotalRequestCount, HTTPCode_5XX_Count,
+    RequestTime) per target group, in one row for all majors: a target group serves every major of its version.
+    ``target_groups``: version → target group id, for every version."""
+
+    target_groups: Mapping[str, str]
+
+    def rows(self, props: ServiceDashboardProps) -> list[tuple[str, Graphs]]:
+        if set(self.target_groups) != set(props.versions):
+            raise PropsError(f"target_groups names {sorted(self.target_groups)}, versions are {sorted(props.versions)}: "
+                             "give each version its target group")
+        return [("all majors", metric_row(functools.partial(lattice_metrics, props, self.target_groups),
+                                          m.REQUESTS, m.ERRORS_5XX, m.LATENCY_MS))]
+
+
+def lattice_metrics(props: ServiceDashboardProps, target_groups: Mapping[str, str], metric: str,
+                    statistic: str) -> list[list]:
+    """One series per code version from its Lattice target group, as a SEARCH expression (pure: no construct).
+
+    SEARCH rather than a fixed dimension value: it matches the target group id whether CloudWatch lists the
+    dimension as the id or as an ARN ending in it, and the ``{AWS/VpcLattice,TargetGroup}`` schema keeps the
+    whole-group series, not per-zone slices."""
+    period = props.period_minutes * 60
+    series = []
+    for i, v in enumerate(props.versions):
+        search = (f"SEARCH('{{{m.NAMESPACE},{m.DIM_TARGET_GROUP}}} MetricName=\"{metric}\" "
+                  f"{target_groups[v]}', '{statistic}', {period})")
+        series.append([{"expression": search, "label": f"{v} {statistic}", "id": f"{statistic.lower()}{i}"}])
+    return series
+
+
 class LatticeBackend(MeshBackend):
     """A VPC Lattice service network and its services, behind the common mesh-backend interface."""
-
-    kind = "lattice"
 
     def __init__(self, *, service_network_id: str, vpc: ec2.IVpc,
                  service_name: Callable[[str], str] | None = None,
@@ -187,4 +229,4 @@ class LatticeBackend(MeshBackend):
         return self._roles[key]
 
 
-__all__ = ["LatticeBackend", "LatticeServiceBinding"]
+__all__ = ["LatticeBackend", "LatticeSeries", "LatticeServiceBinding", "lattice_metrics"]

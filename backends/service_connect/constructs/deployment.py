@@ -18,9 +18,9 @@ from aws_cdk import Duration, aws_cloudwatch as cw, aws_ec2 as ec2, aws_ecs as e
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-MAX_WAIT_MINUTES = 1440
-MAX_DEPLOYMENT_MINUTES = 33 * 60
-LINEAR_STEP_MIN = 3
+from meshspec.constructs_lib.errors import PropsError
+
+from ..quotas import DEPLOYMENT_MAX_MINUTES as MAX_DEPLOYMENT_MINUTES, LINEAR_STEP_MIN, MAX_WAIT_MINUTES
 
 
 class ServiceConnectNamespace(Construct):
@@ -64,14 +64,14 @@ class ServiceConnectDeploymentStrategy:
     def validate(self) -> None:
         pct = self.effective_percent
         if self.strategy == "canary" and not (0.1 <= pct <= 100 and Decimal(str(pct)) % Decimal("0.1") == 0):
-            raise ValueError(f"canary percent must be 0.1 to 100 in steps of 0.1, received {pct}")
+            raise PropsError(f"canary percent must be 0.1 to 100 in steps of 0.1, received {pct}")
         if self.strategy == "linear" and not LINEAR_STEP_MIN <= pct <= 100:
-            raise ValueError(f"linear step percent must be {LINEAR_STEP_MIN} to 100, received {pct}")
+            raise PropsError(f"linear step percent must be {LINEAR_STEP_MIN} to 100, received {pct}")
         for what, d in (("step_wait", self.step_wait), ("bake_time", self.bake_time)):
             if not 0 <= d.to_minutes() <= MAX_WAIT_MINUTES:
-                raise ValueError(f"{what} must be 0 to {MAX_WAIT_MINUTES} minutes, received {d.to_minutes()}")
+                raise PropsError(f"{what} must be 0 to {MAX_WAIT_MINUTES} minutes, received {d.to_minutes()}")
         if self.total_minutes() > MAX_DEPLOYMENT_MINUTES:
-            raise ValueError(f"the deployment would take {self.total_minutes()} minutes; CloudFormation refuses "
+            raise PropsError(f"the deployment would take {self.total_minutes()} minutes; CloudFormation refuses "
                              f"more than {MAX_DEPLOYMENT_MINUTES}")
 
     def total_minutes(self) -> int:

@@ -1,4 +1,4 @@
-"""``python -m meshspec.infra.appengine.demo SPEC``: plan and apply a spec's App Engine part against an embedded emulator.
+"""``python -m meshspec.infra.cli.appengine_demo SPEC``: plan and apply a spec's App Engine part against an embedded emulator.
 
 Offline: the emulator runs in this process on a free port of 127.0.0.1, with an empty application; nothing
 reaches Google. Used by ``./dev demo``.
@@ -8,10 +8,10 @@ from __future__ import annotations
 import sys
 import tempfile
 
-from meshspec.infra.cli.main import main as cli
+from meshspec.infra.appengine.emulator import Emulator
 from meshspec.infra.spec import load_spec_or_raise
 
-from .emulator import Emulator
+from .main import main as cli
 
 
 def run(spec_path: str) -> int:

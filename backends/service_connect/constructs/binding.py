@@ -13,13 +13,18 @@ the AWS::ECS::Service (an L1 override) with the values ``ServiceConnectDeploymen
 from __future__ import annotations
 
 import dataclasses
+import functools
+from dataclasses import dataclass
 from typing import Callable
 
 from aws_cdk import Token, aws_cloudwatch as cw, aws_ecs as ecs, aws_logs as logs
 from constructs import Construct
 
-from ..service_connect import ServiceConnectDeploymentStrategy, server_5xx_metric
-from .base import MeshBackend, MeshServiceProps, PropsError, ProxyRequirements
+from meshspec.constructs_lib.dashboard import Graphs, ServiceDashboardProps, metric_row
+from meshspec.constructs_lib.mesh.base import (MeshBackend, MeshServiceProps, PodRegistration, PropsError,
+                                               ProxyRequirements)
+
+from .deployment import ServiceConnectDeploymentStrategy, server_5xx_metric
 
 
 class ServiceConnectBinding(Construct):
@@ -42,6 +47,21 @@ class ServiceConnectBinding(Construct):
 
     def proxy(self, version: str) -> ProxyRequirements | None:
         return None
+
+    def pod_registration(self, version: str) -> PodRegistration | None:
+        """Service Connect connects ECS services only: there are no pods to register."""
+        return None
+
+    def allow(self, major: str, caller: str) -> None:
+        """Anyone in the namespace may call: Service Connect has no per-caller policy."""
+
+    def dashboard_series(self, cluster_name: str | None) -> "ServiceConnectSeries | None":
+        """What the service's Service Connect proxy publishes (``AWS/ECS`` by cluster, ECS service and discovery
+        name, which all carry the service's name: one ECS service per service)."""
+        if cluster_name is None:
+            return None
+        return ServiceConnectSeries(cluster_name=cluster_name, service_name=self.props.name,
+                                    discovery_name=self.props.name)
 
     def bind_ecs_service(self, version: str, service: ecs.BaseService, container: ecs.ContainerDefinition) -> None:
         if version != self.version:
@@ -98,9 +118,11 @@ def apply_strategy(service: ecs.BaseService, strategy: ServiceConnectDeploymentS
 
 
 class ServiceConnectBackend(MeshBackend):
-    """An ECS Service Connect namespace and its services, behind the common mesh-backend interface."""
+    """An ECS Service Connect namespace and its services, behind the common mesh-backend interface. One ECS
+    service per meshspec service whose name and construct id carry no version (``single_revision``), so a new
+    version is a new revision of the same ECS service, which is what ECS canaries, not a replacement."""
 
-    kind = "service-connect"
+    single_revision = True
 
     def __init__(self, *, namespace_arn: str,
                  deployment: ServiceConnectDeploymentStrategy | None = None, rollback_on_5xx: bool = True,
@@ -125,4 +147,30 @@ class ServiceConnectBackend(MeshBackend):
         return ServiceConnectBinding(scope, id, backend=self, props=props)
 
 
-__all__ = ["ServiceConnectBackend", "ServiceConnectBinding", "apply_strategy"]
+SC_REQUESTS, SC_ERRORS_5XX, SC_LATENCY_MS = "RequestCount", "HTTPCode_Target_5XX_Count", "TargetResponseTime"
+
+
+@dataclass(frozen=True)
+class ServiceConnectSeries:
+    """A service's dashboard on what its Service Connect proxy publishes (``AWS/ECS``: RequestCount,
+    HTTPCode_Target_5XX_Count, TargetResponseTime by ClusterName, ServiceName, DiscoveryName): one line for the
+    service in one row for all majors, since ECS shifts whole revisions and keeps no lasting per-version split."""
+
+    cluster_name: str
+    service_name: str
+    discovery_name: str
+
+    def rows(self, props: ServiceDashboardProps) -> list[tuple[str, Graphs]]:
+        return [("all majors", metric_row(functools.partial(service_connect_metrics, props, self),
+                                          SC_REQUESTS, SC_ERRORS_5XX, SC_LATENCY_MS))]
+
+
+def service_connect_metrics(props: ServiceDashboardProps, sc: ServiceConnectSeries, metric: str,
+                            statistic: str) -> list[list]:
+    """The service's one series from its Service Connect proxy (pure: no construct)."""
+    return [["AWS/ECS", metric, "ClusterName", sc.cluster_name, "DiscoveryName", sc.discovery_name,
+             "ServiceName", sc.service_name,
+             {"label": f"{props.service_name} {statistic}", "period": props.period_minutes * 60, "stat": statistic}]]
+
+
+__all__ = ["ServiceConnectBackend", "ServiceConnectBinding", "ServiceConnectSeries", "apply_strategy"]

@@ -1,6 +1,6 @@
 """VPC Lattice backend: a major's weights are the weighted target groups of its listener rule.
 
-Names come from :mod:`meshspec.infra.naming`, the same the CDK stacks give: Lattice service ``<project>-<service>``,
+Names come from :mod:`.names`, the same the CDK stacks give: Lattice service ``<project>-<service>``,
 listener ``<service>-http``, rule ``<service>-<major>``, target group ``<project>-<service>-<version>``.
 UpdateRule replaces the rule's action and, like App Mesh's UpdateRoute, takes no precondition
 (docs.aws.amazon.com/vpc-lattice/latest/APIReference/API_UpdateRule.html), so the rule is re-read under a local
@@ -16,14 +16,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from meshspec.infra import naming
 from meshspec.infra.errors import UserError
 from meshspec.infra.spec.model import Spec
+from meshspec.infra.traffic.base import Conflict, Context, Live, NotDeployed, write_lock
+from meshspec.infra.traffic.weights import Weights
 
-from .backend import Conflict, Context, Live, NotDeployed, register, write_lock
-from .weights import Weights
-
-MAX_TARGET_GROUPS = 10
+from . import names
+from .quotas import TARGET_GROUPS_PER_ACTION as MAX_TARGET_GROUPS
 
 
 def _not_found(exc: ClientError) -> bool:
@@ -70,8 +69,11 @@ def with_weights(action: dict[str, Any], groups: dict[str, str], weights: Weight
 
 
 class LatticeBackend:
+    """Implements :class:`meshspec.infra.traffic.backend.TrafficBackend` on listener rules."""
+
     name = "lattice"
     places = 0
+    missing = "no such version"
 
     def __init__(self, spec: Spec, service: str, ctx: Context, client: Any = None):
         self.project = spec.project
@@ -83,15 +85,15 @@ class LatticeBackend:
     # -- names and ids ----------------------------------------------------------------------------------
     def rule_name(self, service: str, major: str) -> str:
         """The listener rule that carries the weights: the major's own."""
-        return naming.lattice_rule(service, major)
+        return names.rule(service, major)
 
     def for_cohort(self, cohort: str) -> "LatticeCohortRule":
         """The view of one A/B cohort's listener rule (``meshspec traffic ... --cohort NAME``)."""
         return LatticeCohortRule(self, cohort)
 
     def target(self, service: str, major: str) -> str:
-        return (f"Lattice service {naming.lattice_service(self.project, service)} rule "
-                f"{naming.lattice_listener(service)}/{self.rule_name(service, major)}")
+        return (f"Lattice service {names.service(self.project, service)} rule "
+                f"{names.listener(service)}/{self.rule_name(service, major)}")
 
     def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
         try:
@@ -113,11 +115,11 @@ class LatticeBackend:
     def _service_listener(self, service: str) -> tuple[str, str]:
         key = f"svc/{service}"
         if key not in self._ids:
-            name = naming.lattice_service(self.project, service)
+            name = names.service(self.project, service)
             svc = self._find("service", self._call("services", _pages, call=self.client.list_services), name)
             listeners = self._call(f"listeners of {name}", _pages, call=self.client.list_listeners,
                                    serviceIdentifier=svc["id"])
-            listener = self._find(f"listener in {name}:", listeners, naming.lattice_listener(service))
+            listener = self._find(f"listener in {name}:", listeners, names.listener(service))
             self._ids[key] = (svc["id"], listener["id"])
         return self._ids[key]
 
@@ -140,7 +142,7 @@ class LatticeBackend:
         groups = self._call("target groups", _pages, call=self.client.list_target_groups)
         by_name = {g["name"]: g["id"] for g in groups}
         return {v: by_name[n] for v in self.versions
-                if (n := naming.lattice_target_group(self.project, service, v)) in by_name}
+                if (n := names.target_group(self.project, service, v)) in by_name}
 
     # -- reads ------------------------------------------------------------------------------------------
     def _get_rule(self, service: str, major: str) -> dict[str, Any]:
@@ -173,9 +175,13 @@ class LatticeBackend:
         groups = self._groups(service)
         return [v for v in versions if v not in groups]
 
+    def version_address(self, service: str, major: str, version: str) -> None:
+        """A version has no address of its own on Lattice: the canary has nothing to smoke-check."""
+        return None
+
     # -- the write ------------------------------------------------------------------------------------
     def set_weights(self, service: str, major: str, weights: Weights, expected_token: str) -> Live:
-        key = f"lattice/{naming.lattice_service(self.project, service)}/{major}"
+        key = f"lattice/{names.service(self.project, service)}/{major}"
         with write_lock(self.ctx.state_dir, key):
             groups = self._groups(service)
             missing = [v for v, w in weights.items() if w > 0 and v not in groups]
@@ -209,9 +215,4 @@ class LatticeCohortRule(LatticeBackend):
         self.cohort = cohort
 
     def rule_name(self, service: str, major: str) -> str:
-        return naming.cohort_route(service, major, self.cohort)
-
-
-@register("lattice")
-def _factory(spec: Spec, service: str, ctx: Context) -> LatticeBackend:
-    return LatticeBackend(spec, service, ctx)
+        return names.cohort_rule(service, major, self.cohort)

@@ -3,14 +3,12 @@ only while ECS deploys it (canary or linear, aws.mesh.deployment). The traffic t
 with "no backend"."""
 from __future__ import annotations
 
+from typing import NoReturn
+
 from meshspec.infra.errors import UserError
-from meshspec.infra.spec.model import Spec
-
-from .backend import Context, register
 
 
-@register("service-connect")
-def _factory(spec: Spec, service: str, ctx: Context):
+def refuse(service: str) -> NoReturn:
     raise UserError(f"{service} runs on ECS Service Connect, which keeps no weights between code versions",
                     hint="give the new version traffic: 100 in the spec and deploy: ECS shifts traffic by "
                          "aws.mesh.deployment (canary or linear) and rolls back on the 5xx alarm; for weights you "
