@@ -89,10 +89,12 @@ def test_sticky_routes_only_versions_that_take_traffic():
 def test_the_cookie_regex_matches_the_cookie_among_others_and_nothing_longer():
     import re
 
-    rx = re.compile(C.cookie_regex("shop-ab", "p-42"))
+    from meshspec.backends.appmesh.names import cookie_regex
+
+    rx = re.compile(cookie_regex("shop-ab", "p-42"))
     assert rx.fullmatch("shop-ab=p-42") and rx.fullmatch("a=1; shop-ab=p-42; b=2") and rx.fullmatch("a=1;shop-ab=p-42")
     assert not rx.fullmatch("shop-ab=p-421") and not rx.fullmatch("xshop-ab=p-42") and not rx.fullmatch("shop-ab=p.42")
-    assert C.cookie_regex("a.b", "x+y") == r"^(.*;\s*)?a\.b=x\+y(;.*)?$"
+    assert cookie_regex("a.b", "x+y") == r"^(.*;\s*)?a\.b=x\+y(;.*)?$"
 
 
 def test_a_value_may_be_a_number():
@@ -216,8 +218,7 @@ def test_fails_on_app_engine_with_header_cohorts_naming_lattice():
     assert e.key_path == "services.pricing.majors.v1.cohorts[0]"
     assert e.message == ("App Engine routes by host and path only: it cannot send the requests with header x-cohort "
                          "= b to one version")
-    assert e.hint == ("run the service on AWS with aws.mesh.backend: lattice, whose listener rules match headers and "
-                      "cookies (VPC Lattice)")
+    assert e.hint == "run the service on AWS with aws.mesh.backend: lattice (VPC Lattice matches a request header's value)"
 
 
 def test_fails_on_app_engine_with_a_cookie_of_its_own_naming_lattice():
@@ -240,11 +241,14 @@ def test_fails_on_service_connect_naming_lattice():
     r = check(doc("service-connect", sticky={"cookie": "shop-ab"}, weights=(100, 0)))
     found = errors(r, "backend-unsupported")
     assert [(e.key_path, e.message) for e in found] == [
-        ("services.pricing.majors.v1.cohorts[0]", "service-connect cannot match headers: it cannot send the requests "
-                                                  "with header x-cohort = b to one version"),
-        ("services.pricing.majors.v1.sticky", "service-connect cannot match the cohort cookie, so it cannot keep a "
-                                              "user in one version (ECS runs one revision per service)")]
-    assert all("aws.mesh.backend: lattice" in e.hint for e in found)
+        ("services.pricing.majors.v1.cohorts[0]", "ECS Service Connect cannot match a request header's value: it "
+                                                  "cannot send the requests with header x-cohort = b to one version"),
+        ("services.pricing.majors.v1.sticky", "ECS Service Connect cannot match a cookie, so it cannot keep a user in "
+                                              "one version by shop-ab")]
+    # the backends that can are found by the feature they declare, never by name: lattice (App Mesh has ended)
+    assert [e.hint for e in found] == [
+        "run the spec with aws.mesh.backend: lattice (VPC Lattice matches a request header's value)",
+        "run the spec with aws.mesh.backend: lattice (VPC Lattice matches a cookie)"]
 
 
 def test_fails_when_migrating_to_service_connect_with_cohorts():
@@ -263,8 +267,9 @@ def test_fails_on_lattice_when_a_header_must_only_be_present():
     e = one(check(doc("lattice", cohorts=[{"name": "staff", "priority": 1, "header": "x-staff", "version": "p-42"}])),
             "backend-unsupported")
     assert e.key_path == "services.pricing.majors.v1.cohorts[0].value"
-    assert e.message == ("VPC Lattice matches a header's value (exact, prefix or contains), not whether x-staff is "
-                         "present")
+    assert e.message == "VPC Lattice matches a header's value, not whether x-staff is present"
+    assert e.hint == ("no supported backend matches whether a request header is present (App Mesh did until "
+                      "2026-09-30): give the header's value, then run the spec with aws.mesh.backend: lattice")
     assert check(doc("appmesh", cohorts=[{"name": "staff", "priority": 1, "header": "x-staff", "version": "p-42"}])).ok
 
 

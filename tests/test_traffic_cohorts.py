@@ -10,7 +10,8 @@ import pytest
 
 from meshspec.infra.cli.main import main
 from meshspec.infra.spec import load_spec_or_raise
-from meshspec.infra.traffic import journal, ops
+from meshspec.infra import journal
+from meshspec.infra.traffic import ops
 from meshspec.infra.traffic.backend import Conflict, Context, backend_for
 from tests.conftest import TODAY
 from tests.test_traffic_compare import AB_SPEC
@@ -72,10 +73,11 @@ def test_shift_a_cohort_route_then_roll_it_back(spec_file, capsys):
                          "--to", "apple=100")
     assert code == 0, err
     assert cohort_route("testers") == ({"banana": 0, "apple": 100}, 2)
-    # THEN the major's own route and the other cohorts are untouched; the journal names the cohort
+    # THEN the major's own route and the other cohorts are untouched; the journal names the cohort's route
     assert cohort_route("sticky-banana") == ({"banana": 100}, 1)
     (entry,) = journal.entries(spec_file.parent / ".meshspec")
-    assert (entry.service, entry.major, entry.cohort, entry.kind) == ("checkout", "v1", "testers", "shift")
+    assert (entry.service, entry.major, entry.kind) == ("checkout", "v1", "shift")
+    assert entry.target == "mesh shop-mesh route checkout-router/checkout-v1-testers"
     assert "checkout/v1 cohort testers on mesh shop-mesh route checkout-router/checkout-v1-testers:" in err
     assert "-          - {name: testers, priority: 1, header: x-cohort, value: b, version: banana}" in err
     assert "+          - {name: testers, priority: 1, header: x-cohort, value: b, version: apple}" in err

@@ -14,7 +14,7 @@ from meshspec.infra.cli.commands import traffic as traffic_cmd
 from meshspec.infra.cli.main import main
 from meshspec.infra.traffic import compare as C, stats
 from meshspec.infra.traffic.figures import Figures
-from meshspec.infra import metrics as M
+from meshspec.constructs_lib import metric_names as M
 from tests.traffic_support import SPEC, START, aws, cloudwatch, moto_server, write_spec  # noqa: F401
 
 
