@@ -4,7 +4,7 @@ from __future__ import annotations
 from aws_cdk.aws_logs import ILogGroup
 
 from meshspec.constructs_lib.ecs import Ec2Capacity
-from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
+from meshspec.constructs_lib.mesh.base import CohortRoute, MajorRoute, MeshServiceProps
 from meshspec.constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
 from meshspec.infra import naming
 from meshspec.infra.mesh import Backend, registry
@@ -58,8 +58,16 @@ def outside_mesh_uses(spec: Spec, name: str) -> list[str]:
 
 def major_routes(name: str, svc: Service) -> tuple[MajorRoute, ...]:
     return tuple(MajorRoute(name=major, path_prefix=major_path(name, major, m),
-                            weights={v: int(w) for v, w in shares(svc, major).items()})
+                            weights={v: int(w) for v, w in shares(svc, major).items()},
+                            cohorts=cohort_routes(name, svc, major))
                  for major, m in live_majors(svc).items())
+
+
+def cohort_routes(name: str, svc: Service, major: str) -> tuple[CohortRoute, ...]:
+    """The major's A/B cohorts (:func:`meshspec.infra.spec.cohorts.routes`: by priority, then the sticky cookie's)."""
+    return tuple(CohortRoute(name=naming.cohort_route(name, major, r.name), version=r.version, header=r.header,
+                             value=r.value, cookie=r.field if r.kind == "cookie" else None)
+                 for r in cohorts.routes(svc, major))
 
 
 def mesh_service_props(spec: Spec, name: str) -> MeshServiceProps:

@@ -44,11 +44,11 @@ def test_app_mesh_routes_each_cohort_before_the_weights(appmesh):
     assert testers["Match"] == {"Prefix": "/pricing/v1/", "Headers": [{"Name": "x-shop-cohort", "Invert": False,
                                                                       "Match": {"Exact": "b"}}]}
     (target,) = testers["Action"]["WeightedTargets"]
-    assert target["Weight"] == 100 and "NodeP42" in str(target["VirtualNode"])
+    assert target["Weight"] == 100 and "Nodep42" in str(target["VirtualNode"])
     sticky = routes["pricing-v1-sticky-p-41"]["HttpRoute"]
     assert sticky["Match"]["Headers"] == [{"Name": "cookie", "Invert": False,
                                            "Match": {"Regex": r"^(.*;\s*)?shop-ab=p-41(;.*)?$"}}]
-    assert "NodeP41" in str(sticky["Action"]["WeightedTargets"][0]["VirtualNode"])
+    assert "Nodep41" in str(sticky["Action"]["WeightedTargets"][0]["VirtualNode"])
     # AND the major's own route is unchanged but for its priority
     assert routes["pricing-v1"]["HttpRoute"]["Match"] == {"Prefix": "/pricing/v1/"}
     assert [t["Weight"] for t in routes["pricing-v1"]["HttpRoute"]["Action"]["WeightedTargets"]] == [90, 10]

@@ -57,8 +57,3 @@ def cohort_rule(service: str, major: str, cohort: str) -> str:
     """The listener rule of one A/B cohort of a major, matched before the major's own."""
     return naming.cohort_route(service, major, cohort)
 
-
-def cookie_needle(name: str, value: str) -> str:
-    """What a cohort rule looks for in the ``cookie`` header (Lattice matches headers by exact, prefix or contains:
-    a cookie among others is found by "contains NAME=VALUE")."""
-    return f"{name}={value}"

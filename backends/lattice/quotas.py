@@ -30,3 +30,9 @@ LINK_LOCAL_IPV6 = "fd00:ec2:80::/64"
 HEADER_NAME_MAX = 40
 HEADER_MATCH_MAX = 128
 RULE_NAME_MAX = 63
+
+
+def cookie_needle(name: str, value: str) -> str:
+    """What a cohort rule looks for in the ``cookie`` header, and what HEADER_MATCH_MAX counts: Lattice matches a
+    header by exact, prefix or contains, so a cookie among others is found by "contains NAME=VALUE"."""
+    return f"{name}={value}"

@@ -144,7 +144,7 @@ def check_cohorts(spec: Spec, p: Problems) -> None:
                     p.add(path + ("header",), f"the header name is {len(r.field)} characters; a VPC Lattice header "
                           f"match takes at most {q.HEADER_NAME_MAX}", "quota-lattice", given=r.field,
                           allowed=f"at most {q.HEADER_NAME_MAX} characters")
-                matched = names.cookie_needle(r.field, r.value) if r.kind == "cookie" else r.value
+                matched = q.cookie_needle(r.field, r.value) if r.kind == "cookie" else r.value
                 if len(matched) > q.HEADER_MATCH_MAX:
                     p.add(path, f"VPC Lattice would match {matched!r} ({len(matched)} characters); a header match "
                           f"value takes at most {q.HEADER_MATCH_MAX}", "quota-lattice", given=matched,
@@ -152,7 +152,7 @@ def check_cohorts(spec: Spec, p: Problems) -> None:
                 if r.kind != "cookie":
                     continue
                 for earlier in ordered[:j]:
-                    needle = names.cookie_needle(earlier.field, earlier.value) if earlier.kind == "cookie" else None
+                    needle = q.cookie_needle(earlier.field, earlier.value) if earlier.kind == "cookie" else None
                     if needle is not None and needle != matched and needle in matched:
                         p.add(cohorts.path_of(name, major, mj, r if not r.sticky else earlier),
                               f"VPC Lattice matches a cookie by \"the cookie header contains NAME=VALUE\": cohort "
