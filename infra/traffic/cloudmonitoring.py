@@ -164,9 +164,9 @@ def series_from(versions: list[str], counts: list[dict[str, Any]], p50: list[dic
     out: dict[str, dict[dt.datetime, Figures]] = {}
     for v in versions:
         periods = sorted({*counts_at[v], *fifty.get(v, {}), *ninety_nine.get(v, {})})
-        out[v] = {at: Figures(requests=counts_at[v].get(at, [0.0, 0.0])[0], errors_5xx=counts_at[v].get(at, [0.0, 0.0])[1],
-                              p50_ms=fifty.get(v, {}).get(at), p99_ms=ninety_nine.get(v, {}).get(at))
-                  for at in periods}
+        cells = {at: counts_at[v].get(at, [0.0, 0.0]) for at in periods}
+        out[v] = {at: Figures(requests=cells[at][0], errors_5xx=cells[at][1], p50_ms=fifty.get(v, {}).get(at),
+                              p99_ms=ninety_nine.get(v, {}).get(at)) for at in periods}
     return out
 
 

@@ -105,8 +105,9 @@ def plan_cohort_edit(spec_file: str | Path, service: str, major: str, cohort: st
                         "the versions' traffic), so the next deploy points it back at its own version")
     taking = [v for v, w in weights.items() if w > 0]
     if len(taking) != 1 or weights[taking[0]] != 100:
-        raise UserError(f"cohort {cohort} splits its requests ({', '.join(f'{v}={w}' for v, w in weights.items() if w)}),"
-                        " but a cohort in the spec sends them to one version")
+        split = ", ".join(f"{v}={w}" for v, w in weights.items() if w)
+        raise UserError(f"cohort {cohort} splits its requests ({split}), but a cohort in the spec sends them to one "
+                        "version")
     yaml = _yaml(old)
     doc = yaml.load(old)
     entry = next(c for c in doc["services"][service]["majors"][major]["cohorts"] if str(c["name"]) == cohort)
