@@ -380,3 +380,30 @@ def test_the_shops_ab_test_plans_on_app_engine_as_a_cookie_split():
     assert ("pricing is an A/B test kept by App Engine's GOOGAPPUID cookie: changing the allocations of p-41, p-42 "
             "moves some of their users to another version; compare cohorts over windows that do not straddle this "
             "change") in plan(only_pricing, obs2, prune="keep").notes
+
+
+def test_the_shops_ab_test_is_refused_on_service_connect_naming_lattice(tmp_path, capsys):
+    """examples/shop-service-connect.yaml with pricing's A/B test from examples/shop.yaml: validate refuses it (synth and
+    plan run the same checks first)."""
+    import yaml
+
+    from meshspec.infra.cli.main import main
+
+    ab = yaml.safe_load((EXAMPLES / "shop.yaml").read_text())["services"]["pricing"]["majors"]["v1"]
+    doc = yaml.safe_load((EXAMPLES / "shop-service-connect.yaml").read_text())
+    # the Service Connect shop runs p-42 alone (one revision per service): its testers' cohort and the sticky cookie
+    doc["services"]["pricing"]["majors"]["v1"].update(cohorts=ab["cohorts"][:1], sticky=ab["sticky"])
+    r = load_text(json.dumps(doc, default=str), file="shop-service-connect.yaml", today=TODAY)
+    assert [(e.code, e.key_path, e.message) for e in r.errors] == [
+        ("backend-unsupported", "services.pricing.majors.v1.cohorts[0]", "ECS Service Connect cannot match a request "
+         "header's value: it cannot send the requests with header x-shop-cohort = b to one version"),
+        ("backend-unsupported", "services.pricing.majors.v1.sticky", "ECS Service Connect cannot match a cookie, so "
+         "it cannot keep a user in one version by shop-ab")]
+    assert {e.hint for e in r.errors} == {
+        "run the spec with aws.mesh.backend: lattice (VPC Lattice matches a request header's value)",
+        "run the spec with aws.mesh.backend: lattice (VPC Lattice matches a cookie)"}
+    spec = tmp_path / "shop-service-connect.yaml"
+    (tmp_path / "contracts").symlink_to(EXAMPLES / "contracts")
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert main(["validate", str(spec)]) == 1
+    assert "ECS Service Connect cannot match a cookie" in capsys.readouterr()[1]

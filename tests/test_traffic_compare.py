@@ -253,3 +253,34 @@ def test_the_documented_middleware_sets_the_cohort_cookie_once(monkeypatch):
     assert call(None) == [("Set-Cookie", "shop-ab=p-42; Path=/pricing/v1/; Max-Age=2592000; HttpOnly; Secure; "
                                          "SameSite=Lax")]
     assert call("a=1; xshop-ab=p-41") and call("a=1; shop-ab=p-41") == []  # a user drawn before keeps the cohort
+
+
+def test_the_shops_ab_test_gets_a_verdict_per_cohort(aws, monkeypatch, capsys, tmp_path):  # noqa: F811
+    """examples/shop.yaml's A/B test on pricing: p-41 (A, 90 %) and p-42 (B, 10 %), figures from CloudWatch in moto."""
+    from tests.conftest import EXAMPLES
+
+    monkeypatch.setattr(traffic_cmd, "clock", lambda: START + dt.timedelta(minutes=30))
+    for version, requests, errors_every, p50 in (("p-41", 900, 0, 35.0), ("p-42", 100, 3, 35.0)):
+        dims = [{"Name": M.DIM_SERVICE, "Value": "pricing"}, {"Name": M.DIM_VERSION, "Value": version}]
+        data = []
+        for m in range(30):
+            at = START + dt.timedelta(minutes=m, seconds=10)
+            data += [{"MetricName": M.REQUESTS, "Dimensions": dims, "Timestamp": at, "Value": requests},
+                     {"MetricName": M.ERRORS_5XX, "Dimensions": dims, "Timestamp": at,
+                      "Value": 2 if errors_every and m % errors_every == 0 else 0},
+                     {"MetricName": M.LATENCY_MS, "Dimensions": dims, "Timestamp": at,
+                      "Values": [p50 + m % 4, 200.0], "Counts": [requests - 10, 10]}]
+        for i in range(0, len(data), 45):
+            cloudwatch().put_metric_data(Namespace=M.namespace("v1"), MetricData=data[i:i + 45])
+    code = main(["traffic", "compare", str(EXAMPLES / "shop.yaml"), "pricing", "--since", "30m", "--state-dir",
+                 str(tmp_path), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["control"] == "p-41"
+    assert doc["cohorts"]["p-42"]["routes"] == ["testers-b", "sticky-p-42"]
+    assert doc["cohorts"]["p-41"]["routes"] == ["testers-a", "sticky-p-41"]
+    v = {x["metric"]: x for x in doc["verdicts"]}
+    # B answered 20 5xx in 3,000 requests, A none in 27,000: significant; the latencies are the same
+    assert v["5xx rate"]["significant"] is True and v["5xx rate"]["direction"] == "higher"
+    assert v["p50"]["significant"] is False and v["p99"]["significant"] is False
