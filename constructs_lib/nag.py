@@ -26,3 +26,25 @@ def skip_checkov(resource: CfnResource, check: str, reason: str) -> None:
     current = resource.get_metadata("checkov") or {}
     skips = [s for s in current.get("skip", []) if s.get("id") != check] + [{"id": check, "comment": reason}]
     resource.add_metadata("checkov", {**current, "skip": skips})
+
+
+def check_aws_solutions(app) -> None:
+    """Run cdk-nag's AwsSolutions pack at synth (cdk-nag 3 is a validation plugin, FACTS.md): a finding that is
+    not acknowledged fails ``app.synth()`` with ValidationFailed, and :func:`findings` reads them."""
+    from cdk_nag import AwsSolutionsChecks
+
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+
+
+def findings(outdir: str) -> list[dict]:
+    """The unacknowledged findings of a failed synth: rule, construct paths, message (validation-report.json)."""
+    import json
+    from pathlib import Path
+
+    report = Path(outdir) / "validation-report.json"
+    if not report.is_file():
+        return []
+    data = json.loads(report.read_text(encoding="utf-8"))
+    return [{"rule": v["ruleName"], "paths": [c["constructPath"] for c in v.get("violatingConstructs", [])],
+             "message": v.get("description", "")}
+            for p in data.get("pluginReports", []) for v in p.get("violations", [])]

@@ -167,7 +167,7 @@ class Target(abc.ABC):
         return []
 
 
-def plan_migration(spec: Spec, to: str, *, spec_file: str = "SPEC") -> MigrationPlan:
+def plan_migration(spec: Spec, to: str, *, spec_file: str = "meshspec.yaml") -> MigrationPlan:
     """The steps from the spec as it is to ``aws.mesh.backend: <to>``, resuming a migration already under way."""
     if to not in targets():
         raise UserError(f"cannot migrate to {to!r}", hint=f"choose one of: {', '.join(targets())}")

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from meshspec.infra.spec import quotas as q
 
 OVERFLOW_HINT = ("remove code versions that take no traffic, or merge a service's saved queries "
-                 "(meshspec validate estimates every stack's size before synth: docs/scale.md)")
+                 "(meshspec validate estimates every stack's size before synth; see `meshspec help scale`)")
 
 
 @dataclass(frozen=True)

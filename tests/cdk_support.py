@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +9,8 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
 from meshspec.infra.spec import load_text
+from meshspec.infra.testing import scrub  # noqa: F401  (re-exported: the one scrub is the package's, users' too)
 from tests.conftest import TODAY
-
-HASH = re.compile(r"\b[0-9a-f]{64}\b")
-
 
 def stack(app: cdk.App | None = None, *, account: str = "111122223333", region: str = "eu-west-1") -> cdk.Stack:
     """A stack for construct tests: explicit environment, no built-in validation (unit tests)."""
@@ -27,20 +24,6 @@ def template(s: cdk.Stack) -> Template:
 
 def resources(t: Template, type_: str) -> dict[str, Any]:
     return t.find_resources(type_)
-
-
-def scrub(value: Any) -> Any:
-    """Unstable values out of a template, in one place for every snapshot: asset hashes, CDK metadata (paths,
-    the version-reporting resource that changes with every aws-cdk-lib release)."""
-    if isinstance(value, dict):
-        out = {k: scrub(v) for k, v in value.items()
-               if k not in ("aws:cdk:path", "aws:asset:path", "CDKMetadata", "CDKMetadataAvailable")}
-        return {k: v for k, v in out.items() if not (k == "Metadata" and v == {})}
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    if isinstance(value, str):
-        return HASH.sub("<asset-hash>", value)
-    return value
 
 
 def big_spec_text(n: int, *, versions: int = 2, cluster: str = "core") -> str:

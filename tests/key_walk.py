@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from meshspec.infra import naming
 from meshspec.infra.spec import load_text
 from meshspec.infra.spec.schema import schema
-from tests.cdk_support import scrub
+from meshspec.infra.testing import scrub
 from tests.conftest import TODAY
 
 SCHEMA = schema()

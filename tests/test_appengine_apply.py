@@ -516,10 +516,19 @@ def test_gcloud_sees_what_apply_did_and_apply_undoes_a_hand_typed_set_traffic(ga
         "set split of user-service: apple=33%, banana=67% (by ip) -> apple=90%, banana=10% (by cookie)"]
 
 
+def test_against_google_a_missing_application_is_created_with_gcloud():
+    from meshspec.infra.appengine.client import missing_app_hint
+
+    assert missing_app_hint("other-app-42", None) == (
+        "create it once with `gcloud app create --project other-app-42 --region LOCATION`")
+
+
 def test_fails_when_the_application_does_not_exist(gae_emulator, api):
     spec = load(spec_text().replace(f"project: {GAE_PROJECT}", "project: other-app-42"))
     with pytest.raises(UserError) as err:
         make_plan(api, spec)
     assert err.value.message == "App Engine application apps/other-app-42 does not exist"
-    assert err.value.hint == "create it once with `gcloud app create --project other-app-42 --region LOCATION`"
+    assert err.value.hint == (f"{api.config.endpoint} serves another application: start the emulator for this one "
+                              "with `meshspec appengine emulator --project other-app-42`, or set gcp.project to the "
+                              "emulator's --project")
     gae_emulator.clear_calls()  # Google answers 404 here too; that is how meshspec learns it

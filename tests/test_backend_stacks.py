@@ -18,7 +18,7 @@ from meshspec.infra.spec import load_spec_or_raise
 from meshspec.infra.spec.model import Spec
 from meshspec.stacks.app import build, new_app, synthesize
 
-from .cdk_support import scrub
+from meshspec.infra.testing import scrub
 from .conftest import EXAMPLES, TODAY
 
 SPECS = {"lattice": EXAMPLES / "shop-lattice.yaml", "service-connect": EXAMPLES / "shop-service-connect.yaml"}

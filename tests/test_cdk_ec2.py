@@ -188,7 +188,7 @@ def test_the_private_image_of_the_shop_variant_has_its_pull_grant(shop_on_ec2):
 def test_the_ec2_variant_matches_its_snapshots(shop_on_ec2, stack, snapshot):
     from syrupy.extensions.json import JSONSnapshotExtension
 
-    from tests.cdk_support import scrub
+    from meshspec.infra.testing import scrub
 
     assert scrub(shop_on_ec2[stack]) == snapshot.use_extension(JSONSnapshotExtension)(name=stack)
 

@@ -6,11 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from syrupy.extensions.json import JSONSnapshotExtension
-
 from meshspec.infra.spec.checks import AWS_SECRET_REF, SECRET_NAME
 from meshspec.stacks.app import build, new_app, synthesize
-from tests.cdk_support import scrub
 
 SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_cdk_snapshots"
 LEAKS = [
@@ -27,12 +24,12 @@ def shop(shop_spec, tmp_path_factory):
 
 
 @pytest.fixture
-def template_snapshot(snapshot):
-    """The one place unstable values are scrubbed (asset hashes, CDK paths) before a template is compared."""
-    snap = snapshot.use_extension(JSONSnapshotExtension)
+def template_snapshot(meshspec_snapshot):
+    """meshspec's own pytest plugin (the one users get): its extension scrubs asset hashes, CDK paths and
+    machine paths, in one place, before a template is compared."""
 
     def check(name: str, template: dict) -> None:
-        assert scrub(template) == snap(name=name)
+        assert template == meshspec_snapshot(name=name)
 
     return check
 

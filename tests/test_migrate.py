@@ -50,7 +50,7 @@ def test_lattice_plan_runs_beside_moves_each_caller_then_retires():
                              "internal:80, MESHSPEC_UPSTREAM_RECOMMENDATIONS=https://recommendations.shop.lattice."
                              "internal:443 (Lattice's custom names")
     assert "its Envoy lets 169.254.171.0/24 through" in effect
-    assert plan.steps[-1].run == ("meshspec validate SPEC", "cdk deploy --exclusively 'shop-svc-*'", "cdk deploy --all")
+    assert plan.steps[-1].run == ("meshspec validate meshspec.yaml", "cdk deploy --exclusively 'shop-svc-*'", "cdk deploy --all")
 
 
 def test_service_connect_plan_settles_splits_first():

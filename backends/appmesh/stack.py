@@ -14,7 +14,8 @@ from .constructs import END_OF_SUPPORT, AppMeshBackend, Mesh, MeshProps
 WARNING_ID = "meshspec:appmesh-end-of-support"
 WARNING = (f"App Mesh reached end of support on {END_OF_SUPPORT}: this mesh is generated as the spec "
            "asks, but plan the move to a supported backend (aws.mesh.backend: service-connect or "
-           "lattice): `meshspec migrate SPEC --to lattice` prints a zero-downtime plan (docs/backends.md). "
+           "lattice): `meshspec migrate` with this spec and `--to lattice` prints a zero-downtime plan (see "
+           "`meshspec help backends`). "
            "CloudFormation's W3696 for each App Mesh resource is "
            "acknowledged in favour of this one warning.")
 W3696 = "CloudFormation-Validate::W3696"

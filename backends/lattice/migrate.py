@@ -24,7 +24,7 @@ class LatticeTarget(Target):
         return ("every target group shows its tasks healthy (aws vpc-lattice list-targets)",
                 "a test call from a task in the VPC to http://<service>.<project>.lattice.internal answers 2xx under "
                 "the auth policy (signed with SigV4; http2 and grpc services answer HTTPS on 443, see "
-                "docs/backends.md)")
+                "`meshspec help backends`)")
 
     def move_order(self, callers: list[str], callers_of: dict[str, set[str]]) -> list[list[str]]:
         """One caller at a time in spec order: every service answers on both backends."""
@@ -64,7 +64,7 @@ class LatticeTarget(Target):
 
     def notes(self, spec: Spec) -> list[str]:
         return ["EKS pods join Lattice through meshspec's registrar sidecar, which registers each pod in "
-                "its version's target group (no controller needed; docs/aws.md)",
+                "its version's target group (no controller needed; see `meshspec help aws`)",
                 "a moved caller signs its requests with SigV4 (service vpc-lattice-svcs, its task role): "
                 "Lattice's auth policies refuse unsigned calls; that is the one change in the app beyond "
                 "reading MESHSPEC_UPSTREAM_<SERVICE>"]

@@ -226,7 +226,7 @@ def _nothing_recorded(journal: Journal, app: str, service: str) -> tuple[str, st
     services of the app (said by name), or none of it."""
     if not journal.core.exists():
         return (f"there is no journal at {journal.path}: nothing records a change to the split of {service}",
-                "the journal lives beside the spec apply used: give --spec SPEC, --state-dir DIR or "
+                "the journal lives beside the spec apply used: give --spec with its path, --state-dir DIR or "
                 "$MESHSPEC_STATE_DIR")
     touched = sorted({a["service"] for r in journal.runs() if r.app == app for a in r.plan
                       if a.get("kind") in ("set-split", "create-version")} - {service})

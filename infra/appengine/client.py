@@ -165,8 +165,8 @@ class AdminApi:
         try:
             app = self.get_app(app_id)
         except gexc.NotFound:
-            raise UserError(f"App Engine application apps/{app_id} does not exist",
-                            hint=f"create it once with `gcloud app create --project {app_id} --region LOCATION`")
+            raise UserError(f"App Engine application apps/{app_id} does not exist", hint=missing_app_hint(
+                app_id, self.config.endpoint)) from None
         listed = {s.id: s for s in self.list_services(app_id)}
         services = {}
         wanted = set(service_ids)
@@ -243,6 +243,15 @@ class AdminApi:
         if op.HasField("error"):
             exc = gexc.from_grpc_status(op.error.code, op.error.message)
             raise OperationFailed(f"operation {op.name} failed: {describe_error(exc)}")
+
+
+def missing_app_hint(app_id: str, endpoint: str | None) -> str:
+    """Against an endpoint (meshspec's emulator serves one application, ``--project``), the fix is the emulator's
+    project; against Google, creating the application."""
+    if endpoint:
+        return (f"{endpoint} serves another application: start the emulator for this one with "
+                f"`meshspec appengine emulator --project {app_id}`, or set gcp.project to the emulator's --project")
+    return f"create it once with `gcloud app create --project {app_id} --region LOCATION`"
 
 
 def _default_credentials(local: str = f"for the emulator give --endpoint or {ENDPOINT_ENV}"):

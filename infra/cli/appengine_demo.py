@@ -43,4 +43,6 @@ def run(spec_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1] if len(sys.argv) > 1 else "examples/shop.yaml"))
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m meshspec.infra.appengine.demo SPEC_FILE")
+    sys.exit(run(sys.argv[1]))

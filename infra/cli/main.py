@@ -29,6 +29,9 @@ COMMANDS = [
     "traffic",
     "canary",
     "migrate",
+    "init",
+    "cdk",
+    "help",
 ]
 
 
@@ -56,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     with frozen_imports():  # the command's module and what it imports (pydantic and the spec model for most)
         parser = build_parser(argv[0] if argv else None)
-    args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
+    if argv[:1] == ["cdk"]:  # every argument after `cdk` is the CDK CLI's, --help and --version included
+        from .commands import cdk
+
+        args = argparse.Namespace(command="cdk", cdk_args=argv[1:], func=cdk.run)
+    else:
+        args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
     output.reset()
     try:
         return int(args.func(args) or 0)

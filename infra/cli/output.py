@@ -17,9 +17,26 @@ if TYPE_CHECKING:  # the spec package loads pydantic: not needed to print
 OK, USER_ERROR, USAGE_OR_CHANGES, INTERNAL_ERROR, INTERRUPTED = 0, 1, 2, 3, 130
 
 
-def add_format(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="text for people (default) or one JSON document on stdout for CI")
+def add_format(parser: argparse.ArgumentParser, *, github: bool = False) -> None:
+    parser.add_argument("--format", choices=("text", "json", "github") if github else ("text", "json"),
+                        default="text", help="text for people (default) or one JSON document on stdout for CI"
+                        + ("; github: GitHub Actions annotations on stdout" if github else ""))
+
+
+def github_annotation(severity: str, message: str, *, file: str, line: int | None = None,
+                      column: int | None = None, title: str | None = None) -> str:
+    """A GitHub Actions workflow command (``::error file=…,line=…::…``): GitHub shows it on the file's line in a
+    pull request. Escaping as docs.github.com/actions/reference/workflow-commands-for-github-actions."""
+    def data(s: str) -> str:
+        return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(s: str) -> str:
+        return data(s).replace(":", "%3A").replace(",", "%2C")
+
+    props = [f"file={prop(file)}"] + ([f"line={line}"] if line else []) + ([f"col={column}"] if column else [])
+    props += [f"title={prop(title)}"] if title else []
+    kind = severity if severity in ("error", "warning") else "notice"
+    return f"::{kind} {','.join(props)}::{data(message)}"
 
 
 def add_detailed_exitcode(parser: argparse.ArgumentParser) -> None:

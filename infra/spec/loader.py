@@ -104,7 +104,7 @@ def _not_utf8(file: str, raw: bytes, exc: UnicodeDecodeError) -> SpecError:
         message="the spec is UTF-16, not UTF-8" if utf16 else
         f"the spec is not UTF-8: byte 0x{raw[bad]:02x} at this position is not a valid UTF-8 character",
         given=f"byte 0x{raw[bad]:02x}", allowed="UTF-8 text (a byte-order mark and CRLF line endings are fine)",
-        hint="save the file as UTF-8; from Latin-1: iconv -f latin1 -t utf-8 SPEC > SPEC.new")
+        hint=f"save the file as UTF-8; from Latin-1: iconv -f latin1 -t utf-8 {file} > {file}.new")
 
 
 def load_text(text: str, *, file: str = "<spec>", base_dir: FsPath | None = None,

@@ -382,7 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
             result = state.list_operations(app, *page)
             return _list("operations", [wire.render_operation(o, ints) for o in result.items], result)
         raise ApiError("UNIMPLEMENTED", f"Method appengine.{method_id} is not implemented by the meshspec "
-                                        f"emulator (see docs/appengine-emulator.md).")
+                                        f"emulator (see `meshspec help appengine-emulator`).")
 
     # --- /_emulator/ ------------------------------------------------------------------------------
 

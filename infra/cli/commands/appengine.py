@@ -141,5 +141,5 @@ def resolve_app(args: argparse.Namespace, journal) -> str:
     runs = journal.runs()
     if not runs:
         raise UserError(f"no application given and no journal at {journal.path}",
-                        hint="give --app APP_ID or --spec SPEC (the journal lives beside it), or --state-dir")
+                        hint="give --app APP_ID, or --spec with the spec's path (the journal lives beside it), or --state-dir")
     return runs[-1].app

@@ -16,8 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("apply", help="apply the spec to App Engine: versions, splits, dispatch rules",
                        description="Plan, refuse anything App Engine would refuse before the first write, then "
                                    "create versions, move splits, update dispatch rules and prune old versions, in "
-                                   "that order, journaling each step (.meshspec/ beside SPEC). A rerun continues "
-                                   "from the live state. See docs/appengine.md.")
+                                   "that order, journaling each step (.meshspec/ beside the spec). A rerun continues "
+                                   "from the live state. See `meshspec help appengine`.")
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
     add_prune(p)
     add_smoke_args(p)

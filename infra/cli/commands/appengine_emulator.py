@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Serve a local App Engine Admin API v1 on 127.0.0.1. Point the client "
                                    "library at it with client_options={'api_endpoint': URL}, gcloud with "
                                    "CLOUDSDK_API_ENDPOINT_OVERRIDES_APPENGINE=URL/. "
-                                   "See docs/appengine-emulator.md.")
+                                   "See `meshspec help appengine-emulator`.")
     p.add_argument("--port", type=int, default=8089, help="TCP port (default: 8089; 0 picks a free one)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--project", default=DEFAULT_PROJECT,

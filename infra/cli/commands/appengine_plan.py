@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="show what apply would change in App Engine (reads only)",
                        description="Read the application (one apps.get, one paged services.list, one paged "
                                    "versions.list per service the spec touches) and print the ordered changes. "
-                                   "See docs/appengine.md.")
+                                   "See `meshspec help appengine`.")
     p.add_argument("spec", metavar="SPEC", help="spec file (YAML)")
     add_prune(p)
     add_client_args(p)

@@ -69,7 +69,7 @@ def layout_json(stacks: list[sharding.StackPlacement]) -> list[dict]:
 
 def layout_text(stacks: list[sharding.StackPlacement]) -> list[str]:
     """Every stack when there are few; past ``SHOWN`` the service stacks in one line."""
-    lines = ["stacks (deployment order; a stack per service, see docs/scale.md):"]
+    lines = ["stacks (deployment order; a stack per service, see `meshspec help scale`):"]
     many = len(stacks) > SHOWN
     if many:
         services = [s for s in stacks if s.kind == "service"]

@@ -10,7 +10,8 @@ from .. import output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("schema", help="print the spec's JSON Schema (or check/write schema/meshspec.schema.json)")
+    p = sub.add_parser("schema", help="print the spec's JSON Schema (or write it to a file, or check a file "
+                                      "against it)")
     p.add_argument("--out", help="write to this file instead of stdout")
     p.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated schema")
     p.set_defaults(func=run)

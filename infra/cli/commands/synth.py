@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also run CDK's built-in CloudFormation validation (about doubles synth time; "
                         "default: off, run cfn-lint in CI instead)")
     p.add_argument("--no-validation", action="store_true", help=argparse.SUPPRESS)  # the default; kept for scripts
+    p.add_argument("--nag", action="store_true",
+                   help="also run cdk-nag's AwsSolutions checks; exit 1 listing every unacknowledged finding "
+                        "(in one process, without the cache)")
     p.add_argument("--service", action="append", default=[], metavar="NAME",
                    help="synthesize only the stacks this service's entry feeds (its own, those of the services it "
                         "uses and of those that use it) and the stacks they depend on (repeatable)")
@@ -75,6 +78,17 @@ def selection(spec: Spec, services: list[str], changed_since: str | None, spec_p
             "contracts": contracts}
 
 
+def _nag_failed(args: argparse.Namespace) -> None:
+    from meshspec.constructs_lib.nag import findings
+
+    found = findings(args.out)
+    for f in found:
+        output.say(f"cdk-nag {f['rule']}: {', '.join(f['paths'])}: {f['message']}")
+    raise UserError(f"cdk-nag: {len(found)} finding(s) not acknowledged",
+                    hint="fix the resource, or acknowledge the finding with its reason "
+                         "(meshspec.constructs_lib.nag.suppress; see `meshspec help aws`)")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: give at least 1 (1: synthesize in this process)")
@@ -84,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
 
     jobs = args.jobs or engine.default_jobs()
     # workers start importing aws-cdk-lib while this process reads the spec (stopped if not needed)
-    cache = None if args.no_cache or args.validation else Cache(args.cache_dir or default_dir())
-    early = [] if args.validation else engine.prestart(jobs, args.spec, cache)
+    whole = args.validation or args.nag  # checks over the whole app: one process, no cache
+    cache = None if args.no_cache or whole else Cache(args.cache_dir or default_dir())
+    early = [] if whole else engine.prestart(jobs, args.spec, cache)
     try:
         return _run(args, jobs, early, cache)
     finally:
@@ -107,13 +122,23 @@ def _run(args: argparse.Namespace, jobs: int, early: list, cache) -> int:
         output.say("no stack is touched: nothing to synthesize")
         return output.OK
     before = _templates(Path(args.out), spec)
-    if args.validation:  # CDK's validation runs over the whole app: one process, no cache
+    if args.validation or args.nag:  # CDK's validation and cdk-nag run over the whole app: one process, no cache
         with frozen_imports():  # CDK loads slowly (only here), and its objects live as long as the process
             from meshspec.stacks.app import build, new_app, skip_jsii_type_checks, synthesize
 
         skip_jsii_type_checks()
         only = None if partial is None else partial["stacks"]
-        result = synthesize(build(spec, new_app(args.out, validation=True), only=only))
+        app = new_app(args.out, validation=args.validation)
+        if args.nag:
+            from meshspec.constructs_lib.nag import check_aws_solutions
+
+            check_aws_solutions(app)
+        try:
+            result = synthesize(build(spec, app, only=only))
+        except RuntimeError as exc:
+            if not args.nag or "ValidationFailed" not in str(exc):
+                raise
+            _nag_failed(args)
         stacks = {n: len(t.get("Resources", {})) for n, t in result.stacks.items()}
         run = {"built": list(stacks), "cached": [], "rejected": [], "workers": 0}
         directory, manifests, warnings = result.directory, result.manifests, result.warnings
@@ -136,7 +161,7 @@ def _run(args: argparse.Namespace, jobs: int, early: list, cache) -> int:
             "command": "synth", "spec": args.spec, "out": directory, "partial": partial,
             "stacks": [{"name": n, "resources": count, "template": f"{n}.template.json", "changed": n in changed,
                         "cached": n in run["cached"]} for n, count in stacks.items()],
-            "cache": {"dir": None if args.validation or args.no_cache else str(args.cache_dir or default_dir()),
+            "cache": {"dir": None if args.validation or args.nag or args.no_cache else str(args.cache_dir or default_dir()),
                       **{k: v for k, v in run.items() if k != "templates"}},
             "kubernetesManifests": manifests, "warnings": warnings})
     for w in warnings:

@@ -71,6 +71,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _write_args(rb)
     rb.set_defaults(func=run_rollback)
 
+    gr = tsub.add_parser("grown", help="the code versions whose traffic share grew since a git ref (what CI "
+                                       "runs `meshspec canary` for after a deploy)")
+    gr.add_argument("spec", metavar="SPEC", help="the spec file (YAML)")
+    gr.add_argument("--since", required=True, metavar="REF", help="the git ref to compare with (e.g. the commit "
+                    "before the push)")
+    output.add_format(gr)
+    gr.set_defaults(func=run_grown)
+
     cp = tsub.add_parser("compare", help="A/B cohorts side by side from CloudWatch or Cloud Monitoring, each "
                                          "against the control with a verdict of significance")
     add_common(cp)
@@ -97,6 +105,25 @@ def _write_args(p: argparse.ArgumentParser) -> None:
                    help="also fold the new weights into SPEC (comments and layout kept)")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     output.add_format(p)
+
+
+# -- grown --------------------------------------------------------------------------------------------------
+def run_grown(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from meshspec.infra.changes import spec_at_ref
+    from meshspec.infra.spec import load_spec_or_raise
+    from meshspec.infra.traffic.grown import grown_versions
+
+    spec = load_spec_or_raise(args.spec)
+    old, _ = spec_at_ref(Path(args.spec), args.since)
+    versions = grown_versions(old, spec)
+    if args.format == "json":
+        output.emit_json({"command": "traffic grown", "spec": args.spec, "since": args.since, "versions": versions})
+    for v in versions:
+        output.say(f"{v['service']}/{v['major']}: {v['version']} {v['from']:g}% -> {v['to']:g}%")
+    output.say(f"{len(versions)} version(s) took a larger share since {args.since}")
+    return output.OK
 
 
 # -- status -------------------------------------------------------------------------------------------------

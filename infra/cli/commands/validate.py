@@ -11,7 +11,7 @@ from .. import output
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check spec files and report every problem at once")
     p.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (YAML)")
-    output.add_format(p)
+    output.add_format(p, github=True)
     p.set_defaults(func=run)
 
 
@@ -21,6 +21,13 @@ def run(args: argparse.Namespace) -> int:
     warnings = sum(len(r.warnings) for r in results)
     for r in results:
         output.print_problems(r.problems)
+    if args.format == "github":
+        for r in results:
+            for e in r.problems:
+                text = f"{e.key_path}: {e.message}" + "".join(
+                    f"\n{k}: {v}" for k, v in (("given", e.given), ("allowed", e.allowed), ("hint", e.hint)) if v)
+                print(output.github_annotation(e.severity, text, file=e.file, line=e.line, column=e.column,
+                                               title=f"meshspec {e.code}"))
     if args.format == "json":
         output.emit_json({
             "command": "validate",
