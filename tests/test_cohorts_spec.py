@@ -141,6 +141,18 @@ def test_fails_when_the_cookie_header_is_matched_as_a_header():
     assert e.message == "cookies are matched by name: use cookie: NAME with value: VALUE"
 
 
+def test_fails_when_a_header_value_has_an_outer_space():
+    e = one(check(doc(cohorts=[{**TESTERS, "value": " b"}])), "cohort-value")
+    assert e.message == "' b' cannot be matched as visible ASCII characters and inner spaces"
+
+
+def test_fails_on_service_connect_with_a_cookie_cohort():
+    cookie = {"name": "c", "priority": 1, "cookie": "beta", "value": "yes", "version": "p-41"}
+    e = one(check(doc("service-connect", cohorts=[cookie], weights=(100, 0))), "backend-unsupported")
+    assert e.message == ("ECS Service Connect cannot match a cookie: it cannot send the requests with cookie beta = yes "
+                         "to one version")
+
+
 def test_fails_when_a_cookie_value_holds_a_semicolon():
     e = one(check(doc(cohorts=[{"name": "x", "priority": 1, "cookie": "c", "value": "a;b", "version": "p-42"}])),
             "cohort-value")

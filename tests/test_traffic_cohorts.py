@@ -202,3 +202,23 @@ def test_lattice_cohort_rule_shift_rollback_and_concurrent_change(lattice_world,
                          "--force")
     assert code == 0, err
     assert rule_weights(ids, "testers") == {"banana": 100, "apple": 0}
+
+
+def test_a_cohort_split_between_versions_is_written_but_not_folded(spec_file, capsys):
+    code, out, err = cli(capsys, "traffic", "shift", spec_file, "checkout", "--major", "v1", "--cohort", "testers",
+                         "--to", "apple=50,banana=50")
+    assert code == 0, err
+    assert cohort_route("testers") == ({"banana": 50, "apple": 50}, 2)
+    assert ("warning: these weights cannot be folded into the spec: cohort testers splits its requests (apple=50, "
+            "banana=50), but a cohort in the spec sends them to one version") in err
+
+
+def test_a_backend_without_cohort_routes_says_so():
+    class NoCohorts:
+        name = "plain"
+
+    with pytest.raises(Exception) as caught:
+        ops.cohort_backend(NoCohorts(), "testers")
+    assert caught.value.message == ("plain has no cohort routes: its weights are the only traffic meshspec shifts "
+                                    "there")
+    assert ops.cohort_backend(NoCohorts, None) is NoCohorts  # no cohort: the backend itself

@@ -282,8 +282,8 @@ class Cohort(_Model):
     requests that match none follow the versions' ``traffic``.
     """
 
-    name: DnsLabel = Field(description="Names the cohort's route (App Mesh route, Lattice listener rule "
-                                       "``<service>-<major>-<name>``) and the cohort in `meshspec traffic`.",
+    name: DnsLabel = Field(description="Names the cohort's route (``<service>-<major>-<name>``) and the cohort in "
+                                       "`meshspec traffic`.",
                            examples=["testers"])
     priority: int = Field(ge=1, le=100, description="Order among the major's cohorts: 1 is matched first. "
                                                     "Unique within the major.")
