@@ -29,13 +29,16 @@ services:
     versions: VERSIONS
     env: ENV
     secrets: SECRETS
+    uses: USES
+    SLO
+DEPS
 queries:
   custom: QUERIES
 """
 
 
 def spec_text(cluster="core", versions=1, majors=1, env=0, env_len=0, secrets=0, queries=0, query_len=0,
-              backend="appmesh") -> str:
+              backend="appmesh", slo=False, uses=0) -> str:
     vs = [{"name": f"v{i}x", "image": f"public.ecr.aws/cal/svc:{i}", "traffic": 100 if i == 0 else 0}
           for i in range(versions)]
     ms = {f"v{i + 1}": {"contract": "c.json"} for i in range(majors)}
@@ -43,6 +46,10 @@ def spec_text(cluster="core", versions=1, majors=1, env=0, env_len=0, secrets=0,
             .replace("ENV", json.dumps({f"VAR_{i}": "x" * env_len for i in range(env)}))
             .replace("SECRETS", json.dumps({f"S_{i}": f"arn:aws:secretsmanager:eu-west-1:111122223333:secret:cal/s{i}-AbCdEf"
                                             for i in range(secrets)}))
+            .replace("USES", json.dumps([f"dep{i}/v1" for i in range(uses)]))
+            .replace("SLO", "slo: {availability: 99.9, latency: {thresholdMs: 300}}" if slo else "")
+            .replace("DEPS", "".join(f"  dep{i}:\n    cluster: core\n    majors: {{v1: {{contract: c.json}}}}\n"
+                                     f"    versions: [{{name: d, image: img, traffic: 100}}]\n" for i in range(uses)))
             .replace("QUERIES", json.dumps([{"name": f"q{i}", "query": "x" * query_len, "services": ["svc"]}
                                            for i in range(queries)])))
 
@@ -65,6 +72,7 @@ if __name__ == "__main__":
         "ecs base": {}, "ecs +1 version": {"versions": 2}, "ecs +1 major": {"majors": 2},
         "ecs +10 env x100": {"env": 10, "env_len": 100}, "ecs +10 env x100, 2 versions": {"env": 10, "env_len": 100, "versions": 2},
         "ecs +5 secrets": {"secrets": 5}, "ecs +2 queries x1000": {"queries": 2, "query_len": 1000},
+        "ecs +slo (2 objectives)": {"slo": True}, "ecs +3 uses": {"uses": 3},
         "eks base": {"cluster": "k8s"}, "eks +1 version": {"cluster": "k8s", "versions": 2},
         "eks +1 major": {"cluster": "k8s", "majors": 2}, "eks +10 env x100": {"cluster": "k8s", "env": 10, "env_len": 100},
     }

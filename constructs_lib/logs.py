@@ -4,11 +4,17 @@ The built-in queries read Envoy's JSON access log lines (the fields :mod:`meshsp
 ``service``, ``version``, ``path``, ``response_code``, ``duration`` in ms, ``trace_id``, ``upstream_cluster``).
 Errors and latency count the requests the service received (App Mesh's inbound clusters, ``cds_ingress_*``),
 not the calls it made to its backends, which the same Envoy logs with the callee's status and time.
+
+``trace-lookup`` finds every line of one trace in the log group, Envoy's and the app's: a trace id has the same 24
+hex digits at its end in every form it is written in. Envoy logs X-Ray's header (``Root=1-5759e988-
+bd862e3fe1be46a994272793;...``), OpenTelemetry's log correlation the W3C form (``trace_id=5759e988bd862e3fe1be46a9
+94272793``), so the query takes those 24 digits as its parameter (``{{traceId}}``, a Logs Insights query
+parameter) and matches them anywhere in the line.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Mapping, Sequence
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -32,9 +38,15 @@ BUILTIN_QUERIES: dict[str, str] = {
         "| stats pct(duration, 50) as p50_ms, pct(duration, 99) as p99_ms, count(*) as requests by service, version\n"
         "| sort service, version"),
     "trace-lookup": (
-        "fields @timestamp, service, version, path, response_code, duration, trace_id, @logStream\n"
-        "| filter trace_id like \"TRACE_ID\"\n"
+        "fields @timestamp, @logStream, service, version, path, response_code, duration, @message\n"
+        "| filter @message like \"{{traceId}}\"\n"
         "| sort @timestamp asc"),
+}
+# Logs Insights query parameters of the built-in queries: name → description (CloudWatch Logs API, QueryParameter).
+BUILTIN_PARAMETERS: dict[str, dict[str, str]] = {
+    "trace-lookup": {"traceId": "the trace id's last 24 hex digits, the same in every form: X-Ray shows "
+                                "1-5759e988-bd862e3fe1be46a994272793, OpenTelemetry logs 5759e988bd862e3fe1be46a994272793; "
+                                "give bd862e3fe1be46a994272793"},
 }
 _R = logs.RetentionDays
 # CloudWatch Logs' retention periods in days (PutRetentionPolicy); jsii enums carry names, not the numbers.
@@ -115,22 +127,25 @@ class ServiceLogs(Construct):
         self.queries: dict[str, logs.CfnQueryDefinition] = {}
         for name in props.builtin_queries:
             self.queries[name] = saved_query(self, f"Query-{name}", f"{folder}/{name}", BUILTIN_QUERIES[name],
-                                             [group_name])
+                                             [group_name], parameters=BUILTIN_PARAMETERS.get(name))
         for q in props.custom_queries:
             self.queries[q.name] = saved_query(self, f"Custom-{q.name}", f"{folder}/{q.name}", q.query,
                                                [group_name])
 
 
 def saved_query(scope: Construct, id: str, name: str, text: str, log_groups: Sequence[logs.ILogGroup | str],
-                ) -> logs.CfnQueryDefinition:
+                parameters: Mapping[str, str] | None = None) -> logs.CfnQueryDefinition:
     """A saved query from raw Logs Insights text (QueryString's builder would rewrite it). ``log_groups``: log
-    groups or their names.
+    groups or their names. ``parameters``: the ``{{name}}`` placeholders of the text, name → description.
+    Default: none.
 
     The L1 resource sits where logs.QueryDefinition puts its own (``id/Resource``), so the logical id is the
     L2's; it takes 2 jsii round trips where the L2 plus the raw-text override take 5 (benchmarks/README.md)."""
     names = [g if isinstance(g, str) else g.log_group_name for g in log_groups]
+    params = [logs.CfnQueryDefinition.QueryParameterProperty(name=k, description=v)
+              for k, v in (parameters or {}).items()] or None
     return logs.CfnQueryDefinition(Construct(scope, id), "Resource", name=name, query_string=text,
-                                   log_group_names=names)
+                                   log_group_names=names, parameters=params)
 
 
 def _logs_principal(scope: Construct) -> iam.IPrincipal:

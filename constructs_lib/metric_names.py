@@ -18,6 +18,8 @@ DIM_VERSION = "Version"
 REQUESTS = "RequestCount"      # Sum per period
 ERRORS_5XX = "Http5xxCount"    # Sum per period
 LATENCY_MS = "LatencyMs"       # statistics p50 / p99
+# Only for a major with a latency objective of its own (its SLO counts the requests slower than the threshold).
+SLOW_REQUESTS = "SlowRequestCount"  # Sum per period
 
 # The access log fields the filters read (the Envoy access log format a backend's sidecar writes).
 FIELD_SERVICE = "service"
@@ -49,12 +51,12 @@ def namespace(major: str, prefix: str = NAMESPACE_PREFIX) -> str:
 
 
 def filter_pattern(service: str, majors: Mapping[str, str | None], major: str, metric: str,
-                   inbound_cluster_prefix: str | None = INBOUND_CLUSTER_PREFIX) -> str:
+                   inbound_cluster_prefix: str | None = INBOUND_CLUSTER_PREFIX, *, slow_ms: int | None = None) -> str:
     """The lines that count for ``major``'s ``metric`` (pure text; ``majors``: major → its path prefix, None for
     every line). ``{ ($.service = "svc") && ($.upstream_cluster = "cds_ingress_*") && ($.path = "/svc/v1/*")
     && ($.path != "/svc/v1/admin/*") }``, plus ``($.response_code >= 500)`` for Http5xxCount: the text
     ``logs.FilterPattern.all(string_value(...), number_value(...))`` renders, and what the spec's checks measure
-    against ``FILTER_PATTERN_MAX``."""
+    against ``FILTER_PATTERN_MAX``. ``SlowRequestCount`` adds ``($.duration > slow_ms)``."""
     prefix = majors[major]
     parts = [f"$.{FIELD_SERVICE} = {_quote(service)}"]
     if inbound_cluster_prefix is not None:
@@ -65,9 +67,21 @@ def filter_pattern(service: str, majors: Mapping[str, str | None], major: str, m
         parts += [f"$.{FIELD_PATH} != {_quote(p + '*')}" for p in longer]
     if metric == ERRORS_5XX:
         parts.append(f"$.{FIELD_RESPONSE_CODE} >= 500")
+    if metric == SLOW_REQUESTS:
+        parts.append(f"$.{FIELD_DURATION} > {slow_ms}")
     return "{ " + " && ".join(f"({p})" for p in parts) + " }"
 
 
 def _quote(value: str) -> str:
     """A quoted string term: backslash and double quote escaped (as aws_logs' quoteTerm does)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# CloudWatch Application Signals' standard application metrics (namespace ApplicationSignals; CloudWatch user guide,
+# "Metrics collected by Application Signals"): a service's own requests, as the server, by Environment and Service.
+# Latency's SampleCount is the request count; Fault counts 5xx answers and faulted spans.
+APPSIGNALS_NAMESPACE = "ApplicationSignals"
+APPSIGNALS_DIM_SERVICE = "Service"
+APPSIGNALS_DIM_ENVIRONMENT = "Environment"
+APPSIGNALS_LATENCY = "Latency"  # milliseconds
+APPSIGNALS_FAULT = "Fault"

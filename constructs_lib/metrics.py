@@ -31,17 +31,21 @@ class MetricMajor:
 
     ``path_prefix``: Default: ``None``, every line of the service counts for this major; allowed only when it
     is the service's single major (a gRPC service routed on a header, not on the path).
+    ``slow_ms``: also count the requests slower than this many milliseconds (``SlowRequestCount``), the bad
+    requests of a latency objective. Default: not counted.
     """
 
     name: str
     path_prefix: str | None = None
+    slow_ms: int | None = None
 
 
 @dataclass(frozen=True)
 class ServiceMetricFiltersProps:
     """- ``log_group``: the service's log group, where Envoy's access log lines arrive. Required.
     - ``service_name``: the ``service`` field Envoy writes on each line; only those lines count. Required.
-    - ``majors``: at least one, at most 33 (three filters each; CloudWatch Logs allows 100 per log group).
+    - ``majors``: at least one; three filters each, four with ``slow_ms`` (CloudWatch Logs allows 100 per log
+      group).
     - ``namespace_prefix``: the series of major ``v1`` go to ``{namespace_prefix}/v1``. Default:
       ``meshspec.constructs_lib.metric_names.NAMESPACE_PREFIX`` (``meshspec/Envoy``), what ``ServiceDashboard`` and the canary read.
     - ``inbound_cluster_prefix``: only lines whose ``upstream_cluster`` starts with it count, so the calls the
@@ -66,10 +70,14 @@ class ServiceMetricFiltersProps:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise PropsError(f"majors of {self.service_name!r} name {dupes} twice")
-        if len(self.majors) > MAX_MAJORS:
+        count = filter_count(self.majors)
+        if count > METRIC_FILTERS_PER_LOG_GROUP:
             raise PropsError(
-                f"{len(self.majors)} majors need {len(self.majors) * m.FILTERS_PER_MAJOR} metric filters on one "
-                f"log group; CloudWatch Logs allows {METRIC_FILTERS_PER_LOG_GROUP}: at most {MAX_MAJORS} majors")
+                f"{len(self.majors)} majors need {count} metric filters on one log group; CloudWatch Logs allows "
+                f"{METRIC_FILTERS_PER_LOG_GROUP}: at most {MAX_MAJORS} majors (fewer with slow_ms)")
+        for x in self.majors:
+            if x.slow_ms is not None and x.slow_ms < 1:
+                raise PropsError(f"majors[{x.name!r}].slow_ms is {x.slow_ms}: at least 1")
         whole = [x.name for x in self.majors if x.path_prefix is None]
         if whole and len(self.majors) > 1:
             raise contradiction(f"majors[{whole[0]!r}].path_prefix", None, "majors", names,
@@ -94,12 +102,18 @@ class ServiceMetricFiltersProps:
                                      f"CloudWatch Logs allows {FILTER_PATTERN_MAX}: shorten the path prefixes")
 
 
+def filter_count(majors: tuple[MetricMajor, ...]) -> int:
+    """Metric filters of these majors: three each, one more with ``slow_ms``."""
+    return sum(m.FILTERS_PER_MAJOR + (x.slow_ms is not None) for x in majors)
+
+
 def filter_pattern(props: ServiceMetricFiltersProps, major: str, metric: str) -> str:
     """The lines that count for ``major``'s ``metric`` (pure: no construct, no jsii call;
     :func:`meshspec.constructs_lib.metric_names.filter_pattern`, which tests compare with what
     ``logs.FilterPattern`` renders)."""
+    slow = next((x.slow_ms for x in props.majors if x.name == major), None)
     return m.filter_pattern(props.service_name, {x.name: x.path_prefix for x in props.majors}, major, metric,
-                            props.inbound_cluster_prefix)
+                            props.inbound_cluster_prefix, slow_ms=slow)
 
 
 # (metric, construct id part, value, unit as CloudWatch names it)
@@ -132,7 +146,14 @@ class ServiceMetricFilters(Construct):
                               metric_namespace=ns, metric_name=metric, metric_value=value, dimensions=dims,
                               unit=unit)])
                 for metric, id_part, value, unit in _METRICS}
+            if major.slow_ms is not None:
+                self.filters[major.name][m.SLOW_REQUESTS] = T(
+                    self, f"{major.name}-Slow", log_group_name=group,
+                    filter_pattern=filter_pattern(props, major.name, m.SLOW_REQUESTS),
+                    metric_transformations=[T.MetricTransformationProperty(
+                        metric_namespace=ns, metric_name=m.SLOW_REQUESTS, metric_value="1", dimensions=dims,
+                        unit="Count")])
 
 
 __all__ = ["FILTER_PATTERN_MAX", "MAX_MAJORS", "MetricMajor", "ServiceMetricFilters", "ServiceMetricFiltersProps",
-           "filter_pattern"]
+           "filter_count", "filter_pattern"]

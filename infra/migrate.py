@@ -19,7 +19,7 @@ from typing import Any, Literal
 from meshspec.infra import naming
 from meshspec.infra.errors import UserError
 from meshspec.infra.mesh import registry
-from meshspec.infra.spec import cohorts
+from meshspec.infra.spec import checks, cohorts
 from meshspec.infra.spec.errors import Problems
 from meshspec.infra.spec.model import Spec
 
@@ -195,7 +195,7 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "meshspec.yaml") -> 
     _refuse_blockers(spec, to, prepare)
 
     validate = f"meshspec validate {spec_file}"
-    deploy = "cdk deploy --all"
+    deploy = "meshspec cdk deploy --all"
     steps: list[Step] = []
     in_progress = mesh.migration is not None
     if prepare:
@@ -219,7 +219,7 @@ def plan_migration(spec: Spec, to: str, *, spec_file: str = "meshspec.yaml") -> 
         steps.append(target.move_step(spec, host, group, before, list(moved), validate, deploy, moved_now))
     retire = [Edit("aws.mesh.backend", "set", to), Edit("aws.mesh.migration", "remove"), *host.retire_edits(spec),
               *target.retire_edits(spec)]
-    services_first = f"cdk deploy --exclusively '{naming.stack_service(spec.project, '*')}'"
+    services_first = f"meshspec cdk deploy --exclusively '{naming.stack_service(spec.project, '*')}'"
     steps.append(Step(
         id="retire", title=f"Retire {host.title}", why=host.retire_why(), edits=tuple(retire),
         run=(validate, services_first, deploy), effect=(*host.retire_effect(), *target.retire_effect()),
@@ -253,6 +253,11 @@ def _refuse_blockers(spec: Spec, to: str, prepare: list[Edit]) -> None:
     incoming = registry.get(to)
     incoming.check(trial, problems, role="incoming", complete=True)
     cohorts.check_backend(trial, problems, incoming)  # A/B cohorts it cannot match
+    # objectives of a major are measured on per-major series, which the target may not publish
+    data["aws"].setdefault("mesh", {})["backend"] = to
+    unmeasured = Problems(file="(plan)")
+    checks.check_observability(Spec.model_validate(data), unmeasured)
+    problems.items += [e for e in unmeasured.errors if e.code == "slo-unmeasured"]
     if problems.errors:
         details = "; ".join(f"{e.key_path}: {e.message}" for e in problems.errors)
         hint = (problems.errors[0].hint or "") if len(problems.errors) == 1 else \

@@ -108,3 +108,28 @@ def stack_service(project: str, service: str) -> str:
 def stack_queries(project: str) -> str:
     """Saved queries that span several services' log groups."""
     return f"{project}-queries"
+
+
+def cluster(project: str, cluster_name: str) -> str:
+    """The ECS or EKS cluster's name."""
+    return f"{project}-{cluster_name}"
+
+
+# -- CloudWatch Application Signals ---------------------------------------------------------------------------
+def application_signals_environment(platform: str, cluster_name: str, k8s_namespace: str = "default") -> str:
+    """The Environment a service reports to Application Signals (``deployment.environment``), as AWS names it
+    by default on each platform: ``ecs:<cluster>``, ``eks:<cluster>/<namespace>``. SLOs and ``meshspec status``
+    find the service's series by it."""
+    if platform == "eks":
+        return f"eks:{cluster_name}/{k8s_namespace}"
+    return f"ecs:{cluster_name}"
+
+
+def slo(project: str, service: str, objective: str, major: str | None = None) -> str:
+    """An Application Signals SLO (unique per account and region; letters, digits, ``-._``, at most 128)."""
+    return f"{project}-{service}-{major}-{objective}" if major else f"{project}-{service}-{objective}"
+
+
+def slo_alarm(slo_name: str, speed: str) -> str:
+    """The burn-rate alarm of an SLO: ``fast`` (2 % of the error budget in an hour) or ``slow`` (5 % in six)."""
+    return f"{slo_name}-burn-{speed}"

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from pydantic import BaseModel
 
 from meshspec.infra import naming
+from meshspec.infra.dependencies import rows, uses_graph
 from meshspec.infra.mesh import registry
 
 if TYPE_CHECKING:  # a type only: the spec's quota checks import this module (stack_quotas)
@@ -192,7 +193,8 @@ class StackView:
     kind: str
     spec: Spec
     services: frozenset[str] = frozenset()  # every service whose entry (or part of it) is in the view
-    facts: Mapping[str, Any] = field(default_factory=dict)  # shared: meshed; cluster: ports (Lattice on EKS)
+    facts: Mapping[str, Any] = field(default_factory=dict)  # shared: meshed; cluster: ports (Lattice on EKS);
+    #                                                       service: beneath (its dashboard's dependency rows)
 
 
 def _aws(spec: Spec, *, clusters, moved) -> Any:
@@ -211,7 +213,7 @@ def _pruned(spec: Spec, *, what: str, aws, services, defaults=True, queries=None
 
 
 def _service_view(spec: Spec, name: str, stack: str, callers: Mapping[str, dict[str, list[str]]],
-                  position: Mapping[str, int]) -> StackView:
+                  position: Mapping[str, int], graph: Mapping[str, list[str]]) -> StackView:
     svc = spec.services[name]
     uses = {ref.split("/", 1)[0] for ref in svc.uses}
     mine = callers.get(name, {})  # service → its uses that name this one
@@ -231,7 +233,10 @@ def _service_view(spec: Spec, name: str, stack: str, callers: Mapping[str, dict[
     queries = spec.queries.model_copy(update={"custom": [q for q in spec.queries.custom if q.services == [name]]})
     view = _pruned(spec, what=stack, aws=_aws(spec, clusters=[spec.cluster(svc.cluster)], moved=moved),
                    services=services, queries=queries)
-    return StackView(stack, "service", view, frozenset(services))
+    # the dashboard's rows of every service beneath it, as a fact: those services' entries feed this stack
+    beneath = rows(spec, name, graph)
+    return StackView(stack, "service", view, frozenset(services) | {getattr(r, "name", r) for r in beneath},
+                     facts={"beneath": beneath})
 
 
 def views(spec: Spec, *, pruned: bool = True) -> dict[str, StackView]:
@@ -243,6 +248,7 @@ def views(spec: Spec, *, pruned: bool = True) -> dict[str, StackView]:
     aws_services = spec.aws_services()
     not_moved = NotAnInput("aws.mesh.migration.moved (read per service)")
     position = {n: i for i, n in enumerate(spec.services)}
+    graph = uses_graph(spec)
     callers: dict[str, dict[str, list[str]]] = {}
     for caller, svc in spec.services.items():
         for ref in svc.uses:
@@ -262,7 +268,7 @@ def views(spec: Spec, *, pruned: bool = True) -> dict[str, StackView]:
                            defaults=False)
             out[s.name] = StackView(s.name, s.kind, view, facts=facts)
         elif s.kind == "service":
-            out[s.name] = _service_view(spec, s.services[0], s.name, callers, position)
+            out[s.name] = _service_view(spec, s.services[0], s.name, callers, position, graph)
         else:  # queries: the shared saved queries over the AWS services' log groups
             named = {n for q in shared_queries(spec) for n in (q.services or aws_services)}
             services = {n: Neighbour(n, {f: getattr(svc, f) for f in WITNESS_FIELDS})

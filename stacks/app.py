@@ -111,7 +111,8 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
             continue
         v = views[s.name]
         stack = ServicesStack(app, s.name, spec=v.spec, cluster=built.clusters[s.cluster], services=list(s.services),
-                              namespace=shared.namespace, shared=shared, env=environment(v.spec),
+                              namespace=shared.namespace, shared=shared, beneath=v.facts.get("beneath", ()),
+                              env=environment(v.spec),
                               description=f"meshspec {v.spec.project}: service {s.services[0]} on {s.cluster}")
         stack.add_stack_dependency(shared)  # the mesh backend's shared parts may be referenced by name
         built.services[s.name] = stack

@@ -30,7 +30,7 @@ class ClusterStack(Stack):
         self.spec_cluster = cluster
         self.vpc = vpc
         self.log_router: PodLogRouter | None = None  # kept for write_manifests
-        name = f"{spec.project}-{cluster.name}"
+        name = naming.cluster(spec.project, cluster.name)
         if cluster.platform == "ecs":
             self.ecs = EcsCluster(self, "Cluster", EcsClusterProps(
                 vpc=vpc, cluster_name=name, container_insights=INSIGHTS[cluster.container_insights],
@@ -40,7 +40,9 @@ class ClusterStack(Stack):
         else:
             self.eks = EksCluster(self, "Cluster", EksClusterProps(
                 vpc=vpc, cluster_name=name, kubernetes_version=cluster.kubernetes_version,
-                container_insights=cluster.container_insights != "off", encrypt_secrets=cluster.secrets_encryption))
+                container_insights=cluster.container_insights != "off",
+                container_insights_enhanced=cluster.container_insights == "enhanced",
+                application_signals=spec.observability.agent == "cloudwatch", encrypt_secrets=cluster.secrets_encryption))
             # pods' stdout into their service's log group, as awslogs does on ECS (constructs_lib/eks/pod_logs.py)
             self.log_router = PodLogRouter(self, "PodLogs", cluster=self.eks, props=PodLogRouterProps(
                 log_group_prefix=naming.log_group_prefix(spec.project), name=cluster.name,

@@ -3,13 +3,19 @@ from __future__ import annotations
 
 from aws_cdk.aws_logs import ILogGroup
 
+from meshspec.constructs_lib import metric_names as M
+from meshspec.constructs_lib.dashboard import DependencyPanel
 from meshspec.constructs_lib.ecs import Ec2Capacity
 from meshspec.constructs_lib.mesh.base import CohortRoute, MajorRoute, MeshServiceProps
 from meshspec.constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
+from meshspec.constructs_lib.observability import TelemetryProps
+from meshspec.constructs_lib.slo import MetricSeries, ServiceLevelObjectiveProps
 from meshspec.infra import naming
+from meshspec.infra.dependencies import Row, environment_of
 from meshspec.infra.mesh import Backend, registry
 from meshspec.infra.spec import cohorts, instance_types
-from meshspec.infra.spec.model import Cluster, Service, Spec, capacity_of, live_majors, major_path, metric_majors, shares
+from meshspec.infra.spec.model import (Cluster, Service, Slo, Spec, capacity_of, live_majors, major_path,
+                                       metric_majors, shares, slow_thresholds)
 
 INSIGHTS = {"enhanced": "ENHANCED", "on": "ENABLED", "off": "DISABLED"}
 
@@ -121,5 +127,73 @@ def metric_filters_props(spec: Spec, name: str, log_group: ILogGroup) -> Service
     majors = metric_majors(spec, name)
     if not majors:
         return None
-    return ServiceMetricFiltersProps(log_group=log_group, service_name=name,
-                                     majors=tuple(MetricMajor(m, prefix) for m, prefix in majors.items()))
+    slow = slow_thresholds(spec, name)
+    return ServiceMetricFiltersProps(log_group=log_group, service_name=name, majors=tuple(
+        MetricMajor(m, prefix, slow_ms=slow.get(m)) for m, prefix in majors.items()))
+
+
+def telemetry(spec: Spec, name: str) -> TelemetryProps:
+    """How an AWS service reports: the spec's agent, the service's language, its Application Signals environment
+    (``naming.application_signals_environment``), the sampling rate and ``defaults.tracing``."""
+    svc = spec.services[name]
+    obs = spec.observability
+    return TelemetryProps(
+        service_name=name, agent=obs.agent, language=svc.language, sampling_percent=obs.sampling_percent,
+        tracing=spec.defaults.tracing, environment=environment_of(spec, name))
+
+
+def objectives(spec: Spec, name: str) -> list[tuple[str, ServiceLevelObjectiveProps]]:
+    """The service's SLOs, each with its construct id: the service's own on its Application Signals series, and
+    each major's on the mesh's series of that major (its versions' counts summed)."""
+    svc = spec.services[name]
+    out: list[tuple[str, ServiceLevelObjectiveProps]] = []
+    if svc.slo is not None and spec.observability.agent == "cloudwatch":  # as model.measured_objectives
+        service = (name, telemetry(spec, name).environment)
+        out += [(kind, props) for kind, props in _objectives(spec, name, None, svc.slo, service=service)]
+    measured = metric_majors(spec, name)
+    for major, m in svc.majors.items():
+        if m.slo is not None and major in measured:
+            out += [(f"{major}-{kind}", props) for kind, props in _objectives(spec, name, major, m.slo)]
+    return out
+
+
+def _objectives(spec: Spec, name: str, major: str | None, slo: Slo, *, service: tuple[str, str] | None = None,
+                ) -> list[tuple[str, ServiceLevelObjectiveProps]]:
+    versions = [v.name for v in spec.services[name].versions]
+
+    def series(metric: str) -> tuple[MetricSeries, ...]:
+        return tuple(MetricSeries(M.namespace(major), metric, {M.DIM_SERVICE: name, M.DIM_VERSION: v})
+                     for v in versions)
+
+    out = []
+    for kind, goal in (("availability", slo.availability),
+                       ("latency", slo.latency.percentile if slo.latency else None)):
+        if goal is None:
+            continue
+        slo_name = naming.slo(spec.project, name, kind, major)
+        common = dict(name=slo_name, kind=kind, goal_percent=goal, window_days=slo.window_days,
+                      alarm_names={s: naming.slo_alarm(slo_name, s) for s in ("fast", "slow")})
+        threshold = slo.latency.threshold_ms if kind == "latency" else None
+        if service is not None:
+            props = ServiceLevelObjectiveProps(service=service, threshold_ms=threshold, **common)
+        else:
+            bad = M.ERRORS_5XX if kind == "availability" else M.SLOW_REQUESTS
+            what = "without a 5xx" if kind == "availability" else f"under {threshold} ms"
+            props = ServiceLevelObjectiveProps(
+                total=series(M.REQUESTS), bad=series(bad), **common,
+                description=f"meshspec: {goal} % of {name}/{major} requests {what} over {slo.window_days} days")
+        out.append((kind, props))
+    return out
+
+
+def slo_alarms(spec: Spec, name: str) -> tuple[str, ...]:
+    """The names of every burn-rate alarm of the service's objectives (its own and its majors')."""
+    return tuple(props.alarm_name(a) for _, props in objectives(spec, name) for a in ("fast", "slow"))
+
+
+def dependency_panels(beneath: tuple[Row | str, ...]) -> tuple[DependencyPanel, ...]:
+    """The dashboard's rows from the view's fact ``beneath`` (:func:`meshspec.infra.dependencies.rows`): a row,
+    or past the graphed ones a name."""
+    return tuple(DependencyPanel(r) if isinstance(r, str) else DependencyPanel(
+        r.name, r.path, environment=r.environment, note=r.note, objectives=r.objectives, alarms=r.alarms)
+        for r in beneath)

@@ -1,6 +1,7 @@
 """A service stack: one shard of one cluster's services. It only composes constructs."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aws_cdk import Annotations, Stack
@@ -15,7 +16,9 @@ from meshspec.constructs_lib.logs import CustomQuery, ServiceLogs, ServiceLogsPr
 from meshspec.constructs_lib.mesh.base import MeshBackend, MeshServiceBinding
 from meshspec.constructs_lib.mesh.beside import BesideBinding
 from meshspec.constructs_lib.metrics import ServiceMetricFilters
+from meshspec.constructs_lib.slo import ServiceLevelObjective
 from meshspec.infra import naming
+from meshspec.infra.dependencies import DASHBOARD_ROWS
 from meshspec.infra.mesh import registry
 from meshspec.infra.spec.model import Spec, live_majors
 
@@ -33,8 +36,12 @@ class ServicesStack(Stack):
     workload per ECS service (``Backend.joins``)."""
 
     def __init__(self, scope: Construct, id: str, *, spec: Spec, cluster: ClusterStack, services: list[str],
-                 namespace: sd.INamespace, shared: "SharedStack | None" = None, **kwargs) -> None:
+                 namespace: sd.INamespace, shared: "SharedStack | None" = None, beneath: tuple = (),
+                 **kwargs) -> None:
+        """``beneath``: the dashboard's rows of the services beneath the stack's service (its view's fact,
+        ``meshspec.infra.dependencies.rows``). Default: none."""
         super().__init__(scope, id, **kwargs)
+        self._beneath = beneath
         parts = shared.backend_parts if shared is not None else {}
         primary = registry.primary(spec)
         backend = primary.mesh_backend(spec, self, shared=parts.get(primary.name), vpc=cluster.vpc,
@@ -75,6 +82,7 @@ class ServicesStack(Stack):
         for warning, text in registry.primary(spec).synth_warnings(spec, name):
             Annotations.of(scope).add_warning_v2(warning, text)
         tracing = spec.defaults.tracing
+        telemetry = convert.telemetry(spec, name)
         env = {**convert.environment(svc), **convert.upstream_environment(spec, name)}
         if cluster.ecs is not None:
             single = backend.single_revision
@@ -88,7 +96,7 @@ class ServicesStack(Stack):
                     cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
                     log_group=logs.log_group, binding=binding, cpu=svc.cpu, memory_mib=svc.memory,
                     desired_count=count, environment=env,
-                    secrets=dict(svc.secrets), tracing=tracing,
+                    secrets=dict(svc.secrets), tracing=tracing, telemetry=replace(telemetry, version=v.name),
                     ecs_service_name=name if single else naming.ecs_service(name, v.name),
                     ingress_peer=self._vpc_peer, **convert.ecs_placement(spec, svc)))
             if self.twins is not None:  # a migration: the workload the service keeps once the host retires
@@ -98,18 +106,23 @@ class ServicesStack(Stack):
                     cluster=cluster.ecs.cluster, service_name=name, version=v.name, image=v.image, port=svc.port,
                     log_group=logs.log_group, binding=twin, cpu=svc.cpu, memory_mib=svc.memory,
                     desired_count=svc.desired_count, environment=env, secrets=dict(svc.secrets), tracing=tracing,
-                    ecs_service_name=name, ingress_peer=self._vpc_peer, **convert.ecs_placement(spec, svc)))
+                    telemetry=replace(telemetry, version=v.name), ecs_service_name=name, ingress_peer=self._vpc_peer,
+                    **convert.ecs_placement(spec, svc)))
         else:
             self.workloads.append(KubernetesWorkload(scope, "Workload", cluster=cluster.eks, props=KubernetesWorkloadProps(
                 service_name=name, port=svc.port, binding=binding, replicas=svc.desired_count,
                 versions=tuple(WorkloadVersion(v.name, v.image) for v in svc.versions),
                 cpu_millicores=svc.cpu, memory_mib=svc.memory, environment=env,
-                tracing=tracing, secrets=dict(svc.secrets), log_group_name=naming.log_group(spec.project, name),
-                registrar_parts=self.registrar_parts())))
+                tracing=tracing, telemetry=telemetry, secrets=dict(svc.secrets),
+                log_group_name=naming.log_group(spec.project, name), registrar_parts=self.registrar_parts())))
+        for cid, objective in convert.objectives(spec, name):  # with their burn-rate alarms
+            ServiceLevelObjective(scope, f"Slo-{cid}", objective)
         ServiceDashboard(scope, "Dashboard", ServiceDashboardProps(
             service_name=name, versions=tuple(v.name for v in svc.versions), majors=tuple(live_majors(svc)),
             dashboard_name=naming.dashboard(spec.project, name),
-            series=binding.dashboard_series(cluster.ecs.cluster.cluster_name if cluster.ecs is not None else None)))
+            series=binding.dashboard_series(cluster.ecs.cluster.cluster_name if cluster.ecs is not None else None),
+            dependencies=convert.dependency_panels(self._beneath), alarms=convert.slo_alarms(spec, name),
+            max_dependency_rows=DASHBOARD_ROWS))
 
     def registrar_parts(self) -> tuple:
         """Every installed backend's part of the EKS pod registrar, so its script is the same on every backend."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Annotations, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
@@ -20,6 +20,12 @@ from meshspec.infra.spec.model import Spec
 from .convert import availability_zones
 
 VPC_CIDR = "10.0.0.0/16"
+XRAY_END_OF_SUPPORT = "2027-02-25"
+XRAY_WARNING_ID = "meshspec:xray-daemon-end-of-support"
+XRAY_WARNING = (f"the X-Ray daemon reaches end of support on {XRAY_END_OF_SUPPORT} (maintenance since 2026-02-25): "
+                "aws.observability.agent: xray-daemon keeps it as the spec asks, without instrumentation or the "
+                "services' SLOs; remove that line for the CloudWatch agent with Application Signals, whose traces "
+                "still land in X-Ray (see `meshspec help observability`).")
 
 
 class SharedStack(Stack):
@@ -67,3 +73,14 @@ class SharedStack(Stack):
                 if part is not None:
                     self.backend_parts[backend.name] = part
                     self.acknowledgements += backend.validation_acknowledgements()
+            self._observability(spec)
+
+    def _observability(self, spec: Spec) -> None:
+        """Application Signals' one-time enablement (its service-linked role; StartDiscovery is idempotent, so
+        another project in the account may declare it too), or the X-Ray daemon's end-of-support warning."""
+        if spec.observability.agent == "xray-daemon":
+            Annotations.of(self).add_warning_v2(XRAY_WARNING_ID, XRAY_WARNING)
+            return
+        from aws_cdk import aws_applicationsignals as appsignals
+
+        appsignals.CfnDiscovery(self, "ApplicationSignals")

@@ -300,8 +300,19 @@ def _reviewed_env(doc: dict, spot: Spot) -> None:
     doc["services"][spot.path[1]].setdefault("env", {})["WALK_REVIEWED"] = "plain"
 
 
+def _other_objective(doc: dict, spot: Spot) -> None:
+    """An slo needs an objective: the base's has a latency one, so availability or the window alone makes the
+    difference."""
+    slo = get(doc, spot.path[:-1])
+    slo.setdefault("latency", {"thresholdMs": 300})
+
+
 PREPARE: dict[tuple, Edit] = {
     ("services", "*", "notSecret"): _reviewed_env,
+    ("services", "*", "slo", "availability"): _other_objective,
+    ("services", "*", "slo", "windowDays"): _other_objective,
+    ("services", "*", "majors", "*", "slo", "availability"): _other_objective,
+    ("services", "*", "majors", "*", "slo", "windowDays"): _other_objective,
     ("services", "*", "majors", "*", "sunset"): _deprecated,
     ("services", "*", "appengine", "migrateTraffic"): _one_version_takes_all,
     **{COHORT + (key,): _two_cohorts for key in ("name", "priority", "header", "cookie", "value", "version")},

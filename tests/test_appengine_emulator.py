@@ -81,7 +81,7 @@ def test_operation_carries_type_and_name(gae_emulator, two_versions):
 
 
 def test_operations_finish_after_the_delay_and_are_polled(gae_emulator, gae_clients):
-    gae_emulator.operation_delay = 0.3
+    gae_emulator.operation_delay = 2.0  # long enough that a loaded machine still sees it running
     op = gae_clients.versions.create_version(request={
         "parent": f"{APP}/services/default",
         "version": {"id": "v1", "runtime": "python312", "deployment": {"zip": {"source_url": "gs://b/x"}}}},

@@ -188,7 +188,11 @@ def test_observability_is_the_same_on_every_backend(lattice, service_connect):
         t.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "/meshspec/shop/pricing"})
         t.has_resource_properties("AWS::Logs::QueryDefinition", Match.any_value())
         t.has_resource_properties("AWS::ECS::TaskDefinition", {"ContainerDefinitions": Match.array_with([
-            Match.object_like({"Name": "xray-daemon"})])})
+            Match.object_like({"Name": "cloudwatch-agent"}), Match.object_like({"Name": "adot-init"})])})
+        assert not t.find_resources("AWS::ECS::TaskDefinition", {"Properties": {"ContainerDefinitions": Match.array_with([
+            Match.object_like({"Name": "xray-daemon"})])}})
+        t.has_resource_properties("AWS::ApplicationSignals::ServiceLevelObjective", {"Name": "shop-pricing-availability"})
+        t.has_resource_properties("AWS::CloudWatch::Alarm", {"AlarmName": "shop-pricing-availability-burn-fast"})
         t.has_resource_properties("AWS::CloudWatch::Dashboard", Match.any_value())
 
 
@@ -444,7 +448,8 @@ def test_service_connect_beside_runs_each_ecs_service_twice(synthesized):
     assert twin["DeploymentConfiguration"]["Alarms"]["AlarmNames"] == []  # the alarm comes with the retire step
     assert "ServiceRegistries" not in twin  # App Mesh's callers keep reaching only the App Mesh tasks
     task = _task(synthesized, "beside-sc", "pricing")
-    assert "ProxyConfiguration" not in task and [c["Name"] for c in task["ContainerDefinitions"]] == ["app", "xray-daemon"]
+    assert "ProxyConfiguration" not in task and [c["Name"] for c in task["ContainerDefinitions"]] == [
+        "app", "cloudwatch-agent", "adot-init"]
     assert _app_env(task)["MESHSPEC_UPSTREAM_ERP_CONNECTOR"] == "http://erp-connector.shop.local:9000"
     assert next(c for c in _task(synthesized, "beside-sc", "pricing")["ContainerDefinitions"]
                 if c["Name"] == "app")["Image"] == "public.ecr.aws/shop/pricing:41"  # the version the prepare step kept

@@ -77,6 +77,22 @@ def test_fails_when_service_connect_is_asked_for_a_lasting_split():
     assert "backend: lattice keeps weighted target groups" in e.hint
 
 
+def test_fails_when_service_connect_is_given_a_health_check_path_it_never_probes():
+    # GIVEN a health path written on a service whose backend probes no path (found on the installed package's path)
+    doc = base("service-connect")
+    doc["services"]["pricing"]["healthCheck"] = "/health"
+    (e,) = only(check(doc), "backend-unsupported")
+    assert (e.key_path, e.given) == ("services.pricing.healthCheck", "'/health'")
+    assert e.message == ("healthCheck is the path App Mesh and VPC Lattice probe; Service Connect probes no path "
+                         "(its proxy ejects endpoints that fail, by outlier detection)")
+    assert e.allowed == "backend: lattice, or leave healthCheck out"  # App Mesh is past its end of support
+    # the same path on the backends that probe it is fine
+    for backend in ("appmesh", "lattice"):
+        doc = base(backend)
+        doc["services"]["pricing"]["healthCheck"] = "/health"
+        assert check(doc).ok, backend
+
+
 def test_fails_when_service_connect_serves_majors_from_different_versions():
     doc = base("service-connect")
     doc["services"]["pricing"]["majors"]["v2"] = {"contract": "p2.json"}

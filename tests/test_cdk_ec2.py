@@ -98,9 +98,9 @@ def test_every_container_knows_its_region_and_the_app_keeps_its_own(on_ec2):
     (td,) = on_ec2.find_resources("AWS::ECS::TaskDefinition").values()
     env = {c["Name"]: {e["Name"]: e["Value"] for e in c.get("Environment", [])}
            for c in td["Properties"]["ContainerDefinitions"]}
-    assert set(env) == {"app", "envoy", "xray-daemon"}
+    assert set(env) == {"app", "envoy", "cloudwatch-agent", "adot-init"}
     assert env["app"]["AWS_REGION"] == "us-east-1" and env["app"]["AWS_DEFAULT_REGION"] == "eu-west-1"
-    assert env["envoy"]["AWS_REGION"] == env["xray-daemon"]["AWS_REGION"] == "eu-west-1"
+    assert env["envoy"]["AWS_REGION"] == env["cloudwatch-agent"]["AWS_REGION"] == "eu-west-1"
 
 
 def test_a_graviton_instance_type_gets_the_arm64_ami():

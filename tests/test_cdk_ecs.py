@@ -55,10 +55,11 @@ def test_cluster_has_enhanced_container_insights_and_fargate_capacity(fargate):
     fargate.has_resource_properties("AWS::ServiceDiscovery::PrivateDnsNamespace", {"Name": "shop.local"})
 
 
-def test_task_runs_app_envoy_and_xray_daemon_with_app_mesh_proxy(fargate):
+def test_task_runs_app_envoy_and_the_cloudwatch_agent_with_app_mesh_proxy(fargate):
     c = containers(fargate)
-    assert set(c) == {"app", "envoy", "xray-daemon"}
-    assert c["app"]["DependsOn"] == [{"Condition": "HEALTHY", "ContainerName": "envoy"}]
+    assert set(c) == {"app", "envoy", "cloudwatch-agent", "adot-init"}  # no X-Ray daemon
+    assert c["app"]["DependsOn"] == [{"Condition": "HEALTHY", "ContainerName": "envoy"},
+                                     {"Condition": "SUCCESS", "ContainerName": "adot-init"}]
     assert c["envoy"]["User"] == "1337" and c["envoy"]["HealthCheck"]["Command"][0] == "CMD-SHELL"
     env = {e["Name"]: e["Value"] for e in c["envoy"]["Environment"]}
     assert env["ENABLE_ENVOY_XRAY_TRACING"] == "1"
@@ -67,7 +68,9 @@ def test_task_runs_app_envoy_and_xray_daemon_with_app_mesh_proxy(fargate):
         "Cpu": "512", "Memory": "1024", "Family": "catalog-c-1",
         "ProxyConfiguration": {"ContainerName": "envoy", "Type": "APPMESH", "ProxyConfigurationProperties":
                                Match.array_with([{"Name": "AppPorts", "Value": "8080"},
+                                                 {"Name": "IgnoredGID", "Value": "1338"},
                                                  {"Name": "IgnoredUID", "Value": "1337"}])}})
+    assert c["cloudwatch-agent"]["User"] == "0:1338"  # the group Envoy lets past
 
 
 def test_every_container_logs_to_the_service_log_group(fargate):
@@ -87,7 +90,7 @@ def test_secrets_are_references_never_values(fargate):
     assert "DB_PASSWORD" not in {e["Name"] for e in c["Environment"]}
 
 
-def test_task_role_streams_only_its_own_node_and_writes_xray(fargate):
+def test_task_role_streams_only_its_own_node_and_writes_xray_and_application_signals(fargate):
     policies = fargate.find_resources("AWS::IAM::Policy")
     task = [p for lid, p in policies.items() if "TaskRole" in lid]
     (statements,) = [p["Properties"]["PolicyDocument"]["Statement"] for p in task]
@@ -96,7 +99,10 @@ def test_task_role_streams_only_its_own_node_and_writes_xray(fargate):
         "arn:aws:appmesh:eu-west-1:111122223333:mesh/shop-mesh/virtualNode/catalog-c-1"
     xray = [s for s in statements if "xray:PutTraceSegments" in s["Action"]]
     assert xray and xray[0]["Resource"] == "*"
-    assert len(statements) == 2  # nothing else
+    (logs_statement,) = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
+    assert [r["Fn::Join"][1][-1] for r in logs_statement["Resource"]] == [
+        ":log-group:/aws/application-signals/data", ":log-group:/aws/application-signals/data:*"]
+    assert len(statements) == 3  # nothing else
 
 
 def test_service_registers_in_cloud_map_and_rolls_back(fargate):
@@ -107,13 +113,16 @@ def test_service_registers_in_cloud_map_and_rolls_back(fargate):
         "CapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Weight": 1}]})
 
 
-def test_without_tracing_there_is_no_xray_daemon():
+def test_without_tracing_the_agent_stays_for_application_signals_metrics():
     s = stack()
     cluster = EcsCluster(s, "C", EcsClusterProps(vpc=vpc_in(s)))
     MeshedFargateService(s, "V", MeshedFargateServiceProps(
         cluster=cluster.cluster, service_name="a", version="v", image="x", port=80,
         log_group=logs.LogGroup(s, "L"), tracing=False))
-    assert set(containers(template(s))) == {"app"}
+    c = containers(template(s))
+    assert set(c) == {"app", "cloudwatch-agent", "adot-init"}
+    env = {e["Name"]: e["Value"] for e in c["app"]["Environment"]}
+    assert env["OTEL_TRACES_SAMPLER"] == "always_off" and "OTEL_TRACES_SAMPLER_ARG" not in env
 
 
 def test_ec2_capacity_adds_an_asg_capacity_provider():

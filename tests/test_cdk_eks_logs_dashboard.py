@@ -57,7 +57,12 @@ def test_eks_cluster_is_native_auto_mode_without_kubectl(eks):
 
 def test_container_insights_comes_from_the_observability_addon_with_pod_identity(eks):
     t, _, _ = eks
-    t.has_resource_properties("AWS::EKS::Addon", {"AddonName": "amazon-cloudwatch-observability"})
+    t.has_resource_properties("AWS::EKS::Addon", {
+        "AddonName": "amazon-cloudwatch-observability", "ConfigurationValues": json.dumps({
+            "agent": {"config": {"logs": {"metrics_collected": {
+                "kubernetes": {"enhanced_container_insights": True}, "application_signals": {}}},
+                "traces": {"traces_collected": {"application_signals": {}}}}},
+            "containerLogs": {"enabled": True}}, separators=(",", ":"))})
     t.has_resource_properties("AWS::EKS::PodIdentityAssociation", {
         "Namespace": "amazon-cloudwatch", "ServiceAccount": "cloudwatch-agent"})
 
@@ -75,8 +80,12 @@ def test_a_deployment_per_version_with_envoy_and_a_service(eks):
     kinds = [(m["kind"], m["metadata"]["name"]) for m in workload.manifests]
     assert kinds == [("ServiceAccount", "rec"), ("Service", "rec"), ("Deployment", "rec-r-3"), ("Deployment", "rec-r-4")]
     pod = workload.manifests[3]["spec"]["template"]["spec"]
-    assert [c["name"] for c in pod["containers"]] == ["app", "envoy", "xray-daemon", "mesh-registrar"]
+    # the CloudWatch agent takes Envoy's X-Ray segments (no X-Ray daemon); the add-on injects ADOT (annotation)
+    assert [c["name"] for c in pod["containers"]] == ["app", "envoy", "cloudwatch-agent", "mesh-registrar"]
     assert pod["initContainers"][0]["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
+    assert {"name": "APPMESH_IGNORE_GID", "value": "1338"} in pod["initContainers"][0]["env"]
+    annotations = workload.manifests[3]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["instrumentation.opentelemetry.io/inject-python"] == "true"
     (written,) = files
     doc = json.loads(written.read_text())
     assert doc["kind"] == "List" and len(doc["items"]) == 4
@@ -157,7 +166,10 @@ def test_builtin_and_custom_queries_are_saved(service_logs):
     assert "pct(duration, 99)" in defs["shop/pricing/p99-latency-by-version"]
     assert "by service, version" in defs["shop/pricing/p99-latency-by-version"]
     assert "response_code >= 500" in defs["shop/pricing/errors-by-service"]
-    assert "trace_id" in defs["shop/pricing/trace-lookup"]
+    assert 'filter @message like "{{traceId}}"' in defs["shop/pricing/trace-lookup"]  # Envoy's lines and the app's
+    (lookup,) = [d["Properties"] for d in service_logs.find_resources("AWS::Logs::QueryDefinition").values()
+                 if d["Properties"]["Name"].endswith("/trace-lookup")]
+    assert [p["Name"] for p in lookup["Parameters"]] == ["traceId"]
     assert defs["shop/pricing/slow"] == "fields @timestamp | limit 5"
 
 

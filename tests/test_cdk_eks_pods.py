@@ -10,6 +10,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match
 
+from meshspec.constructs_lib.observability import TelemetryProps
 from meshspec.constructs_lib.eks import (LOG_GROUP_ANNOTATION, EksCluster, EksClusterProps, KubernetesWorkload,
                                 KubernetesWorkloadProps, PodLogRouter, PodLogRouterProps, WorkloadVersion,
                                 render_manifests, write_manifests)
@@ -110,7 +111,8 @@ def test_no_secret_variable_has_a_value_in_the_written_manifests(pods):
 def test_pods_carry_their_log_group_annotation(pods):
     _, workload, _, _ = pods
     (dep,) = _by_kind(workload.manifests, "Deployment")
-    assert dep["spec"]["template"]["metadata"]["annotations"] == {LOG_GROUP_ANNOTATION: "/meshspec/shop/rec"}
+    assert dep["spec"]["template"]["metadata"]["annotations"] == {
+        LOG_GROUP_ANNOTATION: "/meshspec/shop/rec", "instrumentation.opentelemetry.io/inject-python": "true"}
 
 
 def test_the_log_router_writes_only_to_the_projects_log_groups(pods):
@@ -150,8 +152,10 @@ def test_the_fluent_bit_config_escapes_dots_of_the_prefix():
     assert "^/meshspec/a\\.b/" in conf
 
 
-def test_a_workload_without_secrets_or_log_group_renders_as_before():
-    props = KubernetesWorkloadProps(service_name="a", port=80, versions=(WorkloadVersion("v", "i"),), tracing=False)
+def test_a_workload_without_secrets_log_group_or_instrumentation_renders_as_before():
+    telemetry = TelemetryProps(service_name="a", environment="eks:c/default", language="none", tracing=False)
+    props = KubernetesWorkloadProps(service_name="a", port=80, versions=(WorkloadVersion("v", "i"),), tracing=False,
+                                    telemetry=telemetry)
     docs = render_manifests(props, {"v": None})
     assert [m["kind"] for m in docs] == ["ServiceAccount", "Service", "Deployment"]
     pod_template = docs[2]["spec"]["template"]

@@ -50,7 +50,7 @@ def test_lattice_plan_runs_beside_moves_each_caller_then_retires():
                              "internal:80, MESHSPEC_UPSTREAM_RECOMMENDATIONS=https://recommendations.shop.lattice."
                              "internal:443 (Lattice's custom names")
     assert "its Envoy lets 169.254.171.0/24 through" in effect
-    assert plan.steps[-1].run == ("meshspec validate meshspec.yaml", "cdk deploy --exclusively 'shop-svc-*'", "cdk deploy --all")
+    assert plan.steps[-1].run == ("meshspec validate meshspec.yaml", "meshspec cdk deploy --exclusively 'shop-svc-*'", "meshspec cdk deploy --all")
 
 
 def test_service_connect_plan_settles_splits_first():
@@ -123,6 +123,18 @@ def test_fails_when_service_connect_cannot_take_an_eks_service():
                                  "Service Connect connects ECS services only; recommendations runs on the EKS "
                                  "cluster 'ml'")
     assert exc.value.hint.startswith("backend: lattice takes ECS and EKS targets")
+
+
+def test_fails_when_a_majors_objective_would_lose_its_series():
+    # GIVEN pricing/v1 with an objective of its own: measured on App Mesh's per-major series, which Lattice lacks
+    doc = shop_data()
+    doc["services"]["pricing"]["majors"]["v1"]["slo"] = {"availability": 99.95}
+    with pytest.raises(UserError) as exc:
+        plan_migration(load(doc), "lattice")
+    assert exc.value.message == (
+        "VPC Lattice cannot run this spec as it is: services.pricing.majors.v1.slo: pricing/v1 has no series of its own "
+        "to measure an objective on: the lattice backend publishes no series per major")
+    assert exc.value.hint == "put the objective on services.pricing.slo (Application Signals measures the service)"
 
 
 def test_fails_when_lattice_refuses_a_name():

@@ -31,19 +31,19 @@ def test_partial_synth_writes_the_same_templates_as_a_full_synth(full, tmp_path,
                  "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     part = templates(out)
-    # erp-connector's entry feeds its own stack and pricing's (pricing uses it: its port and protocol), plus
-    # what those depend on (the shared stack, which every cluster stack changes)
+    # erp-connector's entry feeds its own stack, pricing's (pricing uses it: its port and protocol) and the
+    # stacks of every service above it (catalog's dashboard shows it, with its objectives), plus what those
+    # depend on (the shared stack, which every cluster stack changes)
     assert sorted(part) == sorted(f"{s}.template.json" for s in (
-        "shop-shared", "shop-core", "shop-ml", "shop-svc-pricing", "shop-svc-erp-connector"))
+        "shop-shared", "shop-core", "shop-ml", "shop-svc-catalog", "shop-svc-pricing", "shop-svc-erp-connector"))
     for name, body in part.items():
         assert body == full[name], name
     # left out: the stacks erp-connector's entry does not feed
-    assert set(full) - set(part) == {"shop-svc-catalog.template.json", "shop-svc-recommendations.template.json",
-                                     "shop-queries.template.json"}
+    assert set(full) - set(part) == {"shop-svc-recommendations.template.json", "shop-queries.template.json"}
     assert doc["partial"]["services"] == ["erp-connector"]
-    assert doc["partial"]["changed"] == ["shop-svc-pricing", "shop-svc-erp-connector"]
-    assert doc["partial"]["stacks"] == ["shop-shared", "shop-core", "shop-ml", "shop-svc-pricing",
-                                        "shop-svc-erp-connector"]
+    assert doc["partial"]["changed"] == ["shop-svc-catalog", "shop-svc-pricing", "shop-svc-erp-connector"]
+    assert doc["partial"]["stacks"] == ["shop-shared", "shop-core", "shop-ml", "shop-svc-catalog",
+                                        "shop-svc-pricing", "shop-svc-erp-connector"]
 
 
 @pytest.fixture
@@ -113,9 +113,11 @@ def test_a_new_consumer_on_lattice_writes_the_providers_auth_policy(repo, capsys
     text = spec.read_text()
     at = text.index("    versions:", text.index("  erp-connector:"))
     spec.write_text(text[:at] + "    uses: [catalog/v1]\n" + text[at:])
+    # a cycle now (catalog → pricing → erp-connector → catalog): each of the three dashboards shows the others
     partial, _ = partial_against_full(spec, repo, before, capsys,
-                                      {"shop-svc-catalog.template.json", "shop-svc-erp-connector.template.json"})
-    assert partial["changed"] == ["shop-svc-catalog", "shop-svc-erp-connector"]
+                                      {"shop-svc-catalog.template.json", "shop-svc-erp-connector.template.json",
+                                       "shop-svc-pricing.template.json"})
+    assert partial["changed"] == ["shop-svc-catalog", "shop-svc-pricing", "shop-svc-erp-connector"]
 
 
 def test_a_contract_change_touches_no_template(repo, full, capsys):
@@ -148,7 +150,7 @@ def test_changed_since_a_removed_service_names_its_stack(repo, capsys):
     partial = json.loads(captured.out)["partial"]
     assert partial["removedStacks"] == ["shop-svc-erp-connector"]
     assert partial["services"] == ["pricing"]  # it used erp-connector: its entry changed
-    assert partial["changed"] == ["shop-svc-pricing"]
+    assert partial["changed"] == ["shop-svc-catalog", "shop-svc-pricing"]  # catalog's dashboard showed both
     assert "shop-svc-erp-connector: its service is gone from the spec; delete the stack" in captured.err
 
 

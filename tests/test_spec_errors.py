@@ -113,7 +113,7 @@ def test_unknown_key_suggests_the_closest_key():
     assert err.render() == (
         f"{err.file}:13:5: error: services.catalog.helthCheck: unknown key 'helthCheck' (given: 'helthCheck'; "
         "allowed: cluster, appengine, capacity, port, protocol, healthCheck, cpu, memory, desiredCount, env, secrets, majors, "
-        "versions, notSecret, uses, logRetentionDays)\n    hint: did you mean 'healthCheck'?")
+        "versions, notSecret, uses, logRetentionDays, language, slo)\n    hint: did you mean 'healthCheck'?")
 
 
 def test_secret_value_never_appears_in_the_message():

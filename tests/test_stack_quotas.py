@@ -53,14 +53,33 @@ def one_version_each(text: str) -> str:
     return text.replace("traffic: 10\n", "traffic: 0\n").replace("traffic: 90\n", "traffic: 100\n")
 
 
+OBJECTIVES = HEAD.replace("PROJECT", "cal") + """\
+  svc:
+    cluster: core
+    slo: {availability: 99.9, latency: {thresholdMs: 300}}
+    majors:
+      v1: {contract: c.json, slo: {availability: 99.9, latency: {thresholdMs: 250}}}
+      v2: {contract: c.json}
+    versions: [{name: a, image: img, traffic: 100}, {name: b, image: img, traffic: 0}]
+    uses: [dep/v1]
+  dep:
+    cluster: core
+    slo: {availability: 99}
+    majors: {v1: {contract: c.json}}
+    versions: [{name: d, image: img, traffic: 100}]
+"""
+
+
 @pytest.mark.parametrize("which", ["example", "example-ec2", "example-lattice", "appmesh", "lattice",
-                                   "service-connect"])
+                                   "service-connect", "objectives"])
 def test_estimates_match_the_synthesized_templates(which, shop_spec, tmp_path):
     from meshspec.stacks.limits import size
     from tests.cdk_support import shop_variant_ec2
 
     if which == "example":
         spec = shop_spec
+    elif which == "objectives":  # service and major objectives (a slow-request filter), a dependency row
+        spec = load(OBJECTIVES).spec
     elif which == "example-ec2":
         spec = load(shop_variant_ec2()).spec
     elif which == "example-lattice":  # defaults.logKmsKey: create

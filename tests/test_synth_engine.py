@@ -70,9 +70,8 @@ def test_a_corrupt_or_foreign_cache_entry_is_detected_and_rebuilt(shop_spec, col
     if damage == "template":  # one byte of a file changed: its SHA-256 no longer matches
         pricing.write_bytes(pricing.read_bytes().replace(b"pricing:42", b"pricing:66"))
     elif damage == "entry":  # the header edited: its digest no longer matches
-        header = pricing.read_bytes()
-        pricing.write_bytes(re.sub(rb'"resources": (\d+)', lambda m: b'"resources": %d' % (int(m[1]) - 1), header,
-                                   count=1))
+        pricing.write_bytes(re.sub(rb'"resources": (\d+)', lambda m: b'"resources": %d' % (int(m[1]) - 1),
+                                   pricing.read_bytes(), count=1))
     elif damage == "foreign":  # a whole, valid entry of another stack under pricing's key
         shutil.copyfile(found["shop-svc-catalog"], pricing)
     elif damage == "truncated":

@@ -50,7 +50,11 @@ VALUES: dict[str, dict[str, list]] = {
     "Defaults": {"logRetentionDays": [1, 90], "logRemovalPolicy": ["retain", "destroy"], "tracing": [True, False],
                  "logKmsKey": [None, "create", "arn:aws:kms:eu-west-1:111122223333:key/abc-123"]},
     "Aws": {"region": ["eu-west-1", "eu-central-1"], "account": [None, "444455556666"],
-            "availabilityZones": [None, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]]},
+            "availabilityZones": [None, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]],
+            "observability": [None, {"agent": "xray-daemon"}, {"samplingPercent": 12.5}]},
+    "Observability": {"agent": ["cloudwatch", "xray-daemon"], "samplingPercent": [0, 5, 12.5]},
+    "Slo": {"availability": [None, 99.9, 99.5], "latency": [None, {"thresholdMs": 250}], "windowDays": [7, 28]},
+    "LatencyObjective": {"thresholdMs": [100, 300], "percentile": [95, 99.9]},
     "Cluster": {"platform": ["ecs", "eks"], "capacity": [None, "fargate", "ec2", ["fargate", "ec2"]],
                 "containerInsights": ["off", "on", "enhanced"], "instanceType": [None, "c6i.large"],
                 "minCapacity": [0, 2], "maxCapacity": [2, 8], "kubernetesVersion": ["1.32", "1.33"],
@@ -65,13 +69,14 @@ VALUES: dict[str, dict[str, list]] = {
     "Service": {"port": [8081, 9090], "protocol": ["http", "http2", "grpc"], "healthCheck": ["/ready"],
                 "cpu": [512, 1024], "memory": [1024, 2048], "desiredCount": [0, 1, 3], "env": [{}, {"NEW": "1"}],
                 "secrets": [{}, {"TOKEN": ARN}], "logRetentionDays": [None, 7, 90], "capacity": [None, "fargate", "ec2"],
-                "notSecret": [[], ["LOG_LEVEL"]]},
+                "notSecret": [[], ["LOG_LEVEL"]], "language": ["python", "java", "none"],
+                "slo": [None, {"availability": 99.9}, {"latency": {"thresholdMs": 300}}]},
     "Version": {"image": ["public.ecr.aws/shop/other:99"], "source": [None]},
     "Major": {"path": [None, "/elsewhere/"], "status": ["active", "deprecated", "retired"],
               "sunset": [None, "2027-06-30"], "contract": ["<another contract>"],
               "cohorts": [[], [{"name": "testers", "priority": 1, "header": "x-cohort", "value": "b",
                                 "version": "<first version>"}]],
-              "sticky": [None, {"cookie": "shop-ab"}]},
+              "sticky": [None, {"cookie": "shop-ab"}], "slo": [None, {"availability": 99.5}]},
     "Cohort": {"name": ["renamed"], "priority": [7], "header": ["x-other"], "value": ["c"],
                "cookie": [None, "beta"], "version": ["<first version>"]},
     "Sticky": {"cookie": ["other-cookie"]},
@@ -116,6 +121,12 @@ def _place(doc, data, which: str):
         return data.draw(st.sampled_from(aws["clusters"])) if aws and aws.get("clusters") else None
     if which == "Mesh":
         return aws.setdefault("mesh", {}) if aws is not None else None
+    if which == "Observability":
+        return aws.setdefault("observability", {}) if aws is not None else None
+    if which in ("Slo", "LatencyObjective"):  # a service's objectives (one at least, so the edit stays valid)
+        svc = doc["services"][data.draw(st.sampled_from(sorted(_aws(doc))))]
+        slo = svc.setdefault("slo", {"availability": 99})
+        return slo.setdefault("latency", {"thresholdMs": 300}) if which == "LatencyObjective" else slo
     if which in ("Deployment", "Migration"):
         mesh = aws.setdefault("mesh", {}) if aws is not None else None
         key = which.lower()

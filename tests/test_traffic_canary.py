@@ -293,3 +293,48 @@ def test_a_second_canary_process_on_the_same_major_is_refused(spec_file, monkeyp
         code, _, err = run_canary(monkeypatch, capsys, spec_file, FakeClock(), "--resume")
     assert code == 1 and "another canary process is running on checkout/v1" in err
     assert route("v1") == ({"apple": 100, "banana": 0}, 1)
+
+
+# -- the burn rate of the major's availability objective ------------------------------------------------------
+def _with_objective(tmp_path: Path) -> Path:
+    from tests.traffic_support import SPEC
+
+    text = SPEC.replace("      v1:\n        contract: contracts/checkout-v1.json\n",
+                        "      v1:\n        contract: contracts/checkout-v1.json\n        slo: {availability: 99}\n")
+    assert text != SPEC
+    return write_spec(tmp_path, text)
+
+
+def test_a_canary_burning_the_objectives_budget_too_fast_rolls_back(tmp_path, aws, monkeypatch, capsys):  # noqa: F811
+    # GIVEN checkout/v1 with a 99 % availability objective and a canary at 3 % 5xx: within --max-5xx-rate 5 %,
+    # but three times the error budget (burn rate 3 > 2)
+    build_mesh({"v1": {"apple": 100, "banana": 0}, "v2": {"apple": 90, "banana": 10}})
+    spec_file = _with_objective(tmp_path)
+    burning = dict(requests_=400, errors=12, latencies={40.0: 400})
+    clock = FakeClock(on_sleep=traffic_by_step({1: burning}))
+    code, state, _ = run_canary(monkeypatch, capsys, spec_file, clock, "--max-5xx-rate", "5%", "--max-burn-rate", "2")
+    # THEN the first step rolls back on the burn rate alone
+    assert code == 1 and decisions(state) == [(0, "rollback")]
+    (reason,) = [e for e in state["events"] if e["action"] == "decision"][0]["reasons"]
+    assert reason == "canary burn rate 3.00x (5xx 3.00% against the 99 % objective) is above the limit 2x"
+    assert state["params"]["thresholds"]["maxBurnRate"] == 2 and state["params"]["thresholds"]["availabilityObjective"] == 0.99
+    assert route("v1")[0] == {"apple": 100, "banana": 0}
+
+
+def test_a_canary_within_the_burn_rate_is_promoted(tmp_path, aws, monkeypatch, capsys):  # noqa: F811
+    build_mesh({"v1": {"apple": 100, "banana": 0}, "v2": {"apple": 90, "banana": 10}})
+    spec_file = _with_objective(tmp_path)
+    light = dict(requests_=400, errors=2, latencies={40.0: 400})  # 0.5 %: burn rate 0.5
+    code, state, _ = run_canary(monkeypatch, capsys, spec_file, FakeClock(on_sleep=traffic_by_step(
+        {n: light for n in range(1, 5)})), "--max-burn-rate", "1")
+    assert code == 0 and state["status"] == "promoted"
+    first = [e for e in state["events"] if e["action"] == "decision"][0]
+    assert "canary burn rate 0.50x within 1x" in first["reasons"]
+
+
+def test_max_burn_rate_without_an_objective_is_refused_before_anything_moves(spec_file, monkeypatch, capsys):
+    code, state, err = run_canary(monkeypatch, capsys, spec_file, FakeClock(), "--max-burn-rate", "2")
+    assert code == 1 and state["ok"] is False
+    assert "error: --max-burn-rate needs an availability objective for checkout/v1, and the spec gives none" in err
+    assert "hint: add services.checkout.slo.availability (or majors.v1.slo)" in err
+    assert route("v1")[0] == {"apple": 100, "banana": 0}  # nothing was shifted

@@ -26,7 +26,7 @@ class AppMesh(Backend):
     end_of_support = END_OF_SUPPORT
     platforms = frozenset({"ecs", "eks"})
     features = frozenset({"lasting-weights", "per-major-versions", "egress-filter", "path-match", "header-match",
-                          "header-present-match", "cookie-match", "retries", "mtls"})
+                          "header-present-match", "cookie-match", "retries", "mtls", "health-path"})
     weight_rule = "App Mesh route weights are integers"
     access_log_metrics = True
     hosts_migration = True
@@ -64,8 +64,9 @@ class AppMesh(Backend):
     def stack_model(self, platform):
         from meshspec.infra.spec.stack_quotas import ServiceModel
 
-        return {"ecs": ServiceModel(6, 9, 1, 3_115, 12_785, 2_005, True),
-                "eks": ServiceModel(9, 2, 1, 4_860, 3_995, 2_005, None)}.get(platform)
+        # measured with the CloudWatch agent and ADOT's init container in every task (Application Signals)
+        return {"ecs": ServiceModel(6, 9, 1, 3_115, 16_865, 2_005, True),
+                "eks": ServiceModel(9, 2, 1, 5_340, 4_920, 2_005, None)}.get(platform)
 
     def shared_stack_size(self):
         return 27, 7, 15_100

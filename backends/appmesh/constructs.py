@@ -42,7 +42,8 @@ class EnvoyRedirect:
                                 app_ports: Sequence[int]) -> ecs.ProxyConfiguration:
         return ecs.AppMeshProxyConfiguration(container_name=container_name, properties=ecs.AppMeshProxyConfigurationProps(
             app_ports=list(app_ports), proxy_ingress_port=proxy.ingress_port, proxy_egress_port=proxy.egress_port,
-            ignored_uid=proxy.ignored_uid, egress_ignored_i_ps=[*ECS_PLATFORM_IPS, *proxy.egress_ignored_ips]))
+            ignored_uid=proxy.ignored_uid, ignored_gid=proxy.ignored_gid,
+            egress_ignored_i_ps=[*ECS_PLATFORM_IPS, *proxy.egress_ignored_ips]))
 
     def pod_init_container(self, proxy: ProxyRequirements, app_ports: Sequence[int]) -> dict[str, Any]:
         env = {"APPMESH_START_ENABLED": "1", "APPMESH_IGNORE_UID": str(proxy.ignored_uid),
@@ -50,6 +51,8 @@ class EnvoyRedirect:
                "APPMESH_ENVOY_EGRESS_PORT": str(proxy.egress_port),
                "APPMESH_APP_PORTS": ",".join(str(p) for p in app_ports),
                "APPMESH_EGRESS_IGNORED_IP": ",".join([*EKS_PLATFORM_IPS, *proxy.egress_ignored_ips])}
+        if proxy.ignored_gid is not None:  # the workload's telemetry agent goes past Envoy
+            env["APPMESH_IGNORE_GID"] = str(proxy.ignored_gid)
         return {"name": "proxyinit", "image": PROXY_INIT_IMAGE,
                 "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}},
                 "env": [{"name": k, "value": v} for k, v in sorted(env.items())]}

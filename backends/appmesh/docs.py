@@ -14,7 +14,7 @@ ROW = CapabilityRow({
     "Timeouts": "per request (default 15 s) and idle, per listener and route",
     "mTLS": "yes (TLS with certificates from ACM PCA, files or SDS; client validation)",
     "Who may call": "backends list per virtual node + egress filter",
-    "Tracing": "Envoy emits X-Ray spans",
+    "Tracing": "Envoy's X-Ray spans and the apps' (Application Signals) in the same traces",
     "Metrics":
         "Envoy access log → metric filters on the service log group (constructs_lib/metric_names.py, "
         "constructs_lib/metrics.py)",
@@ -22,6 +22,7 @@ ROW = CapabilityRow({
     "Limits meshspec checks":
         "200 virtual nodes/routers/services per mesh, 50 routes per router, 10 targets per route, 50 backends"
         " per node, 50 connected Envoys per node (tasks or pods of a version during a deployment), 33 live majors"
-        " per service (3 metric filters each, 100 per log group), 1,024-character filter patterns; Cloud Map: 2,000"
+        " per service (3 metric filters each, a fourth for a major's own latency objective; 100 per log group),"
+        " 1,024-character filter patterns; Cloud Map: 2,000"
         " instances per namespace",
 })

@@ -9,7 +9,7 @@ from meshspec.infra import naming
 from meshspec.infra.mesh import registry
 from meshspec.infra.spec import quotas as cloud
 from meshspec.infra.spec.errors import Described as D, Problems
-from meshspec.infra.spec.model import Spec, live_majors, metric_majors
+from meshspec.infra.spec.model import Spec, live_majors, metric_majors, slow_thresholds
 
 from . import quotas as q
 
@@ -66,10 +66,12 @@ def check_quotas(spec: Spec, p: Problems) -> None:
                   given=len(svc.versions), allowed=f"at most {q.TARGETS_PER_ROUTE}",
                   hint="remove versions that take no traffic")
         majors = metric_majors(spec, name)
-        filters = len(majors) * FILTERS_PER_MAJOR
+        slow = len(slow_thresholds(spec, name))
+        filters = len(majors) * FILTERS_PER_MAJOR + slow
         if filters > METRIC_FILTERS_PER_LOG_GROUP:
             p.add(("services", name, "majors"), f"{len(majors)} live majors need {filters} metric filters on the "
-                  f"service's log group ({FILTERS_PER_MAJOR} per major: requests, 5xx, latency); CloudWatch "
+                  f"service's log group ({FILTERS_PER_MAJOR} per major: requests, 5xx, latency"
+                  f"{f'; {slow} more for latency objectives' if slow else ''}); CloudWatch "
                   f"Logs allows {METRIC_FILTERS_PER_LOG_GROUP} per log group", "quota-logs",
                   given=len(majors), allowed=f"at most {METRIC_FILTERS_PER_LOG_GROUP // FILTERS_PER_MAJOR} "
                   "live majors", hint="retire majors nobody uses")

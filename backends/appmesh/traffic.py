@@ -98,7 +98,7 @@ class AppMeshBackend:
                 if _not_found(exc):
                     raise NotDeployed(
                         f"{service}/{major}: App Mesh has no route {route} in router {self.router(service)} of "
-                        f"mesh {self.mesh}", hint="deploy the service's stack first (cdk deploy)") from None
+                        f"mesh {self.mesh}", hint="deploy the service's stack first (meshspec cdk deploy)") from None
                 raise UserError(f"App Mesh refused DescribeRoute for {route}: {exc}") from None
             except BotoCoreError as exc:
                 raise UserError(f"cannot reach App Mesh: {exc}") from None

@@ -22,7 +22,7 @@ ROW = CapabilityRow({
     "Who may call":
         "IAM auth policy per service: meshspec allows only the callers in `uses`, per major's path, by their "
         "task or pod role's `meshspec:service` tag",
-    "Tracing": "no spans from Lattice: as Service Connect; access logs to CloudWatch Logs",
+    "Tracing": "no spans from Lattice: the apps'; access logs to CloudWatch Logs",
     "Metrics":
         "CloudWatch metrics per service and target group, for every request: meshspec's dashboard and canary "
         "read the target groups' (`AWS/VpcLattice`)",

@@ -100,7 +100,7 @@ class LatticeBackend:
             return fn(**kwargs)
         except ClientError as exc:
             if _not_found(exc):
-                raise NotDeployed(f"VPC Lattice has no {what}", hint="deploy the service's stack first (cdk deploy)") \
+                raise NotDeployed(f"VPC Lattice has no {what}", hint="deploy the service's stack first (meshspec cdk deploy)") \
                     from None
             raise UserError(f"VPC Lattice refused the request for {what}: {exc}") from None
         except BotoCoreError as exc:
@@ -110,7 +110,7 @@ class LatticeBackend:
         for item in items:
             if item.get("name") == name:
                 return item
-        raise NotDeployed(f"VPC Lattice has no {what} {name}", hint="deploy the service's stack first (cdk deploy)")
+        raise NotDeployed(f"VPC Lattice has no {what} {name}", hint="deploy the service's stack first (meshspec cdk deploy)")
 
     def _service_listener(self, service: str) -> tuple[str, str]:
         key = f"svc/{service}"
@@ -187,7 +187,7 @@ class LatticeBackend:
             missing = [v for v, w in weights.items() if w > 0 and v not in groups]
             if missing:
                 raise NotDeployed(f"{service}: no Lattice target group for {', '.join(missing)}",
-                                  hint="deploy the version first (cdk deploy), then shift traffic to it")
+                                  hint="deploy the version first (meshspec cdk deploy), then shift traffic to it")
             rule = self._get_rule(service, major)
             live = self._live(rule, groups)
             if live.token != expected_token:

@@ -48,8 +48,8 @@ class ServiceConnect(Backend):
     def stack_model(self, platform):
         from meshspec.infra.spec.stack_quotas import ServiceModel
 
-        # one ECS service per service
-        return {"ecs": ServiceModel(10, 0, 0, 10_550, 10, 0, False)}.get(platform)
+        # one ECS service per service; measured with the CloudWatch agent and ADOT's init container in every task
+        return {"ecs": ServiceModel(10, 0, 0, 15_490, 10, 0, False)}.get(platform)
 
     def shared_stack_size(self):
         return 27, 8, 15_400

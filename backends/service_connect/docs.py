@@ -18,8 +18,7 @@ ROW = CapabilityRow({
     "Timeouts": "per request (default 15 s) and idle (default 5 min for HTTP), per published port",
     "mTLS": "TLS between proxies with a certificate from AWS Private CA; no client certificates",
     "Who may call": "anyone in the namespace",
-    "Tracing":
-        "no spans from the proxy: the app's X-Ray SDK / OpenTelemetry and meshspec's X-Ray daemon sidecar",
+    "Tracing": "no spans from the proxy: the apps' (Application Signals)",
     "Metrics":
         "CloudWatch `AWS/ECS` per service and discovery name (meshspec's rollback alarm reads "
         "HTTPCode_Target_5XX_Count)",

@@ -30,6 +30,14 @@ def check_primary(spec: Spec, p: Problems) -> None:
         p.add(("aws", "mesh", "name"), "name applies to backend: appmesh (the mesh) and lattice (the service "
               f"network); service-connect's namespace is named after the project ({names.namespace(spec.project)})",
               "backend-unsupported", given=mesh.name, allowed="backend: appmesh or lattice, or leave name out")
+    for name, svc in spec.aws_services().items():
+        if "health_check" in svc.model_fields_set:
+            p.add(("services", name, "healthCheck"), "healthCheck is the path App Mesh and VPC Lattice probe; "
+                  "Service Connect probes no path (its proxy ejects endpoints that fail, by outlier detection)",
+                  "backend-unsupported", given=svc.health_check,
+                  allowed=f"backend: {registry.alternatives(feature='health-path')}, or leave healthCheck out",
+                  hint="readiness on ECS comes from the task's own state; an HTTP check needs a backend that "
+                       "probes one")
 
 
 def check(spec: Spec, p: Problems, complete: bool = True) -> None:

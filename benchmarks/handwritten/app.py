@@ -27,7 +27,15 @@ from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
 ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.1-prod"
-XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
+AGENT_IMAGE = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300064.1b1344"
+ADOT_IMAGE = "public.ecr.aws/aws-observability/adot-autoinstrumentation-python:v0.9.0"
+AGENT_CONFIG = json.dumps({"logs": {"metrics_collected": {"application_signals": {}}},
+                           "traces": {"traces_collected": {"application_signals": {}, "xray": {}}}})
+OTEL_ENV = {"OTEL_AWS_APPLICATION_SIGNALS_ENABLED": "true", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://localhost:4316/v1/traces",
+            "OTEL_AWS_APPLICATION_SIGNALS_EXPORTER_ENDPOINT": "http://localhost:4316/v1/metrics",
+            "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none", "OTEL_PYTHON_DISTRO": "aws_distro",
+            "OTEL_PYTHON_CONFIGURATOR": "aws_configurator", "PYTHONPATH": "/otel/opentelemetry/instrumentation/auto_instrumentation:/otel"}
 QUERIES = {
     "errors-by-service": "fields @timestamp, service, version, path, response_code\n| filter response_code >= 500"
                          "\n| stats count(*) as errors by service, version\n| sort errors desc",
@@ -47,6 +55,9 @@ class SharedStack(cdk.Stack):
         self.namespace = sd.PrivateDnsNamespace(self, "Namespace", name=f"{project}.local", vpc=self.vpc)
         self.mesh = appmesh.Mesh(self, "Mesh", mesh_name=project,
                                  egress_filter=appmesh.MeshFilterType.DROP_ALL)
+        from aws_cdk import aws_applicationsignals as appsignals
+
+        appsignals.CfnDiscovery(self, "ApplicationSignals")  # Application Signals, enabled once
 
     @property
     def availability_zones(self) -> list[str]:
@@ -179,13 +190,25 @@ class ServiceStack(cdk.Stack):
                                    logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{v['name']}/envoy", log_group=log_group),
                                    health_check=ecs.HealthCheck(command=["CMD-SHELL", "curl -s http://localhost:9901/ready"]))
         app.add_container_dependencies(ecs.ContainerDependency(container=envoy, condition=ecs.ContainerDependencyCondition.HEALTHY))
-        task.add_container("xray-daemon", image=ecs.ContainerImage.from_registry(XRAY_IMAGE), essential=False,
-                           memory_reservation_mib=64,
-                           logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{v['name']}/xray", log_group=log_group))
+        # Application Signals: the CloudWatch agent, ADOT's Python agent copied in by an init container
+        task.add_container("cloudwatch-agent", image=ecs.ContainerImage.from_registry(AGENT_IMAGE), essential=False,
+                           memory_reservation_mib=64, user="0:1338", environment={"CW_CONFIG_CONTENT": AGENT_CONFIG},
+                           logging=ecs.LogDrivers.aws_logs(stream_prefix=f"{v['name']}/agent", log_group=log_group))
+        task.add_volume(name="otel")
+        init = task.add_container("adot-init", image=ecs.ContainerImage.from_registry(ADOT_IMAGE), essential=False,
+                                  memory_limit_mib=32, command=["cp", "-a", "/autoinstrumentation/.", "/otel"])
+        init.add_mount_points(ecs.MountPoint(source_volume="otel", container_path="/otel", read_only=False))
+        app.add_mount_points(ecs.MountPoint(source_volume="otel", container_path="/otel", read_only=False))
+        app.add_container_dependencies(ecs.ContainerDependency(container=init, condition=ecs.ContainerDependencyCondition.SUCCESS))
+        for key, value in OTEL_ENV.items():
+            app.add_environment(key, value)
         task.add_to_task_role_policy(iam.PolicyStatement(actions=["appmesh:StreamAggregatedResources"],
                                                          resources=[node.virtual_node_arn]))
         task.add_to_task_role_policy(iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
                                                          resources=["*"]))
+        task.add_to_task_role_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=["arn:aws:logs:*:*:log-group:/aws/application-signals/data:*"]))
         service = ecs.FargateService(self, f"Service-{v['name']}", cluster=cluster.cluster, task_definition=task,
                                      service_name=f"{name}-{v['name']}", desired_count=2,
                                      circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True))

@@ -3,27 +3,23 @@ service, IAM."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from .. import observability
 from ..errors import PropsError, contradiction
 from ..mesh.base import MeshServiceBinding
-from ..nag import XRAY_REASON, suppress
+from ..nag import suppress
 from ..secret_refs import parse_ref
 from .images import container_image
 
-XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
-# X-Ray has no resource-level permissions (docs.aws.amazon.com/xray/latest/devguide/security_iam_service-with-iam.html).
-XRAY_WRITE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-                      "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries")
 ENVOY_HEALTH = ["CMD-SHELL", "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE"]
 
 
@@ -39,7 +35,10 @@ class MeshedFargateServiceProps:
     - ``secrets``: variable → Secrets Manager secret ARN (``ARN:key`` selects one JSON key) or SSM parameter
       ARN, injected by ECS at start;
       a literal value is refused. Default: none.
-    - ``tracing``: the X-Ray daemon sidecar and Envoy's X-Ray tracing. Default: True.
+    - ``tracing``: traces from Envoy and the app (shorthand for ``telemetry.tracing``). Default: True.
+    - ``telemetry``: the agent and instrumentation (:class:`~meshspec.constructs_lib.observability.TelemetryProps`).
+      Default: the CloudWatch agent with Application Signals, Python, environment ``ecs:<cluster name>``,
+      ``version`` as the service version, 5 % of traces kept.
     - ``ecs_service_name``: Default: ``{service_name}-{version}``.
     - ``ingress_peer``: who may connect to the app port. Default: the VPC's CIDR block.
     - ``capacity_provider``: ``FARGATE`` (default) or ``FARGATE_SPOT``.
@@ -65,6 +64,7 @@ class MeshedFargateServiceProps:
     environment: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
     tracing: bool = True
+    telemetry: observability.TelemetryProps | None = None
     ecs_service_name: str | None = None
     ingress_peer: ec2.IPeer | None = None
     capacity_provider: str = "FARGATE"
@@ -78,6 +78,9 @@ class MeshedFargateServiceProps:
         clash = sorted(set(self.secrets) & set(self.environment))
         if clash:
             raise contradiction("environment", clash, "secrets", clash, "a variable comes from one place only")
+        if self.telemetry is not None and self.telemetry.tracing != self.tracing:
+            raise contradiction("tracing", self.tracing, "telemetry.tracing", self.telemetry.tracing,
+                                "give tracing once, in telemetry")
         if self.capacity_provider not in ("FARGATE", "FARGATE_SPOT"):
             raise PropsError(f"capacity_provider is {self.capacity_provider!r}: allowed FARGATE or FARGATE_SPOT")
         if self.ec2_capacity_provider is not None and self.capacity_provider != "FARGATE":
@@ -113,14 +116,20 @@ def ecs_secret(scope: Construct, id: str, ref: str) -> ecs.Secret:
 
 
 class MeshedFargateService(Construct):
-    """Task definition (app, Envoy, X-Ray daemon), the ECS service, and a task role with only what it needs."""
+    """Task definition (app, Envoy, the CloudWatch agent and ADOT's init container), the ECS service, and a task
+    role with only what it needs."""
 
     def __init__(self, scope: Construct, id: str, props: MeshedFargateServiceProps) -> None:
         super().__init__(scope, id)
         p = props
+        telemetry = p.telemetry or observability.TelemetryProps(
+            service_name=p.service_name, environment=f"ecs:{p.cluster.cluster_name}", version=p.version,
+            tracing=p.tracing)
         proxy = p.binding.proxy(p.version) if p.binding is not None else None
         proxy_config = None
-        if proxy is not None:  # the backend that brings the proxy says how the task's traffic reaches it
+        if proxy is not None:  # the backend that brings the proxy says how the task's traffic reaches it; the
+            # telemetry agent's group goes past the proxy (its calls to CloudWatch and X-Ray)
+            proxy = replace(proxy, ignored_gid=observability.proxy_ignored_gid(telemetry))
             proxy_config = proxy.ecs_proxy_configuration("envoy", [p.port])
         family = p.ecs_service_name or f"{p.service_name}-{p.version}"
         if p.ec2_capacity_provider is None:
@@ -131,7 +140,8 @@ class MeshedFargateService(Construct):
             self.task_definition = ecs.TaskDefinition(
                 self, "TaskDefinition", compatibility=ecs.Compatibility.EC2, network_mode=ecs.NetworkMode.AWS_VPC,
                 cpu=str(p.cpu), memory_mib=str(p.memory_mib), proxy_configuration=proxy_config, family=family)
-        env = {**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": p.version}
+        env = observability.app_environment(
+            telemetry, {**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": p.version})
 
         def log(container: str) -> ecs.LogDriver:
             return ecs.LogDrivers.aws_logs(stream_prefix=f"{p.version}/{container}", log_group=p.log_group)
@@ -141,9 +151,7 @@ class MeshedFargateService(Construct):
             secrets={k: ecs_secret(self, f"Secret-{k}", ref) for k, ref in sorted(p.secrets.items())},
             port_mappings=[ecs.PortMapping(container_port=p.port, name="app")], logging=log("app"))
         if proxy is not None:
-            envoy_env = dict(proxy.environment)
-            if not p.tracing:
-                envoy_env.pop("ENABLE_ENVOY_XRAY_TRACING", None)
+            envoy_env = observability.envoy_environment(telemetry, proxy.environment)
             self.envoy = self.task_definition.add_container(
                 "envoy", image=registry_image(proxy.image), essential=True, user=str(proxy.ignored_uid),
                 environment=envoy_env, memory_reservation_mib=128, logging=log("envoy"),
@@ -154,14 +162,7 @@ class MeshedFargateService(Construct):
                 # the task definition's method returns nothing; the role's returns a struct that jsii reads
                 # back property by property: two more round trips per statement
                 self.task_definition.add_to_task_role_policy(statement)
-        if p.tracing:
-            self.xray = self.task_definition.add_container(
-                "xray-daemon", image=registry_image(XRAY_IMAGE), essential=False, user="1337",
-                memory_reservation_mib=64, logging=log("xray"),
-                port_mappings=[ecs.PortMapping(container_port=2000, protocol=ecs.Protocol.UDP)])
-            self.task_definition.add_to_task_role_policy(
-                iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
-            suppress(self.task_definition.task_role, "AwsSolutions-IAM5", XRAY_REASON, applies_to=["Resource::*"])
+        observability.add_to_task(self.task_definition, self.app, telemetry, log=log)
         suppress(self.task_definition, "AwsSolutions-ECS2",
                  "environment holds only plain settings; secrets are refused as literals in the props and "
                  "injected from Secrets Manager or SSM through ecs.Secret")

@@ -1,5 +1,6 @@
 """An EKS cluster from aws-cdk-lib's v2 EKS constructs: native AWS::EKS::Cluster, no kubectl Lambda layer,
-Auto Mode compute by default, Container Insights through the amazon-cloudwatch-observability add-on, and the
+Auto Mode compute by default, Container Insights and CloudWatch Application Signals through the
+amazon-cloudwatch-observability add-on, and the
 Secrets Store CSI driver with AWS's provider (ASCP) through the aws-secrets-store-csi-driver-provider add-on."""
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from constructs import Construct
 
 from ..errors import PropsError, contradiction
 from ..nag import skip_checkov, suppress
+from ..observability import observability_addon_configuration
 from .secrets import SECRETS_STORE_ADDON, SECRETS_STORE_CONFIGURATION
 
 if TYPE_CHECKING:  # only props' types: importing aws_lambda and aws_kms costs every synth about 50 ms
@@ -37,8 +39,12 @@ class EksClusterProps:
     - ``cluster_name``: Default: a name CloudFormation generates.
     - ``auto_mode``: EKS Auto Mode compute. Default: True.
     - ``node_pools``: Auto Mode node pools. Default: ``system`` and ``general-purpose``.
-    - ``container_insights``: install the CloudWatch Observability add-on with a Pod Identity role.
-      Default: True.
+    - ``container_insights``: Container Insights through the CloudWatch Observability add-on (with a Pod Identity
+      role for its agent). Default: True.
+    - ``container_insights_enhanced``: Container Insights with enhanced observability. Default: True.
+    - ``application_signals``: the add-on's agent takes Application Signals' metrics and traces, and its
+      operator injects ADOT into pods annotated ``instrumentation.opentelemetry.io/inject-<language>``.
+      Default: True. The add-on is installed when either this or ``container_insights`` is on.
     - ``kubectl_layer``: a kubectl Lambda layer; with it CloudFormation applies workloads' manifests.
       Default: no kubectl provider: manifests are written beside the templates for ``kubectl apply``.
     - ``secrets_store``: install the ``aws-secrets-store-csi-driver-provider`` add-on (the Secrets Store CSI
@@ -58,6 +64,8 @@ class EksClusterProps:
     auto_mode: bool = True
     node_pools: tuple[str, ...] | None = None
     container_insights: bool = True
+    container_insights_enhanced: bool = True
+    application_signals: bool = True
     kubectl_layer: lambda_.ILayerVersion | None = None
     secrets_store: bool = True
     secrets_encryption_key: kms.IKey | None = None
@@ -75,7 +83,7 @@ class EksClusterProps:
 
 
 class EksCluster(Construct):
-    """The cluster and, when asked, Container Insights."""
+    """The cluster and, when asked, Container Insights and Application Signals (one add-on)."""
 
     def __init__(self, scope: Construct, id: str, props: EksClusterProps) -> None:
         super().__init__(scope, id)
@@ -97,6 +105,7 @@ class EksCluster(Construct):
             cluster_logging=[eks.ClusterLoggingTypes.API, eks.ClusterLoggingTypes.AUDIT,
                              eks.ClusterLoggingTypes.AUTHENTICATOR, eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
                              eks.ClusterLoggingTypes.SCHEDULER])
+        self.name = props.cluster_name  # literal (manifests are files), or None when CloudFormation names it
         self.applies_manifests = props.kubectl_layer is not None
         if key is None:
             skip_checkov(self.cluster.node.default_child, "CKV_AWS_58", SECRETS_UNENCRYPTED_REASON)
@@ -110,7 +119,7 @@ class EksCluster(Construct):
                  "EKS requires these AWS managed policies on the cluster role and the Auto Mode node role "
                  "(docs.aws.amazon.com/eks/latest/userguide/auto-cluster-iam-role.html, auto-create-node-role.html)",
                  applies_to=[f"Policy::arn:<AWS::Partition>:iam::aws:policy/{name}" for name in EKS_MANAGED_POLICIES])
-        if props.container_insights:
+        if props.container_insights or props.application_signals:
             role = iam.Role(self, "ObservabilityRole", assumed_by=pod_identity_principal(),
                             description="CloudWatch agent and Fluent Bit of the observability add-on")
             role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy"))
@@ -123,8 +132,11 @@ class EksCluster(Construct):
                 self, "ObservabilityIdentity", cluster_name=self.cluster.cluster_name,
                 namespace=OBSERVABILITY_NAMESPACE, service_account=OBSERVABILITY_SERVICE_ACCOUNT,
                 role_arn=role.role_arn)
-            self.observability = eks.Addon(self, "Observability", cluster=self.cluster,
-                                           addon_name=OBSERVABILITY_ADDON)
+            self.observability = eks.Addon(
+                self, "Observability", cluster=self.cluster, addon_name=OBSERVABILITY_ADDON,
+                configuration_values=observability_addon_configuration(
+                    container_insights=props.container_insights, enhanced=props.container_insights_enhanced,
+                    application_signals=props.application_signals))
             self.observability.node.add_dependency(association)
 
 

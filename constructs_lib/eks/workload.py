@@ -1,5 +1,5 @@
-"""A meshed service on EKS as Kubernetes manifests: a Deployment per code version (app, Envoy, X-Ray daemon, and
-the registrar that registers the pod where the backend discovers it), a Service, a ServiceAccount bound to an IAM
+"""A meshed service on EKS as Kubernetes manifests: a Deployment per code version (app, Envoy, the CloudWatch agent
+that takes Envoy's X-Ray segments, and the registrar that registers the pod where the backend discovers it), a Service, a ServiceAccount bound to an IAM
 role through EKS Pod Identity (a native CloudFormation resource), the service's secrets from their references
 (:mod:`.secrets`) and its pods' logs routed to its log group (:mod:`.pod_logs`).
 
@@ -9,7 +9,7 @@ construct (``manifests``) and :func:`write_manifests` writes them beside the tem
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -18,14 +18,16 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from ..ecs.service import XRAY_IMAGE, XRAY_WRITE_ACTIONS
-from ..errors import PropsError
+from ..errors import PropsError, contradiction
 from ..nag import XRAY_REASON, suppress
 from ..mesh.base import MeshServiceBinding, PodRegistration, ProxyRequirements
+from ..observability import XRAY_WRITE_ACTIONS, TelemetryProps, envoy_environment, pod_telemetry
 from . import secrets as sec
 from .cluster import EksCluster, pod_identity_principal
 from .pod_logs import LOG_GROUP_ANNOTATION, PodLogRouter
 from .registration import RegistrarPart, add_registrar, registrar_for
+
+XRAY_SENDERS = ("cloudwatch-agent", "xray-daemon")  # the pod containers that write X-Ray segments
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,11 @@ class KubernetesWorkloadProps:
     - ``replicas``: pods per code version. Default: 2.
     - ``cpu_millicores``: Default: 256. ``memory_mib``: Default: 512.
     - ``environment``: plain variables. Default: none.
-    - ``tracing``: X-Ray daemon sidecar and Envoy tracing. Default: True.
+    - ``tracing``: traces from Envoy and the app (shorthand for ``telemetry.tracing``). Default: True.
+    - ``telemetry``: the agent and instrumentation (:class:`~meshspec.constructs_lib.observability.TelemetryProps`):
+      the cluster's Observability add-on injects ADOT into the app (annotation), a pod whose Envoy traces runs an
+      agent sidecar for Envoy's X-Ray segments. Default: Application Signals, Python, environment
+      ``eks:<cluster name>/<namespace>``, 5 % of traces kept.
     - ``secrets``: variable → Secrets Manager secret ARN (``ARN:key`` selects one JSON key) or SSM parameter
       ARN, all in one region; mounted by
       the cluster's Secrets Store CSI driver (ASCP, with the pod's role) and read by the app through a synced
@@ -68,9 +74,13 @@ class KubernetesWorkloadProps:
     secrets: Mapping[str, str] = field(default_factory=dict)
     log_group_name: str | None = None
     registrar_parts: tuple[RegistrarPart, ...] = ()
+    telemetry: TelemetryProps | None = None
 
     def __post_init__(self) -> None:
         sec.check_secrets(self.secrets, self.environment)
+        if self.telemetry is not None and self.telemetry.tracing != self.tracing:
+            raise contradiction("tracing", self.tracing, "telemetry.tracing", self.telemetry.tracing,
+                                "give tracing once, in telemetry")
         if not self.versions:
             raise PropsError(f"versions of {self.service_name!r} is empty: give at least one code version")
         if self.replicas < 0:
@@ -82,11 +92,14 @@ def _env(values: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, ProxyRequirements | None],
-                     registrations: Mapping[str, PodRegistration | None] | None = None) -> list[dict[str, Any]]:
+                     registrations: Mapping[str, PodRegistration | None] | None = None, *,
+                     cluster_name: str = "cluster", region: str = "") -> list[dict[str, Any]]:
     """The manifests, as plain dicts (pure: no construct, unit-tested without a stack).
 
-    ``registrations``: per version, how its pods register in the backend (the registrar sidecar). Default: none."""
+    ``registrations``: per version, how its pods register in the backend (the registrar sidecar). Default: none.
+    ``cluster_name`` and ``region``: name the default telemetry's environment and the agent sidecar's region."""
     p = props
+    telemetry = telemetry_of(p, cluster_name)
     labels = {"app.kubernetes.io/name": p.service_name, "app.kubernetes.io/managed-by": "meshspec"}
     docs: list[dict[str, Any]] = [
         {"apiVersion": "v1", "kind": "ServiceAccount",
@@ -100,26 +113,24 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
         docs.append(sec.secret_provider_class(p.service_name, p.namespace, p.secrets))
     for v in p.versions:
         vlabels = {**labels, "meshspec.io/version": v.name}
+        proxy = proxies.get(v.name)
+        pod_tel = pod_telemetry(replace(telemetry, version=v.name), region=region)
         app = {"name": "app", "image": v.image, "ports": [{"containerPort": p.port, "name": "app"}],
-               "env": sorted(_env({**p.environment, "MESHSPEC_SERVICE": p.service_name, "MESHSPEC_VERSION": v.name})
+               "env": sorted(_env({**pod_tel.app_env, **p.environment, "MESHSPEC_SERVICE": p.service_name,
+                                   "MESHSPEC_VERSION": v.name})
                              + sec.secret_env(p.service_name, p.secrets), key=lambda e: e["name"]),
                "resources": {"requests": {"cpu": f"{p.cpu_millicores}m", "memory": f"{p.memory_mib}Mi"}}}
         containers: list[dict[str, Any]] = [app]
         init: list[dict[str, Any]] = []
-        proxy = proxies.get(v.name)
         if proxy is not None:
-            envoy_env = dict(proxy.environment)
-            if not p.tracing:
-                envoy_env.pop("ENABLE_ENVOY_XRAY_TRACING", None)
+            envoy_env = envoy_environment(telemetry, proxy.environment)
             containers.append({"name": "envoy", "image": proxy.image, "env": _env(envoy_env),
                                "securityContext": {"runAsUser": proxy.ignored_uid},
                                "ports": [{"containerPort": proxy.admin_port, "name": "stats"}],
                                "readinessProbe": {"exec": {"command": [
                                    "sh", "-c", "curl -s http://localhost:9901/server_info | grep state | grep -q LIVE"]}}})
-            init.append(proxy.pod_init_container([p.port]))
-        if p.tracing:
-            containers.append({"name": "xray-daemon", "image": XRAY_IMAGE,
-                               "ports": [{"containerPort": 2000, "protocol": "UDP"}]})
+            init.append(replace(proxy, ignored_gid=pod_tel.ignored_gid).pod_init_container([p.port]))
+        containers += pod_tel.sidecars
         pod: dict[str, Any] = {"serviceAccountName": p.service_name, "containers": containers}
         if init:
             pod["initContainers"] = init
@@ -127,8 +138,11 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
             app["volumeMounts"] = [dict(sec.SECRET_MOUNT)]
             pod["volumes"] = [sec.secret_volume(p.service_name)]
         template_meta: dict[str, Any] = {"labels": vlabels}
+        annotations = dict(pod_tel.annotations)
         if p.log_group_name is not None:
-            template_meta["annotations"] = {LOG_GROUP_ANNOTATION: p.log_group_name}
+            annotations[LOG_GROUP_ANNOTATION] = p.log_group_name
+        if annotations:
+            template_meta["annotations"] = annotations
         add_registrar(pod, (registrations or {}).get(v.name), run_as_user=proxy.ignored_uid if proxy else None,
                       parts=p.registrar_parts)
         docs.append({"apiVersion": "apps/v1", "kind": "Deployment",
@@ -138,6 +152,12 @@ def render_manifests(props: KubernetesWorkloadProps, proxies: Mapping[str, Proxy
                                                            "meshspec.io/version": v.name}},
                               "template": {"metadata": template_meta, "spec": pod}}})
     return docs
+
+
+def telemetry_of(props: KubernetesWorkloadProps, cluster_name: str) -> TelemetryProps:
+    """The workload's telemetry: as given, else Application Signals for Python in ``eks:<cluster>/<namespace>``."""
+    return props.telemetry or TelemetryProps(service_name=props.service_name, tracing=props.tracing,
+                                             environment=f"eks:{cluster_name}/{props.namespace}")
 
 
 class KubernetesWorkload(Construct):
@@ -163,14 +183,17 @@ class KubernetesWorkload(Construct):
         for statement in sec.secret_read_statements(props.secrets):
             self.role.add_to_principal_policy(statement)
         self._grant_registration([r for r in registrations.values() if r is not None])
-        if props.tracing:
+        stack = Stack.of(self)
+        cluster_name, region = cluster.name or cluster.cluster.cluster_name, stack.region
+        self.manifests = render_manifests(props, proxies, registrations, cluster_name=cluster_name, region=region)
+        if any(c["name"] in XRAY_SENDERS for d in self.manifests if d["kind"] == "Deployment"
+               for c in d["spec"]["template"]["spec"]["containers"]):
             self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(XRAY_WRITE_ACTIONS), resources=["*"]))
             suppress(self.role, "AwsSolutions-IAM5", XRAY_REASON, applies_to=["Resource::*"])
         eks.CfnPodIdentityAssociation(self, "PodIdentity", cluster_name=cluster.cluster.cluster_name,
                                       namespace=props.namespace, service_account=props.service_name,
                                       role_arn=self.role.role_arn)
         self.manifest_name = props.service_name
-        self.manifests = render_manifests(props, proxies, registrations)
         if cluster.applies_manifests:
             eks.KubernetesManifest(self, "Manifests", cluster=cluster.cluster, manifest=self.manifests)
 

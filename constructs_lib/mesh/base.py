@@ -156,6 +156,8 @@ class ProxyRequirements:
       for the ECS proxy configuration or the pod's init container.
     - ``egress_ignored_ips``: addresses or CIDR ranges the app reaches directly, past the proxy, besides the
       platform's own (task metadata, IMDS). Default: none.
+    - ``ignored_gid``: a group whose traffic goes past the proxy (the workload's telemetry agent, which calls
+      CloudWatch and X-Ray). Default: none.
     - ``redirect``: how ECS and Kubernetes send the app's traffic through the proxy (the task's proxy
       configuration, the pod's init container). Default: none; a workload then refuses the proxy.
     """
@@ -168,6 +170,7 @@ class ProxyRequirements:
     ignored_uid: int = 1337
     admin_port: int = 9901
     egress_ignored_ips: tuple[str, ...] = ()
+    ignored_gid: int | None = None
     redirect: "TrafficRedirect | None" = None
 
     def ecs_proxy_configuration(self, container_name: str, app_ports: Sequence[int]) -> ecs.ProxyConfiguration:

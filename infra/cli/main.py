@@ -28,6 +28,7 @@ COMMANDS = [
     "appengine",
     "traffic",
     "canary",
+    "status",
     "migrate",
     "init",
     "cdk",

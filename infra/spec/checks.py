@@ -19,7 +19,7 @@ from . import secrets
 from .secrets import SECRET_NAME  # noqa: F401 - tests read it here
 from .errors import Described as D, Problems
 from .ec2 import check_ec2_capacity, check_instance_type, check_service_capacity
-from .model import Service, Spec, capacity_of, live_majors, major_path, shares
+from .model import Service, Spec, capacity_of, live_majors, major_path, metric_majors, shares
 from .stack_quotas import check_cloudformation
 
 # Fargate's valid CPU/memory pairs (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
@@ -74,6 +74,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     check_queries(spec, problems, known)
     check_backend(spec, problems, known, complete)
     cohorts.check(spec, problems)
+    check_observability(spec, problems)
     if complete:
         check_quotas(spec, problems)
 
@@ -458,6 +459,61 @@ def check_queries(spec: Spec, p: Problems, known: set[str]) -> None:
             if s not in known:
                 p.add(("queries", "custom", i, "services", j), f"{s!r} is not a service in this spec",
                       "unknown-service", given=s, hint=_did_you_mean(s, list(spec.services)))
+
+
+def check_observability(spec: Spec, p: Problems) -> None:
+    """Instrumentation and objectives only where meshspec can measure them (meshspec help observability)."""
+    obs = spec.observability
+    legacy = obs.agent == "xray-daemon"
+    if spec.aws is not None and "sampling_percent" in obs.model_fields_set and not spec.defaults.tracing:
+        p.add(("aws", "observability", "samplingPercent"), "samplingPercent has no effect: defaults.tracing is false, "
+              "so no trace is kept", "observability-unused", given=str(obs.sampling_percent),
+              allowed="leave samplingPercent out, or set defaults.tracing: true")
+    for name, svc in spec.services.items():
+        base = ("services", name)
+        on_aws = svc.cluster is not None
+        if not on_aws and "language" in svc.model_fields_set:
+            p.add(base + ("language",), "language applies to services on an AWS cluster (meshspec instruments their "
+                  "tasks and pods); App Engine runs its own runtime", "aws-only", given=svc.language,
+                  allowed="leave language out on App Engine services")
+        elif legacy and "language" in svc.model_fields_set:
+            p.add(base + ("language",), "language needs the CloudWatch agent: with the X-Ray daemon nothing is "
+                  "instrumented", "observability-unused", given=svc.language,
+                  allowed="aws.observability.agent: cloudwatch, or leave language out")
+        if svc.slo is not None:
+            _check_slo(base + ("slo",), svc.slo, p)
+            if not on_aws:
+                p.add(base + ("slo",), "objectives are measured by CloudWatch Application Signals, on AWS services",
+                      "aws-only", given=D("an slo on an App Engine service"),
+                      allowed="slo on services with a cluster", hint="meshspec status still reads App Engine's "
+                      "figures from Cloud Monitoring")
+            elif legacy:
+                p.add(base + ("slo",), "a service's objectives are measured by Application Signals, which the X-Ray "
+                      "daemon does not feed", "observability-unused", given=D("aws.observability.agent: xray-daemon"),
+                      allowed="aws.observability.agent: cloudwatch", hint="objectives of a major (majors.vN.slo) "
+                      "are measured on the mesh's series and work with either agent")
+        measured = metric_majors(spec, name) if on_aws else {}
+        for major, m in svc.majors.items():
+            if m.slo is None:
+                continue
+            where = base + ("majors", major, "slo")
+            _check_slo(where, m.slo, p)
+            if major not in measured:
+                why = ("it is retired" if m.status == "retired" else "it runs on App Engine" if not on_aws
+                       else f"the {spec.backend} backend publishes no series per major"
+                       if not registry.primary(spec).access_log_metrics
+                       else "a gRPC service with several majors is routed on a header its access log omits")
+                p.add(where, f"{name}/{major} has no series of its own to measure an objective on: {why}",
+                      "slo-unmeasured", given=D(f"slo on {name}/{major}"),
+                      allowed="slo on path-routed majors of services whose backend counts each major, or the "
+                      "service's slo",
+                      hint=f"put the objective on services.{name}.slo (Application Signals measures the service)")
+
+
+def _check_slo(path: tuple, slo, p: Problems) -> None:
+    if slo.availability is None and slo.latency is None:
+        p.add(path, "an slo needs an objective", "slo-empty", given=D("neither availability nor latency"),
+              allowed="availability: 99.9, latency: {thresholdMs: 300}, or both")
 
 
 def check_quotas(spec: Spec, p: Problems) -> None:

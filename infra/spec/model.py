@@ -66,7 +66,8 @@ class Defaults(_Model):
     log_retention_days: RetentionDays = Field(30, description="CloudWatch Logs retention in days. Default: 30.")
     log_removal_policy: Literal["retain", "destroy"] = Field(
         "retain", description="What happens to log groups when a stack is deleted. Default: retain.")
-    tracing: bool = Field(True, description="X-Ray tracing for every service (Envoy and the X-Ray daemon). Default: on.")
+    tracing: bool = Field(True, description="Traces for every AWS service: Envoy's spans and the applications' "
+                                            "(Application Signals keeps its metrics and SLOs either way). Default: on.")
     log_kms_key: str | None = Field(
         None, examples=["create"], description="A customer managed KMS key for every AWS log group meshspec creates: `create` (one key "
                           "in the shared stack, rotated yearly, with the key policy CloudWatch Logs needs) or the "
@@ -219,6 +220,76 @@ def _mesh_model() -> type[SpecModel]:
 Mesh = _mesh_model()
 
 
+AGENTS = ("cloudwatch", "xray-daemon")
+LANGUAGES = ("python", "java", "nodejs", "dotnet", "none")
+
+
+def _percent(v: object, where: str, *, low: Decimal, high: Decimal, places: int, inclusive: bool = True) -> Decimal:
+    """A percentage with at most ``places`` decimals in [low, high] (or (low, high) when not inclusive)."""
+    allowed = f"{low}-{high}" + ("" if inclusive else ", both excluded") + f", at most {places} decimals"
+    if isinstance(v, bool) or not isinstance(v, (int, float, Decimal)):
+        raise PydanticCustomError("percent_type", "{where} must be a percentage", {"where": where, "allowed": allowed})
+    d = Decimal(str(v))
+    inside = low <= d <= high if inclusive else low < d < high
+    if not inside or d != d.quantize(Decimal(1).scaleb(-places)):
+        raise PydanticCustomError("percent_range", "{where} must be a percentage in " + allowed,
+                                  {"where": where, "allowed": allowed})
+    return d
+
+
+class Observability(_Model):
+    """How the AWS services are instrumented and traced (meshspec help observability)."""
+
+    agent: Literal["cloudwatch", "xray-daemon"] = Field(
+        "cloudwatch", description="cloudwatch: the CloudWatch agent and zero-code OpenTelemetry instrumentation "
+                                  "(CloudWatch Application Signals); it also takes Envoy's X-Ray segments. "
+                                  "xray-daemon: the legacy X-Ray daemon sidecar (end of support 2027-02-25), no "
+                                  "instrumentation, no service-level SLOs. Default: cloudwatch.")
+    sampling_percent: Decimal = Field(
+        Decimal(5), json_schema_extra={"default": 5},
+        description="Percent of requests whose traces are kept (Envoy and the applications decide alike; "
+                    "Application Signals' metrics count every request). 0 to 100, at most 2 decimals. Default: 5.")
+
+    @field_validator("sampling_percent", mode="plain",
+                     json_schema_input_type=Annotated[float, Field(ge=0, le=100)])
+    @classmethod
+    def _sampling(cls, v: object) -> Decimal:
+        return _percent(v, "samplingPercent", low=Decimal(0), high=Decimal(100), places=2)
+
+
+class LatencyObjective(_Model):
+    """``percentile`` percent of the requests answer within ``thresholdMs`` (p99 under 300 ms)."""
+
+    threshold_ms: int = Field(ge=1, le=600_000, description="The latency, in milliseconds, requests must stay under.")
+    percentile: Decimal = Field(
+        Decimal(99), json_schema_extra={"default": 99, "examples": [99.9]},
+        description="Percent of requests that must answer within thresholdMs, above 0 and below 100, at most 2 "
+                    "decimals. Default: 99.")
+
+    @field_validator("percentile", mode="plain", json_schema_input_type=Annotated[float, Field(gt=0, lt=100)])
+    @classmethod
+    def _percentile(cls, v: object) -> Decimal:
+        return _percent(v, "percentile", low=Decimal(0), high=Decimal(100), places=2, inclusive=False)
+
+
+class Slo(_Model):
+    """Service level objectives, measured over a rolling window (meshspec help observability)."""
+
+    availability: Decimal | None = Field(
+        None, description="Percent of requests that must not fail with a 5xx (a fault), above 0 and below 100, "
+                          "at most 3 decimals: 99.9. Default: no availability objective.")
+    latency: LatencyObjective | None = Field(None, description="Default: no latency objective.")
+    window_days: int = Field(28, ge=1, le=365, description="The rolling window the objectives hold over, in days. "
+                                                           "Default: 28.")
+
+    @field_validator("availability", mode="plain",
+                     json_schema_input_type=Annotated[float, Field(gt=0, lt=100)] | None)
+    @classmethod
+    def _availability(cls, v: object) -> Decimal | None:
+        return None if v is None else _percent(v, "availability", low=Decimal(0), high=Decimal(100), places=3,
+                                               inclusive=False)
+
+
 class Aws(_Model):
     region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = Field(
         examples=["eu-west-1", "us-east-1"])
@@ -229,6 +300,9 @@ class Aws(_Model):
         description="Default: <region>a and <region>b, so synth needs no credentials and no lookups.")
     clusters: list[Cluster] = Field(default_factory=list)
     mesh: Mesh = Field(default_factory=Mesh, description=f"Default: {registry.default().as_default}.")
+    observability: Observability = Field(
+        default_factory=Observability, description="Default: the CloudWatch agent with Application Signals, 5 % of "
+                                                   "traces kept.")
 
 
 class Gcp(_Model):
@@ -346,6 +420,9 @@ class Major(_Model):
     sticky: Sticky | None = Field(
         None, description="Keep each user in one version with a cohort cookie: the weights become a share of "
                           "users, not of requests. Default: none, each request draws a version.")
+    slo: Slo | None = Field(
+        None, description="Objectives of this major alone, measured on its own series (a path-routed major on a "
+                          "backend whose Envoy access log meshspec counts per major). Default: none.")
 
 
 def _share(v: object, where: str) -> Decimal:
@@ -475,6 +552,11 @@ class Service(_Model):
     log_retention_days: RetentionDays | None = Field(
         None, description="CloudWatch Logs retention in days for this service's log group. "
                           "Default: defaults.logRetentionDays.")
+    language: Literal["python", "java", "nodejs", "dotnet", "none"] = Field(
+        "python", description="AWS services: the language meshspec instruments without code changes "
+                              "(OpenTelemetry, CloudWatch Application Signals); none: the team instruments it "
+                              "itself. Default: python.")
+    slo: Slo | None = Field(None, description="The service's objectives (Application Signals). Default: none.")
 
     @property
     def uses(self) -> list[str]:
@@ -533,6 +615,11 @@ class Spec(_Model):
         """The mesh backend the AWS services use (the registry's default unless the spec says otherwise)."""
         return self.aws.mesh.backend if self.aws else registry.default().name
 
+    @property
+    def observability(self) -> Observability:
+        """How AWS services are instrumented (the CloudWatch agent unless the spec keeps the X-Ray daemon)."""
+        return self.aws.observability if self.aws else Observability()
+
     def cluster(self, name: str) -> Cluster | None:
         return next((c for c in (self.aws.clusters if self.aws else []) if c.name == name), None)
 
@@ -541,6 +628,12 @@ class Spec(_Model):
 
     def appengine_services(self) -> dict[str, Service]:
         return {n: s for n, s in self.services.items() if s.appengine is not None}
+
+
+def objectives(service: Service, major: str | None = None) -> Slo | None:
+    """The objectives that hold for ``major`` of ``service``: the major's own, else the service's."""
+    own = service.majors[major].slo if major is not None and major in service.majors else None
+    return own or service.slo
 
 
 def major_path(service: str, major: str, m: Major) -> str:
@@ -587,3 +680,23 @@ def metric_majors(spec: Spec, name: str) -> dict[str, str | None]:
     if svc.protocol == "grpc":
         return {major: None for major in majors} if len(majors) == 1 else {}
     return {major: major_path(name, major, m) for major, m in majors.items()}
+
+
+def slow_thresholds(spec: Spec, name: str) -> dict[str, int]:
+    """The majors of ``metric_majors`` with a latency objective of their own, each with its threshold: their log
+    group gets one more filter, counting the requests slower than it (the objective's bad requests)."""
+    svc = spec.services[name]
+    return {major: svc.majors[major].slo.latency.threshold_ms for major in metric_majors(spec, name)
+            if svc.majors[major].slo is not None and svc.majors[major].slo.latency is not None}
+
+
+def measured_objectives(spec: Spec, name: str) -> list[tuple[str | None, str]]:
+    """``(major or None, kind)`` of every SLO the service's stack holds, in the order the stack builds them: its
+    own (with the CloudWatch agent: Application Signals measures them), then its majors' measured on the mesh
+    (``metric_majors``); kind ``availability`` before ``latency``."""
+    svc = spec.services[name]
+    own = [(None, svc.slo)] if svc.slo is not None and spec.observability.agent == "cloudwatch" else []
+    measured = metric_majors(spec, name)
+    majors = [(major, m.slo) for major, m in svc.majors.items() if m.slo is not None and major in measured]
+    return [(major, kind) for major, slo in own + majors
+            for kind, goal in (("availability", slo.availability), ("latency", slo.latency)) if goal is not None]

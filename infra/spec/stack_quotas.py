@@ -18,7 +18,7 @@ from meshspec.infra.mesh import registry
 
 from . import cohorts, quotas as q
 from .errors import Problems
-from .model import Spec, live_majors, metric_majors
+from .model import Spec, live_majors, measured_objectives, metric_majors, slow_thresholds
 
 PER_QUERY = 1  # a saved query (built-in, or custom on this service alone)
 
@@ -38,8 +38,15 @@ class ServiceModel:
     # ~100 bytes, is left out)
 
 
-# Each mesh backend measures its own ServiceModel per platform (``Backend.stack_model``).
-BYTES_BUILTIN_QUERY = 610
+# Each mesh backend measures its own ServiceModel per platform (``Backend.stack_model``), with the CloudWatch agent
+# and ADOT's init container in every task (Application Signals).
+BYTES_BUILTIN_QUERY = 805  # on average: trace-lookup carries its query parameter
+# An objective (meshspec.constructs_lib.slo): the SLO and its two burn-rate alarms, and its alarms on the dashboard
+PER_OBJECTIVE, BYTES_OBJECTIVE = 3, 4_885
+BYTES_SLOW_FILTER = 700  # a major's fourth metric filter, with a latency objective of its own
+# A dependency's row on the dashboard (meshspec.constructs_lib.dashboard.dependency_rows), the rows' heading, and
+# each of the dependency's alarms named in it; beyond meshspec.infra.dependencies.DASHBOARD_ROWS only its name
+BYTES_DEPENDENCY_ROW, BYTES_DEPENDENCY_HEADING, BYTES_DEPENDENCY_ALARM = 1_265, 150, 120
 # Per major with metric filters (meshspec.infra.spec.model.metric_majors: services on App Mesh), its FILTERS_PER_MAJOR
 # AWS::Logs::MetricFilter (measured as the "+1 major" delta minus bytes_major), and how often the name appears in
 # them (patterns, default path prefixes, logical ids, the log group's Ref).
@@ -55,7 +62,9 @@ PROJECT_USES = 27
 PARAMETERS = 1  # BootstrapVersion, in every stack CDK's default synthesizer writes
 CDK_METADATA = 1  # AWS::CDK::Metadata (version reporting, on as under the CDK CLI): a resource in every stack
 # The other stacks (stacks/shared.py, stacks/cluster.py): fixed contents; the shared stack's with a backend's parts
-# come from the backend (``Backend.shared_stack_size``).
+# come from the backend (``Backend.shared_stack_size``), plus Application Signals' discovery when the CloudWatch
+# agent runs (SHARED_DISCOVERY).
+SHARED_DISCOVERY = (1, 180)
 SHARED_NO_MESH = (26, 7, 14_500)  # no AWS service yet: no mesh or service network
 # (resources, outputs, bytes, parameters); EC2 capacity adds the SSM parameter of the ECS-optimized AMI, ENI
 # trunking its custom resource (a Lambda function and its role)
@@ -101,8 +110,10 @@ def model_for(spec: Spec, platform: str) -> ServiceModel:
     return registry.primary(spec).stack_model(platform) or registry.default().stack_model(platform)
 
 
-def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | None = None) -> StackEstimate:
-    """``aws``: the names of the AWS services (computed once by ``estimate``). Default: from the spec."""
+def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | None = None,
+                     beneath: "Beneath | None" = None) -> StackEstimate:
+    """``aws``: the names of the AWS services, ``beneath``: what the dependency rows need (both computed once by
+    ``estimate``). Default: from the spec."""
     svc = spec.services[name]
     aws = frozenset(spec.aws_services()) if aws is None else aws
     model = model_for(spec, spec.cluster(svc.cluster).platform)
@@ -129,10 +140,15 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
     filtered = len(metric_majors(spec, name))
     e.add(base + ("majors",), filtered * FILTERS_PER_MAJOR,
           filtered * (BYTES_METRIC_FILTERS + n_extra * NAME_USES_METRIC_FILTERS))
+    slow = len(slow_thresholds(spec, name))
+    e.add(base + ("majors",), slow, slow * BYTES_SLOW_FILTER)
+    own = objective_count(spec, name)
+    e.add(base + ("slo",), own * PER_OBJECTIVE, own * BYTES_OBJECTIVE)
+    e.add(base + ("uses",), 0, dependency_bytes(spec, name, beneath))
     builtin = len(spec.queries.builtin)
     e.add(("queries", "builtin"), builtin * PER_QUERY, builtin * BYTES_BUILTIN_QUERY)
-    own = [cq for cq in spec.queries.custom if cq.services == [name]]
-    e.add(("queries", "custom"), len(own) * PER_QUERY, sum(BYTES_QUERY + len(cq.query) for cq in own))
+    mine = [cq for cq in spec.queries.custom if cq.services == [name]]
+    e.add(("queries", "custom"), len(mine) * PER_QUERY, sum(BYTES_QUERY + len(cq.query) for cq in mine))
     if model.env_per_version is not None:
         copies = v if model.env_per_version else 1
         e.add(base + ("env",), 0, copies * sum(BYTES_ENV + len(k) + len(str(x)) for k, x in svc.env.items()))
@@ -145,19 +161,61 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
     return e
 
 
+def objective_count(spec: Spec, name: str) -> int:
+    """The SLOs of a service's stack (``meshspec.infra.spec.model.measured_objectives``)."""
+    return len(measured_objectives(spec, name))
+
+
+@dataclass(frozen=True)
+class Beneath:
+    """What the dashboards' dependency rows need, worked out once for the spec: how many services each one
+    depends on (:func:`meshspec.infra.dependencies.reach_counts`), and a row's and a name's average bytes."""
+
+    counts: dict[str, int]
+    row: float
+    name: float
+
+    @classmethod
+    def of(cls, spec: Spec) -> "Beneath":
+        from meshspec.infra.dependencies import reach_counts, uses_graph  # they import this package's model
+
+        names = list(spec.services)
+        extra = [4 * len(n) + 2 * objective_count(spec, n) * BYTES_DEPENDENCY_ALARM if spec.services[n].cluster
+                 else 4 * len(n) for n in names]
+        return cls(reach_counts(uses_graph(spec)), sum(extra) / len(extra), sum(map(len, names)) / len(names))
+
+
+def dependency_bytes(spec: Spec, name: str, beneath: Beneath | None = None) -> int:
+    """The dashboard's rows for the services beneath ``name``: a row each up to ``DASHBOARD_ROWS`` (text,
+    graphs and alarms, on average), then a name each. Estimated from counts, not from each service's chain, so a
+    thousand services in one cycle cost milliseconds."""
+    from meshspec.infra.dependencies import DASHBOARD_ROWS
+
+    beneath = beneath or Beneath.of(spec)
+    k = beneath.counts.get(name, 0)
+    if not k:
+        return 0
+    rows = min(k, DASHBOARD_ROWS)
+    return int(BYTES_DEPENDENCY_HEADING + rows * (BYTES_DEPENDENCY_ROW + beneath.row + len(name))
+               + (k - rows) * (beneath.name + 2))
+
+
 def estimate(spec: Spec) -> list[StackEstimate]:
     """An estimate per stack of ``meshspec.infra.sharding.layout``, in the same order."""
     from meshspec.infra import sharding  # meshspec.infra.sharding imports this package's model
 
     out = []
     aws = frozenset(spec.aws_services())
+    beneath = Beneath.of(spec)
     for s in sharding.layout(spec):
         if s.kind == "service":
             if spec.cluster(s.cluster) is not None:  # an unknown cluster is reported by check_placement
-                out.append(service_estimate(spec, s.services[0], s.name, aws))
+                out.append(service_estimate(spec, s.services[0], s.name, aws, beneath))
         elif s.kind == "shared":
             r, o, b = ((registry.primary(spec).shared_stack_size() or registry.default().shared_stack_size())
                        if spec.aws_services() else SHARED_NO_MESH)
+            if spec.aws_services() and spec.observability.agent == "cloudwatch":
+                r, b = r + SHARED_DISCOVERY[0], b + SHARED_DISCOVERY[1]
             e = StackEstimate(s.name, outputs=o)
             e.add(("aws",), r, b)
             if spec.defaults.log_kms_key == "create":
@@ -237,6 +295,7 @@ def _hint(path: tuple) -> str:
         "secrets": "group secrets into one Secrets Manager secret with several keys",
         "majors": "retire majors nobody uses",
         "uses": "drop uses the service no longer calls",
+        "slo": "keep the objectives that matter most (each is an SLO and two alarms)",
     }.get(last, "split the service into smaller services")
 
 

@@ -5,7 +5,8 @@ Rules, in order (docs/traffic.md, "How a step is judged"):
 1. Too many 5xx already, whatever comes: canary 5xx > max5xxRate × minRequests → rollback.
 2. Too few canary requests (< minRequests), or no latency datapoint while a p99 limit is set: wait one more
    interval ("extend"), at most ``max_extensions`` times, then rollback (no evidence is no success).
-3. Absolute limits: canary 5xx rate > max5xxRate, canary p99 > maxP99Ms → rollback.
+3. Absolute limits: canary 5xx rate > max5xxRate, canary p99 > maxP99Ms, canary burn rate (its 5xx rate over the
+   error budget of the major's availability objective) > maxBurnRate → rollback.
 4. Relative limits, only when the baseline has ≥ minRequests: 5xx rate above the baseline's by more than
    max5xxIncrease (percentage points), p99 above the baseline's by more than maxP99Increase (percent) → rollback.
 5. Otherwise continue, or promote after the last step.
@@ -28,11 +29,24 @@ class Thresholds:
     max_extensions: int = 2
     max_5xx_increase: float | None = None  # fraction (percentage points / 100) above the baseline
     max_p99_increase: float | None = None  # fraction: 0.2 is 20 % above the baseline's p99
+    max_burn_rate: float | None = None  # the error budget's burn rate the canary may reach (1: just meets it)
+    availability: float | None = None  # the objective's good share, 0.999; required with max_burn_rate
+
+    def __post_init__(self) -> None:
+        if self.max_burn_rate is not None and not (self.availability is not None and 0 < self.availability < 1):
+            raise ValueError("max_burn_rate needs an availability objective between 0 and 1")
 
     def to_json(self) -> dict[str, Any]:
-        return {"max5xxRate": self.max_5xx_rate, "maxP99Ms": self.max_p99_ms, "minRequests": self.min_requests,
-                "maxExtensions": self.max_extensions, "max5xxIncrease": self.max_5xx_increase,
-                "maxP99Increase": self.max_p99_increase}
+        out = {"max5xxRate": self.max_5xx_rate, "maxP99Ms": self.max_p99_ms, "minRequests": self.min_requests,
+               "maxExtensions": self.max_extensions, "max5xxIncrease": self.max_5xx_increase,
+               "maxP99Increase": self.max_p99_increase}
+        if self.max_burn_rate is not None:
+            out.update(maxBurnRate=self.max_burn_rate, availabilityObjective=self.availability)
+        return out
+
+    def burn_rate(self, rate: float) -> float | None:
+        """How fast a 5xx rate spends the objective's error budget (1: exactly as fast as the objective allows)."""
+        return None if self.availability is None else rate / (1 - self.availability)
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,10 @@ def decide(canary: Figures, baseline: Figures | None, th: Thresholds, *, last_st
         reasons.append(f"canary 5xx rate {_pct(rate)} is above the limit {_pct(th.max_5xx_rate)}")
     if th.max_p99_ms is not None and canary.p99_ms is not None and canary.p99_ms > th.max_p99_ms:
         reasons.append(f"canary p99 {canary.p99_ms:g} ms is above the limit {th.max_p99_ms:g} ms")
+    burn = th.burn_rate(rate) if th.max_burn_rate is not None else None
+    if burn is not None and burn > th.max_burn_rate:
+        reasons.append(f"canary burn rate {burn:.2f}x (5xx {_pct(rate)} against the {th.availability * 100:g} % "
+                       f"objective) is above the limit {th.max_burn_rate:g}x")
     # 4. relative to the baseline
     if baseline is not None and baseline.requests >= th.min_requests:
         base_rate = baseline.error_rate or 0.0
@@ -90,4 +108,6 @@ def decide(canary: Figures, baseline: Figures | None, th: Thresholds, *, last_st
     ok = [f"canary 5xx rate {_pct(rate)} within {_pct(th.max_5xx_rate)}"]
     if th.max_p99_ms is not None:
         ok.append(f"canary p99 {canary.p99_ms:g} ms within {th.max_p99_ms:g} ms")
+    if burn is not None:
+        ok.append(f"canary burn rate {burn:.2f}x within {th.max_burn_rate:g}x")
     return Decision("promote" if last_step else "continue", ok)

@@ -105,7 +105,8 @@ def metric_series(client: Any, metric_queries: list[dict[str, Any]], start: dt.d
             kwargs["NextToken"] = page["NextToken"]
     except (ClientError, BotoCoreError) as exc:
         raise UserError(f"CloudWatch GetMetricData failed: {exc}",
-                        hint="the canary and traffic compare need cloudwatch:GetMetricData on the account") from None
+                        hint="the canary, traffic compare and `meshspec status` need cloudwatch:GetMetricData on the "
+                             "account") from None
     return values
 
 
@@ -143,3 +144,32 @@ class CloudWatchFigures:
                period: int) -> dict[str, dict[dt.datetime, Figures]]:
         return combine_series(versions, metric_series(self.client, queries(service, major, versions, period),
                                                       start, end))
+
+
+def application_signals_queries(service: str, environment: str, period: int, percentile: str = "p99",
+                                ) -> list[dict[str, Any]]:
+    """Pure: a service's own figures in Application Signals' series (:mod:`meshspec.constructs_lib.metric_names`):
+    requests (Latency's SampleCount), faults (Fault's Sum) and a latency percentile, over one period."""
+    dims = [{"Name": M.APPSIGNALS_DIM_ENVIRONMENT, "Value": environment},
+            {"Name": M.APPSIGNALS_DIM_SERVICE, "Value": service}]
+    return [{"Id": qid, "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": M.APPSIGNALS_NAMESPACE, "MetricName": metric, "Dimensions": dims},
+                "Period": period, "Stat": stat}}
+            for qid, metric, stat in (("req0", M.APPSIGNALS_LATENCY, "SampleCount"),
+                                      ("err0", M.APPSIGNALS_FAULT, "Sum"),
+                                      ("p99x0", M.APPSIGNALS_LATENCY, percentile))]
+
+
+class ApplicationSignalsFigures:
+    """A service's figures as the server, from CloudWatch Application Signals (every backend, ECS and EKS).
+    ``percentile`` (``p99``, ``p99.9``) fills ``Figures.p99_ms``."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    def service_figures(self, service: str, environment: str, start: dt.datetime, end: dt.datetime,
+                        percentile: str = "p99") -> Figures:
+        period = period_for(start, end)
+        values = metric_data(self.client, application_signals_queries(service, environment, period, percentile),
+                             start, end)
+        return combine(["all"], values)["all"]

@@ -6,7 +6,7 @@ import time
 from decimal import Decimal
 
 from meshspec.infra.errors import UserError
-from meshspec.infra.spec.model import live_majors
+from meshspec.infra.spec.model import live_majors, objectives
 from meshspec.infra.traffic import ops, specedit, weights as W
 from meshspec.infra.traffic.analysis import Thresholds
 from meshspec.infra.traffic.backend import backend_for, platform_of
@@ -36,6 +36,21 @@ def _shared_majors(spec, service: str, major: str) -> tuple[str, ...]:
     return tuple(m for m in live_majors(svc) if m != major)
 
 
+def _availability(spec, service: str, major: str, max_burn_rate: float | None) -> float | None:
+    """The availability objective the canary's burn rate is measured against: the major's, else the service's."""
+    if max_burn_rate is None:
+        return None
+    if max_burn_rate <= 0:
+        raise UserError(f"--max-burn-rate {max_burn_rate:g} must be above 0", hint="1 spends the error budget "
+                        "exactly as fast as the objective allows; 2 twice as fast")
+    slo = objectives(spec.services[service], major)
+    if slo is None or slo.availability is None:
+        raise UserError(f"--max-burn-rate needs an availability objective for {service}/{major}, and the spec "
+                        "gives none", hint=f"add services.{service}.slo.availability (or majors.{major}.slo) to "
+                        "the spec, or judge on --max-5xx-rate (see `meshspec help observability`)")
+    return float(slo.availability) / 100
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("canary", help="move traffic to a version step by step, judged on CloudWatch or Cloud "
                                       "Monitoring metrics")
@@ -53,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "more than these percentage points (default: off)")
     p.add_argument("--max-p99-increase", help="roll back when the canary's p99 exceeds the baseline's by more "
                    "than this percentage (default: off)")
+    p.add_argument("--max-burn-rate", type=float,
+                   help="roll back when the canary spends the error budget of the major's availability objective "
+                        "(slo.availability) faster than this: 1 just meets it (default: off)")
     p.add_argument("--no-smoke", action="store_true", help="App Engine: skip the smoke check of the version's address")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="go on with the unfinished canary in the state file")
@@ -69,11 +87,13 @@ def run(args: argparse.Namespace) -> int:
     if args.min_requests < 1 or args.max_extensions < 0:
         raise UserError("--min-requests must be at least 1 and --max-extensions at least 0")
     backend = backend_for(spec, service, ctx)
+    availability = _availability(spec, service, major, args.max_burn_rate)
     th = Thresholds(
         max_5xx_rate=parse_percent(args.max_5xx_rate, "--max-5xx-rate"), max_p99_ms=args.max_p99_ms,
         min_requests=args.min_requests, max_extensions=args.max_extensions,
         max_5xx_increase=parse_percent(args.max_5xx_increase, "--max-5xx-increase") if args.max_5xx_increase else None,
-        max_p99_increase=parse_percent(args.max_p99_increase, "--max-p99-increase") if args.max_p99_increase else None)
+        max_p99_increase=parse_percent(args.max_p99_increase, "--max-p99-increase") if args.max_p99_increase else None,
+        max_burn_rate=args.max_burn_rate, availability=availability)
     params = Params(service, major, args.version, parse_steps(args.steps, backend.places, backend.name),
                     parse_duration(args.interval, "--interval"), th)
     shared = _shared_majors(spec, service, major)

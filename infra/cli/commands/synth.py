@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace, jobs: int, early: list, cache) -> int:
             output.emit_json({"command": "synth", "spec": args.spec, "out": None, "partial": partial, "stacks": [],
                               "kubernetesManifests": [], "warnings": []})
         for s in partial["removedStacks"]:
-            output.say(f"{s}: its service is gone from the spec; delete the stack (cdk destroy {s})")
+            output.say(f"{s}: its service is gone from the spec; delete the stack (meshspec cdk destroy {s})")
         output.say("no stack is touched: nothing to synthesize")
         return output.OK
     before = _templates(Path(args.out), spec)
@@ -170,7 +170,7 @@ def _run(args: argparse.Namespace, jobs: int, early: list, cache) -> int:
         output.say(line)
     if partial is not None:
         for s in partial["removedStacks"]:
-            output.say(f"{s}: its service is gone from the spec; delete the stack (cdk destroy {s})")
+            output.say(f"{s}: its service is gone from the spec; delete the stack (meshspec cdk destroy {s})")
         output.say(f"partial synth for {', '.join(partial['services']) or 'no service'}: "
                    f"{len(stacks)} stack(s) written to {directory}")
     else:
