@@ -324,7 +324,7 @@ def test_every_workflow_step_that_needs_no_cloud_account_runs_on_the_repository(
         stacks = json.loads(changes["synth.stacks"])
         assert stacks and all(s.startswith(repo.name) for s in stacks) and f"{repo.name}-svc-orders" in stacks
         assert json.loads(changes["grown.canaries"]) == [
-            {"service": "web", "major": "v1", "version": "w-2", "from": 0.0, "to": 10.0, "steps": "10,50,100"}]
+            {"service": "web", "major": "v1", "version": "w-2", "from": 0.0, "to": 10.0, "steps": "10"}]
     finally:
         git(repo, "checkout", "-q", "main")
         git(repo, "clean", "-qfdx", "-e", "cdk.out")

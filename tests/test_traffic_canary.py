@@ -70,6 +70,25 @@ def test_healthy_canary_is_promoted_step_by_step(spec_file, monkeypatch, capsys)
     assert "+        traffic: {v1: 100, v2: 10}" in err  # how to fold it into the spec
 
 
+def test_a_held_canary_is_judged_at_every_step_and_stays_at_the_last(spec_file, monkeypatch, capsys):
+    # GIVEN a healthy canary asked to hold (CI judges the share the spec gives a version, no further)
+    clock = FakeClock(on_sleep=traffic_by_step({}))
+    monkeypatch.setattr(canary_cmd, "clock", clock)
+    monkeypatch.setattr(canary_cmd, "sleep", clock.sleep)
+    # WHEN it runs with steps up to 10 %
+    code = main(["canary", str(spec_file), "checkout", "--major", "v1", "--version", "banana", "--steps", "1,10",
+                 "--interval", "5m", "--hold", "--format", "json"])
+    out, err = capsys.readouterr()
+    state = json.loads(out)
+    # THEN it is judged at both steps, ends held at 10 % (never promoted), and says so
+    assert code == 0, err
+    assert state["status"] == "held" and state["params"]["hold"] is True
+    assert decisions(state) == [(0, "continue"), (1, "continue")]
+    assert [e["action"] for e in state["events"]][-1] == "hold"
+    assert route("v1") == ({"apple": 90, "banana": 10}, 3)
+    assert "canary banana held at its last step: apple=90, banana=10" in err
+
+
 def test_5xx_on_the_canary_rolls_back_at_once(spec_file, monkeypatch, capsys):
     bad = dict(requests_=400, errors=20, latencies={40.0: 400})  # 5 %
     clock = FakeClock(on_sleep=traffic_by_step({2: bad}))

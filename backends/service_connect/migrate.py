@@ -58,8 +58,11 @@ class ServiceConnectTarget(Target):
             "strategy": "canary", "percent": 5, "stepMinutes": 10, "bakeMinutes": 10, "rollbackOnAlarm": True})]
 
     def retire_edits(self, spec: Spec) -> list[Edit]:
-        """The host named the mesh; Service Connect's namespace is the project's (validate refuses name on it)."""
-        return [Edit("aws.mesh.name", "remove")] if spec.aws.mesh.name is not None else []
+        """What the host used and Service Connect refuses: the mesh's name (its namespace is the project's) and the
+        health paths Envoy probed (Service Connect probes none)."""
+        edits = [Edit("aws.mesh.name", "remove")] if spec.aws.mesh.name is not None else []
+        return edits + [Edit(f"services.{name}.healthCheck", "remove") for name, svc in spec.aws_services().items()
+                        if "health_check" in svc.model_fields_set]
 
     def beside_effect(self, spec: Spec) -> tuple[str, ...]:
         ecs = [n for n, s in spec.aws_services().items() if spec.cluster(s.cluster).platform == "ecs"]

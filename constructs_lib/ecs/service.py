@@ -6,9 +6,10 @@ import functools
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -102,11 +103,36 @@ def registry_image(name: str) -> ecs.ContainerImage:
     return ecs.ContainerImage.from_registry(name)
 
 
+class CrossRegionParameter(ecs.Secret):
+    """An SSM parameter in another region than the stack's, by its full ARN: ECS reads it at task start
+    (docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-ssm-paramstore.html), while CDK's
+    ``StringParameter.fromStringParameterArn`` refuses it. Grants what CDK's ``grantRead`` grants on a parameter."""
+
+    def __init__(self, arn: str) -> None:
+        super().__init__()
+        self._arn = arn
+
+    @property
+    def arn(self) -> str:
+        return self._arn
+
+    @property
+    def has_field(self) -> bool | None:
+        return None
+
+    def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
+        return iam.Grant.add_to_principal(grantee=grantee, resource_arns=[self._arn], actions=[
+            "ssm:DescribeParameters", "ssm:GetParameters", "ssm:GetParameter", "ssm:GetParameterHistory"])
+
+
 def ecs_secret(scope: Construct, id: str, ref: str) -> ecs.Secret:
     """An ecs.Secret from an ARN (a secret's, optionally with a JSON key, or a parameter's): ECS resolves it at
     task start, the value never reaches the template."""
     r = parse_ref(ref)
     if r.kind == "ssmparameter":  # by its full ARN, so a parameter in another region or account stays as given
+        region = Stack.of(scope).region
+        if not Token.is_unresolved(region) and r.region != region:
+            return CrossRegionParameter(r.arn)  # CDK's fromStringParameterArn refuses these; ECS reads them
         from aws_cdk import aws_ssm as ssm  # imported only for a spec that has SSM references
 
         return ecs.Secret.from_ssm_parameter(ssm.StringParameter.from_string_parameter_arn(scope, id, r.arn))

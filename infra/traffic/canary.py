@@ -44,11 +44,13 @@ class Params:
     steps: tuple[Decimal, ...]
     interval_s: float
     thresholds: Thresholds
+    #: end at the last step instead of promoting to 100 %: a lasting split (the spec's share, an A/B test) judged
+    hold: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "major": self.major, "version": self.version,
                 "steps": [float(s) if s != s.to_integral_value() else int(s) for s in self.steps],
-                "intervalSeconds": self.interval_s, "thresholds": self.thresholds.to_json()}
+                "intervalSeconds": self.interval_s, "thresholds": self.thresholds.to_json(), "hold": self.hold}
 
 
 def parse_steps(text: str, places: int, where: str) -> tuple[Decimal, ...]:
@@ -222,12 +224,17 @@ class Canary:
             self._event(action="shift", step=i, percent=float(percent), weights=W.to_json(target),
                         token=self.state["liveToken"])
             self.say(f"step {i + 1}/{len(steps)}: {W.fmt(target)}")
-            decision = self._observe(i, last=i == len(steps) - 1)
+            decision = self._observe(i, last=i == len(steps) - 1 and not self.p.hold)
             if decision.action == "rollback":
                 return self._rollback(i, decision)
             self.state["lastSafeWeights"] = W.to_json(target)
             self.state["step"] = i + 1
             self._save()
+        if self.p.hold:  # judged at every step and kept at the last: no promotion past what was asked
+            self.state["status"] = "held"
+            self._event(action="hold", weights=self.state["liveWeights"], token=self.state["liveToken"])
+            self.say(f"held: {W.fmt(self._weights('liveWeights'))}")
+            return self.state
         final = W.promote(start, self.p.version)
         self._write(final)
         self.state["lastSafeWeights"] = W.to_json(final)

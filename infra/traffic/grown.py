@@ -7,18 +7,15 @@ from meshspec.infra.spec import Spec
 from meshspec.infra.spec.model import live_majors, shares
 
 
-#: the canary's default steps (``meshspec canary --steps``) above the share a deploy gave the version
-STEPS = (Decimal(10), Decimal(50), Decimal(100))
-
-
 def canary_steps(share: Decimal) -> str:
-    """``--steps`` for a version deployed at ``share``: first judged there, then the default steps above it."""
-    return ",".join(f"{s:g}" for s in [share, *(s for s in STEPS if s > share)])
+    """``--steps`` for a version deployed at ``share``: judged there and held there (CI runs ``meshspec canary
+    --hold``). The spec stays the source of truth: a larger share is the next change to the spec, judged in turn."""
+    return f"{share:g}"
 
 
 def grown_versions(old: Spec | None, new: Spec) -> list[dict]:
     """Per service and live major, each version whose share is larger in ``new`` than in ``old`` (a version new
-    to the major counts from 0), with the canary's ``steps`` from that share on. A major that took no traffic
+    to the major counts from 0), with the canary's ``steps`` (that share). A major that took no traffic
     before (new, or a service new to the spec) is left out: a canary needs a baseline version."""
     out = []
     for name, svc in new.services.items():

@@ -75,6 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="go on with the unfinished canary in the state file")
     again.add_argument("--abandon", action="store_true", help="start anew, dropping an unfinished canary's state")
+    p.add_argument("--hold", action="store_true",
+                   help="end at the last of --steps instead of promoting to 100%% (a lasting split judged where it "
+                        "stands, as CI does for the share a spec gives a version)")
     p.add_argument("--write-spec", action="store_true", help="fold the final weights into SPEC")
     output.add_format(p)
     p.set_defaults(func=run)
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         max_p99_increase=parse_percent(args.max_p99_increase, "--max-p99-increase") if args.max_p99_increase else None,
         max_burn_rate=args.max_burn_rate, availability=availability)
     params = Params(service, major, args.version, parse_steps(args.steps, backend.places, backend.name),
-                    parse_duration(args.interval, "--interval"), th)
+                    parse_duration(args.interval, "--interval"), th, hold=args.hold)
     shared = _shared_majors(spec, service, major)
     if shared:
         output.say(f"note: on App Engine {service} is one App Engine service for all its majors: the figures are "
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     final = {k: Decimal(str(v)) for k, v in state["liveWeights"].items()}
     output.say(f"state: {canary.path}")
     diff = ""
-    if state["status"] in ("promoted", "rolled-back"):
+    if state["status"] in ("promoted", "rolled-back", "held"):
         try:
             _, new_text, diff = specedit.plan_edit(args.spec, service, [major, *shared], final)
         except UserError as exc:
@@ -124,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
         output.emit_json({"command": "canary", **state, "specDiff": diff})
     if state["status"] == "promoted":
         output.say(f"canary {args.version} promoted: {W.fmt(final)}")
+        return output.OK
+    if state["status"] == "held":
+        output.say(f"canary {args.version} held at its last step: {W.fmt(final)}")
         return output.OK
     if state["status"] == "interrupted":
         output.say(f"interrupted; live weights: {W.fmt(final)}")
