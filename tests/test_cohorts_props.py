@@ -1,5 +1,6 @@
-"""Cohort routes in the backend-neutral props (constructs_lib.mesh.base) and Lattice's binding: the eager refusals a
-user of the constructs meets, each with its message."""
+"""Cohort routes in the backend-neutral props (constructs_lib.mesh.base), App Mesh's routes and Lattice's binding:
+each kind of match as the construct renders it, and the eager refusals a user of the constructs meets, each with
+its message."""
 from __future__ import annotations
 
 import pytest
@@ -47,3 +48,42 @@ def test_lattice_rules_of_cohorts_and_the_refusal_of_a_presence_match():
     with pytest.raises(PropsError) as caught:
         cohort_rules(present, present.majors[0])
     assert str(caught.value) == "cohort pricing-v1-p: VPC Lattice matches a header's value, not whether x-staff is present"
+
+
+# -- App Mesh: a route per cohort, each kind of match ---------------------------------------------------------------
+def appmesh_routes(protocol: str, *cohorts: CohortRoute, majors: int = 1) -> dict[str, dict]:
+    from tests.cdk_support import template
+    from tests.test_cdk_mesh import meshed, pricing
+
+    two = (MajorRoute("v1", "/pricing/v1/", {"p-41": 90, "p-42": 10}, cohorts=tuple(cohorts)),
+           MajorRoute("v2", "/pricing/v2/", {"p-41": 0, "p-42": 100}))
+    s, binding = meshed(pricing(protocol=protocol, majors=two[:majors]))
+    assert set(binding.cohort_routes) == {c.name for c in cohorts}
+    return {r["Properties"]["RouteName"]: r["Properties"]["Spec"]
+            for r in template(s).find_resources("AWS::AppMesh::Route").values()}
+
+
+def test_app_mesh_renders_a_header_value_a_present_header_and_a_cookie_before_the_major():
+    routes = appmesh_routes("http", CohortRoute("pricing-v1-t", "p-42", "x-cohort", "b"),
+                            CohortRoute("pricing-v1-staff", "p-42", "x-staff"),
+                            CohortRoute("pricing-v1-beta", "p-41", "cookie", "yes", cookie="beta"))
+    assert {n: r["Priority"] for n, r in routes.items()} == {"pricing-v1-t": 0, "pricing-v1-staff": 1,
+                                                             "pricing-v1-beta": 2, "pricing-v1": 3}
+    headers = {n: r["HttpRoute"]["Match"]["Headers"] for n, r in routes.items() if n != "pricing-v1"}
+    assert headers == {
+        "pricing-v1-t": [{"Name": "x-cohort", "Invert": False, "Match": {"Exact": "b"}}],
+        # present: any value (Envoy fails a regex on an absent header)
+        "pricing-v1-staff": [{"Name": "x-staff", "Invert": False, "Match": {"Regex": ".*"}}],
+        "pricing-v1-beta": [{"Name": "cookie", "Invert": False, "Match": {"Regex": r"^(.*;\s*)?beta=yes(;.*)?$"}}]}
+    assert all(r["HttpRoute"]["Match"]["Prefix"] == "/pricing/v1/" for r in routes.values())
+    assert [len(r["HttpRoute"]["Action"]["WeightedTargets"]) for n, r in routes.items() if n != "pricing-v1"] == [1] * 3
+
+
+def test_app_mesh_grpc_cohorts_keep_the_majors_header_and_http2_its_route_type():
+    routes = appmesh_routes("grpc", CohortRoute("pricing-v1-t", "p-42", "x-cohort", "b"), majors=2)
+    assert routes["pricing-v1-t"]["GrpcRoute"]["Match"]["Metadata"] == [
+        {"Name": "x-api-major", "Invert": False, "Match": {"Exact": "v1"}},
+        {"Name": "x-cohort", "Invert": False, "Match": {"Exact": "b"}}]
+    assert routes["pricing-v1-t"]["Priority"] < routes["pricing-v1"]["Priority"]
+    routes = appmesh_routes("http2", CohortRoute("pricing-v1-t", "p-42", "x-cohort", "b"))
+    assert set(routes["pricing-v1-t"]) == {"Http2Route", "Priority"}

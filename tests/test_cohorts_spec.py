@@ -241,6 +241,17 @@ def test_fails_on_app_engine_with_a_cookie_of_its_own_naming_lattice():
     assert e.allowed == "GOOGAPPUID" and "aws.mesh.backend: lattice" in e.hint
 
 
+def test_fails_on_app_engine_when_the_b_share_is_finer_than_its_cookie_split():
+    """App Engine's quota for an A/B test's shares: cookie split allocations take 3 decimals (0.1 % of users)."""
+    r = check(on_appengine(doc(cohorts=(), sticky={"cookie": "GOOGAPPUID"}, weights=(99.95, 0.05))))
+    assert [(e.key_path, e.message) for e in r.errors] == [
+        ("services.pricing.versions[0].traffic", "99.95% of v1 cannot be expressed: App Engine cookie splits take "
+                                                 "fractions with at most 3 decimals"),
+        ("services.pricing.versions[1].traffic", "0.05% of v1 cannot be expressed: App Engine cookie splits take "
+                                                 "fractions with at most 3 decimals")]
+    assert check(on_appengine(doc(cohorts=(), sticky={"cookie": "GOOGAPPUID"}, weights=(99.9, 0.1)))).ok
+
+
 def test_fails_on_app_engine_when_sticky_meets_an_ip_split():
     d = on_appengine(doc(cohorts=(), sticky={"cookie": "GOOGAPPUID"}))
     d["services"]["pricing"]["appengine"]["splitBy"] = "ip"
@@ -340,6 +351,7 @@ def shop_with_pricing_on_appengine(*, cookie: str = "shop-ab", keep_header_cohor
     d = yaml.safe_load((EXAMPLES / "shop.yaml").read_text())
     svc = d["services"]["pricing"]
     del svc["cluster"], svc["port"], svc["cpu"], svc["memory"]
+    svc.pop("slo", None)  # objectives are measured on AWS series only (refused on App Engine: aws-only)
     svc["appengine"] = {"environment": "standard", "runtime": "python312"}
     for v in svc["versions"]:
         v["source"] = f"gs://shop-builds/pricing/{v.pop('image').rsplit(':', 1)[1]}.zip"

@@ -362,3 +362,28 @@ def test_compare_without_monitoring_permission_names_it(spec_file, gae, monitori
     assert "needs the permission monitoring.timeSeries.list on project meshspec-test" in err
     assert "roles/monitoring.viewer" in err
     assert len(monitoring.requests) == 1  # a 403 is not retried
+
+
+# -- an A/B test on App Engine: the cookie split is the sticky cohort ------------------------------------------------
+STICKY_SPEC = SPEC.replace("""      v1:
+        contract: contracts/users-v1.json
+""", """      v1:
+        contract: contracts/users-v1.json
+        sticky: {cookie: GOOGAPPUID}
+""")
+
+
+def test_a_sticky_major_on_app_engine_has_no_cohort_routes(tmp_path, gae, capsys):
+    spec_file = write_spec(tmp_path, STICKY_SPEC)
+    # WHEN status reads a sticky major: THEN its split only, no cohort row (App Engine's cookie split keeps users)
+    code, out, err = cli(capsys, "traffic", "status", spec_file, "users", "--format", "json")
+    assert code == 0 and err == ""
+    assert [(r["major"], r.get("cohort"), r["live"]) for r in json.loads(out)["rows"]] == [
+        ("v1", None, {"apple": 90, "banana": 10}), ("v2", None, {"apple": 90, "banana": 10})]
+    # AND --cohort is refused naming the platform, before the cohort's name is looked up
+    code, out, err = cli(capsys, "traffic", "shift", spec_file, "users", "--major", "v1", "--cohort", "sticky-apple",
+                         "--to", "banana=100")
+    assert code == 1 and err == ("error: appengine has no cohort routes: its weights are the only traffic meshspec "
+                                 "shifts there\nhint: leave out --cohort (a sticky A/B test there moves with the "
+                                 "weights)\n")
+    assert split(gae) == {"apple": 0.9, "banana": 0.1}

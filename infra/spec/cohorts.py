@@ -50,11 +50,12 @@ class CohortRoute:
 def routes(svc: Service, major: str) -> list[CohortRoute]:
     """The major's cohort routes in match order: its cohorts by priority, then, with ``sticky``, one route per
     version taking traffic that sends the cookie's holders back to it. Longer version names go first, so a
-    cookie matched by "contains name=value" (VPC Lattice) never takes ``p-42``'s holders to ``p-4``."""
+    cookie matched by "contains name=value" (VPC Lattice) never takes ``p-42``'s holders to ``p-4``. On App
+    Engine the sticky cookie is the split itself (GOOGAPPUID), no route of its own."""
     m = svc.majors[major]
     out = [CohortRoute(c.name, c.kind, c.cookie if c.cookie is not None else (c.header or "").lower(), c.value,
                        c.version) for c in sorted(m.cohorts, key=lambda c: c.priority)]
-    if m.sticky is not None:
+    if m.sticky is not None and svc.appengine is None:
         split = shares(svc, major)
         taking = [v.name for v in svc.versions if split.get(v.name, 0) > 0]
         for version in sorted(taking, key=len, reverse=True):

@@ -72,11 +72,17 @@ def cohort_backend(backend: TrafficBackend, cohort: str | None) -> TrafficBacken
     cohort's route): what shift, promote, rollback and status use for a cohort."""
     if cohort is None:
         return backend
+    return require_cohort_routes(backend)(cohort)
+
+
+def require_cohort_routes(backend: TrafficBackend) -> Callable[[str], TrafficBackend]:
+    """The backend's ``for_cohort``, or the refusal of a platform without cohort routes (App Engine: an A/B test
+    there is its cookie split, moved with the weights)."""
     view = getattr(backend, "for_cohort", None)  # optional in TrafficBackend: platforms with no cohort routes
     if view is None:
         raise UserError(f"{backend.name} has no cohort routes: its weights are the only traffic meshspec shifts "
-                        "there", hint="leave out --cohort")
-    return view(cohort)
+                        "there", hint="leave out --cohort (a sticky A/B test there moves with the weights)")
+    return view
 
 
 def check_known_versions(spec: Spec, service: str, names: list[str]) -> None:

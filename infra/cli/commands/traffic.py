@@ -215,8 +215,11 @@ def _target(args: argparse.Namespace):
     """(spec, context, service, major, cohort, backend): the backend is its view of the cohort route with --cohort."""
     spec, ctx = load(args)
     service, major = ops.resolve(spec, args.service, args.major)
+    backend = backend_for(spec, service, ctx)
+    if args.cohort:
+        ops.require_cohort_routes(backend)  # the platform first: App Engine has none, whatever the name
     cohort = ops.resolve_cohort(spec, service, major, args.cohort) if args.cohort else None
-    return spec, ctx, service, major, cohort, ops.cohort_backend(backend_for(spec, service, ctx), cohort)
+    return spec, ctx, service, major, cohort, ops.cohort_backend(backend, cohort)
 
 
 def run_shift(args: argparse.Namespace) -> int:
