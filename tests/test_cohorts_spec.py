@@ -203,20 +203,31 @@ def test_fails_when_a_grpc_service_asks_for_cookies():
     assert check(doc(protocol="grpc")).ok  # a header cohort is gRPC metadata
 
 
-@pytest.mark.parametrize("bad, path", [
-    ({"cohorts": [{**TESTERS, "priority": 0}]}, "cohorts.0.priority"),
-    ({"cohorts": [{**TESTERS, "header": "x cohort"}]}, "cohorts.0.header"),
-    ({"cohorts": [{**TESTERS, "value": 1.5}]}, "cohorts.0.value"),
-    ({"cohorts": [{**TESTERS, "weight": 1}]}, "cohorts.0.weight"),
-    ({"sticky": {"cookie": "a b"}}, "sticky.cookie"),
-    ({"sticky": {}}, "sticky.cookie")])
-def test_field_rules(bad, path):
+@pytest.mark.parametrize("bad, path, message", [
+    ({"cohorts": [{**TESTERS, "priority": 0}]}, "cohorts[0].priority", "should be greater than or equal to 1"),
+    ({"cohorts": [{**TESTERS, "header": "x cohort"}]}, "cohorts[0].header", "not a valid value here"),
+    ({"cohorts": [{**TESTERS, "value": 1.5}]}, "cohorts[0].value", "value must be text (quote it) or a whole number"),
+    ({"cohorts": [{**TESTERS, "value": True}]}, "cohorts[0].value", "value must be text (quote it) or a whole number"),
+    ({"cohorts": [{**TESTERS, "weight": 1}]}, "cohorts[0].weight", "unknown key 'weight'"),
+    ({"sticky": {"cookie": "a b"}}, "sticky.cookie", "not a valid value here"),
+    ({"sticky": {}}, "sticky.cookie", "required key 'cookie' is missing")])
+def test_field_rules(bad, path, message):
     d = doc()
     d["services"]["pricing"]["majors"]["v1"].update(bad)
     r = check(d)
-    assert not r.ok
-    assert any(e.key_path.replace("[", ".").replace("]", "").endswith(path) for e in r.problems), \
-        [e.render() for e in r.problems]
+    (e,) = r.errors
+    assert e.key_path == f"services.pricing.majors.v1.{path}", e.render()
+    assert e.message == message, e.render()
+
+
+def test_fails_with_the_messages_of_cookies_on_grpc():
+    cookie = {"name": "c", "priority": 1, "cookie": "beta", "value": "1", "version": "p-42"}
+    found = errors(check(doc(protocol="grpc", cohorts=[cookie], sticky={"cookie": "shop-ab"})), "cohort-grpc")
+    assert [(e.message, e.allowed) for e in found] == [
+        ("pricing speaks gRPC, whose calls carry no cookies", "header cohorts (gRPC metadata) on a gRPC service"),
+        ("pricing speaks gRPC, whose calls carry no cookies: nothing would keep a caller in its version",
+         "sticky on http and http2 services")]
+    assert found[1].hint == "route gRPC callers with a header cohort"
 
 
 # -- App Engine ---------------------------------------------------------------------------------------------------
