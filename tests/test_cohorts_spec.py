@@ -307,6 +307,29 @@ def test_fails_on_lattice_when_a_header_must_only_be_present():
     assert check(doc("appmesh", cohorts=[{"name": "staff", "priority": 1, "header": "x-staff", "version": "p-42"}])).ok
 
 
+def test_the_backends_named_are_those_on_the_services_platform():
+    """A backend installed beside meshspec's that matches headers on ECS only is named for ECS services, not EKS."""
+    from meshspec.infra.mesh import Backend, registry
+
+    class EcsHeaders(Backend):
+        name, title, summary = "ecs-headers", "ECS Headers", "a test backend"
+        platforms = frozenset({"ecs"})
+        features = frozenset({"header-match"})
+
+    staff = {"name": "staff", "priority": 1, "header": "x-staff", "version": "p-42"}
+    registry.register(EcsHeaders())
+    try:
+        hints = {}
+        for platform in ("ecs", "eks"):
+            d = doc("lattice", cohorts=[staff])
+            d["aws"]["clusters"][0]["platform"] = platform
+            hints[platform] = one(check(d), "backend-unsupported").hint
+    finally:
+        registry.unregister("ecs-headers")
+    assert hints["ecs"].endswith("then run the spec with aws.mesh.backend: lattice or ecs-headers")
+    assert hints["eks"].endswith("then run the spec with aws.mesh.backend: lattice")
+
+
 def test_fails_on_lattice_when_a_cookie_value_is_part_of_a_later_one():
     short = {"name": "short", "priority": 1, "cookie": "shop-ab", "value": "p-4", "version": "p-41"}
     e = one(check(doc("lattice", cohorts=[short], sticky={"cookie": "shop-ab"}, weights=(0, 100))), "cohort-shadowed")

@@ -227,11 +227,11 @@ def _check_appengine(spec: Spec, p: Problems) -> None:
                       hint="remove splitBy, or remove sticky")
 
 
-def _who_can(kind: Kind, what: str) -> str:
-    """Where a cohort of this kind can run: the supported backends that declare the feature; a backend past its
-    end of support is named only as what once did."""
+def _who_can(kind: Kind, what: str, platform: str = "ecs") -> str:
+    """Where a cohort of this kind can run on ``platform`` (App Engine's services move to ECS): the supported
+    backends that declare the feature; a backend past its end of support is named only as what once did."""
     feature = FEATURES[kind]
-    able = registry.supporting(feature=feature, platform="ecs")
+    able = registry.supporting(feature=feature, platform=platform)
     if able:
         return (f"run {what} with aws.mesh.backend: {' or '.join(b.name for b in able)} "
                 f"({registry.titles(able)} matches {WHAT[kind]})")
@@ -239,7 +239,7 @@ def _who_can(kind: Kind, what: str) -> str:
     was = "; ".join(f"{b.title} did until {b.end_of_support}" for b in ended)
     header = FEATURES["header"]
     return (f"no supported backend matches {WHAT[kind]}{f' ({was})' if was else ''}: give the header's value, "
-            f"then run {what} with aws.mesh.backend: {registry.alternatives(feature=header, platform='ecs')}")
+            f"then run {what} with aws.mesh.backend: {registry.alternatives(feature=header, platform=platform)}")
 
 
 # -- what a mesh backend cannot match ---------------------------------------------------------------------------
@@ -269,6 +269,8 @@ def check_backend(spec: Spec, p: Problems, backend: Backend) -> None:
     """Refuse each cohort the backend cannot match (it lacks the feature in ``Backend.features``), naming the
     backends that can."""
     for name, svc in spec.aws_services().items():
+        cluster = spec.cluster(svc.cluster)
+        platform = cluster.platform if cluster is not None else "ecs"
         for major, m in live_majors(svc).items():
             for rel, asked, given, kind in _needs(svc, major, m):
                 if FEATURES[kind] in backend.features:
@@ -287,6 +289,6 @@ def check_backend(spec: Spec, p: Problems, backend: Backend) -> None:
                 p.add(path, message, "backend-unsupported", given=D(given) if rel != ("sticky",) else given,
                       allowed=("value: the value the header carries" if path[-1] == "value"
                                else f"no {'sticky' if rel == ('sticky',) else 'cohorts'} on {backend.name}"),
-                      hint=_who_can(kind, "the spec"))
+                      hint=_who_can(kind, "the spec", platform))
 
 
