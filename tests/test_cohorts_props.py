@@ -87,3 +87,25 @@ def test_app_mesh_grpc_cohorts_keep_the_majors_header_and_http2_its_route_type()
     assert routes["pricing-v1-t"]["Priority"] < routes["pricing-v1"]["Priority"]
     routes = appmesh_routes("http2", CohortRoute("pricing-v1-t", "p-42", "x-cohort", "b"))
     assert set(routes["pricing-v1-t"]) == {"Http2Route", "Priority"}
+
+
+def test_match_and_priority_limits_are_out_of_reach_once_routes_are_counted():
+    """validate counts routes per router and rules per listener (test_cohorts_spec.py); at those counts, a gRPC
+    service's cohort routes (the major's header and the cohort's: the most matches one carries) stay within each
+    backend's matches per route and priority range."""
+    from meshspec.backends.appmesh import quotas as mq
+    from meshspec.backends.lattice import quotas as lq
+
+    def cohorts(n: int, version: str) -> tuple[CohortRoute, ...]:
+        return tuple(CohortRoute(f"pricing-v1-c{i}", version, "x-cohort", f"v{i}") for i in range(n))
+
+    # App Mesh: two majors and 48 cohorts fill a router
+    routes = appmesh_routes("grpc", *cohorts(mq.ROUTES_PER_ROUTER - 2, "p-42"), majors=2)
+    assert len(routes) == mq.ROUTES_PER_ROUTER
+    assert max(len(r["GrpcRoute"]["Match"]["Metadata"]) for r in routes.values()) == 2 <= mq.MATCHES_PER_ROUTE
+    assert max(r["Priority"] for r in routes.values()) == mq.ROUTES_PER_ROUTER - 1 <= mq.PRIORITY_MAX
+    # VPC Lattice: a listener's rules get priorities 1..n; a cohort rule matches the gRPC header and its own
+    p = props(*cohorts(lq.RULES_PER_LISTENER - 1, "b"), protocol="grpc")
+    rules = cohort_rules(p, p.majors[0])
+    assert {(r.header is not None) + (r.cohort_match is not None) for r in rules} == {2}
+    assert 2 <= lq.MATCHES_PER_RULE and lq.RULES_PER_LISTENER <= lq.PRIORITY_MAX

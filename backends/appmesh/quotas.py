@@ -20,3 +20,8 @@ END_OF_SUPPORT = "2026-09-30"
 # regex 1 to 255 characters.
 HEADER_NAME_MAX = 50
 HEADER_MATCH_MAX = 255
+# HttpRouteMatch.headers and GrpcRouteMatch.metadata take 1 to 10 matches and RouteSpec.priority is 0 to 1000: a
+# cohort route carries at most 2 (a gRPC major's header and its own) and a router at most ROUTES_PER_ROUTER
+# routes, so neither is reached once the routes per router are checked (tests/test_cohorts_props.py holds it).
+MATCHES_PER_ROUTE = 10
+PRIORITY_MAX = 1000
