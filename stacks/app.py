@@ -64,7 +64,7 @@ def environment(spec: Spec) -> cdk.Environment:
     return cdk.Environment(account=spec.aws.account, region=spec.aws.region)
 
 
-def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None = None,
+def build(spec: Spec | sharding.Part, app: cdk.App | None = None, *, only: Iterable[str] | None = None,
           pruned: bool = True, progress: Callable[[str], None] | None = None, lean: bool = False) -> BuiltApp:
     """Add meshspec's stacks for ``spec`` to ``app`` (a new App when None). Synthesis is the caller's.
 
@@ -74,13 +74,17 @@ def build(spec: Spec, app: cdk.App | None = None, *, only: Iterable[str] | None 
     share); the shared and cluster stacks are always built (the others are built against them; ``lean``: only the
     clusters the wanted stacks need, every one with the shared stack, a synth worker's way), and a dependency by name outside ``only`` (the queries stack's) gets an empty stand-in stack of that name, whose
     artifact the caller leaves out. ``pruned=False``: every stack from the whole spec (the reference the tests
-    compare the views with). ``progress``: called with each stack's name once it is built."""
-    if spec.aws is None:
+    compare the views with). ``progress``: called with each stack's name once it is built. ``spec`` may be a
+    :class:`sharding.Part` instead (a synth worker's: the views of ``only`` and what they are built against)."""
+    if isinstance(spec, sharding.Part):
+        views, layout = spec.views, list(spec.layout)
+    elif spec.aws is None:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
+    else:
+        views = sharding.views(spec, pruned=pruned)
+        layout = sharding.layout(spec)
     app = app or new_app()
-    views = sharding.views(spec, pruned=pruned)
-    layout = sharding.layout(spec)
     wanted = set(views) if only is None else set(only)
     placement = next(s for s in layout if s.kind == "shared")
     v = views[placement.name]
@@ -165,11 +169,12 @@ def synthesize(built: BuiltApp) -> Synthesized:
     return Synthesized(directory, assembly.stacks, files, assembly.warnings)
 
 
-def synth_part(spec: Spec, stacks: list[str], outdir: str, *, validation: bool = False,
+def synth_part(spec: Spec | sharding.Part, stacks: list[str], outdir: str, *, validation: bool = False,
                progress: Callable[[str], None] | None = None):
     """Build and synthesize ``stacks`` (and what they are built against) into ``outdir``, and cut the assembly
     into their fragments (``meshspec.stacks.assembly``): a synth worker's share, or the missing stacks of a
-    cached synth. Returns (fragments by stack, the app's fragment)."""
+    cached synth. ``spec``: the spec, or the part of it these stacks read (``sharding.part``). Returns
+    (fragments by stack, the app's fragment)."""
     from .assembly import split
 
     built = build(spec, new_app(outdir, validation=validation), only=stacks, progress=progress, lean=True)

@@ -6,7 +6,8 @@
 2. The others are shared out among worker processes (``--jobs``, default one per core; fewer when there are few
    stacks, since each worker starts its own Python, jsii and Node), balanced by their size. Each worker builds its
    share, plus the shared and cluster stacks it is built against, and synthesizes it into a directory of its own
-   (``meshspec.stacks.worker``). With one share and CDK already loaded in this process, it is built here.
+   (``meshspec.stacks.worker``): it gets the views of those stacks (``sharding.part``), not the spec, and works
+   out no other view. With one share and CDK already loaded in this process, it is built here.
 3. The fragments, cached and new, are put together in the layout's order (``meshspec.stacks.assembly``): the
    same manifest.json, tree.json, templates, asset manifests, metadata and Kubernetes manifests as one
    ``app.synth()`` of the whole app, which the tests check byte for byte.
@@ -160,7 +161,8 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
     report = progress or (lambda _e, _s: None)
     report("total", str(len(wanted)))
     env_key = environment_key({**CLI_CONTEXT, **APP_CONTEXT, **(context or {})}, validation=validation)
-    inputs = sharding.inputs(spec)
+    views = sharding.views(spec)
+    inputs = sharding.inputs(spec, views)
     keys = {s: stack_key(env_key, s, inputs[s]) for s in wanted}
     fragments: dict[str, assembly.Fragment] = {}
     app: assembly.AppFragment | None = None
@@ -191,7 +193,8 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
                 from .app import skip_jsii_type_checks, synth_part
 
             skip_jsii_type_checks()
-            made, made_app = synth_part(spec, missing, str(Path(tmp) / "w0"), validation=validation,
+            made, made_app = synth_part(sharding.part(spec, missing, views), missing, str(Path(tmp) / "w0"),
+                                        validation=validation,
                                         progress=lambda s: report("built", s) if s in set(missing) else None)
             new.update(made)
             app = app or made_app
@@ -206,7 +209,8 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
             for i, (w, share) in enumerate(zip(active, shares)):
                 w.outdir = Path(tmp) / f"w{i}"
                 w.outdir.mkdir()
-                w.send({"spec": spec, "stacks": share, "outdir": str(w.outdir), "validation": validation})
+                w.send({"part": sharding.part(spec, share, views), "stacks": share, "outdir": str(w.outdir),
+                        "validation": validation})
                 threading.Thread(target=_read_events, args=(w, set(share), events), daemon=True).start()
             # while they work: the cached stacks' files
             early = frozenset(fragments)

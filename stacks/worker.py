@@ -1,7 +1,8 @@
 """A synth worker: ``python -m meshspec.stacks.worker``, started by ``meshspec.stacks.engine``.
 
 It imports aws-cdk-lib (its own jsii runtime) as soon as it starts, while the parent still reads the spec, then
-reads one pickled job on stdin: ``{"spec", "stacks", "outdir", "validation"}`` (or None: not needed after all,
+reads one pickled job on stdin: ``{"part", "stacks", "outdir", "validation"}`` (``part``: the views its stacks
+read, ``meshspec.infra.sharding.part``), or None (not needed after all:
 exit). It builds and synthesizes its stacks into ``outdir``, reports each stack built as a line ``built NAME``
 on stdout, and leaves ``outdir/result.pickle``: (fragments, app fragment), or ``{"error": …}`` for a user error.
 """
@@ -33,7 +34,7 @@ def main() -> int:
         print(f"built {name}", flush=True)
 
     try:
-        result = synth_part(job["spec"], job["stacks"], str(out), validation=job["validation"], progress=built)
+        result = synth_part(job["part"], job["stacks"], str(out), validation=job["validation"], progress=built)
     except UserError as exc:
         result = {"error": exc.message, "hint": exc.hint}
     (out / RESULT).write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))

@@ -178,28 +178,33 @@ def test_fails_when_container_insights_is_unknown():
         EcsClusterProps(vpc=vpc_in(s), container_insights="on")
 
 
+def one_version_with(secrets: dict[str, str], region: str = "eu-west-1"):
+    """The template of one Fargate code version (no mesh) reading ``secrets``, in a stack in ``region``."""
+    s = stack(region=region)
+    cluster = EcsCluster(s, "Cluster", EcsClusterProps(
+        vpc=ec2.Vpc(s, "Vpc", availability_zones=[f"{region}a", f"{region}b"], nat_gateways=1),
+        namespace_name="shop.local"))
+    group = logs.LogGroup(s, "Logs", log_group_name="/meshspec/shop/catalog")
+    MeshedFargateService(s, "Version-c-1", MeshedFargateServiceProps(
+        cluster=cluster.cluster, service_name="catalog", version="c-1", image="public.ecr.aws/shop/catalog:1",
+        port=8080, log_group=group, cpu=256, memory_mib=512, secrets=secrets))
+    return template(s)
+
+
+def grants(t, action: str) -> list[dict]:
+    return [st for p in t.find_resources("AWS::IAM::Policy").values()
+            for st in p["Properties"]["PolicyDocument"]["Statement"] if action in st["Action"]]
+
+
 def test_a_secret_named_by_its_partial_arn_is_read_through_a_suffix_wildcard():
     # GIVEN a secret named without Secrets Manager's six-character suffix (found by the synth property test: CDK
     # refused it as an incomplete ARN, an internal error after validate had accepted it)
     partial = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:shop/catalog/db"
-    s = stack()
-    cluster = EcsCluster(s, "Cluster", EcsClusterProps(vpc=vpc_in(s), namespace_name="shop.local"))
-    group = logs.LogGroup(s, "Logs", log_group_name="/meshspec/shop/catalog")
-    MeshedFargateService(s, "Version-c-1", MeshedFargateServiceProps(
-        cluster=cluster.cluster, service_name="catalog", version="c-1", image="public.ecr.aws/shop/catalog:1",
-        port=8080, log_group=group, cpu=256, memory_mib=512, secrets={"DB_PASSWORD": partial}))
     # WHEN synthesized
-    t = template(s)
+    t = one_version_with({"DB_PASSWORD": partial})
     # THEN the task reads it by the ARN as given, and the execution role may read exactly that secret, any suffix
     assert {x["Name"]: x["ValueFrom"] for x in containers(t)["app"]["Secrets"]} == {"DB_PASSWORD": partial}
-    grants = [st for p in t.find_resources("AWS::IAM::Policy").values() for st in p["Properties"]["PolicyDocument"]["Statement"]
-              if "secretsmanager:GetSecretValue" in st["Action"]]
-    assert [g["Resource"] for g in grants] == [f"{partial}-??????"]
-
-
-def ssm_grants(t) -> list[dict]:
-    return [st for p in t.find_resources("AWS::IAM::Policy").values()
-            for st in p["Properties"]["PolicyDocument"]["Statement"] if "ssm:GetParameters" in st["Action"]]
+    assert [g["Resource"] for g in grants(t, "secretsmanager:GetSecretValue")] == [f"{partial}-??????"]
 
 
 @pytest.mark.parametrize("stack_region", ["eu-west-1", "eu-central-1"])
@@ -207,19 +212,11 @@ def test_an_ssm_parameter_is_read_from_its_own_region_with_the_same_grant(stack_
     # GIVEN a parameter in eu-west-1 and a stack in the same region or another (found by the synth property test:
     # with aws.region eu-central-1 CDK refused the parameter's ARN, an internal error after validate accepted it;
     # ECS reads a parameter of another region by its full ARN)
-    s = stack(region=stack_region)
-    cluster = EcsCluster(s, "Cluster", EcsClusterProps(
-        vpc=ec2.Vpc(s, "Vpc", availability_zones=[f"{stack_region}a", f"{stack_region}b"], nat_gateways=1),
-        namespace_name="shop.local"))
-    group = logs.LogGroup(s, "Logs", log_group_name="/meshspec/shop/catalog")
-    MeshedFargateService(s, "Version-c-1", MeshedFargateServiceProps(
-        cluster=cluster.cluster, service_name="catalog", version="c-1", image="public.ecr.aws/shop/catalog:1",
-        port=8080, log_group=group, cpu=256, memory_mib=512, secrets={"ERP_API_KEY": SSM_ARN}))
     # WHEN synthesized
-    t = template(s)
+    t = one_version_with({"ERP_API_KEY": SSM_ARN}, region=stack_region)
     # THEN the task reads it by its ARN, and the execution role may read that parameter only, the same way in both
     assert {x["Name"]: x["ValueFrom"] for x in containers(t)["app"]["Secrets"]} == {"ERP_API_KEY": SSM_ARN}
-    (grant,) = ssm_grants(t)
+    (grant,) = grants(t, "ssm:GetParameters")
     assert grant["Resource"] == SSM_ARN
     assert sorted(grant["Action"]) == ["ssm:DescribeParameters", "ssm:GetParameter", "ssm:GetParameterHistory",
                                        "ssm:GetParameters"]

@@ -118,3 +118,30 @@ def test_inputs_change_only_where_a_view_changes(shop_spec):
     # built against core; not ml's stack nor its services' (they are built against the shared stack's own view)
     assert [s for s in after if after[s] != before[s]] == [
         "shop-shared", "shop-core", "shop-svc-catalog", "shop-svc-pricing", "shop-svc-erp-connector"]
+
+
+def test_a_workers_part_holds_the_views_its_stacks_read_and_no_other(shop_spec):
+    import pickle
+
+    views = sharding.views(shop_spec)
+    # a service stack: the shared stack, its own cluster (not ml), itself; not the other services' stacks
+    part = sharding.part(shop_spec, ["shop-svc-pricing"], views)
+    assert list(part.views) == ["shop-shared", "shop-core", "shop-svc-pricing"]
+    assert [s.name for s in part.layout] == [s.name for s in sharding.layout(shop_spec)]  # the whole layout
+    # the shared stack is built against every cluster (they change its template)
+    assert list(sharding.part(shop_spec, ["shop-shared"], views).views) == ["shop-shared", "shop-core", "shop-ml"]
+    assert list(sharding.part(shop_spec, ["shop-queries"]).views) == ["shop-shared", "shop-queries"]
+    # computed alone (``views(only=...)``) or taken from every view: the same views
+    alone = sharding.part(shop_spec, ["shop-svc-pricing"])
+    assert {n: sharding.canonical(v) for n, v in alone.views.items()} == {
+        n: sharding.canonical(v) for n, v in part.views.items()}
+    # it crosses to a worker by pickle, and what a view leaves out still refuses there
+    back = pickle.loads(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+    assert {n: sharding.canonical(v) for n, v in back.views.items()} == {
+        n: sharding.canonical(v) for n, v in part.views.items()}
+    catalog = back.views["shop-svc-pricing"].spec.services["catalog"]  # pricing's caller: a neighbour
+    assert catalog.uses == ["pricing/v1"]
+    with pytest.raises(AttributeError, match="not among this stack's inputs"):
+        catalog.versions  # noqa: B018
+    with pytest.raises(AttributeError, match="not among this stack's inputs"):
+        back.views["shop-shared"].spec.services.items()

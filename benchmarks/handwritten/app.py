@@ -21,6 +21,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_servicediscovery as sd
@@ -75,8 +76,10 @@ class EksClusterStack(cdk.Stack):
     def __init__(self, scope: Construct, id: str, *, vpc: ec2.IVpc, name: str, project: str, cluster: str,
                  **kwargs) -> None:
         super().__init__(scope, id, **kwargs)
+        key = kms.Key(self, "SecretsKey", enable_key_rotation=True)  # envelope encryption of Kubernetes Secrets
         self.cluster = eks.Cluster(self, "Cluster", version=eks.KubernetesVersion.of("1.33"), vpc=vpc,
                                    cluster_name=name, compute=eks.ComputeConfig(node_pools=["system", "general-purpose"]),
+                                   secrets_encryption_key=key,
                                    default_capacity_type=eks.DefaultCapacityType.AUTOMODE,
                                    cluster_logging=[eks.ClusterLoggingTypes.API, eks.ClusterLoggingTypes.AUDIT])
         role = iam.Role(self, "ObservabilityRole", assumed_by=iam.ServicePrincipal("pods.eks.amazonaws.com"))
