@@ -440,6 +440,32 @@ def test_the_shops_ab_test_plans_on_app_engine_as_a_cookie_split():
             "change") in plan(only_pricing, obs2, prune="keep").notes
 
 
+def test_the_shops_ab_test_plans_and_applies_on_the_app_engine_emulator(gae_emulator, tmp_path, capsys, monkeypatch):
+    """`meshspec appengine plan` and `apply` on the shop with pricing's A/B test on App Engine, against the Admin API
+    emulator (the real client over REST): pricing's split is by cookie, 90/10, and the plan says users are kept."""
+    import yaml
+
+    from meshspec.infra.cli.main import main
+    from tests.appengine_fixtures import GAE_PROJECT, T
+
+    doc = shop_with_pricing_on_appengine(cookie="GOOGAPPUID", keep_header_cohorts=False)
+    doc["gcp"].update(project=GAE_PROJECT, location="us-central")  # the emulator's application
+    spec = tmp_path / "shop.yaml"
+    (tmp_path / "contracts").symlink_to(EXAMPLES / "contracts")
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    monkeypatch.setenv("MESHSPEC_APPENGINE_ENDPOINT", gae_emulator.url)
+    assert main(["appengine", "plan", str(spec), "--detailed-exitcode"]) == 2
+    out = capsys.readouterr()[0]
+    assert ("pricing is an A/B test: from this split on, App Engine keeps each user in one version by its GOOGAPPUID "
+            "cookie (p-41=90%, p-42=10% (by cookie))") in out
+    assert main(["appengine", "apply", str(spec), "--state-dir", str(tmp_path / "st"), "--poll-interval", "0.01"]) == 0
+    split = gae_emulator.clients().services.get_service(
+        request={"name": f"apps/{GAE_PROJECT}/services/pricing"}, timeout=T).split
+    assert dict(split.allocations) == {"p-41": 0.9, "p-42": 0.1} and split.shard_by.name == "COOKIE"
+    capsys.readouterr()
+    assert main(["appengine", "plan", str(spec), "--detailed-exitcode"]) == 0
+
+
 def test_the_shops_ab_test_is_refused_on_service_connect_naming_lattice(tmp_path, capsys):
     """examples/shop-service-connect.yaml with pricing's A/B test from examples/shop.yaml: validate refuses it (synth and
     plan run the same checks first)."""
