@@ -19,7 +19,7 @@ from typing import Any, Literal
 from meshspec.infra import naming
 from meshspec.infra.errors import UserError
 from meshspec.infra.mesh import registry
-from meshspec.infra.spec import checks
+from meshspec.infra.spec import checks, cohorts
 from meshspec.infra.spec.errors import Problems
 from meshspec.infra.spec.model import Spec
 
@@ -252,6 +252,7 @@ def _refuse_blockers(spec: Spec, to: str, prepare: list[Edit]) -> None:
     problems = Problems(file="(plan)")
     incoming = registry.get(to)
     incoming.check(trial, problems, role="incoming", complete=True)
+    cohorts.check_backend(trial, problems, incoming)  # A/B cohorts it cannot match
     # objectives of a major are measured on per-major series, which the target may not publish
     data["aws"].setdefault("mesh", {})["backend"] = to
     unmeasured = Problems(file="(plan)")

@@ -20,6 +20,19 @@ def route(service: str, major: str) -> str:
     return f"{service}-{major}"
 
 
+def cohort_route(service: str, major: str, cohort: str) -> str:
+    """The App Mesh route or Lattice listener rule of one A/B cohort of a major, matched before the major's own."""
+    return f"{service}-{major}-{cohort}"
+
+
+STICKY_PREFIX = "sticky-"
+
+
+def sticky_cohort(version: str) -> str:
+    """The cohort that sends the holders of a sticky cookie naming ``version`` back to it."""
+    return f"{STICKY_PREFIX}{version}"
+
+
 def namespace(project: str) -> str:
     """Cloud Map private DNS namespace the services register in."""
     return f"{project}.local"

@@ -6,14 +6,14 @@ from aws_cdk.aws_logs import ILogGroup
 from meshspec.constructs_lib import metric_names as M
 from meshspec.constructs_lib.dashboard import DependencyPanel
 from meshspec.constructs_lib.ecs import Ec2Capacity
-from meshspec.constructs_lib.mesh.base import MajorRoute, MeshServiceProps
+from meshspec.constructs_lib.mesh.base import CohortRoute, MajorRoute, MeshServiceProps
 from meshspec.constructs_lib.metrics import MetricMajor, ServiceMetricFiltersProps
 from meshspec.constructs_lib.observability import TelemetryProps
 from meshspec.constructs_lib.slo import MetricSeries, ServiceLevelObjectiveProps
 from meshspec.infra import naming
 from meshspec.infra.dependencies import Row, environment_of
 from meshspec.infra.mesh import Backend, registry
-from meshspec.infra.spec import instance_types
+from meshspec.infra.spec import cohorts, instance_types
 from meshspec.infra.spec.model import (Cluster, Service, Slo, Spec, capacity_of, live_majors, major_path,
                                        metric_majors, shares, slow_thresholds)
 
@@ -64,8 +64,16 @@ def outside_mesh_uses(spec: Spec, name: str) -> list[str]:
 
 def major_routes(name: str, svc: Service) -> tuple[MajorRoute, ...]:
     return tuple(MajorRoute(name=major, path_prefix=major_path(name, major, m),
-                            weights={v: int(w) for v, w in shares(svc, major).items()})
+                            weights={v: int(w) for v, w in shares(svc, major).items()},
+                            cohorts=cohort_routes(name, svc, major))
                  for major, m in live_majors(svc).items())
+
+
+def cohort_routes(name: str, svc: Service, major: str) -> tuple[CohortRoute, ...]:
+    """The major's A/B cohorts (:func:`meshspec.infra.spec.cohorts.routes`: by priority, then the sticky cookie's)."""
+    return tuple(CohortRoute(name=naming.cohort_route(name, major, r.name), version=r.version, header=r.header,
+                             value=r.value, cookie=r.field if r.kind == "cookie" else None)
+                 for r in cohorts.routes(svc, major))
 
 
 def mesh_service_props(spec: Spec, name: str) -> MeshServiceProps:
@@ -102,8 +110,11 @@ def upstream_environment(spec: Spec, name: str) -> dict[str, str]:
 
 
 def environment(svc: Service) -> dict[str, str]:
-    """Env values as strings, as containers take them (booleans as true/false)."""
-    return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in svc.env.items()}
+    """Env values as strings, as containers take them (booleans as true/false), and the name of each live
+    major's sticky cohort cookie, which the application sets (``MESHSPEC_COHORT_COOKIE_<MAJOR>``)."""
+    env = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in svc.env.items()}
+    env.update({cohorts.cookie_variable(major): cookie for major, cookie in cohorts.sticky_cookies(svc).items()})
+    return env
 
 
 def retention_days(spec: Spec, svc: Service) -> int:

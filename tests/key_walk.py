@@ -278,6 +278,34 @@ def _one_version_takes_all(doc: dict, spot: Spot) -> None:
     versions[0]["traffic"], versions[1]["traffic"] = 100, 0
 
 
+def _two_cohorts(doc: dict, spot: Spot) -> None:
+    """An A/B test on the slot's major, so a cohort key alone makes the difference: two header cohorts, one per
+    version, in this order."""
+    cohorts = spot.path[:spot.path.index("cohorts") + 1]
+    major = get(doc, cohorts[:-1])
+    major["cohorts"] = [{"name": "wa", "priority": 1, "header": "x-walk-a", "value": "a", "version": "a"},
+                        {"name": "wb", "priority": 2, "header": "x-walk-b", "value": "b", "version": "b"}]
+
+
+def _cohort(value: Any) -> Edit:
+    """Set the first cohort's key to ``value`` (a cookie replaces the header)."""
+    def edit(doc: dict, spot: Spot) -> None:
+        cohort = get(doc, spot.path[:-1])
+        if spot.path[-1] == "cookie":
+            cohort.pop("header", None)
+        cohort[spot.path[-1]] = value
+    return edit
+
+
+COHORT = ("services", "*", "majors", "*", "cohorts", "[]")
+EDITS.update({COHORT + ("name",): _cohort("wz"),        # the route's name
+              COHORT + ("priority",): _cohort(3),       # now matched after wb
+              COHORT + ("header",): _cohort("x-walk-c"),
+              COHORT + ("cookie",): _cohort("walk"),    # a cookie cohort instead of a header one
+              COHORT + ("value",): _cohort("c"),
+              COHORT + ("version",): _cohort("b")})
+
+
 # Prepared in the base too, so the key alone makes the difference: a sunset applies to a deprecated major; a gradual
 # migration moves all traffic to one version.
 def _reviewed_env(doc: dict, spot: Spot) -> None:
@@ -304,6 +332,7 @@ PREPARE: dict[tuple, Edit] = {
     ("services", "*", "majors", "*", "slo", "windowDays"): _other_objective,
     ("services", "*", "majors", "*", "sunset"): _deprecated,
     ("services", "*", "appengine", "migrateTraffic"): _one_version_takes_all,
+    **{COHORT + (key,): _two_cohorts for key in ("name", "priority", "header", "cookie", "value", "version")},
 }
 # Keys that change nothing the walk can see, each with where its effect is tested instead.
 EXEMPT = {

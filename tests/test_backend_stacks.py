@@ -114,11 +114,12 @@ def test_lattice_eks_service_gets_an_ip_target_group_for_its_pods(lattice):
 
 def test_lattice_rule_weights_follow_the_spec(lattice, synthesized):
     lattice.has_resource_properties("AWS::VpcLattice::Rule", {
-        "Name": "pricing-v1", "Priority": 1,
+        "Name": "pricing-v1", "Priority": 5,  # after its A/B test's four cohort rules (tests/test_cohorts_synth.py)
         "Match": {"HttpMatch": {"PathMatch": {"CaseSensitive": True, "Match": {"Prefix": "/pricing/v1/"}}}},
         "Action": {"Forward": {"TargetGroups": [Match.object_like({"Weight": 90}), Match.object_like({"Weight": 10})]}},
     })
-    assert len(_of_type(merged(synthesized, "lattice"), "AWS::VpcLattice::Rule")) == 4  # one live major each
+    # one live major each, and pricing's A/B test: two header cohorts and a sticky rule per version taking traffic
+    assert len(_of_type(merged(synthesized, "lattice"), "AWS::VpcLattice::Rule")) == 4 + 4
 
 
 def test_lattice_grpc_gets_an_https_listener_and_http_an_http_one(lattice):

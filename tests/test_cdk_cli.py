@@ -60,6 +60,10 @@ def test_plan_lists_resources_to_create_and_routes_with_weights(capsys):
     assert "stack shop-shared: create" in out
     assert "+ AWS::AppMesh::Mesh" in out
     assert "pricing/v1 [pricing-v1] /pricing/v1/: pricing-p-41=90, pricing-p-42=10 create" in out
+    # the A/B test's cohort routes, each with its header (or cookie) on top of the path prefix
+    assert "pricing/v1 [pricing-v1-testers-b] /pricing/v1/, x-shop-cohort=b: pricing-p-42=100 create" in out
+    assert ("pricing/v1 [pricing-v1-sticky-p-41] /pricing/v1/, cookie~=^(.*;\\s*)?shop-ab=p-41(;.*)?$: "
+            "pricing-p-41=100 create") in out
     assert "recommendations/v1 [recommendations-v1] content-type^=application/grpc: recommendations-r-3=100" in out
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from meshspec.infra.spec import load_spec_or_raise
 from meshspec.stacks.app import build, new_app, synthesize
 from tests.cdk_support import load, shop_variant_ec2
+from tests.conftest import EXAMPLES, TODAY
 
 # Warnings cfn-lint reports that meshspec keeps on purpose (also listed in docs/aws.md).
 KEPT_WARNINGS = {
@@ -26,9 +28,12 @@ KEPT_WARNINGS = {
 @pytest.fixture(scope="module")
 def lint(shop_spec, tmp_path_factory):
     templates: list[Path] = []
-    for label, spec in (("shop", shop_spec), ("shop-ec2", load(shop_variant_ec2()))):
+    lattice = load_spec_or_raise(EXAMPLES / "shop-lattice.yaml", today=TODAY)
+    # the Lattice shop's pricing: its A/B test's cohort listener rules (header and cookie matches)
+    for label, spec, only in (("shop", shop_spec, None), ("shop-ec2", load(shop_variant_ec2()), None),
+                              ("shop-lattice", lattice, ["shop-svc-pricing"])):
         out = tmp_path_factory.mktemp(label)
-        result = synthesize(build(spec, new_app(str(out), validation=False)))
+        result = synthesize(build(spec, new_app(str(out), validation=False), only=only))
         templates += [Path(result.directory) / f"{n}.template.json" for n in result.stacks]
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     proc = subprocess.run([str(cfn_lint), "--format", "json", *map(str, templates)],

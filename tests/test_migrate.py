@@ -9,9 +9,9 @@ from ruamel.yaml import YAML
 from .conftest import SHOP, TODAY
 from meshspec.infra.cli.main import main
 from meshspec.infra.errors import UserError
+from meshspec.infra.spec import load_spec  # before a backend's settings: the model imports them (a cycle otherwise)
 from meshspec.backends.service_connect.settings import deployment_of
 from meshspec.infra.migrate import apply_edits, plan_migration
-from meshspec.infra.spec import load_spec
 from meshspec.infra.spec.loader import load_text
 
 
@@ -59,8 +59,11 @@ def test_service_connect_plan_settles_splits_first():
     plan, specs = walk(doc, "service-connect")
     assert plan.steps[0].id == "prepare"
     edits = [e.to_json() for e in plan.steps[0].edits]
-    # pricing: p-41 has 90 %, so it stays; p-42 goes to 0 (a rollout is finished or rolled back first)
-    assert edits == [{"path": "services.pricing.versions[0].traffic", "action": "set", "value": 100},
+    # pricing: its A/B test ends (Service Connect matches no header or cookie); p-41 has 90 %, so it stays; p-42
+    # goes to 0 (a rollout is finished or rolled back first)
+    assert edits == [{"path": "services.pricing.majors.v1.cohorts", "action": "remove"},
+                     {"path": "services.pricing.majors.v1.sticky", "action": "remove"},
+                     {"path": "services.pricing.versions[0].traffic", "action": "set", "value": 100},
                      {"path": "services.pricing.versions[1].traffic", "action": "set", "value": 0}]
     beside = [e.to_json() for e in plan.steps[1].edits]
     assert beside[1]["path"] == "aws.mesh.deployment" and beside[1]["value"]["strategy"] == "canary"
@@ -137,6 +140,7 @@ def test_fails_when_a_majors_objective_would_lose_its_series():
 def test_fails_when_lattice_refuses_a_name():
     doc = shop_data()
     doc["services"]["pricing"]["versions"][0]["name"] = "p--41"
+    doc["services"]["pricing"]["majors"]["v1"]["cohorts"][1]["version"] = "p--41"  # the A/B test's A cohort
     with pytest.raises(UserError) as exc:
         plan_migration(load(doc), "lattice")
     assert "the VPC Lattice target group name 'shop-pricing-p--41' has a double hyphen" in exc.value.message
@@ -188,6 +192,16 @@ def test_fails_when_migration_is_set_after_the_move():
     r = load_text(json.dumps(doc), file="spec.yaml", today=TODAY)
     (e,) = [e for e in r.errors if e.code == "migration-backend"]
     assert e.message == "a migration moves off App Mesh, but the backend is already lattice"
+
+
+def test_fails_when_lattice_cannot_match_an_ab_cohort():
+    doc = shop_data()
+    doc["services"]["pricing"]["majors"]["v1"]["cohorts"][0] = {"name": "staff", "priority": 1, "header": "x-staff",
+                                                                "version": "p-42"}
+    with pytest.raises(UserError) as caught:
+        plan_migration(load(doc), "lattice")
+    assert caught.value.message == ("VPC Lattice cannot run this spec as it is: services.pricing.majors.v1.cohorts[0]."
+                                    "value: VPC Lattice matches a header's value, not whether x-staff is present")
 
 
 def test_migration_checks_the_incoming_backend_too():

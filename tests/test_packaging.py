@@ -120,6 +120,21 @@ def test_the_dev_environment_is_pinned_by_the_constraints_file():
     assert "-c constraints.txt" in (ROOT / "dev").read_text()
 
 
+
+def test_scipy_checks_the_statistics_in_the_tests_only():
+    """traffic compare's tests run on meshspec's own pure-Python code (meshspec.infra.traffic.stats); scipy, and
+    numpy with it, check them in the dev environment and never reach a user's install (issue #20)."""
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    for name in ("scipy", "numpy"):
+        for group in (PYPROJECT["project"]["dependencies"], extras["testing"]):
+            assert name not in {_requirement_name(r) for r in group}
+    assert "scipy" in {_requirement_name(r) for r in extras["dev"]}
+    pins = {_requirement_name(line) for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
+    assert {"scipy", "numpy"} <= pins
+    stats = ROOT / "infra" / "traffic" / "stats.py"
+    assert not [m for _, m in imports_of(stats) if m.split(".")[0] in ("scipy", "numpy")]
+
+
 # -- messages ---------------------------------------------------------------------------------------------
 REPO_PATH = re.compile(r"(?<![\w./-])schema/|docs/|\.md\b|\./dev\b|examples/|benchmarks/|FACTS\b|node_modules|\btests/")
 LITERAL_SPEC = re.compile(r"meshspec [a-z -]*\bSPEC\b|--spec SPEC")

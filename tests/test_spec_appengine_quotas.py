@@ -52,7 +52,8 @@ def test_22_majors_need_23_dispatch_rules_and_app_engine_allows_20():
     text = shop.replace(v2, v2 + "".join(v2.replace("v2:", f"v{i}:", 1) for i in range(3, 23)), 1)
     errs = [e for e in load(text).errors if e.code == "quota-appengine"]
     [err] = errs
-    assert (err.line, err.key_path) == (121, "services.user-service.majors")
+    majors_line = text[:text.index("      v1:", text.index("  user-service:"))].count("\n") + 1  # its first entry
+    assert (err.line, err.key_path) == (majors_line, "services.user-service.majors")
     assert err.message == ("App Engine would need 23 dispatch rules, one per live major's path (user-service: 22, "
                            "web-app: 1); an app allows 20 (App Engine quota: dispatch rules per app)")
     assert err.allowed == "at most 20 live majors over all App Engine services"

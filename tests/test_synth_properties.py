@@ -80,7 +80,12 @@ VALUES: dict[str, dict[str, list]] = {
     "Version": {"image": ["public.ecr.aws/shop/other:99"], "source": [None]},
     "Major": {"path": [None, "/elsewhere/"], "status": ["active", "deprecated", "retired"],
               "sunset": [None, "2027-06-30"], "contract": ["<another contract>"],
-              "slo": [None, {"availability": 99.5}]},
+              "cohorts": [[], [{"name": "testers", "priority": 1, "header": "x-cohort", "value": "b",
+                                "version": "<first version>"}]],
+              "sticky": [None, {"cookie": "shop-ab"}], "slo": [None, {"availability": 99.5}]},
+    "Cohort": {"name": ["renamed"], "priority": [7], "header": ["x-other"], "value": ["c"],
+               "cookie": [None, "beta"], "version": ["<first version>"]},
+    "Sticky": {"cookie": ["other-cookie"]},
     "Queries": {"builtin": [[], ["trace-lookup"]], "custom": [[]]},
     "CustomQuery": {"name": ["renamed query"], "query": ["fields @message | limit 5"],
                     "services": [None, "<first aws service>"]},
@@ -142,6 +147,13 @@ def _place(doc, data, which: str):
     if which == "Major":
         svc = services[data.draw(st.sampled_from(sorted(services)))]
         return svc["majors"][data.draw(st.sampled_from(sorted(svc["majors"])))]
+    if which in ("Cohort", "Sticky"):  # an A/B test of some major (the shop's pricing has one)
+        majors = [m for svc in services.values() for m in svc["majors"].values()
+                  if (m.get("cohorts") if which == "Cohort" else m.get("sticky"))]
+        if not majors:
+            return None
+        major = data.draw(st.sampled_from(majors))
+        return data.draw(st.sampled_from(major["cohorts"])) if which == "Cohort" else major["sticky"]
     if which == "Queries":
         return doc.setdefault("queries", {})
     if which == "CustomQuery":
@@ -163,6 +175,13 @@ def _set_key(doc, data) -> str:
     value = copy.deepcopy(data.draw(st.sampled_from(VALUES[which][key])))
     if value == "<first aws service>":
         value = sorted(_aws(doc))[:1]
+    elif value == "<first version>":  # a version of the service the object is in
+        svc = next(s for s in doc["services"].values() for m in s["majors"].values()
+                   if m is target or target in (m.get("cohorts") or []) or target is m.get("sticky"))
+        value = svc["versions"][0]["name"]
+    elif isinstance(value, list) and value and isinstance(value[0], dict) and value[0].get("version") == "<first version>":
+        svc = next(s for s in doc["services"].values() if target in s["majors"].values())
+        value[0]["version"] = svc["versions"][0]["name"]
     elif value == "<another contract>":
         value = data.draw(st.sampled_from(sorted(f"contracts/{p.name}" for p in (EXAMPLES / "contracts").glob("*"))))
     if value is None:

@@ -340,9 +340,14 @@ def test_compare_two_app_engine_versions(spec_file, gae, monitoring, monkeypatch
     code, out, err = cli(capsys, "traffic", "compare", spec_file, "users", "--major", "v1", "apple", "banana",
                          "--since", "1h")
     assert code == 0, err
-    lines = [line.split() for line in out.splitlines()[1:]]
+    lines = [line.split() for line in out.splitlines()[1:7]]
     assert lines == [["apple", "banana"], ["requests", "2000", "100"], ["5xx", "10", "5"],
                      ["5xx", "rate", "0.50%", "5.00%"], ["p50", "ms", "30", "60"], ["p99", "ms", "400", "900"]]
+    # THEN a verdict per figure: the rate differs beyond chance; latency has no period where both served
+    assert "  banana against apple: 5xx rate 5.00% against 0.50%: higher by 4.50 points, significant (Fisher's " \
+           "exact test on 100 and 2,000 requests, p = 0.000455)" in out.splitlines()
+    assert ("  banana against apple: p50 60 ms against 30 ms: cannot tell: 0 period(s) with a p50 on both sides; at "
+            "least 6 are needed for any result at alpha 0.05: widen --since") in out.splitlines()
     assert "the figures are the versions' across v1, v2" in err
     assert any(q.get("pageToken") for q in monitoring.requests)
     code, out, _ = cli(capsys, "traffic", "compare", spec_file, "search", "s-1", "s-2", "--format", "json")
@@ -357,3 +362,28 @@ def test_compare_without_monitoring_permission_names_it(spec_file, gae, monitori
     assert "needs the permission monitoring.timeSeries.list on project meshspec-test" in err
     assert "roles/monitoring.viewer" in err
     assert len(monitoring.requests) == 1  # a 403 is not retried
+
+
+# -- an A/B test on App Engine: the cookie split is the sticky cohort ------------------------------------------------
+STICKY_SPEC = SPEC.replace("""      v1:
+        contract: contracts/users-v1.json
+""", """      v1:
+        contract: contracts/users-v1.json
+        sticky: {cookie: GOOGAPPUID}
+""")
+
+
+def test_a_sticky_major_on_app_engine_has_no_cohort_routes(tmp_path, gae, capsys):
+    spec_file = write_spec(tmp_path, STICKY_SPEC)
+    # WHEN status reads a sticky major: THEN its split only, no cohort row (App Engine's cookie split keeps users)
+    code, out, err = cli(capsys, "traffic", "status", spec_file, "users", "--format", "json")
+    assert code == 0 and err == ""
+    assert [(r["major"], r.get("cohort"), r["live"]) for r in json.loads(out)["rows"]] == [
+        ("v1", None, {"apple": 90, "banana": 10}), ("v2", None, {"apple": 90, "banana": 10})]
+    # AND --cohort is refused naming the platform, before the cohort's name is looked up
+    code, out, err = cli(capsys, "traffic", "shift", spec_file, "users", "--major", "v1", "--cohort", "sticky-apple",
+                         "--to", "banana=100")
+    assert code == 1 and err == ("error: appengine has no cohort routes: its weights are the only traffic meshspec "
+                                 "shifts there\nhint: leave out --cohort (a sticky A/B test there moves with the "
+                                 "weights)\n")
+    assert split(gae) == {"apple": 0.9, "banana": 0.1}

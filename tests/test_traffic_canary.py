@@ -196,9 +196,14 @@ def test_compare_two_versions_side_by_side(spec_file, monkeypatch, capsys):
     code = main(["traffic", "compare", str(spec_file), "checkout", "--major", "v1", "apple", "banana", "--since", "1h"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    lines = [line.split() for line in out.splitlines()[1:]]
+    lines = [line.split() for line in out.splitlines()[1:7]]
     assert lines == [["apple", "banana"], ["requests", "2000", "100"], ["5xx", "10", "5"],
                      ["5xx", "rate", "0.50%", "5.00%"], ["p50", "ms", "30", "60"], ["p99", "ms", "400", "900"]]
+    # THEN a verdict per figure: the rate differs beyond chance; latency has no period where both served
+    assert "  banana against apple: 5xx rate 5.00% against 0.50%: higher by 4.50 points, significant (Fisher's " \
+           "exact test on 100 and 2,000 requests, p = 0.000455)" in out.splitlines()
+    assert ("  banana against apple: p50 60 ms against 30 ms: cannot tell: 0 period(s) with a p50 on both sides; at "
+            "least 6 are needed for any result at alpha 0.05: widen --since") in out.splitlines()
     code = main(["traffic", "compare", str(spec_file), "checkout", "--major", "v1", "apple", "banana",
                  "--format", "json"])
     doc = json.loads(capsys.readouterr()[0])

@@ -26,7 +26,7 @@ class AppMesh(Backend):
     end_of_support = END_OF_SUPPORT
     platforms = frozenset({"ecs", "eks"})
     features = frozenset({"lasting-weights", "per-major-versions", "egress-filter", "path-match", "header-match",
-                          "retries", "mtls", "health-path"})
+                          "header-present-match", "cookie-match", "retries", "mtls", "health-path"})
     weight_rule = "App Mesh route weights are integers"
     access_log_metrics = True
     hosts_migration = True
@@ -50,6 +50,11 @@ class AppMesh(Backend):
         from .rules import check_eks_account
 
         check_eks_account(spec, problems)
+
+    def check(self, spec, problems, *, role, complete):
+        from .rules import check_cohorts
+
+        check_cohorts(spec, problems)
 
     def check_quotas(self, spec, problems):
         from .rules import check_quotas

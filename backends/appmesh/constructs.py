@@ -15,9 +15,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
-from meshspec.constructs_lib.mesh.base import (MeshBackend, MeshServiceProps, PodRegistration, PropsError,
-                                               ProxyRequirements)
+from meshspec.constructs_lib.mesh.base import (CohortRoute, MeshBackend, MeshServiceProps, PodRegistration,
+                                               PropsError, ProxyRequirements)
 
+from .names import cookie_regex
 from .quotas import END_OF_SUPPORT
 from .registrar import CLOUD_MAP_REGISTRAR, CLOUDMAP_NAMESPACE, CLOUDMAP_SERVICE
 
@@ -131,6 +132,31 @@ def _route_spec(props: MeshServiceProps, major_index: int, targets: list[appmesh
                 weighted_targets=targets, priority=priority)
 
 
+def _cohort_header(c: CohortRoute) -> appmesh.HeaderMatch:
+    """A cohort's header match: its value exactly; a cookie among the cookie header's (a regular expression);
+    a header that is present (a regular expression any value matches: Envoy fails it when the header is absent)."""
+    if c.cookie is not None:
+        return appmesh.HeaderMatch.value_matches_regex("cookie", cookie_regex(c.cookie, c.value))
+    if c.value is not None:
+        return appmesh.HeaderMatch.value_is(c.header, c.value)
+    return appmesh.HeaderMatch.value_matches_regex(c.header, ".*")
+
+
+def _cohort_spec(props: MeshServiceProps, major_index: int, cohort: CohortRoute, target: appmesh.WeightedTarget,
+                 priority: int) -> appmesh.RouteSpec:
+    """The major's own match (path prefix, or its gRPC header) and the cohort's header, to the cohort's version."""
+    major = props.majors[major_index]
+    if props.protocol == "grpc":
+        header = (appmesh.HeaderMatch.value_is("x-api-major", major.name) if len(props.majors) > 1
+                  else appmesh.HeaderMatch.value_starts_with("content-type", "application/grpc"))
+        return appmesh.RouteSpec.grpc(match=appmesh.GrpcRouteMatch(metadata=[header, _cohort_header(cohort)]),
+                                      weighted_targets=[target], priority=priority)
+    spec = appmesh.RouteSpec.http2 if props.protocol == "http2" else appmesh.RouteSpec.http
+    return spec(match=appmesh.HttpRouteMatch(path=appmesh.HttpRoutePathMatch.starts_with(major.path_prefix),
+                                             headers=[_cohort_header(cohort)]),
+                weighted_targets=[target], priority=priority)
+
+
 class MeshedService(Construct):
     """One service in an App Mesh mesh; implements :class:`MeshServiceBinding`.
 
@@ -176,14 +202,23 @@ class MeshedService(Construct):
                                             virtual_router_name=props.router_name or f"{props.name}-router")
         ordered = sorted(range(len(props.majors)), key=lambda i: -len(props.majors[i].path_prefix))
         self.routes: dict[str, appmesh.Route] = {}
-        for priority, i in enumerate(ordered):
+        self.cohort_routes: dict[str, appmesh.Route] = {}
+        priority = 0  # longest prefix first (/a/v1/ before /); a major's cohorts just before its weights
+        for i in ordered:
             major = props.majors[i]
+            for cohort in major.cohorts:
+                target = appmesh.WeightedTarget(virtual_node=self.nodes[cohort.version], weight=100)
+                self.cohort_routes[cohort.name] = appmesh.Route(
+                    self, f"Cohort{_cid(cohort.name)}", mesh=mesh, virtual_router=self.router,
+                    route_spec=_cohort_spec(props, i, cohort, target, priority), route_name=cohort.name)
+                priority += 1
             targets = [appmesh.WeightedTarget(virtual_node=self.nodes[v], weight=w)
                        for v, w in major.weights.items() if v in self.nodes]
-            spec = _route_spec(props, i, targets, priority)  # longest prefix first: /a/v1/ before /
+            spec = _route_spec(props, i, targets, priority)
             self.routes[major.name] = appmesh.Route(
                 self, f"Route{_cid(major.name)}", mesh=mesh, virtual_router=self.router, route_spec=spec,
                 route_name=props.route_name(major.name))
+            priority += 1
         dns = props.dns_name or props.name
         self.virtual_service = appmesh.VirtualService(
             self, "VirtualService", virtual_service_name=dns,

@@ -8,7 +8,7 @@ ROW = CapabilityRow({
     "Weights between code versions": "lasting: weighted targets per route, integers 0–100",
     "meshspec uses": "a route per major, a virtual node per version",
     "Path match": "prefix, exact, regex",
-    "Header match": "yes (exact, prefix, suffix, regex, range)",
+    "Header match": "yes (exact, prefix, suffix, regex, range); A/B cohorts by header value, presence or cookie",
     "Method match": "yes",
     "Retries": "retry policy per route (events, max retries, per-retry timeout)",
     "Timeouts": "per request (default 15 s) and idle, per listener and route",

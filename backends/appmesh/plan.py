@@ -24,6 +24,8 @@ def routes(templates: Templates) -> Routes:
         prefix = match.get("Prefix") or (match.get("Path") or {}).get("Exact")
         if prefix is None and match.get("Metadata"):  # gRPC: header matches
             prefix = ", ".join(header_match_text(m) for m in match["Metadata"])
+        elif match.get("Headers"):  # an A/B cohort: the path prefix and its header
+            prefix = ", ".join([prefix or "", *(header_match_text(m) for m in match["Headers"])]).lstrip(", ")
         weights = {}
         for target in body.get("Action", {}).get("WeightedTargets", []):
             ref = target.get("VirtualNode")

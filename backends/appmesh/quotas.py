@@ -16,3 +16,12 @@ WEIGHT_MAX = 100
 ENVOYS_PER_NODE = 50
 # docs.aws.amazon.com/app-mesh/latest/userguide/what-is-app-mesh.html: AWS ends support for App Mesh on this day.
 END_OF_SUPPORT = "2026-09-30"
+# A/B cohort routes (App Mesh API reference): HttpRouteHeader.name 1 to 50 characters, HeaderMatchMethod exact and
+# regex 1 to 255 characters.
+HEADER_NAME_MAX = 50
+HEADER_MATCH_MAX = 255
+# HttpRouteMatch.headers and GrpcRouteMatch.metadata take 1 to 10 matches and RouteSpec.priority is 0 to 1000: a
+# cohort route carries at most 2 (a gRPC major's header and its own) and a router at most ROUTES_PER_ROUTER
+# routes, so neither is reached once the routes per router are checked (tests/test_cohorts_props.py holds it).
+MATCHES_PER_ROUTE = 10
+PRIORITY_MAX = 1000

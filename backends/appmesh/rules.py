@@ -149,3 +149,34 @@ def synth_warnings(spec: Spec, name: str) -> list[tuple[str, str]]:
     return [("meshspec:uses-outside-mesh",
              f"{name} uses {', '.join(outside)} outside the mesh; the mesh's egress filter DROP_ALL blocks "
              "those calls (set aws.mesh.egressFilter: ALLOW_ALL, or reach them through an egress gateway)")]
+
+
+def check_cohorts(spec: Spec, p: Problems) -> None:
+    """A/B cohort routes within App Mesh's limits: routes per router (the majors' and the cohorts'), header names
+    and match values (a cookie's regular expression included)."""
+    from meshspec.infra.spec import cohorts
+
+    from .names import cookie_regex
+
+    for name, svc in spec.aws_services().items():
+        majors = live_majors(svc)
+        extra = cohorts.route_count(svc)
+        if extra and len(majors) <= q.ROUTES_PER_ROUTER < len(majors) + extra:
+            p.add(("services", name, "majors"), f"{len(majors)} major route(s) and {extra} cohort route(s) make "
+                  f"{len(majors) + extra} routes; App Mesh allows {q.ROUTES_PER_ROUTER} per router",
+                  "quota-appmesh", given=len(majors) + extra,
+                  allowed=f"at most {q.ROUTES_PER_ROUTER} routes: fewer cohorts, or fewer versions taking "
+                          "traffic under sticky (one route each)")
+        for major, mj in majors.items():
+            for r in cohorts.checkable(svc, major):
+                path = cohorts.path_of(name, major, mj, r)
+                if r.kind != "cookie" and len(r.field) > q.HEADER_NAME_MAX:
+                    p.add(path + ("header",), f"the header name is {len(r.field)} characters; an App Mesh header "
+                          f"match takes at most {q.HEADER_NAME_MAX}", "quota-appmesh", given=r.field,
+                          allowed=f"at most {q.HEADER_NAME_MAX} characters")
+                matched = cookie_regex(r.field, r.value) if r.kind == "cookie" else r.value
+                if matched is not None and len(matched) > q.HEADER_MATCH_MAX:
+                    p.add(path, f"App Mesh would match the {r.header} header against {len(matched)} characters; a "
+                          f"header match takes at most {q.HEADER_MATCH_MAX}", "quota-appmesh",
+                          given=D(f"{len(matched)} characters"), allowed=f"at most {q.HEADER_MATCH_MAX} characters",
+                          hint="shorten the cookie's name or value" if r.kind == "cookie" else "shorten the value")

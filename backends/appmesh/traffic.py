@@ -82,6 +82,10 @@ class AppMeshBackend:
     def target(self, service: str, major: str) -> str:
         return f"mesh {self.mesh} route {self.router(service)}/{', '.join(self.routes(service, major))}"
 
+    def for_cohort(self, cohort: str) -> "AppMeshCohortRoute":
+        """The view of one A/B cohort's route (``meshspec traffic ... --cohort NAME``)."""
+        return AppMeshCohortRoute(self, cohort)
+
     def _version_of(self, service: str, node: str) -> str:
         for v in self.versions:
             if naming.virtual_node(service, v) == node:
@@ -182,3 +186,16 @@ class AppMeshBackend:
             except (ClientError, BotoCoreError):
                 pass
         return done
+
+
+class AppMeshCohortRoute(AppMeshBackend):
+    """One A/B cohort's route of a major (``{service}-{major}-{cohort}``), read and written as the major's own
+    route is: its weighted targets, its version as the token, under the major's lock."""
+
+    def __init__(self, parent: AppMeshBackend, cohort: str):
+        self.mesh, self.service, self.versions, self.ctx, self.client = (
+            parent.mesh, parent.service, parent.versions, parent.ctx, parent.client)
+        self.cohort = cohort
+
+    def routes(self, service: str, major: str) -> list[str]:
+        return [naming.cohort_route(service, major, self.cohort)]

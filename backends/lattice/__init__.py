@@ -21,8 +21,8 @@ class Lattice(Backend):
     summary = "Amazon VPC Lattice, weighted target groups"
     position = 30
     platforms = frozenset({"ecs", "eks"})
-    features = frozenset({"lasting-weights", "per-major-versions", "path-match", "header-match", "auth-policy",
-                          "health-path"})
+    features = frozenset({"lasting-weights", "per-major-versions", "path-match", "header-match", "cookie-match",
+                          "auth-policy", "health-path"})
     weight_rule = "VPC Lattice target group weights are integers (meshspec sends percentages)"
     shared_log_groups = 1  # its access log group
     joins = "same-tasks"

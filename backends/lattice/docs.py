@@ -11,7 +11,7 @@ ROW = CapabilityRow({
     "Path match":
         "prefix, exact (≤ 200 characters); meshspec matches gRPC majors by the `x-api-major` header (one "
         "major: `content-type` prefix `application/grpc`), as on App Mesh",
-    "Header match": "yes, up to 5 per rule (exact, prefix, contains)",
+    "Header match": "yes, up to 5 per rule (exact, prefix, contains); A/B cohorts by header value or cookie",
     "Method match": "yes",
     "Retries": "no retry settings in the VPC Lattice API",
     "Timeouts":

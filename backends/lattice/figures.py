@@ -8,7 +8,8 @@ from typing import Any, Callable, Mapping
 from botocore.exceptions import BotoCoreError, ClientError
 
 from meshspec.infra.errors import UserError
-from meshspec.infra.traffic.figures import Figures, combine, metric_data, period_for, version_queries
+from meshspec.infra.traffic.figures import (Figures, combine, combine_series, metric_data, metric_series,
+                                           period_for, version_queries)
 
 from . import metrics as M
 
@@ -72,7 +73,14 @@ class LatticeFigures:
 
     def figures(self, service: str, major: str, versions: list[str], start: dt.datetime,
                 end: dt.datetime) -> dict[str, Figures]:
-        groups = {v: g for v, g in self.target_groups(service).items() if v in versions}
-        dims = target_group_dimensions(self._listed(), groups)
         period = period_for(start, end)
-        return combine(versions, metric_data(self.client, lattice_queries(versions, dims, period), start, end))
+        return combine(versions, metric_data(self.client, self._queries(service, versions, period), start, end))
+
+    def series(self, service: str, major: str, versions: list[str], start: dt.datetime, end: dt.datetime,
+               period: int) -> dict[str, dict[dt.datetime, Figures]]:
+        return combine_series(versions, metric_series(self.client, self._queries(service, versions, period),
+                                                      start, end))
+
+    def _queries(self, service: str, versions: list[str], period: int) -> list[dict[str, Any]]:
+        groups = {v: g for v, g in self.target_groups(service).items() if v in versions}
+        return lattice_queries(versions, target_group_dimensions(self._listed(), groups), period)

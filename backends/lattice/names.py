@@ -51,3 +51,9 @@ def listener(service: str) -> str:
 def rule(service: str, major: str) -> str:
     """One listener rule per API major, matching its path prefix; the runtime tools find it by this name."""
     return naming.route(service, major)
+
+
+def cohort_rule(service: str, major: str, cohort: str) -> str:
+    """The listener rule of one A/B cohort of a major, matched before the major's own."""
+    return naming.cohort_route(service, major, cohort)
+

@@ -20,8 +20,9 @@ def routes(templates: Templates) -> Routes:
     for props in rules:
         http = props.get("Match", {}).get("HttpMatch", {})
         match = dict(http.get("PathMatch", {}).get("Match", {}))
-        if not match and http.get("HeaderMatches"):
-            match["Prefix"] = ", ".join(header_match_text(h) for h in http["HeaderMatches"])
+        if http.get("HeaderMatches"):  # gRPC's major header, an A/B cohort's header (after the path prefix)
+            match["Prefix"] = ", ".join([*([match["Prefix"]] if match.get("Prefix") else []),
+                                         *(header_match_text(h) for h in http["HeaderMatches"])])
         weights = {}
         for target in props.get("Action", {}).get("Forward", {}).get("TargetGroups", []):
             ref = target.get("TargetGroupIdentifier")

@@ -25,3 +25,19 @@ NAME = re.compile(r"^(?![-])(?!.*[-]$)(?!.*[-]{2})[a-z0-9-]+$")
 # docs.aws.amazon.com/vpc-lattice/latest/ug/security-groups.html). IPv6 clients use fd00:ec2:80::/64.
 LINK_LOCAL_IPV4 = "169.254.171.0/24"
 LINK_LOCAL_IPV6 = "fd00:ec2:80::/64"
+# A/B cohort rules (CloudFormation AWS::VpcLattice::Rule): HeaderMatch.Name 1 to 40 characters, HeaderMatchType
+# values 1 to 128, Rule.Name 3 to 63; HeaderMatchType is exact, prefix or contains: no "present", no pattern.
+HEADER_NAME_MAX = 40
+# HttpMatch.headerMatches takes up to 5 and Rule.priority is 1 to 100: a cohort rule carries at most 2 (a gRPC
+# major's header and its own) and a listener at most RULES_PER_LISTENER rules, so neither is reached once the
+# rules per listener are checked (tests/test_cohorts_props.py holds it).
+MATCHES_PER_RULE = 5
+PRIORITY_MAX = 100
+HEADER_MATCH_MAX = 128
+RULE_NAME_MAX = 63
+
+
+def cookie_needle(name: str, value: str) -> str:
+    """What a cohort rule looks for in the ``cookie`` header, and what HEADER_MATCH_MAX counts: Lattice matches a
+    header by exact, prefix or contains, so a cookie among others is found by "contains NAME=VALUE"."""
+    return f"{name}={value}"

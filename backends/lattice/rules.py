@@ -50,6 +50,7 @@ def _name(p: Problems, path: tuple, what: str, name: str, limit: int, reserved: 
 
 
 def check(spec: Spec, p: Problems, complete: bool = True) -> None:
+    check_cohorts(spec, p)
     meshed = spec.aws_services()
     if spec.aws.mesh.certificate_arn is not None and complete and not any(s.protocol != "http"
                                                                           for s in meshed.values()):
@@ -112,3 +113,51 @@ def check(spec: Spec, p: Problems, complete: bool = True) -> None:
               f"{q.SERVICES_PER_NETWORK} service associations per service network", "quota-lattice",
               given=len(meshed), allowed=f"at most {q.SERVICES_PER_NETWORK}",
               hint="split the services over several specs, or request a quota increase")
+
+
+def check_cohorts(spec: Spec, p: Problems) -> None:
+    """A/B cohort rules within VPC Lattice's limits (rules per listener, rule names, header names and match values),
+    and cookies it can tell apart: it matches a cookie by "the cookie header contains NAME=VALUE", so a value that
+    is part of a later one's would catch that one's requests."""
+    from meshspec.infra.spec import cohorts
+
+    for name, svc in spec.aws_services().items():
+        majors = live_majors(svc)
+        extra = cohorts.route_count(svc)
+        if extra and len(majors) <= q.RULES_PER_LISTENER < len(majors) + extra:
+            p.add(("services", name, "majors"), f"{len(majors)} major rule(s) and {extra} cohort rule(s) make "
+                  f"{len(majors) + extra} listener rules; VPC Lattice allows {q.RULES_PER_LISTENER} per "
+                  "listener", "quota-lattice", given=len(majors) + extra,
+                  allowed=f"at most {q.RULES_PER_LISTENER} rules: fewer cohorts, or fewer versions taking "
+                          "traffic under sticky (one rule each)",
+                  hint="request a quota increase (rules per listener)")
+        for major, mj in majors.items():
+            ordered = [r for r in cohorts.checkable(svc, major) if r.kind != "header-present"]  # refused by the core
+            for j, r in enumerate(ordered):
+                path = cohorts.path_of(name, major, mj, r)
+                rule = names.cohort_rule(name, major, r.name)
+                if len(rule) > q.RULE_NAME_MAX:
+                    p.add(path, f"the listener rule name {rule!r} is {len(rule)} characters; VPC Lattice allows "
+                          f"{q.RULE_NAME_MAX}", "quota-lattice", given=rule,
+                          allowed=f"at most {q.RULE_NAME_MAX} characters", hint="shorten the cohort's name")
+                if r.kind == "header" and len(r.field) > q.HEADER_NAME_MAX:
+                    p.add(path + ("header",), f"the header name is {len(r.field)} characters; a VPC Lattice header "
+                          f"match takes at most {q.HEADER_NAME_MAX}", "quota-lattice", given=r.field,
+                          allowed=f"at most {q.HEADER_NAME_MAX} characters")
+                matched = q.cookie_needle(r.field, r.value) if r.kind == "cookie" else r.value
+                if len(matched) > q.HEADER_MATCH_MAX:
+                    p.add(path, f"VPC Lattice would match {matched!r} ({len(matched)} characters); a header match "
+                          f"value takes at most {q.HEADER_MATCH_MAX}", "quota-lattice", given=matched,
+                          allowed=f"at most {q.HEADER_MATCH_MAX} characters")
+                if r.kind != "cookie":
+                    continue
+                for earlier in ordered[:j]:
+                    needle = q.cookie_needle(earlier.field, earlier.value) if earlier.kind == "cookie" else None
+                    if needle is not None and needle != matched and needle in matched:
+                        p.add(cohorts.path_of(name, major, mj, r if not r.sticky else earlier),
+                              f"VPC Lattice matches a cookie by \"the cookie header contains NAME=VALUE\": cohort "
+                              f"{earlier.name}'s {needle!r} is part of {matched!r}, so its rule, which comes first, "
+                              f"catches {r.name}'s requests", "cohort-shadowed", given=D(r.describe()),
+                              allowed="cookie values that are not part of one another",
+                              hint="give the earlier cohort a value that is not part of the later one's")
+                        break

@@ -89,9 +89,17 @@ class LatticeBackend:
         self._ids: dict[str, Any] = {}
 
     # -- names and ids ----------------------------------------------------------------------------------
+    def rule_name(self, service: str, major: str) -> str:
+        """The listener rule that carries the weights: the major's own."""
+        return names.rule(service, major)
+
+    def for_cohort(self, cohort: str) -> "LatticeCohortRule":
+        """The view of one A/B cohort's listener rule (``meshspec traffic ... --cohort NAME``)."""
+        return LatticeCohortRule(self, cohort)
+
     def target(self, service: str, major: str) -> str:
         return (f"Lattice service {names.service(self.project, service)} rule "
-                f"{names.listener(service)}/{names.rule(service, major)}")
+                f"{names.listener(service)}/{self.rule_name(service, major)}")
 
     def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
         try:
@@ -122,12 +130,13 @@ class LatticeBackend:
         return self._ids[key]
 
     def _rule_id(self, service: str, major: str) -> str:
-        key = f"rule/{service}/{major}"
+        name = self.rule_name(service, major)
+        key = f"rule/{name}"
         if key not in self._ids:
             svc, listener = self._service_listener(service)
             rules = self._call("rules", _pages, call=self.client.list_rules, serviceIdentifier=svc,
                                listenerIdentifier=listener)
-            self._ids[key] = self._find("listener rule", rules, names.rule(service, major))["id"]
+            self._ids[key] = self._find("listener rule", rules, name)["id"]
         return self._ids[key]
 
     def target_groups(self, service: str) -> dict[str, str]:
@@ -144,7 +153,7 @@ class LatticeBackend:
     # -- reads ------------------------------------------------------------------------------------------
     def _get_rule(self, service: str, major: str) -> dict[str, Any]:
         svc, listener = self._service_listener(service)
-        return self._call(f"rule {names.rule(service, major)}", self.client.get_rule,
+        return self._call(f"rule {self.rule_name(service, major)}", self.client.get_rule,
                           serviceIdentifier=svc, listenerIdentifier=listener,
                           ruleIdentifier=self._rule_id(service, major))
 
@@ -200,3 +209,16 @@ class LatticeBackend:
                             f"it; live weights now: {new.weights}",
                             hint="tell the other operator; run `meshspec traffic status` to check")
         return new
+
+
+class LatticeCohortRule(LatticeBackend):
+    """One A/B cohort's listener rule of a major (``{service}-{major}-{cohort}``), read and written as the major's
+    own rule is: its forward action's weights, its id, time and digest as the token, under the major's lock."""
+
+    def __init__(self, parent: LatticeBackend, cohort: str):
+        self.project, self.versions, self.ctx, self.client = parent.project, parent.versions, parent.ctx, parent.client
+        self._ids = parent._ids  # the service, listener and rule ids found so far
+        self.cohort = cohort
+
+    def rule_name(self, service: str, major: str) -> str:
+        return names.cohort_rule(service, major, self.cohort)

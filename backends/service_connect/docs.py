@@ -12,7 +12,7 @@ ROW = CapabilityRow({
         "one ECS service per meshspec service, running the version with 100 %; `aws.mesh.deployment` for the "
         "next one",
     "Path match": "none (routes by DNS name and port)",
-    "Header match": "none",
+    "Header match": "none: A/B cohorts are refused",
     "Method match": "none",
     "Retries": "no retry settings in the ECS API",
     "Timeouts": "per request (default 15 s) and idle (default 5 min for HTTP), per published port",

@@ -11,14 +11,19 @@ from meshspec.infra.spec.model import Spec, live_majors, shares
 
 from . import names
 
+NAME = "service-connect"  # this backend's name (BACKEND.name), for the registry
+
 
 class ServiceConnectTarget(Target):
     title = "ECS Service Connect"
 
     def prepare_edits(self, spec: Spec) -> list[Edit]:
-        """Give each service's busiest version 100 % (ties: the later, newer one): Service Connect runs one
-        revision per service."""
-        edits: list[Edit] = []
+        """End the A/B tests it cannot match (Service Connect matches no header or cookie), and give each service's
+        busiest version 100 % (ties: the later, newer one): Service Connect runs one revision per service."""
+        from meshspec.infra.mesh import registry
+        from meshspec.infra.spec import cohorts
+
+        edits = [Edit(".".join(map(str, path)), "remove") for path in cohorts.unmatched(spec, registry.get(NAME))]
         for name, svc in spec.aws_services().items():
             majors = list(live_majors(svc))
             taking = {m: [v for v, s in shares(svc, m).items() if s > 0] for m in majors}
@@ -37,8 +42,9 @@ class ServiceConnectTarget(Target):
                      done: bool) -> Step:
         return Step(
             id="prepare", title="Settle every service on one code version",
-            why=f"{self.title} runs one revision per service and keeps no lasting split; finish (or roll back) "
-                f"running splits while {host.title} still carries the traffic",
+            why=f"{self.title} runs one revision per service, keeps no lasting split and matches no header or "
+                f"cookie; finish (or roll back) running splits and A/B tests while {host.title} still carries the "
+                "traffic",
             edits=tuple(edits),
             run=(f"meshspec traffic shift {spec_file} (per service, as the edits say)", validate, deploy),
             verify=("each service's old version takes no traffic (meshspec traffic status)",),

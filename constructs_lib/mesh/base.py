@@ -41,15 +41,37 @@ class PropsError(ValueError):
 
 
 @dataclass(frozen=True)
+class CohortRoute:
+    """An A/B cohort of a major: its requests that carry a header (or a cookie) go to one code version, before the
+    major's weights apply.
+
+    - ``name``: the route's name (App Mesh route, Lattice listener rule), unique in the service.
+    - ``version``: the code version its requests go to.
+    - ``header``: the request header matched, in lower case; ``cookie`` when ``cookie`` is given.
+    - ``value``: the header's (or the cookie's) value, matched exactly. Default: None, the header is present,
+      whatever its value (a cookie needs a value).
+    - ``cookie``: the cookie's name, when a cookie among the ``cookie`` header's is matched. Default: None.
+    """
+
+    name: str
+    version: str
+    header: str
+    value: str | None = None
+    cookie: str | None = None
+
+
+@dataclass(frozen=True)
 class MajorRoute:
     """One API major: requests whose path starts with ``path_prefix`` go to the code versions by weight.
 
     ``weights`` maps code version name → integer weight 0–100 (App Mesh: at most 10 targets per route).
+    ``cohorts``: routes matched before the weights, in this order. Default: none.
     """
 
     name: str
     path_prefix: str
     weights: Mapping[str, int]
+    cohorts: tuple[CohortRoute, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,18 @@ class MeshServiceProps:
                 raise PropsError(f"majors[{m.name!r}].weights sum to 0: at least one version needs weight")
             if not m.path_prefix.startswith("/"):
                 raise PropsError(f"majors[{m.name!r}].path_prefix must start with '/', got {m.path_prefix!r}")
+            for c in m.cohorts:
+                if c.version not in self.versions:
+                    raise PropsError(f"majors[{m.name!r}].cohorts[{c.name!r}].version is {c.version!r}, which versions "
+                                     f"does not list (versions: {list(self.versions)})")
+                if c.cookie is not None and (c.header != "cookie" or c.value is None):
+                    raise PropsError(f"majors[{m.name!r}].cohorts[{c.name!r}] matches cookie {c.cookie!r} with "
+                                     f"header {c.header!r} and value {c.value!r}: a cookie is matched in the cookie "
+                                     "header, with a value")
+        names = [c.name for m in self.majors for c in m.cohorts] + [self.route_name(m.name) for m in self.majors]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise PropsError(f"routes of {self.name!r} are named {twice} twice: route names are unique per service")
 
     def node_name(self, version: str) -> str:
         return self.node_names.get(version, f"{self.name}-{version}")

@@ -65,12 +65,15 @@ def desired_state(spec: Spec) -> Desired:
                 path = major_path(name, major, m)
                 split = _split(shares(svc, major), ae.split_by, sid)
                 services.append(DesiredService(sid, name, ae.environment, versions, split, ae.migrate_traffic,
-                                               (path,)))
+                                               (path,), sticky=m.sticky is not None))
         else:
             sid = naming.appengine_service(name, default=ae.default_service)
             paths = tuple(major_path(name, major, m) for major, m in live.items())
             split = _split(shares(svc, next(iter(live))), ae.split_by, sid) if live else None
-            services.append(DesiredService(sid, name, ae.environment, versions, split, ae.migrate_traffic, paths))
+            # One split serves every major: a sticky major makes it the users' (validate keeps splitBy: cookie).
+            sticky = any(m.sticky is not None for m in live.values())
+            services.append(DesiredService(sid, name, ae.environment, versions, split, ae.migrate_traffic, paths,
+                                           sticky=sticky))
     targets = [(path, sid) for path, sid, _, _ in dispatch_targets(spec)]
     return Desired(app_id=spec.gcp.project, services=tuple(services),
                    dispatch_rules=dispatch.rules_for(targets), unmanaged_services=tuple(unmanaged),

@@ -168,6 +168,8 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             splits.append(SetSplit(ds.id, obs.split if obs else None, ds.split, migrate))
             if migrate:
                 refusals += _migration(ds, obs)
+            if ds.sticky:
+                notes.append(_sticky_note(ds, obs.split if obs else None))
         named = {v.id for v in ds.versions}
         after = ds.split or (obs.split if obs else None)
         for ov in (obs.versions or ()) if obs else ():
@@ -230,6 +232,19 @@ def plan(desired: Desired, observed: Observed, *, prune: Prune = "stop") -> Plan
             + "\n  - ".join(lines), hint="; ".join(hints), details=[{"message": m, "hint": h} for m, h in refusals])
     touched = tuple(s for s in (d.id for d in desired.services) if s in existing)
     return Plan(desired.app_id, tuple(creates + starts + splits + dispatch_actions + prunes), tuple(notes), touched)
+
+
+def _sticky_note(ds: DesiredService, before: Split | None) -> str:
+    """What a split change does to an A/B test's cohorts: App Engine routes each user by the value of its
+    GOOGAPPUID cookie, so changed allocations move some users to another version mid-experiment."""
+    if before is None or before.shard_by != "COOKIE":
+        return (f"{ds.id} is an A/B test: from this split on, App Engine keeps each user in one version by its "
+                f"GOOGAPPUID cookie ({ds.split.render()})")
+    changed = sorted(v for v in {*ds.split.as_dict, *before.as_dict}
+                     if ds.split.as_dict.get(v) != before.as_dict.get(v))
+    return (f"{ds.id} is an A/B test kept by App Engine's GOOGAPPUID cookie: changing the allocations of "
+            f"{', '.join(changed)} moves some of their users to another version; compare cohorts over windows "
+            "that do not straddle this change")
 
 
 def _initial_split(ds: DesiredService, creates: list[Action]) -> Split | None:

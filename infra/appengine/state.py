@@ -166,6 +166,8 @@ class DesiredService:
     split: Split | None  # None: no live major, traffic is left as it is
     migrate: bool
     paths: tuple[str, ...]  # major path prefixes it serves (for smoke checks)
+    # An A/B test keeps each user in one version (a major's sticky: App Engine's cookie split on GOOGAPPUID).
+    sticky: bool = False
 
     def version(self, vid: str) -> DesiredVersion | None:
         return next((v for v in self.versions if v.id == vid), None)

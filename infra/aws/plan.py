@@ -93,7 +93,7 @@ def routes(templates: Templates, readers: Sequence[RouteReader]) -> Routes:
 def header_match_text(m: Mapping[str, Any]) -> str:
     """``x-api-major=v1``, ``content-type^=application/grpc`` (prefix), from a template's header match."""
     how = m.get("Match", {})
-    for key, op in (("Exact", "="), ("Prefix", "^="), ("Suffix", "$="), ("Regex", "~=")):
+    for key, op in (("Exact", "="), ("Prefix", "^="), ("Suffix", "$="), ("Regex", "~="), ("Contains", "*=")):
         if key in how:
             return f"{m.get('Name')}{op}{how[key]}"
     return f"{m.get('Name')} present"

@@ -78,7 +78,9 @@ class Backend:
     platforms: ClassVar[frozenset[str]] = frozenset({"ecs", "eks"})
     """Cluster platforms whose services it connects (``aws.clusters[].platform``)."""
     features: ClassVar[frozenset[str]] = frozenset()
-    """Capabilities beyond the basics (``lasting-weights``, ``per-major-versions``, ``egress-filter``, …)."""
+    """Capabilities beyond the basics (``lasting-weights``, ``per-major-versions``, ``egress-filter``, …). A/B
+    cohorts (:mod:`meshspec.infra.spec.cohorts`) ask for ``header-match`` (a header's value),
+    ``header-present-match`` and ``cookie-match``; a backend declaring one builds the cohort's route itself."""
     weight_rule: ClassVar[str] = "weights are whole percentages"
     """Why a share with decimals is refused (weights are whole percentages on every AWS backend)."""
     access_log_metrics: ClassVar[bool] = False

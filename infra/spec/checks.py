@@ -14,7 +14,7 @@ from pathlib import Path as FsPath
 from meshspec.infra.mesh import registry
 
 from .. import naming
-from . import quotas as q
+from . import cohorts, quotas as q
 from . import secrets
 from .secrets import SECRET_NAME  # noqa: F401 - tests read it here
 from .errors import Described as D, Problems
@@ -74,6 +74,7 @@ def run_all(spec: Spec, problems: Problems, *, base_dir: FsPath | None, today: d
     check_queries(spec, problems, known)
     check_backend(spec, problems, known, complete)
     check_pipeline(spec, problems, complete)
+    cohorts.check(spec, problems)
     check_observability(spec, problems)
     if complete:
         check_quotas(spec, problems)

@@ -388,6 +388,82 @@ class AppEngine(_Model):
                            "Default: false.")
 
 
+# HTTP field and cookie names are RFC 9110 / RFC 6265 tokens. Lengths that differ per backend (App Mesh 50,
+# VPC Lattice 40 characters for a header name) are checked at validate, with the backend's figure.
+HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$"
+COOKIE_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$"
+# A header value: visible ASCII and inner spaces; a cookie value: RFC 6265 cookie-octets (no space, quote, comma,
+# semicolon or backslash), as the cookie header carries it.
+HEADER_VALUE = r"^[!-~]([ -~]{0,253}[!-~])?$"
+COOKIE_VALUE = r"^[!#-+\--:<-\[\]-~]{1,255}$"
+HeaderName = Annotated[str, StringConstraints(pattern=HEADER_NAME)]
+CookieName = Annotated[str, StringConstraints(pattern=COOKIE_NAME)]
+
+
+def _match_value(v: object) -> str:
+    """A header or cookie value as YAML gives it: text, or a whole number (``value: 1``), never a float or bool."""
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise PydanticCustomError("cohort_value", "value must be text (quote it) or a whole number",
+                                  {"allowed": "text, e.g. \"b\""})
+    return str(v)
+
+
+class Cohort(_Model):
+    """Requests that match go to one code version, before the major's weights apply (an A/B cohort).
+
+    Give ``header`` (with ``value``: the header equals it; without: the header is present) or ``cookie`` with
+    ``value`` (the request carries that cookie with that value). Cohorts are matched in ``priority`` order;
+    requests that match none follow the versions' ``traffic``.
+    """
+
+    name: DnsLabel = Field(description="Names the cohort's route (``<service>-<major>-<name>``) and the cohort in "
+                                       "`meshspec traffic`.",
+                           examples=["testers"])
+    priority: int = Field(ge=1, le=100, description="Order among the major's cohorts: 1 is matched first. "
+                                                    "Unique within the major.")
+    header: HeaderName | None = Field(None, description="Match on this request header (case-insensitive name). "
+                                                        "Default: no header match (give header or cookie).",
+                                      examples=["x-cohort"])
+    cookie: CookieName | None = Field(None, description="Match on this cookie; needs value. Default: no cookie "
+                                                        "match (give header or cookie).", examples=["shop-ab"])
+    value: str | None = Field(
+        None, description="The header's or cookie's value, matched exactly. Default: for a header, the request "
+                          "matches when the header is present, whatever its value; a cookie needs a value.",
+        examples=["b"])
+    version: VersionId = Field(description="The code version the cohort's requests go to.")
+
+    @field_validator("value", mode="plain",
+                     json_schema_input_type=Annotated[str, Field(min_length=1, max_length=255)] | int | None)
+    @classmethod
+    def _value(cls, v: object) -> str | None:
+        return None if v is None else _match_value(v)
+
+    @property
+    def kind(self) -> Literal["header", "header-present", "cookie"]:
+        if self.cookie is not None:
+            return "cookie"
+        return "header" if self.value is not None else "header-present"
+
+    def describe(self) -> str:
+        """How the cohort reads in messages: ``header x-cohort = b``, ``header x-beta present``, ``cookie ab = b``."""
+        if self.cookie is not None:
+            return f"cookie {self.cookie} = {self.value}"
+        return f"header {self.header} = {self.value}" if self.value is not None else f"header {self.header} present"
+
+
+class Sticky(_Model):
+    """Keep each user in the version first drawn for them, as App Engine's cookie split does.
+
+    The share of users each version gets is its ``traffic`` for the major: a user without the cookie follows
+    the weights, the version that answers sets the cookie to its own name (MESHSPEC_VERSION), and a route per
+    version taking traffic sends the cookie's holders back to it (see `meshspec help traffic`, "Sticky cohorts").
+    """
+
+    cookie: CookieName = Field(
+        description="The cohort cookie that keeps a user in one version. On App Engine it is App Engine's own "
+                    "GOOGAPPUID (the only cookie its split reads).", examples=["shop-ab"])
+
+
 class Major(_Model):
     """One API major, served under its own path prefix."""
 
@@ -397,6 +473,13 @@ class Major(_Model):
                                       "document or a JSON Schema 2020-12 contract (`meshspec help contracts`).")
     status: Literal["active", "deprecated", "retired"] = "active"
     sunset: dt.date | None = Field(None, examples=["2027-06-30"], description="Deprecated majors: the date after which using them is an error.")
+    cohorts: list[Cohort] = Field(
+        default_factory=list, max_length=100,
+        description="Request attributes that send requests to one version before the weights apply (A/B tests), "
+                    "in priority order. Default: none, every request follows the weights.")
+    sticky: Sticky | None = Field(
+        None, description="Keep each user in one version with a cohort cookie: the weights become a share of "
+                          "users, not of requests. Default: none, each request draws a version.")
     slo: Slo | None = Field(
         None, description="Objectives of this major alone, measured on its own series (a path-routed major on a "
                           "backend whose Envoy access log meshspec counts per major). Default: none.")

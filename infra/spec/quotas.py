@@ -32,3 +32,7 @@ CODEPIPELINE_STAGES_PER_PIPELINE = 50    # "Number of stages in a pipeline: mini
 # five times the quota. Adjustable through AWS Support.
 CODEBUILD_CONCURRENT_BUILDS = 60
 CODEBUILD_CONCURRENT_BUILDS_LOW = 20
+
+# App Engine's cookie split diverts on its own cookie, GOOGAPPUID (TrafficSplit.ShardBy.COOKIE), and on nothing
+# else: no header, no other cookie.
+APPENGINE_SPLIT_COOKIE = "GOOGAPPUID"

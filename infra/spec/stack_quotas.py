@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from meshspec.constructs_lib.metric_names import FILTERS_PER_MAJOR
 from meshspec.infra.mesh import registry
 
-from . import quotas as q
+from . import cohorts, quotas as q
 from .errors import Problems
 from .model import Spec, live_majors, measured_objectives, metric_majors, slow_thresholds
 
@@ -53,6 +53,7 @@ BYTES_DEPENDENCY_ROW, BYTES_DEPENDENCY_HEADING, BYTES_DEPENDENCY_ALARM = 1_265, 
 BYTES_METRIC_FILTERS = 2_020
 NAME_USES_METRIC_FILTERS = 12
 BYTES_QUERY = 310  # plus the query text
+BYTES_COHORT_MATCH = 150  # an A/B cohort's header match on top of a major's route (plus its header and value)
 BYTES_ENV = 60  # per variable (per task definition), plus name and value
 BYTES_SECRET = 310  # per secret (container and execution role policy), plus name and reference
 BYTES_USE = 170  # per backend per version (virtual node backends)
@@ -136,6 +137,14 @@ def service_estimate(spec: Spec, name: str, stack: str, aws: frozenset[str] | No
           v * (model.bytes_version + n_extra * NAME_USES_VERSION)
           + sum(len(x.name) + len(x.image or "") for x in svc.versions))
     e.add(base + ("majors",), majors * model.per_major, majors * model.bytes_major)
+    # A/B cohorts: a route or rule each, as a major's, with its header match; the sticky cookie's name in each task
+    ab = [r for m in live_majors(svc) for r in cohorts.routes(svc, m)]
+    e.add(base + ("majors",), len(ab) * model.per_major,
+          sum(model.bytes_major + BYTES_COHORT_MATCH + len(r.field) + len(r.value or "") for r in ab))
+    if model.env_per_version is not None:
+        sticky = cohorts.sticky_cookies(svc)
+        e.add(base + ("majors",), 0, (v if model.env_per_version else 1)
+              * sum(BYTES_ENV + len(cohorts.cookie_variable(m)) + len(c) for m, c in sticky.items()))
     filtered = len(metric_majors(spec, name))
     e.add(base + ("majors",), filtered * FILTERS_PER_MAJOR,
           filtered * (BYTES_METRIC_FILTERS + n_extra * NAME_USES_METRIC_FILTERS))

@@ -82,6 +82,11 @@ class TrafficBackend(Protocol):
     def set_weights(self, service: str, major: str, weights: Weights, expected_token: str) -> Live:
         """Write ``weights`` (complete, summing to 100) if the live token is still ``expected_token``."""
 
+    def for_cohort(self, cohort: str) -> "TrafficBackend":
+        """Optional: the same backend on one A/B cohort's route of a major (``naming.cohort_route``): its reads,
+        writes, token and lock, so shift, promote, rollback and status work on it unchanged. A backend without
+        cohort routes leaves it out (``meshspec traffic --cohort`` then says so)."""
+
     def version_address(self, service: str, major: str, version: str) -> str | None:
         """The version's own address (with the major's path and the health check) that the canary smoke-checks,
         or None when a version has no address of its own."""

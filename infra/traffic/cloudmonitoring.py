@@ -60,12 +60,13 @@ def rfc3339(at: dt.datetime) -> str:
 
 
 def list_requests(project: str, module_id: str, versions: list[str], start: dt.datetime,
-                  end: dt.datetime) -> dict[str, dict[str, Any]]:
+                  end: dt.datetime, period: int | None = None) -> dict[str, dict[str, Any]]:
     """Pure: the keyword arguments of the three ``timeSeries.list`` calls (``counts``, ``p50``, ``p99``), as the
-    discovery client names them (``interval_startTime`` goes on the wire as ``interval.startTime``)."""
+    discovery client names them (``interval_startTime`` goes on the wire as ``interval.startTime``). ``period``:
+    the alignment period in seconds; default one period covering the window."""
     common = {"name": f"projects/{project}", "interval_startTime": rfc3339(start),
               "interval_endTime": rfc3339(end), "view": "FULL",
-              "aggregation_alignmentPeriod": f"{period_for(start, end)}s",
+              "aggregation_alignmentPeriod": f"{period or period_for(start, end)}s",
               "aggregation_perSeriesAligner": "ALIGN_DELTA"}
     latencies = series_filter(RESPONSE_LATENCIES, module_id, versions)
     return {
@@ -126,6 +127,47 @@ def figures_from(versions: list[str], counts: list[dict[str, Any]], p50: list[di
     fifty, ninety_nine = worst(p50), worst(p99)
     return {v: Figures(requests=float(requests[v]), errors_5xx=float(errors[v]), p50_ms=fifty.get(v),
                        p99_ms=ninety_nine.get(v)) for v in versions}
+
+
+def _period_start(point: Mapping[str, Any]) -> dt.datetime | None:
+    interval = point.get("interval") or {}
+    text = interval.get("startTime") or interval.get("endTime")
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def series_from(versions: list[str], counts: list[dict[str, Any]], p50: list[dict[str, Any]],
+                p99: list[dict[str, Any]]) -> dict[str, dict[dt.datetime, Figures]]:
+    """Pure: the TimeSeries of the three calls, aligned per period → per version, Figures per period (keyed by
+    the period's start; periods with any point)."""
+    counts_at: dict[str, dict[dt.datetime, list[float]]] = {v: {} for v in versions}
+    for series in counts:
+        version = _version(series)
+        bad = is_5xx((series.get("metric") or {}).get("labels", {}).get("response_code"))
+        for p in series.get("points", []):
+            at = _period_start(p)
+            if version in counts_at and at is not None:
+                cell = counts_at[version].setdefault(at, [0.0, 0.0])
+                n = _number(p.get("value", {})) or 0.0
+                cell[0] += n
+                cell[1] += n if bad else 0.0
+
+    def by_period(all_series: list[dict[str, Any]]) -> dict[str, dict[dt.datetime, float]]:
+        out: dict[str, dict[dt.datetime, float]] = {}
+        for series in all_series:
+            for p in series.get("points", []):
+                at, n = _period_start(p), _number(p.get("value", {}))
+                if at is not None and n is not None:
+                    out.setdefault(_version(series), {})[at] = n
+        return out
+
+    fifty, ninety_nine = by_period(p50), by_period(p99)
+    out: dict[str, dict[dt.datetime, Figures]] = {}
+    for v in versions:
+        periods = sorted({*counts_at[v], *fifty.get(v, {}), *ninety_nine.get(v, {})})
+        cells = {at: counts_at[v].get(at, [0.0, 0.0]) for at in periods}
+        out[v] = {at: Figures(requests=cells[at][0], errors_5xx=cells[at][1], p50_ms=fifty.get(v, {}).get(at),
+                              p99_ms=ninety_nine.get(v, {}).get(at)) for at in periods}
+    return out
 
 
 # -- the edge: one paged, retried, timed call ----------------------------------------------------------------
@@ -252,3 +294,9 @@ class CloudMonitoringFigures:
         asks = list_requests(self.project, self.module_for(service, major), versions, start, end)
         got = {key: self.api.time_series(**kwargs) for key, kwargs in asks.items()}
         return figures_from(versions, got["counts"], got["p50"], got["p99"])
+
+    def series(self, service: str, major: str, versions: list[str], start: dt.datetime, end: dt.datetime,
+               period: int) -> dict[str, dict[dt.datetime, Figures]]:
+        asks = list_requests(self.project, self.module_for(service, major), versions, start, end, period)
+        got = {key: self.api.time_series(**kwargs) for key, kwargs in asks.items()}
+        return series_from(versions, got["counts"], got["p50"], got["p99"])

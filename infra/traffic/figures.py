@@ -44,6 +44,11 @@ class MetricsSource(Protocol):
                 end: dt.datetime) -> dict[str, Figures]:
         """Figures per version for ``[start, end)``."""
 
+    def series(self, service: str, major: str, versions: list[str], start: dt.datetime, end: dt.datetime,
+               period: int) -> dict[str, dict[dt.datetime, Figures]]:
+        """Per version, Figures per ``period`` seconds of ``[start, end)``, keyed by the period's start (only
+        periods with data): what ``traffic compare`` pairs cohorts by."""
+
 
 def period_for(start: dt.datetime, end: dt.datetime) -> int:
     """One period covering the window, a multiple of 60 s as standard-resolution metrics need."""
@@ -82,10 +87,10 @@ def combine(versions: list[str], results: dict[str, list[float]]) -> dict[str, F
     return out
 
 
-def metric_data(client: Any, metric_queries: list[dict[str, Any]], start: dt.datetime,
-                 end: dt.datetime) -> dict[str, list[float]]:
-    """GetMetricData, every page: values by query id."""
-    values: dict[str, list[float]] = {}
+def metric_series(client: Any, metric_queries: list[dict[str, Any]], start: dt.datetime,
+                  end: dt.datetime) -> dict[str, dict[dt.datetime, float]]:
+    """GetMetricData, every page: each query's values by the start of their period."""
+    values: dict[str, dict[dt.datetime, float]] = {}
     if not metric_queries:
         return values
     kwargs: dict[str, Any] = {"MetricDataQueries": metric_queries, "StartTime": start, "EndTime": end,
@@ -94,14 +99,34 @@ def metric_data(client: Any, metric_queries: list[dict[str, Any]], start: dt.dat
         while True:
             page = client.get_metric_data(**kwargs)
             for r in page["MetricDataResults"]:
-                values.setdefault(r["Id"], []).extend(r.get("Values", []))
+                values.setdefault(r["Id"], {}).update(zip(r.get("Timestamps", []), r.get("Values", [])))
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]
     except (ClientError, BotoCoreError) as exc:
         raise UserError(f"CloudWatch GetMetricData failed: {exc}",
-                        hint="the canary and `meshspec status` need cloudwatch:GetMetricData on the account") from None
+                        hint="the canary, traffic compare and `meshspec status` need cloudwatch:GetMetricData on the "
+                             "account") from None
     return values
+
+
+def metric_data(client: Any, metric_queries: list[dict[str, Any]], start: dt.datetime,
+                end: dt.datetime) -> dict[str, list[float]]:
+    """GetMetricData, every page: values by query id."""
+    return {qid: list(points.values()) for qid, points in metric_series(client, metric_queries, start, end).items()}
+
+
+def combine_series(versions: list[str], results: dict[str, dict[dt.datetime, float]],
+                   ) -> dict[str, dict[dt.datetime, Figures]]:
+    """Pure: GetMetricData values by query id and period → per version, Figures per period (periods in which
+    the version has any datapoint)."""
+    out: dict[str, dict[dt.datetime, Figures]] = {}
+    for i, version in enumerate(versions):
+        req, err, p50, p99 = (results.get(f"{k}{i}") or {} for k in ("req", "err", "p50x", "p99x"))
+        out[version] = {at: Figures(requests=float(req.get(at, 0.0)), errors_5xx=float(err.get(at, 0.0)),
+                                    p50_ms=p50.get(at), p99_ms=p99.get(at))
+                        for at in sorted({*req, *err, *p50, *p99})}
+    return out
 
 
 class CloudWatchFigures:
@@ -114,6 +139,11 @@ class CloudWatchFigures:
                 end: dt.datetime) -> dict[str, Figures]:
         period = period_for(start, end)
         return combine(versions, metric_data(self.client, queries(service, major, versions, period), start, end))
+
+    def series(self, service: str, major: str, versions: list[str], start: dt.datetime, end: dt.datetime,
+               period: int) -> dict[str, dict[dt.datetime, Figures]]:
+        return combine_series(versions, metric_series(self.client, queries(service, major, versions, period),
+                                                      start, end))
 
 
 def application_signals_queries(service: str, environment: str, period: int, percentile: str = "p99",

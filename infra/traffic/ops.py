@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from meshspec.infra.errors import UserError
+from meshspec.infra.spec import cohorts as C
 from meshspec.infra.spec.model import Spec, live_majors, shares
 
 from meshspec.infra import journal
@@ -48,8 +49,40 @@ def resolve(spec: Spec, service: str, major: str | None) -> tuple[str, str]:
     return service, major
 
 
-def spec_weights(spec: Spec, service: str, major: str) -> W.Weights:
-    return dict(shares(spec.services[service], major))
+def spec_weights(spec: Spec, service: str, major: str, cohort: str | None = None) -> W.Weights:
+    """The spec's weights of a major's route, or of one of its cohort routes (all on the cohort's version)."""
+    if cohort is None:
+        return dict(shares(spec.services[service], major))
+    route = next(r for r in C.routes(spec.services[service], major) if r.name == cohort)
+    return {v.name: Decimal(100 if v.name == route.version else 0) for v in spec.services[service].versions}
+
+
+def resolve_cohort(spec: Spec, service: str, major: str, cohort: str) -> str:
+    """``cohort`` checked against the major's cohort routes (its cohorts and, with sticky, ``sticky-<version>``)."""
+    names = [r.name for r in C.routes(spec.services[service], major)]
+    if cohort not in names:
+        raise UserError(f"{service}/{major} has no cohort {cohort!r}",
+                        hint=_did_you_mean(cohort, names) or (f"its cohorts: {', '.join(names)}" if names else
+                                                              "its spec declares no cohorts or sticky cookie"))
+    return cohort
+
+
+def cohort_backend(backend: TrafficBackend, cohort: str | None) -> TrafficBackend:
+    """The backend itself, or its view of one cohort route (same reads, writes, tokens and locks, on the
+    cohort's route): what shift, promote, rollback and status use for a cohort."""
+    if cohort is None:
+        return backend
+    return require_cohort_routes(backend)(cohort)
+
+
+def require_cohort_routes(backend: TrafficBackend) -> Callable[[str], TrafficBackend]:
+    """The backend's ``for_cohort``, or the refusal of a platform without cohort routes (App Engine: an A/B test
+    there is its cookie split, moved with the weights)."""
+    view = getattr(backend, "for_cohort", None)  # optional in TrafficBackend: platforms with no cohort routes
+    if view is None:
+        raise UserError(f"{backend.name} has no cohort routes: its weights are the only traffic meshspec shifts "
+                        "there", hint="leave out --cohort (a sticky A/B test there moves with the weights)")
+    return view
 
 
 def check_known_versions(spec: Spec, service: str, names: list[str]) -> None:
@@ -87,10 +120,20 @@ def status(spec: Spec, ctx: Context, only: str | None = None,
         except Exception as exc:  # no credentials, no region, …: a message in the row, not a traceback
             error = f"{type(exc).__name__}: {exc}"
         for major in live_majors(svc):
-            want = spec_weights(spec, name, major)
-            rows.append(({"service": name, "major": major, "platform": platform_of(spec, svc),
-                          "target": backend.target(name, major) if backend else None, "spec": W.to_json(want),
-                          "live": None, "drift": None, "token": None, "error": error}, backend))
+            for cohort in [None, *(r.name for r in C.routes(svc, major))]:
+                view, row_error = backend, error
+                if backend is not None and cohort is not None:
+                    try:
+                        view = cohort_backend(backend, cohort)
+                    except UserError as exc:
+                        view, row_error = None, exc.message
+                want = spec_weights(spec, name, major, cohort)
+                row = {"service": name, "major": major, "platform": platform_of(spec, svc),
+                       "target": view.target(name, major) if view else None, "spec": W.to_json(want),
+                       "live": None, "drift": None, "token": None, "error": row_error}
+                if cohort is not None:
+                    row["cohort"] = cohort
+                rows.append((row, view))
 
     def read(item: tuple[dict[str, Any], TrafficBackend | None]) -> dict[str, Any]:
         row, backend = item
@@ -101,8 +144,8 @@ def status(spec: Spec, ctx: Context, only: str | None = None,
         except UserError as exc:
             row["error"] = exc.message
             return row
-        row.update(live=W.to_json(live.weights), token=live.token,
-                   drift=not W.same(live.weights, spec_weights(spec, row["service"], row["major"])))
+        want = spec_weights(spec, row["service"], row["major"], row.get("cohort"))
+        row.update(live=W.to_json(live.weights), token=live.token, drift=not W.same(live.weights, want))
         if live.shared_with:
             row["sharedWith"] = list(live.shared_with)
         return row
@@ -126,17 +169,23 @@ class Change:
     written: bool = False
     warnings: list[str] = field(default_factory=list)
     shard_before: str | None = None  # App Engine: the split's sharding when read (for the journal)
+    cohort: str | None = None  # a cohort route of the major, else its weighted route
+
+    @property
+    def what(self) -> str:
+        return f"{self.service}/{self.major}" + (f" cohort {self.cohort}" if self.cohort else "")
 
     def to_json(self) -> dict[str, Any]:
-        return {"service": self.service, "major": self.major, "kind": self.kind, "target": self.target,
-                "before": W.to_json(self.before), "after": W.to_json(self.after),
+        return {"service": self.service, "major": self.major, "cohort": self.cohort, "kind": self.kind,
+                "target": self.target, "before": W.to_json(self.before), "after": W.to_json(self.after),
                 "tokenBefore": self.token_before, "tokenAfter": self.token_after,
                 "sharedWith": list(self.shared_with), "written": self.written, "warnings": self.warnings}
 
 
 def plan(spec: Spec, backend: TrafficBackend, service: str, major: str, kind: str,
-         compute: Callable[[Live], W.Weights]) -> Change:
-    """Read the live weights and compute (and validate) the new ones; nothing is written."""
+         compute: Callable[[Live], W.Weights], cohort: str | None = None) -> Change:
+    """Read the live weights (of the major's route, or of its cohort route ``cohort``: pass the backend's view
+    of it, :func:`cohort_backend`) and compute (and validate) the new ones; nothing is written."""
     live = backend.read_weights(service, major)
     after = compute(live)
     W.validate_full(after, backend.places, backend.name)
@@ -147,7 +196,7 @@ def plan(spec: Spec, backend: TrafficBackend, service: str, major: str, kind: st
                         f"({backend.missing}); "
                         "nothing was changed", hint="deploy the version first, then shift traffic to it")
     return Change(service, major, kind, backend.target(service, major), dict(live.weights), after, live.token,
-                  shared_with=live.shared_with, shard_before=live.shard_by)
+                  shared_with=live.shared_with, shard_before=live.shard_by, cohort=cohort)
 
 
 def shift_weights(spec: Spec, service: str, to: Mapping[str, Decimal],
@@ -187,24 +236,26 @@ def _shards(before: str | None, after: str | None) -> dict[str, str] | None:
 
 
 def plan_rollback(spec: Spec, backend: TrafficBackend, ctx: Context, service: str, major: str,
-                  force: bool = False) -> tuple[Change, tuple[str, int]]:
-    """Undo the newest move of the major's weights that is not undone yet, whichever command made it (a shift, a
-    canary, or on App Engine `meshspec appengine promote` or `apply`): they share the cloud's journal."""
+                  force: bool = False, cohort: str | None = None) -> tuple[Change, tuple[str, int]]:
+    """Undo the newest move of the major's weights (or of its cohort route ``cohort``: pass the backend's view of
+    it) that is not undone yet, whichever command made it (a shift, a canary, or on App Engine `meshspec appengine
+    promote` or `apply`): they share the cloud's journal, keyed by the route or split written."""
     book = journal.Journal(ctx.state_dir, cloud_of(backend))
     target = backend.target(service, major)
+    what = f"{service}/{major}" + (f" cohort {cohort}" if cohort else "")
     found = book.last_undoable(target=target, service=service, major=major)
     if found is None:
-        raise UserError(f"no shift of {service}/{major} is recorded in {book.path}",
+        raise UserError(f"no shift of {what} is recorded in {book.path}",
                         hint="rollback undoes shifts made by meshspec from this state directory; "
                              "use `meshspec traffic shift` with explicit weights instead")
     entry, expected = found
     if entry.before is None:
-        raise UserError(f"{service}/{major}: the last recorded move (#{entry.index}, {entry.kind} at {entry.at}) "
+        raise UserError(f"{what}: the last recorded move (#{entry.index}, {entry.kind} at {entry.at}) "
                         f"created {target}; there are no weights from before it to go back to",
                         hint="use `meshspec traffic shift` with explicit weights instead")
     live = backend.read_weights(service, major)
     if live.token != expected and not force:
-        raise UserError(f"{service}/{major} changed since the last recorded shift (#{entry.index} at {entry.at}): "
+        raise UserError(f"{what} changed since the last recorded shift (#{entry.index} at {entry.at}): "
                         f"live {W.fmt(live.weights)} ({live.token}), recorded {W.fmt(entry.after)} "
                         f"({expected}); nothing was changed",
                         hint="someone shifted it since; add --force to restore "
@@ -212,4 +263,4 @@ def plan_rollback(spec: Spec, backend: TrafficBackend, ctx: Context, service: st
     before = {**{v: Decimal(0) for v in live.weights}, **entry.before}
     W.validate_full(before, backend.places, backend.name)
     return Change(service, major, "rollback", target, dict(live.weights), before,
-                  live.token, shared_with=live.shared_with, shard_before=live.shard_by), entry.key
+                  live.token, shared_with=live.shared_with, shard_before=live.shard_by, cohort=cohort), entry.key

@@ -18,12 +18,24 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from meshspec.infra.errors import UserError
+from meshspec.infra.naming import STICKY_PREFIX
 from meshspec.infra.spec import load_text
 from meshspec.infra.spec.model import live_majors
 
 
 def _number(v: Decimal) -> int | float:
     return int(v) if v == v.to_integral_value() else float(v)
+
+
+def _yaml(text: str) -> YAML:
+    """A round-trip YAML that writes ``text``'s own indentation back."""
+    _, indent, offset = load_yaml_guess_indent(text)
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=2 if indent is None else min(indent, 2 if offset else indent),
+                sequence=indent or 4, offset=offset if offset is not None else 2)
+    return yaml
 
 
 def fold(text: str, service: str, majors: Iterable[str], weights: Mapping[str, Decimal],
@@ -34,12 +46,7 @@ def fold(text: str, service: str, majors: Iterable[str], weights: Mapping[str, D
     ``live`` are the service's live majors: when ``majors`` covers them all, a scalar ``traffic`` stays scalar.
     """
     majors, live = list(majors), list(live)
-    _, indent, offset = load_yaml_guess_indent(text)
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    yaml.indent(mapping=2 if indent is None else min(indent, 2 if offset else indent),
-                sequence=indent or 4, offset=offset if offset is not None else 2)
+    yaml = _yaml(text)
     doc = yaml.load(text)
     versions = doc["services"][service]["versions"]
     all_majors = set(majors) >= set(live)
@@ -79,6 +86,35 @@ def plan_edit(spec_file: str | Path, service: str, majors: Iterable[str], weight
         raise UserError("folding the live weights into the spec would make it invalid: "
                         + "; ".join(e.render() for e in check.errors),
                         hint="edit the spec by hand (the diff above shows what meshspec would change)")
+    diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), str(path), str(path)))
+    return old, new, diff
+
+
+def plan_cohort_edit(spec_file: str | Path, service: str, major: str, cohort: str, weights: Mapping[str, Decimal],
+                     today: dt.date | None = None) -> tuple[str, str, str]:
+    """(old text, new text, unified diff) that point the cohort at the version now taking all of its route's
+    traffic. Refused when the route splits between versions (a cohort sends to one version) or when it is a
+    sticky cookie's route (those follow the versions' traffic and are not written in the spec)."""
+    path = Path(spec_file)
+    old = path.read_text(encoding="utf-8")
+    result = load_text(old, file=str(path), base_dir=path.parent, today=today)
+    if not result.ok:
+        raise UserError(f"{path} is not a valid spec; fix it before folding weights into it")
+    if cohort.startswith(STICKY_PREFIX):
+        raise UserError(f"{cohort} is the route of the sticky cookie's holders: the spec does not write it (it follows "
+                        "the versions' traffic), so the next deploy points it back at its own version")
+    taking = [v for v, w in weights.items() if w > 0]
+    if len(taking) != 1 or weights[taking[0]] != 100:
+        split = ", ".join(f"{v}={w}" for v, w in weights.items() if w)
+        raise UserError(f"cohort {cohort} splits its requests ({split}), but a cohort in the spec sends them to one "
+                        "version")
+    yaml = _yaml(old)
+    doc = yaml.load(old)
+    entry = next(c for c in doc["services"][service]["majors"][major]["cohorts"] if str(c["name"]) == cohort)
+    entry["version"] = taking[0]
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    new = out.getvalue()
     diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), str(path), str(path)))
     return old, new, diff
 

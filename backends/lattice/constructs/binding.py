@@ -16,11 +16,12 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from meshspec.constructs_lib.dashboard import Graphs, ServiceDashboardProps, metric_row
-from meshspec.constructs_lib.mesh.base import (MeshBackend, MeshServiceProps, PodRegistration, PropsError,
-                                               ProxyRequirements)
+from meshspec.constructs_lib.mesh.base import (MajorRoute, MeshBackend, MeshServiceProps, PodRegistration,
+                                               PropsError, ProxyRequirements)
 from meshspec.constructs_lib.nag import suppress
 
 from .. import metrics as m
+from ..quotas import cookie_needle
 from ..registrar import PORT, TARGET_GROUP, TARGET_GROUP_REGISTRAR
 
 from .service import (CALLER_TAG, LINK_LOCAL_IPV4, LatticeAccessLogQueries, LatticeEcsTarget, LatticeRoute,
@@ -42,6 +43,21 @@ def grpc_header(props: MeshServiceProps, major: str) -> tuple[str, str, str] | N
     return ("content-type", "prefix", "application/grpc")
 
 
+def cohort_rules(props: MeshServiceProps, major: MajorRoute) -> list[LatticeRoute]:
+    """A major's A/B cohorts, each a rule matched before the major's own: its match and the cohort's header (a
+    value exactly, or a cookie as "the cookie header contains NAME=VALUE"), to the cohort's version at 100 (the
+    others at 0, so a runtime shift needs no new target group)."""
+    out = []
+    for c in major.cohorts:
+        if c.value is None:
+            raise PropsError(f"cohort {c.name}: VPC Lattice matches a header's value, not whether {c.header} is present")
+        match = ("cookie", "contains", cookie_needle(c.cookie, c.value)) if c.cookie is not None else (
+            c.header, "exact", c.value)
+        out.append(LatticeRoute(name=c.name, path_prefix=major.path_prefix, weights={c.version: 100},
+                                header=grpc_header(props, major.name), cohort_match=match))
+    return out
+
+
 class LatticeServiceBinding(Construct):
     """One meshed service on Lattice; implements :class:`~meshspec.constructs_lib.mesh.base.MeshServiceBinding`."""
 
@@ -49,8 +65,9 @@ class LatticeServiceBinding(Construct):
         super().__init__(scope, id)
         self.props = props
         self._backend = backend
-        routes = [LatticeRoute(name=props.route_name(m.name), path_prefix=m.path_prefix, weights=dict(m.weights),
-                               header=grpc_header(props, m.name)) for m in props.majors]
+        routes = [r for m in props.majors for r in (*cohort_rules(props, m), LatticeRoute(
+            name=props.route_name(m.name), path_prefix=m.path_prefix, weights=dict(m.weights),
+            header=grpc_header(props, m.name)))]
         self._route_of_major = {m.name: props.route_name(m.name) for m in props.majors}
         self._ingress: set[str] = set()
         try:

@@ -86,6 +86,9 @@ class LatticeRoute:
     callers: Sequence[str] = field(default_factory=tuple)
     """Names of the services allowed to call this route: their roles carry the tag ``CALLER_TAG``. Default:
     nobody."""
+    cohort_match: tuple[str, Literal["exact", "contains"], str] | None = None
+    """An A/B cohort's header (name, kind, value), matched case-sensitively on top of the path or the gRPC
+    header: the rule sends the cohort's requests to its version. Default: none, the rule is a major's own."""
 
 
 CALLER_TAG = "meshspec:service"
@@ -121,13 +124,21 @@ def validate_routes(versions: Sequence[str], routes: Sequence[LatticeRoute]) -> 
             raise PropsError(f"route {r.name}: at least one version needs a weight above 0")
 
 
+def _header(name: str, kind: str, value: str, *, case_sensitive: bool) -> lattice.CfnRule.HeaderMatchProperty:
+    return lattice.CfnRule.HeaderMatchProperty(name=name, case_sensitive=case_sensitive,
+                                               match=lattice.CfnRule.HeaderMatchTypeProperty(**{kind: value}))
+
+
 def _http_match(r: LatticeRoute) -> lattice.CfnRule.HttpMatchProperty:
+    """The path prefix, or for gRPC the major's header; and a cohort's header on top."""
+    headers = [_header(*r.header, case_sensitive=False)] if r.header is not None else []
+    if r.cohort_match is not None:
+        headers.append(_header(*r.cohort_match, case_sensitive=True))
     if r.header is not None:
-        name, kind, value = r.header
-        return lattice.CfnRule.HttpMatchProperty(header_matches=[lattice.CfnRule.HeaderMatchProperty(
-            name=name, case_sensitive=False, match=lattice.CfnRule.HeaderMatchTypeProperty(**{kind: value}))])
+        return lattice.CfnRule.HttpMatchProperty(header_matches=headers)
     return lattice.CfnRule.HttpMatchProperty(path_match=lattice.CfnRule.PathMatchProperty(
-        match=lattice.CfnRule.PathMatchTypeProperty(prefix=r.path_prefix), case_sensitive=True))
+        match=lattice.CfnRule.PathMatchTypeProperty(prefix=r.path_prefix), case_sensitive=True),
+        header_matches=headers or None)
 
 
 def render_rule_action(route: LatticeRoute, target_group_ids: Mapping[str, str]) -> dict:

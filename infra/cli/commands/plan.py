@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from meshspec.infra import sharding
+from meshspec.infra import naming, sharding
 from meshspec.infra.aws.assembly import read_assembly
 from meshspec.infra.aws.plan import SHOWN, plan, to_json, to_text
 from meshspec.infra.mesh import registry
 from meshspec.infra.node import use_project_node
-from meshspec.infra.spec import live_majors, load_spec_or_raise
+from meshspec.infra.spec import cohorts, live_majors, load_spec_or_raise
 
 from .. import output
 from ..progress import Progress
@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     backend = registry.primary(spec)
     labels = {route: (s, m) for s, svc in spec.aws_services().items() for m in live_majors(svc)
               if (route := backend.route_name(s, m)) is not None}
+    # A/B cohorts' routes are labelled with their major too (the bracket shows which route)
+    labels.update({naming.cohort_route(s, m, r.name): (s, m) for s, svc in spec.aws_services().items()
+                   for m in live_majors(svc) if backend.route_name(s, m) is not None for r in cohorts.routes(svc, m)})
     # the spec's backend reads last, so its route wins a name another backend's resource also has (a migration)
     readers = [b.plan_routes for b in registry.all_backends() if b is not backend] + [backend.plan_routes]
     p = plan(new, old, against=args.against, readers=readers)
