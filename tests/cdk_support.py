@@ -68,8 +68,8 @@ def shop_variant_ec2() -> str:
     from tests.conftest import SHOP
 
     text = SHOP.read_text(encoding="utf-8")
-    for old, new in (("      capacity: fargate\n", "      capacity: [ec2, fargate]\n      instanceType: c6i.large\n"),
-                     ("    protocol: http2\n", "    protocol: http2\n    capacity: fargate\n"),
+    for old, new in (("      capacity: [fargate, ec2]\n", "      capacity: [ec2, fargate]\n      instanceType: c6i.large\n"),
+                     ("    capacity: ec2\n", "    capacity: fargate\n"),
                      ("image: public.ecr.aws/shop/pricing:41", f"image: {PRIVATE_IMAGE}")):
         assert text.count(old) == 1, old
         text = text.replace(old, new)

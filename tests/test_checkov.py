@@ -24,6 +24,9 @@ EXPECTED_SKIPS = {
     "CKV_AWS_158": "a log group when the spec names no defaults.logKmsKey (CloudWatch Logs' own encryption)",
     "CKV_AWS_18": "aws.pipeline's artifact bucket: no access log (only the pipeline's own artifacts)",
     "CKV_AWS_21": "aws.pipeline's artifact bucket: no versioning (no object is read back at an earlier version)",
+    "CKV_AWS_111": "an ECS cluster's EC2 instance role: the container agent's actions as aws-cdk-lib grants them",
+    **{check: "aws-cdk-lib's AwsCustomResource function that turns ECS's ENI trunking on (EC2 capacity)"
+       for check in ("CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")},
 }
 
 
@@ -132,3 +135,14 @@ def test_the_pipelines_artifact_bucket_is_the_only_skip_of_its_stack(scan):
                              ("CKV_AWS_21", "AWS::S3::Bucket.PipelineArtifactsBucket7F53AAE0")]
     assert [c for c in results["passed_checks"] if _file(c).startswith("pipeline/")]
 
+
+
+def test_ec2_capacity_skips_only_what_aws_cdk_lib_generates_for_it(scan):
+    # shop.yaml's core cluster offers EC2 capacity (erp-connector runs there); the other examples' do not
+    _, _, results = scan
+    ec2 = [(c["check_id"], _file(c), c["resource"]) for c in results["skipped_checks"]
+           if c["check_id"] in {"CKV_AWS_111", "CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"}]
+    assert {(check, f) for check, f, _ in ec2} == {(check, "shop/shop-core.template.json") for check in (
+        "CKV_AWS_111", "CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117")}
+    assert {r for _, _, r in ec2} == {"AWS::IAM::Policy.ClusterInstanceRoleDefaultPolicyCCF783BA",
+                                      "AWS::Lambda::Function.AWS679f53fac002430cb0da5b7982bd22872D164C4C"}

@@ -32,7 +32,7 @@ def _named(graph, edge):
 
 def test_every_service_is_a_box_with_its_platform(graph):
     assert [(b.service, b.platform) for b in graph.boxes] == [
-        ("catalog", "ECS core · fargate"), ("pricing", "ECS core · fargate"), ("erp-connector", "ECS core · fargate"),
+        ("catalog", "ECS core · fargate"), ("pricing", "ECS core · fargate"), ("erp-connector", "ECS core · ec2"),
         ("recommendations", "EKS ml"), ("user-service", "App Engine standard · python312"),
         ("web-app", "App Engine standard · nodejs22")]
     assert graph.box("web-app").label == ("web-app", "App Engine standard · nodejs22", "default service")

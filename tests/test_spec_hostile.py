@@ -305,11 +305,14 @@ def shop_copy(tmp_path: Path) -> Path:
     return tmp_path / "shop.yaml"
 
 
+ACCOUNT_LINE = SHOP.read_text().splitlines().index('  account: "111122223333"') + 1
+
+
 def test_an_unquoted_account_id_gets_a_hint_to_quote_it(tmp_path):
     spec = shop_copy(tmp_path)
     spec.write_text(SHOP.read_text().replace('account: "111122223333"', "account: 111122223333"))
     [err] = load_spec(spec, today=TODAY).errors
-    assert (err.line, err.key_path, err.code) == (15, "aws.account", "quote-needed")
+    assert (err.line, err.key_path, err.code) == (ACCOUNT_LINE, "aws.account", "quote-needed")
     assert err.message == "YAML reads the unquoted 111122223333 as a number, but account is text"
     assert (err.given, err.hint) == ("111122223333", 'quote it: account: "111122223333"')
 
@@ -318,7 +321,7 @@ def test_an_account_id_whose_leading_zero_yaml_dropped_is_an_error_that_says_so(
     spec = shop_copy(tmp_path)
     spec.write_text(SHOP.read_text().replace('account: "111122223333"', "account: 011122223333"))
     [err] = load_spec(spec, today=TODAY).errors
-    assert (err.line, err.key_path, err.code) == (15, "aws.account", "leading-zero-dropped")
+    assert (err.line, err.key_path, err.code) == (ACCOUNT_LINE, "aws.account", "leading-zero-dropped")
     assert err.message == ("YAML reads the unquoted 011122223333 as a number and dropped its leading zero, but "
                            "account is text")
     assert err.given == "011122223333"  # as written, not 11122223333

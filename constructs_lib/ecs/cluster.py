@@ -13,8 +13,16 @@ from aws_cdk import aws_servicediscovery as sd
 from constructs import Construct
 
 from ..errors import PropsError, contradiction
-from ..nag import suppress
+from ..nag import skip_checkov, suppress
 
+# checkov's Lambda checks on aws-cdk-lib's AwsCustomResource function, which makes one ECS call at deploy time.
+LAMBDA_SKIPS = {
+    "CKV_AWS_115": "invoked by CloudFormation once per deploy of the cluster stack: no concurrency to reserve",
+    "CKV_AWS_116": "invoked synchronously by CloudFormation, which reports its failure: a dead-letter queue "
+                   "receives only failed asynchronous invocations",
+    "CKV_AWS_117": "calls only the public ECS API (PutAccountSettingDefault) and reads no data: in a VPC it would "
+                   "need a NAT gateway or an ECS endpoint for the same call",
+}
 # The construct id aws-cdk-lib gives the one Lambda function behind every AwsCustomResource of a stack.
 AWS_CUSTOM_RESOURCE_PROVIDER = "AWS679f53fac002430cb0da5b7982bd2287"
 INSIGHTS = {"ENHANCED": ecs.ContainerInsights.ENHANCED, "ENABLED": ecs.ContainerInsights.ENABLED,
@@ -153,6 +161,9 @@ class EcsCluster(Construct):
         suppress(provider, "AwsSolutions-IAM4", "aws-cdk-lib's AwsCustomResource provider function logs with the "
                  "AWS managed basic execution policy; it makes one ECS call at deploy time",
                  applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
+        function = provider.node.default_child
+        for check, reason in LAMBDA_SKIPS.items():
+            skip_checkov(function, check, reason)
         return setting
 
     def _acknowledge_ec2_findings(self, group: autoscaling.AutoScalingGroup, template: ec2.LaunchTemplate) -> None:
@@ -160,5 +171,8 @@ class EcsCluster(Construct):
         ecs_agent = ("the ECS container agent needs these actions on the instance role as aws-cdk-lib grants them "
                      "(docs.aws.amazon.com/AmazonECS/latest/developerguide/instance_IAM_role.html)")
         suppress(template.role, "AwsSolutions-IAM5", ecs_agent, applies_to=["Action::ecs:Submit*", "Resource::*"])
+        skip_checkov(template.role.node.find_child("DefaultPolicy").node.default_child, "CKV_AWS_111",
+                     f"{ecs_agent}; ecs:DiscoverPollEndpoint and ecr:GetAuthorizationToken have no resource-level "
+                     "permissions, and the agent writes its own log streams")
         suppress(group, "AwsSolutions-AS3", "the ECS capacity provider scales this group; its scaling activity is "
                  "in the Auto Scaling activity history and ECS events, no operator acts on notifications")
