@@ -184,16 +184,20 @@ def synthesize(built: BuiltApp) -> Synthesized:
 
 
 def synth_part(spec: Spec | sharding.Part, stacks: list[str], outdir: str, *, validation: bool = False,
-               progress: Callable[[str], None] | None = None):
+               progress: Callable[[str], None] | None = None, release: Callable[[], None] | None = None):
     """Build and synthesize ``stacks`` (and what they are built against) into ``outdir``, and cut the assembly
     into their fragments (``meshspec.stacks.assembly``): a synth worker's share, or the missing stacks of a
-    cached synth. ``spec``: the spec, or the part of it these stacks read (``sharding.part``). Returns
+    cached synth. ``spec``: the spec, or the part of it these stacks read (``sharding.part``). ``release``:
+    called once the assembly is on disk, before it is read back (a worker stops its jsii runtime there). Returns
     (fragments by stack, the app's fragment)."""
     from .assembly import split
 
     built = build(spec, new_app(outdir, validation=validation), only=stacks, progress=progress, lean=True)
     directory = _synth(built)
     _write_manifests(built, directory, set(stacks))
+    if release is not None:
+        del built
+        release()
     return split(directory, stacks)
 
 

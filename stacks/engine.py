@@ -62,13 +62,27 @@ class Result:
     templates: dict[str, bytes] = field(default_factory=dict)  # stack → SHA-256 of the template written
 
 
+# V8's young generation for a worker's Node: 16 MiB semi-spaces instead of Node 24's larger default take about
+# 100 MiB off each worker's peak at 250 stacks, at no measurable cost in time (benchmarks/README.md).
+NODE_SEMI_SPACE = "--max-semi-space-size=16"
+
+
+def worker_env() -> dict[str, str]:
+    """The environment of a worker: this one, with :data:`NODE_SEMI_SPACE` unless NODE_OPTIONS sets its own."""
+    env = dict(os.environ)
+    options = env.get("NODE_OPTIONS", "")
+    if "--max-semi-space-size" not in options:
+        env["NODE_OPTIONS"] = f"{options} {NODE_SEMI_SPACE}".strip()
+    return env
+
+
 class Worker:
     """A worker process, started early so that its aws-cdk-lib import overlaps the parent's own work."""
 
     def __init__(self) -> None:
         self.err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([sys.executable, "-m", "meshspec.stacks.worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.err)
+                                     stdout=subprocess.PIPE, stderr=self.err, env=worker_env())
         self.outdir: Path | None = None
         self.sent = False
 

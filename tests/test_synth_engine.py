@@ -158,3 +158,14 @@ def test_a_fragment_path_never_leaves_the_assembly():
         with pytest.raises(ValueError, match="not a path inside a cloud assembly"):
             assembly.safe_path(bad)
     assert str(assembly.safe_path("k8s/shop-ml/x.json")) == "k8s/shop-ml/x.json"
+
+
+def test_workers_node_gets_smaller_semi_spaces_unless_node_options_say_otherwise(monkeypatch):
+    from meshspec.stacks.engine import NODE_SEMI_SPACE, worker_env
+
+    monkeypatch.delenv("NODE_OPTIONS", raising=False)
+    assert worker_env()["NODE_OPTIONS"] == NODE_SEMI_SPACE
+    monkeypatch.setenv("NODE_OPTIONS", "--enable-source-maps")
+    assert worker_env()["NODE_OPTIONS"] == f"--enable-source-maps {NODE_SEMI_SPACE}"
+    monkeypatch.setenv("NODE_OPTIONS", "--max-semi-space-size=64")  # the user's own choice stays
+    assert worker_env()["NODE_OPTIONS"] == "--max-semi-space-size=64"
