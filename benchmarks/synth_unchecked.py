@@ -30,7 +30,9 @@ if __name__ == "__main__":
     ap.add_argument("--jobs", type=int, default=None)
     a = ap.parse_args()
     jobs = a.jobs or engine.default_jobs()
-    early = engine.prestart(1) if jobs > 1 and not a.validation else []
+    cache = None if a.no_cache else Cache(default_dir())
+    # as the CLI does (infra/cli/commands/synth.py): workers start before the spec is read
+    early = [] if a.validation else engine.prestart(jobs, a.spec, cache)
     try:
         result = load_spec(a.spec)
         blocking = [e for e in result.errors if e.code != "quota-appmesh"]
@@ -42,8 +44,7 @@ if __name__ == "__main__":
             skip_jsii_type_checks()
             synthesize(build(result.spec, new_app(a.out, validation=True)))
         else:
-            run = engine.synth(result.spec, a.out, jobs=jobs, cache=None if a.no_cache else Cache(default_dir()),
-                               workers=early)
+            run = engine.synth(result.spec, a.out, jobs=jobs, cache=cache, workers=early)
             print(f"built {len(run.built)}, cached {len(run.cached)}, workers {run.workers}", file=sys.stderr)
     finally:
         for w in early:

@@ -7,10 +7,18 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from meshspec.infra.node import use_project_node
 
 use_project_node()  # the tests' CDK apps run jsii on the project's Node, as `meshspec synth` does
+
+# Property tests: in CI (CI=true, as .ci/run sets it) the same examples every run, so a red CI is the change's
+# doing, not a new draw; on a workstation every run draws new ones, which is how they find bugs (a failure prints
+# the blob that replays it, to be kept as an explicit example).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

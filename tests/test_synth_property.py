@@ -161,7 +161,7 @@ def synthesizes(text: str) -> None:
             pass  # Google's own refusals, said before anything is sent (meshspec appengine plan)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=False, print_blob=True,
+@settings(max_examples=EXAMPLES, deadline=None, print_blob=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 @given(specs())
 def test_every_spec_validate_accepts_synthesizes(text):
