@@ -16,8 +16,7 @@ from meshspec.infra.node import use_project_node
 use_project_node()  # jsii on the project's Node, before aws-cdk-lib is imported
 from meshspec.infra.startup import frozen_imports
 
-with frozen_imports():  # as the CLI imports them (infra/startup.py)
-    from meshspec.infra.spec import load_spec
+with frozen_imports():  # as the CLI imports them (infra/startup.py); the spec loader after the workers' start
     from meshspec.stacks import engine
     from meshspec.stacks.cache import Cache, default_dir
 
@@ -33,6 +32,8 @@ if __name__ == "__main__":
     cache = None if a.no_cache else Cache(default_dir())
     # as the CLI does (infra/cli/commands/synth.py): workers start before the spec is read
     early = [] if a.validation else engine.prestart(jobs, a.spec, cache)
+    with frozen_imports():
+        from meshspec.infra.spec import load_spec
     try:
         result = load_spec(a.spec)
         blocking = [e for e in result.errors if e.code != "quota-appmesh"]

@@ -93,6 +93,10 @@ class Cache:
         return self.root / "v2" / key[:2] / key
 
     # -- reading ----------------------------------------------------------------------------------------------
+    def has(self, key: str) -> bool:
+        """Whether an entry of this name exists (unread, unverified: :meth:`get` verifies it)."""
+        return self._path(key).is_file()
+
     def get(self, key: str, stack: str) -> Fragment | None:
         entry = self._read(key, stack)
         if entry is None:

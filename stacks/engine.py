@@ -26,17 +26,19 @@ import threading
 import queue
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from meshspec.infra import sharding
 from meshspec.infra.errors import UserError
-from meshspec.infra.spec.model import Spec
 from meshspec.infra.startup import frozen_imports
 
 from . import assembly
 from .cache import Cache, environment_key, stack_key
 from .context import APP_CONTEXT, CLI_CONTEXT
 from .limits import OVERFLOW_HINT
+
+if TYPE_CHECKING:  # the spec's model and the layout are imported when a synth starts, not with this module: the
+    # CLI starts the workers (prestart) before it reads the spec, and their start is what a warm synth waits for
+    from meshspec.infra.spec.model import Spec
 
 MIN_STACKS_PER_WORKER = 24  # below this a worker's start (Python, aws-cdk-lib, Node: about 1.5 s) does not pay
 
@@ -141,6 +143,8 @@ def prestart(jobs: int, spec_path: str | Path | None = None, cache: Cache | None
 
 def _shares(spec: Spec, stacks: list[str], n: int) -> list[list[str]]:
     """``stacks`` in ``n`` shares of about equal work (a service stack's work grows with its code versions)."""
+    from meshspec.infra import sharding
+
     weight = {s.name: 1 for s in sharding.layout(spec)}
     for s in sharding.layout(spec):
         if s.kind == "service":
@@ -165,6 +169,8 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
     and stored (default: none). ``workers``: started early by the caller (:func:`prestart`); those not needed
     are dismissed. ``progress(event, stack)``: ``total`` once with the count, then ``cached`` or ``built`` per
     stack. ``min_share``: stacks a worker gets at least (tests lower it to run workers on small specs)."""
+    from meshspec.infra import sharding
+
     if spec.aws is None:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
@@ -180,70 +186,43 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
     keys = {s: stack_key(env_key, s, inputs[s]) for s in wanted}
     fragments: dict[str, assembly.Fragment] = {}
     app: assembly.AppFragment | None = None
+    # which stacks the cache holds, by the entries' names only: they are read and verified while the workers
+    # build the others (reading 500 entries takes a fifth of a second, off the path to the workers' start)
+    present: list[str] = []
+    has_app = False
     if cache is not None:
         cache.mark_seen(env_key)
-        for s in wanted:
+        present = [s for s in wanted if cache.has(keys[s])]
+        has_app = cache.has(env_key)
+    held = set(present)
+    missing = [s for s in wanted if s not in held]
+    if not missing and not has_app:
+        missing, present = wanted[:1], present[1:]  # the app's own part comes with the smallest work at hand
+
+    def read_cached() -> frozenset[str]:
+        """The cached stacks, verified, and their files written (an entry found corrupt is left to rebuild)."""
+        nonlocal app
+        for s in present:
             f = cache.get(keys[s], s)
             if f is not None:
                 fragments[s] = f
                 report("cached", s)
-        app = cache.get_app(env_key)
-    missing = [s for s in wanted if s not in fragments]
-    if not missing and app is None:
-        missing = wanted[:1]  # the app's own part is rebuilt with the smallest work at hand
-        fragments.pop(wanted[0], None)
-    jobs = jobs or default_jobs()
-    n = max(1, min(jobs, len(missing) // min_share)) if missing else 0
-    pool = list(workers or [])
-    used = 0
-    early: frozenset[str] = frozenset()
-    with tempfile.TemporaryDirectory(prefix="meshspec-synth-") as tmp:
-        new: dict[str, assembly.Fragment] = {}
-        # --jobs 1: this process, no worker; one share with CDK loaded here already: no process to start either
-        if n and (jobs == 1 or (n == 1 and "aws_cdk" in sys.modules and not pool)):
-            for w in pool:
-                w.dismiss()
-            with frozen_imports():  # aws-cdk-lib's objects live as long as the process
-                from .app import skip_jsii_type_checks, synth_part
+        if has_app:
+            app = cache.get_app(env_key)
+        assembly.write_files(out, [fragments[s] for s in wanted if s in fragments])
+        return frozenset(fragments)
 
-            skip_jsii_type_checks()
-            made, made_app = synth_part(sharding.part(spec, missing, views), missing, str(Path(tmp) / "w0"),
-                                        validation=validation,
-                                        progress=lambda s: report("built", s) if s in set(missing) else None)
-            new.update(made)
-            app = app or made_app
-        elif n:
-            shares = _shares(spec, missing, n)
-            while len(pool) < len(shares):
-                pool.append(Worker())
-            active = pool[:len(shares)]
-            for w in pool[len(shares):]:
-                w.dismiss()
-            events: queue.Queue = queue.Queue()
-            for i, (w, share) in enumerate(zip(active, shares)):
-                w.outdir = Path(tmp) / f"w{i}"
-                w.outdir.mkdir()
-                w.send({"part": sharding.part(spec, share, views), "stacks": share, "outdir": str(w.outdir),
-                        "validation": validation})
-                threading.Thread(target=_read_events, args=(w, set(share), events), daemon=True).start()
-            # while they work: the cached stacks' files
-            early = frozenset(fragments)
-            assembly.write_files(out, [fragments[s] for s in wanted if s in early])
-            done = 0
-            while done < len(active):
-                item = events.get()
-                if item is None:
-                    done += 1
-                else:
-                    report("built", item)
-            for w in active:
-                made, made_app = w.result()
-                new.update(made)
-                app = app or made_app
-            used = len(active)
-        else:
-            for w in pool:
-                w.dismiss()
+    jobs = jobs or default_jobs()
+    with tempfile.TemporaryDirectory(prefix="meshspec-synth-") as tmp:
+        build = _Build(spec, views, Path(tmp), jobs, validation, report, min_share)
+        new, made_app = build.run(missing, list(workers or []), read_cached if present or has_app else None)
+        early = frozenset(fragments)
+        late = [s for s in wanted if s not in fragments and s not in new]  # entries found corrupt meanwhile
+        if late or (app is None and made_app is None):
+            more, more_app = build.run(late or wanted[:1], [], None)
+            new.update(more)
+            made_app = made_app or more_app
+        app = app or made_app
         if cache is not None:
             for s, f in new.items():
                 cache.put(keys[s], f)
@@ -258,7 +237,76 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
     digests = {f.stack: hashlib.sha256(f.files[f"{f.stack}.template.json"]).digest() for f in ordered}
     return Result(str(out), wanted, {f.stack: f.resources for f in ordered},
                   [w for f in ordered for w in f.warnings], manifests, sorted(new, key=wanted.index),
-                  [s for s in wanted if s not in new], list(cache.rejected) if cache else [], used, digests)
+                  [s for s in wanted if s not in new], list(cache.rejected) if cache else [], build.used, digests)
+
+
+@dataclass
+class _Build:
+    """Builds stacks the cache does not hold: in worker processes, or in this process with ``jobs`` 1 (or one
+    share when CDK is loaded here already)."""
+
+    spec: Spec
+    views: dict
+    tmp: Path
+    jobs: int
+    validation: bool
+    report: Callable[[str, str], None]
+    min_share: int
+    used: int = 0  # worker processes used
+    rounds: int = 0
+
+    def run(self, stacks: list[str], pool: list[Worker], meanwhile: Callable[[], object] | None):
+        """Fragments of ``stacks`` and the app's part; ``pool``: workers started early (those not needed are
+        dismissed); ``meanwhile``: called while the workers build."""
+        from meshspec.infra import sharding
+
+        self.rounds += 1
+        n = max(1, min(self.jobs, len(stacks) // self.min_share)) if stacks else 0
+        new: dict[str, assembly.Fragment] = {}
+        app = None
+        if not n or self.jobs == 1 or (n == 1 and "aws_cdk" in sys.modules and not pool):
+            for w in pool:
+                w.dismiss()
+            if meanwhile is not None:
+                meanwhile()
+            if not n:
+                return new, app
+            with frozen_imports():  # aws-cdk-lib's objects live as long as the process
+                from .app import skip_jsii_type_checks, synth_part
+
+            skip_jsii_type_checks()
+            made, app = synth_part(sharding.part(self.spec, stacks, self.views), stacks,
+                                   str(self.tmp / f"r{self.rounds}"), validation=self.validation,
+                                   progress=lambda s: self.report("built", s) if s in set(stacks) else None)
+            return made, app
+        shares = _shares(self.spec, stacks, n)
+        while len(pool) < len(shares):
+            pool.append(Worker())
+        active = pool[:len(shares)]
+        for w in pool[len(shares):]:
+            w.dismiss()
+        events: queue.Queue = queue.Queue()
+        for i, (w, share) in enumerate(zip(active, shares)):
+            w.outdir = self.tmp / f"r{self.rounds}w{i}"
+            w.outdir.mkdir()
+            w.send({"part": sharding.part(self.spec, share, self.views), "stacks": share, "outdir": str(w.outdir),
+                    "validation": self.validation})
+            threading.Thread(target=_read_events, args=(w, set(share), events), daemon=True).start()
+        if meanwhile is not None:
+            meanwhile()
+        done = 0
+        while done < len(active):
+            item = events.get()
+            if item is None:
+                done += 1
+            else:
+                self.report("built", item)
+        for w in active:
+            made, made_app = w.result()
+            new.update(made)
+            app = app or made_app
+        self.used += len(active)
+        return new, app
 
 
 def _read_events(w: Worker, mine: set[str], events: queue.Queue) -> None:

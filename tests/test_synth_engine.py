@@ -87,6 +87,25 @@ def test_a_corrupt_or_foreign_cache_entry_is_detected_and_rebuilt(shop_spec, col
     assert again.rejected == [] and again.built == []
 
 
+def test_an_entry_found_corrupt_while_workers_build_is_rebuilt_after_them(shop_spec, tmp_path):
+    # GIVEN a cache of the shop, pricing's entry damaged, and a spec where catalog changed: the entries are only
+    # looked up by name before catalog's build starts, read while it is built, and pricing's found corrupt then
+    cache_dir = tmp_path / "cache"
+    engine.synth(shop_spec, tmp_path / "a", jobs=1, cache=Cache(cache_dir))
+    pricing = entries(cache_dir)["shop-svc-pricing"]
+    pricing.write_bytes(pricing.read_bytes().replace(b"pricing:42", b"pricing:66"))
+    catalog = shop_spec.services["catalog"]
+    version = catalog.versions[0].model_copy(update={"image": catalog.versions[0].image + "-b"})
+    changed = shop_spec.model_copy(update={"services": {
+        **shop_spec.services, "catalog": catalog.model_copy(update={"versions": [version]})}})
+    # WHEN synthesized (one share each time, built in this process: CDK is loaded here already)
+    run = engine.synth(changed, tmp_path / "b", jobs=2, cache=Cache(cache_dir), min_share=1)
+    # THEN catalog was built, pricing rebuilt after it, and the assembly is a cold synth's
+    assert run.rejected == ["shop-svc-pricing"] and run.built == ["shop-svc-catalog", "shop-svc-pricing"]
+    engine.synth(changed, tmp_path / "cold", jobs=1)
+    assert files(tmp_path / "b") == files(tmp_path / "cold")
+
+
 def test_two_synths_at_once_share_one_cache(cold, tmp_path):
     """Two CLI processes, the same cache, at the same time: both write the reference assembly, and every entry
     they leave is whole (a third synth takes all of them and rejects none)."""

@@ -7,14 +7,17 @@ import argparse
 import difflib
 from pathlib import Path
 
-from meshspec.infra import sharding
+from typing import TYPE_CHECKING
+
 from meshspec.infra.errors import UserError
-from meshspec.infra.spec import Spec, load_spec_or_raise
 from meshspec.infra.node import use_project_node
 from meshspec.infra.startup import frozen_imports
 
 from .. import output
 from ..progress import Progress
+
+if TYPE_CHECKING:  # the spec's model and the layout load after the synth workers have started (prestart)
+    from meshspec.infra.spec import Spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def selection(spec: Spec, services: list[str], changed_since: str | None, spec_path: Path) -> dict | None:
     """The partial synth asked for: None for everything, else the services, removed services and stacks."""
+    from meshspec.infra import sharding
+
     if not services and changed_since is None:
         return None
     aws = spec.aws_services()
@@ -111,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, jobs: int, early: list, cache) -> int:
     from meshspec.stacks.cache import default_dir
 
+    with frozen_imports():
+        from meshspec.infra.spec import load_spec_or_raise
     spec = load_spec_or_raise(args.spec)
     partial = selection(spec, args.service, args.changed_since, Path(args.spec))
     if partial is not None and not partial["stacks"]:
@@ -207,6 +214,8 @@ def summary(stacks: dict[str, int], changed: list[str], run: dict, manifests: li
 def _templates(out: Path, spec: Spec) -> dict[str, bytes]:
     """The templates in ``out`` now, by stack, to tell which stacks a synth changes."""
     import hashlib
+
+    from meshspec.infra import sharding
 
     found = {}
     for s in sharding.layout(spec):
