@@ -82,14 +82,16 @@ def test_the_pipeline_shape_counts_codepipelines_stages_and_actions():
 
 
 # -- refusals at validate --------------------------------------------------------------------------------------
+WAVES_HINT = ("    hint: deploy more stacks per action (aws.pipeline.stacksPerAction) or run more actions per wave "
+              "(aws.pipeline.actionsPerWave, up to 50); see `meshspec help pipelines`")
+
+
 def test_fails_when_the_waves_need_more_stages_than_codepipeline_allows():
     errors = _errors(pipeline_spec_text(500, backend="service-connect", versions=1,
                                         pipeline="    actionsPerWave: 1\n"))
     assert errors == [
         "spec.yaml:10:21: error: aws.pipeline.actionsPerWave: the pipeline would have 55 stages (52 deploy waves); "
-        "CodePipeline allows 50 per pipeline (a fixed quota) (given: 55; allowed: at most 50 stages)\n"
-        "    hint: deploy more stacks per action (aws.pipeline.stacksPerAction) or run more actions per wave "
-        "(aws.pipeline.actionsPerWave, up to 50); see `meshspec help pipelines`"]
+        "CodePipeline allows 50 per pipeline (a fixed quota) (given: 55; allowed: at most 50 stages)\n" + WAVES_HINT]
 
 
 def test_fails_when_the_waves_need_more_actions_than_codepipeline_allows():
@@ -100,9 +102,7 @@ def test_fails_when_the_waves_need_more_actions_than_codepipeline_allows():
         "allows 500 per pipeline (a fixed quota)",
         "spec.yaml:10:22: error: aws.pipeline.stacksPerAction: stack big-pipeline would hold about 522 resources, "
         "505 of them from here; CloudFormation allows 500 per stack"]
-    assert errors[0].endswith("(given: 505; allowed: at most 500 actions)\n    hint: deploy more stacks per action "
-                              "(aws.pipeline.stacksPerAction) or run more actions per wave (aws.pipeline.actionsPerWave, "
-                              "up to 50); see `meshspec help pipelines`")
+    assert errors[0].endswith("(given: 505; allowed: at most 500 actions)\n" + WAVES_HINT)
 
 
 def test_fails_when_the_pipeline_stack_would_hold_more_resources_than_cloudformation_allows():
