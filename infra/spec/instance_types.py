@@ -8,6 +8,11 @@ Sources (read 2026-12):
   for increased Amazon ECS container network interfaces" (eni-trunking-supported-instance-types.html): without
   trunking one task per interface besides the primary one; with it 10 / 20 / 40 / 60 for large / xlarge / 2xlarge
   / 4xlarge in every family listed here except the burstable t3, which does not support trunking.
+  Checked again 2026-12-07 against EC2's own figures as AWS's VPC resource controller for Kubernetes keeps them
+  (github.com/aws/amazon-vpc-resource-controller-k8s, pkg/aws/vpc/limits.go at b0e1115): every type here has
+  the network interfaces listed, and every family but t3 is trunking-compatible. That file counts branch
+  interfaces for EKS pods (9 / 18 / 38 / 54), not ECS tasks; the ECS figures are the ECS guide's, whose table
+  was not reachable from this machine for the 6th- and 7th-generation families (the same per size as c5/m5/r5).
 - Memory the ECS agent registers: the OS's total, a little under the installed memory (the guide's example: an
   m4.large's 8192 MiB registers as 7985 MiB, "Reserving Amazon ECS Linux container instance memory"), minus
   ``ECS_RESERVED_MEMORY``, which meshspec sets (:data:`RESERVED_MEMORY_MIB`) so tasks cannot starve the agent.
