@@ -18,6 +18,7 @@ Location: ``--cache-dir``, else ``synth`` in meshspec's cache folder: ``$MESHSPE
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -44,15 +45,29 @@ def default_dir() -> Path:
     return Path(base) / "meshspec" / "synth"
 
 
+# Every package of meshspec whose code can change a template (setup.py's LAYERS): the mesh backends' constructs
+# and settings are in meshspec.backends.
+CODE_PACKAGES = ("meshspec.infra", "meshspec.stacks", "meshspec.constructs_lib", "meshspec.backends")
+
+
+@functools.cache
 def _code_digest() -> str:
-    """meshspec's own code: an editable install keeps its version while the code changes."""
+    """meshspec's own code: an editable install keeps its version while the code changes. Once per process."""
     h = hashlib.sha256()
-    for pkg in ("meshspec.infra", "meshspec.stacks", "meshspec.constructs_lib"):
+    for pkg in CODE_PACKAGES:
         spec = util.find_spec(pkg)
         for root in spec.submodule_search_locations or []:
             for p in sorted(Path(root).rglob("*.py")):
                 h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def _plugins() -> list[tuple[str, str, str]]:
+    """Mesh backends installed from other distributions (entry points): their versions feed the key too."""
+    from meshspec.infra.mesh.registry import GROUP
+
+    return sorted((ep.name, ep.dist.name if ep.dist else "", ep.dist.version if ep.dist else "")
+                  for ep in metadata.entry_points(group=GROUP))
 
 
 def _version(dist: str) -> str:
@@ -65,7 +80,7 @@ def _version(dist: str) -> str:
 def environment_key(context: dict, *, validation: bool) -> str:
     """What determines every template besides the spec."""
     parts = {
-        "format": FORMAT, "meshspec": _version("meshspec"), "code": _code_digest(),
+        "format": FORMAT, "meshspec": _version("meshspec"), "code": _code_digest(), "plugins": _plugins(),
         **{d: _version(d) for d in ("aws-cdk-lib", "constructs", "jsii", "cdk-nag")},
         "context": context, "CDK_CONTEXT_JSON": os.environ.get("CDK_CONTEXT_JSON"), "validation": validation,
     }

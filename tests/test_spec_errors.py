@@ -4,6 +4,8 @@ The table is the contract of the error format (as pre-commit's clientlib tests a
 """
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from meshspec.infra.spec import load_spec
@@ -129,3 +131,41 @@ def test_unreadable_file_is_an_error_not_a_traceback(tmp_path):
     [err] = result.errors
     assert err.code == "unreadable"
     assert "No such file" in err.message
+
+
+def test_every_pattern_of_the_schema_is_explained_in_words():
+    # a value that breaks a pattern is told what is allowed in words, never as a regular expression
+    import json
+
+    from meshspec.infra.spec.loader import _PATTERN_WORDS
+    from meshspec.infra.spec.schema import schema_text
+
+    patterns = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                patterns.add(node["pattern"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(json.loads(schema_text()))
+    # a backend's own keys (Lattice's certificate ARN) are the backend's to word; the core names no backend
+    from meshspec.backends.lattice.settings import CertificateArn
+
+    backend_patterns = {m.pattern for m in CertificateArn.__metadata__}
+    assert patterns and patterns - backend_patterns <= set(_PATTERN_WORDS), sorted(
+        patterns - backend_patterns - set(_PATTERN_WORDS))
+
+
+def test_a_header_name_with_spaces_is_refused_in_words(tmp_path):
+    spec = tmp_path / "shop.yaml"
+    spec.write_text((EXAMPLES / "shop.yaml").read_text().replace("header: x-shop-cohort\n", 'header: "x shop"\n', 1))
+    shutil.copytree(EXAMPLES / "contracts", tmp_path / "contracts")
+    errors = load_spec(spec, today=TODAY).errors
+    [err] = [e for e in errors if e.key_path.endswith("header")]
+    assert err.key_path == "services.pricing.majors.v1.cohorts[0].header" and "x shop" in str(err.given)
+    assert err.allowed.startswith("a header or cookie name (an HTTP token") and "{1,100}" not in err.allowed

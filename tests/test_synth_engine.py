@@ -188,3 +188,17 @@ def test_workers_node_gets_smaller_semi_spaces_unless_node_options_say_otherwise
     assert worker_env()["NODE_OPTIONS"] == f"--enable-source-maps {NODE_SEMI_SPACE}"
     monkeypatch.setenv("NODE_OPTIONS", "--max-semi-space-size=64")  # the user's own choice stays
     assert worker_env()["NODE_OPTIONS"] == "--max-semi-space-size=64"
+
+
+def test_the_cache_key_covers_every_package_that_makes_templates():
+    # the mesh backends left constructs_lib for meshspec.backends (issue #22): an edit there must miss the cache
+    import ast
+
+    from meshspec.stacks.cache import CODE_PACKAGES
+
+    from .conftest import ROOT
+
+    setup = ast.parse((ROOT / "setup.py").read_text())
+    layers = next(ast.literal_eval(n.value) for n in ast.walk(setup) if isinstance(n, ast.Assign)
+                  and any(getattr(t, "id", None) == "LAYERS" for t in n.targets))
+    assert set(CODE_PACKAGES) == {f"meshspec.{layer}" for layer in layers}

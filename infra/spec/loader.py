@@ -34,6 +34,27 @@ _PATTERN_WORDS = {
     model.REPOSITORY: "owner/name",
     model.BRANCH: "a git branch name",
     model.SPEC_PATH: "a relative path to a .yaml or .yml file inside the repository (no leading /, no ..)",
+    model.KMS_KEY_ARN: "a KMS key's ARN, arn:aws:kms:REGION:ACCOUNT:key/ID",
+    model.INSTANCE_TYPE: "an EC2 instance type such as m6i.large",
+    model.KUBERNETES_VERSION: "a Kubernetes minor version such as 1.33",
+    model.AWS_REGION: "an AWS region such as eu-west-1",
+    model.AWS_ACCOUNT: "a 12-digit AWS account id, quoted",
+    model.AWS_ZONE: "an availability zone of the region such as eu-west-1a",
+    model.GCP_PROJECT: "a Google Cloud project id: 6 to 30 lowercase letters, digits and hyphens, starting with a "
+                       "letter, not ending with a hyphen",
+    model.GCP_LOCATION: "an App Engine location such as europe-west or us-central",
+    model.APPENGINE_RUNTIME: "an App Engine runtime id such as python312 or nodejs22",
+    model.HEADER_NAME: "a header or cookie name (an HTTP token: letters, digits and !#$%&'*+.^_`|~-, at most "
+                       "100; each backend's own limit is checked too)",
+    model.HEADER_VALUE: "visible ASCII characters and inner spaces, at most 255",
+    model.MAJOR_PATH: "a URL path prefix that starts and ends with /, such as /pricing/v1/ (unreserved "
+                      "characters between the slashes)",
+    model.HEALTH_PATH: "a URL path starting with /, without spaces, such as /healthz",
+    model.QUERY_NAME: "a name of letters, digits, spaces and _./-, starting with a letter or digit, at most 201",
+    model.USES_REF: "SERVICE/vN, such as pricing/v1",
+    model.OPERATION: "an HTTP method and a path, such as GET /prices/{id}",
+    model.COOKIE_VALUE: "cookie characters (visible ASCII but space, quote, comma, semicolon and backslash), at "
+                        "most 255",
 }
 
 

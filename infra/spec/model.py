@@ -30,6 +30,16 @@ VERSION_ID = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 MAJOR = r"^v[1-9][0-9]{0,2}$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$"
+KUBERNETES_VERSION = r"^1\.[0-9]{2}$"
+AWS_REGION = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
+AWS_ACCOUNT = r"^[0-9]{12}$"
+AWS_ZONE = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$"
+GCP_PROJECT = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
+GCP_LOCATION = r"^[a-z]+-[a-z]+[0-9]?$|^[a-z]+[0-9]?$"
+APPENGINE_RUNTIME = r"^[a-z][a-z0-9.-]{1,30}$"
+MAJOR_PATH = r"^/([A-Za-z0-9._~-]+/)*$"
+HEALTH_PATH = r"^/[^\s]*$"
+QUERY_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _./-]{0,200}$"
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -56,7 +66,8 @@ def _retention(v: int) -> int:
 RetentionDays = Annotated[int, AfterValidator(_retention), Field(json_schema_extra={"enum": list(LOG_RETENTION_DAYS)})]
 CAPACITIES = ("fargate", "ec2")
 CapacityName = Literal["fargate", "ec2"]
-InstanceType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+INSTANCE_TYPE = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"
+InstanceType = Annotated[str, StringConstraints(pattern=INSTANCE_TYPE)]
 
 
 _Model = SpecModel
@@ -108,7 +119,7 @@ class Cluster(_Model):
                           "in the region), so each instance runs more awsvpc tasks than it has network interfaces "
                           "for. false: leave the account setting alone; validate counts tasks against the "
                           "instance's interfaces. Default: true.")
-    kubernetes_version: str = Field("1.33", pattern=r"^1\.[0-9]{2}$", examples=["1.34"],
+    kubernetes_version: str = Field("1.33", pattern=KUBERNETES_VERSION, examples=["1.34"],
                                     description="EKS only. Default: 1.33.")
     secrets_encryption: bool = Field(
         True, description="EKS only: envelope encryption of Kubernetes Secrets with a KMS key the cluster stack "
@@ -348,11 +359,11 @@ class Slo(_Model):
 
 
 class Aws(_Model):
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = Field(
+    region: Annotated[str, StringConstraints(pattern=AWS_REGION)] = Field(
         examples=["eu-west-1", "us-east-1"])
-    account: Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")] | None = Field(
+    account: Annotated[str, StringConstraints(pattern=AWS_ACCOUNT)] | None = Field(
         None, examples=["111122223333"], description="Default: environment-agnostic stacks (deploy to the CLI's account).")
-    availability_zones: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$")]] | None = Field(
+    availability_zones: list[Annotated[str, StringConstraints(pattern=AWS_ZONE)]] | None = Field(
         None, min_length=2, max_length=6, examples=[["eu-west-1a", "eu-west-1b", "eu-west-1c"]],
         description="Default: <region>a and <region>b, so synth needs no credentials and no lookups.")
     clusters: list[Cluster] = Field(default_factory=list)
@@ -366,8 +377,8 @@ class Aws(_Model):
 
 
 class Gcp(_Model):
-    project: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
-    location: Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]?$|^[a-z]+[0-9]?$")] = Field(
+    project: Annotated[str, StringConstraints(pattern=GCP_PROJECT)]
+    location: Annotated[str, StringConstraints(pattern=GCP_LOCATION)] = Field(
         examples=["europe-west", "us-central"], description="App Engine location, e.g. europe-west, us-central.")
 
 
@@ -375,7 +386,7 @@ class AppEngine(_Model):
     """Where a service runs when it runs on Google App Engine."""
 
     environment: Literal["standard", "flexible"]
-    runtime: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9.-]{1,30}$")] = Field(
+    runtime: Annotated[str, StringConstraints(pattern=APPENGINE_RUNTIME)] = Field(
         examples=["python312", "nodejs22"])
     split_by: Literal["ip", "cookie", "random"] = Field(
         "cookie", description="How App Engine splits traffic between versions. Default: cookie (sticky per user).")
@@ -467,7 +478,7 @@ class Sticky(_Model):
 class Major(_Model):
     """One API major, served under its own path prefix."""
 
-    path: Annotated[str, StringConstraints(pattern=r"^/([A-Za-z0-9._~-]+/)*$")] | None = Field(
+    path: Annotated[str, StringConstraints(pattern=MAJOR_PATH)] | None = Field(
         None, description="URL path prefix. Default: /<service>/<major>/.")
     contract: str = Field(description="The major's contract file, relative to the spec file: an OpenAPI 3.0/3.1 "
                                       "document or a JSON Schema 2020-12 contract (`meshspec help contracts`).")
@@ -585,7 +596,7 @@ class Service(_Model):
                     "Default: the cluster's first.")
     port: int = Field(8080, ge=1, le=65535)
     protocol: Literal["http", "http2", "grpc"] = "http"
-    health_check: Annotated[str, StringConstraints(pattern=r"^/[^\s]*$")] = Field("/healthz", description="Default: /healthz.")
+    health_check: Annotated[str, StringConstraints(pattern=HEALTH_PATH)] = Field("/healthz", description="Default: /healthz.")
     cpu: int = Field(256, ge=1, le=196608, examples=[512, 1024],
                      description="CPU units, 1024 to a vCPU (Fargate: 256 to 16384; EC2: at least 256 and what the "
                                  "instance type offers; EKS: millicores). Default: 256.")
@@ -637,7 +648,7 @@ class Service(_Model):
 
 
 class CustomQuery(_Model):
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _./-]{0,200}$")]
+    name: Annotated[str, StringConstraints(pattern=QUERY_NAME)]
     query: Annotated[str, StringConstraints(min_length=1, max_length=10000)]
     services: list[DnsLabel] | None = Field(None, description="Log groups to query. Default: every service's.")
 
