@@ -196,8 +196,8 @@ def test_compare_gives_a_per_cohort_verdict_from_cloudwatch(ab_spec, monkeypatch
     # AND the text says it in words
     code = main(["traffic", "compare", str(ab_spec), "checkout", "--major", "v1", "--since", "1h"])
     text = capsys.readouterr()[0].splitlines()
-    assert "  apple (control): 90% of the rest, sticky-apple" in text
-    assert "  banana: 10% of the rest, testers, sticky-banana" in text
+    assert "  apple (control): 90% of the other users, sticky-apple" in text
+    assert "  banana: 10% of the other users, testers, sticky-banana" in text
     assert any(line.startswith("  banana against apple: p50 61 ms against 41 ms: higher by 20 ms in the median period, "
                                "significant (Wilcoxon signed-rank test over 60 paired periods, p < 0.0001")
                for line in text), text
@@ -284,3 +284,16 @@ def test_the_shops_ab_test_gets_a_verdict_per_cohort(aws, monkeypatch, capsys, t
     # B answered 20 5xx in 3,000 requests, A none in 27,000: significant; the latencies are the same
     assert v["5xx rate"]["significant"] is True and v["5xx rate"]["direction"] == "higher"
     assert v["p50"]["significant"] is False and v["p99"]["significant"] is False
+
+
+def test_a_share_says_what_it_divides(shop_spec):
+    # pricing on AWS: cohort routes first, then a sticky 90/10 of the users they leave
+    assert C.share_of(shop_spec.services["pricing"], "v1") == "of the other users"
+    # catalog on AWS, no cohort and no cookie: requests
+    assert C.share_of(shop_spec.services["catalog"], "v1") == "of requests"
+    # user-service on App Engine: what its split divides (cookie by default: users; ip: client addresses)
+    svc = shop_spec.services["user-service"]
+    assert C.share_of(svc, "v2") == "of users"
+    by_ip = svc.model_copy(update={"appengine": svc.appengine.model_copy(update={"split_by": "ip"})})
+    assert C.share_of(by_ip, "v2") == "of client addresses"
+    assert [c.describe() for c in C.cohorts_of(svc, "v2")] == ["90% of users", "10% of users"]

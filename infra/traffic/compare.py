@@ -2,7 +2,7 @@
 significant at the sample sizes seen (pure: the figures come in, the verdicts go out).
 
 A cohort is the set of requests one version serves: those its cohort routes send it (header, cookie, the sticky
-cookie's holders) and its share of the rest. The metrics are per version, so cohorts sending to the same version
+cookie's holders) and its share of the others (of the users when a cookie keeps each on one version). The metrics are per version, so cohorts sending to the same version
 are counted together. The tests and why they fit CloudWatch's and Cloud Monitoring's aggregates are in
 :mod:`.stats`; every test of one run is Holm-adjusted, so "significant" holds for the run as a whole.
 """
@@ -41,9 +41,10 @@ class Cohort:
     routes: tuple[str, ...] = ()      # the cohort routes that send requests to it
     figures: Figures = Figures()      # the whole window
     periods: dict[dt.datetime, Figures] = field(default_factory=dict)
+    of: str = "of requests"           # what the share is a share of (:func:`share_of`)
 
     def describe(self) -> str:
-        parts = [f"{self.weight.normalize():f}% of the rest"] if self.weight else []
+        parts = [f"{self.weight.normalize():f}% {self.of}"] if self.weight else []
         return ", ".join(parts + list(self.routes)) or "no route sends it traffic"
 
     def to_json(self) -> dict[str, Any]:
@@ -58,7 +59,24 @@ def cohorts_of(svc: Service, major: str, versions: list[str] | None = None) -> l
     routes = C.routes(svc, major)
     wanted = versions or [v.name for v in svc.versions
                           if split.get(v.name, 0) > 0 or any(r.version == v.name for r in routes)]
-    return [Cohort(v, split.get(v, Decimal(0)), tuple(r.name for r in routes if r.version == v)) for v in wanted]
+    of = share_of(svc, major)
+    return [Cohort(v, split.get(v, Decimal(0)), tuple(r.name for r in routes if r.version == v), of=of)
+            for v in wanted]
+
+
+# What App Engine's split divides, by its shardBy (TrafficSplit.ShardBy).
+APPENGINE_UNITS = {"cookie": "users", "ip": "client addresses", "random": "requests"}
+
+
+def share_of(svc: Service, major: str) -> str:
+    """What a version's share of the major divides, in words: requests, or users when a cookie keeps each user
+    on one version (a sticky major on AWS, App Engine's cookie split); "the other" ones when cohort routes
+    take some first."""
+    if svc.appengine is not None:
+        unit = APPENGINE_UNITS[svc.appengine.split_by]
+    else:
+        unit = "users" if svc.majors[major].sticky is not None else "requests"
+    return f"of the other {unit}" if svc.majors[major].cohorts else f"of {unit}"
 
 
 def pick_control(cohorts: list[Cohort], control: str | None) -> str:
