@@ -11,12 +11,16 @@ import tempfile
 from setuptools import find_packages, setup
 
 LAYERS = ("infra", "stacks", "constructs_lib", "backends")
+# Folders of data files only (no __init__.py), shipped as packages of their own so setuptools knows them (it
+# warns about data in a folder that is not a listed package); their files are in pyproject.toml's package-data.
+DATA_FOLDERS = ("infra.init.template", "infra.graph.vendor")
 
 packages = ["meshspec", "meshspec.docs"]
 package_dir = {"meshspec": "meshspec", "meshspec.docs": "docs"}
 for layer in LAYERS:
     package_dir[f"meshspec.{layer}"] = layer
     packages += [f"meshspec.{layer}"] + [f"meshspec.{layer}.{p}" for p in find_packages(layer)]
+packages += [f"meshspec.{folder}" for folder in DATA_FOLDERS]
 
 build_base = tempfile.mkdtemp(prefix="meshspec-build-")
 atexit.register(shutil.rmtree, build_base, ignore_errors=True)

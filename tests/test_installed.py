@@ -102,6 +102,14 @@ def test_the_wheel_ships_docs_viz_and_templates(installed):
             "infra/init/template/meshspec.yml", "infra/init/template/gitignore"} <= files
     assert not [f for f in files if f.startswith(("tests/", "examples/"))]
     assert installed.run("meshspec", "--version", cwd=installed.home).stdout.strip() == f"meshspec {VERSION}"
+    # every file of the data folders, whatever its suffix (pyproject.toml's package-data lists their patterns)
+    probe = installed.run("python", "-c", "import meshspec, pathlib; r = pathlib.Path(meshspec.__file__).parent; "
+                          "print(sorted(p.relative_to(r).as_posix() for d in ('infra/init/template', "
+                          "'infra/graph/vendor') for p in (r / d).iterdir() if p.is_file()))", cwd=installed.home)
+    shipped = set(eval(probe.stdout))  # noqa: S307 - our own repr
+    here = {p.relative_to(ROOT).as_posix() for d in ("infra/init/template", "infra/graph/vendor")
+            for p in (ROOT / d).iterdir() if p.is_file()}
+    assert here and shipped == here
 
 
 def test_the_initialized_repository_has_every_file_and_its_tests_pass(installed, repo):
