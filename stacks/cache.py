@@ -62,14 +62,17 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def _plugins() -> list[tuple[str, str, str]]:
-    """Mesh backends installed from other distributions (entry points): their versions feed the key too."""
+@functools.cache
+def _plugins() -> tuple[tuple[str, str, str], ...]:
+    """Mesh backends installed from other distributions (entry points): their versions feed the key too. Once
+    per process, like the versions (a synth takes the key twice: to start its workers, then to look up)."""
     from meshspec.infra.mesh.registry import GROUP
 
-    return sorted((ep.name, ep.dist.name if ep.dist else "", ep.dist.version if ep.dist else "")
-                  for ep in metadata.entry_points(group=GROUP))
+    return tuple(sorted((ep.name, ep.dist.name if ep.dist else "", ep.dist.version if ep.dist else "")
+                        for ep in metadata.entry_points(group=GROUP)))
 
 
+@functools.cache
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
