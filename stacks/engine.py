@@ -145,8 +145,9 @@ def _shares(spec: Spec, stacks: list[str], n: int) -> list[list[str]]:
     """``stacks`` in ``n`` shares of about equal work (a service stack's work grows with its code versions)."""
     from meshspec.infra import sharding
 
-    weight = {s.name: 1 for s in sharding.layout(spec)}
-    for s in sharding.layout(spec):
+    placements = sharding.layout(spec)
+    weight = {s.name: 1 for s in placements}
+    for s in placements:
         if s.kind == "service":
             weight[s.name] = 2 + len(spec.services[s.services[0]].versions)
     loads = [0] * n
@@ -175,7 +176,8 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
         raise UserError("the spec has no aws section: nothing to synthesize for AWS",
                         hint="add aws: {region, clusters} or use the App Engine commands")
     layout = [s.name for s in sharding.layout(spec)]
-    wanted = layout if stacks is None else [s for s in layout if s in set(stacks)]
+    asked = None if stacks is None else set(stacks)
+    wanted = layout if asked is None else [s for s in layout if s in asked]
     if not wanted:
         return Result(str(out), [], {}, [], [])
     report = progress or (lambda _e, _s: None)
@@ -199,7 +201,7 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
     if not missing and not has_app:
         missing, present = wanted[:1], present[1:]  # the app's own part comes with the smallest work at hand
 
-    def read_cached() -> frozenset[str]:
+    def read_cached() -> None:
         """The cached stacks, verified, and their files written (an entry found corrupt is left to rebuild)."""
         nonlocal app
         for s in present:
@@ -210,7 +212,6 @@ def synth(spec: Spec, out: str | Path, *, stacks: list[str] | None = None, jobs:
         if has_app:
             app = cache.get_app(env_key)
         assembly.write_files(out, [fragments[s] for s in wanted if s in fragments])
-        return frozenset(fragments)
 
     jobs = jobs or default_jobs()
     with tempfile.TemporaryDirectory(prefix="meshspec-synth-") as tmp:
@@ -255,7 +256,7 @@ class _Build:
     used: int = 0  # worker processes used
     rounds: int = 0
 
-    def run(self, stacks: list[str], pool: list[Worker], meanwhile: Callable[[], object] | None):
+    def run(self, stacks: list[str], pool: list[Worker], meanwhile: Callable[[], None] | None):
         """Fragments of ``stacks`` and the app's part; ``pool``: workers started early (those not needed are
         dismissed); ``meanwhile``: called while the workers build."""
         from meshspec.infra import sharding
@@ -275,9 +276,10 @@ class _Build:
                 from .app import skip_jsii_type_checks, synth_part
 
             skip_jsii_type_checks()
+            mine = set(stacks)
             made, app = synth_part(sharding.part(self.spec, stacks, self.views), stacks,
                                    str(self.tmp / f"r{self.rounds}"), validation=self.validation,
-                                   progress=lambda s: self.report("built", s) if s in set(stacks) else None)
+                                   progress=lambda s: self.report("built", s) if s in mine else None)
             return made, app
         shares = _shares(self.spec, stacks, n)
         while len(pool) < len(shares):
