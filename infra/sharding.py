@@ -370,8 +370,9 @@ class Part:
 
 
 def needed(placements: Iterable[StackPlacement], stacks: Iterable[str]) -> list[str]:
-    """``stacks``, the shared stack and what they are built against, in the layout's order: the stacks a lean
-    build of ``stacks`` constructs (``meshspec.stacks.app.build``)."""
+    """``stacks``, the shared stack and what they are built against (every cluster, for the shared stack), in
+    the layout's order: what a lean build of ``stacks`` constructs (``meshspec.stacks.app.build``) and so the
+    views a synth worker's part holds."""
     placements = list(placements)
     asked = set(stacks)
     want = asked | {s.name for s in placements if s.kind == "shared"}

@@ -98,12 +98,11 @@ def build(spec: Spec | sharding.Part, app: cdk.App | None = None, *, only: Itera
     for finding, reason in shared.acknowledgements:  # a mesh backend's findings it reports in its own way
         cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
     cdk.Validations.of(app).acknowledge(cdk.Acknowledgment(id=W3010, reason=W3010_REASON))
-    # lean: only the clusters the wanted stacks are built against (all of them with the shared stack: they change
-    # its template); else every cluster, as partial synth and the tests expect
-    needed = ({s.cluster for s in layout if s.name in wanted and s.cluster}
-              if lean and placement.name not in wanted else None)
+    # lean: only the clusters the wanted stacks are built against (sharding.needed, the rule a worker's part
+    # follows); else every cluster, as partial synth and the tests expect
+    needed = set(sharding.needed(layout, wanted)) if lean else None
     for s in layout:
-        if s.kind != "cluster" or (needed is not None and s.cluster not in needed):
+        if s.kind != "cluster" or (needed is not None and s.name not in needed):
             continue
         v = views[s.name]
         c = v.spec.cluster(s.cluster)
