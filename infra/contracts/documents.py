@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Callable, Union
 
 from .contract import ENDPOINT, Contract, parse_contract, pointer
-from .openapi import OpenAPIContract, Read, is_openapi, load_openapi, template
+from .openapi import OpenAPIContract, Read, Routed, is_openapi, load_openapi, template
 
 AnyContract = Union[Contract, OpenAPIContract]
 
 
 @dataclass(frozen=True)
-class Op:
+class Op(Routed):
     """One operation a major serves, as consumers name it."""
 
     method: str
@@ -28,14 +28,6 @@ class Op:
     file: str
     line: int | None
     pointer: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.full}"
-
-    @property
-    def route(self) -> str:
-        return f"{self.method} {template(self.full)}"
 
 
 def load_contract(rel: str, read: Read, display: Callable[[str], str] = lambda r: r, *,

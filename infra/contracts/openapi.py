@@ -65,16 +65,12 @@ class File:
         return found[0] if found else None
 
 
-@dataclass
-class Operation:
-    method: str           # upper case
-    path: str             # as the document's paths key
-    full: str             # server prefix + path: what a consumer calls
-    node: dict[str, Any]
-    where: Where
-    item: dict[str, Any]  # the path item (for its parameters)
-    item_where: Where
-    servers: tuple[str, ...]
+class Routed:
+    """What names an operation (``method`` and ``full``, set by the dataclass that mixes it in): ``key`` as the
+    document writes it, ``route`` with the parameters' names blanked (one route whatever they are called)."""
+
+    method: str
+    full: str
 
     @property
     def key(self) -> str:
@@ -83,6 +79,18 @@ class Operation:
     @property
     def route(self) -> str:
         return f"{self.method} {template(self.full)}"
+
+
+@dataclass
+class Operation(Routed):
+    method: str           # upper case
+    path: str             # as the document's paths key
+    full: str             # server prefix + path: what a consumer calls
+    node: dict[str, Any]
+    where: Where
+    item: dict[str, Any]  # the path item (for its parameters)
+    item_where: Where
+    servers: tuple[str, ...]
 
     @property
     def deprecated(self) -> bool:
